@@ -1,0 +1,1 @@
+//! runvqgan: the nightly VQGAN-CLIP task runner for a shared lab folder.
