@@ -1,0 +1,106 @@
+"""The model cache and the job runner that the Rust bridge calls."""
+
+from __future__ import annotations
+
+import logging
+import traceback
+from collections.abc import Callable
+from typing import Any
+
+log = logging.getLogger("runvqgan_glue")
+
+_engines: dict[str, Any] = {}
+_keys: dict[str, tuple] = {}
+_loads = 0
+
+
+def _key(spec: dict, device: str | None, deterministic: bool) -> tuple:
+    return (
+        spec.get("vqgan_config"),
+        spec.get("vqgan_checkpoint"),
+        spec.get("clip_model"),
+        spec.get("clip_dir"),
+        device,
+        bool(deterministic),
+    )
+
+
+def load_models(
+    name: str, spec: dict, device: str | None = None, deterministic: bool = False
+) -> dict:
+    """Load the model set ``name`` unless it is already loaded with the same files.
+
+    ``spec`` holds ``vqgan_config``, ``vqgan_checkpoint``, ``clip_model`` and
+    ``clip_dir``. Returns the engine's ``info()`` plus ``loaded``: True when this
+    call loaded the models, False when they came from the cache.
+    """
+    global _loads
+    key = _key(spec, device, deterministic)
+    if name in _engines and _keys[name] == key:
+        info = dict(_engines[name].info())
+        info["loaded"] = False
+        return info
+    # Imported here, not at module level: importing torch is slow and the
+    # Rust side wants a clear error at load time, not at import.
+    from vqgan_clip.engine import Engine, ModelSpec
+
+    model_spec = ModelSpec(
+        vqgan_config=spec["vqgan_config"],
+        vqgan_checkpoint=spec["vqgan_checkpoint"],
+        clip_model=spec["clip_model"],
+        clip_dir=spec.get("clip_dir"),
+    )
+    engine = Engine(model_spec, device=device, deterministic=deterministic)
+    _engines[name] = engine
+    _keys[name] = key
+    _loads += 1
+    info = dict(engine.info())
+    info["loaded"] = True
+    log.info("loaded model set %s: %s", name, info)
+    return info
+
+
+def generate(
+    name: str, job: dict, progress: Callable[[int, int, float], None] | None = None
+) -> dict:
+    """Run one job on the loaded model set ``name`` and return the engine's result."""
+    try:
+        engine = _engines[name]
+    except KeyError:
+        raise RuntimeError(f"model set {name!r} is not loaded; call load_models first") from None
+    return dict(engine.generate(dict(job), progress=progress))
+
+
+def load_count() -> int:
+    """How many times a model set was actually loaded in this process."""
+    return _loads
+
+
+def unload_all() -> None:
+    """Drop every loaded engine (frees GPU memory)."""
+    _engines.clear()
+    _keys.clear()
+
+
+def describe_error(exc: BaseException) -> dict:
+    """Classify an exception for the lab member's error file.
+
+    Returns ``kind`` ("out_of_memory", "missing_file", "interrupted" or
+    "other"), ``message`` (one line) and ``traceback`` (the full text, for the
+    owner's log).
+    """
+    name = type(exc).__name__
+    text = str(exc).strip().splitlines()
+    first = text[0] if text else name
+    kind = "other"
+    if name == "OutOfMemoryError" or "out of memory" in first.lower():
+        kind = "out_of_memory"
+    elif isinstance(exc, FileNotFoundError):
+        kind = "missing_file"
+    elif isinstance(exc, KeyboardInterrupt):
+        kind = "interrupted"
+    return {
+        "kind": kind,
+        "message": f"{name}: {first}",
+        "traceback": "".join(traceback.format_exception(exc)),
+    }

@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# Runs every test: Rust formatting, lints and tests, Python lints and tests.
+# Works on a fresh clone: it first makes the Python environment and the tiny
+# models when they are missing (scripts/setup.sh --env-only).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+scripts/setup.sh --env-only
+
+echo "== cargo fmt --check"
+cargo fmt --check
+echo "== cargo clippy"
+cargo clippy --all-targets --quiet -- -D warnings
+echo "== cargo test"
+cargo test
+echo "== ruff"
+.venv/bin/ruff check vendor python scripts tests/python
+echo "== pytest"
+.venv/bin/python -m pytest -q
