@@ -1,0 +1,91 @@
+"""CLIP from OpenAI-format checkpoints (JIT archive or plain state dict), via open_clip.
+
+A model is named as OpenAI names it (``ViT-B/32``) and looked up as ``<clip_dir>/ViT-B-32.pt``
+(the file name OpenAI's download uses), or given as a path to a ``.pt`` file. Nothing is
+ever downloaded: open_clip only ever sees a local path.
+"""
+
+from __future__ import annotations
+
+import os
+import warnings
+from dataclasses import dataclass
+
+import open_clip
+import torch
+from torch import nn
+
+#: OpenAI's CLIP models; each is stored as ``<clip_dir>/<file name>``.
+OPENAI_FILES = {
+    "RN50": "RN50.pt",
+    "RN101": "RN101.pt",
+    "RN50x4": "RN50x4.pt",
+    "RN50x16": "RN50x16.pt",
+    "RN50x64": "RN50x64.pt",
+    "ViT-B/32": "ViT-B-32.pt",
+    "ViT-B/16": "ViT-B-16.pt",
+    "ViT-L/14": "ViT-L-14.pt",
+    "ViT-L/14@336px": "ViT-L-14-336px.pt",
+}
+
+#: The normalisation CLIP was trained with (RGB mean and std).
+CLIP_MEAN = (0.48145466, 0.4578275, 0.40821073)
+CLIP_STD = (0.26862954, 0.26130258, 0.27577711)
+
+
+@dataclass
+class LoadedClip:
+    model: nn.Module
+    name: str
+    path: str
+    resolution: int  # side of the square images the visual tower takes
+    embed_dim: int  # width of the joint embedding space
+
+
+def resolve_clip_path(name: str, clip_dir: str | os.PathLike[str] | None) -> str:
+    """Map a CLIP name or path to an existing file, or raise a clear error."""
+    looks_like_path = name.endswith(".pt") or os.sep in name or (
+        os.altsep is not None and os.altsep in name
+    )
+    if name in OPENAI_FILES:
+        folder = os.fspath(clip_dir) if clip_dir is not None else "."
+        path = os.path.join(folder, OPENAI_FILES[name])
+        if not os.path.isfile(path):
+            raise FileNotFoundError(
+                f"CLIP model {name} not found: looked for {path} "
+                f"(put OpenAI's {OPENAI_FILES[name]} in {folder}, or pass a path)"
+            )
+        return path
+    if os.path.isfile(name):
+        return name
+    if looks_like_path:
+        raise FileNotFoundError(f"CLIP model file not found: {name}")
+    raise ValueError(
+        f"unknown CLIP model {name!r}: expected one of {', '.join(OPENAI_FILES)} "
+        f"(looked up in {os.fspath(clip_dir) if clip_dir is not None else '.'}) "
+        "or a path to an OpenAI-format .pt file"
+    )
+
+
+def load_clip(name: str, clip_dir: str | os.PathLike[str] | None = None) -> LoadedClip:
+    """Load an OpenAI-format CLIP on the CPU in fp32, in eval mode, frozen."""
+    path = resolve_clip_path(name, clip_dir)
+    with warnings.catch_warnings():
+        # torch.jit.load (tried first, for OpenAI's JIT archives) warns it is deprecated
+        warnings.simplefilter("ignore", FutureWarning)
+        try:
+            model = open_clip.load_openai_model(path, precision="fp32", device="cpu")
+        except (RuntimeError, KeyError) as e:
+            raise ValueError(f"{path}: not an OpenAI-format CLIP checkpoint ({e})") from None
+    model.eval().requires_grad_(False)
+    size = model.visual.image_size
+    resolution = int(size[0] if isinstance(size, (tuple, list)) else size)
+    return LoadedClip(
+        model=model, name=name, path=path, resolution=resolution,
+        embed_dim=int(model.visual.output_dim),
+    )
+
+
+def tokenize(texts: list[str], context_length: int = 77) -> torch.Tensor:
+    """CLIP's BPE tokens, (len(texts), context_length); long texts are truncated."""
+    return open_clip.tokenize(texts, context_length=context_length)
