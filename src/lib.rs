@@ -1,1 +1,18 @@
 //! runvqgan: the nightly VQGAN-CLIP task runner for a shared lab folder.
+//!
+//! Everything that can be decided without a GPU lives here: finding task files
+//! ([`discover`]), reading and checking them ([`task`]), naming outputs ([`naming`]),
+//! sidecars ([`sidecar`]), the task lifecycle ([`lifecycle`]), configuration ([`config`]) and
+//! the whole pipeline as one pure function ([`plan`]).
+
+pub mod commands;
+pub mod config;
+pub mod discover;
+pub mod exit_codes;
+pub mod job;
+pub mod lifecycle;
+pub mod naming;
+pub mod plan;
+pub mod root;
+pub mod sidecar;
+pub mod task;

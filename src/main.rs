@@ -1,3 +1,174 @@
-fn main() {
-    println!("runvqgan");
+//! The `runvqgan` command line: clap definitions and `main`. All work happens in the library.
+
+use std::path::PathBuf;
+
+use clap::{ArgAction, Args, Parser, Subcommand};
+use runvqgan::commands::{self, exit_code_for};
+use runvqgan::config::ConfigOverrides;
+use runvqgan::exit_codes::{EXIT_CODES_HELP, ExitCode};
+
+/// Runs the lab's queue of VQGAN-CLIP text-to-image tasks from a shared folder.
+///
+/// Members put JSON task files into <root>/tasks/ or into their own folder as task_*.txt;
+/// each task becomes PNG images with a .txt sidecar recording how they were made.
+#[derive(Debug, Parser)]
+#[command(name = "runvqgan", version, after_help = EXIT_CODES_HELP)]
+struct Cli {
+    /// Show more on stderr (-v: details, -vv: everything).
+    #[arg(short, long, action = ArgAction::Count, global = true, help_heading = "Logging")]
+    verbose: u8,
+
+    /// Show only errors on stderr.
+    #[arg(
+        short,
+        long,
+        global = true,
+        conflicts_with = "verbose",
+        help_heading = "Logging"
+    )]
+    quiet: bool,
+
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Check task files the way `run` would, and explain every problem.
+    ///
+    /// Exit code 0 when every file is valid, 1 otherwise. Nothing is written.
+    #[command(after_help = EXIT_CODES_HELP)]
+    Validate(ValidateArgs),
+
+    /// Show, in processing order, each task and the images it would produce.
+    ///
+    /// Nothing is written: no images, no error files, no renames.
+    #[command(after_help = EXIT_CODES_HELP)]
+    Plan(PlanArgs),
+}
+
+#[derive(Debug, Args)]
+struct ValidateArgs {
+    /// Task files to check.
+    #[arg(required = true, value_name = "FILE")]
+    files: Vec<PathBuf>,
+
+    /// The shared folder; by default the nearest folder above each file that holds
+    /// runvqgan.toml or a `tasks` folder.
+    #[arg(
+        long,
+        env = "RUNVQGAN_ROOT",
+        value_name = "DIR",
+        help_heading = "Shared folder"
+    )]
+    root: Option<PathBuf>,
+
+    #[command(flatten)]
+    limits: LimitFlags,
+}
+
+#[derive(Debug, Args)]
+struct PlanArgs {
+    /// The shared folder that holds `tasks/`, the members' folders and `output/`.
+    #[arg(
+        long,
+        env = "RUNVQGAN_ROOT",
+        value_name = "DIR",
+        help_heading = "Shared folder"
+    )]
+    root: PathBuf,
+
+    /// Print one JSON array, one object per task:
+    /// {"task", "status": "ok"|"invalid"|"skipped", "error", "warnings", "images": [{"output",
+    /// "prompt", "size", "iterations", "seed"}]}.
+    #[arg(long, help_heading = "Output")]
+    json: bool,
+
+    #[command(flatten)]
+    limits: LimitFlags,
+}
+
+/// Flags that override the limits and ordering of runvqgan.toml.
+#[derive(Debug, Args)]
+struct LimitFlags {
+    /// Cap on iterations per image (runvqgan.toml: max_iterations; default 6000).
+    #[arg(long, value_name = "N", help_heading = "Overrides of runvqgan.toml")]
+    max_iterations: Option<u32>,
+
+    /// Cap on images per style of one task (runvqgan.toml: max_each; default 25).
+    #[arg(long, value_name = "N", help_heading = "Overrides of runvqgan.toml")]
+    max_each: Option<u32>,
+
+    /// Cap on the long and the short side in pixels (runvqgan.toml: max_resolution;
+    /// default 450 300).
+    #[arg(long, num_args = 2, value_names = ["LONG", "SHORT"], help_heading = "Overrides of runvqgan.toml")]
+    max_resolution: Option<Vec<u32>>,
+
+    /// A folder, relative to the shared folder, whose tasks run first (runvqgan.toml:
+    /// priority_folder).
+    #[arg(long, value_name = "DIR", help_heading = "Overrides of runvqgan.toml")]
+    priority_folder: Option<String>,
+}
+
+impl LimitFlags {
+    fn overrides(&self) -> ConfigOverrides {
+        ConfigOverrides {
+            max_iterations: self.max_iterations,
+            max_each: self.max_each,
+            max_resolution: self.max_resolution.as_ref().map(|v| [v[0], v[1]]),
+            priority_folder: self.priority_folder.clone(),
+            ..ConfigOverrides::default()
+        }
+    }
+}
+
+fn init_logging(verbose: u8, quiet: bool) {
+    let level = match (quiet, verbose) {
+        (true, _) => "error",
+        (false, 0) => "info",
+        (false, 1) => "debug",
+        (false, _) => "trace",
+    };
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(level));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .without_time()
+        .init();
+}
+
+fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    let mut stdout = std::io::stdout().lock();
+    match cli.command {
+        Command::Validate(args) => commands::validate::run(
+            &commands::validate::ValidateOptions {
+                files: &args.files,
+                root: args.root.as_deref(),
+                overrides: args.limits.overrides(),
+            },
+            &mut stdout,
+        ),
+        Command::Plan(args) => commands::plan::run(
+            &commands::plan::PlanOptions {
+                root: &args.root,
+                json: args.json,
+                overrides: args.limits.overrides(),
+            },
+            &mut stdout,
+        ),
+    }
+}
+
+fn main() -> std::process::ExitCode {
+    let cli = Cli::parse();
+    init_logging(cli.verbose, cli.quiet);
+    match run(cli) {
+        Ok(code) => code.into(),
+        Err(err) => {
+            eprintln!("runvqgan: {err:#}");
+            exit_code_for(&err).into()
+        }
+    }
 }

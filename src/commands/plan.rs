@@ -1,0 +1,110 @@
+//! `runvqgan plan`: what a run would do, in processing order, without writing anything.
+
+use std::io::Write;
+use std::path::Path;
+
+use anyhow::Context;
+
+use crate::config::{Config, ConfigOverrides};
+use crate::exit_codes::ExitCode;
+use crate::plan::{PlannedTask, Status, json_view, plan};
+use crate::root::Root;
+
+/// Options of `plan`.
+#[derive(Debug, Clone)]
+pub struct PlanOptions<'a> {
+    /// The shared folder.
+    pub root: &'a Path,
+    /// Print JSON instead of text.
+    pub json: bool,
+    /// Flags that override `runvqgan.toml`.
+    pub overrides: ConfigOverrides,
+}
+
+/// Runs `plan`. Exit code 0 (the plan was made, whatever the tasks' status).
+pub fn run(opts: &PlanOptions<'_>, out: &mut dyn Write) -> anyhow::Result<ExitCode> {
+    let root = Root::open(opts.root)?;
+    let config = Config::load(root.path(), &opts.overrides)?;
+    let tasks = plan(&root, &config)
+        .with_context(|| format!("cannot read the shared folder {}", root.path().display()))?;
+    if opts.json {
+        serde_json::to_writer_pretty(&mut *out, &json_view(&tasks))?;
+        writeln!(out)?;
+    } else {
+        write_human(&root, &tasks, out)?;
+    }
+    Ok(ExitCode::Success)
+}
+
+fn write_human(root: &Root, tasks: &[PlannedTask], out: &mut dyn Write) -> std::io::Result<()> {
+    let count = |s: Status| tasks.iter().filter(|t| t.status == s).count();
+    let images: usize = tasks.iter().map(|t| t.images.len()).sum();
+    writeln!(
+        out,
+        "Plan for {}: {} task(s) ({} ok, {} invalid, {} skipped), {images} image(s) to make.",
+        root.path().display(),
+        tasks.len(),
+        count(Status::Ok),
+        count(Status::Invalid),
+        count(Status::Skipped),
+    )?;
+    for (i, t) in tasks.iter().enumerate() {
+        writeln!(out)?;
+        match t.status {
+            Status::Ok => {
+                let made = if t.already_made.is_empty() {
+                    String::new()
+                } else {
+                    format!(" ({} made earlier)", t.already_made.len())
+                };
+                writeln!(
+                    out,
+                    "{:>3}. {}  ok, {} image(s){made}",
+                    i + 1,
+                    t.file.rel,
+                    t.images.len()
+                )?;
+                for img in &t.images {
+                    let [w, h] = img.job.size.unwrap_or_default();
+                    let seed = img
+                        .job
+                        .seed
+                        .map(|s| format!("seed {s}"))
+                        .unwrap_or_else(|| "random seed".into());
+                    writeln!(
+                        out,
+                        "       {}  {w}x{h}, {} iterations, {seed}, image {} of {}",
+                        img.output_rel,
+                        img.job.iterations.unwrap_or_default(),
+                        img.index,
+                        img.total
+                    )?;
+                    writeln!(out, "         prompt: {:?}", img.prompt())?;
+                }
+            }
+            Status::Invalid => {
+                writeln!(
+                    out,
+                    "{:>3}. {}  INVALID (an _ERROR.txt will be written)",
+                    i + 1,
+                    t.file.rel
+                )?;
+                if let Some(p) = &t.problems {
+                    for line in p.lines() {
+                        writeln!(out, "       {line}")?;
+                    }
+                }
+            }
+            Status::Skipped => {
+                writeln!(out, "{:>3}. {}  skipped", i + 1, t.file.rel)?;
+                if let Some(r) = &t.skip_reason {
+                    writeln!(out, "       {r}")?;
+                }
+            }
+        }
+        for w in &t.warnings {
+            writeln!(out, "       warning: {w}")?;
+        }
+    }
+    Ok(())
+}

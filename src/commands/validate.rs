@@ -1,0 +1,133 @@
+//! `runvqgan validate FILE...`: checks task files exactly as `run` would and explains every
+//! problem. Writes nothing.
+
+use std::collections::HashMap;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use crate::config::{Config, ConfigOverrides};
+use crate::discover::{SkipReason, skip_reason};
+use crate::exit_codes::ExitCode;
+use crate::lifecycle::{self, RetryState};
+use crate::root::{Root, TASKS_DIR};
+use crate::task::validate::{TaskContext, check_bytes};
+use crate::task::{Problems, TaskError, TaskKind};
+
+/// Options of `validate`.
+#[derive(Debug, Clone)]
+pub struct ValidateOptions<'a> {
+    /// The task files.
+    pub files: &'a [PathBuf],
+    /// The shared folder; `None`: found above each file.
+    pub root: Option<&'a Path>,
+    /// Flags that override `runvqgan.toml`.
+    pub overrides: ConfigOverrides,
+}
+
+/// Runs `validate`: exit code 0 when every file is valid, 1 otherwise.
+pub fn run(opts: &ValidateOptions<'_>, out: &mut dyn Write) -> anyhow::Result<ExitCode> {
+    let fixed_root = opts.root.map(Root::open).transpose()?;
+    let mut configs: HashMap<PathBuf, Config> = HashMap::new();
+    let mut all_valid = true;
+    for file in opts.files {
+        let shown = file.display().to_string();
+        let canonical = match file.canonicalize() {
+            Ok(c) => c,
+            Err(e) => {
+                writeln!(out, "{shown}: cannot be read: {e}.")?;
+                all_valid = false;
+                continue;
+            }
+        };
+        let root = match &fixed_root {
+            Some(r) => r.clone(),
+            None => Root::find_above(&canonical)?,
+        };
+        if !root.contains(&canonical) {
+            writeln!(
+                out,
+                "{shown}: is not inside the shared folder {}; move it into {}/ or your own folder.",
+                root.path().display(),
+                TASKS_DIR
+            )?;
+            all_valid = false;
+            continue;
+        }
+        if !configs.contains_key(root.path()) {
+            let config = Config::load(root.path(), &opts.overrides)?;
+            configs.insert(root.path().to_path_buf(), config);
+        }
+        let config = &configs[root.path()];
+        let rel = root.rel(&canonical);
+        let kind = TaskKind::from_rel(&rel);
+        let ctx = TaskContext {
+            root: &root,
+            task: &canonical,
+            kind: &kind,
+            limits: &config.limits,
+        };
+        let result = match std::fs::read(&canonical) {
+            Ok(bytes) => check_bytes(&bytes, &ctx),
+            Err(e) => Err(vec![TaskError::Read {
+                message: e.to_string(),
+            }]),
+        };
+        match result {
+            Ok(v) => {
+                let spec = &v.spec;
+                let [w, h] = spec.size;
+                writeln!(
+                    out,
+                    "{rel}: valid: {} image(s) of {w}x{h} pixels, {} iterations each, into {}/{}_N.png.",
+                    spec.total_images(),
+                    spec.iterations,
+                    spec.out_folder_rel,
+                    spec.out_file
+                )?;
+                for w in &v.warnings {
+                    writeln!(out, "{rel}: warning: {w}")?;
+                }
+            }
+            Err(errors) => {
+                all_valid = false;
+                let problems = Problems {
+                    task: rel.clone(),
+                    errors,
+                };
+                for line in problems.lines() {
+                    writeln!(out, "{line}")?;
+                }
+            }
+        }
+        if let Some(reason) = run_would_skip(&rel, &canonical) {
+            writeln!(
+                out,
+                "{rel}: note: `run` does not pick up this file: {reason}."
+            )?;
+        } else if let Ok(modified) = std::fs::metadata(&canonical).and_then(|m| m.modified())
+            && lifecycle::retry_state(&canonical, modified) == RetryState::Blocked
+        {
+            writeln!(
+                out,
+                "{rel}: note: `run` skips this file while its _ERROR.txt is newer; save the task file again to have it retried."
+            )?;
+        }
+    }
+    Ok(if all_valid {
+        ExitCode::Success
+    } else {
+        ExitCode::Failure
+    })
+}
+
+fn run_would_skip(rel: &str, path: &Path) -> Option<SkipReason> {
+    let mut parts = rel.split('/');
+    let top = parts.next().unwrap_or_default();
+    if parts.next().is_none() {
+        return Some(SkipReason::OutsideTaskFolders);
+    }
+    if rel.split('/').any(|c| c.starts_with('.')) {
+        return Some(SkipReason::Hidden);
+    }
+    skip_reason(path, top == TASKS_DIR)
+}

@@ -1,0 +1,149 @@
+//! What happens to a task file around a run: the `_ERROR.txt` written beside an invalid task
+//! (and the rule that it is not retried until the task changes), and the `.done` rename of a
+//! finished one.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::time::SystemTime;
+
+use sha2::{Digest, Sha256};
+
+use crate::task::Problems;
+
+/// The error file of a task: `name.txt` -> `name_ERROR.txt`, beside it.
+pub fn error_file_path(task: &Path) -> PathBuf {
+    let stem = task
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    task.with_file_name(format!("{stem}_ERROR.txt"))
+}
+
+/// Whether a task may be tried (again).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RetryState {
+    /// No error file: try it.
+    Fresh,
+    /// An error file exists, but the task file was saved after it: try again.
+    Changed,
+    /// An error file exists and the task file has not changed since: skip it.
+    Blocked,
+}
+
+/// Decides whether a task is tried: a task with an error file is tried again only when the
+/// task file is strictly newer (modification time) than its error file.
+pub fn retry_state(task: &Path, task_modified: SystemTime) -> RetryState {
+    match std::fs::metadata(error_file_path(task)).and_then(|m| m.modified()) {
+        Err(_) => RetryState::Fresh,
+        Ok(error_modified) if task_modified > error_modified => RetryState::Changed,
+        Ok(_) => RetryState::Blocked,
+    }
+}
+
+/// The text of an error file: every problem with its field and fix, then how retrying works.
+pub fn error_report(problems: &Problems) -> String {
+    let mut text = format!(
+        "runvqgan could not run the task file {}.\n\n",
+        problems.task
+    );
+    let n = problems.errors.len();
+    for (i, e) in problems.errors.iter().enumerate() {
+        let field = e
+            .field()
+            .map(|f| format!(" (field `{f}`)"))
+            .unwrap_or_default();
+        if n > 1 {
+            text.push_str(&format!("Problem {} of {n}{field}:\n  {e}\n\n", i + 1));
+        } else {
+            text.push_str(&format!("Problem{field}:\n  {e}\n\n"));
+        }
+    }
+    text.push_str(
+        "Fix the task file and save it again: runvqgan tries it again on the next run once the \
+         task file is newer than this error file, and removes this file when the task is done.\n\
+         Check a task file at any time with: runvqgan validate FILE\n",
+    );
+    text
+}
+
+/// Writes `name_ERROR.txt` beside the task, atomically (a temporary file in the same folder,
+/// then a rename). The task file itself is not touched.
+pub fn write_error_file(task: &Path, problems: &Problems) -> std::io::Result<PathBuf> {
+    let path = error_file_path(task);
+    let dir = path.parent().unwrap_or(Path::new("."));
+    let mut tmp = tempfile::Builder::new()
+        .prefix(".runvqgan-")
+        .suffix(".tmp")
+        .tempfile_in(dir)?;
+    tmp.write_all(error_report(problems).as_bytes())?;
+    tmp.as_file().sync_all()?;
+    tmp.persist(&path).map_err(|e| e.error)?;
+    Ok(path)
+}
+
+/// Marks a task finished: `name.txt` is renamed to `name.txt.done` (or `name.txt.2.done`,
+/// ... when an earlier `.done` of the same name exists, so none is lost) and a stale
+/// `name_ERROR.txt` is removed. Returns the new path.
+pub fn mark_done(task: &Path) -> std::io::Result<PathBuf> {
+    let name = task
+        .file_name()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let mut target = task.with_file_name(format!("{name}.done"));
+    let mut n = 2;
+    while target.exists() {
+        target = task.with_file_name(format!("{name}.{n}.done"));
+        n += 1;
+    }
+    std::fs::rename(task, &target)?;
+    match std::fs::remove_file(error_file_path(task)) {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => return Err(e),
+    }
+    Ok(target)
+}
+
+/// Hex SHA-256 of a task file's bytes, recorded in sidecars to recognise a task's images.
+pub fn task_sha256(bytes: &[u8]) -> String {
+    let digest = Sha256::digest(bytes);
+    digest.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn error_file_sits_beside_the_task() {
+        assert_eq!(
+            error_file_path(Path::new("/r/tasks/dog.txt")),
+            Path::new("/r/tasks/dog_ERROR.txt")
+        );
+    }
+
+    #[test]
+    fn mark_done_keeps_an_older_done_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let task = dir.path().join("dog.txt");
+        std::fs::write(&task, "new").unwrap();
+        std::fs::write(dir.path().join("dog.txt.done"), "old").unwrap();
+        std::fs::write(dir.path().join("dog_ERROR.txt"), "stale").unwrap();
+        let done = mark_done(&task).unwrap();
+        assert_eq!(done, dir.path().join("dog.txt.2.done"));
+        assert!(!task.exists());
+        assert!(!dir.path().join("dog_ERROR.txt").exists());
+        assert_eq!(
+            std::fs::read_to_string(dir.path().join("dog.txt.done")).unwrap(),
+            "old"
+        );
+    }
+
+    #[test]
+    fn sha256_is_hex() {
+        assert_eq!(
+            task_sha256(b""),
+            "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
+        );
+    }
+}

@@ -1,0 +1,171 @@
+//! Output names: images are `<out_file>_<n>.png` with a sidecar `<out_file>_<n>.txt`, and a
+//! number is never reused while a `.png` or a `.txt` with it exists. New images are numbered
+//! on from the highest number present. Each output folder is listed once per plan
+//! ([`OutputIndex`]), and numbers handed out are reserved, so two tasks writing the same
+//! `out_file` never collide.
+//!
+//! This is also where an interrupted task's earlier images are found: sidecars among
+//! `<out_file>_<n>.txt` whose provenance names the same task file and content.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::path::{Path, PathBuf};
+
+use crate::sidecar::Sidecar;
+
+/// The file names of image `n` of `base`: (`base_n.png`, `base_n.txt`).
+pub fn output_names(base: &str, n: u32) -> (String, String) {
+    (format!("{base}_{n}.png"), format!("{base}_{n}.txt"))
+}
+
+/// Splits `base_n.png` / `base_n.txt` into (`base`, n, is_png). Other names give `None`.
+pub fn parse_output_name(file_name: &str) -> Option<(&str, u32, bool)> {
+    let (stem, png) = if let Some(s) = file_name.strip_suffix(".png") {
+        (s, true)
+    } else if let Some(s) = file_name.strip_suffix(".txt") {
+        (s, false)
+    } else {
+        return None;
+    };
+    let (base, n) = stem.rsplit_once('_')?;
+    if n.is_empty() || !n.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    Some((base, n.parse().ok()?, png))
+}
+
+/// What exists (or is reserved) under one number.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+struct Slot {
+    png: bool,
+    txt: bool,
+    reserved: bool,
+}
+
+/// One `out_file` in one folder.
+#[derive(Debug, Default)]
+struct BaseIndex {
+    slots: BTreeMap<u32, Slot>,
+    /// Provenance of finished images (`png` and `txt` present), read on first use:
+    /// (task, task-sha256, k).
+    made: Option<Vec<(String, String, u32)>>,
+}
+
+/// The listing of output folders, read once each, with the numbers handed out so far.
+#[derive(Debug, Default)]
+pub struct OutputIndex {
+    folders: HashMap<PathBuf, HashMap<String, BaseIndex>>,
+}
+
+impl OutputIndex {
+    /// An empty index; folders are listed on first use.
+    pub fn new() -> OutputIndex {
+        OutputIndex::default()
+    }
+
+    fn base(&mut self, folder: &Path, base: &str) -> std::io::Result<&mut BaseIndex> {
+        if !self.folders.contains_key(folder) {
+            let mut bases: HashMap<String, BaseIndex> = HashMap::new();
+            for entry in std::fs::read_dir(folder)? {
+                let entry = entry?;
+                let name = entry.file_name();
+                let Some(name) = name.to_str() else { continue };
+                if let Some((b, n, png)) = parse_output_name(name) {
+                    let slot = bases
+                        .entry(b.to_string())
+                        .or_default()
+                        .slots
+                        .entry(n)
+                        .or_default();
+                    if png {
+                        slot.png = true;
+                    } else {
+                        slot.txt = true;
+                    }
+                }
+            }
+            self.folders.insert(folder.to_path_buf(), bases);
+        }
+        Ok(self
+            .folders
+            .get_mut(folder)
+            .expect("inserted above")
+            .entry(base.to_string())
+            .or_default())
+    }
+
+    /// The highest number taken by a `.png`, a `.txt` or a reservation (0 when none).
+    pub fn highest(&mut self, folder: &Path, base: &str) -> std::io::Result<u32> {
+        Ok(self
+            .base(folder, base)?
+            .slots
+            .keys()
+            .next_back()
+            .copied()
+            .unwrap_or(0))
+    }
+
+    /// Hands out `count` new numbers after the highest taken one, and reserves them.
+    pub fn allocate(&mut self, folder: &Path, base: &str, count: u32) -> std::io::Result<Vec<u32>> {
+        let b = self.base(folder, base)?;
+        let start = b.slots.keys().next_back().copied().unwrap_or(0) + 1;
+        let numbers: Vec<u32> = (start..start + count).collect();
+        for n in &numbers {
+            b.slots.entry(*n).or_default().reserved = true;
+        }
+        Ok(numbers)
+    }
+
+    /// The expansion indices (k) of images already made for this task (same task path and
+    /// same content hash), found in the provenance of `base_n.txt` sidecars whose `base_n.png`
+    /// also exists.
+    pub fn made_images(
+        &mut self,
+        folder: &Path,
+        base: &str,
+        task_rel: &str,
+        task_sha256: &str,
+    ) -> std::io::Result<BTreeSet<u32>> {
+        let b = self.base(folder, base)?;
+        if b.made.is_none() {
+            let mut made = Vec::new();
+            for (n, slot) in &b.slots {
+                if !(slot.png && slot.txt) {
+                    continue;
+                }
+                let path = folder.join(output_names(base, *n).1);
+                let Ok(Ok(sidecar)) = Sidecar::read(&path) else {
+                    continue;
+                };
+                let p = sidecar.provenance;
+                if let (Some(task), Some(sha), Some(image)) = (p.task, p.task_sha256, p.image) {
+                    made.push((task, sha, image.index));
+                }
+            }
+            b.made = Some(made);
+        }
+        Ok(b.made
+            .as_ref()
+            .expect("filled above")
+            .iter()
+            .filter(|(t, s, _)| t == task_rel && s == task_sha256)
+            .map(|(_, _, k)| *k)
+            .collect())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_output_names() {
+        assert_eq!(parse_output_name("dog_3.png"), Some(("dog", 3, true)));
+        assert_eq!(
+            parse_output_name("task_robot_12.txt"),
+            Some(("task_robot", 12, false))
+        );
+        assert_eq!(parse_output_name("dog.png"), None);
+        assert_eq!(parse_output_name("dog_x.png"), None);
+        assert_eq!(parse_output_name("dog_3.jpg"), None);
+    }
+}

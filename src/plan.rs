@@ -1,0 +1,347 @@
+//! The whole pipeline without a GPU: discover -> read -> validate -> expand -> name. A pure
+//! function of the shared folder's contents (it writes nothing), used by `plan` to show what
+//! a run would do and by `run` to do it.
+
+use std::path::PathBuf;
+
+use serde::Serialize;
+
+use crate::config::Config;
+use crate::discover::{TaskFile, discover};
+use crate::job::Job;
+use crate::lifecycle::{self, RetryState};
+use crate::naming::{OutputIndex, output_names};
+use crate::root::Root;
+use crate::sidecar::{GenerateCall, ImageIndex, ModelRef, Provenance, Sidecar};
+use crate::task::validate::{TaskContext, check_bytes};
+use crate::task::{Problems, TaskError, TaskSpec, expand};
+
+/// What will happen to a task.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Status {
+    /// Valid: its missing images will be made.
+    Ok,
+    /// Invalid: an `_ERROR.txt` will be written.
+    Invalid,
+    /// Not tried: its `_ERROR.txt` is newer than the task file.
+    Skipped,
+}
+
+/// One image the run will make.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PlannedImage {
+    /// `k`: the 1-based index in the task's expansion.
+    pub index: u32,
+    /// `N`: the task's total number of images.
+    pub total: u32,
+    /// `n` in `<out_file>_<n>.png`.
+    pub number: u32,
+    /// The style of this image (`""`: plain).
+    pub style: String,
+    /// The PNG, absolute.
+    pub output: PathBuf,
+    /// The PNG, relative to the root.
+    pub output_rel: String,
+    /// The sidecar `.txt`, absolute.
+    pub sidecar: PathBuf,
+    /// The engine job (paths relative to the root; see [`Job::resolved`]). `job.seed` is
+    /// `seed + k - 1` when the task gives a seed, else `None` (the engine picks one).
+    pub job: Job,
+}
+
+impl PlannedImage {
+    /// The final prompt string.
+    pub fn prompt(&self) -> &str {
+        self.job.prompts.as_deref().unwrap_or_default()
+    }
+
+    /// The sidecar to write once the image exists: the call with this image's settings and
+    /// models, and the provenance runvqgan knows before generating. `run` fills in
+    /// `call.job.seed` (when the engine picked it), `device`, `started`, `seconds` and
+    /// `final_loss`.
+    pub fn sidecar(&self, task: &PlannedTask, config: &Config, root: &Root) -> Sidecar {
+        let set = config.model_set();
+        Sidecar {
+            call: GenerateCall {
+                job: self.job.clone(),
+                models: ModelRef {
+                    clip_model: Some(set.clip_model.clone()),
+                    vqgan_config: Some(set.vqgan_config.clone()),
+                    vqgan_checkpoint: Some(set.vqgan_checkpoint.clone()),
+                },
+                cuda_device: None,
+                deterministic: false,
+            },
+            provenance: Provenance {
+                runvqgan: Some(env!("CARGO_PKG_VERSION").to_string()),
+                task: Some(task.file.rel.clone()),
+                task_sha256: task.sha256.clone(),
+                image: Some(ImageIndex {
+                    index: self.index,
+                    total: self.total,
+                }),
+                model_set: Some(config.model.clone()),
+                root: Some(root.path().display().to_string()),
+                ..Provenance::default()
+            },
+        }
+    }
+}
+
+/// One task and what the run will do with it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PlannedTask {
+    /// The task file.
+    pub file: TaskFile,
+    /// Ok, invalid or skipped.
+    pub status: Status,
+    /// For `Invalid`: every problem.
+    pub problems: Option<Problems>,
+    /// For `Skipped`: why.
+    pub skip_reason: Option<String>,
+    /// Caps applied.
+    pub warnings: Vec<String>,
+    /// Hex SHA-256 of the task file's bytes (when it was read).
+    pub sha256: Option<String>,
+    /// The validated task (for `Ok`).
+    pub spec: Option<TaskSpec>,
+    /// Images still to make, in expansion order (for `Ok`; empty when all exist already).
+    pub images: Vec<PlannedImage>,
+    /// Expansion indices k already made by an earlier, interrupted run.
+    pub already_made: Vec<u32>,
+}
+
+impl PlannedTask {
+    /// The text for the `error` field of `plan --json` and for people: the problems of an
+    /// invalid task (one per line, each naming the file), or why a task is skipped.
+    pub fn error_text(&self) -> Option<String> {
+        match self.status {
+            Status::Ok => None,
+            Status::Invalid => self.problems.as_ref().map(ToString::to_string),
+            Status::Skipped => self.skip_reason.clone(),
+        }
+    }
+}
+
+/// Plans tasks one at a time, sharing one [`OutputIndex`] so that numbers handed to one task
+/// are not handed to the next.
+pub struct Planner<'a> {
+    root: &'a Root,
+    config: &'a Config,
+    index: OutputIndex,
+}
+
+impl<'a> Planner<'a> {
+    /// A planner for `root` with `config`.
+    pub fn new(root: &'a Root, config: &'a Config) -> Planner<'a> {
+        Planner {
+            root,
+            config,
+            index: OutputIndex::new(),
+        }
+    }
+
+    /// Plans one task file.
+    pub fn plan_task(&mut self, file: &TaskFile) -> PlannedTask {
+        let mut planned = PlannedTask {
+            file: file.clone(),
+            status: Status::Ok,
+            problems: None,
+            skip_reason: None,
+            warnings: Vec::new(),
+            sha256: None,
+            spec: None,
+            images: Vec::new(),
+            already_made: Vec::new(),
+        };
+        if lifecycle::retry_state(&file.path, file.modified) == RetryState::Blocked {
+            planned.status = Status::Skipped;
+            let err = lifecycle::error_file_path(&file.path);
+            planned.skip_reason = Some(format!(
+                "{}: not tried again: {} is newer than the task file; fix the task and save it again",
+                file.rel,
+                self.root.rel(&err)
+            ));
+            return planned;
+        }
+        let invalid = |mut planned: PlannedTask, errors: Vec<TaskError>| {
+            planned.status = Status::Invalid;
+            planned.problems = Some(Problems {
+                task: file.rel.clone(),
+                errors,
+            });
+            planned
+        };
+        let bytes = match std::fs::read(&file.path) {
+            Ok(b) => b,
+            Err(e) => {
+                return invalid(
+                    planned,
+                    vec![TaskError::Read {
+                        message: e.to_string(),
+                    }],
+                );
+            }
+        };
+        planned.sha256 = Some(lifecycle::task_sha256(&bytes));
+        let ctx = TaskContext {
+            root: self.root,
+            task: &file.path,
+            kind: &file.kind,
+            limits: &self.config.limits,
+        };
+        let validated = match check_bytes(&bytes, &ctx) {
+            Ok(v) => v,
+            Err(errors) => return invalid(planned, errors),
+        };
+        planned.warnings = validated.warnings;
+        let spec = validated.spec;
+        match self.name_images(
+            &spec,
+            &file.rel,
+            planned.sha256.as_deref().unwrap_or_default(),
+        ) {
+            Ok((images, made)) => {
+                planned.images = images;
+                planned.already_made = made;
+            }
+            Err(e) => {
+                return invalid(
+                    planned,
+                    vec![TaskError::BadPath {
+                        field: "out_folder",
+                        value: spec.out_folder_rel.clone(),
+                        problem: crate::root::PathProblem::Missing,
+                        fix: format!(
+                            "the folder cannot be listed ({e}); ask the workstation owner"
+                        ),
+                    }],
+                );
+            }
+        }
+        planned.spec = Some(spec);
+        planned
+    }
+
+    fn name_images(
+        &mut self,
+        spec: &TaskSpec,
+        task_rel: &str,
+        sha: &str,
+    ) -> std::io::Result<(Vec<PlannedImage>, Vec<u32>)> {
+        let folder = &spec.out_folder;
+        let made = self
+            .index
+            .made_images(folder, &spec.out_file, task_rel, sha)?;
+        let todo: Vec<_> = expand(spec)
+            .into_iter()
+            .filter(|img| !made.contains(&img.index))
+            .collect();
+        let numbers = self
+            .index
+            .allocate(folder, &spec.out_file, todo.len() as u32)?;
+        let images = todo
+            .into_iter()
+            .zip(numbers)
+            .map(|(img, number)| {
+                let (png, txt) = output_names(&spec.out_file, number);
+                let output_rel = join_rel(&spec.out_folder_rel, &png);
+                PlannedImage {
+                    index: img.index,
+                    total: img.total,
+                    number,
+                    style: img.style,
+                    output: folder.join(&png),
+                    sidecar: folder.join(&txt),
+                    job: Job {
+                        prompts: Some(img.prompt),
+                        image_prompts: spec.in_file.iter().cloned().collect(),
+                        iterations: Some(spec.iterations),
+                        size: Some(spec.size),
+                        init_image: spec.template_file.clone(),
+                        seed: img.seed,
+                        output: Some(output_rel.clone()),
+                        options: spec.options.clone(),
+                    },
+                    output_rel,
+                }
+            })
+            .collect();
+        let made = made
+            .into_iter()
+            .filter(|k| *k <= spec.total_images())
+            .collect();
+        Ok((images, made))
+    }
+}
+
+fn join_rel(folder: &str, name: &str) -> String {
+    if folder.is_empty() {
+        name.to_string()
+    } else {
+        format!("{folder}/{name}")
+    }
+}
+
+/// Discovers, validates, expands and names every task of `root`, in processing order.
+/// Writes nothing.
+pub fn plan(root: &Root, config: &Config) -> std::io::Result<Vec<PlannedTask>> {
+    let files = discover(root, config.priority_folder.as_deref())?;
+    let mut planner = Planner::new(root, config);
+    Ok(files.iter().map(|f| planner.plan_task(f)).collect())
+}
+
+/// One image in `plan --json`.
+#[derive(Debug, Serialize)]
+pub struct JsonImage<'a> {
+    /// The PNG, relative to the root.
+    pub output: &'a str,
+    /// The final prompt string.
+    pub prompt: &'a str,
+    /// `[width, height]`.
+    pub size: [u32; 2],
+    /// Iterations.
+    pub iterations: u32,
+    /// The seed, or null when the engine will pick one.
+    pub seed: Option<u64>,
+}
+
+/// One task in `plan --json`. The shape is an interface: other tools read it.
+#[derive(Debug, Serialize)]
+pub struct JsonTask<'a> {
+    /// The task file, relative to the root.
+    pub task: &'a str,
+    /// `ok`, `invalid` or `skipped`.
+    pub status: Status,
+    /// The problems (invalid) or the reason (skipped); null when ok.
+    pub error: Option<String>,
+    /// Caps applied.
+    pub warnings: &'a [String],
+    /// The images still to make.
+    pub images: Vec<JsonImage<'a>>,
+}
+
+/// The `plan --json` view of a plan.
+pub fn json_view(tasks: &[PlannedTask]) -> Vec<JsonTask<'_>> {
+    tasks
+        .iter()
+        .map(|t| JsonTask {
+            task: &t.file.rel,
+            status: t.status,
+            error: t.error_text(),
+            warnings: &t.warnings,
+            images: t
+                .images
+                .iter()
+                .map(|i| JsonImage {
+                    output: &i.output_rel,
+                    prompt: i.prompt(),
+                    size: i.job.size.unwrap_or_default(),
+                    iterations: i.job.iterations.unwrap_or_default(),
+                    seed: i.job.seed,
+                })
+                .collect(),
+        })
+        .collect()
+}

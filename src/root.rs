@@ -1,0 +1,214 @@
+//! The shared folder ("root"): finding it, naming paths relative to it, and keeping every
+//! path a task file names inside it.
+
+use std::path::{Component, Path, PathBuf};
+
+use thiserror::Error;
+
+/// The name of the optional configuration file at the top of the root.
+pub const CONFIG_FILE: &str = "runvqgan.toml";
+/// The folder of shared task files.
+pub const TASKS_DIR: &str = "tasks";
+/// The common output folder, the default `out_folder` of tasks in `tasks/`.
+pub const OUTPUT_DIR: &str = "output";
+
+/// The shared folder, by its canonical path (links resolved), so that confinement checks
+/// compare like with like.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Root {
+    path: PathBuf,
+}
+
+/// A problem with the root itself.
+#[derive(Debug, Error)]
+pub enum RootError {
+    /// The root folder cannot be opened.
+    #[error(
+        "the shared folder {path} cannot be opened: {source}; check the path given with --root or RUNVQGAN_ROOT"
+    )]
+    Open {
+        /// The path as given.
+        path: PathBuf,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+    /// The root is not a folder.
+    #[error("{path} is not a folder; --root must name the shared folder that holds `tasks/`")]
+    NotADir {
+        /// The path as given.
+        path: PathBuf,
+    },
+    /// No root was found above a file.
+    #[error(
+        "no shared folder found above {path}: no folder on the way up holds `runvqgan.toml` or a `tasks` folder; pass --root DIR"
+    )]
+    NotFound {
+        /// Where the search started.
+        path: PathBuf,
+    },
+}
+
+/// Why a path written in a task file was refused.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum PathProblem {
+    /// Empty string.
+    #[error("it is empty")]
+    Empty,
+    /// An absolute path.
+    #[error("it is an absolute path; write a path relative to the shared folder, such as `output`")]
+    Absolute,
+    /// A Windows drive path such as `C:/x`.
+    #[error(
+        "it is a Windows drive path; write a path relative to the shared folder, such as `output`"
+    )]
+    Drive,
+    /// A backslash.
+    #[error("it contains a backslash `\\`; separate folders with `/`")]
+    Backslash,
+    /// A `..` component.
+    #[error("it contains `..`; paths must stay inside the shared folder")]
+    ParentDir,
+    /// A control character.
+    #[error("it contains a control character")]
+    Control,
+    /// The path does not exist.
+    #[error("it does not exist")]
+    Missing,
+    /// Followed through links it ends up outside the root.
+    #[error("it leads outside the shared folder through a link")]
+    Escapes,
+    /// Expected a folder.
+    #[error("it is not a folder")]
+    NotADir,
+    /// Expected a file.
+    #[error("it is not a file")]
+    NotAFile,
+    /// The top of the root or the tasks folder, where images must not go.
+    #[error("it is the top of the shared folder or inside `tasks`, where images cannot go")]
+    Reserved,
+}
+
+impl Root {
+    /// Opens the root at `path`, resolving links.
+    pub fn open(path: &Path) -> Result<Root, RootError> {
+        let canonical = path.canonicalize().map_err(|source| RootError::Open {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        if !canonical.is_dir() {
+            return Err(RootError::NotADir {
+                path: path.to_path_buf(),
+            });
+        }
+        Ok(Root { path: canonical })
+    }
+
+    /// Finds the root above `start` (a file or folder): the nearest folder, `start` itself
+    /// included, that holds `runvqgan.toml` or a `tasks` folder.
+    pub fn find_above(start: &Path) -> Result<Root, RootError> {
+        let abs = start.canonicalize().map_err(|source| RootError::Open {
+            path: start.to_path_buf(),
+            source,
+        })?;
+        let mut dir = if abs.is_dir() {
+            Some(abs.as_path())
+        } else {
+            abs.parent()
+        };
+        while let Some(d) = dir {
+            if d.join(CONFIG_FILE).is_file() || d.join(TASKS_DIR).is_dir() {
+                return Root::open(d);
+            }
+            dir = d.parent();
+        }
+        Err(RootError::NotFound {
+            path: start.to_path_buf(),
+        })
+    }
+
+    /// The canonical path of the root.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Whether `path` (already canonical) lies inside the root.
+    pub fn contains(&self, canonical: &Path) -> bool {
+        canonical.starts_with(&self.path)
+    }
+
+    /// `path` relative to the root, with `/` between components; `path` must lie inside the
+    /// root lexically (it is not canonicalised here). Paths outside are returned whole.
+    pub fn rel(&self, path: &Path) -> String {
+        match path.strip_prefix(&self.path) {
+            Ok(rel) => slash_path(rel),
+            Err(_) => path.display().to_string(),
+        }
+    }
+
+    /// Resolves `user` (a path written in a task file or configuration) against `base` (a
+    /// folder inside the root), and checks that it exists and stays inside the root, also
+    /// through links. Returns the canonical path.
+    pub fn resolve_inside(&self, base: &Path, user: &str) -> Result<PathBuf, PathProblem> {
+        check_relative(user)?;
+        let joined = base.join(user);
+        let canonical = joined.canonicalize().map_err(|_| {
+            // A dangling link, or one into a folder that does not exist, reads as missing.
+            PathProblem::Missing
+        })?;
+        if !self.contains(&canonical) {
+            return Err(PathProblem::Escapes);
+        }
+        Ok(canonical)
+    }
+}
+
+/// Checks the spelling of a relative path written by a member, before touching the disk.
+pub fn check_relative(user: &str) -> Result<(), PathProblem> {
+    if user.trim().is_empty() {
+        return Err(PathProblem::Empty);
+    }
+    if user.chars().any(char::is_control) {
+        return Err(PathProblem::Control);
+    }
+    if user.starts_with('/') || user.starts_with('\\') || Path::new(user).is_absolute() {
+        return Err(PathProblem::Absolute);
+    }
+    let bytes = user.as_bytes();
+    if bytes.len() >= 2 && bytes[0].is_ascii_alphabetic() && bytes[1] == b':' {
+        return Err(PathProblem::Drive);
+    }
+    if user.contains('\\') {
+        return Err(PathProblem::Backslash);
+    }
+    if Path::new(user)
+        .components()
+        .any(|c| matches!(c, Component::ParentDir))
+    {
+        return Err(PathProblem::ParentDir);
+    }
+    Ok(())
+}
+
+/// A relative path with `/` separators, whatever the platform.
+pub fn slash_path(rel: &Path) -> String {
+    let parts: Vec<String> = rel
+        .components()
+        .map(|c| c.as_os_str().to_string_lossy().into_owned())
+        .collect();
+    parts.join("/")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn refuses_paths_that_leave_or_name_no_folder() {
+        assert_eq!(check_relative(""), Err(PathProblem::Empty));
+        assert_eq!(check_relative("/srv"), Err(PathProblem::Absolute));
+        assert_eq!(check_relative("C:/x"), Err(PathProblem::Drive));
+        assert_eq!(check_relative("a\\b"), Err(PathProblem::Backslash));
+        assert_eq!(check_relative("a/../../b"), Err(PathProblem::ParentDir));
+        assert_eq!(check_relative("output/robots"), Ok(()));
+    }
+}

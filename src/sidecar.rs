@@ -1,0 +1,581 @@
+//! Sidecars: the `.txt` written beside every image. The first line is a `generate.py` call,
+//! quoted for a POSIX shell, with every setting that affects the image (the seed included);
+//! `# key: value` provenance lines follow (docs/interfaces.md section 3).
+//!
+//! A prompt containing a line break makes the quoted call span several physical lines: the
+//! call ends at the first *unquoted* line break, as in a POSIX shell. Parsing reads the call
+//! back into the same [`Job`], so `reproduce` can regenerate the image; it also reads the
+//! sidecars of the old R runner (no seed, absolute output path, no provenance).
+
+use std::io::Write;
+use std::path::Path;
+
+use thiserror::Error;
+
+use crate::job::{EngineOptions, Job};
+
+/// A sidecar that cannot be written or read.
+#[derive(Debug, Error)]
+pub enum SidecarError {
+    /// Nothing in the file.
+    #[error("the sidecar is empty; its first line should be a `python generate.py ...` call")]
+    Empty,
+    /// The first line is not a generate call.
+    #[error("the first line is not a `python generate.py ...` call: {line:?}")]
+    NotAGenerateCall {
+        /// The first line.
+        line: String,
+    },
+    /// A quote is never closed.
+    #[error("the generate call has a quote that is never closed")]
+    Unterminated,
+    /// An option without its value.
+    #[error("the option `{option}` in the generate call has no value")]
+    MissingValue {
+        /// The option.
+        option: String,
+    },
+    /// An option with a bad value.
+    #[error("the option `{option}` in the generate call has the bad value {value:?}")]
+    BadValue {
+        /// The option.
+        option: String,
+        /// The value.
+        value: String,
+    },
+    /// An option runvqgan does not know.
+    #[error("the generate call has the option `{option}`, which runvqgan cannot reproduce")]
+    UnknownOption {
+        /// The option.
+        option: String,
+    },
+    /// A value with a NUL byte cannot be quoted.
+    #[error("a setting contains a NUL character, which a shell line cannot hold")]
+    Nul,
+    /// Writing failed.
+    #[error("cannot write the sidecar {path}: {source}")]
+    Write {
+        /// The sidecar.
+        path: std::path::PathBuf,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+}
+
+/// The models named in a generate call (`-m`, `-conf`, `-ckpt`), as configured.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ModelRef {
+    /// `-m`.
+    pub clip_model: Option<String>,
+    /// `-conf`.
+    pub vqgan_config: Option<String>,
+    /// `-ckpt`.
+    pub vqgan_checkpoint: Option<String>,
+}
+
+/// The first line of a sidecar: the job, its models and (rarely) a CUDA device.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct GenerateCall {
+    /// Everything that goes into the engine's job dict.
+    pub job: Job,
+    /// The models.
+    pub models: ModelRef,
+    /// `-cd`, only found in hand-written calls; runvqgan does not write it.
+    pub cuda_device: Option<String>,
+    /// `-d` (deterministic), only found in hand-written calls.
+    pub deterministic: bool,
+}
+
+/// `image: k of N`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ImageIndex {
+    /// 1-based index in the task's expansion.
+    pub index: u32,
+    /// The task's total number of images.
+    pub total: u32,
+}
+
+/// The `# key: value` lines.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Provenance {
+    /// `runvqgan`: the version that wrote it.
+    pub runvqgan: Option<String>,
+    /// `task`: the task file, relative to the root.
+    pub task: Option<String>,
+    /// `task-sha256`: hex SHA-256 of the task file's bytes.
+    pub task_sha256: Option<String>,
+    /// `image`: `k of N`.
+    pub image: Option<ImageIndex>,
+    /// `model-set`.
+    pub model_set: Option<String>,
+    /// `device`.
+    pub device: Option<String>,
+    /// `started` (RFC 3339).
+    pub started: Option<String>,
+    /// `seconds`.
+    pub seconds: Option<f64>,
+    /// `final-loss`.
+    pub final_loss: Option<f64>,
+    /// `root`: the root the paths are relative to.
+    pub root: Option<String>,
+    /// Any other `# key: value` lines, in order.
+    pub extra: Vec<(String, String)>,
+}
+
+/// A whole sidecar.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Sidecar {
+    /// The first line.
+    pub call: GenerateCall,
+    /// The lines after it.
+    pub provenance: Provenance,
+}
+
+/// Whether the start of a file (its first bytes suffice) is a generate call, i.e. the file is
+/// a sidecar rather than a task: its first line starts with `python` and names `generate`.
+pub fn looks_like_generate_call(head: &[u8]) -> bool {
+    let head = head.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(head);
+    let start = head
+        .iter()
+        .position(|b| !b.is_ascii_whitespace())
+        .unwrap_or(head.len());
+    let head = &head[start..];
+    let line = head.split(|b| *b == b'\n').next().unwrap_or(&[]);
+    line.starts_with(b"python") && line.windows(8).any(|w| w == b"generate")
+}
+
+fn push_str(words: &mut Vec<String>, short: &str, long: &str, value: &str) {
+    // argparse would read a value starting with `-` as an option: use `--long=value`.
+    if value.starts_with('-') {
+        words.push(format!("{long}={value}"));
+    } else {
+        words.push(short.to_string());
+        words.push(value.to_string());
+    }
+}
+
+fn push_num<T: std::fmt::Display>(words: &mut Vec<String>, short: &str, v: Option<T>) {
+    if let Some(v) = v {
+        words.push(short.to_string());
+        words.push(v.to_string());
+    }
+}
+
+fn push_list<T: std::fmt::Display>(words: &mut Vec<String>, short: &str, vs: &[T]) {
+    if !vs.is_empty() {
+        words.push(short.to_string());
+        words.extend(vs.iter().map(T::to_string));
+    }
+}
+
+impl GenerateCall {
+    /// The call as words, unquoted.
+    pub fn words(&self) -> Vec<String> {
+        let j = &self.job;
+        let mut w = vec!["python".to_string(), "generate.py".to_string()];
+        if let Some(p) = &j.prompts {
+            push_str(&mut w, "-p", "--prompts", p);
+        }
+        if !j.image_prompts.is_empty() {
+            push_str(&mut w, "-ip", "--image_prompts", &j.image_prompts.join("|"));
+        }
+        if let Some(p) = &j.init_image {
+            push_str(&mut w, "-ii", "--init_image", p);
+        }
+        push_num(&mut w, "-i", j.iterations);
+        if let Some([width, height]) = j.size {
+            w.extend(["-s".to_string(), width.to_string(), height.to_string()]);
+        }
+        push_num(&mut w, "-sd", j.seed);
+        let m = &self.models;
+        if let Some(v) = &m.clip_model {
+            push_str(&mut w, "-m", "--clip_model", v);
+        }
+        if let Some(v) = &m.vqgan_config {
+            push_str(&mut w, "-conf", "--vqgan_config", v);
+        }
+        if let Some(v) = &m.vqgan_checkpoint {
+            push_str(&mut w, "-ckpt", "--vqgan_checkpoint", v);
+        }
+        let o = &j.options;
+        push_num(&mut w, "-lr", o.step_size);
+        push_num(&mut w, "-cuts", o.cutn);
+        if let Some(v) = &o.cut_method {
+            push_str(&mut w, "-cutm", "--cut_method", v);
+        }
+        push_num(&mut w, "-cutp", o.cut_pow);
+        if let Some(v) = &o.optimiser {
+            push_str(&mut w, "-opt", "--optimiser", v);
+        }
+        push_list(&mut w, "-aug", &o.augments);
+        push_num(&mut w, "-iw", o.init_weight);
+        if let Some(v) = &o.init_noise {
+            push_str(&mut w, "-in", "--init_noise", v);
+        }
+        push_num(&mut w, "-se", o.save_every);
+        push_list(&mut w, "-nps", &o.noise_prompt_seeds);
+        push_list(&mut w, "-npw", &o.noise_prompt_weights);
+        if let Some(v) = &self.cuda_device {
+            push_str(&mut w, "-cd", "--cuda_device", v);
+        }
+        if self.deterministic {
+            w.push("-d".into());
+        }
+        if let Some(v) = &j.output {
+            push_str(&mut w, "-o", "--output", v);
+        }
+        w
+    }
+
+    /// The call as one POSIX shell command (it spans lines only when a value holds a line break).
+    pub fn render(&self) -> Result<String, SidecarError> {
+        let words = self.words();
+        shlex::try_join(words.iter().map(String::as_str)).map_err(|_| SidecarError::Nul)
+    }
+
+    /// Parses a generate call from its words (after shell splitting).
+    pub fn from_words(words: &[String]) -> Result<GenerateCall, SidecarError> {
+        let not_call = || SidecarError::NotAGenerateCall {
+            line: words.join(" "),
+        };
+        let first = words.first().ok_or(SidecarError::Empty)?;
+        if !first.starts_with("python") {
+            return Err(not_call());
+        }
+        let mut i = match words.get(1).map(String::as_str) {
+            Some(s) if s.ends_with("generate.py") => 2,
+            Some("-m") if words.get(2).is_some_and(|m| m.ends_with("generate")) => 3,
+            _ => return Err(not_call()),
+        };
+        let mut call = GenerateCall::default();
+        while i < words.len() {
+            let word = &words[i];
+            i += 1;
+            let (name, inline) = match word.split_once('=') {
+                Some((n, v)) if n.starts_with("--") => (n.to_string(), Some(v.to_string())),
+                _ => (word.clone(), None),
+            };
+            let canonical = canonical_option(&name).ok_or_else(|| SidecarError::UnknownOption {
+                option: name.clone(),
+            })?;
+            if canonical == "-d" {
+                call.deterministic = true;
+                continue;
+            }
+            let mut values = Vec::new();
+            if let Some(v) = inline {
+                values.push(v);
+            } else {
+                let arity = match canonical {
+                    "-s" => Some(2),
+                    "-aug" | "-nps" | "-npw" => None,
+                    _ => Some(1),
+                };
+                while i < words.len() {
+                    let v = &words[i];
+                    let is_value = match arity {
+                        Some(n) => values.len() < n,
+                        None => !(v.starts_with('-') && v.parse::<f64>().is_err()),
+                    };
+                    if !is_value {
+                        break;
+                    }
+                    values.push(v.clone());
+                    i += 1;
+                }
+                if arity.is_some_and(|n| values.len() < n) {
+                    return Err(SidecarError::MissingValue { option: name });
+                }
+            }
+            call.set(canonical, &values)?;
+        }
+        Ok(call)
+    }
+
+    fn set(&mut self, option: &str, values: &[String]) -> Result<(), SidecarError> {
+        let bad = || SidecarError::BadValue {
+            option: option.to_string(),
+            value: values.join(" "),
+        };
+        let one = values.first().cloned().unwrap_or_default();
+        let f = || one.parse::<f64>().map_err(|_| bad());
+        let u = || one.parse::<u32>().map_err(|_| bad());
+        let j = &mut self.job;
+        let o: &mut EngineOptions = &mut j.options;
+        match option {
+            "-p" => j.prompts = Some(one),
+            "-ip" => j.image_prompts.extend(one.split('|').map(str::to_string)),
+            "-ii" => j.init_image = Some(one),
+            "-i" => j.iterations = Some(u()?),
+            "-s" => {
+                let w = values[0].parse().map_err(|_| bad())?;
+                let h = values[1].parse().map_err(|_| bad())?;
+                j.size = Some([w, h]);
+            }
+            "-sd" => j.seed = Some(one.parse().map_err(|_| bad())?),
+            "-o" => j.output = Some(one),
+            "-m" => self.models.clip_model = Some(one),
+            "-conf" => self.models.vqgan_config = Some(one),
+            "-ckpt" => self.models.vqgan_checkpoint = Some(one),
+            "-cd" => self.cuda_device = Some(one),
+            "-lr" => o.step_size = Some(f()?),
+            "-cuts" => o.cutn = Some(u()?),
+            "-cutm" => o.cut_method = Some(one),
+            "-cutp" => o.cut_pow = Some(f()?),
+            "-opt" => o.optimiser = Some(one),
+            "-aug" => o.augments.extend(values.iter().cloned()),
+            "-iw" => o.init_weight = Some(f()?),
+            "-in" => o.init_noise = Some(one),
+            "-se" => o.save_every = Some(u()?),
+            "-nps" => {
+                for v in values {
+                    o.noise_prompt_seeds.push(v.parse().map_err(|_| bad())?);
+                }
+            }
+            "-npw" => {
+                for v in values {
+                    o.noise_prompt_weights.push(v.parse().map_err(|_| bad())?);
+                }
+            }
+            _ => unreachable!("canonical_option returned {option}"),
+        }
+        Ok(())
+    }
+}
+
+/// The short name of a `generate.py` option runvqgan can reproduce.
+fn canonical_option(name: &str) -> Option<&'static str> {
+    const TABLE: &[(&str, &str)] = &[
+        ("-p", "--prompts"),
+        ("-ip", "--image_prompts"),
+        ("-ii", "--init_image"),
+        ("-i", "--iterations"),
+        ("-s", "--size"),
+        ("-sd", "--seed"),
+        ("-o", "--output"),
+        ("-m", "--clip_model"),
+        ("-conf", "--vqgan_config"),
+        ("-ckpt", "--vqgan_checkpoint"),
+        ("-cd", "--cuda_device"),
+        ("-d", "--deterministic"),
+        ("-lr", "--learning_rate"),
+        ("-cuts", "--num_cuts"),
+        ("-cutm", "--cut_method"),
+        ("-cutp", "--cut_power"),
+        ("-opt", "--optimiser"),
+        ("-aug", "--augments"),
+        ("-iw", "--init_weight"),
+        ("-in", "--init_noise"),
+        ("-se", "--save_every"),
+        ("-nps", "--noise_prompt_seeds"),
+        ("-npw", "--noise_prompt_weights"),
+    ];
+    TABLE
+        .iter()
+        .find(|(s, l)| *s == name || *l == name)
+        .map(|(s, _)| *s)
+}
+
+/// Splits a sidecar's text into the generate call (up to the first unquoted line break) and
+/// the rest.
+pub fn split_call(text: &str) -> Result<(&str, &str), SidecarError> {
+    #[derive(PartialEq)]
+    enum State {
+        Plain,
+        Single,
+        Double,
+    }
+    let mut state = State::Plain;
+    let mut chars = text.char_indices();
+    while let Some((i, c)) = chars.next() {
+        match (&state, c) {
+            (State::Plain, '\n') => return Ok((&text[..i], &text[i + 1..])),
+            (State::Plain, '\\') | (State::Double, '\\') => {
+                chars.next();
+            }
+            (State::Plain, '\'') => state = State::Single,
+            (State::Plain, '"') => state = State::Double,
+            (State::Single, '\'') | (State::Double, '"') => state = State::Plain,
+            _ => {}
+        }
+    }
+    if state == State::Plain {
+        Ok((text, ""))
+    } else {
+        Err(SidecarError::Unterminated)
+    }
+}
+
+impl Provenance {
+    fn lines(&self) -> Vec<(String, String)> {
+        let mut out = Vec::new();
+        let mut add = |k: &str, v: Option<String>| {
+            if let Some(v) = v {
+                out.push((k.to_string(), v));
+            }
+        };
+        add("runvqgan", self.runvqgan.clone());
+        add("task", self.task.clone());
+        add("task-sha256", self.task_sha256.clone());
+        add(
+            "image",
+            self.image.map(|i| format!("{} of {}", i.index, i.total)),
+        );
+        add("model-set", self.model_set.clone());
+        add("device", self.device.clone());
+        add("started", self.started.clone());
+        add("seconds", self.seconds.map(|s| format!("{s:.1}")));
+        add("final-loss", self.final_loss.map(|l| format!("{l}")));
+        add("root", self.root.clone());
+        out.extend(self.extra.iter().cloned());
+        out
+    }
+
+    /// Reads the `# key: value` lines that follow the call; other lines are ignored.
+    pub fn parse(rest: &str) -> Provenance {
+        let mut p = Provenance::default();
+        for line in rest.lines() {
+            let Some(kv) = line.trim_end_matches('\r').strip_prefix('#') else {
+                continue;
+            };
+            let Some((k, v)) = kv.split_once(':') else {
+                continue;
+            };
+            let (k, v) = (k.trim(), v.trim().to_string());
+            match k {
+                "runvqgan" => p.runvqgan = Some(v),
+                "task" => p.task = Some(v),
+                "task-sha256" => p.task_sha256 = Some(v),
+                "image" => p.image = parse_image(&v),
+                "model-set" => p.model_set = Some(v),
+                "device" => p.device = Some(v),
+                "started" => p.started = Some(v),
+                "seconds" => p.seconds = v.parse().ok(),
+                "final-loss" => p.final_loss = v.parse().ok(),
+                "root" => p.root = Some(v),
+                _ => p.extra.push((k.to_string(), v)),
+            }
+        }
+        p
+    }
+}
+
+fn parse_image(v: &str) -> Option<ImageIndex> {
+    let (k, n) = v.split_once(" of ")?;
+    Some(ImageIndex {
+        index: k.trim().parse().ok()?,
+        total: n.trim().parse().ok()?,
+    })
+}
+
+fn one_line(v: &str) -> String {
+    v.chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect()
+}
+
+impl Sidecar {
+    /// The sidecar's text: the call, then one `# key: value` line per provenance entry.
+    pub fn render(&self) -> Result<String, SidecarError> {
+        let mut text = self.call.render()?;
+        text.push('\n');
+        for (k, v) in self.provenance.lines() {
+            text.push_str(&format!("# {k}: {}\n", one_line(&v)));
+        }
+        Ok(text)
+    }
+
+    /// Parses a sidecar's text (a runvqgan one, or an R runner one without provenance).
+    pub fn parse(text: &str) -> Result<Sidecar, SidecarError> {
+        let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+        let text = text.trim_start();
+        if text.is_empty() {
+            return Err(SidecarError::Empty);
+        }
+        let (call, rest) = split_call(text)?;
+        let call = call.strip_suffix('\r').unwrap_or(call);
+        let words = shlex::split(call).ok_or(SidecarError::Unterminated)?;
+        Ok(Sidecar {
+            call: GenerateCall::from_words(&words)?,
+            provenance: Provenance::parse(rest),
+        })
+    }
+
+    /// Reads and parses a sidecar file; I/O errors come back as [`SidecarError::Write`]'s
+    /// sibling, an `std::io::Error`.
+    pub fn read(path: &Path) -> std::io::Result<Result<Sidecar, SidecarError>> {
+        let text = std::fs::read_to_string(path)?;
+        Ok(Sidecar::parse(&text))
+    }
+
+    /// Writes the sidecar atomically (a hidden temporary file in the same folder, then a
+    /// rename). Refuses to replace an existing file: output names are never reused.
+    pub fn write_new(&self, path: &Path) -> Result<(), SidecarError> {
+        let text = self.render()?;
+        let err = |source| SidecarError::Write {
+            path: path.to_path_buf(),
+            source,
+        };
+        let dir = path.parent().unwrap_or(Path::new("."));
+        let mut tmp = tempfile::Builder::new()
+            .prefix(".runvqgan-")
+            .suffix(".tmp")
+            .tempfile_in(dir)
+            .map_err(err)?;
+        tmp.write_all(text.as_bytes()).map_err(err)?;
+        tmp.as_file().sync_all().map_err(err)?;
+        tmp.persist_noclobber(path).map_err(|e| err(e.error))?;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_an_r_runner_sidecar_without_seed() {
+        let s = Sidecar::parse(
+            "python generate.py -p 'A painting of a dog' -i 200 -s 450 300 -o C:/x/output/dog_1.png\n\n",
+        )
+        .unwrap();
+        assert_eq!(s.call.job.prompts.as_deref(), Some("A painting of a dog"));
+        assert_eq!(s.call.job.iterations, Some(200));
+        assert_eq!(s.call.job.size, Some([450, 300]));
+        assert_eq!(s.call.job.seed, None);
+        assert_eq!(s.call.job.output.as_deref(), Some("C:/x/output/dog_1.png"));
+        assert_eq!(s.provenance, Provenance::default());
+    }
+
+    #[test]
+    fn the_call_ends_at_the_first_unquoted_line_break() {
+        let (call, rest) = split_call("python generate.py -p 'a\nb' -i 1\n# task: x\n").unwrap();
+        assert_eq!(call, "python generate.py -p 'a\nb' -i 1");
+        assert_eq!(rest, "# task: x\n");
+    }
+
+    #[test]
+    fn prompts_starting_with_a_dash_use_the_long_form() {
+        let call = GenerateCall {
+            job: Job {
+                prompts: Some("-dog".into()),
+                ..Job::default()
+            },
+            ..GenerateCall::default()
+        };
+        assert!(call.render().unwrap().contains("--prompts=-dog"));
+        let back = Sidecar::parse(&call.render().unwrap()).unwrap();
+        assert_eq!(back.call, call);
+    }
+
+    #[test]
+    fn recognises_generate_calls_cheaply() {
+        assert!(looks_like_generate_call(b"python generate.py -p x"));
+        assert!(looks_like_generate_call(
+            b"\xEF\xBB\xBFpython -m vqgan_clip.generate -p x"
+        ));
+        assert!(!looks_like_generate_call(
+            b"{\"text\": \"python generate\"}"
+        ));
+    }
+}

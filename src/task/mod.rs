@@ -1,0 +1,221 @@
+//! Task files: what a lab member writes, from raw JSON ([`schema`]) through checks and caps
+//! ([`validate`], with the prompt syntax in [`prompt`]) to the list of images it asks for
+//! ([`expand`]). Nothing here writes to disk.
+
+pub mod expand;
+pub mod prompt;
+pub mod raw;
+pub mod schema;
+pub mod validate;
+
+use thiserror::Error;
+
+use crate::root::PathProblem;
+
+pub use expand::{ImageSpec, expand};
+pub use schema::RawTask;
+pub use validate::{TaskContext, TaskKind, TaskSpec, Validated, validate};
+
+/// Every field a task file may hold, in the order the README lists them.
+pub const FIELDS: &[&str] = &[
+    "text",
+    "style",
+    "iterations",
+    "out_file",
+    "out_folder",
+    "portrait",
+    "each",
+    "resolution",
+    "in_file",
+    "template_file",
+    "seed",
+    "raw",
+];
+
+/// One problem with a task file. Its message is a full sentence that names the field and
+/// says how to fix it; it becomes a line of the task's `_ERROR.txt`. The file itself is named
+/// by whoever prints the message ([`crate::task::Problems`]).
+#[derive(Debug, Clone, PartialEq, Error)]
+pub enum TaskError {
+    /// The file cannot be read.
+    #[error("the file cannot be read: {message}.")]
+    Read {
+        /// The I/O error.
+        message: String,
+    },
+    /// Not UTF-8.
+    #[error(
+        "the file is not UTF-8 text (the first bad byte is at position {offset}); save it with the encoding UTF-8 (in Notepad: File > Save as > Encoding: UTF-8)."
+    )]
+    NotUtf8 {
+        /// Byte offset of the first invalid byte.
+        offset: usize,
+    },
+    /// JSON syntax error.
+    #[error("line {line}, column {column}: the file is not valid JSON: {detail}. {hint}")]
+    JsonSyntax {
+        /// 1-based line.
+        line: usize,
+        /// 1-based column.
+        column: usize,
+        /// What the JSON reader found.
+        detail: String,
+        /// How to fix the usual causes.
+        hint: String,
+    },
+    /// Valid JSON, but not an object.
+    #[error(
+        "the file holds {found}, but a task file holds one JSON object: the fields between curly braces, like {{\"text\": \"A painting of a dog\", \"out_file\": \"dog\"}}."
+    )]
+    NotAnObject {
+        /// What it holds instead.
+        found: String,
+    },
+    /// A field that does not exist.
+    #[error("`{field}` is not a field of a task file; {}", unknown_fix(.suggestion))]
+    UnknownField {
+        /// The field as written.
+        field: String,
+        /// The nearest known field, if one is close.
+        suggestion: Option<String>,
+    },
+    /// A required field is missing.
+    #[error("the required field `{field}` is missing; add it, for example {example}.")]
+    Missing {
+        /// The field.
+        field: &'static str,
+        /// An example line.
+        example: &'static str,
+    },
+    /// A value of the wrong JSON type.
+    #[error("`{field}` must be {expected}, but it is {found}; write it like {example}.")]
+    WrongType {
+        /// The field.
+        field: &'static str,
+        /// The expected type, in words.
+        expected: &'static str,
+        /// What was found, in words.
+        found: String,
+        /// An example line.
+        example: &'static str,
+    },
+    /// A list with more than one value where one is expected.
+    #[error(
+        "`{field}` takes one value, but the list holds {len}; write a single value (only `style` takes several; use several task files for several settings)."
+    )]
+    NotSingle {
+        /// The field.
+        field: &'static str,
+        /// The list's length.
+        len: usize,
+    },
+    /// A number out of range.
+    #[error("`{field}` is {value}, but {rule}.")]
+    OutOfRange {
+        /// The field.
+        field: &'static str,
+        /// The value as written.
+        value: String,
+        /// The rule and its fix.
+        rule: String,
+    },
+    /// A bad `out_file`.
+    #[error(
+        "`out_file` {value:?} is not a plain file name: {reason}; write a short name such as \"john_robot\" (images become john_robot_1.png, john_robot_2.png, ...) and choose the folder with `out_folder`."
+    )]
+    BadOutFile {
+        /// The value as written.
+        value: String,
+        /// What is wrong.
+        reason: &'static str,
+    },
+    /// A path that cannot be used.
+    #[error("`{field}` {value:?} cannot be used: {problem}; {fix}.")]
+    BadPath {
+        /// The field.
+        field: &'static str,
+        /// The value as written.
+        value: String,
+        /// What is wrong.
+        problem: PathProblem,
+        /// How to fix it.
+        fix: String,
+    },
+    /// A malformed prompt.
+    #[error("`text`: {problem}")]
+    BadPrompt {
+        /// The problem and its fix, as a sentence.
+        problem: String,
+    },
+    /// A bad style.
+    #[error("`style` {value:?} cannot be used: {reason}.")]
+    BadStyle {
+        /// The style as written.
+        value: String,
+        /// What is wrong and the fix.
+        reason: String,
+    },
+    /// A bad `raw` option.
+    #[error("`raw`: {problem}")]
+    BadRaw {
+        /// The problem and its fix, as a sentence.
+        problem: String,
+    },
+}
+
+fn unknown_fix(suggestion: &Option<String>) -> String {
+    match suggestion {
+        Some(s) => format!("did you mean `{s}`? Correct the name or remove the field."),
+        None => format!(
+            "the fields are {}. Correct the name or remove the field.",
+            FIELDS.join(", ")
+        ),
+    }
+}
+
+impl TaskError {
+    /// The field the problem is about, if it is about one field.
+    pub fn field(&self) -> Option<&str> {
+        match self {
+            TaskError::UnknownField { field, .. } => Some(field),
+            TaskError::Missing { field, .. }
+            | TaskError::WrongType { field, .. }
+            | TaskError::NotSingle { field, .. }
+            | TaskError::OutOfRange { field, .. }
+            | TaskError::BadPath { field, .. } => Some(field),
+            TaskError::BadOutFile { .. } => Some("out_file"),
+            TaskError::BadPrompt { .. } => Some("text"),
+            TaskError::BadStyle { .. } => Some("style"),
+            TaskError::BadRaw { .. } => Some("raw"),
+            TaskError::Read { .. }
+            | TaskError::NotUtf8 { .. }
+            | TaskError::JsonSyntax { .. }
+            | TaskError::NotAnObject { .. } => None,
+        }
+    }
+}
+
+/// All problems found in one task file, with the file's path relative to the root.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Problems {
+    /// The task file, relative to the root.
+    pub task: String,
+    /// Every problem found (at least one).
+    pub errors: Vec<TaskError>,
+}
+
+impl Problems {
+    /// One line per problem, each naming the file: `tasks/dog.txt: <message>`.
+    pub fn lines(&self) -> Vec<String> {
+        self.errors
+            .iter()
+            .map(|e| format!("{}: {e}", self.task))
+            .collect()
+    }
+}
+
+impl std::fmt::Display for Problems {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.lines().join("\n"))
+    }
+}

@@ -1,0 +1,214 @@
+//! The prompt syntax of `text`, as `generate.py` reads it: `^` separates story phrases,
+//! `|` separates the prompts of a phrase, and each prompt is `text`, `text:weight` or
+//! `text:weight:stop`.
+//!
+//! Like `generate.py` (which splits each prompt with `rsplit(':', 2)` and converts the parts
+//! after the text with `float`), a colon in a prompt always starts its weight: the last one
+//! or two colon-separated parts must be numbers, and the text keeps any colons before them
+//! (`a:b:1:0.5` is the text `a:b`, weight 1, stop 0.5). A prompt whose weight is not a
+//! number (`dog:abc`, or `ratio 3:2 photo`) is refused here rather than crashing the engine
+//! at night.
+
+/// One prompt: its text and, as written, its weight and stop.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Segment {
+    /// The text (may contain colons, see the module docs).
+    pub text: String,
+    /// The weight as written (a number).
+    pub weight: Option<String>,
+    /// The stop as written (a number).
+    pub stop: Option<String>,
+}
+
+/// A parsed `text`: story phrases, each a list of prompts.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Prompt {
+    /// The story phrases (`^`-separated), each holding `|`-separated prompts.
+    pub phrases: Vec<Vec<Segment>>,
+}
+
+const SYNTAX: &str = "A colon in a prompt starts its weight: write `text:weight` or `text:weight:stop` with numbers (as in `dog:1.5` or `dog:2:0.1`), or leave the colon out of the text";
+
+/// Parses `text`; on failure returns one sentence per malformed part.
+pub fn parse(text: &str) -> Result<Prompt, Vec<String>> {
+    let mut problems = Vec::new();
+    if text.trim().is_empty() {
+        return Err(vec![
+            "the prompt is empty; describe the picture, e.g. \"text\": \"A painting of a dog\"."
+                .to_string(),
+        ]);
+    }
+    if text.contains('\0') {
+        return Err(vec![
+            "the prompt contains a NUL character (\\u0000); remove it.".to_string(),
+        ]);
+    }
+    let mut phrases = Vec::new();
+    for phrase in text.split('^') {
+        let mut segments = Vec::new();
+        for seg in phrase.split('|') {
+            match parse_segment(seg) {
+                Ok(s) => segments.push(s),
+                Err(p) => problems.push(p),
+            }
+        }
+        phrases.push(segments);
+    }
+    if problems.is_empty() {
+        Ok(Prompt { phrases })
+    } else {
+        Err(problems)
+    }
+}
+
+fn parse_segment(seg: &str) -> Result<Segment, String> {
+    let mut parts: Vec<&str> = seg.rsplitn(3, ':').collect();
+    parts.reverse();
+    let (text, weight, stop) = match parts.as_slice() {
+        [t] => (*t, None, None),
+        [t, w] => (*t, Some(*w), None),
+        [t, w, s] => (*t, Some(*w), Some(*s)),
+        _ => unreachable!("rsplitn(3) yields 1 to 3 parts"),
+    };
+    if text.trim().is_empty() {
+        return Err(format!(
+            "the prompt {seg:?} has no text{}; write a text there, or remove the extra `|` or `^`.",
+            if weight.is_some() {
+                " before its weight"
+            } else {
+                ""
+            }
+        ));
+    }
+    if let Some(w) = weight
+        && !is_weight(w)
+    {
+        let which = if stop.is_some() { "weight" } else { "part" };
+        return Err(format!(
+            "in the prompt {seg:?}, the {which} {w:?} after the colon is not a number. {SYNTAX}."
+        ));
+    }
+    if let Some(s) = stop
+        && !is_stop(s)
+    {
+        return Err(format!(
+            "in the prompt {seg:?}, the stop {s:?} after the last colon is not a number. {SYNTAX}."
+        ));
+    }
+    Ok(Segment {
+        text: text.to_string(),
+        weight: weight.map(str::to_string),
+        stop: stop.map(str::to_string),
+    })
+}
+
+fn number(s: &str) -> Option<f64> {
+    let t = s.trim();
+    if t.is_empty()
+        || t.chars()
+            .any(|c| c.is_ascii_alphabetic() && !"eE".contains(c))
+    {
+        // Rejects `inf`, `nan`, `infinity` and words; `1e-3` passes.
+        return None;
+    }
+    t.parse::<f64>().ok().filter(|f| f.is_finite())
+}
+
+fn is_weight(s: &str) -> bool {
+    number(s).is_some()
+}
+
+fn is_stop(s: &str) -> bool {
+    number(s).is_some() || s.trim() == "-inf"
+}
+
+impl Segment {
+    fn render(&self, style: Option<&str>) -> String {
+        let mut out = match style {
+            Some(s) => format!("{} in the style of {s}", self.text.trim_end()),
+            None => self.text.clone(),
+        };
+        for part in [&self.weight, &self.stop].into_iter().flatten() {
+            out.push(':');
+            out.push_str(part);
+        }
+        out
+    }
+}
+
+impl Prompt {
+    /// The prompt string for one image: with a non-empty `style`, ` in the style of STYLE` is
+    /// appended to the text of the first prompt of every story phrase, before its weight
+    /// (`dog:2|cat` with `Banksy` gives `dog in the style of Banksy:2|cat`). With an empty
+    /// style the text comes back exactly as written.
+    pub fn render(&self, style: &str) -> String {
+        let style = style.trim();
+        self.phrases
+            .iter()
+            .map(|phrase| {
+                phrase
+                    .iter()
+                    .enumerate()
+                    .map(|(i, seg)| seg.render((i == 0 && !style.is_empty()).then_some(style)))
+                    .collect::<Vec<_>>()
+                    .join("|")
+            })
+            .collect::<Vec<_>>()
+            .join("^")
+    }
+}
+
+/// Checks a style name: it is pasted into the prompt, so it must not contain the prompt's
+/// separators. Returns the reason (with the fix) when it cannot be used.
+pub fn check_style(style: &str) -> Result<(), String> {
+    if let Some(c) = style.chars().find(|c| matches!(c, '|' | '^' | ':')) {
+        return Err(format!(
+            "it contains `{c}`, which has a meaning in prompts; name one style per list entry, e.g. [\"\", \"Banksy\", \"Picasso\"]"
+        ));
+    }
+    if style.chars().any(char::is_control) {
+        return Err("it contains a line break or another control character; remove it".into());
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn style_goes_before_the_weight_of_the_first_prompt() {
+        let p = parse("dog:2|cat").unwrap();
+        assert_eq!(p.render("Banksy"), "dog in the style of Banksy:2|cat");
+        assert_eq!(p.render(""), "dog:2|cat");
+    }
+
+    #[test]
+    fn style_applies_to_each_story_phrase() {
+        let p = parse("a dog:1:0.5^a cat").unwrap();
+        assert_eq!(
+            p.render("Monet"),
+            "a dog in the style of Monet:1:0.5^a cat in the style of Monet"
+        );
+    }
+
+    #[test]
+    fn text_keeps_colons_before_weight_and_stop() {
+        let p = parse("a:b:1:0.5").unwrap();
+        let s = &p.phrases[0][0];
+        assert_eq!(s.text, "a:b");
+        assert_eq!(s.weight.as_deref(), Some("1"));
+        assert_eq!(s.stop.as_deref(), Some("0.5"));
+    }
+
+    #[test]
+    fn malformed_weight_names_the_part() {
+        let e = parse("dog:abc|cat").unwrap_err();
+        assert!(e[0].contains("\"abc\""), "{e:?}");
+        let e = parse("dog:1:x").unwrap_err();
+        assert!(e[0].contains("stop \"x\""), "{e:?}");
+        assert!(parse("dog:-0.5|cat:1e-1:-inf").is_ok());
+        assert!(parse("dog:nan").is_err());
+        assert!(parse("dog||cat").is_err());
+    }
+}

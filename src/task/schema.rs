@@ -1,0 +1,316 @@
+//! Raw task-file bytes to a typed [`RawTask`]: encoding, JSON syntax, field names and JSON
+//! types. Every single-valued field may be a scalar or a one-element list. Nothing about the
+//! values' meaning is checked here (see [`super::validate`]).
+
+use serde_json::{Map, Value};
+
+use super::{FIELDS, TaskError};
+
+/// A task file's fields, typed but not yet checked. `None`: absent (or `null`).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct RawTask {
+    /// `text`.
+    pub text: Option<String>,
+    /// `style` (a list, or one string).
+    pub style: Option<Vec<String>>,
+    /// `iterations`.
+    pub iterations: Option<i64>,
+    /// `out_file`.
+    pub out_file: Option<String>,
+    /// `out_folder`.
+    pub out_folder: Option<String>,
+    /// `portrait`.
+    pub portrait: Option<bool>,
+    /// `each`.
+    pub each: Option<i64>,
+    /// `resolution`: two numbers.
+    pub resolution: Option<[i64; 2]>,
+    /// `in_file`.
+    pub in_file: Option<String>,
+    /// `template_file`.
+    pub template_file: Option<String>,
+    /// `seed`.
+    pub seed: Option<i64>,
+    /// `raw`.
+    pub raw: Option<String>,
+    /// Fields present but of the wrong type (already reported; validation must not also
+    /// call them missing).
+    pub mistyped: Vec<&'static str>,
+}
+
+/// Parses a task file's bytes into its fields and the problems found on the way (unknown
+/// fields, wrong types): every problem, not only the first. An encoding or JSON syntax error,
+/// after which nothing can be read, is the `Err` case.
+pub fn parse(bytes: &[u8]) -> Result<(RawTask, Vec<TaskError>), Vec<TaskError>> {
+    let text = decode(bytes).map_err(|e| vec![e])?;
+    let value: Value = serde_json::from_str(text).map_err(|e| vec![json_error(&e)])?;
+    let map = match value {
+        Value::Object(map) => map,
+        other => {
+            return Err(vec![TaskError::NotAnObject {
+                found: describe(&other),
+            }]);
+        }
+    };
+    Ok(from_map(&map))
+}
+
+/// Strips a UTF-8 byte-order mark and checks the encoding.
+fn decode(bytes: &[u8]) -> Result<&str, TaskError> {
+    let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
+    std::str::from_utf8(bytes).map_err(|e| TaskError::NotUtf8 {
+        offset: e.valid_up_to(),
+    })
+}
+
+fn json_error(e: &serde_json::Error) -> TaskError {
+    let full = e.to_string();
+    let detail = match full.rfind(" at line ") {
+        Some(i) => full[..i].to_string(),
+        None => full,
+    };
+    let hint = if detail.contains("trailing comma") {
+        "Remove the comma after the last field or list item."
+    } else if detail.contains("key must be a string") {
+        "Put every field name in double quotes, like \"text\"."
+    } else if detail.contains("EOF") {
+        "A closing brace `}` or bracket `]`, or a closing quote, is missing."
+    } else if detail.contains("expected `,` or `}`") || detail.contains("expected `,` or `]`") {
+        "A comma is missing between two fields or list items, or a text is not in double quotes."
+    } else if detail.contains("control character") {
+        "A text contains a line break or tab; write it as \\n or \\t, or keep the text on one line."
+    } else {
+        "Check the spelling around that place: texts in double quotes, fields separated by commas."
+    };
+    TaskError::JsonSyntax {
+        line: e.line(),
+        column: e.column(),
+        detail,
+        hint: hint.to_string(),
+    }
+}
+
+/// The nearest of `known` to `name`, when it is close enough to be a likely typo.
+pub fn nearest<'a>(name: &str, known: &[&'a str]) -> Option<&'a str> {
+    let lower = name.to_lowercase().replace(['-', ' '], "_");
+    known
+        .iter()
+        .map(|k| (strsim::damerau_levenshtein(&lower, k), *k))
+        .filter(|(d, k)| *d <= 2.max(k.len() / 3))
+        .min_by_key(|(d, _)| *d)
+        .map(|(_, k)| k)
+}
+
+fn describe(v: &Value) -> String {
+    match v {
+        Value::Null => "null".into(),
+        Value::Bool(b) => format!("the truth value {b}"),
+        Value::Number(n) => format!("the number {n}"),
+        Value::String(s) => format!("the text {s:?}"),
+        Value::Array(a) => format!("a list of {} values", a.len()),
+        Value::Object(_) => "an object {...}".into(),
+    }
+}
+
+struct Reader<'a> {
+    map: &'a Map<String, Value>,
+    errors: Vec<TaskError>,
+    mistyped: Vec<&'static str>,
+}
+
+impl<'a> Reader<'a> {
+    /// The field's single value: a scalar, or the element of a one-element list.
+    fn single(&mut self, field: &'static str) -> Option<&'a Value> {
+        match self.map.get(field)? {
+            Value::Null => None,
+            Value::Array(items) if items.len() == 1 => match &items[0] {
+                Value::Null => None,
+                v => Some(v),
+            },
+            Value::Array(items) if items.is_empty() => None,
+            Value::Array(items) => {
+                self.mistyped.push(field);
+                self.errors.push(TaskError::NotSingle {
+                    field,
+                    len: items.len(),
+                });
+                None
+            }
+            v => Some(v),
+        }
+    }
+
+    fn wrong(&mut self, field: &'static str, expected: &'static str, v: &Value, ex: &'static str) {
+        self.mistyped.push(field);
+        self.errors.push(TaskError::WrongType {
+            field,
+            expected,
+            found: describe(v),
+            example: ex,
+        });
+    }
+
+    fn string(&mut self, field: &'static str, example: &'static str) -> Option<String> {
+        match self.single(field)? {
+            Value::String(s) => Some(s.clone()),
+            v => {
+                self.wrong(field, "a text in double quotes", v, example);
+                None
+            }
+        }
+    }
+
+    fn int(&mut self, field: &'static str, example: &'static str) -> Option<i64> {
+        let v = self.single(field)?;
+        if let Some(i) = v.as_i64() {
+            return Some(i);
+        }
+        if v.is_u64() {
+            self.mistyped.push(field);
+            self.errors.push(TaskError::OutOfRange {
+                field,
+                value: v.to_string(),
+                rule: "that number is too large".into(),
+            });
+            return None;
+        }
+        self.wrong(field, "a whole number", v, example);
+        None
+    }
+
+    fn bool(&mut self, field: &'static str, example: &'static str) -> Option<bool> {
+        match self.single(field)? {
+            Value::Bool(b) => Some(*b),
+            v => {
+                self.wrong(field, "true or false (without quotes)", v, example);
+                None
+            }
+        }
+    }
+
+    fn style(&mut self) -> Option<Vec<String>> {
+        const EX: &str = "\"style\": [\"\", \"Banksy\"]";
+        match self.map.get("style")? {
+            Value::Null => None,
+            Value::String(s) => Some(vec![s.clone()]),
+            Value::Array(items) => {
+                let mut out = Vec::new();
+                for item in items {
+                    match item {
+                        Value::String(s) => out.push(s.clone()),
+                        v => {
+                            self.wrong("style", "a list of texts", v, EX);
+                            return None;
+                        }
+                    }
+                }
+                Some(out)
+            }
+            v => {
+                self.wrong("style", "a list of texts", v, EX);
+                None
+            }
+        }
+    }
+
+    fn resolution(&mut self) -> Option<[i64; 2]> {
+        const EX: &str = "\"resolution\": [450, 300]";
+        let v = self.map.get("resolution")?;
+        let items = match v {
+            Value::Null => return None,
+            // `[[450, 300]]`, the list form of a single value, is accepted too.
+            Value::Array(outer) if outer.len() == 1 && outer[0].is_array() => {
+                outer[0].as_array().expect("checked")
+            }
+            Value::Array(items) => items,
+            v => {
+                self.wrong("resolution", "two whole numbers [width, height]", v, EX);
+                return None;
+            }
+        };
+        let nums: Vec<Option<i64>> = items.iter().map(Value::as_i64).collect();
+        match nums.as_slice() {
+            [Some(a), Some(b)] => Some([*a, *b]),
+            _ => {
+                self.wrong("resolution", "two whole numbers [width, height]", v, EX);
+                None
+            }
+        }
+    }
+}
+
+fn from_map(map: &Map<String, Value>) -> (RawTask, Vec<TaskError>) {
+    let mut r = Reader {
+        map,
+        errors: Vec::new(),
+        mistyped: Vec::new(),
+    };
+    for key in map.keys() {
+        if !FIELDS.contains(&key.as_str()) {
+            r.errors.push(TaskError::UnknownField {
+                field: key.clone(),
+                suggestion: nearest(key, FIELDS).map(str::to_string),
+            });
+        }
+    }
+    let mut raw = RawTask {
+        text: r.string("text", "\"text\": \"A painting of a dog\""),
+        style: r.style(),
+        iterations: r.int("iterations", "\"iterations\": 200"),
+        out_file: r.string("out_file", "\"out_file\": \"john_dog\""),
+        out_folder: r.string("out_folder", "\"out_folder\": \"output\""),
+        portrait: r.bool("portrait", "\"portrait\": false"),
+        each: r.int("each", "\"each\": 1"),
+        resolution: r.resolution(),
+        in_file: r.string("in_file", "\"in_file\": \"my_photo.png\""),
+        template_file: r.string("template_file", "\"template_file\": \"my_start.png\""),
+        seed: r.int("seed", "\"seed\": 1234"),
+        raw: r.string("raw", "\"raw\": \"-lr 0.05 -cuts 64\""),
+        mistyped: Vec::new(),
+    };
+    raw.mistyped = r.mistyped;
+    (raw, r.errors)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn scalar_and_one_element_list_mean_the_same() {
+        let a = parse(br#"{"text": "dog", "each": 3, "out_file": "d"}"#).unwrap();
+        let b = parse(br#"{"text": ["dog"], "each": [3], "out_file": ["d"]}"#).unwrap();
+        assert_eq!(a, b);
+        assert!(a.1.is_empty());
+    }
+
+    #[test]
+    fn accepts_bom_and_crlf() {
+        let t =
+            parse(b"\xEF\xBB\xBF{\r\n\"text\": \"dog\",\r\n\"out_file\": \"d\"\r\n}\r\n").unwrap();
+        assert_eq!(t.0.text.as_deref(), Some("dog"));
+    }
+
+    #[test]
+    fn trailing_comma_names_line_and_column() {
+        let e = parse(b"{\n\"text\": \"dog\",\n}").unwrap_err();
+        let msg = e[0].to_string();
+        assert!(msg.starts_with("line 3, column 1:"), "{msg}");
+        assert!(msg.contains("trailing comma"), "{msg}");
+    }
+
+    #[test]
+    fn collects_all_problems() {
+        let (raw, e) = parse(br#"{"iteration": 3, "each": "x", "portrait": 1}"#).unwrap();
+        assert_eq!(e.len(), 3, "{e:?}");
+        assert_eq!(raw.mistyped, ["portrait", "each"]);
+    }
+
+    #[test]
+    fn suggests_nearest_field() {
+        assert_eq!(nearest("iteration", FIELDS), Some("iterations"));
+        assert_eq!(nearest("outfile", FIELDS), Some("out_file"));
+        assert_eq!(nearest("Portrait", FIELDS), Some("portrait"));
+        assert_eq!(nearest("colour", FIELDS), None);
+    }
+}

@@ -1,0 +1,462 @@
+//! Checks a [`RawTask`] the way `run` would and turns it into a [`TaskSpec`]: defaults,
+//! caps (with warnings), orientation, the prompt syntax, `raw` options, and every path
+//! confined to the root. All problems of a file are collected, not only the first.
+
+use std::path::{Path, PathBuf};
+
+use crate::config::{Limits, MIN_SIDE};
+use crate::job::EngineOptions;
+use crate::root::{OUTPUT_DIR, PathProblem, Root, TASKS_DIR};
+
+use super::prompt::{self, Prompt};
+use super::{RawTask, TaskError, raw, schema};
+
+/// Where a task file lives, which decides its default output folder.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum TaskKind {
+    /// A file under `<root>/tasks/`: output goes to `output/` by default.
+    Shared,
+    /// A `task_*.txt` under `<root>/<member>/`: output goes to the member's folder by default.
+    Personal {
+        /// The member's top-level folder name.
+        member: String,
+    },
+}
+
+impl TaskKind {
+    /// The kind of a task file from its path relative to the root (`/`-separated).
+    pub fn from_rel(rel: &str) -> TaskKind {
+        match rel.split_once('/') {
+            Some((first, _)) if first != TASKS_DIR => TaskKind::Personal {
+                member: first.to_string(),
+            },
+            _ => TaskKind::Shared,
+        }
+    }
+
+    /// The name used for fair ordering: `tasks` for shared tasks, else the member.
+    pub fn member(&self) -> &str {
+        match self {
+            TaskKind::Shared => TASKS_DIR,
+            TaskKind::Personal { member } => member,
+        }
+    }
+}
+
+/// Everything validation needs to know about where a task file is.
+#[derive(Debug, Clone, Copy)]
+pub struct TaskContext<'a> {
+    /// The shared folder.
+    pub root: &'a Root,
+    /// The task file, an absolute path inside the root.
+    pub task: &'a Path,
+    /// Shared or personal.
+    pub kind: &'a TaskKind,
+    /// The caps and defaults.
+    pub limits: &'a Limits,
+}
+
+/// A valid task, with defaults filled in and caps applied.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TaskSpec {
+    /// `text` as written.
+    pub text: String,
+    /// `text` parsed.
+    pub prompt: Prompt,
+    /// The styles, in order (`""`: the plain prompt).
+    pub styles: Vec<String>,
+    /// Iterations per image, after the cap.
+    pub iterations: u32,
+    /// Images per style, after the cap.
+    pub each: u32,
+    /// `[width, height]` after caps and orientation.
+    pub size: [u32; 2],
+    /// The base name of the images.
+    pub out_file: String,
+    /// The output folder, canonical.
+    pub out_folder: PathBuf,
+    /// The output folder relative to the root.
+    pub out_folder_rel: String,
+    /// The image prompt, relative to the root.
+    pub in_file: Option<String>,
+    /// The initial image, relative to the root.
+    pub template_file: Option<String>,
+    /// The base seed.
+    pub seed: Option<u64>,
+    /// Options from `raw`.
+    pub options: EngineOptions,
+}
+
+impl TaskSpec {
+    /// How many images the task makes in all: len(style) x each.
+    pub fn total_images(&self) -> u32 {
+        self.styles.len() as u32 * self.each
+    }
+}
+
+/// A valid task and the warnings (caps applied) to show its owner.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Validated {
+    /// The task.
+    pub spec: TaskSpec,
+    /// One sentence per cap applied.
+    pub warnings: Vec<String>,
+}
+
+/// Parses and validates a task file's bytes.
+pub fn check_bytes(bytes: &[u8], ctx: &TaskContext<'_>) -> Result<Validated, Vec<TaskError>> {
+    let (raw, mut errors) = schema::parse(bytes)?;
+    match validate(&raw, ctx) {
+        Ok(v) if errors.is_empty() => Ok(v),
+        Ok(_) => Err(errors),
+        Err(more) => {
+            errors.extend(more);
+            Err(errors)
+        }
+    }
+}
+
+/// Validates a parsed task file.
+pub fn validate(raw: &RawTask, ctx: &TaskContext<'_>) -> Result<Validated, Vec<TaskError>> {
+    let mut errors = Vec::new();
+    let mut warnings = Vec::new();
+    let limits = ctx.limits;
+
+    let prompt = match &raw.text {
+        None if raw.mistyped.contains(&"text") => None,
+        None => {
+            errors.push(TaskError::Missing {
+                field: "text",
+                example: "\"text\": \"A painting of a dog\"",
+            });
+            None
+        }
+        Some(text) => match prompt::parse(text) {
+            Ok(p) => Some(p),
+            Err(problems) => {
+                errors.extend(
+                    problems
+                        .into_iter()
+                        .map(|problem| TaskError::BadPrompt { problem }),
+                );
+                None
+            }
+        },
+    };
+
+    let styles = raw.style.clone().unwrap_or_else(|| vec![String::new()]);
+    if styles.is_empty() {
+        errors.push(TaskError::BadStyle {
+            value: "[]".into(),
+            reason: "the list is empty; write [\"\"] for the plain prompt, or leave `style` out"
+                .into(),
+        });
+    }
+    for s in &styles {
+        if let Err(reason) = prompt::check_style(s) {
+            errors.push(TaskError::BadStyle {
+                value: s.clone(),
+                reason,
+            });
+        }
+    }
+
+    let iterations = capped(
+        "iterations",
+        raw.iterations.unwrap_or(200),
+        limits.max_iterations,
+        &mut errors,
+        &mut warnings,
+    );
+    let each = capped(
+        "each",
+        raw.each.unwrap_or(1),
+        limits.max_each,
+        &mut errors,
+        &mut warnings,
+    );
+
+    let size = size(raw, limits, &mut errors, &mut warnings);
+
+    let out_file = match &raw.out_file {
+        None if raw.mistyped.contains(&"out_file") => None,
+        None => {
+            errors.push(TaskError::Missing {
+                field: "out_file",
+                example: "\"out_file\": \"john_dog\"",
+            });
+            None
+        }
+        Some(name) => match check_out_file(name) {
+            Ok(()) => Some(name.clone()),
+            Err(reason) => {
+                errors.push(TaskError::BadOutFile {
+                    value: name.clone(),
+                    reason,
+                });
+                None
+            }
+        },
+    };
+
+    let out_folder = out_folder(raw, ctx, &mut errors);
+    let task_dir = ctx.task.parent().unwrap_or(ctx.root.path());
+    let in_file = input_file(
+        "in_file",
+        raw.in_file.as_deref(),
+        task_dir,
+        ctx.root,
+        &mut errors,
+    );
+    let template_file = input_file(
+        "template_file",
+        raw.template_file.as_deref(),
+        task_dir,
+        ctx.root,
+        &mut errors,
+    );
+
+    let total = styles.len() as u64 * u64::from(each.unwrap_or(1));
+    let seed = match raw.seed {
+        None => None,
+        Some(s) if s < 0 => {
+            errors.push(TaskError::OutOfRange {
+                field: "seed",
+                value: s.to_string(),
+                rule: "a seed must be 0 or more; write a whole number such as 1234".into(),
+            });
+            None
+        }
+        Some(s)
+            if (s as u64)
+                .checked_add(total)
+                .is_none_or(|e| e > i64::MAX as u64) =>
+        {
+            errors.push(TaskError::OutOfRange {
+                field: "seed",
+                value: s.to_string(),
+                rule: "that number is too large for a seed; write a smaller one such as 1234"
+                    .into(),
+            });
+            None
+        }
+        Some(s) => Some(s as u64),
+    };
+
+    let options = match raw.raw.as_deref().map(raw::parse) {
+        None => EngineOptions::default(),
+        Some(Ok(o)) => o,
+        Some(Err(problems)) => {
+            errors.extend(
+                problems
+                    .into_iter()
+                    .map(|problem| TaskError::BadRaw { problem }),
+            );
+            EngineOptions::default()
+        }
+    };
+
+    // Mistyped fields were reported by the schema; their values are missing here.
+    if !errors.is_empty() || !raw.mistyped.is_empty() {
+        return Err(errors);
+    }
+    let (out_folder, out_folder_rel) = out_folder.expect("no errors");
+    Ok(Validated {
+        spec: TaskSpec {
+            text: raw.text.clone().expect("no errors"),
+            prompt: prompt.expect("no errors"),
+            styles,
+            iterations: iterations.expect("no errors"),
+            each: each.expect("no errors"),
+            size: size.expect("no errors"),
+            out_file: out_file.expect("no errors"),
+            out_folder,
+            out_folder_rel,
+            in_file,
+            template_file,
+            seed,
+            options,
+        },
+        warnings,
+    })
+}
+
+fn capped(
+    field: &'static str,
+    value: i64,
+    max: u32,
+    errors: &mut Vec<TaskError>,
+    warnings: &mut Vec<String>,
+) -> Option<u32> {
+    if value < 1 {
+        errors.push(TaskError::OutOfRange {
+            field,
+            value: value.to_string(),
+            rule: format!(
+                "it must be at least 1; write 1 or more (the workstation allows up to {max})"
+            ),
+        });
+        return None;
+    }
+    if value > i64::from(max) {
+        warnings.push(format!(
+            "`{field}` {value} is above the workstation's limit of {max}; {max} is used instead."
+        ));
+        return Some(max);
+    }
+    Some(value as u32)
+}
+
+fn size(
+    raw: &RawTask,
+    limits: &Limits,
+    errors: &mut Vec<TaskError>,
+    warnings: &mut Vec<String>,
+) -> Option<[u32; 2]> {
+    let [dl, ds] = limits.default_resolution;
+    let [a, b] = raw.resolution.unwrap_or([i64::from(dl), i64::from(ds)]);
+    if a.min(b) < i64::from(MIN_SIDE) {
+        errors.push(TaskError::OutOfRange {
+            field: "resolution",
+            value: format!("[{a}, {b}]"),
+            rule: format!(
+                "each side must be at least {MIN_SIDE} pixels; write for example [450, 300]"
+            ),
+        });
+        return None;
+    }
+    let (mut long, mut short) = (a.max(b) as u64, a.min(b) as u64);
+    let [ml, ms] = limits.max_resolution.map(u64::from);
+    if long > ml {
+        warnings.push(format!(
+            "`resolution`: the long side {long} is above the workstation's limit of {ml} pixels; {ml} is used instead."
+        ));
+        long = ml;
+    }
+    if short > ms {
+        warnings.push(format!(
+            "`resolution`: the short side {short} is above the workstation's limit of {ms} pixels; {ms} is used instead."
+        ));
+        short = ms;
+    }
+    let (long, short) = (long as u32, short as u32);
+    Some(if raw.portrait.unwrap_or(false) {
+        [short, long]
+    } else {
+        [long, short]
+    })
+}
+
+/// Why `name` is not usable as `out_file`, if it is not.
+pub fn check_out_file(name: &str) -> Result<(), &'static str> {
+    if name.trim().is_empty() {
+        return Err("it is empty");
+    }
+    if name.contains('/') || name.contains('\\') {
+        return Err("it contains a folder separator (`/` or `\\`)");
+    }
+    if name.contains("..") {
+        return Err("it contains `..`");
+    }
+    if name.chars().any(char::is_control) {
+        return Err("it contains a control character such as a line break");
+    }
+    if name.starts_with('.') {
+        return Err("it starts with a dot, which would hide the images");
+    }
+    if name
+        .chars()
+        .any(|c| matches!(c, '<' | '>' | ':' | '"' | '|' | '?' | '*'))
+    {
+        return Err("it contains one of < > : \" | ? *, which Windows cannot use in file names");
+    }
+    if name.ends_with(' ') || name.starts_with(' ') {
+        return Err("it starts or ends with a space");
+    }
+    if name.chars().count() > 100 {
+        return Err("it is longer than 100 characters");
+    }
+    Ok(())
+}
+
+fn out_folder(
+    raw: &RawTask,
+    ctx: &TaskContext<'_>,
+    errors: &mut Vec<TaskError>,
+) -> Option<(PathBuf, String)> {
+    let root = ctx.root;
+    let (value, fix) = match (&raw.out_folder, ctx.kind) {
+        (Some(v), _) => (
+            v.clone(),
+            "write a folder that exists in the shared folder, relative to it, such as \"output\" or your own folder".to_string(),
+        ),
+        (None, TaskKind::Shared) => (
+            OUTPUT_DIR.to_string(),
+            "the default output folder is missing; ask the workstation owner to create it, or set `out_folder`".to_string(),
+        ),
+        (None, TaskKind::Personal { member }) => (
+            member.clone(),
+            "your own folder is the default output folder; set `out_folder`".to_string(),
+        ),
+    };
+    let bad = |problem: PathProblem, fix: String| TaskError::BadPath {
+        field: "out_folder",
+        value: value.clone(),
+        problem,
+        fix,
+    };
+    let canonical = match root.resolve_inside(root.path(), &value) {
+        Ok(c) => c,
+        Err(problem) => {
+            errors.push(bad(problem, fix));
+            return None;
+        }
+    };
+    if !canonical.is_dir() {
+        errors.push(bad(PathProblem::NotADir, fix));
+        return None;
+    }
+    if canonical == root.path() || canonical.starts_with(root.path().join(TASKS_DIR)) {
+        errors.push(TaskError::BadPath {
+            field: "out_folder",
+            value: value.clone(),
+            problem: PathProblem::Reserved,
+            fix: "use \"output\" or your own folder".into(),
+        });
+        return None;
+    }
+    let rel = root.rel(&canonical);
+    Some((canonical, rel))
+}
+
+fn input_file(
+    field: &'static str,
+    value: Option<&str>,
+    task_dir: &Path,
+    root: &Root,
+    errors: &mut Vec<TaskError>,
+) -> Option<String> {
+    let value = value?;
+    let fix = "give the path of an image relative to the folder of this task file, e.g. \"my_photo.png\" for a file beside it".to_string();
+    match root.resolve_inside(task_dir, value) {
+        Ok(c) if c.is_file() => Some(root.rel(&c)),
+        Ok(_) => {
+            errors.push(TaskError::BadPath {
+                field,
+                value: value.to_string(),
+                problem: PathProblem::NotAFile,
+                fix,
+            });
+            None
+        }
+        Err(problem) => {
+            errors.push(TaskError::BadPath {
+                field,
+                value: value.to_string(),
+                problem,
+                fix,
+            });
+            None
+        }
+    }
+}
