@@ -1,0 +1,131 @@
+//! A temporary shared folder for integration tests, and the `runvqgan` command pointed at it.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, SystemTime};
+
+use assert_cmd::Command;
+
+/// A shared folder with `tasks/` and `output/`, deleted at the end of the test.
+pub struct Shared {
+    dir: tempfile::TempDir,
+}
+
+impl Shared {
+    /// An empty shared folder with `tasks/` and `output/`.
+    pub fn new() -> Shared {
+        let dir = tempfile::tempdir().expect("temp dir");
+        std::fs::create_dir(dir.path().join("tasks")).unwrap();
+        std::fs::create_dir(dir.path().join("output")).unwrap();
+        Shared { dir }
+    }
+
+    /// The root's path.
+    pub fn root(&self) -> PathBuf {
+        self.dir.path().canonicalize().unwrap()
+    }
+
+    /// Writes `contents` to `rel` (creating folders) and returns its path.
+    pub fn write(&self, rel: &str, contents: impl AsRef<[u8]>) -> PathBuf {
+        let path = self.root().join(rel);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(&path, contents).unwrap();
+        path
+    }
+
+    /// Creates the folder `rel`.
+    pub fn mkdir(&self, rel: &str) -> PathBuf {
+        let path = self.root().join(rel);
+        std::fs::create_dir_all(&path).unwrap();
+        path
+    }
+
+    /// Sets the modification time of `rel` to `secs` seconds after a fixed instant.
+    pub fn set_mtime(&self, rel: &str, secs: u64) {
+        let t = SystemTime::UNIX_EPOCH + Duration::from_secs(1_600_000_000 + secs);
+        std::fs::File::options()
+            .write(true)
+            .open(self.root().join(rel))
+            .unwrap()
+            .set_modified(t)
+            .unwrap();
+    }
+
+    /// Whether `rel` exists.
+    pub fn exists(&self, rel: &str) -> bool {
+        self.root().join(rel).exists()
+    }
+
+    /// `runvqgan`, run in the root, with no RUNVQGAN_ROOT from the environment.
+    pub fn cmd(&self) -> Command {
+        let mut cmd = Command::cargo_bin("runvqgan").unwrap();
+        cmd.current_dir(self.root()).env_remove("RUNVQGAN_ROOT");
+        cmd
+    }
+
+    /// `runvqgan plan --root <root> --json`, parsed.
+    pub fn plan_json(&self) -> serde_json::Value {
+        let out = self
+            .cmd()
+            .args(["plan", "--json", "--root"])
+            .arg(self.root())
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "plan failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        serde_json::from_slice(&out.stdout).unwrap()
+    }
+
+    /// The `task` paths of `plan --json`, in order.
+    pub fn planned_tasks(&self) -> Vec<String> {
+        self.plan_json()
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|t| t["task"].as_str().unwrap().to_string())
+            .collect()
+    }
+
+    /// The one task of `plan --json` whose path is `rel`.
+    pub fn planned(&self, rel: &str) -> serde_json::Value {
+        self.plan_json()
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|t| t["task"] == rel)
+            .unwrap_or_else(|| panic!("{rel} is not in the plan"))
+            .clone()
+    }
+
+    /// `runvqgan validate <rel>` run in the root: (exit code, stdout).
+    pub fn validate(&self, rel: &str) -> (i32, String) {
+        let out = self.cmd().args(["validate", rel]).output().unwrap();
+        (
+            out.status.code().unwrap_or(-1),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+        )
+    }
+
+    /// The outputs (`output` fields) planned for task `rel`.
+    pub fn outputs(&self, rel: &str) -> Vec<String> {
+        self.planned(rel)["images"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|i| i["output"].as_str().unwrap().to_string())
+            .collect()
+    }
+}
+
+/// A minimal valid task.
+pub fn task(out_file: &str) -> String {
+    format!(r#"{{"text": ["A painting of a dog"], "out_file": ["{out_file}"]}}"#)
+}
+
+/// The path of a file as a &Path (helper for readability).
+pub fn p(s: &str) -> &Path {
+    Path::new(s)
+}

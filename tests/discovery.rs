@@ -1,0 +1,164 @@
+//! Which files are task files, and in which order they run (DESIGN section 3).
+
+mod common;
+use common::{Shared, task};
+
+#[test]
+fn finds_any_txt_in_tasks_and_task_star_txt_in_member_folders() {
+    let s = Shared::new();
+    s.write("tasks/dog.txt", task("dog"));
+    s.write("tasks/deep/er/cat.txt", task("cat"));
+    s.write("anna/task_robot.txt", task("robot"));
+    s.write("anna/sub/task_tree.txt", task("tree"));
+    s.write("anna/notes.txt", "my notes");
+    s.write("top_level.txt", task("x"));
+    let mut found = s.planned_tasks();
+    found.sort();
+    assert_eq!(
+        found,
+        [
+            "anna/sub/task_tree.txt",
+            "anna/task_robot.txt",
+            "tasks/deep/er/cat.txt",
+            "tasks/dog.txt"
+        ]
+    );
+}
+
+#[test]
+fn skips_sample_files() {
+    let s = Shared::new();
+    s.write("tasks/sample.txt", task("a"));
+    s.write("tasks/Sample.TXT", task("a"));
+    s.write("anna/task_sample.txt", task("b"));
+    s.write("tasks/task_sample.txt", task("c"));
+    assert!(s.planned_tasks().is_empty());
+}
+
+#[test]
+fn skips_readme_in_any_case() {
+    let s = Shared::new();
+    s.write("tasks/README.txt", "read me");
+    s.write("tasks/sub/readme.txt", "read me");
+    s.write("tasks/ReadMe.txt", "read me");
+    assert!(s.planned_tasks().is_empty());
+}
+
+#[test]
+fn skips_error_files_and_done_files() {
+    let s = Shared::new();
+    s.write("tasks/dog_ERROR.txt", "runvqgan could not run ...");
+    s.write("anna/task_x_ERROR.txt", "runvqgan could not run ...");
+    s.write("tasks/cat.txt.done", task("cat"));
+    s.write("anna/task_y.txt.done", task("y"));
+    assert!(s.planned_tasks().is_empty());
+}
+
+#[test]
+fn skips_hidden_files_and_folders() {
+    let s = Shared::new();
+    s.write("tasks/.dog.txt", task("dog"));
+    s.write("tasks/.sync/cat.txt", task("cat"));
+    s.write(".hidden/task_x.txt", task("x"));
+    s.write("anna/.trash/task_y.txt", task("y"));
+    assert!(s.planned_tasks().is_empty());
+}
+
+#[test]
+fn skips_a_sidecar_named_like_a_task_beside_its_png() {
+    let s = Shared::new();
+    // out_file "task_robot" in anna's own folder: its sidecar is task_robot_1.txt.
+    s.write("anna/task_robot_1.png", b"\x89PNG");
+    s.write(
+        "anna/task_robot_1.txt",
+        "written by someone else, not a generate call",
+    );
+    s.write("output/task_robot_1.png", b"\x89PNG");
+    s.write("output/task_robot_1.txt", "anything");
+    // The task itself, beside its outputs, is still found.
+    s.write("anna/task_robot.txt", task("task_robot"));
+    assert_eq!(s.planned_tasks(), ["anna/task_robot.txt"]);
+}
+
+#[test]
+fn skips_a_sidecar_without_png_whose_first_line_is_a_generate_call() {
+    let s = Shared::new();
+    s.write(
+        "anna/task_robot_2.txt",
+        "python generate.py -p 'A robot' -i 200 -s 450 300 -o anna/task_robot_2.png\n",
+    );
+    s.write(
+        "tasks/cat_1.txt",
+        "python -m vqgan_clip.generate -p 'A cat' -o output/cat_1.png\n# task: tasks/cat.txt\n",
+    );
+    s.write("tasks/cat.txt", task("cat"));
+    assert_eq!(s.planned_tasks(), ["tasks/cat.txt"]);
+}
+
+#[cfg(unix)]
+#[test]
+fn skips_files_reached_through_a_link_that_leaves_the_root() {
+    let s = Shared::new();
+    let outside = tempfile::tempdir().unwrap();
+    std::fs::write(outside.path().join("task_evil.txt"), task("evil")).unwrap();
+    std::fs::write(outside.path().join("evil.txt"), task("evil")).unwrap();
+    s.mkdir("anna");
+    std::os::unix::fs::symlink(outside.path(), s.root().join("anna/linked")).unwrap();
+    std::os::unix::fs::symlink(
+        outside.path().join("evil.txt"),
+        s.root().join("tasks/evil.txt"),
+    )
+    .unwrap();
+    // A link that stays inside the root is followed.
+    s.write("tasks/real/ok.txt", task("ok"));
+    std::os::unix::fs::symlink(s.root().join("tasks/real"), s.root().join("tasks/alias")).unwrap();
+    assert_eq!(s.planned_tasks(), ["tasks/alias/ok.txt"]);
+}
+
+#[test]
+fn runs_priority_folder_first_then_members_in_turn_oldest_first() {
+    let s = Shared::new();
+    s.write("runvqgan.toml", "priority_folder = \"tasks/urgent\"\n");
+    for (rel, t) in [
+        ("anna/task_a1.txt", 10),
+        ("anna/task_a2.txt", 11),
+        ("anna/task_a3.txt", 12),
+        ("ben/task_b1.txt", 30),
+        ("ben/task_b2.txt", 31),
+        ("tasks/t1.txt", 20),
+        ("tasks/urgent/u1.txt", 50),
+        ("tasks/urgent/u2.txt", 40),
+    ] {
+        s.write(rel, task("x"));
+        s.set_mtime(rel, t);
+    }
+    assert_eq!(
+        s.planned_tasks(),
+        [
+            "tasks/urgent/u2.txt",
+            "tasks/urgent/u1.txt",
+            // Round 1: each member's oldest, members in the order of their oldest task.
+            "anna/task_a1.txt",
+            "tasks/t1.txt",
+            "ben/task_b1.txt",
+            // Round 2.
+            "anna/task_a2.txt",
+            "ben/task_b2.txt",
+            // Round 3.
+            "anna/task_a3.txt",
+        ]
+    );
+}
+
+#[test]
+fn equal_times_are_ordered_by_path() {
+    let s = Shared::new();
+    for rel in ["tasks/b.txt", "tasks/a.txt", "tasks/c.txt"] {
+        s.write(rel, task("x"));
+        s.set_mtime(rel, 5);
+    }
+    assert_eq!(
+        s.planned_tasks(),
+        ["tasks/a.txt", "tasks/b.txt", "tasks/c.txt"]
+    );
+}
