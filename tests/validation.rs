@@ -284,7 +284,7 @@ fn fails_when_out_folder_is_a_link_out_of_the_root() {
 #[test]
 fn personal_tasks_write_to_the_members_folder_by_default() {
     let s = Shared::new();
-    s.write("anna/robots/task_r.txt", &task("robot"));
+    s.write("anna/robots/task_r.txt", task("robot"));
     assert_eq!(s.outputs("anna/robots/task_r.txt"), ["anna/robot_1.png"]);
 }
 
