@@ -43,12 +43,13 @@ class LoadedClip:
 
 
 def resolve_clip_path(name: str, clip_dir: str | os.PathLike[str] | None) -> str:
-    """Map a CLIP name or path to an existing file, or raise a clear error."""
-    looks_like_path = name.endswith(".pt") or os.sep in name or (
-        os.altsep is not None and os.altsep in name
-    )
+    """Map a CLIP name or path to an existing file, or raise a clear error.
+
+    OpenAI names are looked up in ``clip_dir``; anything else is a path, tried as given
+    and then, if relative, inside ``clip_dir``.
+    """
+    folder = os.fspath(clip_dir) if clip_dir is not None else "."
     if name in OPENAI_FILES:
-        folder = os.fspath(clip_dir) if clip_dir is not None else "."
         path = os.path.join(folder, OPENAI_FILES[name])
         if not os.path.isfile(path):
             raise FileNotFoundError(
@@ -56,14 +57,20 @@ def resolve_clip_path(name: str, clip_dir: str | os.PathLike[str] | None) -> str
                 f"(put OpenAI's {OPENAI_FILES[name]} in {folder}, or pass a path)"
             )
         return path
+    tried = [name]
     if os.path.isfile(name):
         return name
-    if looks_like_path:
-        raise FileNotFoundError(f"CLIP model file not found: {name}")
+    if not os.path.isabs(name):
+        in_dir = os.path.join(folder, name)
+        tried.append(in_dir)
+        if os.path.isfile(in_dir):
+            return in_dir
+    if name.endswith((".pt", ".pth")):
+        raise FileNotFoundError(f"CLIP model file not found: looked for {' and '.join(tried)}")
     raise ValueError(
         f"unknown CLIP model {name!r}: expected one of {', '.join(OPENAI_FILES)} "
-        f"(looked up in {os.fspath(clip_dir) if clip_dir is not None else '.'}) "
-        "or a path to an OpenAI-format .pt file"
+        f"(looked up in {folder}) or the path of an OpenAI-format .pt file "
+        f"(looked for {' and '.join(tried)})"
     )
 
 

@@ -58,7 +58,6 @@ def resolve_device(device: str | torch.device | None) -> torch.device:
             return torch.device("cuda", torch.cuda.current_device())
         msg = "no CUDA device found: running on the CPU, which is very slow"
         warnings.warn(msg, RuntimeWarning, stacklevel=3)
-        log.warning(msg)
         return torch.device("cpu")
     dev = torch.device(device)
     if dev.type == "cuda":
