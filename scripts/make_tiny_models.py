@@ -11,6 +11,7 @@ Tiny (a 64x64, 10-iteration run takes seconds on one CPU core):
 - ``net2net.yaml`` + ``net2net.ckpt``: taming ``Net2NetTransformer`` (VQModel f16 first stage,
   plus transformer weights the engine ignores)
 - ``clip.pt``: an OpenAI-format CLIP state dict (ViT, 32 px input, the real 49408-token vocab)
+- ``clip_jit.pt``: the same CLIP as a TorchScript archive, the form OpenAI publishes
 
 Full size: ``vqgan_imagenet_f16_16384.yaml`` + ``.ckpt`` (the imagenet f16 16384
 architecture) and ``ViT-B-32.pt``.
@@ -235,6 +236,27 @@ def write_openai_clip(path: Path, *, embed_dim: int, vision_width: int, vision_l
     return path
 
 
+def write_openai_clip_jit(state_path: Path, path: Path) -> Path:
+    """The CLIP in ``state_path`` as a TorchScript archive (``encode_image``/``encode_text``).
+
+    As in OpenAI's archives, the causal text mask is a constant, not a state-dict entry.
+    """
+    import warnings
+
+    import open_clip
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        model = open_clip.load_openai_model(str(state_path), precision="fp32", device="cpu")
+        mask = model._buffers.pop("attn_mask")
+        object.__setattr__(model, "attn_mask", mask)
+        inputs = {"encode_image": torch.zeros(1, 3, *model.visual.image_size),
+                  "encode_text": open_clip.tokenize(["a photo"])}
+        traced = torch.jit.trace_module(model, inputs, check_trace=False)
+        torch.jit.save(traced, str(path))
+    return path
+
+
 def make_tiny_models(out_dir: str | os.PathLike[str]) -> dict[str, Path]:
     """Write the tiny model set into ``out_dir``; return the paths by name."""
     out = Path(out_dir)
@@ -250,6 +272,7 @@ def make_tiny_models(out_dir: str | os.PathLike[str]) -> dict[str, Path]:
     paths["clip"] = write_openai_clip(
         out / "clip.pt", embed_dim=32, vision_width=64, vision_layers=1, patch_size=8,
         image_size=32, text_width=64, text_layers=1, seed=SEED)
+    paths["clip_jit"] = write_openai_clip_jit(paths["clip"], out / "clip_jit.pt")
     return paths
 
 

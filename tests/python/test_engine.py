@@ -199,3 +199,11 @@ def test_engine_defaults_to_cpu_with_a_warning_without_cuda(tiny_models):
     assert any("CPU" in str(w.message) for w in caught)
     with pytest.raises(ValueError, match="CUDA is not available"):
         Engine(spec, device="cuda:1")
+
+
+def test_clip_loads_from_a_jit_archive_like_openai_publishes(tiny_models):
+    plain = load_clip(str(tiny_models["clip"]))
+    jit = load_clip(str(tiny_models["clip_jit"]))
+    image = torch.rand(2, 3, 32, 32)
+    assert torch.allclose(plain.model.encode_image(image), jit.model.encode_image(image),
+                          atol=1e-3)
