@@ -26,6 +26,8 @@ def write_png(image: Image.Image, path: str | os.PathLike[str], text: dict[str, 
     """Write ``image`` to ``path`` atomically with the given tEXt/iTXt chunks; return path."""
     path = os.fspath(path)
     folder = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(folder):
+        raise FileNotFoundError(f"output folder not found: {folder}")
     info = PngImagePlugin.PngInfo()
     for key, value in text.items():
         info.add_text(key, value)
