@@ -14,9 +14,8 @@
 use std::collections::{BTreeMap, HashSet};
 use std::io::Read;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::SystemTime;
-
-use walkdir::{DirEntry, WalkDir};
 
 use crate::root::{Root, TASKS_DIR};
 use crate::sidecar::looks_like_generate_call;
@@ -35,6 +34,47 @@ pub struct TaskFile {
     pub modified: SystemTime,
     /// Whether it lies in the priority folder.
     pub priority: bool,
+    /// The modification time of its `_ERROR.txt`, if it has one.
+    pub error_modified: Option<SystemTime>,
+    /// The file's bytes as read during discovery (a task is validated, hashed and run from
+    /// exactly these bytes; [`TaskFile::reread`] refreshes them).
+    pub bytes: Arc<[u8]>,
+}
+
+impl TaskFile {
+    /// Reads the file again (contents, modification time, error file), e.g. just before
+    /// running a task planned hours earlier.
+    pub fn reread(&mut self) -> std::io::Result<()> {
+        let (bytes, modified) = read_with_mtime(&self.path)?;
+        self.bytes = bytes.into();
+        self.modified = modified;
+        self.error_modified = std::fs::metadata(crate::lifecycle::error_file_path(&self.path))
+            .and_then(|m| m.modified())
+            .ok();
+        Ok(())
+    }
+}
+
+/// Reads a file and its modification time with one open.
+fn read_with_mtime(path: &Path) -> std::io::Result<(Vec<u8>, SystemTime)> {
+    let mut f = std::fs::File::open(path)?;
+    let meta = f.metadata()?;
+    // Plain reads into a buffer of the known size (read_to_end would stat and seek again).
+    let mut bytes = vec![0u8; meta.len() as usize + 1];
+    let mut len = 0;
+    loop {
+        if len == bytes.len() {
+            bytes.resize(len * 2, 0);
+        }
+        match f.read(&mut bytes[len..]) {
+            Ok(0) => break,
+            Ok(n) => len += n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    bytes.truncate(len);
+    Ok((bytes, meta.modified().unwrap_or(SystemTime::UNIX_EPOCH)))
 }
 
 /// Why discovery passes over a `.txt` file.
@@ -80,12 +120,11 @@ fn is_hidden(name: &str) -> bool {
     name.starts_with('.')
 }
 
-/// Whether a file named `name` at `path` is skipped by its name or content. `in_tasks`: the
-/// file is under `tasks/` (any `.txt`), else under a member folder (`task_*.txt` only).
-pub fn skip_reason(path: &Path, in_tasks: bool) -> Option<SkipReason> {
-    let name = path.file_name()?.to_string_lossy();
+/// The skip rules that depend on the name alone. `in_tasks`: the file is under `tasks/` (any
+/// `.txt`), else under a member folder (`task_*.txt` only).
+pub fn skip_by_name(name: &str, in_tasks: bool) -> Option<SkipReason> {
     let lower = name.to_lowercase();
-    if is_hidden(&name) {
+    if is_hidden(name) {
         return Some(SkipReason::Hidden);
     }
     if lower.ends_with(".done") {
@@ -106,36 +145,141 @@ pub fn skip_reason(path: &Path, in_tasks: bool) -> Option<SkipReason> {
     if !in_tasks && !lower.starts_with("task_") {
         return Some(SkipReason::NotTaskName);
     }
-    if is_sidecar(path) {
-        return Some(SkipReason::Sidecar);
-    }
     None
 }
 
-/// A sidecar: a same-named `.png` beside it, or a first line that is a generate call.
-fn is_sidecar(path: &Path) -> bool {
+/// Whether the file at `path` is skipped, by its name or, for a sidecar, by a same-named
+/// `.png` beside it or a first line that is a generate call.
+pub fn skip_reason(path: &Path, in_tasks: bool) -> Option<SkipReason> {
+    let name = path.file_name()?.to_string_lossy();
+    if let Some(r) = skip_by_name(&name, in_tasks) {
+        return Some(r);
+    }
     if path.with_extension("png").exists() {
-        return true;
+        return Some(SkipReason::Sidecar);
     }
     let mut head = [0u8; 256];
     let n = std::fs::File::open(path)
         .and_then(|mut f| f.read(&mut head))
         .unwrap_or(0);
-    looks_like_generate_call(&head[..n])
+    looks_like_generate_call(&head[..n]).then_some(SkipReason::Sidecar)
 }
 
-/// Whether an entry reached during the walk stays inside the root (only links need checking).
-fn inside(root: &Root, entry: &DirEntry) -> bool {
-    if !entry.path_is_symlink() {
-        return true;
+struct Walk<'a> {
+    root: &'a Root,
+    priority: Option<&'a str>,
+    found: Vec<TaskFile>,
+    /// Canonical folders entered through links (guards against link loops).
+    linked_dirs: HashSet<PathBuf>,
+}
+
+impl Walk<'_> {
+    /// Walks `dir` (lexically under the root) with one directory listing per folder and no
+    /// `stat` for plain files until one is a candidate.
+    fn dir(&mut self, dir: &Path, in_tasks: bool) {
+        let listing = match std::fs::read_dir(dir) {
+            Ok(l) => l,
+            Err(e) => {
+                tracing::warn!("skipping the folder {}: {e}", dir.display());
+                return;
+            }
+        };
+        let mut entries: Vec<(String, std::fs::FileType)> = listing
+            .filter_map(Result::ok)
+            .filter_map(|e| Some((e.file_name().into_string().ok()?, e.file_type().ok()?)))
+            .collect();
+        entries.sort_by(|a, b| a.0.cmp(&b.0));
+        let names: HashSet<&str> = entries.iter().map(|(n, _)| n.as_str()).collect();
+        for (name, ft) in &entries {
+            if is_hidden(name) {
+                continue;
+            }
+            let path = dir.join(name);
+            let (is_dir, is_file) = if ft.is_symlink() {
+                match path.canonicalize() {
+                    Ok(c) if self.root.contains(&c) => {
+                        if c.is_dir() {
+                            if !self.linked_dirs.insert(c) {
+                                continue;
+                            }
+                            (true, false)
+                        } else {
+                            (false, c.is_file())
+                        }
+                    }
+                    _ => {
+                        tracing::debug!(
+                            "skipping {}: a link that leaves the shared folder",
+                            path.display()
+                        );
+                        continue;
+                    }
+                }
+            } else {
+                (ft.is_dir(), ft.is_file())
+            };
+            if is_dir {
+                self.dir(&path, in_tasks);
+                continue;
+            }
+            if !is_file {
+                continue;
+            }
+            if let Some(reason) = skip_by_name(name, in_tasks) {
+                tracing::trace!("skipping {}: {reason}", path.display());
+                continue;
+            }
+            let stem = &name[..name.len() - 4];
+            if names.contains(format!("{stem}.png").as_str()) {
+                tracing::debug!("skipping {}: {}", path.display(), SkipReason::Sidecar);
+                continue;
+            }
+            let (bytes, modified) = match read_with_mtime(&path) {
+                Ok(r) => r,
+                Err(e) => {
+                    tracing::warn!("cannot read {}: {e}", path.display());
+                    continue;
+                }
+            };
+            if looks_like_generate_call(&bytes[..bytes.len().min(256)]) {
+                tracing::debug!("skipping {}: {}", path.display(), SkipReason::Sidecar);
+                continue;
+            }
+            let error_name = format!("{stem}_ERROR.txt");
+            let error_modified = names
+                .contains(error_name.as_str())
+                .then(|| {
+                    std::fs::metadata(dir.join(&error_name))
+                        .and_then(|m| m.modified())
+                        .ok()
+                })
+                .flatten();
+            let rel = self.root.rel(&path);
+            let priority = self.priority.is_some_and(|p| {
+                let p = p.trim_end_matches('/');
+                rel.starts_with(p) && rel[p.len()..].starts_with('/')
+            });
+            self.found.push(TaskFile {
+                kind: TaskKind::from_rel(&rel),
+                path,
+                rel,
+                modified,
+                priority,
+                error_modified,
+                bytes: bytes.into(),
+            });
+        }
     }
-    entry.path().canonicalize().is_ok_and(|c| root.contains(&c))
 }
 
 /// Finds the task files of `root`, in processing order (see the module docs).
 pub fn discover(root: &Root, priority_folder: Option<&str>) -> std::io::Result<Vec<TaskFile>> {
-    let mut found = Vec::new();
-    let mut saw_link = false;
+    let mut walk = Walk {
+        root,
+        priority: priority_folder,
+        found: Vec::new(),
+        linked_dirs: HashSet::new(),
+    };
     let mut tops: Vec<(PathBuf, bool)> = Vec::new();
     for entry in std::fs::read_dir(root.path())? {
         let entry = entry?;
@@ -144,63 +288,19 @@ pub fn discover(root: &Root, priority_folder: Option<&str>) -> std::io::Result<V
             continue;
         }
         let path = entry.path();
-        if !path.is_dir() {
-            continue;
+        let inside = path
+            .canonicalize()
+            .is_ok_and(|c| root.contains(&c) && c.is_dir());
+        if inside {
+            tops.push((path, name == TASKS_DIR));
         }
-        tops.push((path, name == TASKS_DIR));
     }
     tops.sort();
     for (top, in_tasks) in tops {
-        let walker = WalkDir::new(&top)
-            .follow_links(true)
-            .sort_by_file_name()
-            .into_iter()
-            .filter_entry(|e| {
-                (e.depth() == 0 || !is_hidden(&e.file_name().to_string_lossy())) && inside(root, e)
-            });
-        for entry in walker {
-            let entry = match entry {
-                Ok(e) => e,
-                Err(err) => {
-                    // A link loop or an unreadable folder: skip it, keep going.
-                    tracing::warn!(
-                        "skipping {}: {err}",
-                        err.path()
-                            .map(|p| p.display().to_string())
-                            .unwrap_or_default()
-                    );
-                    continue;
-                }
-            };
-            saw_link |= entry.path_is_symlink();
-            if !entry.file_type().is_file() {
-                continue;
-            }
-            let path = entry.path();
-            if let Some(reason) = skip_reason(path, in_tasks) {
-                tracing::debug!("skipping {}: {reason}", path.display());
-                continue;
-            }
-            let modified = entry
-                .metadata()
-                .ok()
-                .and_then(|m| m.modified().ok())
-                .unwrap_or(SystemTime::UNIX_EPOCH);
-            let rel = root.rel(path);
-            let priority = priority_folder.is_some_and(|p| {
-                let p = p.trim_end_matches('/');
-                rel.starts_with(p) && rel[p.len()..].starts_with('/')
-            });
-            found.push(TaskFile {
-                kind: TaskKind::from_rel(&rel),
-                path: path.to_path_buf(),
-                rel,
-                modified,
-                priority,
-            });
-        }
+        walk.dir(&top, in_tasks);
     }
-    if saw_link {
+    let mut found = walk.found;
+    if !walk.linked_dirs.is_empty() {
         // A file reachable through a link inside the root is taken once, by its first path.
         let mut seen = HashSet::new();
         found.retain(|t| seen.insert(t.path.canonicalize().unwrap_or_else(|_| t.path.clone())));
@@ -211,9 +311,9 @@ pub fn discover(root: &Root, priority_folder: Option<&str>) -> std::io::Result<V
 /// Orders tasks: the priority folder first (oldest first), then round-robin across members,
 /// each member's oldest first, members in the order of their oldest task.
 pub fn fair_order(tasks: Vec<TaskFile>) -> Vec<TaskFile> {
-    let key = |t: &TaskFile| (t.modified, t.rel.clone());
+    let older = |a: &TaskFile, b: &TaskFile| (a.modified, &a.rel).cmp(&(b.modified, &b.rel));
     let (mut priority, rest): (Vec<_>, Vec<_>) = tasks.into_iter().partition(|t| t.priority);
-    priority.sort_by_key(key);
+    priority.sort_by(older);
     let mut members: BTreeMap<String, Vec<TaskFile>> = BTreeMap::new();
     for t in rest {
         members
@@ -224,12 +324,15 @@ pub fn fair_order(tasks: Vec<TaskFile>) -> Vec<TaskFile> {
     let mut queues: Vec<Vec<TaskFile>> = members
         .into_values()
         .map(|mut q| {
-            q.sort_by_key(key);
+            q.sort_by(older);
             q.reverse(); // pop() takes the oldest
             q
         })
         .collect();
-    queues.sort_by_key(|q| q.last().map(key));
+    queues.sort_by(|a, b| match (a.last(), b.last()) {
+        (Some(x), Some(y)) => older(x, y),
+        (x, y) => x.is_some().cmp(&y.is_some()),
+    });
     let mut out = priority;
     while queues.iter().any(|q| !q.is_empty()) {
         for q in &mut queues {
@@ -253,6 +356,8 @@ mod tests {
             kind: TaskKind::from_rel(rel),
             modified: SystemTime::UNIX_EPOCH + Duration::from_secs(secs),
             priority,
+            error_modified: None,
+            bytes: Arc::from(&b""[..]),
         }
     }
 

@@ -33,10 +33,18 @@ pub enum RetryState {
 /// Decides whether a task is tried: a task with an error file is tried again only when the
 /// task file is strictly newer (modification time) than its error file.
 pub fn retry_state(task: &Path, task_modified: SystemTime) -> RetryState {
-    match std::fs::metadata(error_file_path(task)).and_then(|m| m.modified()) {
-        Err(_) => RetryState::Fresh,
-        Ok(error_modified) if task_modified > error_modified => RetryState::Changed,
-        Ok(_) => RetryState::Blocked,
+    let error_modified = std::fs::metadata(error_file_path(task))
+        .and_then(|m| m.modified())
+        .ok();
+    retry_decision(task_modified, error_modified)
+}
+
+/// [`retry_state`] from the two modification times (`None`: no error file).
+pub fn retry_decision(task_modified: SystemTime, error_modified: Option<SystemTime>) -> RetryState {
+    match error_modified {
+        None => RetryState::Fresh,
+        Some(e) if task_modified > e => RetryState::Changed,
+        Some(_) => RetryState::Blocked,
     }
 }
 
@@ -106,8 +114,14 @@ pub fn mark_done(task: &Path) -> std::io::Result<PathBuf> {
 
 /// Hex SHA-256 of a task file's bytes, recorded in sidecars to recognise a task's images.
 pub fn task_sha256(bytes: &[u8]) -> String {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
     let digest = Sha256::digest(bytes);
-    digest.iter().map(|b| format!("{b:02x}")).collect()
+    let mut hex = String::with_capacity(64);
+    for b in digest.iter() {
+        hex.push(HEX[usize::from(b >> 4)] as char);
+        hex.push(HEX[usize::from(b & 15)] as char);
+    }
+    hex
 }
 
 #[cfg(test)]

@@ -140,8 +140,8 @@ fn init_logging(verbose: u8, quiet: bool) {
 }
 
 fn run(cli: Cli) -> anyhow::Result<ExitCode> {
-    let mut stdout = std::io::stdout().lock();
-    match cli.command {
+    let mut stdout = std::io::BufWriter::new(std::io::stdout().lock());
+    let code = match cli.command {
         Command::Validate(args) => commands::validate::run(
             &commands::validate::ValidateOptions {
                 files: &args.files,
@@ -158,7 +158,9 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             },
             &mut stdout,
         ),
-    }
+    }?;
+    std::io::Write::flush(&mut stdout)?;
+    Ok(code)
 }
 
 fn main() -> std::process::ExitCode {

@@ -13,7 +13,7 @@ use crate::lifecycle::{self, RetryState};
 use crate::naming::{OutputIndex, output_names};
 use crate::root::Root;
 use crate::sidecar::{GenerateCall, ImageIndex, ModelRef, Provenance, Sidecar};
-use crate::task::validate::{TaskContext, check_bytes};
+use crate::task::validate::{FolderCache, TaskContext, check_bytes};
 use crate::task::{Problems, TaskError, TaskSpec, expand};
 
 /// What will happen to a task.
@@ -130,6 +130,7 @@ pub struct Planner<'a> {
     root: &'a Root,
     config: &'a Config,
     index: OutputIndex,
+    folders: FolderCache,
 }
 
 impl<'a> Planner<'a> {
@@ -139,6 +140,7 @@ impl<'a> Planner<'a> {
             root,
             config,
             index: OutputIndex::new(),
+            folders: FolderCache::default(),
         }
     }
 
@@ -155,7 +157,7 @@ impl<'a> Planner<'a> {
             images: Vec::new(),
             already_made: Vec::new(),
         };
-        if lifecycle::retry_state(&file.path, file.modified) == RetryState::Blocked {
+        if lifecycle::retry_decision(file.modified, file.error_modified) == RetryState::Blocked {
             planned.status = Status::Skipped;
             let err = lifecycle::error_file_path(&file.path);
             planned.skip_reason = Some(format!(
@@ -173,25 +175,16 @@ impl<'a> Planner<'a> {
             });
             planned
         };
-        let bytes = match std::fs::read(&file.path) {
-            Ok(b) => b,
-            Err(e) => {
-                return invalid(
-                    planned,
-                    vec![TaskError::Read {
-                        message: e.to_string(),
-                    }],
-                );
-            }
-        };
-        planned.sha256 = Some(lifecycle::task_sha256(&bytes));
+        let bytes = &file.bytes;
+        planned.sha256 = Some(lifecycle::task_sha256(bytes));
         let ctx = TaskContext {
             root: self.root,
             task: &file.path,
             kind: &file.kind,
             limits: &self.config.limits,
+            folders: Some(&self.folders),
         };
-        let validated = match check_bytes(&bytes, &ctx) {
+        let validated = match check_bytes(bytes, &ctx) {
             Ok(v) => v,
             Err(errors) => return invalid(planned, errors),
         };

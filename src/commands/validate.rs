@@ -65,6 +65,7 @@ pub fn run(opts: &ValidateOptions<'_>, out: &mut dyn Write) -> anyhow::Result<Ex
             task: &canonical,
             kind: &kind,
             limits: &config.limits,
+            folders: None,
         };
         let result = match std::fs::read(&canonical) {
             Ok(bytes) => check_bytes(&bytes, &ctx),

@@ -2,6 +2,8 @@
 //! caps (with warnings), orientation, the prompt syntax, `raw` options, and every path
 //! confined to the root. All problems of a file are collected, not only the first.
 
+use std::cell::RefCell;
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 use crate::config::{Limits, MIN_SIDE};
@@ -54,6 +56,8 @@ pub struct TaskContext<'a> {
     pub kind: &'a TaskKind,
     /// The caps and defaults.
     pub limits: &'a Limits,
+    /// A cache of resolved output folders, shared by the tasks of one plan (or `None`).
+    pub folders: Option<&'a FolderCache>,
 }
 
 /// A valid task, with defaults filled in and caps applied.
@@ -405,28 +409,62 @@ fn out_folder(
         problem,
         fix,
     };
-    let canonical = match root.resolve_inside(root.path(), &value) {
-        Ok(c) => c,
+    let resolved = match ctx.folders {
+        Some(cache) => cache.resolve(root, &value),
+        None => resolve_out_folder(root, &value),
+    };
+    match resolved {
+        Ok(found) => Some(found),
+        Err(PathProblem::Reserved) => {
+            errors.push(bad(
+                PathProblem::Reserved,
+                "use \"output\" or your own folder".into(),
+            ));
+            None
+        }
         Err(problem) => {
             errors.push(bad(problem, fix));
-            return None;
+            None
         }
-    };
+    }
+}
+
+/// Resolves an output folder (relative to the root): it must exist, be a folder, stay inside
+/// the root and be neither the root itself nor inside `tasks/`. Returns the canonical path and
+/// the path relative to the root.
+fn resolve_out_folder(root: &Root, value: &str) -> Result<(PathBuf, String), PathProblem> {
+    let canonical = root.resolve_inside(root.path(), value)?;
     if !canonical.is_dir() {
-        errors.push(bad(PathProblem::NotADir, fix));
-        return None;
+        return Err(PathProblem::NotADir);
     }
     if canonical == root.path() || canonical.starts_with(root.path().join(TASKS_DIR)) {
-        errors.push(TaskError::BadPath {
-            field: "out_folder",
-            value: value.clone(),
-            problem: PathProblem::Reserved,
-            fix: "use \"output\" or your own folder".into(),
-        });
-        return None;
+        return Err(PathProblem::Reserved);
     }
     let rel = root.rel(&canonical);
-    Some((canonical, rel))
+    Ok((canonical, rel))
+}
+
+/// A resolved output folder: (canonical path, path relative to the root), or why not.
+type Resolved = Result<(PathBuf, String), PathProblem>;
+
+/// Output folders already resolved during one plan: many tasks name the same few folders, and
+/// resolving one costs several system calls.
+#[derive(Debug, Default)]
+pub struct FolderCache {
+    resolved: RefCell<HashMap<String, Resolved>>,
+}
+
+impl FolderCache {
+    fn resolve(&self, root: &Root, value: &str) -> Result<(PathBuf, String), PathProblem> {
+        if let Some(r) = self.resolved.borrow().get(value) {
+            return r.clone();
+        }
+        let r = resolve_out_folder(root, value);
+        self.resolved
+            .borrow_mut()
+            .insert(value.to_string(), r.clone());
+        r
+    }
 }
 
 fn input_file(
