@@ -44,7 +44,7 @@ pub struct PlannedImage {
     /// The PNG, relative to the root.
     pub output_rel: String,
     /// The sidecar `.txt`, absolute.
-    pub sidecar: PathBuf,
+    pub sidecar_path: PathBuf,
     /// The engine job (paths relative to the root; see [`Job::resolved`]). `job.seed` is
     /// `seed + k - 1` when the task gives a seed, else `None` (the engine picks one).
     pub job: Job,
@@ -246,7 +246,7 @@ impl<'a> Planner<'a> {
                     number,
                     style: img.style,
                     output: folder.join(&png),
-                    sidecar: folder.join(&txt),
+                    sidecar_path: folder.join(&txt),
                     job: Job {
                         prompts: Some(img.prompt),
                         image_prompts: spec.in_file.iter().cloned().collect(),
