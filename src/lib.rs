@@ -8,11 +8,14 @@
 pub mod commands;
 pub mod config;
 pub mod discover;
+pub mod engine;
 pub mod exit_codes;
 pub mod job;
 pub mod lifecycle;
 pub mod naming;
 pub mod plan;
+pub mod progress;
 pub mod root;
+pub mod runlock;
 pub mod sidecar;
 pub mod task;

@@ -77,13 +77,19 @@ pub fn error_report(problems: &Problems) -> String {
 /// Writes `name_ERROR.txt` beside the task, atomically (a temporary file in the same folder,
 /// then a rename). The task file itself is not touched.
 pub fn write_error_file(task: &Path, problems: &Problems) -> std::io::Result<PathBuf> {
+    write_error_text(task, &error_report(problems))
+}
+
+/// Writes `text` as the task's `_ERROR.txt`: a temporary file in the same folder, then a
+/// rename, so a member never sees half an error file.
+fn write_error_text(task: &Path, text: &str) -> std::io::Result<PathBuf> {
     let path = error_file_path(task);
     let dir = path.parent().unwrap_or(Path::new("."));
     let mut tmp = tempfile::Builder::new()
         .prefix(".runvqgan-")
         .suffix(".tmp")
         .tempfile_in(dir)?;
-    tmp.write_all(error_report(problems).as_bytes())?;
+    tmp.write_all(text.as_bytes())?;
     tmp.as_file().sync_all()?;
     tmp.persist(&path).map_err(|e| e.error)?;
     Ok(path)
@@ -110,6 +116,77 @@ pub fn mark_done(task: &Path) -> std::io::Result<PathBuf> {
         Err(e) => return Err(e),
     }
     Ok(target)
+}
+
+/// The first line of an error file written for a failure while generating (not for an
+/// invalid task). Such a file does not block the task: the next run tries the missing images
+/// again, as a crash or an out-of-memory error may not happen twice.
+const FAILURE_HEADER: &str = "runvqgan could not finish the task file";
+
+/// Why generating an image failed, as the engine reported it.
+#[derive(Debug, Clone)]
+pub struct Failure {
+    /// "out_of_memory", "missing_file", "write" or "other".
+    pub kind: String,
+    /// One line.
+    pub message: String,
+    /// The size that was asked for, for the out-of-memory hint.
+    pub size: Option<[u32; 2]>,
+}
+
+/// The text of the error file for a task whose generation failed: the one-line reason and a
+/// hint a member can act on.
+pub fn failure_report(task_rel: &str, output_rel: &str, failure: &Failure) -> String {
+    let mut text = format!(
+        "{FAILURE_HEADER} {task_rel}.\n\nWhile making {output_rel}:\n  {}\n\n",
+        failure.message
+    );
+    let hint = match (failure.kind.as_str(), failure.size) {
+        ("out_of_memory", Some([w, h])) => format!(
+            "The GPU ran out of memory at {w} x {h} pixels. Try a smaller \"resolution\", \
+             for example [{}, {}], or fewer cutouts (\"raw\": \"-cuts 16\").",
+            (w * 3 / 4).max(16),
+            (h * 3 / 4).max(16)
+        ),
+        ("out_of_memory", None) => {
+            "The GPU ran out of memory. Try a smaller \"resolution\" or fewer cutouts \
+             (\"raw\": \"-cuts 16\")."
+                .to_string()
+        }
+        ("missing_file", _) => "A file the task names could not be read. Check \"in_file\" and \
+             \"template_file\"."
+            .to_string(),
+        ("write", _) => "The output folder could not be written. Ask the workstation owner \
+                         to check its permissions and free space."
+            .to_string(),
+        _ => "This may be a problem of the workstation rather than of your task; the owner \
+              finds the details in runvqgan.log."
+            .to_string(),
+    };
+    text.push_str(&hint);
+    text.push_str(
+        "\n\nThe images already made stay. The next run tries the missing ones again; \
+         change the task file if the same error comes back. This file is removed when the \
+         task is done.\n",
+    );
+    text
+}
+
+/// Writes a [`failure_report`] as the task's `_ERROR.txt`, atomically.
+pub fn write_failure_file(task: &Path, text: &str) -> std::io::Result<PathBuf> {
+    write_error_text(task, text)
+}
+
+/// Whether an error file reports a failure while generating (which does not block a retry)
+/// rather than an invalid task.
+pub fn is_failure_report(error_file: &Path) -> bool {
+    use std::io::Read;
+    let mut head = [0u8; 64];
+    let Ok(mut f) = std::fs::File::open(error_file) else {
+        return false;
+    };
+    let n = f.read(&mut head).unwrap_or(0);
+    head[..n].starts_with(FAILURE_HEADER.as_bytes())
 }
 
 /// Hex SHA-256 of a task file's bytes, recorded in sidecars to recognise a task's images.

@@ -45,6 +45,135 @@ enum Command {
     /// Nothing is written: no images, no error files, no renames.
     #[command(after_help = EXIT_CODES_HELP)]
     Plan(PlanArgs),
+
+    /// The nightly job: check every task, make every image, mark finished tasks done.
+    ///
+    /// Invalid tasks get their _ERROR.txt at once; the models are loaded once; each image
+    /// is written with its .txt beside it; a task whose images all exist is renamed to
+    /// .txt.done. Ctrl-C or SIGTERM stops within one iteration without a partial file; the
+    /// next run makes only the missing images.
+    #[command(after_help = EXIT_CODES_HELP)]
+    Run(RunArgs),
+
+    /// Make an image again from the call recorded in its .txt.
+    ///
+    /// The new image gets the next free number beside the original (or the name given
+    /// with -o); nothing is overwritten. A .txt written by runvqgan in deterministic mode
+    /// gives the same image, byte for byte, on the same device.
+    #[command(after_help = EXIT_CODES_HELP)]
+    Reproduce(ReproduceArgs),
+
+    /// Check model sets.
+    #[command(subcommand)]
+    Models(ModelsCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum ModelsCommand {
+    /// Load a configured model set and say what it is: VQGAN kind, factor, codebook,
+    /// CLIP model and input size, device, load time.
+    #[command(after_help = EXIT_CODES_HELP)]
+    Check(ModelsCheckArgs),
+}
+
+#[derive(Debug, Args)]
+struct RunArgs {
+    /// The shared folder that holds `tasks/`, the members' folders and `output/`.
+    #[arg(
+        long,
+        env = "RUNVQGAN_ROOT",
+        value_name = "DIR",
+        help_heading = "Shared folder"
+    )]
+    root: PathBuf,
+
+    #[command(flatten)]
+    engine: EngineFlags,
+
+    #[command(flatten)]
+    limits: LimitFlags,
+
+    /// Seconds to wait between tasks (runvqgan.toml: delay_seconds; default 0).
+    #[arg(
+        long,
+        value_name = "SECONDS",
+        help_heading = "Overrides of runvqgan.toml"
+    )]
+    delay_seconds: Option<f64>,
+
+    /// The log file, relative to the shared folder (runvqgan.toml: log_file; default
+    /// runvqgan.log).
+    #[arg(long, value_name = "FILE", help_heading = "Overrides of runvqgan.toml")]
+    log_file: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+struct ReproduceArgs {
+    /// The .txt written beside an image (by runvqgan or by the old R runner).
+    #[arg(value_name = "SIDECAR")]
+    sidecar: PathBuf,
+
+    /// Where to write the new PNG (must not exist); default: the next free number
+    /// beside the original.
+    #[arg(short, long, value_name = "OUT")]
+    output: Option<PathBuf>,
+
+    /// The shared folder the .txt's paths are relative to; default: found from the .txt.
+    #[arg(long, value_name = "DIR", help_heading = "Shared folder")]
+    root: Option<PathBuf>,
+
+    #[command(flatten)]
+    engine: EngineFlags,
+}
+
+#[derive(Debug, Args)]
+struct ModelsCheckArgs {
+    /// The shared folder whose runvqgan.toml names the model sets.
+    #[arg(
+        long,
+        env = "RUNVQGAN_ROOT",
+        value_name = "DIR",
+        help_heading = "Shared folder"
+    )]
+    root: PathBuf,
+
+    #[command(flatten)]
+    engine: EngineFlags,
+}
+
+/// Flags that choose how and where the engine runs.
+#[derive(Debug, Args)]
+struct EngineFlags {
+    /// The model set to use, a [models.NAME] table of runvqgan.toml (runvqgan.toml: model;
+    /// default "default").
+    #[arg(long, value_name = "NAME", help_heading = "Engine")]
+    model: Option<String>,
+
+    /// The device: cuda, cuda:1, cpu (runvqgan.toml: device; default: cuda when present,
+    /// else cpu with a warning).
+    #[arg(long, value_name = "DEVICE", help_heading = "Engine")]
+    device: Option<String>,
+
+    /// The Python environment with torch and the engine's packages (runvqgan.toml:
+    /// python_env; default: $VIRTUAL_ENV, else the project's .venv).
+    #[arg(long, value_name = "DIR", help_heading = "Engine")]
+    python_env: Option<PathBuf>,
+
+    /// Turn deterministic mode off: faster on a GPU, but a seed no longer gives exactly
+    /// the same image (runvqgan.toml: deterministic; default true).
+    #[arg(long, help_heading = "Engine")]
+    no_deterministic: bool,
+}
+
+impl EngineFlags {
+    fn apply(&self, o: &mut ConfigOverrides) {
+        o.model = self.model.clone().or(o.model.take());
+        o.device = self.device.clone().or(o.device.take());
+        o.python_env = self.python_env.clone().or(o.python_env.take());
+        if self.no_deterministic {
+            o.deterministic = Some(false);
+        }
+    }
 }
 
 #[derive(Debug, Args)]
@@ -134,6 +263,7 @@ fn init_logging(verbose: u8, quiet: bool) {
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .with_target(false)
         .without_time()
         .init();
@@ -158,6 +288,40 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             },
             &mut stdout,
         ),
+        Command::Run(args) => {
+            let mut overrides = args.limits.overrides();
+            args.engine.apply(&mut overrides);
+            overrides.delay_seconds = args.delay_seconds;
+            overrides.log_file = args.log_file.clone();
+            commands::run::run(&commands::run::RunOptions {
+                root: &args.root,
+                overrides,
+            })
+        }
+        Command::Reproduce(args) => {
+            let mut overrides = ConfigOverrides::default();
+            args.engine.apply(&mut overrides);
+            commands::reproduce::run(
+                &commands::reproduce::ReproduceOptions {
+                    sidecar: &args.sidecar,
+                    output: args.output.as_deref(),
+                    root: args.root.as_deref(),
+                    overrides,
+                },
+                &mut stdout,
+            )
+        }
+        Command::Models(ModelsCommand::Check(args)) => {
+            let mut overrides = ConfigOverrides::default();
+            args.engine.apply(&mut overrides);
+            commands::models::check(
+                &commands::models::CheckOptions {
+                    root: &args.root,
+                    overrides,
+                },
+                &mut stdout,
+            )
+        }
     }?;
     std::io::Write::flush(&mut stdout)?;
     Ok(code)

@@ -157,7 +157,9 @@ impl<'a> Planner<'a> {
             images: Vec::new(),
             already_made: Vec::new(),
         };
-        if lifecycle::retry_decision(file.modified, file.error_modified) == RetryState::Blocked {
+        if lifecycle::retry_decision(file.modified, file.error_modified) == RetryState::Blocked
+            && !lifecycle::is_failure_report(&lifecycle::error_file_path(&file.path))
+        {
             planned.status = Status::Skipped;
             let err = lifecycle::error_file_path(&file.path);
             planned.skip_reason = Some(format!(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import traceback
+import warnings
 from collections.abc import Callable
 from typing import Any
 
@@ -50,7 +51,10 @@ def load_models(
         clip_model=spec["clip_model"],
         clip_dir=spec.get("clip_dir"),
     )
-    engine = Engine(model_spec, device=device, deterministic=deterministic)
+    with warnings.catch_warnings():
+        # The Rust side says it once, in its own log, when it falls back to the CPU.
+        warnings.filterwarnings("ignore", message=".*CUDA.*", category=RuntimeWarning)
+        engine = Engine(model_spec, device=device, deterministic=deterministic)
     _engines[name] = engine
     _keys[name] = key
     _loads += 1

@@ -1,8 +1,16 @@
-//! The commands `validate` and `plan`: each takes its options as plain values, writes its
+//! The commands (`validate`, `plan`, `run`, `reproduce`, `models check`): each takes its options as plain values, writes its
 //! report to the given output and returns the exit code. `main.rs` only parses flags.
 
+pub mod models;
 pub mod plan;
+pub mod reproduce;
+pub mod run;
 pub mod validate;
+
+use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
+
+use anyhow::Context;
 
 use crate::config::ConfigError;
 use crate::exit_codes::ExitCode;
@@ -19,4 +27,18 @@ pub fn exit_code_for(err: &anyhow::Error) -> ExitCode {
     } else {
         ExitCode::Failure
     }
+}
+
+/// The stop flag that Ctrl-C and SIGTERM set: the engine stops within one iteration and
+/// nothing partial is written. A second signal while the first is being handled ends the
+/// process at once with exit code 130.
+pub fn stop_flag() -> anyhow::Result<Arc<AtomicBool>> {
+    let stop = Arc::new(AtomicBool::new(false));
+    for signal in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
+        signal_hook::flag::register_conditional_shutdown(signal, 130, stop.clone())
+            .context("cannot install the Ctrl-C/SIGTERM handler")?;
+        signal_hook::flag::register(signal, stop.clone())
+            .context("cannot install the Ctrl-C/SIGTERM handler")?;
+    }
+    Ok(stop)
 }

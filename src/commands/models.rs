@@ -1,0 +1,80 @@
+//! `runvqgan models check`: load a configured model set and say what it is, so the owner
+//! can check a new checkpoint before the night.
+
+use std::io::Write;
+use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
+
+use anyhow::Context;
+
+use crate::config::{Config, ConfigOverrides, ModelSet};
+use crate::engine::{Engine, ModelFiles, PythonSetup};
+use crate::exit_codes::ExitCode;
+use crate::root::Root;
+
+/// Options of `models check`.
+#[derive(Debug, Clone)]
+pub struct CheckOptions<'a> {
+    /// The shared folder (its runvqgan.toml names the model sets).
+    pub root: &'a Path,
+    /// Flags that override `runvqgan.toml` (`model` picks the set).
+    pub overrides: ConfigOverrides,
+}
+
+/// The engine's view of a model set: paths made absolute against the root, the CLIP
+/// folder added.
+pub fn model_files(root: &Path, config: &Config, set: Option<&ModelSet>) -> ModelFiles {
+    let set = set.unwrap_or_else(|| config.model_set());
+    ModelFiles {
+        vqgan_config: set.vqgan_config_path(root).to_string_lossy().into_owned(),
+        vqgan_checkpoint: set
+            .vqgan_checkpoint_path(root)
+            .to_string_lossy()
+            .into_owned(),
+        clip_model: set.clip_model.clone(),
+        clip_dir: Some(root.join(&config.clip_dir).to_string_lossy().into_owned()),
+    }
+}
+
+/// Runs `models check`.
+pub fn check(opts: &CheckOptions<'_>, out: &mut dyn Write) -> anyhow::Result<ExitCode> {
+    let root = Root::open(opts.root)?;
+    let config = Config::load(root.path(), &opts.overrides)?;
+    let files = model_files(root.path(), &config, None);
+    let setup = PythonSetup::locate(None, config.python_env.as_deref())?;
+    let engine = Engine::start(&setup, Arc::new(AtomicBool::new(false)))?;
+    let info = engine
+        .load_models(
+            &config.model,
+            &files,
+            config.device.as_deref(),
+            config.deterministic,
+        )
+        .with_context(|| format!("cannot load the model set `{}`", config.model))?;
+    writeln!(out, "model set   {}", config.model)?;
+    writeln!(
+        out,
+        "VQGAN       {} ({})",
+        info.vqgan_kind, files.vqgan_config
+    )?;
+    writeln!(out, "checkpoint  {}", files.vqgan_checkpoint)?;
+    writeln!(
+        out,
+        "factor      f{} (sizes are rounded down to multiples of {})",
+        info.factor, info.factor
+    )?;
+    writeln!(
+        out,
+        "codebook    {} codes x {} dimensions",
+        info.n_embed, info.embed_dim
+    )?;
+    writeln!(
+        out,
+        "CLIP        {} (input {} px)",
+        info.clip_model, info.clip_resolution
+    )?;
+    writeln!(out, "device      {}", info.device)?;
+    writeln!(out, "load time   {:.1} s", info.load_seconds)?;
+    Ok(ExitCode::Success)
+}
