@@ -40,3 +40,18 @@ def tiny_engine(tiny_models):
         clip_model=str(tiny_models["clip"]),
     )
     return Engine(spec, device="cpu", deterministic=True)
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "cuda: needs a CUDA GPU (run by scripts/gpu-check.sh)")
+
+
+def pytest_collection_modifyitems(config, items):
+    import torch
+
+    if torch.cuda.is_available():
+        return
+    skip = pytest.mark.skip(reason="needs CUDA (scripts/gpu-check.sh runs these on a GPU)")
+    for item in items:
+        if "cuda" in item.keywords:
+            item.add_marker(skip)

@@ -1,8 +1,10 @@
 """The engine: load a VQGAN and a CLIP once, then run any number of generation jobs.
 
     engine = Engine(ModelSpec(vqgan_config=..., vqgan_checkpoint=..., clip_model="ViT-B/32",
-                              clip_dir="models"), device=None, deterministic=False)
+                              clip_dir="models"), device=None, deterministic=False,
+                    mode="fast", speed=None)
     result = engine.generate({"prompts": "a dog", "seed": 1, "output": "dog.png"}, progress)
+    results = engine.generate_batch([job1, job2, job3], progress)  # one size, one batch
 
 See docs/interfaces.md section 1 for the job keys and the result.
 """
@@ -14,17 +16,19 @@ import logging
 import os
 import time
 import warnings
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
 import torch
 
 from . import __version__
+from .batch import BatchRun, check_same_size
 from .clip_model import load_clip
 from .generate import JobRun, normalise_job, round_size
 from .png import to_pil, write_png
 from .rng import new_seed
+from .speed import MODES, SpeedOptions, maybe_compile, precision_flags
 from .vqgan import load_vqgan
 
 log = logging.getLogger(__name__)
@@ -82,12 +86,19 @@ def set_deterministic() -> None:
 
 
 class Engine:
-    """A loaded model set; :meth:`generate` runs one job at a time on it."""
+    """A loaded model set; :meth:`generate` runs one job, :meth:`generate_batch` several.
+
+    ``mode``: ``"fast"`` (default) optimises the jobs of a batch together and uses the
+    ``speed`` switches (:class:`vqgan_clip.speed.SpeedOptions`, a dict or None for all
+    ``auto``); ``"reference"`` is generate.py's loop, one image at a time in float32.
+    """
 
     def __init__(self, spec: ModelSpec | Mapping[str, Any], device: str | None = None,
-                 deterministic: bool = False) -> None:
+                 deterministic: bool = False, mode: str = "fast",
+                 speed: SpeedOptions | Mapping[str, Any] | None = None) -> None:
         if not isinstance(spec, ModelSpec):
             spec = ModelSpec.from_mapping(spec)
+        _check_mode(mode)
         started = time.perf_counter()
         self.spec = spec
         self.deterministic = bool(deterministic)
@@ -103,11 +114,29 @@ class Engine:
         self.clip = load_clip(spec.clip_model, clip_dir)
         self.clip.model.to(self.device)
         self.load_seconds = time.perf_counter() - started
+        self.set_mode(mode, speed)
         log.info("loaded %s + CLIP %s on %s in %.1f s", self.vqgan_kind, spec.clip_model,
                  self.device, self.load_seconds)
 
+    def set_mode(self, mode: str = "fast",
+                 speed: SpeedOptions | Mapping[str, Any] | None = None) -> None:
+        """Switch between ``fast`` and ``reference`` (and the fast mode's switches)."""
+        _check_mode(mode)
+        options = SpeedOptions.from_mapping(speed).resolved(self.device)
+        if mode == "reference":
+            options = SpeedOptions(**{k: False for k in options.as_dict()})
+        self.mode, self.speed = mode, options
+        layout = torch.channels_last if options.channels_last else torch.contiguous_format
+        self.vqgan.to(memory_format=layout)
+        self._compiled: dict[str, Any] = {}
+        if options.compile:
+            self._compiled = {
+                "decode": maybe_compile(self.vqgan.decode, options),
+                "encode_image": maybe_compile(self.clip.model.encode_image, options),
+            }
+
     def info(self) -> dict[str, Any]:
-        """What was loaded, where, and how long it took."""
+        """What was loaded, where, and how long it took; the mode and its switches."""
         return {
             "vqgan_kind": self.vqgan_kind,
             "factor": self.vqgan.factor,
@@ -117,6 +146,8 @@ class Engine:
             "clip_resolution": self.clip.resolution,
             "device": str(self.device),
             "load_seconds": round(self.load_seconds, 3),
+            "mode": self.mode,
+            "speed": self.speed.as_dict(),
         }
 
     def rounded_size(self, size: list[int]) -> list[int]:
@@ -124,14 +155,18 @@ class Engine:
         return list(round_size(size, self.vqgan.factor))
 
     def settings(self, job: dict[str, Any]) -> dict[str, Any]:
-        """Everything that determines the image: the job (seed included) and the models."""
+        """Everything that determines the image: the job (seed included), models and mode."""
         settings = {k: v for k, v in job.items() if k not in ("output", "save_every")}
         settings.update({
             "size_used": self.rounded_size(job["size"]),
             "deterministic": self.deterministic,
             "device": str(self.device),
+            "mode": self.mode,
             **{k: v for k, v in asdict(self.spec).items() if v is not None},
         })
+        switches = sorted(k for k, v in self.speed.as_dict().items() if v)
+        if switches:
+            settings["speed"] = switches
         return settings
 
     def generate(self, job: Mapping[str, Any], progress: Progress | None = None) -> dict[str, Any]:
@@ -140,31 +175,83 @@ class Engine:
         ``progress(iteration, total, loss)`` is called after every iteration; if it raises,
         the run stops, nothing is written, and the exception propagates.
         """
+        return self.generate_batch([job], progress)[0]
+
+    def generate_batch(self, jobs: Sequence[Mapping[str, Any]],
+                       progress: Progress | None = None) -> list[dict[str, Any]]:
+        """Run several jobs of one size; write each one's PNG; return one result per job.
+
+        Fast mode optimises them together (one batch); reference mode runs them one after
+        the other. Jobs whose sizes differ after rounding are a ValueError (nothing runs).
+        ``progress(iteration, total, loss)``: fast mode calls it once per batch iteration
+        with the mean loss of the images still running (total: the largest ``iterations``);
+        reference mode once per image iteration, counting on across the jobs (total: the
+        sum of their ``iterations``). If it raises, nothing is written and the exception
+        propagates. Files are written only once every image is done.
+        """
         started = time.perf_counter()
-        job = normalise_job(dict(job), self.device)
-        if job["seed"] is None:
-            job["seed"] = new_seed()
-        run = JobRun(job, self.vqgan, self.clip, self.device, job["seed"])
-        total = job["iterations"]
-        loss = float("nan")
-        for i in range(1, total + 1):
-            loss = run.step()
-            if progress is not None:
-                progress(i, total, loss)
-        image = to_pil(run.image())
-        output = None
-        if job["output"]:
-            output = write_png(image, job["output"], {
-                "prompt": job["prompts"] or "",
-                "settings": json.dumps(self.settings(job), sort_keys=True),
-                "software": f"runvqgan vqgan_clip {__version__}",
-            })
-        return {
+        jobs = [normalise_job(dict(job), self.device) for job in jobs]
+        if not jobs:
+            return []
+        check_same_size(jobs, self.vqgan.factor)
+        for job in jobs:
+            if job["seed"] is None:
+                job["seed"] = new_seed()
+        with precision_flags(self.device, self.speed.tf32):
+            if self.mode == "reference":
+                images, losses, size = self._run_reference(jobs, progress)
+            else:
+                images, losses, size = self._run_fast(jobs, progress)
+        outputs = [self._write(job, image) for job, image in zip(jobs, images, strict=True)]
+        seconds = round(time.perf_counter() - started, 3)
+        return [{
             "seed": job["seed"],
-            "seconds": round(time.perf_counter() - started, 3),
+            "seconds": seconds,
             "final_loss": loss,
             "device": str(self.device),
             "output": output,
-            "size": [run.width, run.height],
-            "iterations": total,
-        }
+            "size": size,
+            "iterations": job["iterations"],
+            "batch_size": len(jobs) if self.mode == "fast" else 1,
+            "mode": self.mode,
+        } for job, loss, output in zip(jobs, losses, outputs, strict=True)]
+
+    def _run_reference(self, jobs: list[dict[str, Any]], progress: Progress | None):
+        total = sum(job["iterations"] for job in jobs)
+        done = 0
+        images, losses = [], []
+        run = None
+        for job in jobs:
+            run = JobRun(job, self.vqgan, self.clip, self.device, job["seed"])
+            loss = float("nan")
+            for _ in range(job["iterations"]):
+                loss = run.step()
+                done += 1
+                if progress is not None:
+                    progress(done, total, loss)
+            images.append(run.image())
+            losses.append(loss)
+        return images, losses, [run.width, run.height]
+
+    def _run_fast(self, jobs: list[dict[str, Any]], progress: Progress | None):
+        batch = BatchRun(jobs, self.vqgan, self.clip, self.device, self.speed,
+                         self._compiled)
+        while not batch.done:
+            loss = batch.step()
+            if progress is not None:
+                progress(batch.iteration, batch.total, loss)
+        return batch.images(), list(batch.losses), [batch.width, batch.height]
+
+    def _write(self, job: dict[str, Any], image: torch.Tensor) -> str | None:
+        if not job["output"]:
+            return None
+        return write_png(to_pil(image), job["output"], {
+            "prompt": job["prompts"] or "",
+            "settings": json.dumps(self.settings(job), sort_keys=True),
+            "software": f"runvqgan vqgan_clip {__version__}",
+        })
+
+
+def _check_mode(mode: str) -> None:
+    if mode not in MODES:
+        raise ValueError(f"unknown engine mode {mode!r}: expected one of {', '.join(MODES)}")

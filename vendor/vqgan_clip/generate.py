@@ -144,9 +144,15 @@ def check_optimiser(name: str) -> None:
     raise ValueError(f"unknown optimiser {name!r}: expected one of {', '.join(OPTIMISERS)}")
 
 
-def make_optimiser(name: str, params: list[torch.Tensor], lr: float) -> torch.optim.Optimizer:
-    """The ``-opt`` optimiser over ``params`` with learning rate ``lr``."""
+def make_optimiser(name: str, params: list[Any], lr: float,
+                   fused: bool = False) -> torch.optim.Optimizer:
+    """The ``-opt`` optimiser over ``params`` (tensors or param groups), learning rate ``lr``.
+
+    ``fused``: the fused CUDA kernel, for Adam and AdamW (ignored for the others).
+    """
     check_optimiser(name)
+    if fused and name in ("Adam", "AdamW"):
+        return OPTIMISERS[name](params, lr=lr, fused=True)
     return OPTIMISERS[name](params, lr=lr)
 
 
@@ -188,7 +194,7 @@ class JobRun:
     """One job's optimisation: build with the models, call :meth:`step` ``iterations`` times."""
 
     def __init__(self, job: dict[str, Any], vqgan: VQGAN, clip: LoadedClip,
-                 device: torch.device, seed: int) -> None:
+                 device: torch.device, seed: int, optimiser: bool = True) -> None:
         self.job = job
         self.vqgan = vqgan
         self.clip = clip
@@ -206,7 +212,9 @@ class JobRun:
         with self.rng.active():
             self.z = self._initial_latent().detach().requires_grad_(True)
             self.prompt_losses = self._prompt_losses()
-        self.optimiser = make_optimiser(job["optimiser"], [self.z], job["step_size"])
+        # (a batch of jobs, vqgan_clip.batch, steps the latents with optimisers of its own)
+        self.optimiser = (make_optimiser(job["optimiser"], [self.z], job["step_size"])
+                          if optimiser else None)
         self.iteration = 0
 
     # -- set-up -------------------------------------------------------------------------
@@ -262,7 +270,7 @@ class JobRun:
     # -- the method -----------------------------------------------------------------------
     def synth(self, z: torch.Tensor) -> torch.Tensor:
         """Latent -> image in [0, 1] through the codebook (straight-through)."""
-        z_q = vector_quantize(z.movedim(1, 3), self.vqgan.codebook).movedim(3, 1)
+        z_q = vector_quantize(z.movedim(1, 3), self.vqgan.codebook).movedim(3, 1).contiguous()
         return clamp_with_grad(self.vqgan.decode(z_q).add(1).div(2), 0, 1)
 
     def losses(self, image: torch.Tensor) -> list[torch.Tensor]:
@@ -281,6 +289,7 @@ class JobRun:
 
     def step(self) -> float:
         """One optimisation step; returns the total loss before it."""
+        assert self.optimiser is not None, "this JobRun is stepped by a batch"
         self.optimiser.zero_grad(set_to_none=True)
         loss = sum(self.losses(self.synth(self.z)))
         loss.backward()
@@ -350,6 +359,9 @@ def build_parser() -> argparse.ArgumentParser:
       default=None, help="augments for the latest cut method (default: Af Pe Ji Er)")
     a("-cd", "--cuda_device", "--device", type=str, default=None, dest="device",
       help="device, e.g. cuda:0, cuda:1 or cpu (default: cuda:0 if present, else cpu)")
+    a("--mode", type=str, default="fast", choices=("fast", "reference"),
+      help="fast (default: batched, with the CUDA speed switches) or reference "
+           "(generate.py's float32 loop, for comparisons)")
     a("--clip-dir", type=str, default=None,
       help="folder holding OpenAI CLIP files such as ViT-B-32.pt (default: the folder of -conf)")
     for short, long, is_switch in UNSUPPORTED_FLAGS:
@@ -419,9 +431,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"i: {i}, loss: {loss:g}", flush=True)
 
     try:
-        engine = Engine(spec, device=_cli_device(args.device), deterministic=args.deterministic)
+        engine = Engine(spec, device=_cli_device(args.device), deterministic=args.deterministic,
+                        mode=args.mode)
         info = engine.info()
-        print(f"Using device: {info['device']}")
+        print(f"Using device: {info['device']} ({info['mode']} mode)")
         print(f"Optimising using: {job['optimiser']}")
         seed = job["seed"]
         if seed is None:
