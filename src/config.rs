@@ -103,6 +103,7 @@ struct ConfigFile {
     default_resolution: Option<[u32; 2]>,
     priority_folder: Option<String>,
     delay_seconds: Option<f64>,
+    max_minutes: Option<f64>,
     device: Option<String>,
     deterministic: Option<bool>,
     python_env: Option<PathBuf>,
@@ -145,6 +146,8 @@ pub struct Config {
     pub priority_folder: Option<String>,
     /// Seconds to wait between tasks (lets the GPU cool / other users in).
     pub delay_seconds: f64,
+    /// The most minutes a run may take: no image is started that would end later.
+    pub max_minutes: Option<f64>,
     /// `cuda`, `cuda:N` or `cpu`; `None`: CUDA when available, else CPU.
     pub device: Option<String>,
     /// Deterministic algorithms (same seed, same image); default true.
@@ -169,6 +172,7 @@ impl Default for Config {
             limits: Limits::default(),
             priority_folder: None,
             delay_seconds: 0.0,
+            max_minutes: None,
             device: None,
             deterministic: true,
             python_env: None,
@@ -193,6 +197,8 @@ pub struct ConfigOverrides {
     pub priority_folder: Option<String>,
     /// `delay_seconds`.
     pub delay_seconds: Option<f64>,
+    /// `max_minutes`.
+    pub max_minutes: Option<f64>,
     /// `device`.
     pub device: Option<String>,
     /// `deterministic`.
@@ -242,6 +248,7 @@ impl Config {
         l.default_resolution = f.default_resolution.unwrap_or(l.default_resolution);
         self.priority_folder = f.priority_folder.or(self.priority_folder.take());
         self.delay_seconds = f.delay_seconds.unwrap_or(self.delay_seconds);
+        self.max_minutes = f.max_minutes.or(self.max_minutes);
         self.device = f.device.or(self.device.take());
         self.deterministic = f.deterministic.unwrap_or(self.deterministic);
         self.python_env = f.python_env.or(self.python_env.take());
@@ -283,6 +290,9 @@ impl Config {
         }
         if let Some(v) = o.delay_seconds {
             self.delay_seconds = v;
+        }
+        if let Some(v) = o.max_minutes {
+            self.max_minutes = Some(v);
         }
         if let Some(v) = &o.device {
             self.device = Some(v.clone());
@@ -363,6 +373,14 @@ impl Config {
                 "must be a number of seconds, 0 or more".into(),
             ));
         }
+        if let Some(m) = self.max_minutes
+            && !(m.is_finite() && m > 0.0)
+        {
+            return Err(bad(
+                "max_minutes",
+                "must be a number of minutes greater than 0".into(),
+            ));
+        }
         if let Some(d) = &self.device
             && !valid_device(d)
         {
@@ -416,6 +434,7 @@ const KNOWN_KEYS: &[&str] = &[
     "default_resolution",
     "priority_folder",
     "delay_seconds",
+    "max_minutes",
     "device",
     "deterministic",
     "python_env",

@@ -19,10 +19,10 @@ use std::time::SystemTime;
 
 use crate::root::{Root, TASKS_DIR};
 use crate::sidecar::looks_like_generate_call;
-use crate::task::TaskKind;
+use crate::task::{MAX_TASK_BYTES, TaskError, TaskKind};
 
 /// A task file found in the root.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct TaskFile {
     /// The path (under the canonical root; may pass through a link that stays inside).
     pub path: PathBuf,
@@ -37,17 +37,32 @@ pub struct TaskFile {
     /// The modification time of its `_ERROR.txt`, if it has one.
     pub error_modified: Option<SystemTime>,
     /// The file's bytes as read during discovery (a task is validated, hashed and run from
-    /// exactly these bytes; [`TaskFile::reread`] refreshes them).
+    /// exactly these bytes; [`TaskFile::reread`] refreshes them). At most
+    /// [`MAX_TASK_BYTES`] + 1 bytes are read.
     pub bytes: Arc<[u8]>,
+    /// Why the file cannot be a task although it is where a task would be (a folder, a fifo,
+    /// unreadable, a link out of the root, a bad name); it gets an `_ERROR.txt` saying so.
+    pub problem: Option<TaskError>,
 }
 
 impl TaskFile {
     /// Reads the file again (contents, modification time, error file), e.g. just before
     /// running a task planned hours earlier.
+    /// A file that no longer exists is an `Err` (`NotFound`); one that cannot be read is an
+    /// `Ok` with [`TaskFile::problem`] set.
     pub fn reread(&mut self) -> std::io::Result<()> {
-        let (bytes, modified) = read_with_mtime(&self.path)?;
-        self.bytes = bytes.into();
-        self.modified = modified;
+        match read_task_file(&self.path) {
+            Ok((bytes, modified)) => {
+                self.bytes = bytes.into();
+                self.modified = modified;
+                self.problem = None;
+            }
+            Err(ReadProblem::Gone(e)) => return Err(e),
+            Err(ReadProblem::Task(p)) => {
+                self.bytes = Arc::from(&b""[..]);
+                self.problem = Some(p);
+            }
+        }
         self.error_modified = std::fs::metadata(crate::lifecycle::error_file_path(&self.path))
             .and_then(|m| m.modified())
             .ok();
@@ -55,26 +70,88 @@ impl TaskFile {
     }
 }
 
-/// Reads a file and its modification time with one open.
-fn read_with_mtime(path: &Path) -> std::io::Result<(Vec<u8>, SystemTime)> {
-    let mut f = std::fs::File::open(path)?;
-    let meta = f.metadata()?;
-    // Plain reads into a buffer of the known size (read_to_end would stat and seek again).
-    let mut bytes = vec![0u8; meta.len() as usize + 1];
-    let mut len = 0;
-    loop {
-        if len == bytes.len() {
-            bytes.resize(len * 2, 0);
+/// Why a task file could not be read.
+#[derive(Debug)]
+pub enum ReadProblem {
+    /// It does not exist (any more).
+    Gone(std::io::Error),
+    /// It exists but cannot be a task file: the problem to report.
+    Task(TaskError),
+}
+
+/// Reads a task file, untrusted, and its modification time with one open: never blocks on a
+/// fifo or device (opened with `O_NONBLOCK`, and only a regular file is read), and reads at
+/// most [`MAX_TASK_BYTES`] + 1 bytes (the parser reports a file above the limit).
+pub fn read_task_file(path: &Path) -> Result<(Vec<u8>, SystemTime), ReadProblem> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let read_err = |e: std::io::Error| {
+        if e.kind() == std::io::ErrorKind::NotFound {
+            ReadProblem::Gone(e)
+        } else {
+            ReadProblem::Task(TaskError::Read {
+                message: io_message(&e),
+            })
         }
-        match f.read(&mut bytes[len..]) {
-            Ok(0) => break,
-            Ok(n) => len += n,
+    };
+    let f = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK | libc::O_NOCTTY)
+        .open(path)
+        .map_err(read_err)?;
+    let meta = f.metadata().map_err(read_err)?;
+    if !meta.is_file() {
+        return Err(ReadProblem::Task(TaskError::NotAFile {
+            what: file_type_name(&meta.file_type()),
+        }));
+    }
+    let modified = meta.modified().unwrap_or(SystemTime::UNIX_EPOCH);
+    let cap = MAX_TASK_BYTES as u64 + 1;
+    let mut bytes = Vec::with_capacity(meta.len().min(cap) as usize);
+    let mut limited = f.take(cap);
+    loop {
+        match limited.read_to_end(&mut bytes) {
+            Ok(_) => break,
             Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(e),
+            Err(e) => return Err(read_err(e)),
         }
     }
-    bytes.truncate(len);
-    Ok((bytes, meta.modified().unwrap_or(SystemTime::UNIX_EPOCH)))
+    Ok((bytes, modified))
+}
+
+/// An I/O error as a lab member reads it ("permission denied", not "Permission denied (os
+/// error 13)").
+fn io_message(e: &std::io::Error) -> String {
+    match e.kind() {
+        std::io::ErrorKind::PermissionDenied => {
+            "permission denied; make the file readable for the workstation's runvqgan user"
+                .to_string()
+        }
+        _ => {
+            let text = e.to_string();
+            match text.find(" (os error") {
+                Some(i) => text[..i].to_string(),
+                None => text,
+            }
+        }
+    }
+}
+
+/// What a file that is not a regular file is, in words.
+fn file_type_name(ft: &std::fs::FileType) -> &'static str {
+    use std::os::unix::fs::FileTypeExt;
+    if ft.is_dir() {
+        "a folder"
+    } else if ft.is_fifo() {
+        "a named pipe (fifo)"
+    } else if ft.is_socket() {
+        "a socket"
+    } else if ft.is_block_device() || ft.is_char_device() {
+        "a device"
+    } else if ft.is_symlink() {
+        "a link"
+    } else {
+        "not a regular file"
+    }
 }
 
 /// Why discovery passes over a `.txt` file.
@@ -158,9 +235,20 @@ pub fn skip_reason(path: &Path, in_tasks: bool) -> Option<SkipReason> {
     if path.with_extension("png").exists() {
         return Some(SkipReason::Sidecar);
     }
+    use std::os::unix::fs::OpenOptionsExt;
     let mut head = [0u8; 256];
-    let n = std::fs::File::open(path)
-        .and_then(|mut f| f.read(&mut head))
+    // O_NONBLOCK: a fifo named like a task must not stop the caller.
+    let n = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK | libc::O_NOCTTY)
+        .open(path)
+        .and_then(|mut f| {
+            if f.metadata()?.is_file() {
+                f.read(&mut head)
+            } else {
+                Ok(0)
+            }
+        })
         .unwrap_or(0);
     looks_like_generate_call(&head[..n]).then_some(SkipReason::Sidecar)
 }
@@ -184,10 +272,17 @@ impl Walk<'_> {
                 return;
             }
         };
-        let mut entries: Vec<(String, std::fs::FileType)> = listing
-            .filter_map(Result::ok)
-            .filter_map(|e| Some((e.file_name().into_string().ok()?, e.file_type().ok()?)))
-            .collect();
+        let mut entries: Vec<(String, std::fs::FileType)> = Vec::new();
+        for entry in listing.filter_map(Result::ok) {
+            let Ok(ft) = entry.file_type() else { continue };
+            match entry.file_name().into_string() {
+                Ok(name) => entries.push((name, ft)),
+                Err(name) => tracing::warn!(
+                    "skipping {}: its name is not valid UTF-8; rename it",
+                    dir.join(name).display()
+                ),
+            }
+        }
         entries.sort_by(|a, b| a.0.cmp(&b.0));
         let names: HashSet<&str> = entries.iter().map(|(n, _)| n.as_str()).collect();
         for (name, ft) in &entries {
@@ -195,28 +290,51 @@ impl Walk<'_> {
                 continue;
             }
             let path = dir.join(name);
-            let (is_dir, is_file) = if ft.is_symlink() {
+            // Whether the name is that of a task file here (whatever the entry is).
+            let task_name = skip_by_name(name, in_tasks).is_none();
+            let (is_dir, is_file, problem) = if ft.is_symlink() {
                 match path.canonicalize() {
                     Ok(c) if self.root.contains(&c) => {
                         if c.is_dir() {
                             if !self.linked_dirs.insert(c) {
                                 continue;
                             }
-                            (true, false)
+                            (true, false, None)
                         } else {
-                            (false, c.is_file())
+                            (false, true, None)
                         }
                     }
-                    _ => {
-                        tracing::debug!(
-                            "skipping {}: a link that leaves the shared folder",
+                    Ok(_) => {
+                        // Never followed, never written beside: only the log says so.
+                        tracing::warn!(
+                            "skipping {}: a link that leads outside the shared folder",
                             path.display()
                         );
                         continue;
                     }
+                    Err(e) => {
+                        let problem = if e.raw_os_error() == Some(libc::ELOOP) {
+                            crate::root::PathProblem::LinkLoop
+                        } else {
+                            crate::root::PathProblem::Missing
+                        };
+                        tracing::warn!("skipping {}: a link: {problem}", path.display());
+                        (false, task_name, Some(TaskError::BadLink { problem }))
+                    }
                 }
+            } else if ft.is_dir() && task_name && name.to_lowercase().ends_with(".txt") {
+                // A folder named like a task file: tell its owner rather than walk into it.
+                (false, true, Some(TaskError::NotAFile { what: "a folder" }))
+            } else if !ft.is_dir() && !ft.is_file() {
+                (
+                    false,
+                    task_name,
+                    Some(TaskError::NotAFile {
+                        what: file_type_name(ft),
+                    }),
+                )
             } else {
-                (ft.is_dir(), ft.is_file())
+                (ft.is_dir(), ft.is_file(), None)
             };
             if is_dir {
                 self.dir(&path, in_tasks);
@@ -230,16 +348,35 @@ impl Walk<'_> {
                 continue;
             }
             let stem = &name[..name.len() - 4];
-            if names.contains(format!("{stem}.png").as_str()) {
+            if problem.is_none() && names.contains(format!("{stem}.png").as_str()) {
                 tracing::debug!("skipping {}: {}", path.display(), SkipReason::Sidecar);
                 continue;
             }
-            let (bytes, modified) = match read_with_mtime(&path) {
-                Ok(r) => r,
-                Err(e) => {
-                    tracing::warn!("cannot read {}: {e}", path.display());
-                    continue;
-                }
+            let mut problem = problem;
+            if problem.is_none() && name.chars().any(char::is_control) {
+                problem = Some(TaskError::BadFileName);
+            }
+            let (bytes, modified) = match &problem {
+                Some(_) => (
+                    Vec::new(),
+                    std::fs::symlink_metadata(&path)
+                        .and_then(|m| m.modified())
+                        .unwrap_or(SystemTime::UNIX_EPOCH),
+                ),
+                None => match read_task_file(&path) {
+                    Ok(r) => r,
+                    Err(ReadProblem::Gone(_)) => continue,
+                    Err(ReadProblem::Task(p)) => {
+                        tracing::warn!("cannot read {}: {p}", path.display());
+                        problem = Some(p);
+                        (
+                            Vec::new(),
+                            std::fs::symlink_metadata(&path)
+                                .and_then(|m| m.modified())
+                                .unwrap_or(SystemTime::UNIX_EPOCH),
+                        )
+                    }
+                },
             };
             if looks_like_generate_call(&bytes[..bytes.len().min(256)]) {
                 tracing::debug!("skipping {}: {}", path.display(), SkipReason::Sidecar);
@@ -267,6 +404,7 @@ impl Walk<'_> {
                 priority,
                 error_modified,
                 bytes: bytes.into(),
+                problem,
             });
         }
     }
@@ -358,6 +496,7 @@ mod tests {
             priority,
             error_modified: None,
             bytes: Arc::from(&b""[..]),
+            problem: None,
         }
     }
 

@@ -30,14 +30,16 @@ pub struct PythonSetup {
 }
 
 impl PythonSetup {
-    /// Chooses the environment: the flag, then the config, then `VIRTUAL_ENV`,
-    /// then the project's own `.venv`.
-    pub fn locate(flag: Option<&Path>, config: Option<&Path>) -> Result<PythonSetup> {
+    /// Chooses the environment: `--python-env` or `python_env` in runvqgan.toml (the
+    /// configuration, with the flag already applied), then `VIRTUAL_ENV`, then the
+    /// project's own `.venv`.
+    pub fn locate(configured: Option<&Path>) -> Result<PythonSetup> {
         let project_dir = project_dir()?;
-        let (env_dir, env_source) = if let Some(p) = flag {
-            (p.to_path_buf(), "--python-env".to_string())
-        } else if let Some(p) = config {
-            (p.to_path_buf(), "python_env in runvqgan.toml".to_string())
+        let (env_dir, env_source) = if let Some(p) = configured {
+            (
+                p.to_path_buf(),
+                "--python-env or python_env in runvqgan.toml".to_string(),
+            )
         } else if let Some(p) = std::env::var_os("VIRTUAL_ENV").filter(|v| !v.is_empty()) {
             (PathBuf::from(p), "the VIRTUAL_ENV variable".to_string())
         } else {

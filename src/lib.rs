@@ -5,6 +5,8 @@
 //! sidecars ([`sidecar`]), the task lifecycle ([`lifecycle`]), configuration ([`config`]) and
 //! the whole pipeline as one pure function ([`plan`]).
 
+pub mod budget;
+pub mod claim;
 pub mod commands;
 pub mod config;
 pub mod discover;
@@ -16,6 +18,6 @@ pub mod naming;
 pub mod plan;
 pub mod progress;
 pub mod root;
-pub mod runlock;
 pub mod sidecar;
 pub mod task;
+pub mod testhook;

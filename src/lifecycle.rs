@@ -89,10 +89,50 @@ fn write_error_text(task: &Path, text: &str) -> std::io::Result<PathBuf> {
         .prefix(".runvqgan-")
         .suffix(".tmp")
         .tempfile_in(dir)?;
+    {
+        use std::os::unix::fs::PermissionsExt;
+        tmp.as_file()
+            .set_permissions(std::fs::Permissions::from_mode(output_mode(task)))?;
+    }
     tmp.write_all(text.as_bytes())?;
     tmp.as_file().sync_all()?;
     tmp.persist(&path).map_err(|e| e.error)?;
     Ok(path)
+}
+
+/// The permission bits for files written for a task (images, sidecars, error files): those of
+/// the task file, so that whoever can read the task can read what came of it, and at least
+/// `rw-r--r--` (members must be able to read their images).
+pub fn output_mode(task: &Path) -> u32 {
+    use std::os::unix::fs::PermissionsExt;
+    let task_mode = std::fs::metadata(task)
+        .map(|m| m.permissions().mode())
+        .unwrap_or(0o644);
+    (task_mode & 0o666) | 0o644
+}
+
+/// Removes hidden temporary files `.runvqgan-*.tmp` older than an hour from `dir`: left by a
+/// process that died while writing an error file (writing one takes milliseconds, so a file
+/// that old belongs to no live process).
+pub fn remove_old_temporaries(dir: &Path) {
+    let Ok(listing) = std::fs::read_dir(dir) else {
+        return;
+    };
+    let hour_ago = SystemTime::now() - std::time::Duration::from_secs(3600);
+    for entry in listing.filter_map(Result::ok) {
+        let name = entry.file_name();
+        let Some(name) = name.to_str() else { continue };
+        if !(name.starts_with(".runvqgan-") && name.ends_with(".tmp")) {
+            continue;
+        }
+        let old = entry
+            .metadata()
+            .and_then(|m| m.modified())
+            .is_ok_and(|t| t < hour_ago);
+        if old && std::fs::remove_file(entry.path()).is_ok() {
+            tracing::info!("removed a stale temporary file {}", entry.path().display());
+        }
+    }
 }
 
 /// Marks a task finished: `name.txt` is renamed to `name.txt.done` (or `name.txt.2.done`,

@@ -101,6 +101,16 @@ struct RunArgs {
     )]
     delay_seconds: Option<f64>,
 
+    /// Start no image that cannot finish before this local time, HH:MM (e.g. 06:30); what is
+    /// left waits for the next run.
+    #[arg(long, value_name = "HH:MM", help_heading = "Time budget")]
+    until: Option<String>,
+
+    /// Start no image that cannot finish within this many minutes of the start of the run
+    /// (runvqgan.toml: max_minutes).
+    #[arg(long, value_name = "MINUTES", help_heading = "Time budget")]
+    max_minutes: Option<f64>,
+
     /// The log file, relative to the shared folder (runvqgan.toml: log_file; default
     /// runvqgan.log).
     #[arg(long, value_name = "FILE", help_heading = "Overrides of runvqgan.toml")]
@@ -293,9 +303,11 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             args.engine.apply(&mut overrides);
             overrides.delay_seconds = args.delay_seconds;
             overrides.log_file = args.log_file.clone();
+            overrides.max_minutes = args.max_minutes;
             commands::run::run(&commands::run::RunOptions {
                 root: &args.root,
                 overrides,
+                until: args.until.clone(),
             })
         }
         Command::Reproduce(args) => {

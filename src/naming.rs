@@ -6,11 +6,103 @@
 //!
 //! This is also where an interrupted task's earlier images are found: sidecars among
 //! `<out_file>_<n>.txt` whose provenance names the same task file and content.
+//!
+//! Crash safety: before an image is generated its number is reserved on disk by a hidden
+//! *pending marker* `.<out_file>_<n>.runvqgan-pending` in the output folder, which names the
+//! task, its content hash and the image's index k ([`Pending`]). The marker is written under
+//! the root's names lock ([`crate::claim::NamesLock`]) and removed once the PNG and its
+//! sidecar exist. A run that died in between (kill -9, power cut) leaves the marker; the next
+//! run makes image k again under the same number n, replacing a PNG that was written without
+//! its sidecar, so no number is skipped and no image is made twice.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
 
+use serde::{Deserialize, Serialize};
+
 use crate::sidecar::Sidecar;
+
+/// The suffix of pending markers.
+pub const PENDING_SUFFIX: &str = ".runvqgan-pending";
+
+/// The pending marker of image `n` of `base`: `.base_n.runvqgan-pending`.
+pub fn pending_name(base: &str, n: u32) -> String {
+    format!(".{base}_{n}{PENDING_SUFFIX}")
+}
+
+/// Splits `.base_n.runvqgan-pending` into (`base`, n).
+pub fn parse_pending_name(file_name: &str) -> Option<(&str, u32)> {
+    let stem = file_name.strip_prefix('.')?.strip_suffix(PENDING_SUFFIX)?;
+    let (base, n) = stem.rsplit_once('_')?;
+    if n.is_empty() || !n.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    Some((base, n.parse().ok()?))
+}
+
+/// What a pending marker says: image k of this task (by path and content) is being made under
+/// this number.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Pending {
+    /// The task file, relative to the root.
+    pub task: String,
+    /// Hex SHA-256 of the task file's bytes.
+    pub task_sha256: String,
+    /// k, the 1-based index in the task's expansion.
+    pub image: u32,
+}
+
+impl Pending {
+    /// Writes the marker for number `n` of `base` in `folder` atomically; fails if one exists.
+    pub fn write(&self, folder: &Path, base: &str, n: u32, mode: u32) -> std::io::Result<()> {
+        use std::io::Write;
+        use std::os::unix::fs::PermissionsExt;
+        let mut tmp = tempfile::Builder::new()
+            .prefix(&format!(".{base}_{n}.pending."))
+            .suffix(".tmp")
+            .tempfile_in(folder)?;
+        tmp.write_all(&serde_json::to_vec(self).expect("serialises"))?;
+        tmp.as_file()
+            .set_permissions(std::fs::Permissions::from_mode(mode))?;
+        tmp.as_file().sync_all()?;
+        tmp.persist_noclobber(folder.join(pending_name(base, n)))
+            .map_err(|e| e.error)?;
+        Ok(())
+    }
+
+    /// Reads a marker; `None` when it cannot be read or parsed.
+    pub fn read(path: &Path) -> Option<Pending> {
+        let bytes = std::fs::read(path).ok()?;
+        serde_json::from_slice(&bytes).ok()
+    }
+}
+
+/// Removes the hidden temporary files of number `n` of `base` in `folder` that a process which
+/// died while writing left behind: `.base_n.png.*.tmp` (the engine's), `.base_n.txt.*.tmp`
+/// (sidecars) and `.base_n.pending.*.tmp` (markers). Only the holder of the task's claim may
+/// call this.
+pub fn remove_stale_temporaries(folder: &Path, base: &str, n: u32) {
+    let Ok(listing) = std::fs::read_dir(folder) else {
+        return;
+    };
+    let prefixes = [
+        format!(".{base}_{n}.png."),
+        format!(".{base}_{n}.txt."),
+        format!(".{base}_{n}.pending."),
+    ];
+    for entry in listing.filter_map(Result::ok) {
+        let name = entry.file_name();
+        let Some(name) = name.to_str() else { continue };
+        if name.ends_with(".tmp") && prefixes.iter().any(|p| name.starts_with(p.as_str())) {
+            match std::fs::remove_file(entry.path()) {
+                Ok(()) => {
+                    tracing::info!("removed a stale temporary file {}", entry.path().display())
+                }
+                Err(e) => tracing::warn!("cannot remove {}: {e}", entry.path().display()),
+            }
+        }
+    }
+}
 
 /// The file names of image `n` of `base`: (`base_n.png`, `base_n.txt`).
 pub fn output_names(base: &str, n: u32) -> (String, String) {
@@ -39,6 +131,7 @@ struct Slot {
     png: bool,
     txt: bool,
     reserved: bool,
+    pending: bool,
 }
 
 /// One `out_file` in one folder.
@@ -48,6 +141,8 @@ struct BaseIndex {
     /// Provenance of finished images (`png` and `txt` present), read on first use:
     /// (task, task-sha256, k).
     made: Option<Vec<(String, String, u32)>>,
+    /// Pending markers, read on first use: (n, marker or `None` when unreadable).
+    pending: Option<Vec<(u32, Option<Pending>)>>,
 }
 
 /// The listing of output folders, read once each, with the numbers handed out so far.
@@ -69,7 +164,15 @@ impl OutputIndex {
                 let entry = entry?;
                 let name = entry.file_name();
                 let Some(name) = name.to_str() else { continue };
-                if let Some((b, n, png)) = parse_output_name(name) {
+                if let Some((b, n)) = parse_pending_name(name) {
+                    bases
+                        .entry(b.to_string())
+                        .or_default()
+                        .slots
+                        .entry(n)
+                        .or_default()
+                        .pending = true;
+                } else if let Some((b, n, png)) = parse_output_name(name) {
                     let slot = bases
                         .entry(b.to_string())
                         .or_default()
@@ -113,6 +216,42 @@ impl OutputIndex {
             b.slots.entry(*n).or_default().reserved = true;
         }
         Ok(numbers)
+    }
+
+    /// The pending markers of `base` in `folder`: (n, what the marker says, or `None` when it
+    /// cannot be read).
+    pub fn pending(
+        &mut self,
+        folder: &Path,
+        base: &str,
+    ) -> std::io::Result<Vec<(u32, Option<Pending>)>> {
+        let b = self.base(folder, base)?;
+        if b.pending.is_none() {
+            let list = b
+                .slots
+                .iter()
+                .filter(|(_, s)| s.pending)
+                .map(|(n, _)| (*n, Pending::read(&folder.join(pending_name(base, *n)))))
+                .collect();
+            b.pending = Some(list);
+        }
+        Ok(b.pending.clone().expect("filled above"))
+    }
+
+    /// Forgets the pending marker of number `n` (after it was removed from disk); the number
+    /// stays taken if a file has it.
+    pub fn forget_pending(&mut self, folder: &Path, base: &str, n: u32) -> std::io::Result<()> {
+        let b = self.base(folder, base)?;
+        if let Some(slot) = b.slots.get_mut(&n) {
+            slot.pending = false;
+            if *slot == Slot::default() {
+                b.slots.remove(&n);
+            }
+        }
+        if let Some(list) = &mut b.pending {
+            list.retain(|(m, _)| *m != n);
+        }
+        Ok(())
     }
 
     /// The expansion indices (k) of images already made for this task (same task path and

@@ -2,6 +2,7 @@
 //! function of the shared folder's contents (it writes nothing), used by `plan` to show what
 //! a run would do and by `run` to do it.
 
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use serde::Serialize;
@@ -48,6 +49,9 @@ pub struct PlannedImage {
     /// The engine job (paths relative to the root; see [`Job::resolved`]). `job.seed` is
     /// `seed + k - 1` when the task gives a seed, else `None` (the engine picks one).
     pub job: Job,
+    /// Whether a pending marker left by an earlier, interrupted run already reserves this
+    /// number for this image (see [`crate::naming`]).
+    pub reserved: bool,
 }
 
 impl PlannedImage {
@@ -110,6 +114,9 @@ pub struct PlannedTask {
     pub images: Vec<PlannedImage>,
     /// Expansion indices k already made by an earlier, interrupted run.
     pub already_made: Vec<u32>,
+    /// Numbers in the output folder whose pending markers are stale: they name this task
+    /// with other contents or an image already made, or a task file that no longer exists.
+    pub stale_pending: Vec<u32>,
 }
 
 impl PlannedTask {
@@ -156,6 +163,7 @@ impl<'a> Planner<'a> {
             spec: None,
             images: Vec::new(),
             already_made: Vec::new(),
+            stale_pending: Vec::new(),
         };
         if lifecycle::retry_decision(file.modified, file.error_modified) == RetryState::Blocked
             && !lifecycle::is_failure_report(&lifecycle::error_file_path(&file.path))
@@ -177,6 +185,9 @@ impl<'a> Planner<'a> {
             });
             planned
         };
+        if let Some(problem) = &file.problem {
+            return invalid(planned, vec![problem.clone()]);
+        }
         let bytes = &file.bytes;
         planned.sha256 = Some(lifecycle::task_sha256(bytes));
         let ctx = TaskContext {
@@ -197,9 +208,10 @@ impl<'a> Planner<'a> {
             &file.rel,
             planned.sha256.as_deref().unwrap_or_default(),
         ) {
-            Ok((images, made)) => {
+            Ok((images, made, stale)) => {
                 planned.images = images;
                 planned.already_made = made;
+                planned.stale_pending = stale;
             }
             Err(e) => {
                 return invalid(
@@ -224,22 +236,57 @@ impl<'a> Planner<'a> {
         spec: &TaskSpec,
         task_rel: &str,
         sha: &str,
-    ) -> std::io::Result<(Vec<PlannedImage>, Vec<u32>)> {
+    ) -> std::io::Result<(Vec<PlannedImage>, Vec<u32>, Vec<u32>)> {
         let folder = &spec.out_folder;
         let made = self
             .index
             .made_images(folder, &spec.out_file, task_rel, sha)?;
+        // Numbers reserved for this task's images by a run that did not finish them.
+        let mut reserved: BTreeMap<u32, u32> = BTreeMap::new();
+        let mut stale = Vec::new();
+        for (n, marker) in self.index.pending(folder, &spec.out_file)? {
+            let Some(marker) = marker else { continue };
+            if marker.task != task_rel {
+                if !self.root.path().join(&marker.task).exists() {
+                    stale.push(n);
+                }
+                continue;
+            }
+            let k = marker.image;
+            if marker.task_sha256 != sha
+                || made.contains(&k)
+                || k == 0
+                || k > spec.total_images()
+                || reserved.contains_key(&k)
+            {
+                stale.push(n);
+            } else {
+                reserved.insert(k, n);
+            }
+        }
         let todo: Vec<_> = expand(spec)
             .into_iter()
             .filter(|img| !made.contains(&img.index))
             .collect();
-        let numbers = self
+        let fresh = todo
+            .iter()
+            .filter(|img| !reserved.contains_key(&img.index))
+            .count();
+        let mut numbers = self
             .index
-            .allocate(folder, &spec.out_file, todo.len() as u32)?;
+            .allocate(folder, &spec.out_file, fresh as u32)?
+            .into_iter();
         let images = todo
             .into_iter()
-            .zip(numbers)
-            .map(|(img, number)| {
+            .map(|img| match reserved.get(&img.index) {
+                Some(n) => (img, *n, true),
+                None => (
+                    img,
+                    numbers.next().expect("one number per fresh image"),
+                    false,
+                ),
+            })
+            .map(|(img, number, reserved)| {
                 let (png, txt) = output_names(&spec.out_file, number);
                 let output_rel = join_rel(&spec.out_folder_rel, &png);
                 PlannedImage {
@@ -260,6 +307,7 @@ impl<'a> Planner<'a> {
                         options: spec.options.clone(),
                     },
                     output_rel,
+                    reserved,
                 }
             })
             .collect();
@@ -267,7 +315,7 @@ impl<'a> Planner<'a> {
             .into_iter()
             .filter(|k| *k <= spec.total_images())
             .collect();
-        Ok((images, made))
+        Ok((images, made, stale))
     }
 }
 

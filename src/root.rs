@@ -68,12 +68,15 @@ pub enum PathProblem {
     /// A `..` component.
     #[error("it contains `..`; paths must stay inside the shared folder")]
     ParentDir,
-    /// A control character.
-    #[error("it contains a control character")]
+    /// A control character or an invisible formatting character.
+    #[error("it contains a control character or an invisible formatting character")]
     Control,
     /// The path does not exist.
     #[error("it does not exist")]
     Missing,
+    /// Links that lead to each other in a circle.
+    #[error("it is a link that leads in a circle (a link loop)")]
+    LinkLoop,
     /// Followed through links it ends up outside the root.
     #[error("it leads outside the shared folder through a link")]
     Escapes,
@@ -151,9 +154,13 @@ impl Root {
     pub fn resolve_inside(&self, base: &Path, user: &str) -> Result<PathBuf, PathProblem> {
         check_relative(user)?;
         let joined = base.join(user);
-        let canonical = joined.canonicalize().map_err(|_| {
-            // A dangling link, or one into a folder that does not exist, reads as missing.
-            PathProblem::Missing
+        let canonical = joined.canonicalize().map_err(|e| {
+            if e.raw_os_error() == Some(libc::ELOOP) {
+                PathProblem::LinkLoop
+            } else {
+                // A dangling link, or one into a folder that does not exist, reads as missing.
+                PathProblem::Missing
+            }
         })?;
         if !self.contains(&canonical) {
             return Err(PathProblem::Escapes);
@@ -167,7 +174,10 @@ pub fn check_relative(user: &str) -> Result<(), PathProblem> {
     if user.trim().is_empty() {
         return Err(PathProblem::Empty);
     }
-    if user.chars().any(char::is_control) {
+    if user
+        .chars()
+        .any(|c| c.is_control() || is_invisible_format(c))
+    {
         return Err(PathProblem::Control);
     }
     if user.starts_with('/') || user.starts_with('\\') || Path::new(user).is_absolute() {
@@ -187,6 +197,13 @@ pub fn check_relative(user: &str) -> Result<(), PathProblem> {
         return Err(PathProblem::ParentDir);
     }
     Ok(())
+}
+
+/// Whether `c` is an invisible formatting character that can disguise a name: bidirectional
+/// controls (U+202A-U+202E, U+2066-U+2069), zero-width characters (U+200B-U+200F, U+2060),
+/// the byte-order mark (U+FEFF).
+pub fn is_invisible_format(c: char) -> bool {
+    matches!(c, '\u{200B}'..='\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2060}'..='\u{2069}' | '\u{FEFF}')
 }
 
 /// A relative path with `/` separators, whatever the platform.

@@ -511,16 +511,31 @@ impl Sidecar {
     /// Writes the sidecar atomically (a hidden temporary file in the same folder, then a
     /// rename). Refuses to replace an existing file: output names are never reused.
     pub fn write_new(&self, path: &Path) -> Result<(), SidecarError> {
+        self.write_new_with_mode(path, 0o644)
+    }
+
+    /// [`Sidecar::write_new`] with the file's permission bits. The temporary file is
+    /// `.<name>.<random>.tmp`, so that a run which died while writing it can tell it is a
+    /// leftover of this output ([`crate::naming::remove_stale_temporaries`]).
+    pub fn write_new_with_mode(&self, path: &Path, mode: u32) -> Result<(), SidecarError> {
+        use std::os::unix::fs::PermissionsExt;
         let text = self.render()?;
         let err = |source| SidecarError::Write {
             path: path.to_path_buf(),
             source,
         };
         let dir = path.parent().unwrap_or(Path::new("."));
+        let name = path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
         let mut tmp = tempfile::Builder::new()
-            .prefix(".runvqgan-")
+            .prefix(&format!(".{name}."))
             .suffix(".tmp")
             .tempfile_in(dir)
+            .map_err(err)?;
+        tmp.as_file()
+            .set_permissions(std::fs::Permissions::from_mode(mode))
             .map_err(err)?;
         tmp.write_all(text.as_bytes()).map_err(err)?;
         tmp.as_file().sync_all().map_err(err)?;

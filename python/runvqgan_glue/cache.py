@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import logging
 import traceback
 import warnings
@@ -9,6 +10,8 @@ from collections.abc import Callable
 from typing import Any
 
 log = logging.getLogger("runvqgan_glue")
+
+_WRITE_ERRNOS = {errno.EACCES, errno.EPERM, errno.EROFS, errno.ENOSPC, errno.EDQUOT}
 
 _engines: dict[str, Any] = {}
 _keys: dict[str, tuple] = {}
@@ -89,9 +92,9 @@ def unload_all() -> None:
 def describe_error(exc: BaseException) -> dict:
     """Classify an exception for the lab member's error file.
 
-    Returns ``kind`` ("out_of_memory", "missing_file", "interrupted" or
-    "other"), ``message`` (one line) and ``traceback`` (the full text, for the
-    owner's log).
+    Returns ``kind`` ("out_of_memory", "write" for a read-only or full disk,
+    "missing_file", "interrupted" or "other"), ``message`` (one line) and
+    ``traceback`` (the full text, for the owner's log).
     """
     name = type(exc).__name__
     text = str(exc).strip().splitlines()
@@ -99,6 +102,9 @@ def describe_error(exc: BaseException) -> dict:
     kind = "other"
     if name == "OutOfMemoryError" or "out of memory" in first.lower():
         kind = "out_of_memory"
+    elif isinstance(exc, OSError) and exc.errno in _WRITE_ERRNOS:
+        # The output folder is read-only, full or over quota (the engine writes the PNG).
+        kind = "write"
     elif isinstance(exc, FileNotFoundError):
         kind = "missing_file"
     elif isinstance(exc, KeyboardInterrupt):

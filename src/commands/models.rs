@@ -42,7 +42,7 @@ pub fn check(opts: &CheckOptions<'_>, out: &mut dyn Write) -> anyhow::Result<Exi
     let root = Root::open(opts.root)?;
     let config = Config::load(root.path(), &opts.overrides)?;
     let files = model_files(root.path(), &config, None);
-    let setup = PythonSetup::locate(None, config.python_env.as_deref())?;
+    let setup = PythonSetup::locate(config.python_env.as_deref())?;
     let engine = Engine::start(&setup, Arc::new(AtomicBool::new(false)))?;
     let info = engine
         .load_models(

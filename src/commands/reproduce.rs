@@ -91,7 +91,7 @@ pub fn run(opts: &ReproduceOptions<'_>, out: &mut dyn Write) -> anyhow::Result<E
 
     let mut job = call.job.resolved(root.path());
     job.output = Some(png.to_string_lossy().into_owned());
-    let setup = PythonSetup::locate(None, config.python_env.as_deref())?;
+    let setup = PythonSetup::locate(config.python_env.as_deref())?;
     let engine = Engine::start(&setup, crate::commands::stop_flag()?)?;
     let device = config.device.clone().or_else(|| call.cuda_device.clone());
     engine

@@ -9,14 +9,15 @@ use std::time::{Duration, Instant, SystemTime};
 
 use anyhow::Context;
 
-use crate::config::{Config, ConfigOverrides};
-use crate::engine::{Engine, GenerateError, PythonSetup};
+use crate::budget::{self, Budget};
+use crate::claim::{NamesLock, TaskClaim, claim_path};
+use crate::config::{Config, ConfigError, ConfigOverrides};
+use crate::engine::{Engine, GenerateError, ProgressSink, PythonSetup};
 use crate::exit_codes::ExitCode;
-use crate::lifecycle;
-use crate::plan::{PlannedImage, PlannedTask, Status, plan};
+use crate::plan::{PlannedImage, PlannedTask, Planner, Status, plan};
 use crate::progress::{Progress, RunLog, timestamp};
 use crate::root::Root;
-use crate::runlock::RunLock;
+use crate::{lifecycle, naming, testhook};
 
 /// Options of `run`.
 #[derive(Debug, Clone)]
@@ -25,6 +26,8 @@ pub struct RunOptions<'a> {
     pub root: &'a Path,
     /// Flags that override `runvqgan.toml`.
     pub overrides: ConfigOverrides,
+    /// `--until HH:MM`: start no image that cannot finish before this local time.
+    pub until: Option<String>,
 }
 
 /// What the night came to.
@@ -34,22 +37,35 @@ struct Tally {
     failed: usize,
     invalid: usize,
     skipped: usize,
+    /// Tasks claimed by another runvqgan process.
+    busy: usize,
+    /// Tasks changed or deleted while they ran.
+    changed: usize,
     images: usize,
     interrupted: bool,
+    /// Why the run stopped early for its time budget.
+    out_of_time: Option<String>,
 }
 
 /// Runs the nightly job on `opts.root`.
+///
+/// Several runs may share a root (for example one per GPU): each task is claimed by one
+/// process at a time ([`crate::claim`]), and tasks claimed by another process are left to it.
 pub fn run(opts: &RunOptions<'_>) -> anyhow::Result<ExitCode> {
     let started = Instant::now();
     let root = Root::open(opts.root)?;
     let config = Config::load(root.path(), &opts.overrides)?;
-    let Some(_lock) = RunLock::try_acquire(root.path())? else {
-        tracing::warn!(
-            "another runvqgan run is already working on {}; this one has nothing to do",
-            root.path().display()
-        );
-        return Ok(ExitCode::Success);
-    };
+    let until = opts
+        .until
+        .as_deref()
+        .map(budget::parse_until)
+        .transpose()
+        .map_err(|problem| ConfigError::Value {
+            path: "the command line".into(),
+            key: "until".into(),
+            problem,
+        })?;
+    let mut budget = Budget::new(until, config.max_minutes, SystemTime::now());
     let log = RunLog::open(&root.path().join(&config.log_file));
     let stop = crate::commands::stop_flag()?;
 
@@ -74,54 +90,128 @@ pub fn run(opts: &RunOptions<'_>) -> anyhow::Result<ExitCode> {
     let work: Vec<&PlannedTask> = tasks.iter().filter(|t| t.status == Status::Ok).collect();
     let total_images: usize = work.iter().map(|t| t.images.len()).sum();
     log.line(&format!(
-        "run started: {} task(s) to do with {total_images} image(s), {} invalid, {} skipped",
+        "run started (process {}{}): {} task(s) to do with {total_images} image(s), {} invalid, {} skipped{}",
+        std::process::id(),
+        config
+            .device
+            .as_deref()
+            .map(|d| format!(", device {d}"))
+            .unwrap_or_default(),
         work.len(),
         tally.invalid,
-        tally.skipped
+        tally.skipped,
+        budget
+            .deadline()
+            .map(|d| format!("; no image starts that cannot end by {}", timestamp(d)))
+            .unwrap_or_default(),
     ));
 
-    let engine = if total_images > 0 {
-        Some(start_engine(&root, &config, stop.clone(), &log)?)
-    } else {
-        None
-    };
+    let mut engine: Option<Engine> = None;
     let progress = Progress::new(total_images as u64);
     let mut first = true;
-    for task in work {
+    let mut claimed = 0usize;
+    let mut left: Vec<String> = Vec::new();
+    for task in &work {
         if stop.load(Ordering::SeqCst) {
             tally.interrupted = true;
             break;
         }
-        if !task.images.is_empty() {
+        if tally.out_of_time.is_some() {
+            left.push(format!(
+                "{} ({} image(s))",
+                task.file.rel,
+                task.images.len()
+            ));
+            continue;
+        }
+        let claim = match TaskClaim::try_claim(&task.file.path) {
+            Ok(Some(c)) => c,
+            Ok(None) => {
+                tally.busy += 1;
+                log.line(&format!(
+                    "task {}: another runvqgan process is working on it; left to that process",
+                    task.file.rel
+                ));
+                continue;
+            }
+            Err(e) => {
+                tally.failed += 1;
+                let msg = format!(
+                    "task {}: cannot be claimed (the claim file {} cannot be written: {e});                      the folder of the task must be writable for runvqgan",
+                    task.file.rel,
+                    root.rel(&claim_path(&task.file.path))
+                );
+                log.line(&msg);
+                progress.say(|| tracing::error!("{msg}"));
+                continue;
+            }
+        };
+        claimed += 1;
+        let fresh = match claim_task(task, &root, &config) {
+            Ok(Some(fresh)) => fresh,
+            Ok(None) => {
+                claim.finish();
+                tally.changed += 1;
+                log.line(&format!(
+                    "task {}: it was removed or renamed before it ran; nothing done",
+                    task.file.rel
+                ));
+                continue;
+            }
+            Err(failure) => {
+                tally.failed += 1;
+                report_failure(task, "", &failure, &root, &log);
+                continue;
+            }
+        };
+        match fresh.status {
+            Status::Ok => {}
+            Status::Invalid => {
+                claim.finish();
+                tally.invalid += 1;
+                report_invalid(&fresh, &log);
+                continue;
+            }
+            Status::Skipped => {
+                claim.finish();
+                tally.skipped += 1;
+                continue;
+            }
+        }
+        if !fresh.images.is_empty() {
             if !first && config.delay_seconds > 0.0 && !pause(config.delay_seconds, &stop) {
                 tally.interrupted = true;
                 break;
             }
             first = false;
+            if engine.is_none() {
+                engine = Some(start_engine(&root, &config, stop.clone(), &log)?);
+            }
         }
-        let engine = engine.as_ref();
-        match make_task(task, &root, &config, engine, &progress, &log, &mut tally) {
-            TaskEnd::AllMade => match lifecycle::mark_done(&task.file.path) {
-                Ok(done) => {
-                    tally.done += 1;
-                    log.line(&format!(
-                        "task done: {} -> {}",
-                        task.file.rel,
-                        root.rel(&done)
-                    ));
-                    progress.say(|| tracing::info!("done: {}", task.file.rel));
-                }
-                Err(e) => {
-                    tally.failed += 1;
-                    let msg = format!(
-                        "task {}: all images exist, but it cannot be renamed to .done: {e}",
-                        task.file.rel
-                    );
-                    log.line(&msg);
-                    progress.say(|| tracing::error!("{msg}"));
-                }
-            },
+        let ctx = TaskRun {
+            task: &fresh,
+            root: &root,
+            config: &config,
+            engine: engine.as_ref(),
+            progress: &progress,
+            log: &log,
+        };
+        match ctx.make_all(&mut tally, &mut budget) {
+            TaskEnd::AllMade => finish_task(&fresh, claim, &root, &progress, &log, &mut tally),
             TaskEnd::Failed => tally.failed += 1,
+            TaskEnd::Changed(why) => {
+                tally.changed += 1;
+                let msg = format!(
+                    "task {}: {why}; its remaining images are left for the next run",
+                    task.file.rel
+                );
+                log.line(&msg);
+                progress.say(|| tracing::warn!("{msg}"));
+            }
+            TaskEnd::OutOfTime(why) => {
+                left.push(format!("{} (some of its images)", task.file.rel));
+                tally.out_of_time = Some(why);
+            }
             TaskEnd::Interrupted => {
                 tally.interrupted = true;
                 break;
@@ -130,10 +220,28 @@ pub fn run(opts: &RunOptions<'_>) -> anyhow::Result<ExitCode> {
     }
     progress.finish();
 
-    let summary = format!(
+    if claimed == 0 && tally.busy > 0 {
+        let msg = format!(
+            "nothing left to claim: all {} task(s) to do are being run by other runvqgan processes",
+            tally.busy
+        );
+        log.line(&msg);
+        tracing::info!("{msg}");
+    }
+    if let Some(why) = &tally.out_of_time {
+        let msg = format!(
+            "stopped for the time budget: {why}. Left for the next run: {}",
+            left.join(", ")
+        );
+        log.line(&msg);
+        tracing::warn!("{msg}");
+    }
+    let mut summary = format!(
         "run {}: {} task(s) done, {} failed, {} invalid, {} skipped; {} image(s) written in {}",
         if tally.interrupted {
             "interrupted"
+        } else if tally.out_of_time.is_some() {
+            "stopped for the time budget"
         } else {
             "finished"
         },
@@ -144,6 +252,18 @@ pub fn run(opts: &RunOptions<'_>) -> anyhow::Result<ExitCode> {
         tally.images,
         humantime::format_duration(Duration::from_secs(started.elapsed().as_secs())),
     );
+    if tally.busy > 0 {
+        summary.push_str(&format!(
+            "; {} task(s) left to other runvqgan processes",
+            tally.busy
+        ));
+    }
+    if tally.changed > 0 {
+        summary.push_str(&format!(
+            "; {} task(s) changed or removed while running, left for the next run",
+            tally.changed
+        ));
+    }
     log.line(&summary);
     tracing::info!("{summary}");
     Ok(if tally.interrupted {
@@ -156,6 +276,181 @@ pub fn run(opts: &RunOptions<'_>) -> anyhow::Result<ExitCode> {
     } else {
         ExitCode::Success
     })
+}
+
+/// Plans a claimed task again from its current bytes, under the names lock, and reserves
+/// the numbers of its missing images with pending markers (reusing those an interrupted run
+/// left). `Ok(None)`: the task file is gone. `Err`: the output folder cannot be written.
+fn claim_task(
+    task: &PlannedTask,
+    root: &Root,
+    config: &Config,
+) -> Result<Option<PlannedTask>, lifecycle::Failure> {
+    let mut file = task.file.clone();
+    match file.reread() {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => {
+            return Err(lifecycle::Failure {
+                kind: "other".into(),
+                message: format!("the task file cannot be read again: {e}"),
+                size: None,
+            });
+        }
+    }
+    if let Some(dir) = file.path.parent() {
+        lifecycle::remove_old_temporaries(dir);
+    }
+    let write_failure = |what: String, e: std::io::Error| lifecycle::Failure {
+        kind: "write".into(),
+        message: format!("{what}: {}", describe_io(&e)),
+        size: None,
+    };
+    let _names = NamesLock::acquire(root.path()).map_err(|e| {
+        write_failure(
+            "the names lock of the shared folder cannot be taken".into(),
+            e,
+        )
+    })?;
+    let mut fresh = Planner::new(root, config).plan_task(&file);
+    let Some(spec) = fresh.spec.clone() else {
+        return Ok(Some(fresh));
+    };
+    let folder = &spec.out_folder;
+    let base = &spec.out_file;
+    lifecycle::remove_old_temporaries(folder);
+    if !fresh.stale_pending.is_empty() {
+        // Markers of this task's earlier contents, of images already made, or of tasks that
+        // are gone: free their numbers, then plan again so that they can be used.
+        for n in &fresh.stale_pending {
+            let _ = std::fs::remove_file(folder.join(naming::pending_name(base, *n)));
+            naming::remove_stale_temporaries(folder, base, *n);
+        }
+        fresh = Planner::new(root, config).plan_task(&file);
+    }
+    let mode = lifecycle::output_mode(&file.path);
+    let sha = fresh.sha256.clone().unwrap_or_default();
+    for image in &mut fresh.images {
+        if image.reserved {
+            naming::remove_stale_temporaries(folder, base, image.number);
+            continue;
+        }
+        let marker = naming::Pending {
+            task: file.rel.clone(),
+            task_sha256: sha.clone(),
+            image: image.index,
+        };
+        marker
+            .write(folder, base, image.number, mode)
+            .map_err(|e| {
+                write_failure(
+                    format!(
+                        "the output folder {} cannot be written",
+                        if spec.out_folder_rel.is_empty() {
+                            "."
+                        } else {
+                            spec.out_folder_rel.as_str()
+                        }
+                    ),
+                    e,
+                )
+            })?;
+        image.reserved = true;
+    }
+    Ok(Some(fresh))
+}
+
+/// An I/O error in words, naming the usual causes of a write failure.
+fn describe_io(e: &std::io::Error) -> String {
+    match e.raw_os_error() {
+        Some(libc::ENOSPC) => format!("the disk is full ({e})"),
+        Some(libc::EDQUOT) => format!("the disk quota is used up ({e})"),
+        Some(libc::EROFS) => format!("the disk is read-only ({e})"),
+        Some(libc::EACCES) | Some(libc::EPERM) => format!("permission denied ({e})"),
+        _ => e.to_string(),
+    }
+}
+
+/// Renames a task whose images all exist to `.done`, after checking that it was not changed
+/// while it ran, and ends its claim.
+fn finish_task(
+    task: &PlannedTask,
+    claim: TaskClaim,
+    root: &Root,
+    progress: &Progress,
+    log: &RunLog,
+    tally: &mut Tally,
+) {
+    testhook::reached("before-done");
+    if let Err(why) = unchanged(task) {
+        tally.changed += 1;
+        let msg = format!(
+            "task {}: {why}; it is not marked done, the next run looks at it again",
+            task.file.rel
+        );
+        log.line(&msg);
+        progress.say(|| tracing::warn!("{msg}"));
+        return;
+    }
+    match lifecycle::mark_done(&task.file.path) {
+        Ok(done) => {
+            claim.finish();
+            tally.done += 1;
+            log.line(&format!(
+                "task done: {} -> {}",
+                task.file.rel,
+                root.rel(&done)
+            ));
+            progress.say(|| tracing::info!("done: {}", task.file.rel));
+        }
+        Err(e) => {
+            tally.failed += 1;
+            let msg = format!(
+                "task {}: all images exist, but it cannot be renamed to .done: {e}",
+                task.file.rel
+            );
+            log.line(&msg);
+            progress.say(|| tracing::error!("{msg}"));
+        }
+    }
+}
+
+/// `Ok` when the task file still holds the bytes the task was planned from.
+fn unchanged(task: &PlannedTask) -> Result<(), String> {
+    let mut now = task.file.clone();
+    match now.reread() {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            Err("the task file was removed or renamed while it ran".into())
+        }
+        Err(e) => Err(format!("the task file cannot be read again: {e}")),
+        Ok(()) if now.problem.is_some() || *now.bytes != *task.file.bytes => {
+            Err("the task file was changed while it ran".into())
+        }
+        Ok(()) => Ok(()),
+    }
+}
+
+/// Writes the failure `_ERROR.txt` of a task and logs it.
+fn report_failure(
+    task: &PlannedTask,
+    output_rel: &str,
+    reason: &lifecycle::Failure,
+    root: &Root,
+    log: &RunLog,
+) {
+    let text = lifecycle::failure_report(&task.file.rel, output_rel, reason);
+    match lifecycle::write_failure_file(&task.file.path, &text) {
+        Ok(path) => log.line(&format!(
+            "task failed: {}: {} (see {})",
+            task.file.rel,
+            reason.message,
+            root.rel(&path)
+        )),
+        Err(e) => log.line(&format!(
+            "task failed: {}: {}; its error file cannot be written: {e}",
+            task.file.rel, reason.message
+        )),
+    }
 }
 
 /// Writes the `_ERROR.txt` of an invalid task and logs it.
@@ -189,7 +484,7 @@ fn start_engine(
     stop: Arc<AtomicBool>,
     log: &RunLog,
 ) -> anyhow::Result<Engine> {
-    let setup = PythonSetup::locate(None, config.python_env.as_deref())?;
+    let setup = PythonSetup::locate(config.python_env.as_deref())?;
     let engine = Engine::start(&setup, stop)?;
     let files = crate::commands::models::model_files(root.path(), config, None);
     let info = engine
@@ -220,47 +515,10 @@ enum TaskEnd {
     AllMade,
     Failed,
     Interrupted,
-}
-
-/// Makes the missing images of one task.
-fn make_task(
-    task: &PlannedTask,
-    root: &Root,
-    config: &Config,
-    engine: Option<&Engine>,
-    progress: &Progress,
-    log: &RunLog,
-    tally: &mut Tally,
-) -> TaskEnd {
-    for warning in &task.warnings {
-        log.line(&format!("task {}: warning: {warning}", task.file.rel));
-    }
-    for image in &task.images {
-        let Some(engine) = engine else {
-            unreachable!("the engine is started whenever an image is planned")
-        };
-        match make_image(task, image, root, config, engine, progress, log) {
-            Ok(()) => tally.images += 1,
-            Err(ImageEnd::Interrupted) => return TaskEnd::Interrupted,
-            Err(ImageEnd::Failed(reason)) => {
-                let text = lifecycle::failure_report(&task.file.rel, &image.output_rel, &reason);
-                match lifecycle::write_failure_file(&task.file.path, &text) {
-                    Ok(path) => log.line(&format!(
-                        "task failed: {}: {} (see {})",
-                        task.file.rel,
-                        reason.message,
-                        root.rel(&path)
-                    )),
-                    Err(e) => log.line(&format!(
-                        "task failed: {}: {}; its error file cannot be written: {e}",
-                        task.file.rel, reason.message
-                    )),
-                }
-                return TaskEnd::Failed;
-            }
-        }
-    }
-    TaskEnd::AllMade
+    /// The task file changed or disappeared; why.
+    Changed(String),
+    /// The next image would not finish within the time budget; why.
+    OutOfTime(String),
 }
 
 enum ImageEnd {
@@ -268,83 +526,157 @@ enum ImageEnd {
     Failed(lifecycle::Failure),
 }
 
-/// Makes one image: the engine writes the PNG atomically, then the sidecar is written
-/// atomically beside it.
-fn make_image(
-    task: &PlannedTask,
-    image: &PlannedImage,
-    root: &Root,
-    config: &Config,
-    engine: &Engine,
-    progress: &Progress,
-    log: &RunLog,
-) -> Result<(), ImageEnd> {
-    let iterations = image.job.iterations.unwrap_or(500);
-    let shown = progress.image(&image.output_rel, iterations);
-    let shown = Arc::new(shown);
-    let started_at = SystemTime::now();
-    let job = image.job.resolved(root.path());
-    let job = serde_json::to_value(&job).expect("a job always serialises");
-    let result = engine.generate(&config.model, &job, shown.clone());
-    shown.finish();
-    progress.image_done();
-    let made = match result {
-        Ok(made) => made,
-        Err(GenerateError::Interrupted) => return Err(ImageEnd::Interrupted),
-        Err(GenerateError::Failed {
-            kind,
-            message,
-            traceback,
-        }) => {
+/// One claimed task being made.
+struct TaskRun<'a> {
+    task: &'a PlannedTask,
+    root: &'a Root,
+    config: &'a Config,
+    engine: Option<&'a Engine>,
+    progress: &'a Progress,
+    log: &'a RunLog,
+}
+
+impl TaskRun<'_> {
+    /// Makes the missing images of the task, checking before each that the task file is
+    /// unchanged and that the image fits the time budget.
+    fn make_all(&self, tally: &mut Tally, budget: &mut Budget) -> TaskEnd {
+        let task = self.task;
+        for warning in &task.warnings {
+            self.log
+                .line(&format!("task {}: warning: {warning}", task.file.rel));
+        }
+        for image in &task.images {
+            let Some(engine) = self.engine else {
+                unreachable!("the engine is started whenever an image is planned")
+            };
+            if let Err(why) = unchanged(task) {
+                return TaskEnd::Changed(why);
+            }
+            let iterations = image.job.iterations.unwrap_or(500);
+            if let Err(why) = budget.check(iterations, SystemTime::now()) {
+                return TaskEnd::OutOfTime(why);
+            }
+            testhook::reached("before-image");
+            match self.make_image(image, engine) {
+                Ok(seconds) => {
+                    tally.images += 1;
+                    budget.record(iterations, seconds);
+                }
+                Err(ImageEnd::Interrupted) => return TaskEnd::Interrupted,
+                Err(ImageEnd::Failed(reason)) => {
+                    report_failure(task, &image.output_rel, &reason, self.root, self.log);
+                    return TaskEnd::Failed;
+                }
+            }
+        }
+        TaskEnd::AllMade
+    }
+
+    /// Makes one image: the engine writes the PNG atomically, then the sidecar is written
+    /// atomically beside it, then the image's pending marker is removed. Returns the seconds
+    /// the engine took.
+    fn make_image(&self, image: &PlannedImage, engine: &Engine) -> Result<f64, ImageEnd> {
+        let (task, root, config, progress, log) =
+            (self.task, self.root, self.config, self.progress, self.log);
+        let iterations = image.job.iterations.unwrap_or(500);
+        let shown = Arc::new(progress.image(&image.output_rel, iterations));
+        let sink = Arc::new(HookedSink(shown.clone()));
+        let started_at = SystemTime::now();
+        let job = image.job.resolved(root.path());
+        let job = serde_json::to_value(&job).expect("a job always serialises");
+        let result = engine.generate(&config.model, &job, sink);
+        shown.finish();
+        progress.image_done();
+        let made = match result {
+            Ok(made) => made,
+            Err(GenerateError::Interrupted) => return Err(ImageEnd::Interrupted),
+            Err(GenerateError::Failed {
+                kind,
+                message,
+                traceback,
+            }) => {
+                log.line(&format!(
+                    "image failed: {} -> {}: {message}\n{traceback}",
+                    task.file.rel, image.output_rel
+                ));
+                progress.say(|| {
+                    tracing::error!("{} -> {}: {message}", task.file.rel, image.output_rel);
+                    tracing::debug!("{traceback}");
+                });
+                return Err(ImageEnd::Failed(lifecycle::Failure {
+                    kind,
+                    message,
+                    size: image.job.size,
+                }));
+            }
+        };
+        testhook::reached("after-png");
+        let mode = lifecycle::output_mode(&task.file.path);
+        if mode != 0o644 {
+            use std::os::unix::fs::PermissionsExt;
+            if let Err(e) =
+                std::fs::set_permissions(&image.output, std::fs::Permissions::from_mode(mode))
+            {
+                tracing::warn!("cannot set the permissions of {}: {e}", image.output_rel);
+            }
+        }
+        let mut sidecar = image.sidecar(task, config, root);
+        sidecar.call.job.seed = Some(made.seed);
+        sidecar.call.deterministic = config.deterministic;
+        sidecar.provenance.device = Some(made.device.clone());
+        sidecar.provenance.started = Some(timestamp(started_at));
+        sidecar.provenance.seconds = Some((made.seconds * 100.0).round() / 100.0);
+        sidecar.provenance.final_loss = Some(made.final_loss);
+        if let Err(e) = sidecar.write_new_with_mode(&image.sidecar_path, mode) {
+            let message = format!("the image was made but its .txt cannot be written: {e}");
             log.line(&format!(
-                "image failed: {} -> {}: {message}\n{traceback}",
+                "image failed: {} -> {}: {message}",
                 task.file.rel, image.output_rel
             ));
-            progress.say(|| {
-                tracing::error!("{} -> {}: {message}", task.file.rel, image.output_rel);
-                tracing::debug!("{traceback}");
-            });
             return Err(ImageEnd::Failed(lifecycle::Failure {
-                kind,
+                kind: "write".into(),
                 message,
                 size: image.job.size,
             }));
         }
-    };
-    let mut sidecar = image.sidecar(task, config, root);
-    sidecar.call.job.seed = Some(made.seed);
-    sidecar.call.deterministic = config.deterministic;
-    sidecar.provenance.device = Some(made.device.clone());
-    sidecar.provenance.started = Some(timestamp(started_at));
-    sidecar.provenance.seconds = Some((made.seconds * 100.0).round() / 100.0);
-    sidecar.provenance.final_loss = Some(made.final_loss);
-    if let Err(e) = sidecar.write_new(&image.sidecar_path) {
-        let message = format!("the image was made but its .txt cannot be written: {e}");
+        if let Some(folder) = image.output.parent()
+            && let Some(spec) = &task.spec
+        {
+            let marker = folder.join(naming::pending_name(&spec.out_file, image.number));
+            if let Err(e) = std::fs::remove_file(&marker)
+                && e.kind() != std::io::ErrorKind::NotFound
+            {
+                tracing::warn!("cannot remove {}: {e}", marker.display());
+            }
+        }
+        let rate = f64::from(made.iterations) / made.seconds.max(1e-9);
         log.line(&format!(
-            "image failed: {} -> {}: {message}",
-            task.file.rel, image.output_rel
+            "image {} -> {}: {:.1} s, {rate:.2} it/s, final loss {:.4}, seed {}",
+            task.file.rel, image.output_rel, made.seconds, made.final_loss, made.seed
         ));
-        return Err(ImageEnd::Failed(lifecycle::Failure {
-            kind: "write".into(),
-            message,
-            size: image.job.size,
-        }));
+        progress.say(|| {
+            tracing::info!(
+                "wrote {} ({:.1} s, {rate:.2} it/s, loss {:.4}, seed {})",
+                image.output_rel,
+                made.seconds,
+                made.final_loss,
+                made.seed
+            )
+        });
+        Ok(made.seconds)
     }
-    let rate = f64::from(made.iterations) / made.seconds.max(1e-9);
-    log.line(&format!(
-        "image {} -> {}: {:.1} s, {rate:.2} it/s, final loss {:.4}, seed {}",
-        task.file.rel, image.output_rel, made.seconds, made.final_loss, made.seed
-    ));
-    progress.say(|| {
-        tracing::info!(
-            "wrote {} ({:.1} s, {rate:.2} it/s, loss {:.4}, seed {})",
-            image.output_rel,
-            made.seconds,
-            made.final_loss,
-            made.seed
-        )
-    });
-    Ok(())
+}
+
+/// The progress display of one image, with the `mid-image` test hook after iteration 2.
+struct HookedSink(Arc<crate::progress::ImageProgress>);
+
+impl ProgressSink for HookedSink {
+    fn step(&self, iteration: u32, total: u32, loss: f64) {
+        self.0.step(iteration, total, loss);
+        if iteration == 2 {
+            testhook::reached("mid-image");
+        }
+    }
 }
 
 /// Waits `seconds`, waking early on a stop. Returns false when stopped.

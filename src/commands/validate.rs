@@ -6,7 +6,7 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use crate::config::{Config, ConfigOverrides};
-use crate::discover::{SkipReason, skip_reason};
+use crate::discover::{ReadProblem, SkipReason, read_task_file, skip_reason};
 use crate::exit_codes::ExitCode;
 use crate::lifecycle::{self, RetryState};
 use crate::root::{Root, TASKS_DIR};
@@ -67,9 +67,10 @@ pub fn run(opts: &ValidateOptions<'_>, out: &mut dyn Write) -> anyhow::Result<Ex
             limits: &config.limits,
             folders: None,
         };
-        let result = match std::fs::read(&canonical) {
-            Ok(bytes) => check_bytes(&bytes, &ctx),
-            Err(e) => Err(vec![TaskError::Read {
+        let result = match read_task_file(&canonical) {
+            Ok((bytes, _)) => check_bytes(&bytes, &ctx),
+            Err(ReadProblem::Task(e)) => Err(vec![e]),
+            Err(ReadProblem::Gone(e)) => Err(vec![TaskError::Read {
                 message: e.to_string(),
             }]),
         };

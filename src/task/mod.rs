@@ -16,6 +16,13 @@ pub use expand::{ImageSpec, expand};
 pub use schema::RawTask;
 pub use validate::{TaskContext, TaskKind, TaskSpec, Validated, validate};
 
+/// The largest task file read (64 KiB): a task needs a few hundred bytes.
+pub const MAX_TASK_BYTES: usize = 64 * 1024;
+
+/// The deepest nesting of lists and objects accepted (a task needs 3: `{"resolution": [[450,
+/// 300]]}`).
+pub const MAX_NESTING: usize = 16;
+
 /// Every field a task file may hold, in the order the README lists them.
 pub const FIELDS: &[&str] = &[
     "text",
@@ -43,6 +50,39 @@ pub enum TaskError {
         /// The I/O error.
         message: String,
     },
+    /// Larger than [`MAX_TASK_BYTES`].
+    #[error(
+        "the file is larger than {} KiB, far more than a task file needs; a task file holds a few lines of JSON (is this the right file?).",
+        MAX_TASK_BYTES / 1024
+    )]
+    TooLarge,
+    /// Lists or objects nested too deeply.
+    #[error(
+        "line {line}: lists or objects are nested more than {MAX_NESTING} deep; a task file holds one object whose values are texts, numbers or short lists."
+    )]
+    TooDeep {
+        /// 1-based line where the limit was passed.
+        line: usize,
+    },
+    /// Where a task file should be, something that is not a file.
+    #[error(
+        "this is {what}, not a task file; a task file is a plain text file. Remove or rename it."
+    )]
+    NotAFile {
+        /// What it is, in words.
+        what: &'static str,
+    },
+    /// A task file that is a link which cannot be followed.
+    #[error("the task file is a link, and {problem}; put the task file itself here.")]
+    BadLink {
+        /// What is wrong with the link.
+        problem: PathProblem,
+    },
+    /// A file name with a control character.
+    #[error(
+        "the file name contains a control character (such as a line break or tab); rename the file, e.g. to task_dog.txt."
+    )]
+    BadFileName,
     /// Not UTF-8.
     #[error(
         "the file is not UTF-8 text (the first bad byte is at position {offset}); save it with the encoding UTF-8 (in Notepad: File > Save as > Encoding: UTF-8)."
@@ -188,6 +228,11 @@ impl TaskError {
             TaskError::BadStyle { .. } => Some("style"),
             TaskError::BadRaw { .. } => Some("raw"),
             TaskError::Read { .. }
+            | TaskError::TooLarge
+            | TaskError::TooDeep { .. }
+            | TaskError::NotAFile { .. }
+            | TaskError::BadLink { .. }
+            | TaskError::BadFileName
             | TaskError::NotUtf8 { .. }
             | TaskError::JsonSyntax { .. }
             | TaskError::NotAnObject { .. } => None,

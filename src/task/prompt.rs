@@ -29,6 +29,12 @@ pub struct Prompt {
 
 const SYNTAX: &str = "A colon in a prompt starts its weight: write `text:weight` or `text:weight:stop` with numbers (as in `dog:1.5` or `dog:2:0.1`), or leave the colon out of the text";
 
+/// The longest prompt accepted, in characters.
+pub const MAX_TEXT_CHARS: usize = 5000;
+
+/// The longest style accepted, in characters.
+pub const MAX_STYLE_CHARS: usize = 500;
+
 /// Parses `text`; on failure returns one sentence per malformed part.
 pub fn parse(text: &str) -> Result<Prompt, Vec<String>> {
     let mut problems = Vec::new();
@@ -42,6 +48,21 @@ pub fn parse(text: &str) -> Result<Prompt, Vec<String>> {
         return Err(vec![
             "the prompt contains a NUL character (\\u0000); remove it.".to_string(),
         ]);
+    }
+    if let Some(c) = text
+        .chars()
+        .find(|c| c.is_control() && !matches!(c, '\n' | '\r' | '\t'))
+    {
+        return Err(vec![format!(
+            "the prompt contains the control character U+{:04X}, which cannot be part of a picture description; remove it.",
+            u32::from(c)
+        )]);
+    }
+    let chars = text.chars().count();
+    if chars > MAX_TEXT_CHARS {
+        return Err(vec![format!(
+            "the prompt is {chars} characters long, but at most {MAX_TEXT_CHARS} are accepted (CLIP reads only about the first 75 words of each prompt); shorten it."
+        )]);
     }
     let mut phrases = Vec::new();
     for phrase in text.split('^') {
@@ -168,6 +189,12 @@ pub fn check_style(style: &str) -> Result<(), String> {
     }
     if style.chars().any(char::is_control) {
         return Err("it contains a line break or another control character; remove it".into());
+    }
+    let chars = style.chars().count();
+    if chars > MAX_STYLE_CHARS {
+        return Err(format!(
+            "it is {chars} characters long, but a style may have at most {MAX_STYLE_CHARS}; shorten it"
+        ));
     }
     Ok(())
 }

@@ -4,7 +4,7 @@
 
 use serde_json::{Map, Value};
 
-use super::{FIELDS, TaskError};
+use super::{FIELDS, MAX_NESTING, MAX_TASK_BYTES, TaskError};
 
 /// A task file's fields, typed but not yet checked. `None`: absent (or `null`).
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -42,7 +42,11 @@ pub struct RawTask {
 /// fields, wrong types): every problem, not only the first. An encoding or JSON syntax error,
 /// after which nothing can be read, is the `Err` case.
 pub fn parse(bytes: &[u8]) -> Result<(RawTask, Vec<TaskError>), Vec<TaskError>> {
+    if bytes.len() > MAX_TASK_BYTES {
+        return Err(vec![TaskError::TooLarge]);
+    }
     let text = decode(bytes).map_err(|e| vec![e])?;
+    check_nesting(text).map_err(|e| vec![e])?;
     let value: Value = serde_json::from_str(text).map_err(|e| vec![json_error(&e)])?;
     let map = match value {
         Value::Object(map) => map,
@@ -53,6 +57,37 @@ pub fn parse(bytes: &[u8]) -> Result<(RawTask, Vec<TaskError>), Vec<TaskError>> 
         }
     };
     Ok(from_map(&map))
+}
+
+/// Refuses lists and objects nested deeper than [`MAX_NESTING`], before the JSON reader sees
+/// them (it would also stop, at 128, with a less helpful message).
+fn check_nesting(text: &str) -> Result<(), TaskError> {
+    let (mut depth, mut line) = (0usize, 1usize);
+    let (mut in_string, mut escaped) = (false, false);
+    for b in text.bytes() {
+        if in_string {
+            match (escaped, b) {
+                (true, _) => escaped = false,
+                (false, b'\\') => escaped = true,
+                (false, b'"') => in_string = false,
+                _ => {}
+            }
+            continue;
+        }
+        match b {
+            b'"' => in_string = true,
+            b'\n' => line += 1,
+            b'[' | b'{' => {
+                depth += 1;
+                if depth > MAX_NESTING {
+                    return Err(TaskError::TooDeep { line });
+                }
+            }
+            b']' | b'}' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+    }
+    Ok(())
 }
 
 /// Strips a UTF-8 byte-order mark and checks the encoding.
@@ -77,6 +112,8 @@ fn json_error(e: &serde_json::Error) -> TaskError {
         "A closing brace `}` or bracket `]`, or a closing quote, is missing."
     } else if detail.contains("expected `,` or `}`") || detail.contains("expected `,` or `]`") {
         "A comma is missing between two fields or list items, or a text is not in double quotes."
+    } else if detail.contains("number out of range") {
+        "A number there is far too large; write a plain whole number such as 3."
     } else if detail.contains("control character") {
         "A text contains a line break or tab; write it as \\n or \\t, or keep the text on one line."
     } else {

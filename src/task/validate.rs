@@ -13,6 +13,9 @@ use crate::root::{OUTPUT_DIR, PathProblem, Root, TASKS_DIR};
 use super::prompt::{self, Prompt};
 use super::{RawTask, TaskError, raw, schema};
 
+/// The most styles one task may list (each style is a series of up to `max_each` images).
+pub const MAX_STYLES: usize = 100;
+
 /// Where a task file lives, which decides its default output folder.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum TaskKind {
@@ -156,7 +159,15 @@ pub fn validate(raw: &RawTask, ctx: &TaskContext<'_>) -> Result<Validated, Vec<T
                 .into(),
         });
     }
-    for s in &styles {
+    if styles.len() > MAX_STYLES {
+        errors.push(TaskError::BadStyle {
+            value: format!("a list of {}", styles.len()),
+            reason: format!(
+                "a task may have at most {MAX_STYLES} styles; split the list over several task files"
+            ),
+        });
+    }
+    for s in styles.iter().take(MAX_STYLES) {
         if let Err(reason) = prompt::check_style(s) {
             errors.push(TaskError::BadStyle {
                 value: s.clone(),
@@ -367,6 +378,11 @@ pub fn check_out_file(name: &str) -> Result<(), &'static str> {
     }
     if name.starts_with('.') {
         return Err("it starts with a dot, which would hide the images");
+    }
+    if name.chars().any(crate::root::is_invisible_format) {
+        return Err(
+            "it contains an invisible formatting character (such as a right-to-left mark), which would disguise the file name",
+        );
     }
     if name
         .chars()
