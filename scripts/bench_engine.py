@@ -9,7 +9,7 @@
 Uses ``MODELS/vqgan_imagenet_f16_16384.{yaml,ckpt}`` and ``MODELS/ViT-B-32.pt`` (full-size
 architectures, random weights), made with ``scripts/make_tiny_models.py --full-size`` if
 missing. On CUDA: 450x300 (448x288 after rounding), 32 cutouts, 3 warm-up and 10 timed
-iterations; ``--cpu-small``: 64x64, 8 cutouts, 1 warm-up and 2 timed iterations. Each
+iterations; ``--cpu-small``: 64x64, 4 cutouts, 1 warm-up and 1 timed iterations. Each
 configuration runs through ``Engine.generate_batch`` (the real code path); the timed part
 excludes the set-up and the warm-up iterations (which include any compilation). Prints a
 table: reference mode (one image at a time, float32) and fast mode at batch 1, 2, 4, 8,
@@ -177,7 +177,8 @@ def main(argv: list[str] | None = None) -> int:
                              "compile: about a minute each)")
     parser.add_argument("--switch-batch", type=int, default=4)
     parser.add_argument("--switch-list", nargs="+", default=None,
-                        help="which switches --switches times (none, a switch name, auto)")
+                        help="which switches --switches times: none, a switch name, auto, "
+                             "all (all but compilation)")
     parser.add_argument("--split", action="store_true",
                         help="also the reference loop split into decode / CLIP / backward")
     parser.add_argument("--deterministic", action="store_true")
@@ -186,7 +187,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     device = args.device or ("cuda" if torch.cuda.is_available() else "cpu")
     small = args.cpu_small if args.cpu_small is not None else device == "cpu"
-    defaults = ((64, 64), 8, 2, 1) if small else ((450, 300), 32, 10, 3)
+    defaults = ((64, 64), 4, 1, 1) if small else ((450, 300), 32, 10, 3)
     args.size = list(args.size or defaults[0])
     args.cutn = args.cutn or defaults[1]
     args.iterations = args.iterations or defaults[2]
@@ -221,10 +222,12 @@ def main(argv: list[str] | None = None) -> int:
         off = {k: False for k in SpeedOptions().as_dict()}
         switch_rows = []
         names = args.switch_list or [
-            "none", *SWITCHES, *(COMPILE_SWITCHES if args.compile else []), "auto"]
+            "none", *SWITCHES, *(COMPILE_SWITCHES if args.compile else []), "auto", "all"]
         for switch in names:
             if switch == "auto":
                 speed: dict[str, Any] = {}
+            elif switch == "all":  # every switch but compilation and batch_invariant
+                speed = {**off, **{k: True for k in SWITCHES}}
             elif switch == "cuda_graphs":
                 speed = {**off, "compile": True, "cuda_graphs": True}
             else:
@@ -232,7 +235,7 @@ def main(argv: list[str] | None = None) -> int:
             engine.set_mode("fast", speed)
             try:
                 row = record(measure(engine, args.switch_batch, args), f"fast, {switch} only"
-                             if switch not in ("none", "auto") else f"fast, {switch}")
+                             if switch not in ("none", "auto", "all") else f"fast, {switch}")
             except Exception as e:  # a switch that fails here is reported, not fatal
                 print(f"switch {switch} failed: {type(e).__name__}: {e}", flush=True)
                 continue
