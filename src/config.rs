@@ -106,11 +106,35 @@ struct ConfigFile {
     max_minutes: Option<f64>,
     device: Option<String>,
     deterministic: Option<bool>,
+    max_batch: Option<u32>,
+    engine_mode: Option<EngineMode>,
     python_env: Option<PathBuf>,
     log_file: Option<PathBuf>,
     model: Option<String>,
     clip_dir: Option<PathBuf>,
     models: Option<BTreeMap<String, ModelSetFile>>,
+}
+
+/// How the engine optimises: `fast` (a task's images in batches, the GPU speed switches)
+/// or `reference` (generate.py's loop: one image at a time, float32), the baseline.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum EngineMode {
+    /// Batches and speed switches.
+    #[default]
+    Fast,
+    /// One image at a time, float32, eager.
+    Reference,
+}
+
+impl EngineMode {
+    /// The name the engine takes.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EngineMode::Fast => "fast",
+            EngineMode::Reference => "reference",
+        }
+    }
 }
 
 /// The limits that validation applies to every task.
@@ -152,6 +176,11 @@ pub struct Config {
     pub device: Option<String>,
     /// Deterministic algorithms (same seed, same image); default true.
     pub deterministic: bool,
+    /// The most images of one task optimised together (fast mode); halved for the rest of
+    /// the run when a batch runs out of GPU memory.
+    pub max_batch: u32,
+    /// Fast or reference.
+    pub engine_mode: EngineMode,
     /// The Python virtual environment; `None`: `VIRTUAL_ENV` or the project's `.venv`.
     pub python_env: Option<PathBuf>,
     /// The log file; relative paths are relative to the root.
@@ -175,6 +204,8 @@ impl Default for Config {
             max_minutes: None,
             device: None,
             deterministic: true,
+            max_batch: 4,
+            engine_mode: EngineMode::Fast,
             python_env: None,
             log_file: PathBuf::from("runvqgan.log"),
             model: "default".into(),
@@ -203,6 +234,10 @@ pub struct ConfigOverrides {
     pub device: Option<String>,
     /// `deterministic`.
     pub deterministic: Option<bool>,
+    /// `max_batch`.
+    pub max_batch: Option<u32>,
+    /// `engine_mode`.
+    pub engine_mode: Option<EngineMode>,
     /// `python_env`.
     pub python_env: Option<PathBuf>,
     /// `log_file`.
@@ -251,6 +286,8 @@ impl Config {
         self.max_minutes = f.max_minutes.or(self.max_minutes);
         self.device = f.device.or(self.device.take());
         self.deterministic = f.deterministic.unwrap_or(self.deterministic);
+        self.max_batch = f.max_batch.unwrap_or(self.max_batch);
+        self.engine_mode = f.engine_mode.unwrap_or(self.engine_mode);
         self.python_env = f.python_env.or(self.python_env.take());
         if let Some(v) = f.log_file {
             self.log_file = v;
@@ -299,6 +336,12 @@ impl Config {
         }
         if let Some(v) = o.deterministic {
             self.deterministic = v;
+        }
+        if let Some(v) = o.max_batch {
+            self.max_batch = v;
+        }
+        if let Some(v) = o.engine_mode {
+            self.engine_mode = v;
         }
         if let Some(v) = &o.python_env {
             self.python_env = Some(v.clone());
@@ -381,6 +424,12 @@ impl Config {
                 "must be a number of minutes greater than 0".into(),
             ));
         }
+        if !(1..=64).contains(&self.max_batch) {
+            return Err(bad(
+                "max_batch",
+                "must be a whole number from 1 to 64 (images optimised together)".into(),
+            ));
+        }
         if let Some(d) = &self.device
             && !valid_device(d)
         {
@@ -437,6 +486,8 @@ const KNOWN_KEYS: &[&str] = &[
     "max_minutes",
     "device",
     "deterministic",
+    "max_batch",
+    "engine_mode",
     "python_env",
     "log_file",
     "model",

@@ -138,6 +138,9 @@ pub struct Generated {
     pub size: Vec<u32>,
     #[pyo3(item)]
     pub iterations: u32,
+    /// How many images were optimised together.
+    #[pyo3(item)]
+    pub batch_size: u32,
 }
 
 /// Why an image was not made.
@@ -206,19 +209,24 @@ impl Engine {
     }
 
     /// Loads a model set, or takes it from this process's cache.
+    ///
+    /// `mode` is "fast" or "reference" (see docs/interfaces.md); in deterministic mode
+    /// the glue decodes the images of a batch one by one, so that an image is
+    /// bit-identical however it was batched.
     pub fn load_models(
         &self,
         name: &str,
         files: &ModelFiles,
         device: Option<&str>,
         deterministic: bool,
+        mode: &str,
     ) -> Result<ModelInfo> {
         Python::attach(|py| {
             let spec = pythonize::pythonize(py, files)?;
             let info = self
                 .glue
                 .bind(py)
-                .call_method1("load_models", (name, spec, device, deterministic))
+                .call_method1("load_models", (name, spec, device, deterministic, mode))
                 .map_err(|e| python_error(py, e))?;
             Ok(info.extract()?)
         })
@@ -232,9 +240,21 @@ impl Engine {
         job: &serde_json::Value,
         sink: Arc<dyn ProgressSink>,
     ) -> Result<Generated, GenerateError> {
+        let mut done = self.generate_batch(model, std::slice::from_ref(job), sink)?;
+        Ok(done.remove(0))
+    }
+
+    /// Generates several images of one size together (one result each, in order). The
+    /// engine writes every PNG at the end, so a stop or a failure writes none of them.
+    pub fn generate_batch(
+        &self,
+        model: &str,
+        jobs: &[serde_json::Value],
+        sink: Arc<dyn ProgressSink>,
+    ) -> Result<Vec<Generated>, GenerateError> {
         Python::attach(|py| {
-            let run = || -> PyResult<Generated> {
-                let job = pythonize::pythonize(py, job)
+            let run = || -> PyResult<Vec<Generated>> {
+                let jobs = pythonize::pythonize(py, jobs)
                     .map_err(|e| pyo3::exceptions::PyValueError::new_err(e.to_string()))?;
                 let hook = Bound::new(
                     py,
@@ -245,7 +265,7 @@ impl Engine {
                 )?;
                 self.glue
                     .bind(py)
-                    .call_method1("generate", (model, job, hook))?
+                    .call_method1("generate_batch", (model, jobs, hook))?
                     .extract()
             };
             match run() {

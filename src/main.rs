@@ -115,6 +115,16 @@ struct RunArgs {
     /// runvqgan.log).
     #[arg(long, value_name = "FILE", help_heading = "Overrides of runvqgan.toml")]
     log_file: Option<PathBuf>,
+
+    /// The most images of one task optimised together on the GPU (runvqgan.toml:
+    /// max_batch; default 4). A batch that runs out of memory is split automatically.
+    #[arg(long, value_name = "N", help_heading = "Engine")]
+    max_batch: Option<u32>,
+
+    /// `fast` (batches, GPU speed switches) or `reference` (generate.py's loop, one
+    /// image at a time in float32; the baseline) (runvqgan.toml: engine_mode).
+    #[arg(long, value_name = "MODE", value_parser = ["fast", "reference"], help_heading = "Engine")]
+    engine_mode: Option<String>,
 }
 
 #[derive(Debug, Args)]
@@ -304,6 +314,11 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             overrides.delay_seconds = args.delay_seconds;
             overrides.log_file = args.log_file.clone();
             overrides.max_minutes = args.max_minutes;
+            overrides.max_batch = args.max_batch;
+            overrides.engine_mode = args.engine_mode.as_deref().map(|m| match m {
+                "reference" => runvqgan::config::EngineMode::Reference,
+                _ => runvqgan::config::EngineMode::Fast,
+            });
             commands::run::run(&commands::run::RunOptions {
                 root: &args.root,
                 overrides,

@@ -6,6 +6,20 @@ process, so VQGAN and CLIP are loaded once however many images the night holds.
 Everything crossing the boundary is plain data: dicts of str, int, float, list.
 """
 
-from runvqgan_glue.cache import describe_error, generate, load_count, load_models, unload_all
+from runvqgan_glue.cache import (
+    describe_error,
+    generate,
+    generate_batch,
+    load_count,
+    load_models,
+    unload_all,
+)
 
-__all__ = ["describe_error", "generate", "load_count", "load_models", "unload_all"]
+__all__ = [
+    "describe_error",
+    "generate",
+    "generate_batch",
+    "load_count",
+    "load_models",
+    "unload_all",
+]

@@ -29,18 +29,35 @@ def _key(spec: dict, device: str | None, deterministic: bool) -> tuple:
     )
 
 
+def _speed(deterministic: bool, speed: dict | None) -> dict | None:
+    """Deterministic runs decode each image of a batch on its own, so an image is
+    bit-identical however it was batched (and `runvqgan reproduce` of one image gives
+    the same bytes); the other switches keep the engine's defaults."""
+    if not deterministic:
+        return speed
+    return {**(speed or {}), "batch_invariant": True}
+
+
 def load_models(
-    name: str, spec: dict, device: str | None = None, deterministic: bool = False
+    name: str,
+    spec: dict,
+    device: str | None = None,
+    deterministic: bool = False,
+    mode: str = "fast",
+    speed: dict | None = None,
 ) -> dict:
     """Load the model set ``name`` unless it is already loaded with the same files.
 
     ``spec`` holds ``vqgan_config``, ``vqgan_checkpoint``, ``clip_model`` and
-    ``clip_dir``. Returns the engine's ``info()`` plus ``loaded``: True when this
-    call loaded the models, False when they came from the cache.
+    ``clip_dir``; ``mode`` is "fast" or "reference" (switched without a reload).
+    Returns the engine's ``info()`` plus ``loaded``: True when this call loaded the
+    models, False when they came from the cache.
     """
     global _loads
     key = _key(spec, device, deterministic)
+    speed = _speed(deterministic, speed)
     if name in _engines and _keys[name] == key:
+        _engines[name].set_mode(mode, speed)
         info = dict(_engines[name].info())
         info["loaded"] = False
         return info
@@ -57,7 +74,9 @@ def load_models(
     with warnings.catch_warnings():
         # The Rust side says it once, in its own log, when it falls back to the CPU.
         warnings.filterwarnings("ignore", message=".*CUDA.*", category=RuntimeWarning)
-        engine = Engine(model_spec, device=device, deterministic=deterministic)
+        engine = Engine(
+            model_spec, device=device, deterministic=deterministic, mode=mode, speed=speed
+        )
     _engines[name] = engine
     _keys[name] = key
     _loads += 1
@@ -76,6 +95,17 @@ def generate(
     except KeyError:
         raise RuntimeError(f"model set {name!r} is not loaded; call load_models first") from None
     return dict(engine.generate(dict(job), progress=progress))
+
+
+def generate_batch(
+    name: str, jobs: list[dict], progress: Callable[[int, int, float], None] | None = None
+) -> list[dict]:
+    """Run jobs of one size together on the loaded model set ``name``; one result each."""
+    try:
+        engine = _engines[name]
+    except KeyError:
+        raise RuntimeError(f"model set {name!r} is not loaded; call load_models first") from None
+    return [dict(r) for r in engine.generate_batch([dict(j) for j in jobs], progress=progress)]
 
 
 def load_count() -> int:

@@ -50,6 +50,7 @@ pub fn check(opts: &CheckOptions<'_>, out: &mut dyn Write) -> anyhow::Result<Exi
             &files,
             config.device.as_deref(),
             config.deterministic,
+            config.engine_mode.as_str(),
         )
         .with_context(|| format!("cannot load the model set `{}`", config.model))?;
     writeln!(out, "model set   {}", config.model)?;

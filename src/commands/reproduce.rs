@@ -95,7 +95,13 @@ pub fn run(opts: &ReproduceOptions<'_>, out: &mut dyn Write) -> anyhow::Result<E
     let engine = Engine::start(&setup, crate::commands::stop_flag()?)?;
     let device = config.device.clone().or_else(|| call.cuda_device.clone());
     engine
-        .load_models("reproduce", &files, device.as_deref(), call.deterministic)
+        .load_models(
+            "reproduce",
+            &files,
+            device.as_deref(),
+            call.deterministic,
+            engine_mode(&sidecar),
+        )
         .context("cannot load the models the sidecar names")?;
     let progress = Progress::new(1);
     let shown = Arc::new(progress.image(&png.display().to_string(), job.iterations.unwrap_or(500)));
@@ -173,4 +179,18 @@ fn next_beside(sidecar: &Path) -> anyhow::Result<(PathBuf, PathBuf)> {
     let n = OutputIndex::new().allocate(folder, &base, 1)?[0];
     let (png, txt) = output_names(&base, n);
     Ok((folder.join(png), folder.join(txt)))
+}
+
+/// The engine mode a sidecar records (`# engine-mode:`); fast when it records none.
+fn engine_mode(sidecar: &Sidecar) -> &'static str {
+    let recorded = sidecar
+        .provenance
+        .extra
+        .iter()
+        .find(|(k, _)| k == "engine-mode")
+        .map(|(_, v)| v.as_str());
+    match recorded {
+        Some("reference") => "reference",
+        _ => "fast",
+    }
 }

@@ -108,6 +108,7 @@ pub fn run(opts: &RunOptions<'_>) -> anyhow::Result<ExitCode> {
 
     let mut engine: Option<Engine> = None;
     let progress = Progress::new(total_images as u64);
+    let batch = std::cell::Cell::new(config.max_batch as usize);
     let mut first = true;
     let mut claimed = 0usize;
     let mut left: Vec<String> = Vec::new();
@@ -195,6 +196,7 @@ pub fn run(opts: &RunOptions<'_>) -> anyhow::Result<ExitCode> {
             engine: engine.as_ref(),
             progress: &progress,
             log: &log,
+            batch: &batch,
         };
         match ctx.make_all(&mut tally, &mut budget) {
             TaskEnd::AllMade => finish_task(&fresh, claim, &root, &progress, &log, &mut tally),
@@ -493,6 +495,7 @@ fn start_engine(
             &files,
             config.device.as_deref(),
             config.deterministic,
+            config.engine_mode.as_str(),
         )
         .with_context(|| format!("cannot load the model set `{}`", config.model))?;
     if config.device.is_none() && info.device.starts_with("cpu") {
@@ -534,6 +537,8 @@ struct TaskRun<'a> {
     engine: Option<&'a Engine>,
     progress: &'a Progress,
     log: &'a RunLog,
+    /// The batch size in force (starts at `max_batch`, halved on out-of-memory).
+    batch: &'a std::cell::Cell<usize>,
 }
 
 impl TaskRun<'_> {
@@ -545,26 +550,47 @@ impl TaskRun<'_> {
             self.log
                 .line(&format!("task {}: warning: {warning}", task.file.rel));
         }
-        for image in &task.images {
+        // A task's images share one size and one model set, so up to `max_batch` of
+        // them are optimised together. A batch that runs out of GPU memory is split in
+        // halves, and the smaller batch size holds for the rest of the run.
+        let mut start = 0;
+        while start < task.images.len() {
             let Some(engine) = self.engine else {
                 unreachable!("the engine is started whenever an image is planned")
             };
             if let Err(why) = unchanged(task) {
                 return TaskEnd::Changed(why);
             }
-            let iterations = image.job.iterations.unwrap_or(500);
+            let size = self.batch.get().clamp(1, task.images.len() - start);
+            let batch: Vec<&PlannedImage> = task.images[start..start + size].iter().collect();
+            let iterations = batch[0].job.iterations.unwrap_or(500);
             if let Err(why) = budget.check(iterations, SystemTime::now()) {
                 return TaskEnd::OutOfTime(why);
             }
             testhook::reached("before-image");
-            match self.make_image(image, engine) {
-                Ok(seconds) => {
-                    tally.images += 1;
+            match self.make_batch(&batch, engine) {
+                Ok((seconds, made)) => {
+                    tally.images += made;
                     budget.record(iterations, seconds);
+                    if made < batch.len() {
+                        // The first failure was reported by finish_image.
+                        return TaskEnd::Failed;
+                    }
+                    start += size;
                 }
                 Err(ImageEnd::Interrupted) => return TaskEnd::Interrupted,
+                Err(ImageEnd::Failed(reason)) if reason.kind == "out_of_memory" && size > 1 => {
+                    let smaller = size / 2;
+                    self.batch.set(smaller);
+                    let msg = format!(
+                        "a batch of {size} images of {} ran out of GPU memory; trying batches of {smaller}",
+                        batch[0].output_rel
+                    );
+                    self.log.line(&msg);
+                    self.progress.say(|| tracing::warn!("{msg}"));
+                }
                 Err(ImageEnd::Failed(reason)) => {
-                    report_failure(task, &image.output_rel, &reason, self.root, self.log);
+                    report_failure(task, &batch[0].output_rel, &reason, self.root, self.log);
                     return TaskEnd::Failed;
                 }
             }
@@ -572,21 +598,37 @@ impl TaskRun<'_> {
         TaskEnd::AllMade
     }
 
-    /// Makes one image: the engine writes the PNG atomically, then the sidecar is written
-    /// atomically beside it, then the image's pending marker is removed. Returns the seconds
-    /// the engine took.
-    fn make_image(&self, image: &PlannedImage, engine: &Engine) -> Result<f64, ImageEnd> {
+    /// Makes a batch of images of one task: the engine writes each PNG atomically, then
+    /// each image's sidecar is written atomically beside it and its pending marker is
+    /// removed. Returns the seconds the engine took and how many images were finished.
+    fn make_batch(
+        &self,
+        batch: &[&PlannedImage],
+        engine: &Engine,
+    ) -> Result<(f64, usize), ImageEnd> {
         let (task, root, config, progress, log) =
             (self.task, self.root, self.config, self.progress, self.log);
-        let iterations = image.job.iterations.unwrap_or(500);
-        let shown = Arc::new(progress.image(&image.output_rel, iterations));
+        let first = batch[0];
+        let iterations = first.job.iterations.unwrap_or(500);
+        let label = match batch.len() {
+            1 => first.output_rel.clone(),
+            n => format!("{} (+{} more)", first.output_rel, n - 1),
+        };
+        let shown = Arc::new(progress.image(&label, iterations));
         let sink = Arc::new(HookedSink(shown.clone()));
         let started_at = SystemTime::now();
-        let job = image.job.resolved(root.path());
-        let job = serde_json::to_value(&job).expect("a job always serialises");
-        let result = engine.generate(&config.model, &job, sink);
+        let jobs: Vec<serde_json::Value> = batch
+            .iter()
+            .map(|image| {
+                serde_json::to_value(image.job.resolved(root.path()))
+                    .expect("a job always serialises")
+            })
+            .collect();
+        let result = engine.generate_batch(&config.model, &jobs, sink);
         shown.finish();
-        progress.image_done();
+        for _ in batch {
+            progress.image_done();
+        }
         let made = match result {
             Ok(made) => made,
             Err(GenerateError::Interrupted) => return Err(ImageEnd::Interrupted),
@@ -596,20 +638,43 @@ impl TaskRun<'_> {
                 traceback,
             }) => {
                 log.line(&format!(
-                    "image failed: {} -> {}: {message}\n{traceback}",
-                    task.file.rel, image.output_rel
+                    "image failed: {} -> {label}: {message}\n{traceback}",
+                    task.file.rel
                 ));
                 progress.say(|| {
-                    tracing::error!("{} -> {}: {message}", task.file.rel, image.output_rel);
+                    tracing::error!("{} -> {label}: {message}", task.file.rel);
                     tracing::debug!("{traceback}");
                 });
                 return Err(ImageEnd::Failed(lifecycle::Failure {
                     kind,
                     message,
-                    size: image.job.size,
+                    size: first.job.size,
                 }));
             }
         };
+        let seconds = made.first().map_or(0.0, |m| m.seconds);
+        let mut finished = 0;
+        for (image, made) in batch.iter().zip(made) {
+            match self.finish_image(image, made, started_at) {
+                Ok(()) => finished += 1,
+                Err(reason) => {
+                    report_failure(task, &image.output_rel, &reason, root, log);
+                    break;
+                }
+            }
+        }
+        Ok((seconds, finished))
+    }
+
+    /// Completes one image whose PNG the engine wrote: permissions, sidecar, marker, log.
+    fn finish_image(
+        &self,
+        image: &PlannedImage,
+        made: crate::engine::Generated,
+        started_at: SystemTime,
+    ) -> Result<(), lifecycle::Failure> {
+        let (task, root, config, progress, log) =
+            (self.task, self.root, self.config, self.progress, self.log);
         testhook::reached("after-png");
         let mode = lifecycle::output_mode(&task.file.path);
         if mode != 0o644 {
@@ -627,17 +692,27 @@ impl TaskRun<'_> {
         sidecar.provenance.started = Some(timestamp(started_at));
         sidecar.provenance.seconds = Some((made.seconds * 100.0).round() / 100.0);
         sidecar.provenance.final_loss = Some(made.final_loss);
+        sidecar
+            .provenance
+            .extra
+            .push(("engine-mode".into(), config.engine_mode.as_str().into()));
+        if made.batch_size > 1 {
+            sidecar
+                .provenance
+                .extra
+                .push(("batch-size".into(), made.batch_size.to_string()));
+        }
         if let Err(e) = sidecar.write_new_with_mode(&image.sidecar_path, mode) {
             let message = format!("the image was made but its .txt cannot be written: {e}");
             log.line(&format!(
                 "image failed: {} -> {}: {message}",
                 task.file.rel, image.output_rel
             ));
-            return Err(ImageEnd::Failed(lifecycle::Failure {
+            return Err(lifecycle::Failure {
                 kind: "write".into(),
                 message,
                 size: image.job.size,
-            }));
+            });
         }
         if let Some(folder) = image.output.parent()
             && let Some(spec) = &task.spec
@@ -663,7 +738,7 @@ impl TaskRun<'_> {
                 made.seed
             )
         });
-        Ok(made.seconds)
+        Ok(())
     }
 }
 
