@@ -333,17 +333,20 @@ fn wait_for(file: &Path, needle: &str, child: &mut std::process::Child) {
 fn sigterm_mid_image_writes_nothing_partial_and_the_next_run_makes_only_the_missing_images() {
     let shared = shared_with_models();
     let root = shared.root();
+    // Batches of two: images 1 and 2 are made together, then image 3 alone.
+    let config = std::fs::read_to_string(root.join("runvqgan.toml")).unwrap();
+    shared.write("runvqgan.toml", format!("max_batch = 2\n{config}"));
     shared.write(
         "tasks/storm.txt",
         format!(
-            r#"{{"text": "A storm", "each": 2, "iterations": 40, "out_file": "storm", "seed": 3, {SIZE}}}"#
+            r#"{{"text": "A storm", "each": 3, "iterations": 40, "out_file": "storm", "seed": 3, {SIZE}}}"#
         ),
     );
     let stderr = root.join(".stderr-1");
     let mut child = spawn_run(&shared, &stderr);
-    // The first image is written, the second has started: stop it there.
-    wait_for(&stderr, "wrote output/storm_1.png", &mut child);
-    wait_for(&stderr, "output/storm_2.png: iteration", &mut child);
+    // The first batch is written, the third image has started: stop it there.
+    wait_for(&stderr, "wrote output/storm_2.png", &mut child);
+    wait_for(&stderr, "output/storm_3.png: iteration", &mut child);
     // SAFETY: kill(2) on our own child's pid.
     unsafe { libc::kill(child.id() as libc::pid_t, libc::SIGTERM) };
     let status = child.wait().unwrap();
@@ -358,6 +361,8 @@ fn sigterm_mid_image_writes_nothing_partial_and_the_next_run_makes_only_the_miss
         [
             "output/storm_1.png",
             "output/storm_1.txt",
+            "output/storm_2.png",
+            "output/storm_2.txt",
             "runvqgan.toml",
             "tasks/storm.txt"
         ],
@@ -384,14 +389,13 @@ fn sigterm_mid_image_writes_nothing_partial_and_the_next_run_makes_only_the_miss
             "output/storm_1.txt",
             "output/storm_2.png",
             "output/storm_2.txt",
+            "output/storm_3.png",
+            "output/storm_3.txt",
             "runvqgan.toml",
             "tasks/storm.txt.done"
         ]
     );
-    let second = std::fs::read_to_string(root.join("output/storm_2.txt")).unwrap();
-    assert!(second.contains("# image: 2 of 2"), "{second}");
-    assert!(
-        second.contains(" -sd 4 "),
-        "image 2 gets seed + 1: {second}"
-    );
+    let third = std::fs::read_to_string(root.join("output/storm_3.txt")).unwrap();
+    assert!(third.contains("# image: 3 of 3"), "{third}");
+    assert!(third.contains(" -sd 5 "), "image 3 gets seed + 2: {third}");
 }
