@@ -24,18 +24,21 @@ fn tiny_models() -> PathBuf {
     dir
 }
 
-/// A shared folder on the CPU with the tiny models.
+/// A shared folder on the CPU with the tiny models. One image per batch unless `extra`
+/// says otherwise, so that the kill points fall between single images.
 fn shared_with_models(extra: &str) -> Shared {
     let shared = Shared::new();
     let m = tiny_models();
     shared.write(
         "runvqgan.toml",
         format!(
-            "device = \"cpu\"\n{extra}[models.default]\nvqgan_config = \"{}\"\nvqgan_checkpoint = \"{}\"\nclip_model = \"{}\"\n",
+            "device = \"cpu\"\nmax_batch = {batch}\n{extra}[models.default]\nvqgan_config = \"{}\"\nvqgan_checkpoint = \"{}\"\nclip_model = \"{}\"\n",
             m.join("vqgan.yaml").display(),
             m.join("vqgan.ckpt").display(),
-            m.join("clip.pt").display()
-        ),
+            m.join("clip.pt").display(),
+            batch = if extra.contains("max_batch") { "" } else { "1" },
+        )
+        .replace("max_batch = \n", ""),
     );
     shared
 }
@@ -447,4 +450,46 @@ fn a_task_changed_while_it_runs_is_not_marked_done_and_keeps_what_was_made() {
     );
     assert!(s.exists("output/grow_1.png"));
     assert_no_visible_temporaries(&s.root());
+}
+
+#[test]
+fn killed_between_a_batchs_pngs_and_their_sidecars_the_next_run_completes_the_same_numbers() {
+    let s = shared_with_models("max_batch = 2\n");
+    s.write("tasks/pair.txt", tiny_task("pair", &[""], 2));
+    let root = s.root();
+
+    // Both images are optimised in one batch; the engine writes both PNGs, then the run
+    // dies before the first sidecar.
+    let out = run(&s, Some("after-png:1"), &[]);
+    assert!(killed(&out), "{}", stderr(&out));
+    assert_no_visible_temporaries(&root);
+    assert!(s.exists("output/pair_1.png") && !s.exists("output/pair_1.txt"));
+    assert!(s.exists("output/pair_2.png") && !s.exists("output/pair_2.txt"));
+
+    let out = run(&s, None, &[]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let mut got = visible(&root);
+    got.sort();
+    assert_eq!(
+        got,
+        [
+            "output/pair_1.png",
+            "output/pair_1.txt",
+            "output/pair_2.png",
+            "output/pair_2.txt",
+            "runvqgan.toml",
+            "tasks/pair.txt.done",
+        ]
+    );
+    let made = sidecars(&root.join("output"), "pair");
+    assert_eq!(made[&1].1, "1 of 2");
+    assert_eq!(made[&2].1, "2 of 2");
+    assert_eq!(
+        all_files(&root)
+            .iter()
+            .filter(|f| f.contains("runvqgan-pending") || f.contains("runvqgan-claim"))
+            .count(),
+        0,
+        "the bookkeeping is cleaned up when the task is done"
+    );
 }
