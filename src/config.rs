@@ -177,8 +177,8 @@ pub struct Config {
     /// Deterministic algorithms (same seed, same image); default true.
     pub deterministic: bool,
     /// The most images of one task optimised together (fast mode); halved for the rest of
-    /// the run when a batch runs out of GPU memory.
-    pub max_batch: u32,
+    /// the run when a batch runs out of GPU memory. `None`: 4 on a GPU, 1 on the CPU.
+    pub max_batch: Option<u32>,
     /// Fast or reference.
     pub engine_mode: EngineMode,
     /// The Python virtual environment; `None`: `VIRTUAL_ENV` or the project's `.venv`.
@@ -204,7 +204,7 @@ impl Default for Config {
             max_minutes: None,
             device: None,
             deterministic: true,
-            max_batch: 4,
+            max_batch: None,
             engine_mode: EngineMode::Fast,
             python_env: None,
             log_file: PathBuf::from("runvqgan.log"),
@@ -286,7 +286,7 @@ impl Config {
         self.max_minutes = f.max_minutes.or(self.max_minutes);
         self.device = f.device.or(self.device.take());
         self.deterministic = f.deterministic.unwrap_or(self.deterministic);
-        self.max_batch = f.max_batch.unwrap_or(self.max_batch);
+        self.max_batch = f.max_batch.or(self.max_batch);
         self.engine_mode = f.engine_mode.unwrap_or(self.engine_mode);
         self.python_env = f.python_env.or(self.python_env.take());
         if let Some(v) = f.log_file {
@@ -338,7 +338,7 @@ impl Config {
             self.deterministic = v;
         }
         if let Some(v) = o.max_batch {
-            self.max_batch = v;
+            self.max_batch = Some(v);
         }
         if let Some(v) = o.engine_mode {
             self.engine_mode = v;
@@ -424,7 +424,9 @@ impl Config {
                 "must be a number of minutes greater than 0".into(),
             ));
         }
-        if !(1..=64).contains(&self.max_batch) {
+        if let Some(n) = self.max_batch
+            && !(1..=64).contains(&n)
+        {
             return Err(bad(
                 "max_batch",
                 "must be a whole number from 1 to 64 (images optimised together)".into(),

@@ -117,7 +117,8 @@ struct RunArgs {
     log_file: Option<PathBuf>,
 
     /// The most images of one task optimised together on the GPU (runvqgan.toml:
-    /// max_batch; default 4). A batch that runs out of memory is split automatically.
+    /// max_batch; default 4 on a GPU, 1 on the CPU). A batch that runs out of GPU memory is
+    /// split automatically.
     #[arg(long, value_name = "N", help_heading = "Engine")]
     max_batch: Option<u32>,
 

@@ -5,37 +5,35 @@
 mod common;
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Stdio;
 use std::time::{Duration, Instant, SystemTime};
 
-use common::Shared;
-
-/// The tiny models, or a panic that says how to make them.
-fn tiny_models() -> PathBuf {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("models/tiny");
-    assert!(
-        dir.join("clip.pt").exists() && dir.join("vqgan.ckpt").exists(),
-        "the tiny models are missing in {}; run scripts/setup.sh --env-only",
-        dir.display()
-    );
-    dir
-}
+use common::{Shared, tiny_models_toml};
 
 /// A shared folder whose runvqgan.toml uses the tiny models.
 fn shared_with_models() -> Shared {
     let shared = Shared::new();
-    let m = tiny_models();
-    shared.write(
-        "runvqgan.toml",
-        format!(
-            "[models.default]\nvqgan_config = \"{}\"\nvqgan_checkpoint = \"{}\"\nclip_model = \"{}\"\n",
-            m.join("vqgan.yaml").display(),
-            m.join("vqgan.ckpt").display(),
-            m.join("clip.pt").display()
-        ),
-    );
+    shared.write("runvqgan.toml", tiny_models_toml());
     shared
+}
+
+/// `runvqgan run --root ROOT` to its end; panics with its stderr unless it exits `code`.
+fn run_night(shared: &Shared, code: i32) -> std::process::Output {
+    let out = shared
+        .cmd()
+        .args(["run", "--root"])
+        .arg(shared.root())
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(code),
+        "runvqgan run exited {:?}; stderr:\n{}",
+        out.status.code(),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
 }
 
 /// Every file under the root except the hidden ones and the log, with its size and
@@ -87,6 +85,12 @@ const SIZE: &str = "\"resolution\": [48, 32]";
 /// two repetitions, and an image prompt (`in_file`).
 fn lab_folder() -> Shared {
     let shared = shared_with_models();
+    // Alice's four images are optimised together, as on a GPU (the CPU default is 1), so
+    // reproducing one of them alone checks that batching does not change an image.
+    shared.write(
+        "runvqgan.toml",
+        format!("max_batch = 4\n{}", tiny_models_toml()),
+    );
     // An earlier image of the same name: the new one must be numbered after it.
     shared.write("output/lighthouse_1.png", b"not really a png");
     shared.write(
@@ -125,18 +129,9 @@ fn a_night_makes_exactly_the_expected_files_then_a_second_run_changes_nothing_an
     let shared = lab_folder();
     let root = shared.root();
 
-    let first = shared
-        .cmd()
-        .args(["run", "--root"])
-        .arg(&root)
-        .output()
-        .unwrap();
+    // An invalid task makes the exit code 3.
+    let first = run_night(&shared, 3);
     let stderr = String::from_utf8_lossy(&first.stderr);
-    assert_eq!(
-        first.status.code(),
-        Some(3),
-        "an invalid task makes the exit code 3; stderr:\n{stderr}"
-    );
 
     let expected = [
         "alice/alice_robot_1.png",
@@ -190,6 +185,10 @@ fn a_night_makes_exactly_the_expected_files_then_a_second_run_changes_nothing_an
         "{third}"
     );
     assert!(third.contains("# image: 3 of 4"), "{third}");
+    assert!(
+        third.contains("# batch-size: 4"),
+        "made in one batch: {third}"
+    );
     assert!(third.contains(" -sd "), "the seed is recorded: {third}");
     let first_plain = std::fs::read_to_string(root.join("alice/alice_robot_1.txt")).unwrap();
     assert!(
@@ -223,18 +222,7 @@ fn a_night_makes_exactly_the_expected_files_then_a_second_run_changes_nothing_an
 
     // A second run changes nothing: the invalid task is not retried, nothing is remade.
     let before = files(&root);
-    let second = shared
-        .cmd()
-        .args(["run", "--root"])
-        .arg(&root)
-        .output()
-        .unwrap();
-    assert_eq!(
-        second.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&second.stderr)
-    );
+    run_night(&shared, 0);
     assert_eq!(files(&root), before, "the second run changed files");
     assert!(
         !log_text(&root)[log.len()..].contains("loaded model set"),
@@ -370,18 +358,7 @@ fn sigterm_mid_image_writes_nothing_partial_and_the_next_run_makes_only_the_miss
     );
     assert_no_temporaries(&root);
 
-    let rerun = shared
-        .cmd()
-        .args(["run", "--root"])
-        .arg(&root)
-        .output()
-        .unwrap();
-    assert_eq!(
-        rerun.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&rerun.stderr)
-    );
+    run_night(&shared, 0);
     assert_eq!(
         names(&root),
         [

@@ -11,34 +11,20 @@ use std::path::{Path, PathBuf};
 use std::process::Output;
 use std::time::{Duration, Instant};
 
-use common::Shared;
-
-/// The tiny models, or a panic that says how to make them.
-fn tiny_models() -> PathBuf {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("models/tiny");
-    assert!(
-        dir.join("clip.pt").exists() && dir.join("vqgan.ckpt").exists(),
-        "the tiny models are missing in {}; run scripts/setup.sh --env-only",
-        dir.display()
-    );
-    dir
-}
+use common::{Shared, tiny_models_toml};
 
 /// A shared folder on the CPU with the tiny models. One image per batch unless `extra`
 /// says otherwise, so that the kill points fall between single images.
 fn shared_with_models(extra: &str) -> Shared {
     let shared = Shared::new();
-    let m = tiny_models();
+    let batch = if extra.contains("max_batch") {
+        ""
+    } else {
+        "max_batch = 1\n"
+    };
     shared.write(
         "runvqgan.toml",
-        format!(
-            "device = \"cpu\"\nmax_batch = {batch}\n{extra}[models.default]\nvqgan_config = \"{}\"\nvqgan_checkpoint = \"{}\"\nclip_model = \"{}\"\n",
-            m.join("vqgan.yaml").display(),
-            m.join("vqgan.ckpt").display(),
-            m.join("clip.pt").display(),
-            batch = if extra.contains("max_batch") { "" } else { "1" },
-        )
-        .replace("max_batch = \n", ""),
+        format!("device = \"cpu\"\n{batch}{extra}{}", tiny_models_toml()),
     );
     shared
 }

@@ -9,7 +9,7 @@ use std::sync::atomic::AtomicBool;
 use anyhow::Context;
 
 use crate::config::{Config, ConfigOverrides, ModelSet};
-use crate::engine::{Engine, ModelFiles, PythonSetup};
+use crate::engine::{Engine, ModelFiles, ModelInfo, PythonSetup};
 use crate::exit_codes::ExitCode;
 use crate::root::Root;
 
@@ -37,22 +37,33 @@ pub fn model_files(root: &Path, config: &Config, set: Option<&ModelSet>) -> Mode
     }
 }
 
-/// Runs `models check`.
-pub fn check(opts: &CheckOptions<'_>, out: &mut dyn Write) -> anyhow::Result<ExitCode> {
-    let root = Root::open(opts.root)?;
-    let config = Config::load(root.path(), &opts.overrides)?;
-    let files = model_files(root.path(), &config, None);
+/// Starts Python and loads the configured model set (`files`) on the configured device, in
+/// the configured mode: what `run` does once a night and `models check` once.
+pub fn start_configured(
+    config: &Config,
+    files: &ModelFiles,
+    stop: Arc<AtomicBool>,
+) -> anyhow::Result<(Engine, ModelInfo)> {
     let setup = PythonSetup::locate(config.python_env.as_deref())?;
-    let engine = Engine::start(&setup, Arc::new(AtomicBool::new(false)))?;
+    let engine = Engine::start(&setup, stop)?;
     let info = engine
         .load_models(
             &config.model,
-            &files,
+            files,
             config.device.as_deref(),
             config.deterministic,
             config.engine_mode.as_str(),
         )
         .with_context(|| format!("cannot load the model set `{}`", config.model))?;
+    Ok((engine, info))
+}
+
+/// Runs `models check`.
+pub fn check(opts: &CheckOptions<'_>, out: &mut dyn Write) -> anyhow::Result<ExitCode> {
+    let root = Root::open(opts.root)?;
+    let config = Config::load(root.path(), &opts.overrides)?;
+    let files = model_files(root.path(), &config, None);
+    let (_engine, info) = start_configured(&config, &files, Arc::new(AtomicBool::new(false)))?;
     writeln!(out, "model set   {}", config.model)?;
     writeln!(
         out,

@@ -12,7 +12,7 @@ use anyhow::Context;
 use crate::budget::{self, Budget};
 use crate::claim::{NamesLock, TaskClaim, claim_path};
 use crate::config::{Config, ConfigError, ConfigOverrides};
-use crate::engine::{Engine, GenerateError, ProgressSink, PythonSetup};
+use crate::engine::{Engine, GenerateError, ProgressSink};
 use crate::exit_codes::ExitCode;
 use crate::plan::{PlannedImage, PlannedTask, Planner, Status, plan};
 use crate::progress::{Progress, RunLog, timestamp};
@@ -108,7 +108,8 @@ pub fn run(opts: &RunOptions<'_>) -> anyhow::Result<ExitCode> {
 
     let mut engine: Option<Engine> = None;
     let progress = Progress::new(total_images as u64);
-    let batch = std::cell::Cell::new(config.max_batch as usize);
+    // Decided once the engine says which device it got (see `batch_size`).
+    let batch = std::cell::Cell::new(1);
     let mut first = true;
     let mut claimed = 0usize;
     let mut left: Vec<String> = Vec::new();
@@ -186,7 +187,9 @@ pub fn run(opts: &RunOptions<'_>) -> anyhow::Result<ExitCode> {
             }
             first = false;
             if engine.is_none() {
-                engine = Some(start_engine(&root, &config, stop.clone(), &log)?);
+                let (started, device) = start_engine(&root, &config, stop.clone(), &log)?;
+                batch.set(batch_size(config.max_batch, &device));
+                engine = Some(started);
             }
         }
         let ctx = TaskRun {
@@ -480,24 +483,15 @@ fn report_invalid(task: &PlannedTask, log: &RunLog) {
 }
 
 /// Starts Python and loads the configured model set, once for the whole run.
+/// Returns the engine and the device it runs on.
 fn start_engine(
     root: &Root,
     config: &Config,
     stop: Arc<AtomicBool>,
     log: &RunLog,
-) -> anyhow::Result<Engine> {
-    let setup = PythonSetup::locate(config.python_env.as_deref())?;
-    let engine = Engine::start(&setup, stop)?;
+) -> anyhow::Result<(Engine, String)> {
     let files = crate::commands::models::model_files(root.path(), config, None);
-    let info = engine
-        .load_models(
-            &config.model,
-            &files,
-            config.device.as_deref(),
-            config.deterministic,
-            config.engine_mode.as_str(),
-        )
-        .with_context(|| format!("cannot load the model set `{}`", config.model))?;
+    let (engine, info) = crate::commands::models::start_configured(config, &files, stop)?;
     if config.device.is_none() && info.device.starts_with("cpu") {
         tracing::warn!("no CUDA GPU found: generating on the CPU, which is very slow");
     }
@@ -511,7 +505,18 @@ fn start_engine(
         info.device,
         info.load_seconds
     ));
-    Ok(engine)
+    Ok((engine, info.device))
+}
+
+/// How many images of a task are optimised together: `max_batch` when configured, else 4
+/// on a GPU and 1 on the CPU, where CLIP's 32 cutouts of 224 pixels per image already fill
+/// the cores and a batch only adds memory traffic (measured with scripts/bench_run.py).
+fn batch_size(configured: Option<u32>, device: &str) -> usize {
+    match configured {
+        Some(n) => n as usize,
+        None if device.starts_with("cuda") => 4,
+        None => 1,
+    }
 }
 
 enum TaskEnd {

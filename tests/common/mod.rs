@@ -129,3 +129,27 @@ pub fn task(out_file: &str) -> String {
 pub fn p(s: &str) -> &Path {
     Path::new(s)
 }
+
+/// The tiny models of `scripts/make_tiny_models.py` (made by `scripts/setup.sh
+/// --env-only`), or a panic that says how to make them. Only the tests that run the engine
+/// use them.
+pub fn tiny_models() -> PathBuf {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("models/tiny");
+    assert!(
+        dir.join("clip.pt").exists() && dir.join("vqgan.ckpt").exists(),
+        "the tiny models are missing in {}; run scripts/setup.sh --env-only",
+        dir.display()
+    );
+    dir
+}
+
+/// The `[models.default]` table for the tiny models.
+pub fn tiny_models_toml() -> String {
+    let m = tiny_models();
+    format!(
+        "[models.default]\nvqgan_config = \"{}\"\nvqgan_checkpoint = \"{}\"\nclip_model = \"{}\"\n",
+        m.join("vqgan.yaml").display(),
+        m.join("vqgan.ckpt").display(),
+        m.join("clip.pt").display()
+    )
+}
