@@ -5,6 +5,7 @@
 //! sidecars ([`sidecar`]), the task lifecycle ([`lifecycle`]), configuration ([`config`]) and
 //! the whole pipeline as one pure function ([`plan`]).
 
+pub mod atomic;
 pub mod budget;
 pub mod claim;
 pub mod commands;

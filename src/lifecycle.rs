@@ -2,7 +2,6 @@
 //! (and the rule that it is not retried until the task changes), and the `.done` rename of a
 //! finished one.
 
-use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::SystemTime;
 
@@ -84,19 +83,13 @@ pub fn write_error_file(task: &Path, problems: &Problems) -> std::io::Result<Pat
 /// rename, so a member never sees half an error file.
 fn write_error_text(task: &Path, text: &str) -> std::io::Result<PathBuf> {
     let path = error_file_path(task);
-    let dir = path.parent().unwrap_or(Path::new("."));
-    let mut tmp = tempfile::Builder::new()
-        .prefix(".runvqgan-")
-        .suffix(".tmp")
-        .tempfile_in(dir)?;
-    {
-        use std::os::unix::fs::PermissionsExt;
-        tmp.as_file()
-            .set_permissions(std::fs::Permissions::from_mode(output_mode(task)))?;
-    }
-    tmp.write_all(text.as_bytes())?;
-    tmp.as_file().sync_all()?;
-    tmp.persist(&path).map_err(|e| e.error)?;
+    crate::atomic::write(
+        &path,
+        ".runvqgan-",
+        text.as_bytes(),
+        output_mode(task),
+        crate::atomic::Existing::Replace,
+    )?;
     Ok(path)
 }
 

@@ -55,19 +55,13 @@ pub struct Pending {
 impl Pending {
     /// Writes the marker for number `n` of `base` in `folder` atomically; fails if one exists.
     pub fn write(&self, folder: &Path, base: &str, n: u32, mode: u32) -> std::io::Result<()> {
-        use std::io::Write;
-        use std::os::unix::fs::PermissionsExt;
-        let mut tmp = tempfile::Builder::new()
-            .prefix(&format!(".{base}_{n}.pending."))
-            .suffix(".tmp")
-            .tempfile_in(folder)?;
-        tmp.write_all(&serde_json::to_vec(self).expect("serialises"))?;
-        tmp.as_file()
-            .set_permissions(std::fs::Permissions::from_mode(mode))?;
-        tmp.as_file().sync_all()?;
-        tmp.persist_noclobber(folder.join(pending_name(base, n)))
-            .map_err(|e| e.error)?;
-        Ok(())
+        crate::atomic::write(
+            &folder.join(pending_name(base, n)),
+            &format!(".{base}_{n}.pending."),
+            &serde_json::to_vec(self).expect("serialises"),
+            mode,
+            crate::atomic::Existing::Keep,
+        )
     }
 
     /// Reads a marker; `None` when it cannot be read or parsed.

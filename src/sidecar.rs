@@ -7,7 +7,6 @@
 //! back into the same [`Job`], so `reproduce` can regenerate the image; it also reads the
 //! sidecars of the old R runner (no seed, absolute output path, no provenance).
 
-use std::io::Write;
 use std::path::Path;
 
 use thiserror::Error;
@@ -518,29 +517,22 @@ impl Sidecar {
     /// `.<name>.<random>.tmp`, so that a run which died while writing it can tell it is a
     /// leftover of this output ([`crate::naming::remove_stale_temporaries`]).
     pub fn write_new_with_mode(&self, path: &Path, mode: u32) -> Result<(), SidecarError> {
-        use std::os::unix::fs::PermissionsExt;
         let text = self.render()?;
-        let err = |source| SidecarError::Write {
-            path: path.to_path_buf(),
-            source,
-        };
-        let dir = path.parent().unwrap_or(Path::new("."));
         let name = path
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_default();
-        let mut tmp = tempfile::Builder::new()
-            .prefix(&format!(".{name}."))
-            .suffix(".tmp")
-            .tempfile_in(dir)
-            .map_err(err)?;
-        tmp.as_file()
-            .set_permissions(std::fs::Permissions::from_mode(mode))
-            .map_err(err)?;
-        tmp.write_all(text.as_bytes()).map_err(err)?;
-        tmp.as_file().sync_all().map_err(err)?;
-        tmp.persist_noclobber(path).map_err(|e| err(e.error))?;
-        Ok(())
+        crate::atomic::write(
+            path,
+            &format!(".{name}."),
+            text.as_bytes(),
+            mode,
+            crate::atomic::Existing::Keep,
+        )
+        .map_err(|source| SidecarError::Write {
+            path: path.to_path_buf(),
+            source,
+        })
     }
 }
 
