@@ -248,6 +248,10 @@ fn a_night_makes_exactly_the_expected_files_then_a_second_run_changes_nothing_an
         copy.contains("# reproduced-from: alice/alice_robot_3.txt"),
         "{copy}"
     );
+    assert!(
+        copy.contains("# engine-mode: fast") && !copy.contains("# batch-size:"),
+        "the copy records how it was made itself, alone: {copy}"
+    );
     assert_eq!(
         std::fs::read(root.join("alice/alice_robot_3.txt")).unwrap(),
         third.as_bytes(),

@@ -9,11 +9,12 @@ use std::time::SystemTime;
 use anyhow::{Context, bail};
 
 use crate::commands::models::model_files;
+use crate::commands::run::record_result;
 use crate::config::{Config, ConfigOverrides, ModelSet};
 use crate::engine::{Engine, GenerateError, PythonSetup};
 use crate::exit_codes::ExitCode;
 use crate::naming::{OutputIndex, output_names, parse_output_name};
-use crate::progress::{Progress, timestamp};
+use crate::progress::Progress;
 use crate::root::Root;
 use crate::sidecar::Sidecar;
 
@@ -125,12 +126,8 @@ pub fn run(opts: &ReproduceOptions<'_>, out: &mut dyn Write) -> anyhow::Result<E
     };
 
     let mut new = sidecar.clone();
-    new.call.job.seed = Some(made.seed);
     new.call.job.output = Some(root.rel(&png));
-    new.provenance.device = Some(made.device.clone());
-    new.provenance.started = Some(timestamp(started));
-    new.provenance.seconds = Some((made.seconds * 100.0).round() / 100.0);
-    new.provenance.final_loss = Some(made.final_loss);
+    record_result(&mut new, &made, started, engine_mode(&sidecar));
     new.provenance.runvqgan = Some(env!("CARGO_PKG_VERSION").to_string());
     new.provenance.root = Some(root.path().display().to_string());
     // The copy is not one of the task's images: without these, resuming the task never

@@ -12,11 +12,12 @@ use anyhow::Context;
 use crate::budget::{self, Budget};
 use crate::claim::{NamesLock, TaskClaim, claim_path};
 use crate::config::{Config, ConfigError, ConfigOverrides};
-use crate::engine::{Engine, GenerateError, ProgressSink};
+use crate::engine::{Engine, GenerateError, Generated, ProgressSink};
 use crate::exit_codes::ExitCode;
 use crate::plan::{PlannedImage, PlannedTask, Planner, Status, plan};
 use crate::progress::{Progress, RunLog, timestamp};
 use crate::root::Root;
+use crate::sidecar::Sidecar;
 use crate::{lifecycle, naming, testhook};
 
 /// Options of `run`.
@@ -139,7 +140,8 @@ pub fn run(opts: &RunOptions<'_>) -> anyhow::Result<ExitCode> {
             Err(e) => {
                 tally.failed += 1;
                 let msg = format!(
-                    "task {}: cannot be claimed (the claim file {} cannot be written: {e});                      the folder of the task must be writable for runvqgan",
+                    "task {}: cannot be claimed (the claim file {} cannot be written: {e}); \
+                     the folder of the task must be writable for runvqgan",
                     task.file.rel,
                     root.rel(&claim_path(&task.file.path))
                 );
@@ -658,9 +660,10 @@ impl TaskRun<'_> {
             }
         };
         let seconds = made.first().map_or(0.0, |m| m.seconds);
+        let mode = lifecycle::output_mode(&task.file.path);
         let mut finished = 0;
         for (image, made) in batch.iter().zip(made) {
-            match self.finish_image(image, made, started_at) {
+            match self.finish_image(image, made, started_at, mode) {
                 Ok(()) => finished += 1,
                 Err(reason) => {
                     report_failure(task, &image.output_rel, &reason, root, log);
@@ -671,18 +674,20 @@ impl TaskRun<'_> {
         Ok((seconds, finished))
     }
 
-    /// Completes one image whose PNG the engine wrote: permissions, sidecar, marker, log.
+    /// Completes one image whose PNG the engine wrote: permissions (`mode`, those of the
+    /// task's outputs), sidecar, marker, log.
     fn finish_image(
         &self,
         image: &PlannedImage,
-        made: crate::engine::Generated,
+        made: Generated,
         started_at: SystemTime,
+        mode: u32,
     ) -> Result<(), lifecycle::Failure> {
         let (task, root, config, progress, log) =
             (self.task, self.root, self.config, self.progress, self.log);
         testhook::reached("after-png");
-        let mode = lifecycle::output_mode(&task.file.path);
-        if mode != 0o644 {
+        // Always: the engine's PNG has whatever the process umask gave it.
+        {
             use std::os::unix::fs::PermissionsExt;
             if let Err(e) =
                 std::fs::set_permissions(&image.output, std::fs::Permissions::from_mode(mode))
@@ -691,22 +696,8 @@ impl TaskRun<'_> {
             }
         }
         let mut sidecar = image.sidecar(task, config, root);
-        sidecar.call.job.seed = Some(made.seed);
         sidecar.call.deterministic = config.deterministic;
-        sidecar.provenance.device = Some(made.device.clone());
-        sidecar.provenance.started = Some(timestamp(started_at));
-        sidecar.provenance.seconds = Some((made.seconds * 100.0).round() / 100.0);
-        sidecar.provenance.final_loss = Some(made.final_loss);
-        sidecar
-            .provenance
-            .extra
-            .push(("engine-mode".into(), config.engine_mode.as_str().into()));
-        if made.batch_size > 1 {
-            sidecar
-                .provenance
-                .extra
-                .push(("batch-size".into(), made.batch_size.to_string()));
-        }
+        record_result(&mut sidecar, &made, started_at, config.engine_mode.as_str());
         if let Err(e) = sidecar.write_new_with_mode(&image.sidecar_path, mode) {
             let message = format!("the image was made but its .txt cannot be written: {e}");
             log.line(&format!(
@@ -744,6 +735,30 @@ impl TaskRun<'_> {
             )
         });
         Ok(())
+    }
+}
+
+/// Records in a sidecar what the engine reported for its image: the seed it used, the
+/// device, when it started, the seconds it took, its final loss, the engine mode and (when
+/// more than one) the batch size. Used by `run` and by `reproduce`.
+pub(crate) fn record_result(
+    sidecar: &mut Sidecar,
+    made: &Generated,
+    started_at: SystemTime,
+    engine_mode: &str,
+) {
+    sidecar.call.job.seed = Some(made.seed);
+    let p = &mut sidecar.provenance;
+    p.device = Some(made.device.clone());
+    p.started = Some(timestamp(started_at));
+    p.seconds = Some((made.seconds * 100.0).round() / 100.0);
+    p.final_loss = Some(made.final_loss);
+    p.extra
+        .retain(|(k, _)| k != "engine-mode" && k != "batch-size");
+    p.extra.push(("engine-mode".into(), engine_mode.into()));
+    if made.batch_size > 1 {
+        p.extra
+            .push(("batch-size".into(), made.batch_size.to_string()));
     }
 }
 
