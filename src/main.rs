@@ -78,14 +78,8 @@ enum ModelsCommand {
 
 #[derive(Debug, Args)]
 struct RunArgs {
-    /// The shared folder that holds `tasks/`, the members' folders and `output/`.
-    #[arg(
-        long,
-        env = "RUNVQGAN_ROOT",
-        value_name = "DIR",
-        help_heading = "Shared folder"
-    )]
-    root: PathBuf,
+    #[command(flatten)]
+    root: RootArg,
 
     #[command(flatten)]
     engine: EngineFlags,
@@ -149,7 +143,18 @@ struct ReproduceArgs {
 
 #[derive(Debug, Args)]
 struct ModelsCheckArgs {
-    /// The shared folder whose runvqgan.toml names the model sets.
+    #[command(flatten)]
+    root: RootArg,
+
+    #[command(flatten)]
+    engine: EngineFlags,
+}
+
+/// `--root`, for the commands that work on a whole shared folder.
+#[derive(Debug, Args)]
+struct RootArg {
+    /// The shared folder that holds `tasks/`, the members' folders and `output/` (and
+    /// runvqgan.toml, which names the model sets).
     #[arg(
         long,
         env = "RUNVQGAN_ROOT",
@@ -157,9 +162,6 @@ struct ModelsCheckArgs {
         help_heading = "Shared folder"
     )]
     root: PathBuf,
-
-    #[command(flatten)]
-    engine: EngineFlags,
 }
 
 /// Flags that choose how and where the engine runs.
@@ -219,14 +221,8 @@ struct ValidateArgs {
 
 #[derive(Debug, Args)]
 struct PlanArgs {
-    /// The shared folder that holds `tasks/`, the members' folders and `output/`.
-    #[arg(
-        long,
-        env = "RUNVQGAN_ROOT",
-        value_name = "DIR",
-        help_heading = "Shared folder"
-    )]
-    root: PathBuf,
+    #[command(flatten)]
+    root: RootArg,
 
     /// Print one JSON array, one object per task:
     /// {"task", "status": "ok"|"invalid"|"skipped", "error", "warnings", "images": [{"output",
@@ -303,7 +299,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         ),
         Command::Plan(args) => commands::plan::run(
             &commands::plan::PlanOptions {
-                root: &args.root,
+                root: &args.root.root,
                 json: args.json,
                 overrides: args.limits.overrides(),
             },
@@ -321,7 +317,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 _ => runvqgan::config::EngineMode::Fast,
             });
             commands::run::run(&commands::run::RunOptions {
-                root: &args.root,
+                root: &args.root.root,
                 overrides,
                 until: args.until.clone(),
             })
@@ -344,7 +340,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             args.engine.apply(&mut overrides);
             commands::models::check(
                 &commands::models::CheckOptions {
-                    root: &args.root,
+                    root: &args.root.root,
                     overrides,
                 },
                 &mut stdout,

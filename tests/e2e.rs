@@ -36,6 +36,17 @@ fn run_night(shared: &Shared, code: i32) -> std::process::Output {
     out
 }
 
+/// `runvqgan reproduce SIDECAR`, run in the root; panics with its stderr unless it succeeds.
+fn reproduce(shared: &Shared, sidecar: &str) -> std::process::Output {
+    let out = shared.cmd().args(["reproduce", sidecar]).output().unwrap();
+    assert!(
+        out.status.success(),
+        "runvqgan reproduce {sidecar} failed:\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}
+
 /// Every file under the root except the hidden ones and the log, with its size and
 /// modification time.
 fn files(root: &Path) -> BTreeMap<String, (u64, SystemTime)> {
@@ -230,16 +241,7 @@ fn a_night_makes_exactly_the_expected_files_then_a_second_run_changes_nothing_an
     );
 
     // reproduce gives the same bytes, under the next free number, and says where.
-    let out = shared
-        .cmd()
-        .args(["reproduce", "alice/alice_robot_3.txt"])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    reproduce(&shared, "alice/alice_robot_3.txt");
     let original = std::fs::read(root.join("alice/alice_robot_3.png")).unwrap();
     let again = std::fs::read(root.join("alice/alice_robot_5.png")).unwrap();
     assert!(original == again, "reproduce gave different bytes");
@@ -268,16 +270,7 @@ fn reproduce_accepts_an_r_runner_sidecar_and_says_the_result_will_differ() {
         "python generate.py -p 'A painting of a dog' -i 2 -s 48 32 -o C:/x/output/dog_1.png\n\n",
     );
     shared.write("output/dog_1.png", b"old image");
-    let out = shared
-        .cmd()
-        .args(["reproduce", "output/dog_1.txt"])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let out = reproduce(&shared, "output/dog_1.txt");
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(stdout.contains("records no seed"), "{stdout}");
     assert!(stdout.contains("will differ"), "{stdout}");
