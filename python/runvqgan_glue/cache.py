@@ -90,22 +90,22 @@ def generate(
     name: str, job: dict, progress: Callable[[int, int, float], None] | None = None
 ) -> dict:
     """Run one job on the loaded model set ``name`` and return the engine's result."""
-    try:
-        engine = _engines[name]
-    except KeyError:
-        raise RuntimeError(f"model set {name!r} is not loaded; call load_models first") from None
-    return dict(engine.generate(dict(job), progress=progress))
+    return dict(_loaded(name).generate(dict(job), progress=progress))
 
 
 def generate_batch(
     name: str, jobs: list[dict], progress: Callable[[int, int, float], None] | None = None
 ) -> list[dict]:
     """Run jobs of one size together on the loaded model set ``name``; one result each."""
+    jobs = [dict(j) for j in jobs]
+    return [dict(r) for r in _loaded(name).generate_batch(jobs, progress=progress)]
+
+
+def _loaded(name: str) -> Any:
     try:
-        engine = _engines[name]
+        return _engines[name]
     except KeyError:
         raise RuntimeError(f"model set {name!r} is not loaded; call load_models first") from None
-    return [dict(r) for r in engine.generate_batch([dict(j) for j in jobs], progress=progress)]
 
 
 def load_count() -> int:
