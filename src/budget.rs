@@ -2,9 +2,33 @@
 //! `runvqgan.toml`. Before each image the run asks whether it can still finish in time, from
 //! the seconds per iteration measured on this run's earlier images (before the first image
 //! there is no measurement, and the image is assumed to fit). An image that would not fit is
-//! not started; the run stops cleanly and the rest waits for the next night.
+//! not started; the run stops cleanly and the rest waits for the next night. The pause
+//! between tasks (`delay_seconds`) counts too: a pause that would pass the end stops the night.
+//!
+//! Time comes from a [`Clock`], so that the rules are tested without waiting.
 
 use std::time::{Duration, SystemTime};
+
+/// Where a run gets the time and how it waits.
+pub trait Clock: Send + Sync {
+    /// The time now.
+    fn now(&self) -> SystemTime;
+    /// Waits `d` (or less: callers check their stop flag between short waits).
+    fn sleep(&self, d: Duration);
+}
+
+/// The real clock.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct SystemClock;
+
+impl Clock for SystemClock {
+    fn now(&self) -> SystemTime {
+        SystemTime::now()
+    }
+    fn sleep(&self, d: Duration) {
+        std::thread::sleep(d);
+    }
+}
 
 /// Parses `HH:MM` (24-hour clock).
 pub fn parse_until(text: &str) -> Result<(u32, u32), String> {
@@ -129,6 +153,26 @@ impl Budget {
         }
         Ok(())
     }
+
+    /// `Ok` when a pause of `seconds` starting at `now` ends before the deadline; else why
+    /// not, as a sentence.
+    pub fn check_pause(&self, seconds: f64, now: SystemTime) -> Result<(), String> {
+        let Some(deadline) = self.deadline else {
+            return Ok(());
+        };
+        let left = deadline
+            .duration_since(now)
+            .unwrap_or_default()
+            .as_secs_f64();
+        if seconds >= left {
+            return Err(format!(
+                "the pause of {seconds} s between tasks (delay_seconds) would end after the \
+                 time budget ({}), {left:.0} s from now",
+                self.reason
+            ));
+        }
+        Ok(())
+    }
 }
 
 #[cfg(test)]
@@ -165,5 +209,22 @@ mod tests {
         let e = b.check(600, start + Duration::from_secs(60)).unwrap_err();
         assert!(e.contains("max_minutes"), "{e}");
         assert!(b.check(1, start + Duration::from_secs(600)).is_err());
+    }
+
+    #[test]
+    fn a_pause_that_would_pass_the_deadline_is_refused() {
+        let start = SystemTime::UNIX_EPOCH + Duration::from_secs(1_000_000);
+        let b = Budget::new(None, Some(1.0), start);
+        assert!(b.check_pause(30.0, start).is_ok());
+        let e = b.check_pause(60.0, start).unwrap_err();
+        assert!(
+            e.contains("delay_seconds") && e.contains("max_minutes"),
+            "{e}"
+        );
+        assert!(
+            Budget::new(None, None, start)
+                .check_pause(1e6, start)
+                .is_ok()
+        );
     }
 }

@@ -17,6 +17,10 @@ use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyList};
 use serde::Serialize;
 
+use crate::config::EngineMode;
+use crate::events::FailureKind;
+use crate::job::Job;
+
 /// Where the Python side lives: the project's `python/` and `vendor/` folders
 /// and the environment (a virtual environment or prefix) with the packages.
 #[derive(Debug, Clone)]
@@ -152,8 +156,8 @@ pub enum GenerateError {
     /// The engine raised an exception.
     #[error("{message}")]
     Failed {
-        /// "out_of_memory", "missing_file" or "other".
-        kind: String,
+        /// The glue's classification of the exception.
+        kind: FailureKind,
         /// One line, for the lab member's error file.
         message: String,
         /// The whole Python traceback, for the owner's log.
@@ -210,7 +214,7 @@ impl Engine {
 
     /// Loads a model set, or takes it from this process's cache.
     ///
-    /// `mode` is "fast" or "reference" (see docs/interfaces.md); in deterministic mode
+    /// `mode` is fast or reference (see docs/interfaces.md); in deterministic mode
     /// the glue decodes the images of a batch one by one, so that an image is
     /// bit-identical however it was batched.
     pub fn load_models(
@@ -219,25 +223,29 @@ impl Engine {
         files: &ModelFiles,
         device: Option<&str>,
         deterministic: bool,
-        mode: &str,
+        mode: EngineMode,
     ) -> Result<ModelInfo> {
         Python::attach(|py| {
             let spec = pythonize::pythonize(py, files)?;
             let info = self
                 .glue
                 .bind(py)
-                .call_method1("load_models", (name, spec, device, deterministic, mode))
+                .call_method1(
+                    "load_models",
+                    (name, spec, device, deterministic, mode.as_str()),
+                )
                 .map_err(|e| python_error(py, e))?;
             Ok(info.extract()?)
         })
     }
 
-    /// Generates one image. `job` is the engine's plain job dict
-    /// (docs/interfaces.md); the PNG is written by the engine to `job.output`.
+    /// Generates one image. `job` becomes the engine's plain job dict
+    /// (docs/interfaces.md); the PNG is written by the engine to `job.output`, so its paths
+    /// must be absolute ([`Job::resolved`]).
     pub fn generate(
         &self,
         model: &str,
-        job: &serde_json::Value,
+        job: &Job,
         sink: Arc<dyn ProgressSink>,
     ) -> Result<Generated, GenerateError> {
         let mut done = self.generate_batch(model, std::slice::from_ref(job), sink)?;
@@ -249,7 +257,7 @@ impl Engine {
     pub fn generate_batch(
         &self,
         model: &str,
-        jobs: &[serde_json::Value],
+        jobs: &[Job],
         sink: Arc<dyn ProgressSink>,
     ) -> Result<Vec<Generated>, GenerateError> {
         Python::attach(|py| {
@@ -300,13 +308,17 @@ impl Engine {
                 Ok((get("kind")?, get("message")?, get("traceback")?))
             });
         match described {
-            Ok((kind, message, traceback)) => GenerateError::Failed {
-                kind,
-                message,
-                traceback,
+            // The seam: from here on the kind is an enum.
+            Ok((kind, message, traceback)) => match FailureKind::from_glue(&kind) {
+                FailureKind::Interrupted => GenerateError::Interrupted,
+                kind => GenerateError::Failed {
+                    kind,
+                    message,
+                    traceback,
+                },
             },
             Err(_) => GenerateError::Failed {
-                kind: "other".into(),
+                kind: FailureKind::Engine,
                 message: err.to_string(),
                 traceback: format_traceback(py, &err),
             },

@@ -7,6 +7,7 @@ use std::time::SystemTime;
 
 use sha2::{Digest, Sha256};
 
+use crate::events::FailureKind;
 use crate::task::Problems;
 
 /// The error file of a task: `name.txt` -> `name_ERROR.txt`, beside it.
@@ -159,8 +160,8 @@ const FAILURE_HEADER: &str = "runvqgan could not finish the task file";
 /// Why generating an image failed, as the engine reported it.
 #[derive(Debug, Clone)]
 pub struct Failure {
-    /// "out_of_memory", "missing_file", "write" or "other".
-    pub kind: String,
+    /// What kind of failure; it chooses the hint.
+    pub kind: FailureKind,
     /// One line.
     pub message: String,
     /// The size that was asked for, for the out-of-memory hint.
@@ -174,24 +175,28 @@ pub fn failure_report(task_rel: &str, output_rel: &str, failure: &Failure) -> St
         "{FAILURE_HEADER} {task_rel}.\n\nWhile making {output_rel}:\n  {}\n\n",
         failure.message
     );
-    let hint = match (failure.kind.as_str(), failure.size) {
-        ("out_of_memory", Some([w, h])) => format!(
+    let hint = match (failure.kind, failure.size) {
+        (FailureKind::OutOfMemory, Some([w, h])) => format!(
             "The GPU ran out of memory at {w} x {h} pixels. Try a smaller \"resolution\", \
              for example [{}, {}], or fewer cutouts (\"raw\": \"-cuts 16\").",
             (w * 3 / 4).max(16),
             (h * 3 / 4).max(16)
         ),
-        ("out_of_memory", None) => {
+        (FailureKind::OutOfMemory, None) => {
             "The GPU ran out of memory. Try a smaller \"resolution\" or fewer cutouts \
              (\"raw\": \"-cuts 16\")."
                 .to_string()
         }
-        ("missing_file", _) => "A file the task names could not be read. Check \"in_file\" and \
+        (FailureKind::MemberInput, _) => {
+            "A file the task names could not be read. Check \"in_file\" and \
              \"template_file\"."
-            .to_string(),
-        ("write", _) => "The output folder could not be written. Ask the workstation owner \
+                .to_string()
+        }
+        (FailureKind::Write, _) => {
+            "The output folder could not be written. Ask the workstation owner \
                          to check its permissions and free space."
-            .to_string(),
+                .to_string()
+        }
         _ => "This may be a problem of the workstation rather than of your task; the owner \
               finds the details in runvqgan.log."
             .to_string(),

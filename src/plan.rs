@@ -17,7 +17,7 @@ use crate::sidecar::{GenerateCall, ImageIndex, ModelRef, Provenance, Sidecar};
 use crate::task::validate::{FolderCache, TaskContext, check_bytes};
 use crate::task::{Problems, TaskError, TaskSpec, expand};
 
-/// What will happen to a task.
+/// What will happen to a task, as `plan --json` names it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Status {
@@ -60,11 +60,23 @@ impl PlannedImage {
         self.job.prompts.as_deref().unwrap_or_default()
     }
 
+    /// Iterations (the planner always sets them).
+    pub fn iterations(&self) -> u32 {
+        self.job
+            .iterations
+            .expect("a planned job always has its iterations")
+    }
+
+    /// `[width, height]` (the planner always sets it).
+    pub fn size(&self) -> [u32; 2] {
+        self.job.size.expect("a planned job always has its size")
+    }
+
     /// The sidecar to write once the image exists: the call with this image's settings and
     /// models, and the provenance runvqgan knows before generating. `run` fills in
     /// `call.job.seed` (when the engine picked it), `device`, `started`, `seconds` and
     /// `final_loss`.
-    pub fn sidecar(&self, task: &PlannedTask, config: &Config, root: &Root) -> Sidecar {
+    pub fn sidecar(&self, task: &str, sha256: &str, config: &Config, root: &Root) -> Sidecar {
         let set = config.model_set();
         Sidecar {
             call: GenerateCall {
@@ -79,8 +91,8 @@ impl PlannedImage {
             },
             provenance: Provenance {
                 runvqgan: Some(env!("CARGO_PKG_VERSION").to_string()),
-                task: Some(task.file.rel.clone()),
-                task_sha256: task.sha256.clone(),
+                task: Some(task.to_string()),
+                task_sha256: Some(sha256.to_string()),
                 image: Some(ImageIndex {
                     index: self.index,
                     total: self.total,
@@ -98,19 +110,31 @@ impl PlannedImage {
 pub struct PlannedTask {
     /// The task file.
     pub file: TaskFile,
-    /// Ok, invalid or skipped.
-    pub status: Status,
-    /// For `Invalid`: every problem.
-    pub problems: Option<Problems>,
-    /// For `Skipped`: why.
-    pub skip_reason: Option<String>,
+    /// Ready, invalid or skipped, with what each needs.
+    pub verdict: Verdict,
+}
+
+/// The planner's verdict on a task.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Verdict {
+    /// Valid: its missing images will be made.
+    Ready(Box<ReadyTask>),
+    /// Invalid: every problem, for its `_ERROR.txt`.
+    Invalid(Problems),
+    /// Not tried, and why: its `_ERROR.txt` is newer than the task file.
+    Skipped(String),
+}
+
+/// A valid task and the images it still needs.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ReadyTask {
+    /// The validated task.
+    pub spec: TaskSpec,
+    /// Hex SHA-256 of the task file's bytes.
+    pub sha256: String,
     /// Caps applied.
     pub warnings: Vec<String>,
-    /// Hex SHA-256 of the task file's bytes (when it was read).
-    pub sha256: Option<String>,
-    /// The validated task (for `Ok`).
-    pub spec: Option<TaskSpec>,
-    /// Images still to make, in expansion order (for `Ok`; empty when all exist already).
+    /// Images still to make, in expansion order (empty when all exist already).
     pub images: Vec<PlannedImage>,
     /// Expansion indices k already made by an earlier, interrupted run.
     pub already_made: Vec<u32>,
@@ -120,13 +144,38 @@ pub struct PlannedTask {
 }
 
 impl PlannedTask {
+    /// Ok, invalid or skipped.
+    pub fn status(&self) -> Status {
+        match self.verdict {
+            Verdict::Ready(_) => Status::Ok,
+            Verdict::Invalid(_) => Status::Invalid,
+            Verdict::Skipped(_) => Status::Skipped,
+        }
+    }
+
+    /// The images still to make (none unless ready).
+    pub fn images(&self) -> &[PlannedImage] {
+        match &self.verdict {
+            Verdict::Ready(ready) => &ready.images,
+            _ => &[],
+        }
+    }
+
+    /// The caps applied (none unless ready).
+    pub fn warnings(&self) -> &[String] {
+        match &self.verdict {
+            Verdict::Ready(ready) => &ready.warnings,
+            _ => &[],
+        }
+    }
+
     /// The text for the `error` field of `plan --json` and for people: the problems of an
     /// invalid task (one per line, each naming the file), or why a task is skipped.
     pub fn error_text(&self) -> Option<String> {
-        match self.status {
-            Status::Ok => None,
-            Status::Invalid => self.problems.as_ref().map(ToString::to_string),
-            Status::Skipped => self.skip_reason.clone(),
+        match &self.verdict {
+            Verdict::Ready(_) => None,
+            Verdict::Invalid(problems) => Some(problems.to_string()),
+            Verdict::Skipped(reason) => Some(reason.clone()),
         }
     }
 }
@@ -153,43 +202,33 @@ impl<'a> Planner<'a> {
 
     /// Plans one task file.
     pub fn plan_task(&mut self, file: &TaskFile) -> PlannedTask {
-        let mut planned = PlannedTask {
+        PlannedTask {
             file: file.clone(),
-            status: Status::Ok,
-            problems: None,
-            skip_reason: None,
-            warnings: Vec::new(),
-            sha256: None,
-            spec: None,
-            images: Vec::new(),
-            already_made: Vec::new(),
-            stale_pending: Vec::new(),
-        };
+            verdict: self.verdict(file),
+        }
+    }
+
+    fn verdict(&mut self, file: &TaskFile) -> Verdict {
         if lifecycle::retry_decision(file.modified, file.error_modified) == RetryState::Blocked
             && !lifecycle::is_failure_report(&lifecycle::error_file_path(&file.path))
         {
-            planned.status = Status::Skipped;
             let err = lifecycle::error_file_path(&file.path);
-            planned.skip_reason = Some(format!(
+            return Verdict::Skipped(format!(
                 "{}: not tried again: {} is newer than the task file; fix the task and save it again",
                 file.rel,
                 self.root.rel(&err)
             ));
-            return planned;
         }
-        let invalid = |mut planned: PlannedTask, errors: Vec<TaskError>| {
-            planned.status = Status::Invalid;
-            planned.problems = Some(Problems {
+        let invalid = |errors: Vec<TaskError>| {
+            Verdict::Invalid(Problems {
                 task: file.rel.clone(),
                 errors,
-            });
-            planned
+            })
         };
         if let Some(problem) = &file.problem {
-            return invalid(planned, vec![problem.clone()]);
+            return invalid(vec![problem.clone()]);
         }
-        let bytes = &file.bytes;
-        planned.sha256 = Some(lifecycle::task_sha256(bytes));
+        let sha256 = lifecycle::task_sha256(&file.bytes);
         let ctx = TaskContext {
             root: self.root,
             task: &file.path,
@@ -197,38 +236,27 @@ impl<'a> Planner<'a> {
             limits: &self.config.limits,
             folders: Some(&self.folders),
         };
-        let validated = match check_bytes(bytes, &ctx) {
+        let validated = match check_bytes(&file.bytes, &ctx) {
             Ok(v) => v,
-            Err(errors) => return invalid(planned, errors),
+            Err(errors) => return invalid(errors),
         };
-        planned.warnings = validated.warnings;
         let spec = validated.spec;
-        match self.name_images(
-            &spec,
-            &file.rel,
-            planned.sha256.as_deref().unwrap_or_default(),
-        ) {
-            Ok((images, made, stale)) => {
-                planned.images = images;
-                planned.already_made = made;
-                planned.stale_pending = stale;
-            }
-            Err(e) => {
-                return invalid(
-                    planned,
-                    vec![TaskError::BadPath {
-                        field: "out_folder",
-                        value: spec.out_folder_rel.clone(),
-                        problem: crate::root::PathProblem::Missing,
-                        fix: format!(
-                            "the folder cannot be listed ({e}); ask the workstation owner"
-                        ),
-                    }],
-                );
-            }
+        match self.name_images(&spec, &file.rel, &sha256) {
+            Ok((images, already_made, stale_pending)) => Verdict::Ready(Box::new(ReadyTask {
+                spec,
+                sha256,
+                warnings: validated.warnings,
+                images,
+                already_made,
+                stale_pending,
+            })),
+            Err(e) => invalid(vec![TaskError::BadPath {
+                field: "out_folder",
+                value: spec.out_folder_rel.clone(),
+                problem: crate::root::PathProblem::Missing,
+                fix: format!("the folder cannot be listed ({e}); ask the workstation owner"),
+            }]),
         }
-        planned.spec = Some(spec);
-        planned
     }
 
     fn name_images(
@@ -371,17 +399,17 @@ pub fn json_view(tasks: &[PlannedTask]) -> Vec<JsonTask<'_>> {
         .iter()
         .map(|t| JsonTask {
             task: &t.file.rel,
-            status: t.status,
+            status: t.status(),
             error: t.error_text(),
-            warnings: &t.warnings,
+            warnings: t.warnings(),
             images: t
-                .images
+                .images()
                 .iter()
                 .map(|i| JsonImage {
                     output: &i.output_rel,
                     prompt: i.prompt(),
-                    size: i.job.size.unwrap_or_default(),
-                    iterations: i.job.iterations.unwrap_or_default(),
+                    size: i.size(),
+                    iterations: i.iterations(),
                     seed: i.job.seed,
                 })
                 .collect(),

@@ -6,6 +6,7 @@ use std::fs::{File, OpenOptions};
 use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Instant, SystemTime};
 
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
@@ -26,9 +27,14 @@ pub struct RunLog {
 }
 
 impl RunLog {
-    /// Opens (creates) the log file for appending.
+    /// Opens (creates) the log file for appending, without following a link.
     pub fn open(path: &Path) -> RunLog {
-        let file = OpenOptions::new().create(true).append(true).open(path);
+        use std::os::unix::fs::OpenOptionsExt;
+        let file = OpenOptions::new()
+            .create(true)
+            .append(true)
+            .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK)
+            .open(path);
         if let Err(e) = &file {
             tracing::warn!("cannot write the log file {}: {e}", path.display());
         }
@@ -54,11 +60,28 @@ impl RunLog {
 /// The progress display of one run.
 pub struct Progress {
     bars: Option<(MultiProgress, ProgressBar)>,
-    total_images: u64,
+    total_images: AtomicU64,
     done_images: Mutex<u64>,
 }
 
 impl Progress {
+    /// No bars, whatever stderr is (tests of the night).
+    pub fn hidden() -> Progress {
+        Progress {
+            bars: None,
+            total_images: AtomicU64::new(0),
+            done_images: Mutex::new(0),
+        }
+    }
+
+    /// Sets the number of images of the night, once it is planned.
+    pub fn set_total(&self, total_images: u64) {
+        self.total_images.store(total_images, Ordering::Relaxed);
+        if let Some((_, night)) = &self.bars {
+            night.set_length(total_images);
+        }
+    }
+
     /// Bars when stderr is a terminal, plain log lines otherwise.
     pub fn new(total_images: u64) -> Progress {
         let bars = std::io::stderr().is_terminal().then(|| {
@@ -75,7 +98,7 @@ impl Progress {
         });
         Progress {
             bars,
-            total_images,
+            total_images: AtomicU64::new(total_images),
             done_images: Mutex::new(0),
         }
     }
@@ -106,7 +129,7 @@ impl Progress {
         if bar.is_none() {
             tracing::info!(
                 "image {n}/{}: {label}: {iterations} iterations",
-                self.total_images
+                self.total_images.load(Ordering::Relaxed)
             );
         }
         ImageProgress {

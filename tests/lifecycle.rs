@@ -5,7 +5,7 @@ mod common;
 use common::Shared;
 use runvqgan::config::Config;
 use runvqgan::lifecycle::{error_file_path, mark_done, write_error_file};
-use runvqgan::plan::{Status, plan};
+use runvqgan::plan::{Status, Verdict, plan};
 use runvqgan::root::Root;
 
 #[test]
@@ -18,8 +18,10 @@ fn error_file_is_written_beside_the_task_and_blocks_until_the_task_changes() {
 
     // 1. Invalid: the run writes the error file; the task is untouched.
     let first = plan(&root, &config).unwrap();
-    assert_eq!(first[0].status, Status::Invalid);
-    let problems = first[0].problems.as_ref().unwrap();
+    assert_eq!(first[0].status(), Status::Invalid);
+    let Verdict::Invalid(problems) = &first[0].verdict else {
+        panic!("invalid: {:?}", first[0].verdict)
+    };
     let err = write_error_file(&task, problems).unwrap();
     assert_eq!(err, s.root().join("tasks/dog_ERROR.txt"));
     assert_eq!(err, error_file_path(&task));
@@ -43,7 +45,7 @@ fn error_file_is_written_beside_the_task_and_blocks_until_the_task_changes() {
 
     // 2. Not retried while the task is older than its error file.
     let second = plan(&root, &config).unwrap();
-    assert_eq!(second[0].status, Status::Skipped);
+    assert_eq!(second[0].status(), Status::Skipped);
     assert!(s.planned("tasks/dog.txt")["status"] == "skipped");
 
     // 3. Retried once the member saves the task again.
@@ -57,7 +59,7 @@ fn error_file_is_written_beside_the_task_and_blocks_until_the_task_changes() {
         .set_modified(later)
         .unwrap();
     let third = plan(&root, &config).unwrap();
-    assert_eq!(third[0].status, Status::Ok);
+    assert_eq!(third[0].status(), Status::Ok);
 
     // 4. Done: renamed to .done and the stale error file removed.
     let done = mark_done(&task).unwrap();

@@ -52,7 +52,7 @@ pub fn start_configured(
             files,
             config.device.as_deref(),
             config.deterministic,
-            config.engine_mode.as_str(),
+            config.engine_mode,
         )
         .with_context(|| format!("cannot load the model set `{}`", config.model))?;
     Ok((engine, info))

@@ -7,7 +7,7 @@ use anyhow::Context;
 
 use crate::config::{Config, ConfigOverrides};
 use crate::exit_codes::ExitCode;
-use crate::plan::{PlannedTask, Status, json_view, plan};
+use crate::plan::{PlannedTask, Status, Verdict, json_view, plan};
 use crate::root::Root;
 
 /// Options of `plan`.
@@ -37,8 +37,8 @@ pub fn run(opts: &PlanOptions<'_>, out: &mut dyn Write) -> anyhow::Result<ExitCo
 }
 
 fn write_human(root: &Root, tasks: &[PlannedTask], out: &mut dyn Write) -> std::io::Result<()> {
-    let count = |s: Status| tasks.iter().filter(|t| t.status == s).count();
-    let images: usize = tasks.iter().map(|t| t.images.len()).sum();
+    let count = |s: Status| tasks.iter().filter(|t| t.status() == s).count();
+    let images: usize = tasks.iter().map(|t| t.images().len()).sum();
     writeln!(
         out,
         "Plan for {}: {} task(s) ({} ok, {} invalid, {} skipped), {images} image(s) to make.",
@@ -50,22 +50,22 @@ fn write_human(root: &Root, tasks: &[PlannedTask], out: &mut dyn Write) -> std::
     )?;
     for (i, t) in tasks.iter().enumerate() {
         writeln!(out)?;
-        match t.status {
-            Status::Ok => {
-                let made = if t.already_made.is_empty() {
+        match &t.verdict {
+            Verdict::Ready(ready) => {
+                let made = if ready.already_made.is_empty() {
                     String::new()
                 } else {
-                    format!(" ({} made earlier)", t.already_made.len())
+                    format!(" ({} made earlier)", ready.already_made.len())
                 };
                 writeln!(
                     out,
                     "{:>3}. {}  ok, {} image(s){made}",
                     i + 1,
                     t.file.rel,
-                    t.images.len()
+                    ready.images.len()
                 )?;
-                for img in &t.images {
-                    let [w, h] = img.job.size.unwrap_or_default();
+                for img in &ready.images {
+                    let [w, h] = img.size();
                     let seed = img
                         .job
                         .seed
@@ -75,34 +75,30 @@ fn write_human(root: &Root, tasks: &[PlannedTask], out: &mut dyn Write) -> std::
                         out,
                         "       {}  {w}x{h}, {} iterations, {seed}, image {} of {}",
                         img.output_rel,
-                        img.job.iterations.unwrap_or_default(),
+                        img.iterations(),
                         img.index,
                         img.total
                     )?;
                     writeln!(out, "         prompt: {:?}", img.prompt())?;
                 }
             }
-            Status::Invalid => {
+            Verdict::Invalid(problems) => {
                 writeln!(
                     out,
                     "{:>3}. {}  INVALID (an _ERROR.txt will be written)",
                     i + 1,
                     t.file.rel
                 )?;
-                if let Some(p) = &t.problems {
-                    for line in p.lines() {
-                        writeln!(out, "       {line}")?;
-                    }
+                for line in problems.lines() {
+                    writeln!(out, "       {line}")?;
                 }
             }
-            Status::Skipped => {
+            Verdict::Skipped(reason) => {
                 writeln!(out, "{:>3}. {}  skipped", i + 1, t.file.rel)?;
-                if let Some(r) = &t.skip_reason {
-                    writeln!(out, "       {r}")?;
-                }
+                writeln!(out, "       {reason}")?;
             }
         }
-        for w in &t.warnings {
+        for w in t.warnings() {
             writeln!(out, "       warning: {w}")?;
         }
     }

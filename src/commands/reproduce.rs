@@ -9,11 +9,11 @@ use std::time::SystemTime;
 use anyhow::{Context, bail};
 
 use crate::commands::models::model_files;
-use crate::commands::run::record_result;
-use crate::config::{Config, ConfigOverrides, ModelSet};
+use crate::config::{Config, ConfigOverrides, EngineMode, ModelSet};
 use crate::engine::{Engine, GenerateError, PythonSetup};
 use crate::exit_codes::ExitCode;
 use crate::naming::{OutputIndex, output_names, parse_output_name};
+use crate::night::record_result;
 use crate::progress::Progress;
 use crate::root::Root;
 use crate::sidecar::Sidecar;
@@ -107,11 +107,7 @@ pub fn run(opts: &ReproduceOptions<'_>, out: &mut dyn Write) -> anyhow::Result<E
     let progress = Progress::new(1);
     let shown = Arc::new(progress.image(&png.display().to_string(), job.iterations.unwrap_or(500)));
     let started = SystemTime::now();
-    let made = engine.generate(
-        "reproduce",
-        &serde_json::to_value(&job).expect("a job always serialises"),
-        shown.clone(),
-    );
+    let made = engine.generate("reproduce", &job, shown.clone());
     shown.finish();
     progress.finish();
     let made = match made {
@@ -179,7 +175,7 @@ fn next_beside(sidecar: &Path) -> anyhow::Result<(PathBuf, PathBuf)> {
 }
 
 /// The engine mode a sidecar records (`# engine-mode:`); fast when it records none.
-fn engine_mode(sidecar: &Sidecar) -> &'static str {
+fn engine_mode(sidecar: &Sidecar) -> EngineMode {
     let recorded = sidecar
         .provenance
         .extra
@@ -187,7 +183,7 @@ fn engine_mode(sidecar: &Sidecar) -> &'static str {
         .find(|(k, _)| k == "engine-mode")
         .map(|(_, v)| v.as_str());
     match recorded {
-        Some("reference") => "reference",
-        _ => "fast",
+        Some("reference") => EngineMode::Reference,
+        _ => EngineMode::Fast,
     }
 }

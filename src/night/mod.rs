@@ -1,0 +1,123 @@
+//! The pipeline of `runvqgan run`, in parts with one job each:
+//!
+//! - [`schedule`]: plans the root, takes the tasks in order, claims each, tallies the night
+//!   and chooses the exit code;
+//! - [`reserve`]: plans a claimed task again and reserves its output numbers;
+//! - [`produce`]: makes a task's images in batches through a [`Generator`], within the time
+//!   budget, halving the batch on out-of-memory, stopping on an interrupt;
+//! - [`sinks`]: the log, the terminal and the error files, which (with
+//!   [`crate::events::JsonlSink`]) consume the [`crate::events::Event`]s the others emit.
+//!
+//! Only the [`Generator`] crosses into Python; [`crate::engine`] implements it for the real
+//! engine and the tests implement it with a fake, so every rule of the night is tested
+//! without Python.
+
+pub mod produce;
+pub mod reserve;
+pub mod schedule;
+pub mod sinks;
+
+use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
+use std::time::SystemTime;
+
+use crate::budget::{Budget, Clock};
+use crate::config::{Config, ConfigError, EngineMode};
+use crate::engine::{GenerateError, Generated, ModelInfo, ProgressSink};
+use crate::events::Reporter;
+use crate::job::Job;
+use crate::progress::{Progress, timestamp};
+use crate::root::Root;
+use crate::sidecar::Sidecar;
+
+pub use schedule::run;
+
+/// What makes images: the embedded engine at night, a fake in tests.
+pub trait Generator {
+    /// Starts the engine and loads the configured model set. Called once, before the first
+    /// image; a night with nothing to make never calls it.
+    fn start(&mut self) -> anyhow::Result<ModelInfo>;
+
+    /// Makes `jobs` (one size) together and writes each PNG to its `output` (absolute),
+    /// returning one result per job, in order. A stop or a failure writes none of them.
+    fn generate(
+        &mut self,
+        jobs: &[Job],
+        progress: Arc<dyn ProgressSink>,
+    ) -> Result<Vec<Generated>, GenerateError>;
+}
+
+/// Everything a night works with.
+pub struct Night<'a> {
+    /// The shared folder.
+    pub root: &'a Root,
+    /// The effective configuration.
+    pub config: &'a Config,
+    /// The deadline (`--until`, `max_minutes`).
+    pub budget: Budget,
+    /// Set by Ctrl-C and SIGTERM.
+    pub stop: &'a AtomicBool,
+    /// Where the time comes from.
+    pub clock: &'a dyn Clock,
+    /// Where the events go.
+    pub reporter: &'a Reporter,
+    /// The progress display.
+    pub progress: Arc<Progress>,
+}
+
+/// The longest pause between tasks (`delay_seconds`) a night accepts: an hour. A larger
+/// value is almost certainly a mistake (minutes or milliseconds meant) and would let the
+/// night sleep through its time budget.
+pub const MAX_DELAY_SECONDS: f64 = 3600.0;
+
+/// Refuses a `delay_seconds` above [`MAX_DELAY_SECONDS`] (exit code 2).
+pub fn check_delay(config: &Config) -> Result<(), ConfigError> {
+    if config.delay_seconds > MAX_DELAY_SECONDS {
+        return Err(ConfigError::Value {
+            path: "runvqgan.toml or --delay-seconds".into(),
+            key: "delay_seconds".into(),
+            problem: format!(
+                "is {} seconds; the most is {MAX_DELAY_SECONDS} (an hour) between tasks; \
+                 lower it (it is seconds, not milliseconds)",
+                config.delay_seconds
+            ),
+        });
+    }
+    Ok(())
+}
+
+/// Records in a sidecar what the engine reported for its image: the seed it used, the
+/// device, when it started, the seconds it took, its final loss, the engine mode and (when
+/// more than one) the batch size. Used by `run` and by `reproduce`.
+pub fn record_result(
+    sidecar: &mut Sidecar,
+    made: &Generated,
+    started_at: SystemTime,
+    engine_mode: EngineMode,
+) {
+    sidecar.call.job.seed = Some(made.seed);
+    let p = &mut sidecar.provenance;
+    p.device = Some(made.device.clone());
+    p.started = Some(timestamp(started_at));
+    p.seconds = Some((made.seconds * 100.0).round() / 100.0);
+    p.final_loss = Some(made.final_loss);
+    p.extra
+        .retain(|(k, _)| k != "engine-mode" && k != "batch-size");
+    p.extra
+        .push(("engine-mode".into(), engine_mode.as_str().into()));
+    if made.batch_size > 1 {
+        p.extra
+            .push(("batch-size".into(), made.batch_size.to_string()));
+    }
+}
+
+/// How many images of a task are optimised together: `max_batch` when configured, else 4
+/// on a GPU and 1 on the CPU, where CLIP's 32 cutouts of 224 pixels per image already fill
+/// the cores and a batch only adds memory traffic (measured with scripts/bench_run.py).
+pub fn batch_size(configured: Option<u32>, device: &str) -> usize {
+    match configured {
+        Some(n) => n as usize,
+        None if device.starts_with("cuda") => 4,
+        None => 1,
+    }
+}

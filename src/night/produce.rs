@@ -1,0 +1,309 @@
+//! Making a claimed task's images: in batches of up to `max_batch` (a task's images share one
+//! size and one model set), each batch checked first against the time budget and the task
+//! file (unchanged?), a batch that runs out of memory split in halves for the rest of the
+//! night, and each finished image completed with its permissions, sidecar and marker.
+
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::{Duration, SystemTime};
+
+use crate::budget::Budget;
+use crate::engine::{GenerateError, Generated, ProgressSink};
+use crate::events::{Event, FailureKind, escape};
+use crate::lifecycle::{self, Failure};
+use crate::naming;
+use crate::plan::{PlannedImage, PlannedTask, ReadyTask};
+use crate::progress::ImageProgress;
+use crate::testhook;
+
+use super::reserve::unchanged;
+use super::{Generator, Night, batch_size, record_result};
+
+/// How making a task's images ended.
+#[derive(Debug, PartialEq)]
+pub enum TaskEnd {
+    /// Every image exists.
+    AllMade,
+    /// An image failed; its `_ERROR.txt` is written.
+    Failed,
+    /// Ctrl-C or SIGTERM.
+    Interrupted,
+    /// The task file changed or disappeared; why.
+    Changed(String),
+    /// The next batch would not finish within the time budget; why.
+    OutOfTime(String),
+}
+
+/// The engine's side of the night: started on the first image, then kept.
+pub struct Producer<'a> {
+    generator: &'a mut dyn Generator,
+    /// The batch size in force once the engine runs (`max_batch`, halved on out-of-memory).
+    batch: Option<usize>,
+    /// The deadline and what images have cost so far.
+    pub budget: Budget,
+    /// Images written.
+    pub images: usize,
+}
+
+impl<'a> Producer<'a> {
+    /// A producer that starts `generator` when it is first needed.
+    pub fn new(generator: &'a mut dyn Generator, budget: Budget) -> Producer<'a> {
+        Producer {
+            generator,
+            batch: None,
+            budget,
+            images: 0,
+        }
+    }
+
+    /// Starts the engine unless it runs already.
+    pub fn start(&mut self, night: &Night<'_>) -> anyhow::Result<()> {
+        if self.batch.is_some() {
+            return Ok(());
+        }
+        let info = self.generator.start()?;
+        night.reporter.emit(Event::ModelSetLoaded {
+            model_set: night.config.model.clone(),
+            vqgan_kind: info.vqgan_kind,
+            factor: info.factor,
+            n_embed: info.n_embed,
+            clip_model: info.clip_model,
+            device: info.device.clone(),
+            seconds: info.load_seconds,
+        });
+        self.batch = Some(batch_size(night.config.max_batch, &info.device).max(1));
+        Ok(())
+    }
+
+    /// Makes the missing images of `task`, checking before each batch that the task file is
+    /// unchanged and that the batch fits the time budget. The engine must be started.
+    pub fn make_all(
+        &mut self,
+        night: &Night<'_>,
+        task: &PlannedTask,
+        ready: &ReadyTask,
+    ) -> TaskEnd {
+        for warning in &ready.warnings {
+            night.reporter.emit(Event::TaskWarning {
+                task: task.file.rel.clone(),
+                warning: warning.clone(),
+            });
+        }
+        let images = &ready.images;
+        let mut start = 0;
+        while start < images.len() {
+            if let Err(why) = unchanged(task) {
+                return TaskEnd::Changed(why);
+            }
+            let size = self
+                .batch
+                .expect("the engine is started whenever an image is planned")
+                .clamp(1, images.len() - start);
+            let batch = &images[start..start + size];
+            let iterations = batch[0].iterations();
+            if let Err(why) = self.budget.check(iterations, night.clock.now()) {
+                return TaskEnd::OutOfTime(why);
+            }
+            testhook::reached("before-image");
+            match self.make_batch(night, task, ready, batch) {
+                Ok((seconds, made)) => {
+                    self.images += made;
+                    self.budget.record(iterations, seconds);
+                    if made < batch.len() {
+                        // The failure was reported by finish_image.
+                        return TaskEnd::Failed;
+                    }
+                    start += size;
+                }
+                Err(None) => return TaskEnd::Interrupted,
+                Err(Some(reason)) if reason.kind == FailureKind::OutOfMemory && size > 1 => {
+                    let smaller = size / 2;
+                    self.batch = Some(smaller);
+                    night.reporter.emit(Event::BatchSplit {
+                        task: task.file.rel.clone(),
+                        output: batch[0].output_rel.clone(),
+                        from: size,
+                        to: smaller,
+                    });
+                }
+                Err(Some(reason)) => {
+                    report_failure(night, task, &batch[0].output_rel, &reason);
+                    return TaskEnd::Failed;
+                }
+            }
+        }
+        TaskEnd::AllMade
+    }
+
+    /// Makes a batch of images of one task: the engine writes each PNG atomically, then
+    /// each image's sidecar is written atomically beside it and its pending marker is
+    /// removed. Returns the seconds the engine took and how many images were finished;
+    /// `Err(None)`: interrupted.
+    fn make_batch(
+        &mut self,
+        night: &Night<'_>,
+        task: &PlannedTask,
+        ready: &ReadyTask,
+        batch: &[PlannedImage],
+    ) -> Result<(f64, usize), Option<Failure>> {
+        let first = &batch[0];
+        let label = escape(&match batch.len() {
+            1 => first.output_rel.clone(),
+            n => format!("{} (+{} more)", first.output_rel, n - 1),
+        });
+        let shown = Arc::new(night.progress.image(&label, first.iterations()));
+        let sink = Arc::new(HookedSink(shown.clone()));
+        let started_at = night.clock.now();
+        let jobs: Vec<_> = batch
+            .iter()
+            .map(|image| image.job.resolved(night.root.path()))
+            .collect();
+        let result = self.generator.generate(&jobs, sink);
+        shown.finish();
+        for _ in batch {
+            night.progress.image_done();
+        }
+        let made = match result {
+            Ok(made) => made,
+            Err(GenerateError::Interrupted) => return Err(None),
+            Err(GenerateError::Failed {
+                kind,
+                message,
+                traceback,
+            }) => {
+                night.reporter.emit(Event::ImageFailed {
+                    task: task.file.rel.clone(),
+                    output: label,
+                    kind,
+                    message: message.clone(),
+                    traceback,
+                });
+                return Err(Some(Failure {
+                    kind,
+                    message,
+                    size: Some(first.size()),
+                }));
+            }
+        };
+        let seconds = made.first().map_or(0.0, |m| m.seconds);
+        let mode = lifecycle::output_mode(&task.file.path);
+        let mut finished = 0;
+        for (image, made) in batch.iter().zip(made) {
+            match finish_image(night, task, ready, image, made, started_at, mode) {
+                Ok(()) => finished += 1,
+                Err(reason) => {
+                    report_failure(night, task, &image.output_rel, &reason);
+                    break;
+                }
+            }
+        }
+        Ok((seconds, finished))
+    }
+}
+
+/// Completes one image whose PNG the engine wrote: permissions (`mode`, those of the task's
+/// outputs), sidecar, marker, event.
+fn finish_image(
+    night: &Night<'_>,
+    task: &PlannedTask,
+    ready: &ReadyTask,
+    image: &PlannedImage,
+    made: Generated,
+    started_at: SystemTime,
+    mode: u32,
+) -> Result<(), Failure> {
+    let config = night.config;
+    testhook::reached("after-png");
+    // Always: the engine's PNG has whatever the process umask gave it.
+    {
+        use std::os::unix::fs::PermissionsExt;
+        if let Err(e) =
+            std::fs::set_permissions(&image.output, std::fs::Permissions::from_mode(mode))
+        {
+            tracing::warn!(
+                "cannot set the permissions of {}: {e}",
+                escape(&image.output_rel)
+            );
+        }
+    }
+    let mut sidecar = image.sidecar(&task.file.rel, &ready.sha256, config, night.root);
+    sidecar.call.deterministic = config.deterministic;
+    record_result(&mut sidecar, &made, started_at, config.engine_mode);
+    if let Err(e) = sidecar.write_new_with_mode(&image.sidecar_path, mode) {
+        let message = format!("the image was made but its .txt cannot be written: {e}");
+        night.reporter.emit(Event::ImageFailed {
+            task: task.file.rel.clone(),
+            output: image.output_rel.clone(),
+            kind: FailureKind::Write,
+            message: message.clone(),
+            traceback: String::new(),
+        });
+        return Err(Failure {
+            kind: FailureKind::Write,
+            message,
+            size: Some(image.size()),
+        });
+    }
+    if let Some(folder) = image.output.parent() {
+        let marker = folder.join(naming::pending_name(&ready.spec.out_file, image.number));
+        if let Err(e) = std::fs::remove_file(&marker)
+            && e.kind() != std::io::ErrorKind::NotFound
+        {
+            tracing::warn!(
+                "cannot remove {}: {e}",
+                escape(&marker.display().to_string())
+            );
+        }
+    }
+    night.reporter.emit(Event::ImageWritten {
+        task: task.file.rel.clone(),
+        output: image.output_rel.clone(),
+        seconds: made.seconds,
+        iterations: made.iterations,
+        final_loss: made.final_loss,
+        seed: made.seed,
+        batch_size: made.batch_size,
+    });
+    Ok(())
+}
+
+/// Reports a task that failed while generating; the error-file sink writes its `_ERROR.txt`.
+pub fn report_failure(night: &Night<'_>, task: &PlannedTask, output_rel: &str, reason: &Failure) {
+    night.reporter.emit(Event::TaskFailed {
+        task: task.file.rel.clone(),
+        output: output_rel.to_string(),
+        error_file: night.root.rel(&lifecycle::error_file_path(&task.file.path)),
+        kind: reason.kind,
+        message: reason.message.clone(),
+        size: reason.size,
+    });
+}
+
+/// The progress display of one image, with the `mid-image` test hook after iteration 2.
+struct HookedSink(Arc<ImageProgress>);
+
+impl ProgressSink for HookedSink {
+    fn step(&self, iteration: u32, total: u32, loss: f64) {
+        self.0.step(iteration, total, loss);
+        if iteration == 2 {
+            testhook::reached("mid-image");
+        }
+    }
+}
+
+/// Waits `seconds` on `night`'s clock, waking early on a stop. Returns false when stopped.
+pub fn pause(night: &Night<'_>, seconds: f64) -> bool {
+    let until = night.clock.now() + Duration::from_secs_f64(seconds);
+    loop {
+        if night.stop.load(Ordering::SeqCst) {
+            return false;
+        }
+        let Ok(left) = until.duration_since(night.clock.now()) else {
+            return true;
+        };
+        if left.is_zero() {
+            return true;
+        }
+        night.clock.sleep(Duration::from_millis(100).min(left));
+    }
+}

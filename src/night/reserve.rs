@@ -1,0 +1,123 @@
+//! Output numbers for a claimed task: the task is planned again from its current bytes under
+//! the root's names lock, and each missing image's number is reserved with a pending marker
+//! (reusing the markers an interrupted run left), so that no other run or `reproduce` picks
+//! the same name. See [`crate::naming`] and [`crate::claim`].
+
+use crate::claim::NamesLock;
+use crate::config::Config;
+use crate::events::FailureKind;
+use crate::lifecycle::{self, Failure};
+use crate::naming;
+use crate::plan::{PlannedTask, Planner, Verdict};
+use crate::root::Root;
+
+/// Plans a claimed task again from its current bytes, under the names lock, and reserves
+/// the numbers of its missing images with pending markers (reusing those an interrupted run
+/// left). `Ok(None)`: the task file is gone. `Err`: the output folder cannot be written.
+pub fn claim_task(
+    task: &PlannedTask,
+    root: &Root,
+    config: &Config,
+) -> Result<Option<PlannedTask>, Failure> {
+    let mut file = task.file.clone();
+    match file.reread() {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => {
+            return Err(Failure {
+                kind: FailureKind::TaskFile,
+                message: format!("the task file cannot be read again: {e}"),
+                size: None,
+            });
+        }
+    }
+    if let Some(dir) = file.path.parent() {
+        lifecycle::remove_old_temporaries(dir);
+    }
+    let write_failure = |what: String, e: std::io::Error| Failure {
+        kind: FailureKind::Write,
+        message: format!("{what}: {}", describe_io(&e)),
+        size: None,
+    };
+    let _names = NamesLock::acquire(root.path()).map_err(|e| {
+        write_failure(
+            "the names lock of the shared folder cannot be taken".into(),
+            e,
+        )
+    })?;
+    let mut fresh = Planner::new(root, config).plan_task(&file);
+    let Verdict::Ready(ready) = &fresh.verdict else {
+        return Ok(Some(fresh));
+    };
+    let folder = ready.spec.out_folder.clone();
+    let base = ready.spec.out_file.clone();
+    let folder_rel = ready.spec.out_folder_rel.clone();
+    lifecycle::remove_old_temporaries(&folder);
+    if !ready.stale_pending.is_empty() {
+        // Markers of this task's earlier contents, of images already made, or of tasks that
+        // are gone: free their numbers, then plan again so that they can be used.
+        for n in &ready.stale_pending {
+            let _ = std::fs::remove_file(folder.join(naming::pending_name(&base, *n)));
+            naming::remove_stale_temporaries(&folder, &base, *n);
+        }
+        fresh = Planner::new(root, config).plan_task(&file);
+    }
+    let mode = lifecycle::output_mode(&file.path);
+    let Verdict::Ready(ready) = &mut fresh.verdict else {
+        return Ok(Some(fresh));
+    };
+    for image in &mut ready.images {
+        if image.reserved {
+            naming::remove_stale_temporaries(&folder, &base, image.number);
+            continue;
+        }
+        let marker = naming::Pending {
+            task: file.rel.clone(),
+            task_sha256: ready.sha256.clone(),
+            image: image.index,
+        };
+        marker
+            .write(&folder, &base, image.number, mode)
+            .map_err(|e| {
+                write_failure(
+                    format!(
+                        "the output folder {} cannot be written",
+                        if folder_rel.is_empty() {
+                            "."
+                        } else {
+                            folder_rel.as_str()
+                        }
+                    ),
+                    e,
+                )
+            })?;
+        image.reserved = true;
+    }
+    Ok(Some(fresh))
+}
+
+/// An I/O error in words, naming the usual causes of a write failure.
+pub fn describe_io(e: &std::io::Error) -> String {
+    match e.raw_os_error() {
+        Some(libc::ENOSPC) => format!("the disk is full ({e})"),
+        Some(libc::EDQUOT) => format!("the disk quota is used up ({e})"),
+        Some(libc::EROFS) => format!("the disk is read-only ({e})"),
+        Some(libc::EACCES) | Some(libc::EPERM) => format!("permission denied ({e})"),
+        _ => e.to_string(),
+    }
+}
+
+/// `Ok` when the task file still holds the bytes the task was planned from; else why not.
+pub fn unchanged(task: &PlannedTask) -> Result<(), String> {
+    let mut now = task.file.clone();
+    match now.reread() {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            Err("the task file was removed or renamed while it ran".into())
+        }
+        Err(e) => Err(format!("the task file cannot be read again: {e}")),
+        Ok(()) if now.problem.is_some() || *now.bytes != *task.file.bytes => {
+            Err("the task file was changed while it ran".into())
+        }
+        Ok(()) => Ok(()),
+    }
+}

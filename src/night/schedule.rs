@@ -1,0 +1,297 @@
+//! The night's order of work: plan the whole root (invalid tasks get their `_ERROR.txt` at
+//! once), then take the tasks in plan order (priority folder first, then round-robin over
+//! members, see [`crate::discover`]), claim each ([`crate::claim`]; a task claimed by
+//! another process is left to it), make its images, rename it to `.done`; tally what
+//! happened and choose the exit code.
+
+use std::sync::atomic::Ordering;
+
+use anyhow::Context;
+
+use crate::claim::{TaskClaim, claim_path};
+use crate::events::{Event, Outcome};
+use crate::exit_codes::ExitCode;
+use crate::lifecycle;
+use crate::plan::{PlannedTask, Verdict, plan};
+use crate::testhook;
+
+use super::produce::{Producer, TaskEnd, pause, report_failure};
+use super::reserve::{claim_task, unchanged};
+use super::sinks::deadline_text;
+use super::{Generator, Night};
+
+/// What the night came to.
+#[derive(Debug, Default)]
+struct Tally {
+    done: usize,
+    failed: usize,
+    invalid: usize,
+    skipped: usize,
+    /// Tasks claimed by another runvqgan process.
+    busy: usize,
+    /// Tasks changed or deleted while they ran.
+    changed: usize,
+    /// Tasks this process claimed.
+    claimed: usize,
+    interrupted: bool,
+    /// Why the run stopped early for its time budget.
+    out_of_time: Option<String>,
+    /// The tasks the time budget left for the next run.
+    left: Vec<String>,
+}
+
+impl Tally {
+    fn outcome(&self) -> Outcome {
+        if self.interrupted {
+            Outcome::Interrupted
+        } else if self.out_of_time.is_some() {
+            Outcome::BudgetReached
+        } else {
+            Outcome::Finished
+        }
+    }
+
+    /// 130 when interrupted, 3 when a task failed or was invalid, else 0.
+    fn exit_code(&self) -> ExitCode {
+        if self.interrupted {
+            ExitCode::Interrupted
+        } else if self.failed + self.invalid > 0 {
+            ExitCode::Partial
+        } else {
+            ExitCode::Success
+        }
+    }
+}
+
+/// Runs the night on `night.root` with `generator`.
+///
+/// Several runs may share a root (for example one per GPU): each task is claimed by one
+/// process at a time, and tasks claimed by another process are left to it. `Err`: the root
+/// cannot be read or the engine cannot start.
+pub fn run(night: Night<'_>, generator: &mut dyn Generator) -> anyhow::Result<ExitCode> {
+    let started = night.clock.now();
+    let tasks = plan(night.root, night.config).with_context(|| {
+        format!(
+            "cannot read the shared folder {}",
+            night.root.path().display()
+        )
+    })?;
+    let mut tally = Tally::default();
+    let mut work: Vec<&PlannedTask> = Vec::new();
+    for task in &tasks {
+        match &task.verdict {
+            Verdict::Ready(_) => work.push(task),
+            Verdict::Invalid(problems) => {
+                tally.invalid += 1;
+                report_invalid(&night, task, problems.clone());
+            }
+            Verdict::Skipped(reason) => {
+                tally.skipped += 1;
+                night.reporter.emit(Event::TaskSkipped {
+                    task: task.file.rel.clone(),
+                    reason: reason.clone(),
+                });
+            }
+        }
+    }
+    let total_images: usize = work.iter().map(|t| t.images().len()).sum();
+    night.progress.set_total(total_images as u64);
+    night.reporter.emit(Event::RunStarted {
+        pid: std::process::id(),
+        device: night.config.device.clone(),
+        tasks: work.len(),
+        images: total_images,
+        invalid: tally.invalid,
+        skipped: tally.skipped,
+        deadline: deadline_text(night.budget.deadline()),
+    });
+
+    let mut producer = Producer::new(generator, night.budget.clone());
+    let mut first = true;
+    for task in &work {
+        if night.stop.load(Ordering::SeqCst) {
+            tally.interrupted = true;
+            break;
+        }
+        if tally.out_of_time.is_some() {
+            let n = task.images().len();
+            tally.left.push(format!("{} ({n} image(s))", task.file.rel));
+            continue;
+        }
+        let Some(claim) = claim(&night, task, &mut tally) else {
+            continue;
+        };
+        let fresh = match claim_task(task, night.root, night.config) {
+            Ok(Some(fresh)) => fresh,
+            Ok(None) => {
+                claim.finish();
+                tally.changed += 1;
+                night.reporter.emit(Event::TaskGone {
+                    task: task.file.rel.clone(),
+                });
+                continue;
+            }
+            Err(failure) => {
+                tally.failed += 1;
+                report_failure(&night, task, "", &failure);
+                continue;
+            }
+        };
+        let ready = match &fresh.verdict {
+            Verdict::Ready(ready) => ready,
+            Verdict::Invalid(problems) => {
+                claim.finish();
+                tally.invalid += 1;
+                report_invalid(&night, &fresh, problems.clone());
+                continue;
+            }
+            Verdict::Skipped(_) => {
+                claim.finish();
+                tally.skipped += 1;
+                continue;
+            }
+        };
+        if !ready.images.is_empty() {
+            let delay = night.config.delay_seconds;
+            if !first && delay > 0.0 {
+                if let Err(why) = producer.budget.check_pause(delay, night.clock.now()) {
+                    let n = ready.images.len();
+                    tally.left.push(format!("{} ({n} image(s))", task.file.rel));
+                    tally.out_of_time = Some(why);
+                    continue;
+                }
+                if !pause(&night, delay) {
+                    tally.interrupted = true;
+                    break;
+                }
+            }
+            first = false;
+            producer.start(&night)?;
+        }
+        match producer.make_all(&night, &fresh, ready) {
+            TaskEnd::AllMade => finish_task(&night, &fresh, claim, &mut tally),
+            TaskEnd::Failed => tally.failed += 1,
+            TaskEnd::Changed(reason) => {
+                tally.changed += 1;
+                night.reporter.emit(Event::TaskChanged {
+                    task: task.file.rel.clone(),
+                    reason,
+                    all_made: false,
+                });
+            }
+            TaskEnd::OutOfTime(why) => {
+                tally
+                    .left
+                    .push(format!("{} (some of its images)", task.file.rel));
+                tally.out_of_time = Some(why);
+            }
+            TaskEnd::Interrupted => {
+                tally.interrupted = true;
+                break;
+            }
+        }
+    }
+    night.progress.finish();
+
+    if tally.claimed == 0 && tally.busy > 0 {
+        night
+            .reporter
+            .emit(Event::NothingToClaim { busy: tally.busy });
+    }
+    if let Some(reason) = &tally.out_of_time {
+        night.reporter.emit(Event::BudgetReached {
+            reason: reason.clone(),
+            left: std::mem::take(&mut tally.left),
+        });
+    }
+    if tally.interrupted {
+        night.reporter.emit(Event::Interrupted {});
+    }
+    let code = tally.exit_code();
+    night.reporter.emit(Event::RunFinished {
+        outcome: tally.outcome(),
+        done: tally.done,
+        failed: tally.failed,
+        invalid: tally.invalid,
+        skipped: tally.skipped,
+        busy: tally.busy,
+        changed: tally.changed,
+        images: producer.images,
+        seconds: night
+            .clock
+            .now()
+            .duration_since(started)
+            .unwrap_or_default()
+            .as_secs(),
+        exit_code: code.code(),
+    });
+    Ok(code)
+}
+
+/// Claims `task` for this process; `None` when another process has it or the claim file
+/// cannot be written (both reported).
+fn claim(night: &Night<'_>, task: &PlannedTask, tally: &mut Tally) -> Option<TaskClaim> {
+    match TaskClaim::try_claim(&task.file.path) {
+        Ok(Some(c)) => {
+            tally.claimed += 1;
+            Some(c)
+        }
+        Ok(None) => {
+            tally.busy += 1;
+            night.reporter.emit(Event::TaskBusy {
+                task: task.file.rel.clone(),
+            });
+            None
+        }
+        Err(e) => {
+            tally.failed += 1;
+            night.reporter.emit(Event::ClaimFailed {
+                task: task.file.rel.clone(),
+                claim_file: night.root.rel(&claim_path(&task.file.path)),
+                error: e.to_string(),
+            });
+            None
+        }
+    }
+}
+
+/// Reports an invalid task; the error-file sink writes its `_ERROR.txt`.
+fn report_invalid(night: &Night<'_>, task: &PlannedTask, problems: crate::task::Problems) {
+    night.reporter.emit(Event::TaskInvalid {
+        task: task.file.rel.clone(),
+        error_file: night.root.rel(&lifecycle::error_file_path(&task.file.path)),
+        problems,
+    });
+}
+
+/// Renames a task whose images all exist to `.done`, after checking that it was not changed
+/// while it ran, and ends its claim.
+fn finish_task(night: &Night<'_>, task: &PlannedTask, claim: TaskClaim, tally: &mut Tally) {
+    testhook::reached("before-done");
+    if let Err(reason) = unchanged(task) {
+        tally.changed += 1;
+        night.reporter.emit(Event::TaskChanged {
+            task: task.file.rel.clone(),
+            reason,
+            all_made: true,
+        });
+        return;
+    }
+    match lifecycle::mark_done(&task.file.path) {
+        Ok(done) => {
+            claim.finish();
+            tally.done += 1;
+            night.reporter.emit(Event::TaskDone {
+                task: task.file.rel.clone(),
+                renamed_to: night.root.rel(&done),
+            });
+        }
+        Err(e) => {
+            tally.failed += 1;
+            night.reporter.emit(Event::DoneRenameFailed {
+                task: task.file.rel.clone(),
+                error: e.to_string(),
+            });
+        }
+    }
+}
