@@ -202,12 +202,14 @@ fn killed_at_every_point_the_next_runs_end_with_exactly_the_expected_files() {
     let mut got = visible(&root);
     got.sort();
     assert_eq!(got, expected);
-    // Only the root's names lock stays hidden: no claims, markers or temporaries.
-    let hidden: Vec<String> = all_files(&root)
+    // Only the root's names lock and the record of events stay hidden: no claims, markers
+    // or temporaries.
+    let mut hidden: Vec<String> = all_files(&root)
         .into_iter()
         .filter(|f| f.split('/').any(|c| c.starts_with('.')))
         .collect();
-    assert_eq!(hidden, [".runvqgan.lock"]);
+    hidden.sort();
+    assert_eq!(hidden, [".runvqgan.lock", ".runvqgan/events.jsonl"]);
 
     let light = sidecars(&root.join("output"), "light");
     let images: Vec<&str> = light.range(2..).map(|(_, (_, k))| k.as_str()).collect();
