@@ -123,6 +123,12 @@ impl Budget {
         }
     }
 
+    /// Seconds from `now` to the deadline (0 once it passed); `None` without a deadline.
+    fn seconds_left(&self, now: SystemTime) -> Option<f64> {
+        self.deadline
+            .map(|d| d.duration_since(now).unwrap_or_default().as_secs_f64())
+    }
+
     /// Measured seconds per iteration, once an image was made.
     pub fn seconds_per_iteration(&self) -> Option<f64> {
         (self.iterations > 0).then(|| self.seconds / self.iterations as f64)
@@ -130,13 +136,9 @@ impl Budget {
 
     /// `Ok` when an image of `iterations` may start at `now`; else why not, as a sentence.
     pub fn check(&self, iterations: u32, now: SystemTime) -> Result<(), String> {
-        let Some(deadline) = self.deadline else {
+        let Some(left) = self.seconds_left(now) else {
             return Ok(());
         };
-        let left = deadline
-            .duration_since(now)
-            .unwrap_or_default()
-            .as_secs_f64();
         if left <= 0.0 {
             return Err(format!("the time budget ({}) is used up", self.reason));
         }
@@ -157,13 +159,9 @@ impl Budget {
     /// `Ok` when a pause of `seconds` starting at `now` ends before the deadline; else why
     /// not, as a sentence.
     pub fn check_pause(&self, seconds: f64, now: SystemTime) -> Result<(), String> {
-        let Some(deadline) = self.deadline else {
+        let Some(left) = self.seconds_left(now) else {
             return Ok(());
         };
-        let left = deadline
-            .duration_since(now)
-            .unwrap_or_default()
-            .as_secs_f64();
         if seconds >= left {
             return Err(format!(
                 "the pause of {seconds} s between tasks (delay_seconds) would end after the \

@@ -5,9 +5,8 @@
 //! The record's schema is documented in `docs/events.md`.
 
 use std::collections::VecDeque;
-use std::fs::{File, OpenOptions};
+use std::fs::File;
 use std::io::Write;
-use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::time::SystemTime;
@@ -59,6 +58,23 @@ pub enum Outcome {
     BudgetReached,
     /// Ctrl-C or SIGTERM.
     Interrupted,
+}
+
+/// What became of the night's tasks.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct TaskCounts {
+    /// Renamed to `.done`.
+    pub done: usize,
+    /// Failed while generating (or could not be claimed or renamed).
+    pub failed: usize,
+    /// Invalid: they got an `_ERROR.txt`.
+    pub invalid: usize,
+    /// Not tried: their `_ERROR.txt` is newer.
+    pub skipped: usize,
+    /// Claimed by another runvqgan process.
+    pub busy: usize,
+    /// Changed or removed while they ran.
+    pub changed: usize,
 }
 
 /// One thing that happened during a run. Paths are relative to the root (`/`-separated);
@@ -170,12 +186,8 @@ pub enum Event {
     /// The run ended; `exit_code` is the process's exit status.
     RunFinished {
         outcome: Outcome,
-        done: usize,
-        failed: usize,
-        invalid: usize,
-        skipped: usize,
-        busy: usize,
-        changed: usize,
+        #[serde(flatten)]
+        tasks: TaskCounts,
         images: usize,
         seconds: u64,
         exit_code: u8,
@@ -301,12 +313,7 @@ fn open_record(path: &Path) -> std::io::Result<File> {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => std::fs::create_dir(dir)?,
         Err(e) => return Err(e),
     }
-    OpenOptions::new()
-        .create(true)
-        .append(true)
-        .mode(0o644)
-        .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK)
-        .open(path)
+    crate::progress::open_append(path)
 }
 
 impl Sink for JsonlSink {

@@ -3,7 +3,9 @@
 //! Everything that can be decided without a GPU lives here: finding task files
 //! ([`discover`]), reading and checking them ([`task`]), naming outputs ([`naming`]),
 //! sidecars ([`sidecar`]), the task lifecycle ([`lifecycle`]), configuration ([`config`]) and
-//! the whole pipeline as one pure function ([`plan`]).
+//! the whole pipeline as one pure function ([`plan`]). The nightly run is [`night`], which
+//! reaches Python only through its `Generator` seam and reports every outcome as an
+//! [`events::Event`].
 
 pub mod atomic;
 pub mod budget;

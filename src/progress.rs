@@ -29,12 +29,7 @@ pub struct RunLog {
 impl RunLog {
     /// Opens (creates) the log file for appending, without following a link.
     pub fn open(path: &Path) -> RunLog {
-        use std::os::unix::fs::OpenOptionsExt;
-        let file = OpenOptions::new()
-            .create(true)
-            .append(true)
-            .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK)
-            .open(path);
+        let file = open_append(path);
         if let Err(e) = &file {
             tracing::warn!("cannot write the log file {}: {e}", path.display());
         }
@@ -55,6 +50,23 @@ impl RunLog {
             }
         }
     }
+}
+
+/// Opens (creates, `rw-r--r--` before the umask) a file in the root for appending: not
+/// through a link, not blocking on a fifo, and only a regular file, since members can plant
+/// anything under the root.
+pub fn open_append(path: &Path) -> std::io::Result<File> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let file = OpenOptions::new()
+        .create(true)
+        .append(true)
+        .mode(0o644)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK)
+        .open(path)?;
+    if !file.metadata()?.is_file() {
+        return Err(std::io::Error::other("it is not a regular file"));
+    }
+    Ok(file)
 }
 
 /// The progress display of one run.

@@ -9,7 +9,7 @@ use std::sync::atomic::Ordering;
 use anyhow::Context;
 
 use crate::claim::{TaskClaim, claim_path};
-use crate::events::{Event, Outcome};
+use crate::events::{Event, Outcome, TaskCounts};
 use crate::exit_codes::ExitCode;
 use crate::lifecycle;
 use crate::plan::{PlannedTask, Verdict, plan};
@@ -23,14 +23,7 @@ use super::{Generator, Night};
 /// What the night came to.
 #[derive(Debug, Default)]
 struct Tally {
-    done: usize,
-    failed: usize,
-    invalid: usize,
-    skipped: usize,
-    /// Tasks claimed by another runvqgan process.
-    busy: usize,
-    /// Tasks changed or deleted while they ran.
-    changed: usize,
+    tasks: TaskCounts,
     /// Tasks this process claimed.
     claimed: usize,
     interrupted: bool,
@@ -55,7 +48,7 @@ impl Tally {
     fn exit_code(&self) -> ExitCode {
         if self.interrupted {
             ExitCode::Interrupted
-        } else if self.failed + self.invalid > 0 {
+        } else if self.tasks.failed + self.tasks.invalid > 0 {
             ExitCode::Partial
         } else {
             ExitCode::Success
@@ -82,11 +75,11 @@ pub fn run(night: Night<'_>, generator: &mut dyn Generator) -> anyhow::Result<Ex
         match &task.verdict {
             Verdict::Ready(_) => work.push(task),
             Verdict::Invalid(problems) => {
-                tally.invalid += 1;
+                tally.tasks.invalid += 1;
                 report_invalid(&night, task, problems.clone());
             }
             Verdict::Skipped(reason) => {
-                tally.skipped += 1;
+                tally.tasks.skipped += 1;
                 night.reporter.emit(Event::TaskSkipped {
                     task: task.file.rel.clone(),
                     reason: reason.clone(),
@@ -101,8 +94,8 @@ pub fn run(night: Night<'_>, generator: &mut dyn Generator) -> anyhow::Result<Ex
         device: night.config.device.clone(),
         tasks: work.len(),
         images: total_images,
-        invalid: tally.invalid,
-        skipped: tally.skipped,
+        invalid: tally.tasks.invalid,
+        skipped: tally.tasks.skipped,
         deadline: deadline_text(night.budget.deadline()),
     });
 
@@ -125,14 +118,14 @@ pub fn run(night: Night<'_>, generator: &mut dyn Generator) -> anyhow::Result<Ex
             Ok(Some(fresh)) => fresh,
             Ok(None) => {
                 claim.finish();
-                tally.changed += 1;
+                tally.tasks.changed += 1;
                 night.reporter.emit(Event::TaskGone {
                     task: task.file.rel.clone(),
                 });
                 continue;
             }
             Err(failure) => {
-                tally.failed += 1;
+                tally.tasks.failed += 1;
                 report_failure(&night, task, "", &failure);
                 continue;
             }
@@ -141,13 +134,13 @@ pub fn run(night: Night<'_>, generator: &mut dyn Generator) -> anyhow::Result<Ex
             Verdict::Ready(ready) => ready,
             Verdict::Invalid(problems) => {
                 claim.finish();
-                tally.invalid += 1;
+                tally.tasks.invalid += 1;
                 report_invalid(&night, &fresh, problems.clone());
                 continue;
             }
             Verdict::Skipped(_) => {
                 claim.finish();
-                tally.skipped += 1;
+                tally.tasks.skipped += 1;
                 continue;
             }
         };
@@ -170,9 +163,9 @@ pub fn run(night: Night<'_>, generator: &mut dyn Generator) -> anyhow::Result<Ex
         }
         match producer.make_all(&night, &fresh, ready) {
             TaskEnd::AllMade => finish_task(&night, &fresh, claim, &mut tally),
-            TaskEnd::Failed => tally.failed += 1,
+            TaskEnd::Failed => tally.tasks.failed += 1,
             TaskEnd::Changed(reason) => {
-                tally.changed += 1;
+                tally.tasks.changed += 1;
                 night.reporter.emit(Event::TaskChanged {
                     task: task.file.rel.clone(),
                     reason,
@@ -193,10 +186,10 @@ pub fn run(night: Night<'_>, generator: &mut dyn Generator) -> anyhow::Result<Ex
     }
     night.progress.finish();
 
-    if tally.claimed == 0 && tally.busy > 0 {
-        night
-            .reporter
-            .emit(Event::NothingToClaim { busy: tally.busy });
+    if tally.claimed == 0 && tally.tasks.busy > 0 {
+        night.reporter.emit(Event::NothingToClaim {
+            busy: tally.tasks.busy,
+        });
     }
     if let Some(reason) = &tally.out_of_time {
         night.reporter.emit(Event::BudgetReached {
@@ -210,12 +203,7 @@ pub fn run(night: Night<'_>, generator: &mut dyn Generator) -> anyhow::Result<Ex
     let code = tally.exit_code();
     night.reporter.emit(Event::RunFinished {
         outcome: tally.outcome(),
-        done: tally.done,
-        failed: tally.failed,
-        invalid: tally.invalid,
-        skipped: tally.skipped,
-        busy: tally.busy,
-        changed: tally.changed,
+        tasks: tally.tasks,
         images: producer.images,
         seconds: night
             .clock
@@ -237,14 +225,14 @@ fn claim(night: &Night<'_>, task: &PlannedTask, tally: &mut Tally) -> Option<Tas
             Some(c)
         }
         Ok(None) => {
-            tally.busy += 1;
+            tally.tasks.busy += 1;
             night.reporter.emit(Event::TaskBusy {
                 task: task.file.rel.clone(),
             });
             None
         }
         Err(e) => {
-            tally.failed += 1;
+            tally.tasks.failed += 1;
             night.reporter.emit(Event::ClaimFailed {
                 task: task.file.rel.clone(),
                 claim_file: night.root.rel(&claim_path(&task.file.path)),
@@ -269,7 +257,7 @@ fn report_invalid(night: &Night<'_>, task: &PlannedTask, problems: crate::task::
 fn finish_task(night: &Night<'_>, task: &PlannedTask, claim: TaskClaim, tally: &mut Tally) {
     testhook::reached("before-done");
     if let Err(reason) = unchanged(task) {
-        tally.changed += 1;
+        tally.tasks.changed += 1;
         night.reporter.emit(Event::TaskChanged {
             task: task.file.rel.clone(),
             reason,
@@ -280,14 +268,14 @@ fn finish_task(night: &Night<'_>, task: &PlannedTask, claim: TaskClaim, tally: &
     match lifecycle::mark_done(&task.file.path) {
         Ok(done) => {
             claim.finish();
-            tally.done += 1;
+            tally.tasks.done += 1;
             night.reporter.emit(Event::TaskDone {
                 task: task.file.rel.clone(),
                 renamed_to: night.root.rel(&done),
             });
         }
         Err(e) => {
-            tally.failed += 1;
+            tally.tasks.failed += 1;
             night.reporter.emit(Event::DoneRenameFailed {
                 task: task.file.rel.clone(),
                 error: e.to_string(),

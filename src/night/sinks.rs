@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
-use crate::events::{Event, Outcome, Sink, escape};
+use crate::events::{Event, Outcome, Sink, TaskCounts, escape};
 use crate::lifecycle::{self, Failure};
 use crate::progress::{Progress, RunLog, timestamp};
 
@@ -139,12 +139,15 @@ pub fn log_line(event: &Event) -> Option<String> {
         }
         Event::RunFinished {
             outcome,
-            done,
-            failed,
-            invalid,
-            skipped,
-            busy,
-            changed,
+            tasks:
+                TaskCounts {
+                    done,
+                    failed,
+                    invalid,
+                    skipped,
+                    busy,
+                    changed,
+                },
             images,
             seconds,
             ..
