@@ -213,6 +213,11 @@ fn fresh() -> (Shared, Arc<FakeClock>, Arc<AtomicBool>) {
     )
 }
 
+/// The text of the file `rel` under the root.
+fn read(s: &Shared, rel: &str) -> String {
+    std::fs::read_to_string(s.root().join(rel)).unwrap()
+}
+
 fn count(events: &[Event], pred: impl Fn(&Event) -> bool) -> usize {
     events.iter().filter(|e| pred(e)).count()
 }
@@ -240,8 +245,7 @@ fn images_are_made_in_batches_of_max_batch_and_the_task_is_marked_done() {
     assert_eq!(engine.started, 1);
     for n in 1..=5 {
         assert!(s.exists(&format!("output/sea_{n}.png")));
-        let sidecar =
-            std::fs::read_to_string(s.root().join(format!("output/sea_{n}.txt"))).unwrap();
+        let sidecar = read(&s, &format!("output/sea_{n}.txt"));
         assert!(sidecar.contains(&format!("# image: {n} of 5")), "{sidecar}");
         assert!(!s.exists(&format!("output/.sea_{n}.runvqgan-pending")));
     }
@@ -305,7 +309,7 @@ fn a_single_image_out_of_memory_fails_its_task_with_a_hint_and_the_night_goes_on
         .then(Step::Fail(FailureKind::OutOfMemory, "CUDA out of memory"));
     let (code, events) = night(&s, "max_batch = 1", &mut engine);
     assert_eq!(code.unwrap(), ExitCode::Partial);
-    let error = std::fs::read_to_string(s.root().join("tasks/a_ERROR.txt")).unwrap();
+    let error = read(&s, "tasks/a_ERROR.txt");
     assert!(error.contains("While making output/a_2.png"), "{error}");
     assert!(
         error.contains("ran out of memory at 32 x 32 pixels"),
@@ -329,7 +333,7 @@ fn out_of_memory_is_known_by_its_kind_not_by_its_message() {
     let (code, events) = night(&s, "max_batch = 2", &mut engine);
     assert_eq!(code.unwrap(), ExitCode::Partial);
     assert_eq!(engine.sizes(), [2], "not split");
-    let error = std::fs::read_to_string(s.root().join("tasks/a_ERROR.txt")).unwrap();
+    let error = read(&s, "tasks/a_ERROR.txt");
     assert!(
         error.contains("runvqgan.log"),
         "the owner's problem: {error}"
@@ -347,7 +351,7 @@ fn a_member_input_failure_tells_the_member_which_fields_to_check() {
     ));
     let (code, _) = night(&s, "", &mut engine);
     assert_eq!(code.unwrap(), ExitCode::Partial);
-    let error = std::fs::read_to_string(s.root().join("tasks/a_ERROR.txt")).unwrap();
+    let error = read(&s, "tasks/a_ERROR.txt");
     assert!(error.contains("FileNotFoundError: stone.png"), "{error}");
     assert!(error.contains("\"in_file\""), "{error}");
 }
@@ -457,7 +461,7 @@ fn an_interrupt_keeps_the_finished_batches_and_the_next_night_makes_only_the_mis
         })
         .collect();
     assert_eq!(made, [["a_2.png"], ["a_3.png"], ["b_1.png"]]);
-    let third = std::fs::read_to_string(s.root().join("output/a_3.txt")).unwrap();
+    let third = read(&s, "output/a_3.txt");
     assert!(third.contains("# image: 3 of 3"), "{third}");
     assert!(s.exists("tasks/a.txt.done") && s.exists("tasks/b.txt.done"));
 }
@@ -501,7 +505,7 @@ fn invalid_tasks_get_error_files_exit_3_and_start_no_engine() {
     let (code, events) = night(&s, "", &mut engine);
     assert_eq!(code.unwrap(), ExitCode::Partial);
     assert_eq!(engine.started, 0);
-    let error = std::fs::read_to_string(s.root().join("tasks/bad_ERROR.txt")).unwrap();
+    let error = read(&s, "tasks/bad_ERROR.txt");
     assert!(error.contains("did you mean `iterations`?"), "{error}");
     assert!(events.iter().any(|e| matches!(e, Event::TaskInvalid { error_file, .. } if error_file == "tasks/bad_ERROR.txt")));
     assert_eq!(finished(&events), (Outcome::Finished, 0, 3));
