@@ -1,11 +1,15 @@
-//! `<root>/runvqgan.toml`: the workstation owner's settings. Every key is optional; flags on
-//! the command line override the file ([`ConfigOverrides`]); an unknown key or a bad value is
-//! a [`ConfigError`] (exit code 2).
+//! `<root>/runvqgan.toml`: the workstation owner's settings, defined once in [`Config`]. A
+//! key is one field there (its doc says what it does), its default is in `Config::default`,
+//! and a rule beyond its type is one check in `Config::check`. Command-line flags become a
+//! table of the same keys ([`ConfigOverrides`], serialised from the clap flags), laid over
+//! the file's table before it is read into [`Config`]; so a new key touches this struct and,
+//! if it has a flag, `src/cli.rs`. An unknown key or a bad value is a [`ConfigError`]
+//! (exit code 2).
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use serde::{Deserialize, Serialize};
+use serde::{Deserialize, Deserializer, Serialize};
 use thiserror::Error;
 
 use crate::root::{CONFIG_FILE, check_relative};
@@ -50,9 +54,11 @@ pub enum ConfigError {
     },
 }
 
-/// One named set of models: a VQGAN (config + checkpoint) and a CLIP model.
+/// One named set of models: a VQGAN (config + checkpoint) and a CLIP model. Keys left out
+/// fall back to the `default` set's built-in values, so `[models.big] clip_model =
+/// "ViT-L/14"` swaps only CLIP.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(default, deny_unknown_fields)]
 pub struct ModelSet {
     /// The taming `.yaml` of the VQGAN; relative paths are relative to the root.
     pub vqgan_config: String,
@@ -83,38 +89,6 @@ impl ModelSet {
     }
 }
 
-/// A model set as written in the file: keys left out fall back to the `default` set's built-in
-/// values, so `[models.big] clip_model = "ViT-L/14"` swaps only CLIP.
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct ModelSetFile {
-    vqgan_config: Option<String>,
-    vqgan_checkpoint: Option<String>,
-    clip_model: Option<String>,
-}
-
-/// The file as written: every key optional.
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct ConfigFile {
-    max_iterations: Option<u32>,
-    max_each: Option<u32>,
-    max_resolution: Option<[u32; 2]>,
-    default_resolution: Option<[u32; 2]>,
-    priority_folder: Option<String>,
-    delay_seconds: Option<f64>,
-    max_minutes: Option<f64>,
-    device: Option<String>,
-    deterministic: Option<bool>,
-    max_batch: Option<u32>,
-    engine_mode: Option<EngineMode>,
-    python_env: Option<PathBuf>,
-    log_file: Option<PathBuf>,
-    model: Option<String>,
-    clip_dir: Option<PathBuf>,
-    models: Option<BTreeMap<String, ModelSetFile>>,
-}
-
 /// How the engine optimises: `fast` (a task's images in batches, the GPU speed switches)
 /// or `reference` (generate.py's loop: one image at a time, float32), the baseline.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
@@ -137,7 +111,8 @@ impl EngineMode {
     }
 }
 
-/// The limits that validation applies to every task.
+/// The limits that validation applies to every task (the `max_*` and `default_resolution`
+/// keys of [`Config`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 pub struct Limits {
     /// Iterations above this are capped, with a warning.
@@ -152,20 +127,24 @@ pub struct Limits {
 
 impl Default for Limits {
     fn default() -> Self {
-        Limits {
-            max_iterations: 6000,
-            max_each: 25,
-            max_resolution: [450, 300],
-            default_resolution: [450, 300],
-        }
+        Config::default().limits()
     }
 }
 
-/// The effective configuration: built-in defaults, then `runvqgan.toml`, then flags.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+/// The effective configuration: built-in defaults, then `runvqgan.toml`, then flags. Each
+/// field is a key of `runvqgan.toml`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
 pub struct Config {
-    /// Caps and the default size.
-    pub limits: Limits,
+    /// Iterations above this are capped, with a warning.
+    pub max_iterations: u32,
+    /// `each` above this is capped, with a warning.
+    pub max_each: u32,
+    /// `[long, short]`: the long side and the short side of a task's resolution are capped
+    /// separately.
+    pub max_resolution: [u32; 2],
+    /// `[long, short]` used when a task gives no `resolution`.
+    pub default_resolution: [u32; 2],
     /// A folder (relative to the root) whose tasks run before all others.
     pub priority_folder: Option<String>,
     /// Seconds to wait between tasks (lets the GPU cool / other users in).
@@ -174,7 +153,7 @@ pub struct Config {
     pub max_minutes: Option<f64>,
     /// `cuda`, `cuda:N` or `cpu`; `None`: CUDA when available, else CPU.
     pub device: Option<String>,
-    /// Deterministic algorithms (same seed, same image); default true.
+    /// Deterministic algorithms (same seed, same image).
     pub deterministic: bool,
     /// The most images of one task optimised together (fast mode); halved for the rest of
     /// the run when a batch runs out of GPU memory. `None`: 4 on a GPU, 1 on the CPU.
@@ -189,16 +168,18 @@ pub struct Config {
     pub model: String,
     /// Where OpenAI-format CLIP files live; relative paths are relative to the root.
     pub clip_dir: PathBuf,
-    /// Named model sets; always holds `default`.
+    /// Named model sets (`[models.NAME]`); always holds `default`.
+    #[serde(deserialize_with = "with_default_set")]
     pub models: BTreeMap<String, ModelSet>,
 }
 
 impl Default for Config {
     fn default() -> Self {
-        let mut models = BTreeMap::new();
-        models.insert("default".to_string(), ModelSet::default());
         Config {
-            limits: Limits::default(),
+            max_iterations: 6000,
+            max_each: 25,
+            max_resolution: [450, 300],
+            default_resolution: [450, 300],
             priority_folder: None,
             delay_seconds: 0.0,
             max_minutes: None,
@@ -210,40 +191,57 @@ impl Default for Config {
             log_file: PathBuf::from("runvqgan.log"),
             model: "default".into(),
             clip_dir: PathBuf::from("models"),
-            models,
+            models: BTreeMap::from([("default".to_string(), ModelSet::default())]),
         }
     }
 }
 
-/// Command-line values that override `runvqgan.toml`. `None` leaves the file's value.
+fn with_default_set<'de, D: Deserializer<'de>>(
+    d: D,
+) -> Result<BTreeMap<String, ModelSet>, D::Error> {
+    let mut sets = BTreeMap::<String, ModelSet>::deserialize(d)?;
+    sets.entry("default".to_string()).or_default();
+    Ok(sets)
+}
+
+/// Command-line values that override `runvqgan.toml`: a table of config keys, laid over the
+/// file's table.
 #[derive(Debug, Clone, Default, PartialEq)]
-pub struct ConfigOverrides {
-    /// `max_iterations`.
-    pub max_iterations: Option<u32>,
-    /// `max_each`.
-    pub max_each: Option<u32>,
-    /// `max_resolution` `[long, short]`.
-    pub max_resolution: Option<[u32; 2]>,
-    /// `priority_folder`.
-    pub priority_folder: Option<String>,
-    /// `delay_seconds`.
-    pub delay_seconds: Option<f64>,
-    /// `max_minutes`.
-    pub max_minutes: Option<f64>,
-    /// `device`.
-    pub device: Option<String>,
-    /// `deterministic`.
-    pub deterministic: Option<bool>,
-    /// `max_batch`.
-    pub max_batch: Option<u32>,
-    /// `engine_mode`.
-    pub engine_mode: Option<EngineMode>,
-    /// `python_env`.
-    pub python_env: Option<PathBuf>,
-    /// `log_file`.
-    pub log_file: Option<PathBuf>,
-    /// `model`.
-    pub model: Option<String>,
+pub struct ConfigOverrides(toml::Table);
+
+impl ConfigOverrides {
+    /// The overrides that a struct of flags gives: each field serialises under its config
+    /// key; fields left `None` are left out (TOML has no null).
+    pub fn from_flags(flags: &impl Serialize) -> ConfigOverrides {
+        match toml::Value::try_from(flags) {
+            Ok(toml::Value::Table(t)) => ConfigOverrides(t),
+            other => panic!("flags must serialise to a table of config keys, not {other:?}"),
+        }
+    }
+
+    /// The same overrides with `key` set to `value`.
+    pub fn with(mut self, key: &str, value: impl Into<toml::Value>) -> ConfigOverrides {
+        self.0.insert(key.to_string(), value.into());
+        self
+    }
+
+    /// Whether no flag overrides anything.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+/// Reads the configuration file; `None` when there is none. Every read of `runvqgan.toml`
+/// goes through here.
+fn read_config_file(path: &Path) -> Result<Option<String>, ConfigError> {
+    match std::fs::read_to_string(path) {
+        Ok(text) => Ok(Some(text)),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(source) => Err(ConfigError::Read {
+            path: path.to_path_buf(),
+            source,
+        }),
+    }
 }
 
 impl Config {
@@ -251,106 +249,38 @@ impl Config {
     /// `overrides`, and checks the result.
     pub fn load(root: &Path, overrides: &ConfigOverrides) -> Result<Config, ConfigError> {
         let path = root.join(CONFIG_FILE);
-        let file = match std::fs::read_to_string(&path) {
-            Ok(text) => Some(parse_file(&path, &text)?),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
-            Err(source) => return Err(ConfigError::Read { path, source }),
-        };
-        let mut config = Config::default();
-        if let Some(file) = file {
-            config.merge_file(file);
+        let text = read_config_file(&path)?.unwrap_or_default();
+        let config = Config::parse(&path, &text)?;
+        if overrides.is_empty() {
+            return Ok(config);
         }
-        config.check(&path)?;
-        config.apply(overrides);
-        config.check(Path::new("the command line"))?;
+        let command_line = Path::new("the command line");
+        let mut table: toml::Table = toml::from_str(&text).map_err(|e| parse_error(&path, e))?;
+        table.extend(overrides.0.clone());
+        let config = Config::deserialize(toml::Value::Table(table))
+            .map_err(|e| parse_error(command_line, e))?;
+        config.check(command_line)?;
         Ok(config)
     }
 
     /// Parses a configuration text (for tests and `load`).
     pub fn from_toml(text: &str) -> Result<Config, ConfigError> {
-        let path = Path::new(CONFIG_FILE);
-        let mut config = Config::default();
-        config.merge_file(parse_file(path, text)?);
+        Config::parse(Path::new(CONFIG_FILE), text)
+    }
+
+    fn parse(path: &Path, text: &str) -> Result<Config, ConfigError> {
+        let config: Config = toml::from_str(text).map_err(|e| parse_error(path, e))?;
         config.check(path)?;
         Ok(config)
     }
 
-    fn merge_file(&mut self, f: ConfigFile) {
-        let l = &mut self.limits;
-        l.max_iterations = f.max_iterations.unwrap_or(l.max_iterations);
-        l.max_each = f.max_each.unwrap_or(l.max_each);
-        l.max_resolution = f.max_resolution.unwrap_or(l.max_resolution);
-        l.default_resolution = f.default_resolution.unwrap_or(l.default_resolution);
-        self.priority_folder = f.priority_folder.or(self.priority_folder.take());
-        self.delay_seconds = f.delay_seconds.unwrap_or(self.delay_seconds);
-        self.max_minutes = f.max_minutes.or(self.max_minutes);
-        self.device = f.device.or(self.device.take());
-        self.deterministic = f.deterministic.unwrap_or(self.deterministic);
-        self.max_batch = f.max_batch.or(self.max_batch);
-        self.engine_mode = f.engine_mode.unwrap_or(self.engine_mode);
-        self.python_env = f.python_env.or(self.python_env.take());
-        if let Some(v) = f.log_file {
-            self.log_file = v;
-        }
-        if let Some(v) = f.model {
-            self.model = v;
-        }
-        if let Some(v) = f.clip_dir {
-            self.clip_dir = v;
-        }
-        for (name, set) in f.models.unwrap_or_default() {
-            let base = ModelSet::default();
-            self.models.insert(
-                name,
-                ModelSet {
-                    vqgan_config: set.vqgan_config.unwrap_or(base.vqgan_config),
-                    vqgan_checkpoint: set.vqgan_checkpoint.unwrap_or(base.vqgan_checkpoint),
-                    clip_model: set.clip_model.unwrap_or(base.clip_model),
-                },
-            );
-        }
-    }
-
-    /// Applies command-line overrides.
-    pub fn apply(&mut self, o: &ConfigOverrides) {
-        if let Some(v) = o.max_iterations {
-            self.limits.max_iterations = v;
-        }
-        if let Some(v) = o.max_each {
-            self.limits.max_each = v;
-        }
-        if let Some(v) = o.max_resolution {
-            self.limits.max_resolution = v;
-        }
-        if let Some(v) = &o.priority_folder {
-            self.priority_folder = Some(v.clone());
-        }
-        if let Some(v) = o.delay_seconds {
-            self.delay_seconds = v;
-        }
-        if let Some(v) = o.max_minutes {
-            self.max_minutes = Some(v);
-        }
-        if let Some(v) = &o.device {
-            self.device = Some(v.clone());
-        }
-        if let Some(v) = o.deterministic {
-            self.deterministic = v;
-        }
-        if let Some(v) = o.max_batch {
-            self.max_batch = Some(v);
-        }
-        if let Some(v) = o.engine_mode {
-            self.engine_mode = v;
-        }
-        if let Some(v) = &o.python_env {
-            self.python_env = Some(v.clone());
-        }
-        if let Some(v) = &o.log_file {
-            self.log_file = v.clone();
-        }
-        if let Some(v) = &o.model {
-            self.model = v.clone();
+    /// The caps and default size that validation applies.
+    pub fn limits(&self) -> Limits {
+        Limits {
+            max_iterations: self.max_iterations,
+            max_each: self.max_each,
+            max_resolution: self.max_resolution,
+            default_resolution: self.default_resolution,
         }
     }
 
@@ -366,7 +296,7 @@ impl Config {
             key: key.to_string(),
             problem,
         };
-        let l = &self.limits;
+        let l = self.limits();
         if l.max_iterations < 1 {
             return Err(bad("max_iterations", "must be at least 1".into()));
         }
@@ -465,47 +395,24 @@ fn valid_device(d: &str) -> bool {
             .is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
 }
 
-fn parse_file(path: &Path, text: &str) -> Result<ConfigFile, ConfigError> {
-    toml::from_str::<ConfigFile>(text).map_err(|e| {
-        let mut message = e.to_string().trim_end().to_string();
-        if let Some(hint) = unknown_key_hint(&message) {
-            message.push_str(&hint);
-        }
-        ConfigError::Parse {
-            path: path.to_path_buf(),
-            message,
-        }
-    })
+fn parse_error(path: &Path, e: toml::de::Error) -> ConfigError {
+    let mut message = e.to_string().trim_end().to_string();
+    if let Some(hint) = unknown_key_hint(&message) {
+        message.push_str(&hint);
+    }
+    ConfigError::Parse {
+        path: path.to_path_buf(),
+        message,
+    }
 }
 
-const KNOWN_KEYS: &[&str] = &[
-    "max_iterations",
-    "max_each",
-    "max_resolution",
-    "default_resolution",
-    "priority_folder",
-    "delay_seconds",
-    "max_minutes",
-    "device",
-    "deterministic",
-    "max_batch",
-    "engine_mode",
-    "python_env",
-    "log_file",
-    "model",
-    "clip_dir",
-    "models",
-    "vqgan_config",
-    "vqgan_checkpoint",
-    "clip_model",
-];
-
-/// Adds "did you mean" to toml's "unknown field `x`" message.
+/// Adds "did you mean" to serde's "unknown field `x`, expected one of `a`, `b`" message,
+/// choosing among the keys it lists (those of the table the key was found in).
 fn unknown_key_hint(message: &str) -> Option<String> {
     let start = message.find("unknown field `")? + "unknown field `".len();
-    let len = message[start..].find('`')?;
-    let key = &message[start..start + len];
-    let best = crate::task::schema::nearest(key, KNOWN_KEYS)?;
+    let (key, rest) = message[start..].split_once('`')?;
+    let known: Vec<&str> = rest.split('`').skip(1).step_by(2).collect();
+    let best = crate::task::schema::nearest(key, &known)?;
     Some(format!("\ndid you mean `{best}`?"))
 }
 
@@ -520,13 +427,27 @@ mod tests {
 
     #[test]
     fn flags_override_the_file() {
-        let mut c = Config::from_toml("max_iterations = 100\ndevice = \"cpu\"").unwrap();
-        c.apply(&ConfigOverrides {
-            max_iterations: Some(50),
-            ..Default::default()
-        });
-        assert_eq!(c.limits.max_iterations, 50);
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(
+            dir.path().join(CONFIG_FILE),
+            "max_iterations = 100\ndevice = \"cpu\"\nmax_batch = 2",
+        )
+        .unwrap();
+        let overrides = ConfigOverrides::default()
+            .with("max_iterations", 50)
+            .with("max_resolution", toml::Value::try_from([500, 300]).unwrap());
+        let c = Config::load(dir.path(), &overrides).unwrap();
+        assert_eq!(c.limits().max_iterations, 50);
+        assert_eq!(c.max_resolution, [500, 300]);
         assert_eq!(c.device.as_deref(), Some("cpu"));
+        assert_eq!(c.max_batch, Some(2));
+        let e = Config::load(dir.path(), &ConfigOverrides::default().with("max_batch", 0))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.starts_with("the command line: `max_batch` must be"),
+            "{e}"
+        );
     }
 
     #[test]
@@ -536,6 +457,10 @@ mod tests {
             .to_string();
         assert!(e.contains("max_iteration"), "{e}");
         assert!(e.contains("did you mean `max_iterations`"), "{e}");
+        let e = Config::from_toml("[models.big]\nclip_modle = \"x\"")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("did you mean `clip_model`"), "{e}");
     }
 
     #[test]

@@ -2,53 +2,51 @@
 //! `dest` names of the `generate.py` flags (docs/interfaces.md section 1). It serialises to
 //! the job dict; keys left `None` or empty are left out, so the engine uses upstream's default.
 
+use std::collections::BTreeMap;
 use std::path::Path;
 
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 
-/// Extra `generate.py` options a task may set through `raw` (an allow-list) or that a
-/// sidecar carries. Every field maps to one engine job key.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-pub struct EngineOptions {
-    /// `-lr`: the Adam step size.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub step_size: Option<f64>,
-    /// `-cuts`: number of cutouts.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub cutn: Option<u32>,
-    /// `-cutm`: cutout method.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub cut_method: Option<String>,
-    /// `-cutp`: cutout power.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub cut_pow: Option<f64>,
-    /// `-opt`: optimiser name.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub optimiser: Option<String>,
-    /// `-aug`: augmentations.
-    #[serde(skip_serializing_if = "Vec::is_empty", default)]
-    pub augments: Vec<String>,
-    /// `-iw`: weight of the initial image.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub init_weight: Option<f64>,
-    /// `-in`: `pixels` or `gradient`.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub init_noise: Option<String>,
-    /// `-se`: save every N iterations (CLI only).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub save_every: Option<u32>,
-    /// `-nps`: noise prompt seeds.
-    #[serde(skip_serializing_if = "Vec::is_empty", default)]
-    pub noise_prompt_seeds: Vec<i64>,
-    /// `-npw`: noise prompt weights.
-    #[serde(skip_serializing_if = "Vec::is_empty", default)]
-    pub noise_prompt_weights: Vec<f64>,
+use crate::options::{GenOption, Slot, Value};
+
+/// Extra engine settings (a task's `raw`, or a sidecar's call), by job key. Which keys exist
+/// and how their values are read is decided by the option table, [`crate::options::OPTIONS`]
+/// (the options of [`Slot::Extra`]); keys left out take the engine's default.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[serde(transparent)]
+pub struct EngineOptions(BTreeMap<&'static str, Value>);
+
+impl EngineOptions {
+    /// The value of the option with job key `key`, if set.
+    pub fn get(&self, key: &str) -> Option<&Value> {
+        self.0.get(key)
+    }
+
+    /// Sets an option; given again, a list adds up and anything else is replaced.
+    pub fn set(&mut self, option: &GenOption, value: Value) {
+        debug_assert_eq!(
+            option.slot,
+            Slot::Extra,
+            "{} is not an extra option",
+            option.key
+        );
+        let value = match self.0.remove(option.key) {
+            Some(earlier) => earlier.combine(value),
+            None => value,
+        };
+        self.0.insert(option.key, value);
+    }
+
+    /// Whether nothing is set.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
 }
 
 /// One image to generate, as the engine takes it. Paths (`image_prompts`, `init_image`,
 /// `output`) are relative to the root, as sidecars record them; [`Job::resolved`] makes
 /// them absolute for the engine.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct Job {
     /// `-p`: the whole prompt string (`a:1|b:0.5^c`).
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -71,7 +69,7 @@ pub struct Job {
     /// `-o`: the PNG to write.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub output: Option<String>,
-    /// Options from `raw`.
+    /// Extra engine settings, from `raw`.
     #[serde(flatten)]
     pub options: EngineOptions,
 }
@@ -87,5 +85,39 @@ impl Job {
             output: self.output.as_ref().map(abs),
             ..self.clone()
         }
+    }
+
+    /// The value of an option of the job ([`Slot::Job`] or [`Slot::Extra`]), if set.
+    pub fn value(&self, option: &GenOption) -> Option<Value> {
+        match (option.slot, option.key) {
+            (Slot::Extra, key) => self.options.get(key).cloned(),
+            (_, "prompts") => self.prompts.clone().map(Value::Text),
+            (_, "image_prompts") if !self.image_prompts.is_empty() => {
+                Some(Value::Texts(self.image_prompts.clone()))
+            }
+            (_, "init_image") => self.init_image.clone().map(Value::Text),
+            (_, "iterations") => self.iterations.map(|n| Value::Int(n.into())),
+            (_, "size") => self.size.map(Value::Size),
+            (_, "seed") => self.seed.map(Value::Seed),
+            (_, "output") => self.output.clone().map(Value::Text),
+            _ => None,
+        }
+    }
+
+    /// Sets an option of the job from a value its kind produced; `false` when the option
+    /// is not part of the job ([`Slot::Call`]).
+    pub fn set(&mut self, option: &GenOption, value: Value) -> bool {
+        match (option.slot, option.key, value) {
+            (Slot::Extra, _, value) => self.options.set(option, value),
+            (_, "prompts", Value::Text(t)) => self.prompts = Some(t),
+            (_, "image_prompts", Value::Texts(t)) => self.image_prompts.extend(t),
+            (_, "init_image", Value::Text(t)) => self.init_image = Some(t),
+            (_, "iterations", Value::Int(n)) => self.iterations = u32::try_from(n).ok(),
+            (_, "size", Value::Size(s)) => self.size = Some(s),
+            (_, "seed", Value::Seed(n)) => self.seed = Some(n),
+            (_, "output", Value::Text(t)) => self.output = Some(t),
+            _ => return false,
+        }
+        true
     }
 }

@@ -20,6 +20,7 @@ pub mod job;
 pub mod lifecycle;
 pub mod naming;
 pub mod night;
+pub mod options;
 pub mod plan;
 pub mod progress;
 pub mod root;

@@ -233,7 +233,7 @@ impl<'a> Planner<'a> {
             root: self.root,
             task: &file.path,
             kind: &file.kind,
-            limits: &self.config.limits,
+            limits: &self.config.limits(),
             folders: Some(&self.folders),
         };
         let validated = match check_bytes(&file.bytes, &ctx) {

@@ -11,7 +11,8 @@ use std::path::Path;
 
 use thiserror::Error;
 
-use crate::job::{EngineOptions, Job};
+use crate::job::Job;
+use crate::options::{self, GenOption, Kind, OPTIONS, Slot, Value};
 
 /// A sidecar that cannot be written or read.
 #[derive(Debug, Error)]
@@ -143,85 +144,61 @@ pub fn looks_like_generate_call(head: &[u8]) -> bool {
     line.starts_with(b"python") && line.windows(8).any(|w| w == b"generate")
 }
 
-fn push_str(words: &mut Vec<String>, short: &str, long: &str, value: &str) {
-    // argparse would read a value starting with `-` as an option: use `--long=value`.
-    if value.starts_with('-') {
-        words.push(format!("{long}={value}"));
-    } else {
-        words.push(short.to_string());
-        words.push(value.to_string());
-    }
-}
-
-fn push_num<T: std::fmt::Display>(words: &mut Vec<String>, short: &str, v: Option<T>) {
-    if let Some(v) = v {
-        words.push(short.to_string());
-        words.push(v.to_string());
-    }
-}
-
-fn push_list<T: std::fmt::Display>(words: &mut Vec<String>, short: &str, vs: &[T]) {
-    if !vs.is_empty() {
-        words.push(short.to_string());
-        words.extend(vs.iter().map(T::to_string));
-    }
-}
-
 impl GenerateCall {
-    /// The call as words, unquoted.
+    /// The value of an option in this call, if set.
+    pub fn value(&self, option: &GenOption) -> Option<Value> {
+        let text = |v: &Option<String>| v.clone().map(Value::Text);
+        match (option.slot, option.key) {
+            (Slot::Call, "clip_model") => text(&self.models.clip_model),
+            (Slot::Call, "vqgan_config") => text(&self.models.vqgan_config),
+            (Slot::Call, "vqgan_checkpoint") => text(&self.models.vqgan_checkpoint),
+            (Slot::Call, "device") => text(&self.cuda_device),
+            (Slot::Call, "deterministic") => self.deterministic.then_some(Value::Switch),
+            (Slot::Call, key) => unreachable!("the call has no option {key}"),
+            _ => self.job.value(option),
+        }
+    }
+
+    fn set(&mut self, option: &GenOption, value: Value) {
+        let slot = match option.key {
+            "clip_model" => &mut self.models.clip_model,
+            "vqgan_config" => &mut self.models.vqgan_config,
+            "vqgan_checkpoint" => &mut self.models.vqgan_checkpoint,
+            "device" => &mut self.cuda_device,
+            "deterministic" => {
+                self.deterministic = true;
+                return;
+            }
+            _ => {
+                let set = self.job.set(option, value);
+                debug_assert!(set, "{} is not part of the job", option.key);
+                return;
+            }
+        };
+        if let Value::Text(t) = value {
+            *slot = Some(t);
+        }
+    }
+
+    /// The call as words, unquoted: every option set, in the table's order.
     pub fn words(&self) -> Vec<String> {
-        let j = &self.job;
         let mut w = vec!["python".to_string(), "generate.py".to_string()];
-        if let Some(p) = &j.prompts {
-            push_str(&mut w, "-p", "--prompts", p);
-        }
-        if !j.image_prompts.is_empty() {
-            push_str(&mut w, "-ip", "--image_prompts", &j.image_prompts.join("|"));
-        }
-        if let Some(p) = &j.init_image {
-            push_str(&mut w, "-ii", "--init_image", p);
-        }
-        push_num(&mut w, "-i", j.iterations);
-        if let Some([width, height]) = j.size {
-            w.extend(["-s".to_string(), width.to_string(), height.to_string()]);
-        }
-        push_num(&mut w, "-sd", j.seed);
-        let m = &self.models;
-        if let Some(v) = &m.clip_model {
-            push_str(&mut w, "-m", "--clip_model", v);
-        }
-        if let Some(v) = &m.vqgan_config {
-            push_str(&mut w, "-conf", "--vqgan_config", v);
-        }
-        if let Some(v) = &m.vqgan_checkpoint {
-            push_str(&mut w, "-ckpt", "--vqgan_checkpoint", v);
-        }
-        let o = &j.options;
-        push_num(&mut w, "-lr", o.step_size);
-        push_num(&mut w, "-cuts", o.cutn);
-        if let Some(v) = &o.cut_method {
-            push_str(&mut w, "-cutm", "--cut_method", v);
-        }
-        push_num(&mut w, "-cutp", o.cut_pow);
-        if let Some(v) = &o.optimiser {
-            push_str(&mut w, "-opt", "--optimiser", v);
-        }
-        push_list(&mut w, "-aug", &o.augments);
-        push_num(&mut w, "-iw", o.init_weight);
-        if let Some(v) = &o.init_noise {
-            push_str(&mut w, "-in", "--init_noise", v);
-        }
-        push_num(&mut w, "-se", o.save_every);
-        push_list(&mut w, "-nps", &o.noise_prompt_seeds);
-        push_list(&mut w, "-npw", &o.noise_prompt_weights);
-        if let Some(v) = &self.cuda_device {
-            push_str(&mut w, "-cd", "--cuda_device", v);
-        }
-        if self.deterministic {
-            w.push("-d".into());
-        }
-        if let Some(v) = &j.output {
-            push_str(&mut w, "-o", "--output", v);
+        for option in OPTIONS {
+            let Some(value) = self.value(option) else {
+                continue;
+            };
+            let values = value.words(option.kind);
+            let textual = matches!(option.kind, Kind::Text | Kind::Paths | Kind::Choice(_));
+            match values.as_slice() {
+                // argparse would read a word starting with `-` as an option: `--long=value`.
+                [one] if textual && one.starts_with('-') => {
+                    w.push(format!("{}={one}", option.long));
+                }
+                _ => {
+                    w.push(option.short.to_string());
+                    w.extend(values);
+                }
+            }
         }
         w
     }
@@ -248,131 +225,35 @@ impl GenerateCall {
         };
         let mut call = GenerateCall::default();
         while i < words.len() {
-            let word = &words[i];
+            let (name, inline) = options::split_inline(&words[i]);
             i += 1;
-            let (name, inline) = match word.split_once('=') {
-                Some((n, v)) if n.starts_with("--") => (n.to_string(), Some(v.to_string())),
-                _ => (word.clone(), None),
-            };
-            let canonical = canonical_option(&name).ok_or_else(|| SidecarError::UnknownOption {
-                option: name.clone(),
+            let option = options::find(name).ok_or_else(|| SidecarError::UnknownOption {
+                option: name.to_string(),
             })?;
-            if canonical == "-d" {
-                call.deterministic = true;
-                continue;
+            let values = match inline {
+                Some(v) => vec![v.to_string()],
+                None => options::take_values(option.kind, words, &mut i),
+            };
+            let missing = match option.kind.arity() {
+                Some(n) => values.len() < n,
+                None => values.is_empty(),
+            };
+            if missing {
+                return Err(SidecarError::MissingValue {
+                    option: name.to_string(),
+                });
             }
-            let mut values = Vec::new();
-            if let Some(v) = inline {
-                values.push(v);
-            } else {
-                let arity = match canonical {
-                    "-s" => Some(2),
-                    "-aug" | "-nps" | "-npw" => None,
-                    _ => Some(1),
-                };
-                while i < words.len() {
-                    let v = &words[i];
-                    let is_value = match arity {
-                        Some(n) => values.len() < n,
-                        None => !(v.starts_with('-') && v.parse::<f64>().is_err()),
-                    };
-                    if !is_value {
-                        break;
-                    }
-                    values.push(v.clone());
-                    i += 1;
-                }
-                if arity.is_some_and(|n| values.len() < n) {
-                    return Err(SidecarError::MissingValue { option: name });
-                }
-            }
-            call.set(canonical, &values)?;
+            let value = option
+                .kind
+                .parse(&values)
+                .map_err(|_| SidecarError::BadValue {
+                    option: option.short.to_string(),
+                    value: values.join(" "),
+                })?;
+            call.set(option, value);
         }
         Ok(call)
     }
-
-    fn set(&mut self, option: &str, values: &[String]) -> Result<(), SidecarError> {
-        let bad = || SidecarError::BadValue {
-            option: option.to_string(),
-            value: values.join(" "),
-        };
-        let one = values.first().cloned().unwrap_or_default();
-        let f = || one.parse::<f64>().map_err(|_| bad());
-        let u = || one.parse::<u32>().map_err(|_| bad());
-        let j = &mut self.job;
-        let o: &mut EngineOptions = &mut j.options;
-        match option {
-            "-p" => j.prompts = Some(one),
-            "-ip" => j.image_prompts.extend(one.split('|').map(str::to_string)),
-            "-ii" => j.init_image = Some(one),
-            "-i" => j.iterations = Some(u()?),
-            "-s" => {
-                let w = values[0].parse().map_err(|_| bad())?;
-                let h = values[1].parse().map_err(|_| bad())?;
-                j.size = Some([w, h]);
-            }
-            "-sd" => j.seed = Some(one.parse().map_err(|_| bad())?),
-            "-o" => j.output = Some(one),
-            "-m" => self.models.clip_model = Some(one),
-            "-conf" => self.models.vqgan_config = Some(one),
-            "-ckpt" => self.models.vqgan_checkpoint = Some(one),
-            "-cd" => self.cuda_device = Some(one),
-            "-lr" => o.step_size = Some(f()?),
-            "-cuts" => o.cutn = Some(u()?),
-            "-cutm" => o.cut_method = Some(one),
-            "-cutp" => o.cut_pow = Some(f()?),
-            "-opt" => o.optimiser = Some(one),
-            "-aug" => o.augments.extend(values.iter().cloned()),
-            "-iw" => o.init_weight = Some(f()?),
-            "-in" => o.init_noise = Some(one),
-            "-se" => o.save_every = Some(u()?),
-            "-nps" => {
-                for v in values {
-                    o.noise_prompt_seeds.push(v.parse().map_err(|_| bad())?);
-                }
-            }
-            "-npw" => {
-                for v in values {
-                    o.noise_prompt_weights.push(v.parse().map_err(|_| bad())?);
-                }
-            }
-            _ => unreachable!("canonical_option returned {option}"),
-        }
-        Ok(())
-    }
-}
-
-/// The short name of a `generate.py` option runvqgan can reproduce.
-fn canonical_option(name: &str) -> Option<&'static str> {
-    const TABLE: &[(&str, &str)] = &[
-        ("-p", "--prompts"),
-        ("-ip", "--image_prompts"),
-        ("-ii", "--init_image"),
-        ("-i", "--iterations"),
-        ("-s", "--size"),
-        ("-sd", "--seed"),
-        ("-o", "--output"),
-        ("-m", "--clip_model"),
-        ("-conf", "--vqgan_config"),
-        ("-ckpt", "--vqgan_checkpoint"),
-        ("-cd", "--cuda_device"),
-        ("-d", "--deterministic"),
-        ("-lr", "--learning_rate"),
-        ("-cuts", "--num_cuts"),
-        ("-cutm", "--cut_method"),
-        ("-cutp", "--cut_power"),
-        ("-opt", "--optimiser"),
-        ("-aug", "--augments"),
-        ("-iw", "--init_weight"),
-        ("-in", "--init_noise"),
-        ("-se", "--save_every"),
-        ("-nps", "--noise_prompt_seeds"),
-        ("-npw", "--noise_prompt_weights"),
-    ];
-    TABLE
-        .iter()
-        .find(|(s, l)| *s == name || *l == name)
-        .map(|(s, _)| *s)
 }
 
 /// Splits a sidecar's text into the generate call (up to the first unquoted line break) and

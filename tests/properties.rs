@@ -5,6 +5,7 @@ use proptest::prelude::*;
 use runvqgan::job::{EngineOptions, Job};
 use runvqgan::naming::{OutputIndex, output_names};
 use runvqgan::sidecar::{GenerateCall, ImageIndex, ModelRef, Provenance, Sidecar};
+use runvqgan::task::raw;
 
 /// Text with the characters that break naive quoting, mixed with anything else.
 fn nasty_text() -> impl Strategy<Value = String> {
@@ -63,15 +64,15 @@ fn sidecar(prompt: String, path: String, seed: Option<u64>, aug: Vec<String>) ->
                 init_image: Some(path.clone()),
                 seed,
                 output: Some(format!("output/{path}_1.png")),
-                options: EngineOptions {
-                    step_size: Some(0.05),
-                    cutn: Some(64),
-                    cut_method: Some("latest".into()),
-                    augments: aug,
-                    noise_prompt_seeds: vec![1, -2],
-                    noise_prompt_weights: vec![0.5, -0.25],
-                    ..EngineOptions::default()
-                },
+                options: raw::parse(&format!(
+                    "-lr 0.05 -cuts 64 -cutm latest -nps 1 -2 -npw 0.5 -0.25 {}",
+                    if aug.is_empty() {
+                        String::new()
+                    } else {
+                        format!("-aug {}", aug.join(" "))
+                    }
+                ))
+                .unwrap(),
             },
             models: ModelRef {
                 clip_model: Some("ViT-B/32".into()),

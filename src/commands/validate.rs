@@ -64,7 +64,7 @@ pub fn run(opts: &ValidateOptions<'_>, out: &mut dyn Write) -> anyhow::Result<Ex
             root: &root,
             task: &canonical,
             kind: &kind,
-            limits: &config.limits,
+            limits: &config.limits(),
             folders: None,
         };
         let result = match read_task_file(&canonical) {

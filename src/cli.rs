@@ -1,0 +1,375 @@
+//! The `runvqgan` command line: clap definitions only. Every flag that overrides a key of
+//! `runvqgan.toml` is a field named after that key; the argument structs serialise (serde)
+//! to the table of overrides ([`ConfigOverrides::from_flags`]), so no code copies a flag
+//! into the configuration by hand. Fields that are not configuration are `#[serde(skip)]`.
+
+use std::path::PathBuf;
+
+use clap::{ArgAction, Args, Parser, Subcommand};
+use runvqgan::exit_codes::EXIT_CODES_HELP;
+use serde::{Serialize, Serializer};
+
+/// Runs the lab's queue of VQGAN-CLIP text-to-image tasks from a shared folder.
+///
+/// Members put JSON task files into <root>/tasks/ or into their own folder as task_*.txt;
+/// each task becomes PNG images with a .txt sidecar recording how they were made.
+#[derive(Debug, Parser)]
+#[command(name = "runvqgan", version, after_help = EXIT_CODES_HELP)]
+pub struct Cli {
+    /// Show more on stderr (-v: details, -vv: everything).
+    #[arg(short, long, action = ArgAction::Count, global = true, help_heading = "Logging")]
+    pub verbose: u8,
+
+    /// Show only errors on stderr.
+    #[arg(
+        short,
+        long,
+        global = true,
+        conflicts_with = "verbose",
+        help_heading = "Logging"
+    )]
+    pub quiet: bool,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Check task files the way `run` would, and explain every problem.
+    ///
+    /// Exit code 0 when every file is valid, 1 otherwise. Nothing is written.
+    #[command(after_help = EXIT_CODES_HELP)]
+    Validate(ValidateArgs),
+
+    /// Show, in processing order, each task and the images it would produce.
+    ///
+    /// Nothing is written: no images, no error files, no renames.
+    #[command(after_help = EXIT_CODES_HELP)]
+    Plan(PlanArgs),
+
+    /// The nightly job: check every task, make every image, mark finished tasks done.
+    ///
+    /// Invalid tasks get their _ERROR.txt at once; the models are loaded once; each image
+    /// is written with its .txt beside it; a task whose images all exist is renamed to
+    /// .txt.done. Ctrl-C or SIGTERM stops within one iteration without a partial file; the
+    /// next run makes only the missing images.
+    #[command(after_help = EXIT_CODES_HELP)]
+    Run(RunArgs),
+
+    /// Make an image again from the call recorded in its .txt.
+    ///
+    /// The new image gets the next free number beside the original (or the name given
+    /// with -o); nothing is overwritten. A .txt written by runvqgan in deterministic mode
+    /// gives the same image, byte for byte, on the same device.
+    #[command(after_help = EXIT_CODES_HELP)]
+    Reproduce(ReproduceArgs),
+
+    /// Check model sets.
+    #[command(subcommand)]
+    Models(ModelsCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ModelsCommand {
+    /// Load a configured model set and say what it is: VQGAN kind, factor, codebook,
+    /// CLIP model and input size, device, load time.
+    #[command(after_help = EXIT_CODES_HELP)]
+    Check(ModelsCheckArgs),
+}
+
+#[derive(Debug, Args, Serialize)]
+pub struct RunArgs {
+    #[command(flatten)]
+    #[serde(skip)]
+    pub root: RootArg,
+
+    #[command(flatten)]
+    #[serde(flatten)]
+    pub engine: EngineFlags,
+
+    #[command(flatten)]
+    #[serde(flatten)]
+    pub limits: LimitFlags,
+
+    /// Seconds to wait between tasks (runvqgan.toml: delay_seconds; default 0).
+    #[arg(
+        long,
+        value_name = "SECONDS",
+        help_heading = "Overrides of runvqgan.toml"
+    )]
+    pub delay_seconds: Option<f64>,
+
+    /// Start no image that cannot finish before this local time, HH:MM (e.g. 06:30); what is
+    /// left waits for the next run.
+    #[arg(long, value_name = "HH:MM", help_heading = "Time budget")]
+    #[serde(skip)]
+    pub until: Option<String>,
+
+    /// Start no image that cannot finish within this many minutes of the start of the run
+    /// (runvqgan.toml: max_minutes).
+    #[arg(long, value_name = "MINUTES", help_heading = "Time budget")]
+    pub max_minutes: Option<f64>,
+
+    /// The log file, relative to the shared folder (runvqgan.toml: log_file; default
+    /// runvqgan.log).
+    #[arg(long, value_name = "FILE", help_heading = "Overrides of runvqgan.toml")]
+    pub log_file: Option<PathBuf>,
+
+    /// The most images of one task optimised together on the GPU (runvqgan.toml:
+    /// max_batch; default 4 on a GPU, 1 on the CPU). A batch that runs out of GPU memory is
+    /// split automatically.
+    #[arg(long, value_name = "N", help_heading = "Engine")]
+    pub max_batch: Option<u32>,
+
+    /// `fast` (batches, GPU speed switches) or `reference` (generate.py's loop, one
+    /// image at a time in float32; the baseline) (runvqgan.toml: engine_mode).
+    #[arg(long, value_name = "MODE", value_parser = ["fast", "reference"], help_heading = "Engine")]
+    pub engine_mode: Option<String>,
+}
+
+#[derive(Debug, Args, Serialize)]
+pub struct ReproduceArgs {
+    /// The .txt written beside an image (by runvqgan or by the old R runner).
+    #[arg(value_name = "SIDECAR")]
+    #[serde(skip)]
+    pub sidecar: PathBuf,
+
+    /// Where to write the new PNG (must not exist); default: the next free number
+    /// beside the original.
+    #[arg(short, long, value_name = "OUT")]
+    #[serde(skip)]
+    pub output: Option<PathBuf>,
+
+    /// The shared folder the .txt's paths are relative to; default: found from the .txt.
+    #[arg(long, value_name = "DIR", help_heading = "Shared folder")]
+    #[serde(skip)]
+    pub root: Option<PathBuf>,
+
+    #[command(flatten)]
+    #[serde(flatten)]
+    pub engine: EngineFlags,
+}
+
+#[derive(Debug, Args, Serialize)]
+pub struct ModelsCheckArgs {
+    #[command(flatten)]
+    #[serde(skip)]
+    pub root: RootArg,
+
+    #[command(flatten)]
+    #[serde(flatten)]
+    pub engine: EngineFlags,
+}
+
+/// `--root`, for the commands that work on a whole shared folder.
+#[derive(Debug, Args, Serialize)]
+pub struct RootArg {
+    /// The shared folder that holds `tasks/`, the members' folders and `output/` (and
+    /// runvqgan.toml, which names the model sets).
+    #[arg(
+        long,
+        env = "RUNVQGAN_ROOT",
+        value_name = "DIR",
+        help_heading = "Shared folder"
+    )]
+    pub root: PathBuf,
+}
+
+/// Flags that choose how and where the engine runs.
+#[derive(Debug, Args, Serialize)]
+pub struct EngineFlags {
+    /// The model set to use, a [models.NAME] table of runvqgan.toml (runvqgan.toml: model;
+    /// default "default").
+    #[arg(long, value_name = "NAME", help_heading = "Engine")]
+    pub model: Option<String>,
+
+    /// The device: cuda, cuda:1, cpu (runvqgan.toml: device; default: cuda when present,
+    /// else cpu with a warning).
+    #[arg(long, value_name = "DEVICE", help_heading = "Engine")]
+    pub device: Option<String>,
+
+    /// The Python environment with torch and the engine's packages (runvqgan.toml:
+    /// python_env; default: $VIRTUAL_ENV, else the project's .venv).
+    #[arg(long, value_name = "DIR", help_heading = "Engine")]
+    pub python_env: Option<PathBuf>,
+
+    /// Turn deterministic mode off: faster on a GPU, but a seed no longer gives exactly
+    /// the same image (runvqgan.toml: deterministic; default true).
+    #[arg(long, help_heading = "Engine")]
+    #[serde(
+        rename = "deterministic",
+        skip_serializing_if = "std::ops::Not::not",
+        serialize_with = "negated"
+    )]
+    pub no_deterministic: bool,
+}
+
+#[derive(Debug, Args, Serialize)]
+pub struct ValidateArgs {
+    /// Task files to check.
+    #[arg(required = true, value_name = "FILE")]
+    #[serde(skip)]
+    pub files: Vec<PathBuf>,
+
+    /// The shared folder; by default the nearest folder above each file that holds
+    /// runvqgan.toml or a `tasks` folder.
+    #[arg(
+        long,
+        env = "RUNVQGAN_ROOT",
+        value_name = "DIR",
+        help_heading = "Shared folder"
+    )]
+    #[serde(skip)]
+    pub root: Option<PathBuf>,
+
+    #[command(flatten)]
+    #[serde(flatten)]
+    pub limits: LimitFlags,
+}
+
+#[derive(Debug, Args, Serialize)]
+pub struct PlanArgs {
+    #[command(flatten)]
+    #[serde(skip)]
+    pub root: RootArg,
+
+    /// Print one JSON array, one object per task:
+    /// {"task", "status": "ok"|"invalid"|"skipped", "error", "warnings", "images": [{"output",
+    /// "prompt", "size", "iterations", "seed"}]}.
+    #[arg(long, help_heading = "Output")]
+    #[serde(skip)]
+    pub json: bool,
+
+    #[command(flatten)]
+    #[serde(flatten)]
+    pub limits: LimitFlags,
+}
+
+/// Flags that override the limits and ordering of runvqgan.toml.
+#[derive(Debug, Args, Serialize)]
+pub struct LimitFlags {
+    /// Cap on iterations per image (runvqgan.toml: max_iterations; default 6000).
+    #[arg(long, value_name = "N", help_heading = "Overrides of runvqgan.toml")]
+    pub max_iterations: Option<u32>,
+
+    /// Cap on images per style of one task (runvqgan.toml: max_each; default 25).
+    #[arg(long, value_name = "N", help_heading = "Overrides of runvqgan.toml")]
+    pub max_each: Option<u32>,
+
+    /// Cap on the long and the short side in pixels (runvqgan.toml: max_resolution;
+    /// default 450 300).
+    #[arg(long, num_args = 2, value_names = ["LONG", "SHORT"], help_heading = "Overrides of runvqgan.toml")]
+    pub max_resolution: Option<Vec<u32>>,
+
+    /// A folder, relative to the shared folder, whose tasks run first (runvqgan.toml:
+    /// priority_folder).
+    #[arg(long, value_name = "DIR", help_heading = "Overrides of runvqgan.toml")]
+    pub priority_folder: Option<String>,
+}
+
+/// `--no-X` sets the key `X` to false.
+fn negated<S: Serializer>(flag: &bool, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_bool(!flag)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+    use runvqgan::config::{Config, ConfigOverrides, EngineMode};
+
+    fn overrides(args: &[&str]) -> ConfigOverrides {
+        let cli = Cli::try_parse_from(args).unwrap();
+        match &cli.command {
+            Command::Run(a) => ConfigOverrides::from_flags(a),
+            Command::Plan(a) => ConfigOverrides::from_flags(a),
+            Command::Validate(a) => ConfigOverrides::from_flags(a),
+            Command::Reproduce(a) => ConfigOverrides::from_flags(a),
+            Command::Models(ModelsCommand::Check(a)) => ConfigOverrides::from_flags(a),
+        }
+    }
+
+    #[test]
+    fn the_command_line_is_well_formed() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn every_override_flag_lands_on_its_config_key() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(
+            dir.path().join("runvqgan.toml"),
+            "device = \"cuda\"\ndefault_resolution = [400, 200]\n[models.big]\nclip_model = \"ViT-L/14\"\n",
+        )
+        .unwrap();
+        let o = overrides(&[
+            "runvqgan",
+            "run",
+            "--root",
+            "x",
+            "--until",
+            "06:30",
+            "--max-iterations",
+            "100",
+            "--max-each",
+            "3",
+            "--max-resolution",
+            "400",
+            "200",
+            "--priority-folder",
+            "tasks/urgent",
+            "--delay-seconds",
+            "2.5",
+            "--max-minutes",
+            "90",
+            "--log-file",
+            "logs/night.log",
+            "--max-batch",
+            "2",
+            "--engine-mode",
+            "reference",
+            "--model",
+            "big",
+            "--device",
+            "cpu",
+            "--python-env",
+            "/opt/venv",
+            "--no-deterministic",
+        ]);
+        let c = Config::load(dir.path(), &o).unwrap();
+        let expected = Config {
+            max_iterations: 100,
+            max_each: 3,
+            max_resolution: [400, 200],
+            default_resolution: [400, 200],
+            priority_folder: Some("tasks/urgent".into()),
+            delay_seconds: 2.5,
+            max_minutes: Some(90.0),
+            device: Some("cpu".into()),
+            deterministic: false,
+            max_batch: Some(2),
+            engine_mode: EngineMode::Reference,
+            python_env: Some("/opt/venv".into()),
+            log_file: "logs/night.log".into(),
+            model: "big".into(),
+            ..Config::from_toml("[models.big]\nclip_model = \"ViT-L/14\"").unwrap()
+        };
+        assert_eq!(c, expected);
+        let wrong_type = o.with("max_each", "many");
+        assert!(Config::load(dir.path(), &wrong_type).is_err());
+    }
+
+    #[test]
+    fn flags_not_given_override_nothing() {
+        for args in [
+            &["runvqgan", "run", "--root", "x"][..],
+            &["runvqgan", "plan", "--root", "x", "--json"],
+            &["runvqgan", "validate", "a.txt"],
+            &["runvqgan", "reproduce", "a.txt", "-o", "b.png"],
+            &["runvqgan", "models", "check", "--root", "x"],
+        ] {
+            assert!(overrides(args).is_empty(), "{args:?}");
+        }
+    }
+}
