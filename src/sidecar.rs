@@ -422,20 +422,6 @@ mod tests {
     use super::*;
 
     #[test]
-    fn reads_an_r_runner_sidecar_without_seed() {
-        let s = Sidecar::parse(
-            "python generate.py -p 'A painting of a dog' -i 200 -s 450 300 -o C:/x/output/dog_1.png\n\n",
-        )
-        .unwrap();
-        assert_eq!(s.call.job.prompts.as_deref(), Some("A painting of a dog"));
-        assert_eq!(s.call.job.iterations, Some(200));
-        assert_eq!(s.call.job.size, Some([450, 300]));
-        assert_eq!(s.call.job.seed, None);
-        assert_eq!(s.call.job.output.as_deref(), Some("C:/x/output/dog_1.png"));
-        assert_eq!(s.provenance, Provenance::default());
-    }
-
-    #[test]
     fn the_call_ends_at_the_first_unquoted_line_break() {
         let (call, rest) = split_call("python generate.py -p 'a\nb' -i 1\n# task: x\n").unwrap();
         assert_eq!(call, "python generate.py -p 'a\nb' -i 1");

@@ -1,8 +1,9 @@
 //! The option table of runvqgan (`src/options.rs`) and the engine's own definitions
 //! (`python -m vqgan_clip.generate --options-json`) name the same options with the same
 //! flags, job keys, kinds, value counts and choices; and `validate` accepts an optimiser
-//! exactly when the engine does. These tests run the project's `.venv` Python (CI always has
-//! it): without it they fail, they do not skip.
+//! exactly when the engine does; and the README lists exactly the `raw` options of the
+//! table. The engine tests run the project's `.venv` Python (CI always has it): without it
+//! they fail, they do not skip.
 
 mod common;
 
@@ -98,7 +99,7 @@ fn disagreements(ours: &[GenOption], engine: &[EngineOption]) -> Vec<String> {
         differ(
             "the long flag",
             o.long.to_string(),
-            format!("{}", e.long.as_deref().unwrap_or("none")),
+            e.long.as_deref().unwrap_or("none").to_string(),
         );
         differ("the job key", o.key.to_string(), e.key.clone());
         differ("the kind", kind.to_string(), e.kind.clone());
@@ -201,6 +202,23 @@ fn validate_accepts_an_optimiser_exactly_when_the_engine_does() {
             assert!(out.contains("`-opt`"), "{out}");
         }
     }
+}
+
+#[test]
+fn the_readme_lists_exactly_the_raw_options() {
+    let readme = include_str!("../README.md");
+    let row = readme
+        .lines()
+        .find(|l| l.starts_with("| `raw` |"))
+        .expect("the README's table of task fields has a `raw` row");
+    let listed: Vec<&str> = row
+        .split('`')
+        .skip(3)
+        .step_by(2)
+        .filter(|w| w.starts_with('-'))
+        .collect();
+    let table: Vec<&str> = runvqgan::options::raw_allowed().map(|o| o.short).collect();
+    assert_eq!(listed, table, "README row: {row}");
 }
 
 // The comparison itself, on hand-written engine JSON.
