@@ -160,23 +160,24 @@ impl GenerateCall {
     }
 
     fn set(&mut self, option: &GenOption, value: Value) {
-        let slot = match option.key {
+        if option.slot != Slot::Call {
+            let set = self.job.set(option, value);
+            debug_assert!(set, "{} is not part of the job", option.key);
+            return;
+        }
+        let field = match option.key {
             "clip_model" => &mut self.models.clip_model,
             "vqgan_config" => &mut self.models.vqgan_config,
             "vqgan_checkpoint" => &mut self.models.vqgan_checkpoint,
             "device" => &mut self.cuda_device,
             "deterministic" => {
-                self.deterministic = true;
+                self.deterministic = value == Value::Switch;
                 return;
             }
-            _ => {
-                let set = self.job.set(option, value);
-                debug_assert!(set, "{} is not part of the job", option.key);
-                return;
-            }
+            key => unreachable!("the call has no option {key}"),
         };
         if let Value::Text(t) = value {
-            *slot = Some(t);
+            *field = Some(t);
         }
     }
 
@@ -420,6 +421,19 @@ impl Sidecar {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_option_of_the_table_is_kept_by_a_call() {
+        for option in OPTIONS {
+            let words = shlex::split(option.example).unwrap();
+            let value = option.kind.parse(&words[1..]).unwrap();
+            let mut call = GenerateCall::default();
+            call.set(option, value.clone());
+            assert_eq!(call.value(option), Some(value), "{}", option.short);
+            let back = GenerateCall::from_words(&call.words()).unwrap();
+            assert_eq!(back, call, "{}", option.short);
+        }
+    }
 
     #[test]
     fn the_call_ends_at_the_first_unquoted_line_break() {
