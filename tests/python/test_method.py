@@ -20,6 +20,7 @@ import torch
 from PIL import Image
 
 from vqgan_clip.engine import Engine
+from vqgan_clip.optimisers import OPTIMISERS, make_optimiser
 
 RECORDED_ON = ("AVX2", 2)  # torch.backends.cpu.get_cpu_capability(), torch.get_num_threads()
 SAME_CPU = (torch.backends.cpu.get_cpu_capability(), torch.get_num_threads()) == RECORDED_ON
@@ -114,3 +115,43 @@ def test_a_fast_batch_gives_the_pinned_results(tiny_engine, init_image, tmp_path
     assert [r["batch_size"] for r in results] == [3, 3, 3]
     for name, result, pin in zip(BATCH, results, FAST_BATCH_PINS[variant], strict=True):
         _check(result, tmp_path / f"{name}.png", pin)
+
+
+@pytest.mark.parametrize("name", list(OPTIMISERS))
+def test_every_optimiser_of_generate_py_runs_a_job(tiny_engine, name):
+    losses = []
+    result = tiny_engine.generate({"prompts": "a red apple", "seed": 5, "size": [32, 32],
+                                   "iterations": 2, "cutn": 2, "optimiser": name},
+                                  progress=lambda i, total, loss: losses.append(loss))
+    assert len(losses) == 2 and all(np.isfinite(losses))
+    assert result["final_loss"] == losses[-1]
+
+
+def test_the_command_line_offers_exactly_the_optimisers_the_engine_runs():
+    from vqgan_clip.generate import options_json
+
+    (opt,) = [o for o in options_json()["options"] if o["short"] == "-opt"]
+    assert opt["choices"] == list(OPTIMISERS)
+    # generate.py's list, in its order
+    assert opt["choices"] == ["Adam", "AdamW", "Adagrad", "Adamax", "DiffGrad", "AdamP",
+                              "RAdam", "RMSprop"]
+
+
+def test_diffgrad_and_adamp_are_torch_optimizers_own():
+    import torch_optimizer
+
+    z = torch.zeros(1, 2, requires_grad=True)
+    assert type(make_optimiser("DiffGrad", [z], 0.1)) is torch_optimizer.DiffGrad
+    assert type(make_optimiser("AdamP", [z], 0.1)) is torch_optimizer.AdamP
+    assert make_optimiser("AdamP", [z], 0.1).defaults["lr"] == 0.1
+
+
+def test_the_engine_has_one_loop_and_the_command_line_does_not_hold_it():
+    import vqgan_clip.generate as cli
+    import vqgan_clip.method as method
+
+    assert hasattr(method, "Optimisation")
+    for name in ("JobRun", "BatchRun", "Optimisation", "ImageRun"):
+        assert not hasattr(cli, name)
+    with pytest.raises(ModuleNotFoundError):
+        __import__("vqgan_clip.batch")
