@@ -33,7 +33,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "vendor"))
 
 from vqgan_clip.engine import Engine, ModelSpec  # noqa: E402
-from vqgan_clip.generate import JobRun, normalise_job  # noqa: E402
+from vqgan_clip.job import normalise_job  # noqa: E402
+from vqgan_clip.method import Optimisation  # noqa: E402
 from vqgan_clip.speed import CUDA_DEFAULTS, SpeedOptions, precision_flags  # noqa: E402
 
 PROMPTS = ["a painting of a lighthouse in a storm", "a fox in a snowy forest",
@@ -116,22 +117,20 @@ def split(engine: Engine, args: argparse.Namespace) -> dict[str, Any]:
     job = normalise_job(jobs_for(1, args)[0], dev)
     parts: dict[str, list[float]] = {"decode": [], "clip": [], "backward": [], "total": []}
     with precision_flags(dev, engine.speed.tf32):
-        run = JobRun(job, engine.vqgan, engine.clip, dev, job["seed"])
+        run = Optimisation([job], engine.vqgan, engine.clip, dev, engine.speed)
+        images = run.runs
         for i in range(args.warmup + args.iterations):
             sync()
             t0 = time.perf_counter()
-            run.optimiser.zero_grad(set_to_none=True)
-            image = run.synth(run.z)
+            for optimiser in run.optimisers:
+                optimiser.zero_grad(set_to_none=True)
+            image = run.synth(images[0].z)
             sync()
             t1 = time.perf_counter()
-            loss = sum(run.losses(image))
+            losses = run.image_losses(images, image)
             sync()
             t2 = time.perf_counter()
-            loss.backward()
-            run.optimiser.step()
-            with torch.no_grad():
-                run.z.copy_(run.z.maximum(run.z_min).minimum(run.z_max))
-            run.iteration += 1
+            run.update(images, losses)
             sync()
             t3 = time.perf_counter()
             if i < args.warmup:

@@ -6,7 +6,8 @@
 #
 # The GPU machine has Python 3.12 with torch, torchvision, numpy, pillow, pyyaml, regex,
 # timm, huggingface_hub, safetensors, tqdm, filelock, fsspec and packaging already; it
-# lacks open_clip_torch, kornia, kornia_rs, ftfy and wcwidth. All of them are fetched
+# lacks open_clip_torch, kornia, kornia_rs, ftfy, wcwidth, torch_optimizer and
+# pytorch_ranger. All of them are fetched
 # (each wheel is small; torch and torchvision are not, and are never bundled):
 # gpu-check.sh installs only those whose module does not import there. Versions follow
 # requirements.txt where it pins them. Run from anywhere; needs pip and the network.
@@ -25,7 +26,7 @@ pin() {  # NAME -> NAME==VERSION from requirements.txt, or NAME
 packages=(
   "$(pin open_clip_torch)" "$(pin kornia)" kornia_rs ftfy wcwidth regex
   "$(pin pyyaml)" "$(pin pillow)" timm huggingface_hub safetensors tqdm filelock fsspec
-  packaging typing_extensions
+  packaging typing_extensions "$(pin torch-optimizer)" "$(pin pytorch-ranger)"
 )
 mkdir -p "$dest"
 "${pip[@]}" download --quiet --only-binary=:all: --no-deps --dest "$dest" \

@@ -86,7 +86,7 @@ PY
 WANTED="open_clip_torch:open_clip kornia:kornia kornia_rs:kornia_rs ftfy:ftfy wcwidth:wcwidth
 regex:regex pyyaml:yaml pillow:PIL timm:timm huggingface_hub:huggingface_hub
 safetensors:safetensors tqdm:tqdm filelock:filelock fsspec:fsspec packaging:packaging
-typing_extensions:typing_extensions"
+typing_extensions:typing_extensions torch-optimizer:torch_optimizer pytorch-ranger:pytorch_ranger"
 
 wheels() {
   local missing=() pair dist module
@@ -107,7 +107,7 @@ wheels() {
       --disable-pip-version-check --upgrade --target "$SITE" --find-links "$WHEELS" \
       "${missing[@]}" || return 1
   fi
-  "$PYTHON" -c 'import open_clip, kornia, vqgan_clip.engine, vqgan_clip.batch
+  "$PYTHON" -c 'import open_clip, kornia, torch_optimizer, vqgan_clip.engine, vqgan_clip.method
 print("engine imports: open_clip", open_clip.__version__, "kornia", kornia.__version__)'
 }
 

@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import argparse
+import json
 import os
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+import torch
 
+from vqgan_clip.cutouts import AUGMENT_CODES, CUT_METHODS
 from vqgan_clip.generate import build_parser, job_from_args, main
+from vqgan_clip.job import JOB_DEFAULTS, normalise_job
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -85,3 +90,55 @@ def test_cli_reports_a_missing_checkpoint(tiny_models, tmp_path, capsys):
                  "-ckpt", str(tmp_path / "missing.ckpt")])
     assert code == 1
     assert "VQGAN checkpoint not found" in capsys.readouterr().err
+
+
+def test_options_json_lists_every_flag_once_in_the_agreed_shape(tmp_path):
+    proc = run_cli("--options-json", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    options = json.loads(proc.stdout)["options"]
+    keys = {"short", "long", "key", "kind", "nargs", "choices", "default", "cli_only"}
+    assert all(set(o) == keys for o in options)
+    assert all(o["kind"] in ("float", "int", "str", "flag") for o in options)
+    assert all(o["nargs"] in (None, 2, "+") for o in options)
+    by_short = {o["short"]: o for o in options}
+    assert by_short["-lr"] == {"short": "-lr", "long": "--learning_rate", "key": "step_size",
+                               "kind": "float", "nargs": None, "choices": None,
+                               "default": 0.1, "cli_only": False}
+    assert by_short["-s"]["nargs"] == 2 and by_short["-s"]["kind"] == "int"
+    assert by_short["-aug"]["nargs"] == "+" and by_short["-aug"]["choices"] == list(AUGMENT_CODES)
+    assert by_short["-cutm"]["choices"] == list(CUT_METHODS)
+    assert by_short["-d"]["kind"] == "flag" and by_short["-d"]["cli_only"] is True
+    assert by_short["-cd"]["cli_only"] is True and by_short["-o"]["cli_only"] is False
+    longs = {o["long"]: o for o in options}
+    assert longs["--mode"]["cli_only"] and longs["--options-json"]["cli_only"]
+    # every visible flag of the parser, and nothing else; every job key exactly once
+    parser = build_parser()
+    visible = [a for a in parser._actions
+               if a.option_strings and a.help != argparse.SUPPRESS and a.dest != "help"]
+    assert [o["key"] for o in options] == [a.dest for a in visible]
+    job_keys = [o["key"] for o in options if not o["cli_only"]]
+    assert sorted(job_keys) == sorted(JOB_DEFAULTS)
+    assert "-vid" not in by_short  # refused video flags are not offered
+
+
+def _value(option: dict, choice) -> list[str]:
+    if option["kind"] == "flag":
+        return []
+    sample = {"int": "3", "float": "0.5", "str": "a"}[option["kind"]]
+    value = str(choice) if choice is not None else sample
+    return [value] * (2 if option["nargs"] == 2 else 1)
+
+
+def test_every_job_option_and_each_of_its_choices_is_accepted_by_the_engine():
+    from vqgan_clip.generate import options_json
+
+    parser = build_parser()
+    for option in options_json(parser)["options"]:
+        if option["cli_only"] or option["key"] in ("image_prompts", "init_image"):
+            continue  # (paths: checked when the job runs)
+        for choice in option["choices"] or [None]:
+            argv = ["-p", "x", option["short"], *_value(option, choice)]
+            if option["key"] == "size":
+                argv[-2:] = ["64", "48"]
+            job = job_from_args(parser.parse_args(argv))
+            normalise_job(job, torch.device("cpu"))  # raises if the engine refuses it

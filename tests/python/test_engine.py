@@ -157,7 +157,6 @@ def test_missing_init_image_is_a_clear_error(tiny_engine, tmp_path):
 @pytest.mark.parametrize(
     ("extra", "message"),
     [
-        ({"optimiser": "DiffGrad"}, "needs the torch_optimizer package"),
         ({"optimiser": "SGDX"}, "unknown optimiser"),
         ({"augments": ["Zz"]}, "unknown augment"),
         ({"cut_method": "fancy"}, "unknown cut method"),

@@ -7,7 +7,7 @@ import torch
 import yaml
 
 from vqgan_clip.checkpoint import SkippedObject, load_checkpoint
-from vqgan_clip.generate import round_size
+from vqgan_clip.job import round_size
 from vqgan_clip.vqgan import build_vqgan, first_stage_weights, load_vqgan, read_config
 
 

@@ -2,7 +2,9 @@
 
 A model is named as OpenAI names it (``ViT-B/32``) and looked up as ``<clip_dir>/ViT-B-32.pt``
 (the file name OpenAI's download uses), or given as a path to a ``.pt`` file. Nothing is
-ever downloaded: open_clip only ever sees a local path.
+ever downloaded. The weights are read by :mod:`vqgan_clip.checkpoint` (never by
+``torch.jit.load`` or an unrestricted unpickler: a model file runs no code) and open_clip
+builds the model from them, as its ``load_openai_model`` does.
 """
 
 from __future__ import annotations
@@ -13,7 +15,10 @@ from dataclasses import dataclass
 
 import open_clip
 import torch
+from open_clip.model import build_model_from_openai_state_dict, get_cast_dtype
 from torch import nn
+
+from .checkpoint import is_torchscript, load_checkpoint, load_torchscript_weights
 
 #: OpenAI's CLIP models; each is stored as ``<clip_dir>/<file name>``.
 OPENAI_FILES = {
@@ -77,13 +82,28 @@ def resolve_clip_path(name: str, clip_dir: str | os.PathLike[str] | None) -> str
 def load_clip(name: str, clip_dir: str | os.PathLike[str] | None = None) -> LoadedClip:
     """Load an OpenAI-format CLIP on the CPU in fp32, in eval mode, frozen."""
     path = resolve_clip_path(name, clip_dir)
+    try:
+        if is_torchscript(path):
+            state_dict = load_torchscript_weights(path)
+        else:
+            state_dict = load_checkpoint(path, what="CLIP model")
+    except ValueError as e:
+        reason = str(e).removeprefix(f"{path}: ")
+        raise ValueError(f"{path}: not an OpenAI-format CLIP checkpoint ({reason})") from None
+    if isinstance(state_dict, dict) and isinstance(state_dict.get("state_dict"), dict):
+        # a training checkpoint: weights under state_dict, with a "module." prefix
+        state_dict = {k.removeprefix("module."): v for k, v in state_dict["state_dict"].items()}
+    if not isinstance(state_dict, dict):
+        raise ValueError(f"{path}: not an OpenAI-format CLIP checkpoint (no state dict inside)")
     with warnings.catch_warnings():
-        # torch.jit.load (tried first, for OpenAI's JIT archives) warns it is deprecated
         warnings.simplefilter("ignore", FutureWarning)
         try:
-            model = open_clip.load_openai_model(path, precision="fp32", device="cpu")
-        except (RuntimeError, KeyError) as e:
-            raise ValueError(f"{path}: not an OpenAI-format CLIP checkpoint ({e})") from None
+            model = build_model_from_openai_state_dict(state_dict,
+                                                       cast_dtype=get_cast_dtype("fp32"))
+        except (RuntimeError, KeyError, AttributeError, TypeError) as e:
+            raise ValueError(f"{path}: not an OpenAI-format CLIP checkpoint "
+                             f"({type(e).__name__}: {e})") from None
+    model.float()
     model.eval().requires_grad_(False)
     size = model.visual.image_size
     resolution = int(size[0] if isinstance(size, (tuple, list)) else size)

@@ -23,9 +23,9 @@ from typing import Any
 import torch
 
 from . import __version__
-from .batch import BatchRun, check_same_size
 from .clip_model import load_clip
-from .generate import JobRun, normalise_job, round_size
+from .job import check_same_size, normalise_job, round_size
+from .method import Optimisation
 from .png import to_pil, write_png
 from .rng import new_seed
 from .speed import MODES, SpeedOptions, maybe_compile, precision_flags
@@ -199,11 +199,14 @@ class Engine:
                 job["seed"] = new_seed()
         with precision_flags(self.device, self.speed.tf32):
             if self.mode == "reference":
-                images, losses, size = self._run_reference(jobs, progress)
+                # generate.py's loop: the same loop, one image at a time, switches off
+                batches = [[job] for job in jobs]
             else:
-                images, losses, size = self._run_fast(jobs, progress)
+                batches = [jobs]
+            images, losses = self._optimise(batches, progress)
         outputs = [self._write(job, image) for job, image in zip(jobs, images, strict=True)]
         seconds = round(time.perf_counter() - started, 3)
+        size = list(round_size(jobs[0]["size"], self.vqgan.factor))
         return [{
             "seed": job["seed"],
             "seconds": seconds,
@@ -212,35 +215,27 @@ class Engine:
             "output": output,
             "size": size,
             "iterations": job["iterations"],
-            "batch_size": len(jobs) if self.mode == "fast" else 1,
+            "batch_size": len(batches[0]),
             "mode": self.mode,
         } for job, loss, output in zip(jobs, losses, outputs, strict=True)]
 
-    def _run_reference(self, jobs: list[dict[str, Any]], progress: Progress | None):
-        total = sum(job["iterations"] for job in jobs)
+    def _optimise(self, batches: list[list[dict[str, Any]]], progress: Progress | None):
+        """Run each batch to the end; progress counts on across batches."""
+        total = sum(max(job["iterations"] for job in batch) for batch in batches)
         done = 0
-        images, losses = [], []
-        run = None
-        for job in jobs:
-            run = JobRun(job, self.vqgan, self.clip, self.device, job["seed"])
-            loss = float("nan")
-            for _ in range(job["iterations"]):
+        images: list[torch.Tensor] = []
+        losses: list[float] = []
+        for batch in batches:
+            run = Optimisation(batch, self.vqgan, self.clip, self.device, self.speed,
+                               self._compiled)
+            while not run.done:
                 loss = run.step()
                 done += 1
                 if progress is not None:
                     progress(done, total, loss)
-            images.append(run.image())
-            losses.append(loss)
-        return images, losses, [run.width, run.height]
-
-    def _run_fast(self, jobs: list[dict[str, Any]], progress: Progress | None):
-        batch = BatchRun(jobs, self.vqgan, self.clip, self.device, self.speed,
-                         self._compiled)
-        while not batch.done:
-            loss = batch.step()
-            if progress is not None:
-                progress(batch.iteration, batch.total, loss)
-        return batch.images(), list(batch.losses), [batch.width, batch.height]
+            images.extend(run.images())
+            losses.extend(run.losses)
+        return images, losses
 
     def _write(self, job: dict[str, Any], image: torch.Tensor) -> str | None:
         if not job["output"]:

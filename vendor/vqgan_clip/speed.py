@@ -2,7 +2,7 @@
 
 ``reference`` is generate.py's loop as it was: one image at a time, float32, eager, with
 PyTorch's default precision flags. ``fast`` optimises the jobs of a batch together
-(:mod:`vqgan_clip.batch`) and may use the CUDA switches below. Each switch is its own
+(:mod:`vqgan_clip.method`) and may use the CUDA switches below. Each switch is its own
 option so that ``scripts/bench_engine.py`` can time it alone; ``auto`` resolves to the
 setting chosen for the device (all off on CPU, where none of them helps or exists).
 """
