@@ -12,9 +12,19 @@ Methods (``-cutm``), as in ``generate.py``:
 
 All randomness comes from the global torch RNG (kornia offers no generator argument); the
 engine makes that RNG the job's own while a job runs.
+
+Every kornia augmentation gets exactly the arguments generate.py passes, in the same form:
+kornia reads a scalar differently from a pair (``translate=0.1`` is the range [-0.1, 0.1]
+floored at 0 and used for the x shift, so it shifts vertically only, by up to 10%;
+``(0.1, 0.1)`` would shift both ways), and the number and order of random draws follow from
+the arguments. Crops are resized with generate.py's Lanczos prefilter and corner-aligned
+bicubic (:func:`resample`).
 """
 
 from __future__ import annotations
+
+import math
+from itertools import accumulate
 
 import kornia.augmentation as K
 import torch
@@ -30,7 +40,7 @@ NOISE_FACTOR = 0.1
 
 
 def make_augment(code: str, cut_size: int, nr_variant: bool = False) -> nn.Module:
-    """The kornia augmentation a ``-aug`` code stands for (upstream's settings)."""
+    """The kornia augmentation a ``-aug`` code stands for (generate.py's arguments)."""
     size = (cut_size, cut_size)
     if code == "Ji":
         return K.ColorJitter(brightness=0.1, contrast=0.1, saturation=0.1, hue=0.1, p=0.7)
@@ -43,8 +53,8 @@ def make_augment(code: str, cut_size: int, nr_variant: bool = False) -> nn.Modul
     if code == "Ro":
         return K.RandomRotation(degrees=15, p=0.7)
     if code == "Af":
-        return K.RandomAffine(degrees=30 if nr_variant else 15, translate=(0.1, 0.1),
-                              shear=5, p=0.7, padding_mode="zeros", keepdim=True)
+        return K.RandomAffine(degrees=30 if nr_variant else 15, translate=0.1, shear=5, p=0.7,
+                              padding_mode="zeros", keepdim=True)
     if code == "Et":
         return K.RandomElasticTransform(p=0.7)
     if code == "Ts":
@@ -59,15 +69,43 @@ def make_augment(code: str, cut_size: int, nr_variant: bool = False) -> nn.Modul
     raise ValueError(f"unknown augment {code!r}: expected some of {' '.join(AUGMENT_CODES)}")
 
 
-def resize_down(x: torch.Tensor, size: int) -> torch.Tensor:
-    """Resize a crop to size x size: antialiased bicubic when shrinking, bicubic otherwise.
+def lanczos_kernel(ratio: float, lobes: int = 2) -> torch.Tensor:
+    """The 1-D Lanczos low-pass taps for shrinking by ``ratio`` (< 1), normalised to sum 1.
 
-    (generate.py low-passes with a Lanczos kernel before a bicubic resize; torch's
-    antialiased bicubic serves the same purpose.)
+    Taps sit at multiples of ``ratio`` (accumulated in float64, then stored as float32, as
+    generate.py does), out to ``lobes / ratio`` on each side, ends excluded.
     """
-    shrinking = x.shape[-1] > size or x.shape[-2] > size
-    return F.interpolate(x, (size, size), mode="bicubic", align_corners=False,
-                         antialias=shrinking)
+    count = math.ceil(lobes / ratio + 1)
+    offsets = torch.tensor(list(accumulate([0.0] + [ratio] * (count - 1))),
+                           dtype=torch.float32)
+    x = torch.cat([-offsets[1:].flip([0]), offsets])[1:-1]
+
+    def sinc(t: torch.Tensor) -> torch.Tensor:
+        return torch.where(t != 0, torch.sin(math.pi * t) / (math.pi * t), t.new_ones([]))
+
+    inside = torch.logical_and(-lobes < x, x < lobes)
+    taps = torch.where(inside, sinc(x) * sinc(x / lobes), x.new_zeros([]))
+    return taps / taps.sum()
+
+
+def resample(x: torch.Tensor, size: int) -> torch.Tensor:
+    """Resize a (n, c, h, w) crop to size x size as generate.py does.
+
+    Each axis that shrinks is first low-passed with a Lanczos-2 kernel (reflect padding);
+    then a bicubic resize with ``align_corners=True`` (also when enlarging).
+    """
+    n, c, h, w = x.shape
+    planes = x.reshape(n * c, 1, h, w)
+    if size < h:
+        taps = lanczos_kernel(size / h).to(x.device, x.dtype)
+        pad = (taps.shape[0] - 1) // 2
+        planes = F.conv2d(F.pad(planes, (0, 0, pad, pad), "reflect"), taps[None, None, :, None])
+    if size < w:
+        taps = lanczos_kernel(size / w).to(x.device, x.dtype)
+        pad = (taps.shape[0] - 1) // 2
+        planes = F.conv2d(F.pad(planes, (pad, pad, 0, 0), "reflect"), taps[None, None, None, :])
+    return F.interpolate(planes.reshape(n, c, h, w), (size, size), mode="bicubic",
+                         align_corners=True)
 
 
 class MakeCutouts(nn.Module):
@@ -90,12 +128,12 @@ class MakeCutouts(nn.Module):
                 K.RandomHorizontalFlip(p=0.5),
                 K.ColorJitter(hue=0.01, saturation=0.01, p=0.7),
                 K.RandomSharpness(0.3, p=0.4),
-                K.RandomAffine(degrees=30, translate=(0.1, 0.1), p=0.8, padding_mode="border"),
+                K.RandomAffine(degrees=30, translate=0.1, p=0.8, padding_mode="border"),
                 K.RandomPerspective(0.2, p=0.4),
             ]
         elif method == "updatedpooling":
             augs = [
-                K.RandomAffine(degrees=15, translate=(0.1, 0.1), p=0.7, padding_mode="border"),
+                K.RandomAffine(degrees=15, translate=0.1, p=0.7, padding_mode="border"),
                 K.RandomPerspective(0.7, p=0.7),
                 K.ColorJitter(hue=0.1, saturation=0.1, p=0.7),
                 K.RandomErasing((0.1, 0.4), (0.3, 1 / 0.3), same_on_batch=True, p=0.7),
@@ -107,7 +145,7 @@ class MakeCutouts(nn.Module):
     def _pooled(self, image: torch.Tensor) -> torch.Tensor:
         size = (self.cut_size, self.cut_size)
         pooled = (F.adaptive_avg_pool2d(image, size) + F.adaptive_max_pool2d(image, size)) / 2
-        return pooled.expand(self.cutn, -1, -1, -1)
+        return pooled.repeat(self.cutn, 1, 1, 1)
 
     def _random_crops(self, image: torch.Tensor) -> torch.Tensor:
         side_y, side_x = image.shape[2:4]
@@ -119,7 +157,7 @@ class MakeCutouts(nn.Module):
             off_x = int(torch.randint(0, side_x - size + 1, ()))
             off_y = int(torch.randint(0, side_y - size + 1, ()))
             crop = image[:, :, off_y:off_y + size, off_x:off_x + size]
-            crops.append(resize_down(crop, self.cut_size))
+            crops.append(resample(crop, self.cut_size))
         return torch.cat(crops, dim=0)
 
     def forward(self, image: torch.Tensor) -> torch.Tensor:

@@ -25,7 +25,7 @@ import torch
 from . import __version__
 from .clip_model import load_clip
 from .job import check_same_size, normalise_job, round_size
-from .method import Optimisation
+from .method import METHOD, Optimisation
 from .png import to_pil, write_png
 from .rng import new_seed
 from .speed import MODES, SpeedOptions, maybe_compile, precision_flags
@@ -148,6 +148,7 @@ class Engine:
             "load_seconds": round(self.load_seconds, 3),
             "mode": self.mode,
             "speed": self.speed.as_dict(),
+            "method": METHOD,
         }
 
     def rounded_size(self, size: list[int]) -> list[int]:
@@ -156,12 +157,13 @@ class Engine:
 
     def settings(self, job: dict[str, Any]) -> dict[str, Any]:
         """Everything that determines the image: the job (seed included), models and mode."""
-        settings = {k: v for k, v in job.items() if k not in ("output", "save_every")}
+        settings = {k: v for k, v in job.items() if k != "output"}
         settings.update({
             "size_used": self.rounded_size(job["size"]),
             "deterministic": self.deterministic,
             "device": str(self.device),
             "mode": self.mode,
+            "method": METHOD,
             **{k: v for k, v in asdict(self.spec).items() if v is not None},
         })
         switches = sorted(k for k, v in self.speed.as_dict().items() if v)
@@ -217,6 +219,7 @@ class Engine:
             "iterations": job["iterations"],
             "batch_size": len(batches[0]),
             "mode": self.mode,
+            "method": METHOD,
         } for job, loss, output in zip(jobs, losses, outputs, strict=True)]
 
     def _optimise(self, batches: list[list[dict[str, Any]]], progress: Progress | None):
@@ -244,6 +247,7 @@ class Engine:
             "prompt": job["prompts"] or "",
             "settings": json.dumps(self.settings(job), sort_keys=True),
             "software": f"runvqgan vqgan_clip {__version__}",
+            "method": METHOD,
         })
 
 

@@ -80,7 +80,8 @@ def build_parser() -> argparse.ArgumentParser:
     a("-o", "--output", type=str, default="output.png", help="output file name")
     a("-d", "--deterministic", action="store_true", help="use deterministic algorithms")
     a("-aug", "--augments", nargs="+", action="append", type=str, choices=AUGMENT_CODES,
-      default=None, help="augments for the latest cut method (default: Af Pe Ji Er)")
+      default=None, help="augments for the latest and nrupdated cut methods (default: "
+                         "Af Pe Ji Er); only the first -aug's list counts, as in generate.py")
     a("-cd", "--cuda_device", "--device", type=str, default=None, dest="device",
       help="device, e.g. cuda:0, cuda:1 or cpu (default: cuda:0 if present, else cpu)")
     a("--mode", type=str, default=MODES[0], choices=MODES,
@@ -101,7 +102,8 @@ def build_parser() -> argparse.ArgumentParser:
 def job_from_args(args: argparse.Namespace) -> dict[str, Any]:
     """The engine job a parsed command line describes."""
     job = {key: getattr(args, key) for key in JOB_DEFAULTS}
-    job["augments"] = [code for group in (args.augments or []) for code in group]
+    # as generate.py: of several -aug groups (-aug Ji -aug Sh) only the first counts
+    job["augments"] = list(args.augments[0]) if args.augments else []
     job["image_prompts"] = [p.strip() for p in (args.image_prompts or "").split("|")
                             if p.strip()]
     if not job["prompts"] and not job["image_prompts"]:

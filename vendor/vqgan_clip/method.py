@@ -23,6 +23,19 @@ So an image's result does not depend on which other images shared its batch, up 
 rounding of batched kernels (docs/interfaces.md section 1 says what was measured). Jobs may
 ask for different iteration counts: an image that is done leaves the batch and keeps its
 latent.
+
+Parity with generate.py (:data:`METHOD` names the behaviour followed; reference mode on the
+CPU gives the same losses and pixels, see scripts/compare_upstream.py and the README):
+
+- random numbers: an image's set-up (starting tokens, the Gumbel encoder's noise, image
+  prompts' cutouts) draws from the job's seed, then the RNG is seeded again with the same
+  seed for the loop, as generate.py seeds just before its loop (its set-up draws come
+  unseeded; see :class:`ImageRun`); noise start images come from numpy, as there;
+- the latent keeps generate.py's memory layout (a channels-last view for a random start),
+  text prompts are encoded one at a time, the ``init_weight`` term is computed in its order;
+- the saved image is generate.py's last ``checkin``: the image after the largest multiple
+  of ``save_every`` iterations not above ``iterations`` (``-i 80 -se 50`` saves the image
+  after 50 iterations; the loop still runs all 80).
 """
 
 from __future__ import annotations
@@ -31,6 +44,7 @@ import os
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from PIL import Image
@@ -48,6 +62,11 @@ from .speed import SpeedOptions, autocast, maybe_compile
 if TYPE_CHECKING:
     from .clip_model import LoadedClip
     from .vqgan import VQGAN
+
+#: Which behaviour of nerdyrodent's generate.py (its last change to the method: 2022-01-28)
+#: the images follow; recorded in every PNG and sidecar. Change it whenever a change to the
+#: method changes the pixels a job gives. Images without it were made before parity.
+METHOD = "upstream-2022-parity-1"
 
 
 def open_image(path: str, what: str) -> Image.Image:
@@ -69,23 +88,37 @@ def fit_area(image: Image.Image, size: tuple[int, int]) -> Image.Image:
     return image.resize(new, Image.LANCZOS)
 
 
-def noise_image(kind: str, width: int, height: int) -> Image.Image:
-    """A random start image (``-in pixels`` or ``gradient``) from the global torch RNG."""
+def noise_image(kind: str, width: int, height: int, seed: int) -> Image.Image:
+    """A random start image (``-in pixels`` or ``gradient``), as generate.py makes it.
+
+    generate.py draws these from numpy's global RNG, which it never seeds; here numpy's
+    legacy generator is seeded with ``seed`` (modulo 2**32). ``pixels`` is height x width
+    transposed, as there (a ``width`` x ``height`` array read as rows x columns); the
+    resize to the image size follows.
+    """
+    rng = np.random.RandomState(seed % 2**32)
     if kind == "pixels":
-        pixels = torch.randint(0, 255, (height, width, 3), dtype=torch.uint8)
-        return Image.fromarray(pixels.numpy(), mode="RGB")
-    # gradient: red ramps left to right from 0, green and blue top to bottom (blue not from 0)
-    blue_start = int(torch.randint(0, 255, ()))
-    stops = [int(torch.randint(low, high, ())) for low, high in ((1, 255), (2, 255), (3, 128))]
-    xs = torch.linspace(0, 1, width).view(1, width).expand(height, width)
-    ys = torch.linspace(0, 1, height).view(height, 1).expand(height, width)
-    channels = [stops[0] * xs, stops[1] * ys, blue_start + (stops[2] - blue_start) * ys]
-    array = torch.stack(channels, dim=-1).to(torch.uint8)
-    return Image.fromarray(array.numpy(), mode="RGB")
+        return Image.fromarray(rng.randint(0, 255, (width, height, 3), dtype=np.uint8))
+    # gradient: red ramps left to right from 0, green and blue top to bottom; the draws in
+    # generate.py's order: blue's start, then the three ends
+    blue_start = rng.randint(0, 255)
+    ends = [rng.randint(1, 255), rng.randint(2, 255), rng.randint(3, 128)]
+    array = np.zeros((height, width, 3), dtype=float)
+    array[:, :, 0] = np.linspace(0, ends[0], width)[None, :]
+    array[:, :, 1] = np.linspace(0, ends[1], height)[:, None]
+    array[:, :, 2] = np.linspace(blue_start, ends[2], height)[:, None]
+    return Image.fromarray(array.astype(np.uint8))
 
 
 class ImageRun:
-    """One image's own state: its job, RNG, latent, prompt losses, cutouts and iteration."""
+    """One image's own state: its job, RNG, latent, prompt losses, cutouts and iteration.
+
+    Set-up draws (starting tokens, Gumbel noise, image prompts' cutouts) come from the seed;
+    the loop's draws from the seed again. generate.py makes the set-up draws before it seeds
+    torch, from a state that only depends on how many random numbers building its models
+    took (on a GPU, the CUDA generator's fixed default seed): they cannot be remade from a
+    seed, and the harness seeds them as here to compare everything after.
+    """
 
     def __init__(self, job: dict[str, Any], vqgan: VQGAN, clip: LoadedClip,
                  device: torch.device) -> None:
@@ -100,8 +133,14 @@ class ImageRun:
         with self.rng.active():
             self.z = self._initial_latent().detach().requires_grad_(True)
             self.prompt_losses = self._prompt_losses()
+        self.rng.reseed()
         self.iteration = 0
         self.loss = float("nan")
+        every = job["save_every"]
+        #: the iteration whose image is saved (generate.py's last checkin)
+        self.saved_at = job["iterations"] - job["iterations"] % every if every >= 1 \
+            else job["iterations"]
+        self.saved: torch.Tensor | None = None
 
     @property
     def done(self) -> bool:
@@ -119,25 +158,26 @@ class ImageRun:
             return self._encode_image(open_image(job["init_image"], "init image"))
         if job["init_noise"]:
             w, h = job["size"]
-            return self._encode_image(noise_image(job["init_noise"], w, h))
+            return self._encode_image(noise_image(job["init_noise"], w, h, job["seed"]))
         toks_x, toks_y = self.width // self.vqgan.factor, self.height // self.vqgan.factor
         codebook = self.vqgan.codebook
         indices = torch.randint(codebook.shape[0], [toks_y * toks_x], device=self.device)
         one_hot = F.one_hot(indices, codebook.shape[0]).to(codebook.dtype)
         z = one_hot @ codebook
-        return z.view(1, toks_y, toks_x, -1).permute(0, 3, 1, 2).contiguous()
+        # a channels-last view, as generate.py's latent: the decoder's kernels follow it
+        return z.view(1, toks_y, toks_x, -1).permute(0, 3, 1, 2)
 
     def _prompt_losses(self) -> list[PromptLoss]:
         job, model = self.job, self.clip.model
         losses = []
         texts = parse_prompts(job["prompts"])
-        if texts:
-            context = getattr(model, "context_length", 77)
-            tokens = tokenize([p.text for p in texts], context_length=context).to(self.device)
+        context = getattr(model, "context_length", 77)
+        for p in texts:
+            # one at a time, as generate.py (a batch of texts rounds differently)
+            tokens = tokenize([p.text], context_length=context).to(self.device)
             with torch.no_grad():
-                embeds = model.encode_text(tokens).float()
-            for p, embed in zip(texts, embeds, strict=True):
-                losses.append(PromptLoss(embed.unsqueeze(0), p.weight, p.stop))
+                embed = model.encode_text(tokens).float()
+            losses.append(PromptLoss(embed, p.weight, p.stop))
         for prompt in job["image_prompts"]:
             p = parse_prompt(prompt)
             image = fit_area(open_image(p.text, "image prompt"), (self.width, self.height))
@@ -156,10 +196,10 @@ class ImageRun:
         """This image's loss terms, given CLIP's embeddings of its cutouts."""
         terms = []
         if self.job["init_weight"]:
-            # as generate.py: pull z towards zero, fading with the iteration count
-            fade = 1 / (self.iteration * 2 + 1)
-            terms.append(F.mse_loss(self.z, torch.zeros_like(self.z))
-                         * fade * self.job["init_weight"] / 2)
+            # as generate.py: pull z towards zero, fading with the iteration count (the
+            # factor in float32, multiplied in its order)
+            fade = (1 / torch.tensor(self.iteration * 2 + 1)) * self.job["init_weight"]
+            terms.append(F.mse_loss(self.z, torch.zeros_like(self.z)) * fade / 2)
         terms.extend(loss(embeds) for loss in self.prompt_losses)
         return terms
 
@@ -225,7 +265,9 @@ class Optimisation:
         ``eager``: the decoder as it is, never the compiled one (the final images are made
         once, without gradients: not worth a compilation).
         """
-        z_q = vector_quantize(z.movedim(1, 3), self.vqgan.codebook).movedim(3, 1).contiguous()
+        # (b, H, W, C) -> a channels-last view, which the decoder takes as it is (as
+        # generate.py does; channels_last mode asks for the same layout)
+        z_q = vector_quantize(z.movedim(1, 3), self.vqgan.codebook).movedim(3, 1)
         if self.options.channels_last:
             z_q = z_q.contiguous(memory_format=torch.channels_last)
         decode = self.vqgan.decode if eager else self._decode
@@ -266,6 +308,9 @@ class Optimisation:
     def step(self) -> float:
         """One iteration of every active image; returns the mean of their losses before it."""
         runs = self.active()
+        for run in runs:
+            if run.iteration == run.saved_at:
+                run.saved = self.image_of(run)
         if self.options.cuda_graphs:
             torch.compiler.cudagraph_mark_step_begin()
         for optimiser in self.optimisers:
@@ -274,9 +319,17 @@ class Optimisation:
         values = self.update(runs, self.image_losses(runs, self.synth(z)))
         return sum(values) / len(values)
 
+    def image_of(self, run: ImageRun) -> torch.Tensor:
+        """One image as it is now, (1, 3, H, W) in [0, 1]."""
+        with torch.no_grad():
+            return self.synth(run.z, eager=True)
+
     def images(self) -> list[torch.Tensor]:
-        """Each image as it is now, (1, 3, H, W) in [0, 1], in job order."""
+        """Each image's result, (1, 3, H, W) in [0, 1], in job order: the image at its
+        ``saved_at`` iteration (generate.py's last checkin), which is the image as it is
+        now unless ``save_every`` does not divide ``iterations``."""
         with torch.no_grad():
             z = torch.cat([run.z for run in self.runs])
             images = self.synth(z, eager=True)
-        return [images[i:i + 1] for i in range(len(self.runs))]
+        return [run.saved if run.saved is not None else images[i:i + 1]
+                for i, run in enumerate(self.runs)]

@@ -2,8 +2,10 @@
 
 generate.py takes six of them from ``torch.optim`` and two (``DiffGrad``, ``AdamP``) from the
 ``torch_optimizer`` package; so does this engine, so the numbers are upstream's. Each is
-built with the learning rate alone, as generate.py does (every other setting at the
-package's default). ``torch_optimizer`` is imported only when one of its optimisers is used.
+built as generate.py builds it: with the learning rate alone (every other setting at the
+package's default), except DiffGrad, which generate.py gives ``eps=1e-9`` and
+``weight_decay=1e-9`` (:data:`EXTRA_SETTINGS`). ``torch_optimizer`` is imported only when
+one of its optimisers is used.
 """
 
 from __future__ import annotations
@@ -24,6 +26,8 @@ OPTIMISERS: dict[str, tuple[str, str]] = {
     "RAdam": ("torch.optim", "RAdam"),
     "RMSprop": ("torch.optim", "RMSprop"),
 }
+#: Settings besides the learning rate that generate.py gives an optimiser.
+EXTRA_SETTINGS: dict[str, dict[str, float]] = {"DiffGrad": {"eps": 1e-9, "weight_decay": 1e-9}}
 #: Those with a fused CUDA kernel (the fast mode's ``fused_optimiser`` switch).
 FUSED = ("Adam", "AdamW")
 
@@ -54,4 +58,4 @@ def make_optimiser(name: str, params: list[Any], lr: float,
     cls = optimiser_class(name)
     if fused and name in FUSED:
         return cls(params, lr=lr, fused=True)
-    return cls(params, lr=lr)
+    return cls(params, lr=lr, **EXTRA_SETTINGS.get(name, {}))

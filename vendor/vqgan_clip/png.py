@@ -15,10 +15,14 @@ from PIL import Image, PngImagePlugin
 
 
 def to_pil(image: torch.Tensor) -> Image.Image:
-    """(1, 3, H, W) or (3, H, W) in [0, 1] -> 8-bit RGB PIL image."""
+    """(1, 3, H, W) or (3, H, W) in [0, 1] -> 8-bit RGB PIL image.
+
+    Values are scaled by 255 and truncated, not rounded, as generate.py's conversion
+    (torchvision's ``to_pil_image``) does: 0.999 becomes 254.
+    """
     if image.dim() == 4:
         image = image[0]
-    array = image.detach().clamp(0, 1).mul(255).round().to(torch.uint8)
+    array = image.detach().clamp(0, 1).mul(255).to(torch.uint8)
     return Image.fromarray(array.permute(1, 2, 0).cpu().numpy(), mode="RGB")
 
 

@@ -33,6 +33,11 @@ class JobRng:
         index = self.device.index if self.device.index is not None else torch.cuda.current_device()
         return torch.cuda.default_generators[index]
 
+    def reseed(self) -> None:
+        """Start the stream again from the seed (CPU and CUDA), as ``torch.manual_seed``."""
+        self._cpu_state = torch.Generator().manual_seed(self.seed).get_state()
+        self._cuda_state = None
+
     @contextmanager
     def active(self) -> Iterator[None]:
         on_cuda = self.device.type == "cuda"

@@ -79,10 +79,14 @@ class AttnBlock(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         b, c, height, width = x.shape
         h = self.norm(x)
-        # (b, 1, hw, c): one head whose width is the channel count
-        q, k, v = (m(h).flatten(2).transpose(1, 2).unsqueeze(1) for m in (self.q, self.k, self.v))
-        out = F.scaled_dot_product_attention(q, k, v)
-        out = out.squeeze(1).transpose(1, 2).reshape(b, c, height, width)
+        # taming's own sequence of products (not a fused attention kernel, whose different
+        # rounding would move the images away from generate.py's): scores (b, hw, hw) of
+        # each query pixel against every key pixel, scaled, softmax over the keys
+        q = self.q(h).reshape(b, c, height * width).permute(0, 2, 1)
+        k = self.k(h).reshape(b, c, height * width)
+        weights = torch.softmax(torch.bmm(q, k) * (int(c) ** -0.5), dim=2)
+        v = self.v(h).reshape(b, c, height * width)
+        out = torch.bmm(v, weights.permute(0, 2, 1)).reshape(b, c, height, width)
         return x + self.proj_out(out)
 
 
@@ -240,14 +244,18 @@ class VectorQuantizer(nn.Module):
         return self.embedding.weight
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
-        flat = z.permute(0, 2, 3, 1).reshape(-1, self.embed_dim)
+        z = z.permute(0, 2, 3, 1).contiguous()
+        flat = z.view(-1, self.embed_dim)
         dist = (
             flat.pow(2).sum(1, keepdim=True)
             + self.codebook.pow(2).sum(1)
             - 2 * flat @ self.codebook.T
         )
-        z_q = self.codebook[dist.argmin(1)].view(z.shape[0], z.shape[2], z.shape[3], -1)
-        return z_q.permute(0, 3, 1, 2)
+        z_q = self.codebook[dist.argmin(1)].view(z.shape)
+        # taming returns z + (z_q - z) (its straight-through form), which can differ from
+        # z_q in the last bit; generate.py starts from that value
+        z_q = z + (z_q - z)
+        return z_q.permute(0, 3, 1, 2).contiguous()
 
 
 class GumbelQuantizer(nn.Module):
