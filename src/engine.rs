@@ -145,6 +145,9 @@ pub struct Generated {
     /// How many images were optimised together.
     #[pyo3(item)]
     pub batch_size: u32,
+    /// Which behaviour of upstream generate.py the image follows (`vqgan_clip.method.METHOD`).
+    #[pyo3(item)]
+    pub method: String,
 }
 
 /// Why an image was not made.

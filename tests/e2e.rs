@@ -241,7 +241,12 @@ fn a_night_makes_exactly_the_expected_files_then_a_second_run_changes_nothing_an
     );
 
     // reproduce gives the same bytes, under the next free number, and says where.
-    reproduce(&shared, "alice/alice_robot_3.txt");
+    let out = reproduce(&shared, "alice/alice_robot_3.txt");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        !stdout.contains("note:"),
+        "same method, nothing to note: {stdout}"
+    );
     let original = std::fs::read(root.join("alice/alice_robot_3.png")).unwrap();
     let again = std::fs::read(root.join("alice/alice_robot_5.png")).unwrap();
     assert!(original == again, "reproduce gave different bytes");
@@ -253,6 +258,10 @@ fn a_night_makes_exactly_the_expected_files_then_a_second_run_changes_nothing_an
     assert!(
         copy.contains("# engine-mode: fast") && !copy.contains("# batch-size:"),
         "the copy records how it was made itself, alone: {copy}"
+    );
+    assert!(
+        copy.contains("\n# method: upstream-2022-parity-"),
+        "the copy records the method its image follows: {copy}"
     );
     assert_eq!(
         std::fs::read(root.join("alice/alice_robot_3.txt")).unwrap(),
@@ -273,6 +282,10 @@ fn reproduce_accepts_an_r_runner_sidecar_and_says_the_result_will_differ() {
     let out = reproduce(&shared, "output/dog_1.txt");
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(stdout.contains("records no seed"), "{stdout}");
+    assert!(
+        stdout.contains("was made before images recorded their method"),
+        "{stdout}"
+    );
     assert!(stdout.contains("will differ"), "{stdout}");
     assert!(root.join("output/dog_2.png").exists());
     assert!(root.join("output/dog_2.txt").exists());

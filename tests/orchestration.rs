@@ -158,6 +158,7 @@ impl Generator for FakeEngine {
                     size: job.size.unwrap().to_vec(),
                     iterations,
                     batch_size: jobs.len() as u32,
+                    method: "test-method".into(),
                 }
             })
             .collect())

@@ -121,6 +121,19 @@ pub fn run(opts: &ReproduceOptions<'_>, out: &mut dyn Write) -> anyhow::Result<E
         }
     };
 
+    let recorded = method(&sidecar);
+    if recorded != Some(made.method.as_str()) {
+        writeln!(
+            out,
+            "note: {} was made {}; the engine now follows {}, so the new image differs \
+             from the original",
+            opts.sidecar.display(),
+            recorded.map_or("before images recorded their method".to_string(), |m| {
+                format!("with method {m}")
+            }),
+            made.method
+        )?;
+    }
     let mut new = sidecar.clone();
     new.call.job.output = Some(root.rel(&png));
     record_result(&mut new, &made, started, engine_mode(&sidecar));
@@ -172,6 +185,16 @@ fn next_beside(sidecar: &Path) -> anyhow::Result<(PathBuf, PathBuf)> {
     let n = OutputIndex::new().allocate(folder, &base, 1)?[0];
     let (png, txt) = output_names(&base, n);
     Ok((folder.join(png), folder.join(txt)))
+}
+
+/// The method a sidecar records (`# method:`), if any.
+fn method(sidecar: &Sidecar) -> Option<&str> {
+    sidecar
+        .provenance
+        .extra
+        .iter()
+        .find(|(k, _)| k == "method")
+        .map(|(_, v)| v.as_str())
 }
 
 /// The engine mode a sidecar records (`# engine-mode:`); fast when it records none.

@@ -87,8 +87,9 @@ pub fn check_delay(config: &Config) -> Result<(), ConfigError> {
 }
 
 /// Records in a sidecar what the engine reported for its image: the seed it used, the
-/// device, when it started, the seconds it took, its final loss, the engine mode and (when
-/// more than one) the batch size. Used by `run` and by `reproduce`.
+/// device, when it started, the seconds it took, its final loss, the engine mode, the
+/// method its image follows and (when more than one) the batch size. Used by `run` and by
+/// `reproduce`.
 pub fn record_result(
     sidecar: &mut Sidecar,
     made: &Generated,
@@ -102,9 +103,10 @@ pub fn record_result(
     p.seconds = Some((made.seconds * 100.0).round() / 100.0);
     p.final_loss = Some(made.final_loss);
     p.extra
-        .retain(|(k, _)| k != "engine-mode" && k != "batch-size");
+        .retain(|(k, _)| k != "engine-mode" && k != "batch-size" && k != "method");
     p.extra
         .push(("engine-mode".into(), engine_mode.as_str().into()));
+    p.extra.push(("method".into(), made.method.clone()));
     if made.batch_size > 1 {
         p.extra
             .push(("batch-size".into(), made.batch_size.to_string()));
