@@ -8,7 +8,8 @@ from PIL import Image
 
 from vqgan_clip.engine import Engine
 
-SMALL = {"size": [64, 64], "iterations": 4, "cutn": 4}
+# save_every 1: the saved image is the last one (generate.py saves its last checkin)
+SMALL = {"size": [64, 64], "iterations": 4, "cutn": 4, "save_every": 1}
 JOBS = [
     {"prompts": "a red apple", "seed": 1},
     {"prompts": "a blue sea:2|a storm:-0.5", "seed": 2},

@@ -12,7 +12,8 @@ from PIL import Image
 from vqgan_clip.clip_model import load_clip
 from vqgan_clip.engine import Engine, ModelSpec
 
-SMALL = {"size": [64, 64], "iterations": 3}
+# save_every 1: the saved image is the last one (generate.py saves its last checkin)
+SMALL = {"size": [64, 64], "iterations": 3, "save_every": 1}
 
 
 def test_info_describes_the_loaded_models(tiny_engine):
@@ -136,7 +137,8 @@ def test_other_vqgan_kinds_generate(tiny_models, stem, tmp_path):
     spec = ModelSpec(str(tiny_models[f"{stem}_yaml"]), str(tiny_models[f"{stem}_ckpt"]),
                      clip_model="clip.pt", clip_dir=str(tiny_models["clip"].parent))
     engine = Engine(spec, device="cpu", deterministic=True)
-    job = {"prompts": "x", "seed": 4, "size": [450, 300], "iterations": 2, "cutn": 2}
+    job = {"prompts": "x", "seed": 4, "size": [450, 300], "iterations": 2, "cutn": 2,
+           "save_every": 1}
     result = engine.generate({**job, "output": str(tmp_path / "a.png")})
     assert result["size"] == ([448, 296] if stem == "gumbel" else [448, 288])
     engine.generate({**job, "output": str(tmp_path / "b.png")})
