@@ -164,8 +164,11 @@ class ImageRun:
         indices = torch.randint(codebook.shape[0], [toks_y * toks_x], device=self.device)
         one_hot = F.one_hot(indices, codebook.shape[0]).to(codebook.dtype)
         z = one_hot @ codebook
-        # a channels-last view, as generate.py's latent: the decoder's kernels follow it
-        return z.view(1, toks_y, toks_x, -1).permute(0, 3, 1, 2)
+        # a channels-last view, as generate.py's latent (sums over it, as in the init_weight
+        # term, run in its memory order). Except for AdamP: torch_optimizer's AdamP views
+        # its parameter flat, which fails on that view (generate.py stops there).
+        z = z.view(1, toks_y, toks_x, -1).permute(0, 3, 1, 2)
+        return z.contiguous() if job["optimiser"] == "AdamP" else z
 
     def _prompt_losses(self) -> list[PromptLoss]:
         job, model = self.job, self.clip.model
