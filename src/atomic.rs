@@ -2,8 +2,11 @@
 //! folder, given their permission bits, flushed to disk, then renamed into place. A member
 //! reading the shared folder never sees half a file, and a process that dies leaves only a
 //! hidden temporary behind.
+//!
+//! The folder is opened beneath the root's handle at the moment of writing
+//! ([`crate::fsroot`]): a folder swapped for a link that leaves the root is refused, and
+//! [`Existing::Keep`] places the file with a rename that never replaces an existing one.
 
-use std::io::Write;
 use std::path::Path;
 
 /// What to do when `path` exists already.
@@ -15,8 +18,8 @@ pub enum Existing {
     Replace,
 }
 
-/// Writes `bytes` to `path` through the temporary file `<temp_prefix><random>.tmp` in the
-/// same folder, with permission bits `mode`.
+/// Writes `bytes` to `path` (inside the shared folder) through the temporary file
+/// `<temp_prefix><random>.tmp` in the same folder, with permission bits `mode`.
 pub fn write(
     path: &Path,
     temp_prefix: &str,
@@ -24,20 +27,15 @@ pub fn write(
     mode: u32,
     existing: Existing,
 ) -> std::io::Result<()> {
-    use std::os::unix::fs::PermissionsExt;
-    let dir = path.parent().unwrap_or(Path::new("."));
-    let mut tmp = tempfile::Builder::new()
-        .prefix(temp_prefix)
-        .suffix(".tmp")
-        .tempfile_in(dir)?;
-    tmp.as_file()
-        .set_permissions(std::fs::Permissions::from_mode(mode))?;
-    tmp.write_all(bytes)?;
-    tmp.as_file().sync_all()?;
-    match existing {
-        Existing::Keep => tmp.persist_noclobber(path),
-        Existing::Replace => tmp.persist(path),
-    }
-    .map_err(|e| e.error)?;
-    Ok(())
+    let (dir, name) = crate::fsroot::parent(path)?;
+    dir.write_atomic(
+        &name,
+        temp_prefix,
+        bytes,
+        mode,
+        match existing {
+            Existing::Keep => crate::fsroot::Place::NoReplace,
+            Existing::Replace => crate::fsroot::Place::Replace,
+        },
+    )
 }

@@ -13,10 +13,21 @@
 //! Removing a lock file that another process may have opened is a race (it would lock the
 //! removed file while a third process locks a new one); [`TaskClaim::try_claim`] therefore
 //! checks after locking that the path still names the file it locked, and tries again if not.
+//!
+//! Claim files sit in folders members write, so a claim may be anything: it is opened
+//! beneath the root's handle, never through a link and never blocking ([`crate::fsroot`]).
+//! A link, fifo or socket in its place is removed (removing a link never touches what it
+//! points to) and a real claim made; a folder in its place is an error that the run reports
+//! in the task's `_ERROR.txt`.
 
-use std::fs::{File, OpenOptions, TryLockError};
+use std::ffi::OsString;
+use std::fs::{File, TryLockError};
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
+
+use rustix::fs::FileType;
+
+use crate::fsroot::{self, Dir};
 
 /// The claim file of a task: `dir/name.txt` -> `dir/.name.txt.runvqgan-claim`.
 pub fn claim_path(task: &Path) -> PathBuf {
@@ -32,28 +43,46 @@ pub fn claim_path(task: &Path) -> PathBuf {
 #[derive(Debug)]
 pub struct TaskClaim {
     file: File,
-    path: PathBuf,
+    dir: Dir,
+    name: OsString,
 }
 
 impl TaskClaim {
-    /// Claims `task`, or returns `None` when another live process holds its claim.
+    /// Claims `task`, or returns `None` when another live process holds its claim. An error
+    /// says why the claim file cannot be used (for the task's `_ERROR.txt`).
     pub fn try_claim(task: &Path) -> std::io::Result<Option<TaskClaim>> {
         let path = claim_path(task);
+        let (dir, name) = fsroot::parent(&path)?;
         for _ in 0..10 {
-            let file = OpenOptions::new()
-                .create(true)
-                .truncate(false)
-                .write(true)
-                .open(&path)?;
+            let file = match dir.open_lock(&name) {
+                Ok(f) => f,
+                Err(e) => {
+                    // Not a regular file: a link, fifo or socket is replaced safely (unlink
+                    // removes the entry itself); a folder is left to its owner.
+                    match dir.stat(&name).map(|s| FileType::from_raw_mode(s.st_mode)) {
+                        Ok(FileType::Directory) | Err(_) => return Err(e),
+                        Ok(FileType::RegularFile) => return Err(e),
+                        Ok(kind) => {
+                            tracing::warn!(
+                                "{}: the claim file was {}; removed it (not followed)",
+                                path.display(),
+                                fsroot::kind_name(kind)
+                            );
+                            dir.remove(&name)?;
+                            continue;
+                        }
+                    }
+                }
+            };
             match file.try_lock() {
                 Ok(()) => {}
                 Err(TryLockError::WouldBlock) => return Ok(None),
                 Err(TryLockError::Error(e)) => return Err(e),
             }
             let locked = file.metadata()?;
-            match std::fs::symlink_metadata(&path) {
-                Ok(now) if now.dev() == locked.dev() && now.ino() == locked.ino() => {
-                    return Ok(Some(TaskClaim { file, path }));
+            match dir.stat(&name) {
+                Ok(now) if now.st_dev == locked.dev() && now.st_ino == locked.ino() => {
+                    return Ok(Some(TaskClaim { file, dir, name }));
                 }
                 // The holder removed the file after finishing the task: try again (on a
                 // fresh file, whose task is then usually gone).
@@ -65,7 +94,7 @@ impl TaskClaim {
 
     /// Ends the claim of a finished task: removes the claim file, then releases the lock.
     pub fn finish(self) {
-        let _ = std::fs::remove_file(&self.path);
+        let _ = self.dir.remove(&self.name);
         drop(self.file);
     }
 }
@@ -79,12 +108,8 @@ pub struct NamesLock {
 impl NamesLock {
     /// Waits for the names lock of `root` and takes it.
     pub fn acquire(root: &Path) -> std::io::Result<NamesLock> {
-        let path = root.join(".runvqgan.lock");
-        let file = OpenOptions::new()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .open(&path)?;
+        let dir = fsroot::open_dir(root)?;
+        let file = dir.open_lock(std::ffi::OsStr::new(".runvqgan.lock"))?;
         file.lock()?;
         Ok(NamesLock { _file: file })
     }
@@ -97,7 +122,8 @@ mod tests {
     #[test]
     fn a_claim_is_exclusive_until_released() {
         let dir = tempfile::tempdir().unwrap();
-        let task = dir.path().join("dog.txt");
+        let root = crate::root::Root::open(dir.path()).unwrap();
+        let task = root.path().join("dog.txt");
         std::fs::write(&task, "{}").unwrap();
         let first = TaskClaim::try_claim(&task).unwrap().expect("free");
         assert!(TaskClaim::try_claim(&task).unwrap().is_none());
@@ -106,5 +132,39 @@ mod tests {
         assert!(claim_path(&task).exists());
         again.finish();
         assert!(!claim_path(&task).exists());
+    }
+}
+
+#[cfg(test)]
+mod hostile {
+    use super::*;
+
+    #[test]
+    fn a_claim_that_is_a_link_is_replaced_without_following_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = crate::root::Root::open(dir.path()).unwrap();
+        let outside = tempfile::tempdir().unwrap();
+        let task = root.path().join("dog.txt");
+        std::fs::write(&task, "{}").unwrap();
+        let target = outside.path().join("created-by-owner");
+        std::os::unix::fs::symlink(&target, claim_path(&task)).unwrap();
+        let claim = TaskClaim::try_claim(&task).unwrap().expect("free");
+        assert!(!target.exists(), "the link was followed");
+        assert!(
+            std::fs::symlink_metadata(claim_path(&task))
+                .unwrap()
+                .is_file()
+        );
+        claim.finish();
+    }
+
+    #[test]
+    fn a_claim_that_is_a_folder_is_an_error_that_says_so() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = crate::root::Root::open(dir.path()).unwrap();
+        let task = root.path().join("dog.txt");
+        std::fs::create_dir(claim_path(&task)).unwrap();
+        let e = TaskClaim::try_claim(&task).unwrap_err();
+        assert!(e.to_string().contains("a folder"), "{e}");
     }
 }

@@ -30,6 +30,18 @@ pub struct Cli {
     )]
     pub quiet: bool,
 
+    /// The configuration file to use instead of the shared folder's runvqgan.toml. Without
+    /// it, <root>/runvqgan.toml is used only when you own it and only you can change it
+    /// (it names the Python environment and the models that runvqgan loads).
+    #[arg(
+        long,
+        global = true,
+        env = "RUNVQGAN_CONFIG",
+        value_name = "FILE",
+        help_heading = "Shared folder"
+    )]
+    pub config: Option<PathBuf>,
+
     #[command(subcommand)]
     pub command: Command,
 }
@@ -141,8 +153,15 @@ pub struct ReproduceArgs {
     #[serde(skip)]
     pub output: Option<PathBuf>,
 
-    /// The shared folder the .txt's paths are relative to; default: found from the .txt.
-    #[arg(long, value_name = "DIR", help_heading = "Shared folder")]
+    /// The shared folder the .txt's paths are relative to; default: the nearest folder
+    /// above the .txt that you own and that holds runvqgan.toml or `tasks/` (never a root
+    /// named inside the .txt).
+    #[arg(
+        long,
+        env = "RUNVQGAN_ROOT",
+        value_name = "DIR",
+        help_heading = "Shared folder"
+    )]
     #[serde(skip)]
     pub root: Option<PathBuf>,
 

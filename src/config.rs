@@ -205,16 +205,17 @@ fn with_default_set<'de, D: Deserializer<'de>>(
 }
 
 /// Command-line values that override `runvqgan.toml`: a table of config keys, laid over the
-/// file's table.
+/// file's table, and the configuration file named with `--config` / `RUNVQGAN_CONFIG` (read
+/// instead of the root's; see [`crate::trust`]).
 #[derive(Debug, Clone, Default, PartialEq)]
-pub struct ConfigOverrides(toml::Table);
+pub struct ConfigOverrides(toml::Table, Option<PathBuf>);
 
 impl ConfigOverrides {
     /// The overrides that a struct of flags gives: each field serialises under its config
     /// key; fields left `None` are left out (TOML has no null).
     pub fn from_flags(flags: &impl Serialize) -> ConfigOverrides {
         match toml::Value::try_from(flags) {
-            Ok(toml::Value::Table(t)) => ConfigOverrides(t),
+            Ok(toml::Value::Table(t)) => ConfigOverrides(t, None),
             other => panic!("flags must serialise to a table of config keys, not {other:?}"),
         }
     }
@@ -229,27 +230,36 @@ impl ConfigOverrides {
     pub fn is_empty(&self) -> bool {
         self.0.is_empty()
     }
+
+    /// Whether a flag overrides the config key `key`.
+    pub fn contains(&self, key: &str) -> bool {
+        self.0.contains_key(key)
+    }
+
+    /// The same overrides reading the configuration from `file` (`--config`) instead of the
+    /// root's `runvqgan.toml`.
+    pub fn with_config_file(mut self, file: Option<PathBuf>) -> ConfigOverrides {
+        self.1 = file;
+        self
+    }
 }
 
-/// Reads the configuration file; `None` when there is none. Every read of `runvqgan.toml`
-/// goes through here.
-fn read_config_file(path: &Path) -> Result<Option<String>, ConfigError> {
-    match std::fs::read_to_string(path) {
-        Ok(text) => Ok(Some(text)),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-        Err(source) => Err(ConfigError::Read {
-            path: path.to_path_buf(),
-            source,
-        }),
-    }
+/// Reads the configuration file: `given` (`--config`), else the root's `runvqgan.toml` when
+/// it is trusted ([`crate::trust`]); its path and text, `None` when there is none. Every
+/// read of a configuration file goes through here.
+fn read_config_file(
+    root: &Path,
+    given: Option<&Path>,
+) -> Result<(PathBuf, Option<String>), ConfigError> {
+    crate::trust::read_config(root, given)
 }
 
 impl Config {
     /// Loads `<root>/runvqgan.toml` (built-in defaults when it does not exist), applies
     /// `overrides`, and checks the result.
     pub fn load(root: &Path, overrides: &ConfigOverrides) -> Result<Config, ConfigError> {
-        let path = root.join(CONFIG_FILE);
-        let text = read_config_file(&path)?.unwrap_or_default();
+        let (path, text) = read_config_file(root, overrides.1.as_deref())?;
+        let text = text.unwrap_or_default();
         let config = Config::parse(&path, &text)?;
         if overrides.is_empty() {
             return Ok(config);

@@ -63,9 +63,8 @@ impl TaskFile {
                 self.problem = Some(p);
             }
         }
-        self.error_modified = std::fs::metadata(crate::lifecycle::error_file_path(&self.path))
-            .and_then(|m| m.modified())
-            .ok();
+        self.error_modified =
+            crate::fsroot::modified(&crate::lifecycle::error_file_path(&self.path));
         Ok(())
     }
 }
@@ -79,25 +78,29 @@ pub enum ReadProblem {
     Task(TaskError),
 }
 
-/// Reads a task file, untrusted, and its modification time with one open: never blocks on a
-/// fifo or device (opened with `O_NONBLOCK`, and only a regular file is read), and reads at
-/// most [`MAX_TASK_BYTES`] + 1 bytes (the parser reports a file above the limit).
+/// Reads a task file, untrusted, and its modification time with one open: beneath the
+/// root's handle (a link is followed only while it stays inside the root), never blocking on
+/// a fifo or device (opened with `O_NONBLOCK`, and only a regular file is read), and at most
+/// [`MAX_TASK_BYTES`] + 1 bytes (the parser reports a file above the limit).
 pub fn read_task_file(path: &Path) -> Result<(Vec<u8>, SystemTime), ReadProblem> {
-    use std::os::unix::fs::OpenOptionsExt;
     let read_err = |e: std::io::Error| {
         if e.kind() == std::io::ErrorKind::NotFound {
             ReadProblem::Gone(e)
+        } else if crate::fsroot::is_escape(&e) {
+            ReadProblem::Task(TaskError::BadLink {
+                problem: crate::root::PathProblem::Escapes,
+            })
+        } else if e.raw_os_error() == Some(libc::ELOOP) {
+            ReadProblem::Task(TaskError::BadLink {
+                problem: crate::root::PathProblem::LinkLoop,
+            })
         } else {
             ReadProblem::Task(TaskError::Read {
                 message: io_message(&e),
             })
         }
     };
-    let f = std::fs::OpenOptions::new()
-        .read(true)
-        .custom_flags(libc::O_NONBLOCK | libc::O_NOCTTY)
-        .open(path)
-        .map_err(read_err)?;
+    let f = crate::fsroot::open_read(path, true).map_err(read_err)?;
     let meta = f.metadata().map_err(read_err)?;
     if !meta.is_file() {
         return Err(ReadProblem::Task(TaskError::NotAFile {
@@ -235,13 +238,9 @@ pub fn skip_reason(path: &Path, in_tasks: bool) -> Option<SkipReason> {
     if path.with_extension("png").exists() {
         return Some(SkipReason::Sidecar);
     }
-    use std::os::unix::fs::OpenOptionsExt;
     let mut head = [0u8; 256];
     // O_NONBLOCK: a fifo named like a task must not stop the caller.
-    let n = std::fs::OpenOptions::new()
-        .read(true)
-        .custom_flags(libc::O_NONBLOCK | libc::O_NOCTTY)
-        .open(path)
+    let n = crate::fsroot::open_read(path, true)
         .and_then(|mut f| {
             if f.metadata()?.is_file() {
                 f.read(&mut head)
@@ -251,6 +250,25 @@ pub fn skip_reason(path: &Path, in_tasks: bool) -> Option<SkipReason> {
         })
         .unwrap_or(0);
     looks_like_generate_call(&head[..n]).then_some(SkipReason::Sidecar)
+}
+
+/// The type of a folder entry, as the listing (or `lstat`) gave it.
+#[derive(Debug, Clone, Copy)]
+struct Kind(rustix::fs::FileType);
+
+impl Kind {
+    fn is_symlink(&self) -> bool {
+        self.0 == rustix::fs::FileType::Symlink
+    }
+    fn is_dir(&self) -> bool {
+        self.0 == rustix::fs::FileType::Directory
+    }
+    fn is_file(&self) -> bool {
+        self.0 == rustix::fs::FileType::RegularFile
+    }
+    fn name(&self) -> &'static str {
+        crate::fsroot::kind_name(self.0)
+    }
 }
 
 struct Walk<'a> {
@@ -265,18 +283,31 @@ impl Walk<'_> {
     /// Walks `dir` (lexically under the root) with one directory listing per folder and no
     /// `stat` for plain files until one is a candidate.
     fn dir(&mut self, dir: &Path, in_tasks: bool) {
-        let listing = match std::fs::read_dir(dir) {
+        // Listed through the root's handle: a folder swapped for a link out of the root
+        // since it was found is not listed.
+        let listed = crate::fsroot::open_dir(dir).and_then(|d| Ok((d.entries()?, d)));
+        let (listing, handle) = match listed {
             Ok(l) => l,
             Err(e) => {
-                tracing::warn!("skipping the folder {}: {e}", dir.display());
+                tracing::warn!(
+                    "skipping the folder {}: {}",
+                    dir.display(),
+                    crate::fsroot::describe(&e)
+                );
                 return;
             }
         };
-        let mut entries: Vec<(String, std::fs::FileType)> = Vec::new();
-        for entry in listing.filter_map(Result::ok) {
-            let Ok(ft) = entry.file_type() else { continue };
-            match entry.file_name().into_string() {
-                Ok(name) => entries.push((name, ft)),
+        let mut entries: Vec<(String, Kind)> = Vec::new();
+        for (name, kind) in listing {
+            let kind = match kind {
+                Some(k) => k,
+                None => match handle.stat(&name) {
+                    Ok(st) => rustix::fs::FileType::from_raw_mode(st.st_mode),
+                    Err(_) => continue,
+                },
+            };
+            match name.into_string() {
+                Ok(name) => entries.push((name, Kind(kind))),
                 Err(name) => tracing::warn!(
                     "skipping {}: its name is not valid UTF-8; rename it",
                     dir.join(name).display()
@@ -329,9 +360,7 @@ impl Walk<'_> {
                 (
                     false,
                     task_name,
-                    Some(TaskError::NotAFile {
-                        what: file_type_name(ft),
-                    }),
+                    Some(TaskError::NotAFile { what: ft.name() }),
                 )
             } else {
                 (ft.is_dir(), ft.is_file(), None)
@@ -385,11 +414,7 @@ impl Walk<'_> {
             let error_name = format!("{stem}_ERROR.txt");
             let error_modified = names
                 .contains(error_name.as_str())
-                .then(|| {
-                    std::fs::metadata(dir.join(&error_name))
-                        .and_then(|m| m.modified())
-                        .ok()
-                })
+                .then(|| crate::fsroot::modified(&dir.join(&error_name)))
                 .flatten();
             let rel = self.root.rel(&path);
             let priority = self.priority.is_some_and(|p| {

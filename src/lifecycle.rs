@@ -33,9 +33,7 @@ pub enum RetryState {
 /// Decides whether a task is tried: a task with an error file is tried again only when the
 /// task file is strictly newer (modification time) than its error file.
 pub fn retry_state(task: &Path, task_modified: SystemTime) -> RetryState {
-    let error_modified = std::fs::metadata(error_file_path(task))
-        .and_then(|m| m.modified())
-        .ok();
+    let error_modified = crate::fsroot::modified(&error_file_path(task));
     retry_decision(task_modified, error_modified)
 }
 
@@ -99,7 +97,8 @@ fn write_error_text(task: &Path, text: &str) -> std::io::Result<PathBuf> {
 /// `rw-r--r--` (members must be able to read their images).
 pub fn output_mode(task: &Path) -> u32 {
     use std::os::unix::fs::PermissionsExt;
-    let task_mode = std::fs::metadata(task)
+    let task_mode = crate::fsroot::open_read(task, true)
+        .and_then(|f| f.metadata())
         .map(|m| m.permissions().mode())
         .unwrap_or(0o644);
     (task_mode & 0o666) | 0o644
@@ -109,22 +108,24 @@ pub fn output_mode(task: &Path) -> u32 {
 /// process that died while writing an error file (writing one takes milliseconds, so a file
 /// that old belongs to no live process).
 pub fn remove_old_temporaries(dir: &Path) {
-    let Ok(listing) = std::fs::read_dir(dir) else {
+    let Ok(handle) = crate::fsroot::open_dir(dir) else {
+        return;
+    };
+    let Ok(listing) = handle.entries() else {
         return;
     };
     let hour_ago = SystemTime::now() - std::time::Duration::from_secs(3600);
-    for entry in listing.filter_map(Result::ok) {
-        let name = entry.file_name();
-        let Some(name) = name.to_str() else { continue };
+    for (entry, _) in listing {
+        let Some(name) = entry.to_str() else { continue };
         if !(name.starts_with(".runvqgan-") && name.ends_with(".tmp")) {
             continue;
         }
-        let old = entry
-            .metadata()
-            .and_then(|m| m.modified())
-            .is_ok_and(|t| t < hour_ago);
-        if old && std::fs::remove_file(entry.path()).is_ok() {
-            tracing::info!("removed a stale temporary file {}", entry.path().display());
+        let old = crate::fsroot::modified(&dir.join(name)).is_some_and(|t| t < hour_ago);
+        if old && handle.remove(&entry).is_ok() {
+            tracing::info!(
+                "removed a stale temporary file {}",
+                dir.join(name).display()
+            );
         }
     }
 }
@@ -133,23 +134,31 @@ pub fn remove_old_temporaries(dir: &Path) {
 /// ... when an earlier `.done` of the same name exists, so none is lost) and a stale
 /// `name_ERROR.txt` is removed. Returns the new path.
 pub fn mark_done(task: &Path) -> std::io::Result<PathBuf> {
-    let name = task
-        .file_name()
-        .map(|s| s.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let mut target = task.with_file_name(format!("{name}.done"));
+    // Through the folder's handle, by a rename that never replaces a file.
+    let (dir, os_name) = crate::fsroot::parent(task)?;
+    let name = os_name.to_string_lossy().into_owned();
+    let mut done = format!("{name}.done");
     let mut n = 2;
-    while target.exists() {
-        target = task.with_file_name(format!("{name}.{n}.done"));
-        n += 1;
+    loop {
+        match dir.rename_noreplace(&os_name, std::ffi::OsStr::new(&done)) {
+            Ok(()) => break,
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists && n < 10_000 => {
+                done = format!("{name}.{n}.done");
+                n += 1;
+            }
+            Err(e) => return Err(e),
+        }
     }
-    std::fs::rename(task, &target)?;
-    match std::fs::remove_file(error_file_path(task)) {
+    let error_name = error_file_path(task)
+        .file_name()
+        .map(|s| s.to_os_string())
+        .unwrap_or_default();
+    match dir.remove(&error_name) {
         Ok(()) => {}
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
         Err(e) => return Err(e),
     }
-    Ok(target)
+    Ok(task.with_file_name(done))
 }
 
 /// The first line of an error file written for a failure while generating (not for an
@@ -218,13 +227,9 @@ pub fn write_failure_file(task: &Path, text: &str) -> std::io::Result<PathBuf> {
 /// Whether an error file reports a failure while generating (which does not block a retry)
 /// rather than an invalid task.
 pub fn is_failure_report(error_file: &Path) -> bool {
-    use std::io::Read;
-    let mut head = [0u8; 64];
-    let Ok(mut f) = std::fs::File::open(error_file) else {
-        return false;
-    };
-    let n = f.read(&mut head).unwrap_or(0);
-    head[..n].starts_with(FAILURE_HEADER.as_bytes())
+    // A member may have put a fifo or a link there: read without blocking or following.
+    crate::fsroot::read_nofollow(error_file, 64)
+        .is_ok_and(|f| f.bytes.starts_with(FAILURE_HEADER.as_bytes()))
 }
 
 /// Hex SHA-256 of a task file's bytes, recorded in sidecars to recognise a task's images.
@@ -253,17 +258,19 @@ mod tests {
 
     #[test]
     fn mark_done_keeps_an_older_done_file() {
-        let dir = tempfile::tempdir().unwrap();
-        let task = dir.path().join("dog.txt");
+        let tmp = tempfile::tempdir().unwrap();
+        let root = crate::root::Root::open(tmp.path()).unwrap();
+        let dir = root.path();
+        let task = dir.join("dog.txt");
         std::fs::write(&task, "new").unwrap();
-        std::fs::write(dir.path().join("dog.txt.done"), "old").unwrap();
-        std::fs::write(dir.path().join("dog_ERROR.txt"), "stale").unwrap();
+        std::fs::write(dir.join("dog.txt.done"), "old").unwrap();
+        std::fs::write(dir.join("dog_ERROR.txt"), "stale").unwrap();
         let done = mark_done(&task).unwrap();
-        assert_eq!(done, dir.path().join("dog.txt.2.done"));
+        assert_eq!(done, dir.join("dog.txt.2.done"));
         assert!(!task.exists());
-        assert!(!dir.path().join("dog_ERROR.txt").exists());
+        assert!(!dir.join("dog_ERROR.txt").exists());
         assert_eq!(
-            std::fs::read_to_string(dir.path().join("dog.txt.done")).unwrap(),
+            std::fs::read_to_string(dir.join("dog.txt.done")).unwrap(),
             "old"
         );
     }

@@ -29,12 +29,13 @@ fn init_logging(verbose: u8, quiet: bool) {
 
 fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     let mut stdout = std::io::BufWriter::new(std::io::stdout().lock());
+    let config = cli.config.clone();
     let code = match cli.command {
         Command::Validate(args) => commands::validate::run(
             &commands::validate::ValidateOptions {
                 files: &args.files,
                 root: args.root.as_deref(),
-                overrides: ConfigOverrides::from_flags(&args),
+                overrides: ConfigOverrides::from_flags(&args).with_config_file(config.clone()),
             },
             &mut stdout,
         ),
@@ -42,13 +43,13 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             &commands::plan::PlanOptions {
                 root: &args.root.root,
                 json: args.json,
-                overrides: ConfigOverrides::from_flags(&args),
+                overrides: ConfigOverrides::from_flags(&args).with_config_file(config.clone()),
             },
             &mut stdout,
         ),
         Command::Run(args) => commands::run::run(&commands::run::RunOptions {
             root: &args.root.root,
-            overrides: ConfigOverrides::from_flags(&args),
+            overrides: ConfigOverrides::from_flags(&args).with_config_file(config.clone()),
             until: args.until.clone(),
         }),
         Command::Reproduce(args) => commands::reproduce::run(
@@ -56,14 +57,14 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 sidecar: &args.sidecar,
                 output: args.output.as_deref(),
                 root: args.root.as_deref(),
-                overrides: ConfigOverrides::from_flags(&args),
+                overrides: ConfigOverrides::from_flags(&args).with_config_file(config.clone()),
             },
             &mut stdout,
         ),
         Command::Models(ModelsCommand::Check(args)) => commands::models::check(
             &commands::models::CheckOptions {
                 root: &args.root.root,
-                overrides: ConfigOverrides::from_flags(&args),
+                overrides: ConfigOverrides::from_flags(&args).with_config_file(config.clone()),
             },
             &mut stdout,
         ),

@@ -14,6 +14,11 @@
 //! sidecar exist. A run that died in between (kill -9, power cut) leaves the marker; the next
 //! run makes image k again under the same number n, replacing a PNG that was written without
 //! its sidecar, so no number is skipped and no image is made twice.
+//!
+//! Markers and sidecars lie in folders members write, so they are validated, not trusted:
+//! every folder is listed and every file read through the root's handle ([`crate::fsroot`]),
+//! without following links or blocking, with a size cap; a marker is honoured only for a
+//! number that has no sidecar (a finished image is never made again under its number).
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
@@ -64,10 +69,55 @@ impl Pending {
         )
     }
 
-    /// Reads a marker; `None` when it cannot be read or parsed.
+    /// Reads a marker; `None` when it cannot be read or parsed, or is not a regular file of
+    /// at most [`crate::fsroot::MAX_SMALL_FILE`] bytes (a link, a fifo, a folder).
     pub fn read(path: &Path) -> Option<Pending> {
-        let bytes = std::fs::read(path).ok()?;
-        serde_json::from_slice(&bytes).ok()
+        let file = crate::fsroot::read_nofollow(path, crate::fsroot::MAX_SMALL_FILE).ok()?;
+        if file.bytes.len() as u64 > crate::fsroot::MAX_SMALL_FILE {
+            return None;
+        }
+        serde_json::from_slice(&file.bytes).ok()
+    }
+}
+
+/// Reserves one number of `base` in `folder` for an image made outside a task's plan
+/// (`reproduce`), the way `run` reserves its numbers: under the root's names lock
+/// ([`crate::claim::NamesLock`]), the next number after every `.png`, `.txt` and pending
+/// marker ([`OutputIndex::allocate`]) gets a pending marker saying `marker`. With `exact`,
+/// that number is reserved, or `AlreadyExists` when anything has it.
+pub fn reserve(
+    root: &Path,
+    folder: &Path,
+    base: &str,
+    exact: Option<u32>,
+    marker: &Pending,
+    mode: u32,
+) -> std::io::Result<u32> {
+    let _names = crate::claim::NamesLock::acquire(root)?;
+    let mut index = OutputIndex::new();
+    let n = match exact {
+        Some(n) => {
+            if index.base(folder, base)?.slots.contains_key(&n) {
+                return Err(std::io::Error::new(
+                    std::io::ErrorKind::AlreadyExists,
+                    format!("{base}_{n} is taken (a .png, .txt or a pending image has it)"),
+                ));
+            }
+            n
+        }
+        None => index.allocate(folder, base, 1)?[0],
+    };
+    marker.write(folder, base, n, mode)?;
+    Ok(n)
+}
+
+/// Removes the pending marker of number `n` of `base` in `folder` (through the root's handle;
+/// a missing marker is fine).
+pub fn remove_pending(folder: &Path, base: &str, n: u32) -> std::io::Result<()> {
+    let dir = crate::fsroot::open_dir(folder)?;
+    match dir.remove(std::ffi::OsStr::new(&pending_name(base, n))) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(e),
+        _ => Ok(()),
     }
 }
 
@@ -76,7 +126,10 @@ impl Pending {
 /// (sidecars) and `.base_n.pending.*.tmp` (markers). Only the holder of the task's claim may
 /// call this.
 pub fn remove_stale_temporaries(folder: &Path, base: &str, n: u32) {
-    let Ok(listing) = std::fs::read_dir(folder) else {
+    let Ok(dir) = crate::fsroot::open_dir(folder) else {
+        return;
+    };
+    let Ok(listing) = dir.entries() else {
         return;
     };
     let prefixes = [
@@ -84,15 +137,13 @@ pub fn remove_stale_temporaries(folder: &Path, base: &str, n: u32) {
         format!(".{base}_{n}.txt."),
         format!(".{base}_{n}.pending."),
     ];
-    for entry in listing.filter_map(Result::ok) {
-        let name = entry.file_name();
-        let Some(name) = name.to_str() else { continue };
+    for (entry, _) in listing {
+        let Some(name) = entry.to_str() else { continue };
         if name.ends_with(".tmp") && prefixes.iter().any(|p| name.starts_with(p.as_str())) {
-            match std::fs::remove_file(entry.path()) {
-                Ok(()) => {
-                    tracing::info!("removed a stale temporary file {}", entry.path().display())
-                }
-                Err(e) => tracing::warn!("cannot remove {}: {e}", entry.path().display()),
+            let path = folder.join(name);
+            match dir.remove(&entry) {
+                Ok(()) => tracing::info!("removed a stale temporary file {}", path.display()),
+                Err(e) => tracing::warn!("cannot remove {}: {e}", path.display()),
             }
         }
     }
@@ -154,9 +205,7 @@ impl OutputIndex {
     fn base(&mut self, folder: &Path, base: &str) -> std::io::Result<&mut BaseIndex> {
         if !self.folders.contains_key(folder) {
             let mut bases: HashMap<String, BaseIndex> = HashMap::new();
-            for entry in std::fs::read_dir(folder)? {
-                let entry = entry?;
-                let name = entry.file_name();
+            for (name, _) in crate::fsroot::open_dir(folder)?.entries()? {
                 let Some(name) = name.to_str() else { continue };
                 if let Some((b, n)) = parse_pending_name(name) {
                     bases
@@ -199,6 +248,16 @@ impl OutputIndex {
             .next_back()
             .copied()
             .unwrap_or(0))
+    }
+
+    /// Whether number `n` of `base` has a sidecar `.txt` (or a file of that name): its image
+    /// is finished, and no pending marker may make it again.
+    pub fn has_sidecar(&mut self, folder: &Path, base: &str, n: u32) -> std::io::Result<bool> {
+        Ok(self
+            .base(folder, base)?
+            .slots
+            .get(&n)
+            .is_some_and(|slot| slot.txt))
     }
 
     /// Hands out `count` new numbers after the highest taken one, and reserves them.
@@ -266,7 +325,7 @@ impl OutputIndex {
                     continue;
                 }
                 let path = folder.join(output_names(base, *n).1);
-                let Ok(Ok(sidecar)) = Sidecar::read(&path) else {
+                let Ok(Ok(sidecar)) = read_sidecar(&path) else {
                     continue;
                 };
                 let p = sidecar.provenance;
@@ -284,6 +343,25 @@ impl OutputIndex {
             .map(|(_, _, k)| *k)
             .collect())
     }
+}
+
+/// Reads a sidecar that a member may have replaced: through the root's handle, not following
+/// a link, not blocking, regular files of at most [`crate::fsroot::MAX_SMALL_FILE`] bytes.
+pub fn read_sidecar(path: &Path) -> std::io::Result<Result<Sidecar, crate::sidecar::SidecarError>> {
+    let file = crate::fsroot::read_nofollow(path, crate::fsroot::MAX_SMALL_FILE)?;
+    if file.bytes.len() as u64 > crate::fsroot::MAX_SMALL_FILE {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::InvalidData,
+            format!(
+                "it is larger than {} KiB, far more than a sidecar holds",
+                crate::fsroot::MAX_SMALL_FILE / 1024
+            ),
+        ));
+    }
+    let text = String::from_utf8(file.bytes).map_err(|_| {
+        std::io::Error::new(std::io::ErrorKind::InvalidData, "it is not UTF-8 text")
+    })?;
+    Ok(Sidecar::parse(&text))
 }
 
 #[cfg(test)]

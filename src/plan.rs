@@ -282,6 +282,7 @@ impl<'a> Planner<'a> {
             }
             let k = marker.image;
             if marker.task_sha256 != sha
+                || self.index.has_sidecar(folder, &spec.out_file, n)?
                 || made.contains(&k)
                 || k == 0
                 || k > spec.total_images()

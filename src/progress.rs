@@ -2,7 +2,7 @@
 //! the night), plain log lines under cron, and the run log file in the root with one line
 //! per image for the owner to read in the morning.
 
-use std::fs::{File, OpenOptions};
+use std::fs::File;
 use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
@@ -56,17 +56,8 @@ impl RunLog {
 /// through a link, not blocking on a fifo, and only a regular file, since members can plant
 /// anything under the root.
 pub fn open_append(path: &Path) -> std::io::Result<File> {
-    use std::os::unix::fs::OpenOptionsExt;
-    let file = OpenOptions::new()
-        .create(true)
-        .append(true)
-        .mode(0o644)
-        .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK)
-        .open(path)?;
-    if !file.metadata()?.is_file() {
-        return Err(std::io::Error::other("it is not a regular file"));
-    }
-    Ok(file)
+    // Inside the root, the folders on the way are also resolved beneath its handle.
+    crate::fsroot::open_append(path)
 }
 
 /// The progress display of one run.

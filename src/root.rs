@@ -40,7 +40,7 @@ pub enum RootError {
     },
     /// No root was found above a file.
     #[error(
-        "no shared folder found above {path}: no folder on the way up holds `runvqgan.toml` or a `tasks` folder; pass --root DIR"
+        "no shared folder found above {path}: no folder on the way up (that you own, for reproduce) holds `runvqgan.toml` or a `tasks` folder; pass --root DIR"
     )]
     NotFound {
         /// Where the search started.
@@ -103,6 +103,11 @@ impl Root {
                 path: path.to_path_buf(),
             });
         }
+        // From now on every file operation under it goes through a handle on it.
+        crate::fsroot::register(&canonical).map_err(|source| RootError::Open {
+            path: path.to_path_buf(),
+            source,
+        })?;
         Ok(Root { path: canonical })
     }
 
@@ -120,6 +125,37 @@ impl Root {
         };
         while let Some(d) = dir {
             if d.join(CONFIG_FILE).is_file() || d.join(TASKS_DIR).is_dir() {
+                return Root::open(d);
+            }
+            dir = d.parent();
+        }
+        Err(RootError::NotFound {
+            path: start.to_path_buf(),
+        })
+    }
+
+    /// Finds the root above `start` for a command that runs as whoever holds a file
+    /// (`reproduce`): the nearest folder, `start` itself included, that holds
+    /// `runvqgan.toml` or a `tasks` folder **and is owned by the running user or by root**.
+    /// A member can make a `tasks` folder or drop a `runvqgan.toml` in their own folder; a
+    /// folder they own is passed over, so they cannot choose the root (and with it the
+    /// configuration) of someone else's command.
+    pub fn find_trusted_above(start: &Path) -> Result<Root, RootError> {
+        use std::os::unix::fs::MetadataExt;
+        // SAFETY: geteuid has no preconditions and cannot fail.
+        let me = unsafe { libc::geteuid() };
+        let abs = start.canonicalize().map_err(|source| RootError::Open {
+            path: start.to_path_buf(),
+            source,
+        })?;
+        let mut dir = if abs.is_dir() {
+            Some(abs.as_path())
+        } else {
+            abs.parent()
+        };
+        while let Some(d) = dir {
+            let owned = std::fs::symlink_metadata(d).is_ok_and(|m| m.uid() == me || m.uid() == 0);
+            if owned && (d.join(CONFIG_FILE).is_file() || d.join(TASKS_DIR).is_dir()) {
                 return Root::open(d);
             }
             dir = d.parent();

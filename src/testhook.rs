@@ -3,10 +3,16 @@
 //! the `N`th time it reaches `POINT`. The points are `before-image` (after the image's number
 //! is reserved, before the engine starts on it), `mid-image` (after the second iteration of an
 //! image), `after-png` (the engine wrote the PNG, the sidecar is not written yet) and
-//! `before-done` (every image of a task exists, the task is not renamed yet).
+//! `before-done` (every image of a task exists, the task is not renamed yet); `reproduce` has
+//! `reserved` (its output number is reserved, the engine has not started).
+//!
+//! With `RUNVQGAN_TEST_PAUSE_AT=POINT:N` the process instead stops itself (SIGSTOP) there,
+//! after printing `runvqgan: test hook: paused at POINT:N` on stderr: an attack test
+//! (tests/attacks.rs) changes the shared folder at that moment (swaps a folder for a link),
+//! then sends SIGCONT.
 //!
 //! Compiled only into debug builds (which `cargo test` uses): a release build never reads
-//! the variable, and [`reached`] does nothing.
+//! the variables, and [`reached`] does nothing.
 
 #[cfg(debug_assertions)]
 mod armed {
@@ -20,33 +26,53 @@ mod armed {
         seen: Mutex<u32>,
     }
 
-    fn hook() -> Option<&'static Hook> {
-        static HOOK: OnceLock<Option<Hook>> = OnceLock::new();
-        HOOK.get_or_init(|| {
-            let value = std::env::var("RUNVQGAN_TEST_ABORT_AT").ok()?;
-            let (point, n) = value.split_once(':').unwrap_or((value.as_str(), "1"));
-            Some(Hook {
-                point: point.to_string(),
-                n: n.parse().ok()?,
-                seen: Mutex::new(0),
-            })
+    fn parse(var: &str) -> Option<Hook> {
+        let value = std::env::var(var).ok()?;
+        let (point, n) = value.split_once(':').unwrap_or((value.as_str(), "1"));
+        Some(Hook {
+            point: point.to_string(),
+            n: n.parse().ok()?,
+            seen: Mutex::new(0),
         })
-        .as_ref()
     }
 
-    /// Aborts the process if the test hook asks for it at this (the `n`th) arrival at `point`.
-    pub fn reached(point: &str) {
-        let Some(h) = hook() else { return };
+    /// Whether this is the hook's `n`th arrival at `point`.
+    fn arrives(hook: Option<&Hook>, point: &str) -> bool {
+        let Some(h) = hook else { return false };
         if h.point != point {
-            return;
+            return false;
         }
         let mut seen = h.seen.lock().unwrap_or_else(|e| e.into_inner());
         *seen += 1;
-        if *seen == h.n {
-            eprintln!(
-                "runvqgan: test hook: killing this process at {point}:{}",
-                h.n
-            );
+        *seen == h.n
+    }
+
+    fn abort_hook() -> Option<&'static Hook> {
+        static HOOK: OnceLock<Option<Hook>> = OnceLock::new();
+        HOOK.get_or_init(|| parse("RUNVQGAN_TEST_ABORT_AT"))
+            .as_ref()
+    }
+
+    fn pause_hook() -> Option<&'static Hook> {
+        static HOOK: OnceLock<Option<Hook>> = OnceLock::new();
+        HOOK.get_or_init(|| parse("RUNVQGAN_TEST_PAUSE_AT"))
+            .as_ref()
+    }
+
+    /// Stops or aborts the process if a test hook asks for it at this (the `n`th) arrival at
+    /// `point`.
+    pub fn reached(point: &str) {
+        if arrives(pause_hook(), point) {
+            let n = pause_hook().map_or(0, |h| h.n);
+            eprintln!("runvqgan: test hook: paused at {point}:{n}");
+            // SAFETY: raising a signal in this process has no memory-safety preconditions.
+            unsafe {
+                libc::raise(libc::SIGSTOP);
+            }
+        }
+        if arrives(abort_hook(), point) {
+            let n = abort_hook().map_or(0, |h| h.n);
+            eprintln!("runvqgan: test hook: killing this process at {point}:{n}");
             // SAFETY: sending a signal to this process has no memory-safety preconditions.
             unsafe {
                 libc::kill(libc::getpid(), libc::SIGKILL);

@@ -80,6 +80,8 @@ fn two_tasks_with_the_same_out_file_never_share_a_number() {
 /// Writes the image `k of total` of `task_rel` as an earlier run would have.
 fn made_earlier(s: &Shared, task_rel: &str, n: u32, k: u32, total: u32) {
     let bytes = std::fs::read(s.root().join(task_rel)).unwrap();
+    // Files under a root are written through a handle on it.
+    runvqgan::root::Root::open(&s.root()).unwrap();
     let sidecar = Sidecar {
         call: GenerateCall::default(),
         provenance: Provenance {

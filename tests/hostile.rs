@@ -34,7 +34,10 @@ const EXPECTED: &[(&str, Option<&str>)] = &[
     ("deep_in_string_ok", None),
     ("dotdot", Some("it contains `..`")),
     ("drive", Some("Windows drive path")),
-    ("duplicate_keys", None),
+    (
+        "duplicate_keys",
+        Some("`text` is written twice (lines 1 and 1)"),
+    ),
     ("empty", Some("not valid JSON")),
     ("empty_list", Some("required field `text` is missing")),
     ("empty_out", Some("it is empty")),

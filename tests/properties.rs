@@ -140,30 +140,33 @@ proptest! {
         first in 0u32..5,
         second in 1u32..5,
     ) {
-        let dir = tempfile::tempdir().unwrap();
+        let tmp = tempfile::tempdir().unwrap();
+        // Output folders are listed through a handle on their root.
+        let root = runvqgan::root::Root::open(tmp.path()).unwrap();
+        let dir = root.path();
         for (n, kind) in &existing {
             let (png, txt) = output_names("dog", *n);
             match kind {
-                0 => std::fs::write(dir.path().join(png), "").unwrap(),
-                1 => std::fs::write(dir.path().join(txt), "").unwrap(),
+                0 => std::fs::write(dir.join(png), "").unwrap(),
+                1 => std::fs::write(dir.join(txt), "").unwrap(),
                 _ => {
-                    std::fs::write(dir.path().join(png), "").unwrap();
-                    std::fs::write(dir.path().join(txt), "").unwrap();
+                    std::fs::write(dir.join(png), "").unwrap();
+                    std::fs::write(dir.join(txt), "").unwrap();
                 }
             }
         }
-        std::fs::write(dir.path().join("cat_99.png"), "").unwrap();
+        std::fs::write(dir.join("cat_99.png"), "").unwrap();
         let highest = existing.keys().max().copied().unwrap_or(0);
         let mut index = OutputIndex::new();
-        let a = index.allocate(dir.path(), "dog", first).unwrap();
-        let b = index.allocate(dir.path(), "dog", second).unwrap();
+        let a = index.allocate(dir, "dog", first).unwrap();
+        let b = index.allocate(dir, "dog", second).unwrap();
         let expected_a: Vec<u32> = (highest + 1..highest + 1 + first).collect();
         prop_assert_eq!(&a, &expected_a);
         prop_assert_eq!(b[0], highest + first + 1);
         for n in a.iter().chain(&b) {
             let (png, txt) = output_names("dog", *n);
-            prop_assert!(!dir.path().join(png).exists());
-            prop_assert!(!dir.path().join(txt).exists());
+            prop_assert!(!dir.join(png).exists());
+            prop_assert!(!dir.join(txt).exists());
         }
     }
 

@@ -29,12 +29,17 @@ pub fn exit_code_for(err: &anyhow::Error) -> ExitCode {
     }
 }
 
-/// The stop flag that Ctrl-C and SIGTERM set: the engine stops within one iteration and
-/// nothing partial is written. A second signal while the first is being handled ends the
+/// The stop flag that Ctrl-C, SIGTERM and SIGHUP (the terminal or SSH session closed) set:
+/// the engine stops within one iteration, nothing partial is written, and the run writes its
+/// summary line and exits 130. A second signal while the first is being handled ends the
 /// process at once with exit code 130.
 pub fn stop_flag() -> anyhow::Result<Arc<AtomicBool>> {
     let stop = Arc::new(AtomicBool::new(false));
-    for signal in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
+    for signal in [
+        signal_hook::consts::SIGINT,
+        signal_hook::consts::SIGTERM,
+        signal_hook::consts::SIGHUP,
+    ] {
         signal_hook::flag::register_conditional_shutdown(signal, 130, stop.clone())
             .context("cannot install the Ctrl-C/SIGTERM handler")?;
         signal_hook::flag::register(signal, stop.clone())

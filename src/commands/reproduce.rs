@@ -1,5 +1,18 @@
 //! `runvqgan reproduce SIDECAR`: make an image again from the call recorded in its `.txt`,
 //! through the same engine, as a new file (never overwriting anything).
+//!
+//! A sidecar is written by whoever can write the shared folder, and `reproduce` often runs
+//! as the workstation owner, so the sidecar is a request, not an instruction:
+//! - the root, the configuration and the Python environment never come from it: the root is
+//!   `--root` / `RUNVQGAN_ROOT` or the nearest folder above the sidecar that the running
+//!   user owns ([`Root::find_trusted_above`]), the configuration is the trusted one
+//!   ([`crate::trust`]);
+//! - the models are those of a configured model set (the sidecar's `# model-set:` or one
+//!   whose paths are the sidecar's), never a path the sidecar invents;
+//! - the root's caps hold (`max_iterations`, `max_resolution`), and `-ii` / `-ip` / `-o`
+//!   stay inside the root (read and written through its handle, [`crate::fsroot`]);
+//! - the output number is reserved as `run` reserves its own ([`naming::reserve`]), and the
+//!   PNG is placed with a rename that never replaces a file.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -12,11 +25,13 @@ use crate::commands::models::model_files;
 use crate::config::{Config, ConfigOverrides, EngineMode, ModelSet};
 use crate::engine::{Engine, GenerateError, PythonSetup};
 use crate::exit_codes::ExitCode;
-use crate::naming::{OutputIndex, output_names, parse_output_name};
+use crate::fsroot::{self, Place};
+use crate::naming::{self, Pending, output_names, parse_output_name};
 use crate::night::record_result;
 use crate::progress::Progress;
 use crate::root::Root;
 use crate::sidecar::Sidecar;
+use crate::workdir::WorkDir;
 
 /// Options of `reproduce`.
 #[derive(Debug, Clone)]
@@ -25,7 +40,7 @@ pub struct ReproduceOptions<'a> {
     pub sidecar: &'a Path,
     /// Where to write the PNG; default: the next free number beside the original.
     pub output: Option<&'a Path>,
-    /// The shared folder; default: from the sidecar.
+    /// The shared folder; default: the nearest trusted folder above the sidecar.
     pub root: Option<&'a Path>,
     /// Flags that override `runvqgan.toml`.
     pub overrides: ConfigOverrides,
@@ -33,7 +48,28 @@ pub struct ReproduceOptions<'a> {
 
 /// Runs `reproduce`.
 pub fn run(opts: &ReproduceOptions<'_>, out: &mut dyn Write) -> anyhow::Result<ExitCode> {
-    let sidecar = Sidecar::read(opts.sidecar)
+    // The folder resolved, not the file: a sidecar that is a link is refused when read.
+    let sidecar_path = std::path::absolute(opts.sidecar)
+        .and_then(|abs| {
+            let folder = abs.parent().unwrap_or(Path::new("/")).canonicalize()?;
+            Ok(folder.join(abs.file_name().unwrap_or_default()))
+        })
+        .with_context(|| format!("cannot read {}", opts.sidecar.display()))?;
+    let root = match opts.root {
+        Some(r) => Root::open(r)?,
+        None => Root::find_trusted_above(sidecar_path.parent().unwrap_or(Path::new("/")))?,
+    };
+    if !root.contains(&sidecar_path) {
+        bail!(
+            "{} is not inside the shared folder {}; reproduce an image's .txt where it lies, \
+             or pass the shared folder it belongs to with --root",
+            opts.sidecar.display(),
+            root.path().display()
+        );
+    }
+    let config = Config::load(root.path(), &opts.overrides)?;
+    let sidecar = naming::read_sidecar(&sidecar_path)
+        .map_err(|e| anyhow::anyhow!(fsroot::describe(&e)))
         .with_context(|| format!("cannot read {}", opts.sidecar.display()))?
         .with_context(|| {
             format!(
@@ -41,9 +77,6 @@ pub fn run(opts: &ReproduceOptions<'_>, out: &mut dyn Write) -> anyhow::Result<E
                 opts.sidecar.display()
             )
         })?;
-    let sidecar_path = std::fs::canonicalize(opts.sidecar)?;
-    let root = find_root(opts.root, &sidecar, &sidecar_path)?;
-    let config = Config::load(root.path(), &opts.overrides)?;
 
     let call = &sidecar.call;
     if call.job.seed.is_none() {
@@ -54,65 +87,91 @@ pub fn run(opts: &ReproduceOptions<'_>, out: &mut dyn Write) -> anyhow::Result<E
             opts.sidecar.display()
         )?;
     }
-    // The models the sidecar names, else the configured ones.
-    let configured = config.model_set().clone();
-    let set = ModelSet {
-        vqgan_config: call
-            .models
-            .vqgan_config
-            .clone()
-            .unwrap_or(configured.vqgan_config),
-        vqgan_checkpoint: call
-            .models
-            .vqgan_checkpoint
-            .clone()
-            .unwrap_or(configured.vqgan_checkpoint),
-        clip_model: call
-            .models
-            .clip_model
-            .clone()
-            .unwrap_or(configured.clip_model),
-    };
+    let (set_name, set) = model_set(&sidecar, &config, opts.overrides.contains("model"))?;
     let files = model_files(root.path(), &config, Some(&set));
+    let mut job = call.job.clone();
+    apply_caps(&mut job, &config, out)?;
 
-    let (png, txt) = match opts.output {
-        Some(o) => {
-            let png = std::path::absolute(o)?;
-            if png.exists() {
-                bail!(
-                    "{} exists already; runvqgan never overwrites a file",
-                    png.display()
-                );
-            }
-            let txt = png.with_extension("txt");
-            (png, txt)
-        }
-        None => next_beside(&sidecar_path)?,
+    // The output: its folder inside the root, its number reserved as `run` reserves.
+    let (folder, base, exact) = output_target(opts.output, &sidecar_path, &root)?;
+    let rel = root.rel(&sidecar_path);
+    let marker = Pending {
+        // An existing file, so that `run` never takes this marker for a stale one.
+        task: rel.clone(),
+        task_sha256: String::new(),
+        image: 0,
     };
+    let n = naming::reserve(root.path(), &folder, &base, exact, &marker, 0o644)
+        .with_context(|| format!("cannot reserve a name in {}", root.rel(&folder)))?;
+    crate::testhook::reached("reserved");
+    let (png_name, txt_name) = output_names(&base, n);
+    let (png, txt) = (folder.join(&png_name), folder.join(&txt_name));
+    let result = make(&ReproduceRun {
+        root: &root,
+        config: &config,
+        sidecar: &sidecar,
+        set_name: &set_name,
+        files,
+        job,
+        png: &png,
+        txt: &txt,
+        rel: &rel,
+    });
+    let _ = naming::remove_pending(&folder, &base, n);
+    match result? {
+        Some(()) => {
+            writeln!(out, "wrote {} and {}", png.display(), txt.display())?;
+            Ok(ExitCode::Success)
+        }
+        None => Ok(ExitCode::Interrupted),
+    }
+}
 
-    let mut job = call.job.resolved(root.path());
-    job.output = Some(png.to_string_lossy().into_owned());
+/// Everything one reproduction needs.
+struct ReproduceRun<'a> {
+    root: &'a Root,
+    config: &'a Config,
+    sidecar: &'a Sidecar,
+    set_name: &'a str,
+    files: crate::engine::ModelFiles,
+    job: crate::job::Job,
+    png: &'a Path,
+    txt: &'a Path,
+    rel: &'a str,
+}
+
+/// Generates the image into the work folder, places it and writes its sidecar. `None`:
+/// interrupted.
+fn make(r: &ReproduceRun<'_>) -> anyhow::Result<Option<()>> {
+    let (root, config, sidecar) = (r.root, r.config, r.sidecar);
+    let mut job = r.job.clone();
+    job.output = Some(root.rel(r.png));
+    let work = WorkDir::new().context("cannot make the engine's private work folder")?;
+    let engine_job = work.engine_job(&job, root.path())?;
     let setup = PythonSetup::locate(config.python_env.as_deref())?;
     let engine = Engine::start(&setup, crate::commands::stop_flag()?)?;
-    let device = config.device.clone().or_else(|| call.cuda_device.clone());
+    let device = config
+        .device
+        .clone()
+        .or_else(|| sidecar.call.cuda_device.clone());
     engine
         .load_models(
             "reproduce",
-            &files,
+            &r.files,
             device.as_deref(),
-            call.deterministic,
-            engine_mode(&sidecar),
+            sidecar.call.deterministic,
+            engine_mode(sidecar),
         )
-        .context("cannot load the models the sidecar names")?;
+        .with_context(|| format!("cannot load the model set `{}`", r.set_name))?;
     let progress = Progress::new(1);
-    let shown = Arc::new(progress.image(&png.display().to_string(), job.iterations.unwrap_or(500)));
+    let shown = Arc::new(progress.image(&root.rel(r.png), job.iterations.unwrap_or(500)));
     let started = SystemTime::now();
-    let made = engine.generate("reproduce", &job, shown.clone());
+    let made = engine.generate("reproduce", &engine_job, shown.clone());
     shown.finish();
     progress.finish();
     let made = match made {
         Ok(m) => m,
-        Err(GenerateError::Interrupted) => return Ok(ExitCode::Interrupted),
+        Err(GenerateError::Interrupted) => return Ok(None),
         Err(GenerateError::Failed {
             message, traceback, ..
         }) => {
@@ -120,6 +179,14 @@ pub fn run(opts: &ReproduceOptions<'_>, out: &mut dyn Write) -> anyhow::Result<E
             bail!("the engine failed: {message}");
         }
     };
+    work.place(
+        job.output.as_deref().unwrap_or_default(),
+        r.png,
+        0o644,
+        Place::NoReplace,
+    )
+    .map_err(|e| anyhow::anyhow!(fsroot::describe(&e)))
+    .with_context(|| format!("cannot write {}", r.png.display()))?;
 
     let recorded = method(&sidecar);
     if recorded != Some(made.method.as_str()) {
@@ -135,56 +202,172 @@ pub fn run(opts: &ReproduceOptions<'_>, out: &mut dyn Write) -> anyhow::Result<E
         )?;
     }
     let mut new = sidecar.clone();
-    new.call.job.output = Some(root.rel(&png));
-    record_result(&mut new, &made, started, engine_mode(&sidecar));
+    new.call.job = job;
+    new.call.job.output = Some(root.rel(r.png));
+    new.call.models.vqgan_config = Some(r.files_set().vqgan_config);
+    new.call.models.vqgan_checkpoint = Some(r.files_set().vqgan_checkpoint);
+    new.call.models.clip_model = Some(r.files_set().clip_model);
+    record_result(&mut new, &made, started, engine_mode(sidecar));
     new.provenance.runvqgan = Some(env!("CARGO_PKG_VERSION").to_string());
     new.provenance.root = Some(root.path().display().to_string());
+    new.provenance.model_set = Some(r.set_name.to_string());
     // The copy is not one of the task's images: without these, resuming the task never
     // counts it as one.
     new.provenance.task_sha256 = None;
     new.provenance.image = None;
     new.provenance
         .extra
-        .push(("reproduced-from".into(), root.rel(&sidecar_path)));
-    new.write_new(&txt)?;
-    writeln!(out, "wrote {} and {}", png.display(), txt.display())?;
-    Ok(ExitCode::Success)
+        .push(("reproduced-from".into(), r.rel.to_string()));
+    new.write_new(r.txt)?;
+    Ok(Some(()))
 }
 
-/// The root a sidecar's relative paths refer to: the flag, the `# root:` line, the folder
-/// that `-o` implies, or the nearest folder above holding runvqgan.toml or `tasks/`.
-fn find_root(flag: Option<&Path>, sidecar: &Sidecar, path: &Path) -> anyhow::Result<Root> {
-    if let Some(r) = flag {
-        return Ok(Root::open(r)?);
+impl ReproduceRun<'_> {
+    /// The configured model set used, as the sidecar records model paths.
+    fn files_set(&self) -> ModelSet {
+        self.config.models[self.set_name].clone()
     }
-    if let Some(r) = &sidecar.provenance.root
-        && Path::new(r).is_dir()
-    {
-        return Ok(Root::open(Path::new(r))?);
-    }
-    if let Some(o) = &sidecar.call.job.output
-        && !Path::new(o).is_absolute()
-        && let Some(r) = path.ancestors().nth(Path::new(o).components().count())
-        && r.join(o).with_extension("txt") == path
-    {
-        return Ok(Root::open(r)?);
-    }
-    let dir = path.parent().unwrap_or(Path::new("/"));
-    Root::find_above(dir)
-        .or_else(|_| Root::open(dir))
-        .map_err(Into::into)
 }
 
-/// The next free `<base>_<n>.png` beside a sidecar `<base>_<m>.txt`.
-fn next_beside(sidecar: &Path) -> anyhow::Result<(PathBuf, PathBuf)> {
-    let folder = sidecar.parent().unwrap_or(Path::new("."));
-    let name = sidecar.file_name().unwrap_or_default().to_string_lossy();
-    let base = parse_output_name(&name)
-        .map(|(base, _, _)| base.to_string())
-        .unwrap_or_else(|| name.trim_end_matches(".txt").to_string());
-    let n = OutputIndex::new().allocate(folder, &base, 1)?[0];
-    let (png, txt) = output_names(&base, n);
-    Ok((folder.join(png), folder.join(txt)))
+/// The configured model set to use: the one `--model` names; else the one the sidecar's
+/// `# model-set:` names, or any configured set, whose paths are those the sidecar gives
+/// (paths the sidecar leaves out match anything); a sidecar naming no models (the R
+/// runner's) gets the selected set. A sidecar naming model files no configured set has is
+/// refused: runvqgan only loads model files the owner configured.
+fn model_set(
+    sidecar: &Sidecar,
+    config: &Config,
+    model_flag: bool,
+) -> anyhow::Result<(String, ModelSet)> {
+    let asked = &sidecar.call.models;
+    let names_none = asked.vqgan_config.is_none()
+        && asked.vqgan_checkpoint.is_none()
+        && asked.clip_model.is_none();
+    if model_flag || names_none {
+        return Ok((config.model.clone(), config.model_set().clone()));
+    }
+    let matches = |set: &ModelSet| {
+        asked
+            .vqgan_config
+            .as_ref()
+            .is_none_or(|p| *p == set.vqgan_config)
+            && asked
+                .vqgan_checkpoint
+                .as_ref()
+                .is_none_or(|p| *p == set.vqgan_checkpoint)
+            && asked
+                .clip_model
+                .as_ref()
+                .is_none_or(|m| *m == set.clip_model)
+    };
+    let named = sidecar.provenance.model_set.as_deref();
+    let candidates = named
+        .into_iter()
+        .chain(std::iter::once(config.model.as_str()))
+        .chain(config.models.keys().map(String::as_str));
+    for name in candidates {
+        if let Some(set) = config.models.get(name)
+            && matches(set)
+        {
+            return Ok((name.to_string(), set.clone()));
+        }
+    }
+    let shown = |v: &Option<String>| v.clone().unwrap_or_else(|| "-".into());
+    bail!(
+        "the sidecar names models that are not a configured model set (-conf {} -ckpt {} -m \
+         {}); runvqgan loads only model files that runvqgan.toml names: add them as a \
+         [models.NAME] set, or pass --model NAME to use a configured set instead (the image \
+         will then differ)",
+        shown(&asked.vqgan_config),
+        shown(&asked.vqgan_checkpoint),
+        shown(&asked.clip_model)
+    )
+}
+
+/// Applies the root's caps to the sidecar's job: more iterations or a larger size than
+/// the root allows is refused (a capped reproduction would not be the image); a job without
+/// a size gets the root's default size, with a note.
+fn apply_caps(
+    job: &mut crate::job::Job,
+    config: &Config,
+    out: &mut dyn Write,
+) -> anyhow::Result<()> {
+    let limits = config.limits();
+    if let Some(i) = job.iterations
+        && i > limits.max_iterations
+    {
+        bail!(
+            "the sidecar asks for {i} iterations, more than this shared folder allows \
+             (max_iterations = {}); ask the workstation owner to raise it in runvqgan.toml",
+            limits.max_iterations
+        );
+    }
+    let [max_long, max_short] = limits.max_resolution;
+    match job.size {
+        Some([w, h]) if w.max(h) > max_long || w.min(h) > max_short => bail!(
+            "the sidecar asks for {w} x {h} pixels, more than this shared folder allows \
+             (max_resolution = [{max_long}, {max_short}]); ask the workstation owner to raise \
+             it in runvqgan.toml"
+        ),
+        Some(_) => {}
+        None => {
+            let [long, short] = limits.default_resolution;
+            writeln!(
+                out,
+                "note: the sidecar records no size; using this shared folder's default, {long} x {short}"
+            )?;
+            job.size = Some([long, short]);
+        }
+    }
+    Ok(())
+}
+
+/// The folder, base name and (for `-o NAME_N.png`) number of the new image: by default the
+/// next free number beside the sidecar `<base>_<m>.txt`. `-o` must name a `.png` inside
+/// the root whose folder exists.
+fn output_target(
+    output: Option<&Path>,
+    sidecar: &Path,
+    root: &Root,
+) -> anyhow::Result<(PathBuf, String, Option<u32>)> {
+    let (folder, name) = match output {
+        None => {
+            let folder = sidecar.parent().unwrap_or(root.path()).to_path_buf();
+            let name = sidecar.file_name().unwrap_or_default().to_string_lossy();
+            let base = parse_output_name(&name)
+                .map(|(base, _, _)| base.to_string())
+                .unwrap_or_else(|| name.trim_end_matches(".txt").to_string());
+            return Ok((folder, base, None));
+        }
+        Some(o) => {
+            let abs = std::path::absolute(o)?;
+            let name = abs
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            let parent = abs.parent().unwrap_or(Path::new("/"));
+            let folder = parent
+                .canonicalize()
+                .with_context(|| format!("the folder of {} cannot be opened", o.display()))?;
+            (folder, name)
+        }
+    };
+    let in_tasks = root.rel(&folder).split('/').next() == Some(crate::root::TASKS_DIR);
+    if !root.contains(&folder) || folder == root.path() || in_tasks {
+        bail!(
+            "{} is not inside a folder of the shared folder {} (the top and `tasks/` take no \
+             images); -o must name a .png in one of its folders, such as output/copy_1.png",
+            output.unwrap_or(Path::new("")).display(),
+            root.path().display()
+        );
+    }
+    let Some((base, n, true)) = parse_output_name(&name) else {
+        bail!(
+            "-o {name}: name the new image like the others, <name>_<number>.png (for example \
+             copy_1.png), so that its .txt sits beside it and its number is reserved"
+        );
+    };
+    Ok((folder, base.to_string(), Some(n)))
 }
 
 /// The method a sidecar records (`# method:`), if any.

@@ -1,7 +1,8 @@
 //! Making a claimed task's images: in batches of up to `max_batch` (a task's images share one
 //! size and one model set), each batch checked first against the time budget and the task
 //! file (unchanged?), a batch that runs out of memory split in halves for the rest of the
-//! night, and each finished image completed with its permissions, sidecar and marker.
+//! night, and each finished image placed (from the engine's private work folder, through
+//! the root's handle, never replacing a file) and completed with its sidecar and marker.
 
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
@@ -43,6 +44,8 @@ pub struct Producer<'a> {
     pub budget: Budget,
     /// Images written.
     pub images: usize,
+    /// The engine's private work folder ([`crate::workdir`]), made on first use.
+    work: Option<crate::workdir::WorkDir>,
 }
 
 impl<'a> Producer<'a> {
@@ -53,6 +56,7 @@ impl<'a> Producer<'a> {
             batch: None,
             budget,
             images: 0,
+            work: None,
         }
     }
 
@@ -154,10 +158,34 @@ impl<'a> Producer<'a> {
         let shown = Arc::new(night.progress.image(&label, first.iterations()));
         let sink = Arc::new(HookedSink(shown.clone()));
         let started_at = night.clock.now();
-        let jobs: Vec<_> = batch
-            .iter()
-            .map(|image| image.job.resolved(night.root.path()))
-            .collect();
+        if self.work.is_none() {
+            let made = crate::workdir::WorkDir::new().map_err(|e| {
+                shown.finish();
+                Some(Failure {
+                    kind: FailureKind::Write,
+                    message: format!("the engine's private work folder cannot be made: {e}"),
+                    size: Some(first.size()),
+                })
+            })?;
+            self.work = Some(made);
+        }
+        let work = self.work.as_ref().expect("made above");
+        let mut jobs = Vec::new();
+        for image in batch {
+            // Input images copied in through the root's handle, the output into the work
+            // folder: the engine never opens a path into the shared folder.
+            let job = work
+                .engine_job(&image.job, night.root.path())
+                .map_err(|e| {
+                    shown.finish();
+                    Some(Failure {
+                        kind: FailureKind::MemberInput,
+                        message: e.to_string(),
+                        size: Some(first.size()),
+                    })
+                })?;
+            jobs.push(job);
+        }
         let result = self.generator.generate(&jobs, sink);
         shown.finish();
         for _ in batch {
@@ -187,22 +215,81 @@ impl<'a> Producer<'a> {
         };
         let seconds = made.first().map_or(0.0, |m| m.seconds);
         let mode = lifecycle::output_mode(&task.file.path);
+        // Every PNG of the batch is placed first (the engine made them all), then the
+        // sidecars are written.
+        let work = self.work.as_ref().expect("made above");
+        let mut placed = 0;
+        let mut unplaced = None;
+        for image in batch {
+            match place_png(work, image, mode) {
+                Ok(()) => placed += 1,
+                Err(reason) => {
+                    unplaced = Some((image, reason));
+                    break;
+                }
+            }
+        }
         let mut finished = 0;
-        for (image, made) in batch.iter().zip(made) {
+        for (image, made) in batch.iter().zip(made).take(placed) {
             match finish_image(night, task, ready, image, made, started_at, mode) {
                 Ok(()) => finished += 1,
                 Err(reason) => {
                     report_failure(night, task, &image.output_rel, &reason);
-                    break;
+                    return Ok((seconds, finished));
                 }
             }
+        }
+        if let Some((image, reason)) = unplaced {
+            night.reporter.emit(Event::ImageFailed {
+                task: task.file.rel.clone(),
+                output: image.output_rel.clone(),
+                kind: reason.kind,
+                message: reason.message.clone(),
+                traceback: String::new(),
+            });
+            report_failure(night, task, &image.output_rel, &reason);
         }
         Ok((seconds, finished))
     }
 }
 
-/// Completes one image whose PNG the engine wrote: permissions (`mode`, those of the task's
-/// outputs), sidecar, marker, event.
+/// Moves the PNG the engine wrote into the work folder to its place in the output folder,
+/// with the task's output mode, through the folder's handle. It never replaces a file,
+/// except runvqgan's own PNG of an image whose number this task reserved and which has no
+/// sidecar yet (left by a run that died before writing the sidecar).
+fn place_png(
+    work: &crate::workdir::WorkDir,
+    image: &PlannedImage,
+    mode: u32,
+) -> Result<(), Failure> {
+    let own_orphan = image.reserved && crate::fsroot::stat_nofollow(&image.sidecar_path).is_err();
+    let place = if own_orphan {
+        crate::fsroot::Place::Replace
+    } else {
+        crate::fsroot::Place::NoReplace
+    };
+    let output = image.job.output.as_deref().unwrap_or_default();
+    work.place(output, &image.output, mode, place)
+        .map_err(|e| Failure {
+            kind: FailureKind::Write,
+            message: if e.kind() == std::io::ErrorKind::AlreadyExists {
+                format!(
+                    "the image was made, but a file named {} appeared meanwhile; runvqgan never \
+                     replaces a file, and the next run uses a new number",
+                    image.output_rel
+                )
+            } else {
+                format!(
+                    "the image was made, but it cannot be placed in its output folder: {}",
+                    crate::fsroot::describe(&e)
+                )
+            },
+            size: Some(image.size()),
+        })
+}
+
+/// Completes one image whose PNG is in place: sidecar (with `mode`, that of the task's
+/// outputs), marker, event.
 fn finish_image(
     night: &Night<'_>,
     task: &PlannedTask,
@@ -214,18 +301,6 @@ fn finish_image(
 ) -> Result<(), Failure> {
     let config = night.config;
     testhook::reached("after-png");
-    // Always: the engine's PNG has whatever the process umask gave it.
-    {
-        use std::os::unix::fs::PermissionsExt;
-        if let Err(e) =
-            std::fs::set_permissions(&image.output, std::fs::Permissions::from_mode(mode))
-        {
-            tracing::warn!(
-                "cannot set the permissions of {}: {e}",
-                escape(&image.output_rel)
-            );
-        }
-    }
     let mut sidecar = image.sidecar(&task.file.rel, &ready.sha256, config, night.root);
     sidecar.call.deterministic = config.deterministic;
     record_result(&mut sidecar, &made, started_at, config.engine_mode);
@@ -244,16 +319,13 @@ fn finish_image(
             size: Some(image.size()),
         });
     }
-    if let Some(folder) = image.output.parent() {
-        let marker = folder.join(naming::pending_name(&ready.spec.out_file, image.number));
-        if let Err(e) = std::fs::remove_file(&marker)
-            && e.kind() != std::io::ErrorKind::NotFound
-        {
-            tracing::warn!(
-                "cannot remove {}: {e}",
-                escape(&marker.display().to_string())
-            );
-        }
+    if let Some(folder) = image.output.parent()
+        && let Err(e) = naming::remove_pending(folder, &ready.spec.out_file, image.number)
+    {
+        tracing::warn!(
+            "cannot remove the pending marker of {}: {e}",
+            escape(&image.output_rel)
+        );
     }
     night.reporter.emit(Event::ImageWritten {
         task: task.file.rel.clone(),

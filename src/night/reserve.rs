@@ -57,7 +57,7 @@ pub fn claim_task(
         // Markers of this task's earlier contents, of images already made, or of tasks that
         // are gone: free their numbers, then plan again so that they can be used.
         for n in &ready.stale_pending {
-            let _ = std::fs::remove_file(folder.join(naming::pending_name(&base, *n)));
+            let _ = naming::remove_pending(&folder, &base, *n);
             naming::remove_stale_temporaries(&folder, &base, *n);
         }
         fresh = Planner::new(root, config).plan_task(&file);

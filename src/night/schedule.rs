@@ -233,11 +233,25 @@ fn claim(night: &Night<'_>, task: &PlannedTask, tally: &mut Tally) -> Option<Tas
         }
         Err(e) => {
             tally.tasks.failed += 1;
+            let claim_file = night.root.rel(&claim_path(&task.file.path));
             night.reporter.emit(Event::ClaimFailed {
                 task: task.file.rel.clone(),
-                claim_file: night.root.rel(&claim_path(&task.file.path)),
+                claim_file: claim_file.clone(),
                 error: e.to_string(),
             });
+            // The member learns why in the task's _ERROR.txt (a folder or something else in
+            // the claim's place, a folder runvqgan cannot write).
+            let failure = crate::lifecycle::Failure {
+                kind: crate::events::FailureKind::TaskFile,
+                message: format!(
+                    "the hidden claim file {claim_file} beside the task cannot be used: {}; \
+                     remove it if you made it (the folder of the task must also be writable \
+                     for runvqgan)",
+                    crate::fsroot::describe(&e)
+                ),
+                size: None,
+            };
+            super::produce::report_failure(night, task, "", &failure);
             None
         }
     }

@@ -201,6 +201,28 @@ pub enum TaskError {
         /// The problem and its fix, as a sentence.
         problem: String,
     },
+    /// A field written twice in one object (JSON readers keep only one of the values).
+    #[error(
+        "the field `{key}` is written twice (lines {first} and {second}); only one value could count, so remove one of them (several styles go in one list: \"style\": [\"Banksy\", \"Monet\"])."
+    )]
+    DuplicateKey {
+        /// The field as written.
+        key: String,
+        /// The line of its first occurrence.
+        first: usize,
+        /// The line of its second occurrence.
+        second: usize,
+    },
+    /// A task file name too long for the files runvqgan keeps beside it.
+    #[error(
+        "the file name is {bytes} bytes long, but runvqgan keeps files named after it beside it (such as .NAME.runvqgan-claim) and file names end at 255 bytes, so a task file name may be at most {max} bytes; rename it to something shorter, e.g. task_dog.txt."
+    )]
+    FileNameTooLong {
+        /// The name's length in bytes (UTF-8).
+        bytes: usize,
+        /// The most allowed.
+        max: usize,
+    },
 }
 
 fn unknown_fix(suggestion: &Option<String>) -> String {
@@ -227,6 +249,7 @@ impl TaskError {
             TaskError::BadPrompt { .. } => Some("text"),
             TaskError::BadStyle { .. } => Some("style"),
             TaskError::BadRaw { .. } => Some("raw"),
+            TaskError::DuplicateKey { key, .. } => Some(key),
             TaskError::Read { .. }
             | TaskError::TooLarge
             | TaskError::TooDeep { .. }
@@ -235,7 +258,8 @@ impl TaskError {
             | TaskError::BadFileName
             | TaskError::NotUtf8 { .. }
             | TaskError::JsonSyntax { .. }
-            | TaskError::NotAnObject { .. } => None,
+            | TaskError::NotAnObject { .. }
+            | TaskError::FileNameTooLong { .. } => None,
         }
     }
 }

@@ -56,7 +56,62 @@ pub fn parse(bytes: &[u8]) -> Result<(RawTask, Vec<TaskError>), Vec<TaskError>> 
             }]);
         }
     };
-    Ok(from_map(&map))
+    let (raw, mut errors) = from_map(&map);
+    errors.extend(duplicate_keys(text));
+    Ok((raw, errors))
+}
+
+/// Fields written twice in one object, with their lines. The JSON reader keeps the last value
+/// silently (`"style": "Banksy", "style": "Monet"` would paint only Monet), so each is an
+/// error. `text` is valid JSON (the reader accepted it).
+fn duplicate_keys(text: &str) -> Vec<TaskError> {
+    use std::collections::HashMap;
+    // One entry per open object or list: an object's keys (with their lines) and whether
+    // the next string is a key; `None` for a list.
+    let mut stack: Vec<Option<(HashMap<String, usize>, bool)>> = Vec::new();
+    let mut errors = Vec::new();
+    let bytes = text.as_bytes();
+    let (mut i, mut line) = (0, 1);
+    while i < bytes.len() {
+        match bytes[i] {
+            b'\n' => line += 1,
+            b'{' => stack.push(Some((HashMap::new(), true))),
+            b'[' => stack.push(None),
+            b'}' | b']' => {
+                stack.pop();
+            }
+            b',' | b':' => {
+                if let Some(Some((_, expect_key))) = stack.last_mut() {
+                    *expect_key = bytes[i] == b',';
+                }
+            }
+            b'"' => {
+                let start = i;
+                i += 1;
+                while i < bytes.len() && bytes[i] != b'"' {
+                    i += if bytes[i] == b'\\' { 2 } else { 1 };
+                }
+                if let Some(Some((keys, true))) = stack.last_mut()
+                    && let Some(token) = text.get(start..=i)
+                    && let Ok(key) = serde_json::from_str::<String>(token)
+                {
+                    match keys.get(&key) {
+                        Some(&first) => errors.push(TaskError::DuplicateKey {
+                            key,
+                            first,
+                            second: line,
+                        }),
+                        None => {
+                            keys.insert(key, line);
+                        }
+                    }
+                }
+            }
+            _ => {}
+        }
+        i += 1;
+    }
+    errors
 }
 
 /// Refuses lists and objects nested deeper than [`MAX_NESTING`], before the JSON reader sees
@@ -341,6 +396,22 @@ mod tests {
         let (raw, e) = parse(br#"{"iteration": 3, "each": "x", "portrait": 1}"#).unwrap();
         assert_eq!(e.len(), 3, "{e:?}");
         assert_eq!(raw.mistyped, ["portrait", "each"]);
+    }
+
+    #[test]
+    fn duplicate_keys_name_the_key_and_both_lines() {
+        let text =
+            "{\n  \"style\": \"Banksy\",\n  \"text\": \"a\",\n  \"st\\u0079le\": \"Monet\"\n}";
+        let errors = duplicate_keys(text);
+        assert_eq!(
+            errors,
+            [TaskError::DuplicateKey {
+                key: "style".into(),
+                first: 2,
+                second: 4
+            }]
+        );
+        assert!(duplicate_keys(r#"{"a": {"a": 1}, "b": [{"a": 2}, {"a": 3}]}"#).is_empty());
     }
 
     #[test]

@@ -16,6 +16,14 @@ use super::{RawTask, TaskError, raw, schema};
 /// The most styles one task may list (each style is a series of up to `max_each` images).
 pub const MAX_STYLES: usize = 100;
 
+/// The longest task file name, in bytes: file names end at 255 bytes, and the claim file
+/// `.NAME.runvqgan-claim` beside the task is 16 bytes longer than the task's name.
+pub const MAX_TASK_NAME_BYTES: usize = 255 - 16;
+
+/// The longest `out_file`, in bytes: the longest name made from it is the pending marker's
+/// temporary `.OUT_N.pending.XXXXXXXX.tmp`, 23 bytes plus the number (up to 10 digits).
+pub const MAX_OUT_FILE_BYTES: usize = 255 - 23 - 10;
+
 /// Where a task file lives, which decides its default output folder.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum TaskKind {
@@ -203,6 +211,13 @@ pub fn validate(raw: &RawTask, ctx: &TaskContext<'_>) -> Result<Validated, Vec<T
             None
         }
         Some(name) => match check_out_file(name) {
+            Ok(()) if name.len() > MAX_OUT_FILE_BYTES => {
+                errors.push(TaskError::BadOutFile {
+                    value: name.clone(),
+                    reason: "it is too long in bytes (letters outside English take 2 to 4 bytes each); file names end at 255 bytes and runvqgan adds the number and its own hidden files",
+                });
+                None
+            }
             Ok(()) => Some(name.clone()),
             Err(reason) => {
                 errors.push(TaskError::BadOutFile {
@@ -214,6 +229,13 @@ pub fn validate(raw: &RawTask, ctx: &TaskContext<'_>) -> Result<Validated, Vec<T
         },
     };
 
+    let name_bytes = ctx.task.file_name().map_or(0, |n| n.len());
+    if name_bytes > MAX_TASK_NAME_BYTES {
+        errors.push(TaskError::FileNameTooLong {
+            bytes: name_bytes,
+            max: MAX_TASK_NAME_BYTES,
+        });
+    }
     let out_folder = out_folder(raw, ctx, &mut errors);
     let task_dir = ctx.task.parent().unwrap_or(ctx.root.path());
     let in_file = input_file(
