@@ -64,7 +64,7 @@ pub enum Command {
     ///
     /// Invalid tasks get their _ERROR.txt at once; the models are loaded once; each image
     /// is written with its .txt beside it; a task whose images all exist is renamed to
-    /// .txt.done. Ctrl-C or SIGTERM stops within one iteration without a partial file; the
+    /// .txt.done. Ctrl-C, SIGTERM or SIGHUP stops within one iteration without a partial file; the
     /// next run makes only the missing images.
     #[command(after_help = EXIT_CODES_HELP)]
     Run(RunArgs),

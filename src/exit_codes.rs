@@ -12,7 +12,7 @@ pub enum ExitCode {
     Usage,
     /// 3: some tasks failed while others were done.
     Partial,
-    /// 130: interrupted (Ctrl-C or SIGTERM).
+    /// 130: interrupted (Ctrl-C, SIGTERM or SIGHUP).
     Interrupted,
 }
 
@@ -42,4 +42,4 @@ Exit codes:
   1    failure (an invalid task file, an I/O error, a failed run)
   2    usage or configuration error (bad flag, bad runvqgan.toml, no root found)
   3    some tasks failed, others were done
-  130  interrupted (Ctrl-C or SIGTERM)";
+  130  interrupted (Ctrl-C, SIGTERM or SIGHUP)";
