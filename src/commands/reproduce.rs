@@ -119,7 +119,19 @@ pub fn run(opts: &ReproduceOptions<'_>, out: &mut dyn Write) -> anyhow::Result<E
     });
     let _ = naming::remove_pending(&folder, &base, n);
     match result? {
-        Some(()) => {
+        Some(made_method) => {
+            let recorded = method(&sidecar);
+            if recorded != Some(made_method.as_str()) {
+                writeln!(
+                    out,
+                    "note: {} was made {}; the engine now follows {made_method}, so the new \
+                     image differs from the original",
+                    opts.sidecar.display(),
+                    recorded.map_or("before images recorded their method".to_string(), |m| {
+                        format!("with method {m}")
+                    }),
+                )?;
+            }
             writeln!(out, "wrote {} and {}", png.display(), txt.display())?;
             Ok(ExitCode::Success)
         }
@@ -140,9 +152,9 @@ struct ReproduceRun<'a> {
     rel: &'a str,
 }
 
-/// Generates the image into the work folder, places it and writes its sidecar. `None`:
-/// interrupted.
-fn make(r: &ReproduceRun<'_>) -> anyhow::Result<Option<()>> {
+/// Generates the image into the work folder, places it and writes its sidecar. Returns the
+/// method the engine followed; `None`: interrupted.
+fn make(r: &ReproduceRun<'_>) -> anyhow::Result<Option<String>> {
     let (root, config, sidecar) = (r.root, r.config, r.sidecar);
     let mut job = r.job.clone();
     job.output = Some(root.rel(r.png));
@@ -188,19 +200,6 @@ fn make(r: &ReproduceRun<'_>) -> anyhow::Result<Option<()>> {
     .map_err(|e| anyhow::anyhow!(fsroot::describe(&e)))
     .with_context(|| format!("cannot write {}", r.png.display()))?;
 
-    let recorded = method(&sidecar);
-    if recorded != Some(made.method.as_str()) {
-        writeln!(
-            out,
-            "note: {} was made {}; the engine now follows {}, so the new image differs \
-             from the original",
-            opts.sidecar.display(),
-            recorded.map_or("before images recorded their method".to_string(), |m| {
-                format!("with method {m}")
-            }),
-            made.method
-        )?;
-    }
     let mut new = sidecar.clone();
     new.call.job = job;
     new.call.job.output = Some(root.rel(r.png));
@@ -219,7 +218,7 @@ fn make(r: &ReproduceRun<'_>) -> anyhow::Result<Option<()>> {
         .extra
         .push(("reproduced-from".into(), r.rel.to_string()));
     new.write_new(r.txt)?;
-    Ok(Some(()))
+    Ok(Some(made.method))
 }
 
 impl ReproduceRun<'_> {
