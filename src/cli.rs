@@ -80,6 +80,27 @@ pub enum Command {
     /// Check model sets.
     #[command(subcommand)]
     Models(ModelsCommand),
+
+    /// Build the static gallery of every image in the shared folder (also done at the end
+    /// of every run).
+    ///
+    /// Writes <root>/gallery/: an overview page, one page per member folder and per
+    /// output/ folder, and a page of the error files, with search and filters in the page.
+    /// It opens from the synced folder (file://) or any static web server; nothing is
+    /// loaded from elsewhere. Only new or changed images get new thumbnails.
+    #[command(after_help = EXIT_CODES_HELP)]
+    Gallery(GalleryArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct GalleryArgs {
+    #[command(flatten)]
+    pub root: RootArg,
+
+    /// The gallery's folder, relative to the shared folder (runvqgan.toml: gallery; default
+    /// gallery).
+    #[arg(long, value_name = "DIR", help_heading = "Shared folder")]
+    pub dir: Option<String>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -306,6 +327,7 @@ mod tests {
             Command::Validate(a) => ConfigOverrides::from_flags(a),
             Command::Reproduce(a) => ConfigOverrides::from_flags(a),
             Command::Models(ModelsCommand::Check(a)) => ConfigOverrides::from_flags(a),
+            Command::Gallery(_) => ConfigOverrides::default(),
         }
     }
 

@@ -171,6 +171,30 @@ pub struct Config {
     /// Named model sets (`[models.NAME]`); always holds `default`.
     #[serde(deserialize_with = "with_default_set")]
     pub models: BTreeMap<String, ModelSet>,
+    /// The gallery built at the end of every run: `true` (in `gallery/`), `false` (none) or
+    /// a folder under the root.
+    pub gallery: GallerySetting,
+}
+
+/// `gallery` in runvqgan.toml: on (`true`, the folder `gallery`), off, or a folder.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum GallerySetting {
+    /// `true` or `false`.
+    On(bool),
+    /// A folder relative to the root.
+    Dir(String),
+}
+
+impl Config {
+    /// The gallery's folder after a run, or `None` when `gallery = false`.
+    pub fn gallery_dir(&self) -> Option<String> {
+        match &self.gallery {
+            GallerySetting::On(true) => Some(crate::gallery::DEFAULT_DIR.to_string()),
+            GallerySetting::On(false) => None,
+            GallerySetting::Dir(d) => Some(d.clone()),
+        }
+    }
 }
 
 impl Default for Config {
@@ -192,6 +216,7 @@ impl Default for Config {
             model: "default".into(),
             clip_dir: PathBuf::from("models"),
             models: BTreeMap::from([("default".to_string(), ModelSet::default())]),
+            gallery: GallerySetting::On(true),
         }
     }
 }
@@ -341,6 +366,16 @@ impl Config {
                     "[{dl}, {ds}] is larger than max_resolution [{ml}, {ms}]; lower it or raise max_resolution"
                 ),
             ));
+        }
+        if let GallerySetting::Dir(g) = &self.gallery {
+            check_relative(g).map_err(|e| {
+                bad(
+                    "gallery",
+                    format!(
+                        "{g:?} is not a folder under the root: {e}; write a folder such as \"gallery\", or false for no gallery"
+                    ),
+                )
+            })?;
         }
         if let Some(p) = &self.priority_folder {
             check_relative(p).map_err(|e| {

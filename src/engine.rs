@@ -148,6 +148,10 @@ pub struct Generated {
     /// Which behaviour of upstream generate.py the image follows (`vqgan_clip.method.METHOD`).
     #[pyo3(item)]
     pub method: String,
+    /// Versions and switches that change the pixels (`torch`, `cuda`, `driver`,
+    /// `determinism`), for the sidecar's provenance lines.
+    #[pyo3(item, default)]
+    pub environment: std::collections::BTreeMap<String, String>,
 }
 
 /// Why an image was not made.

@@ -194,6 +194,15 @@ pub enum Event {
     },
     /// The run could not go on (the engine did not start, the root cannot be read).
     RunFailed { error: String },
+    /// After the night: the gallery (`dir`, relative to the root) is up to date.
+    GalleryBuilt {
+        dir: String,
+        images: usize,
+        thumbnails_made: usize,
+        seconds: f64,
+    },
+    /// After the night: the gallery could not be built; the night's outcome stands.
+    GalleryFailed { dir: String, error: String },
 }
 
 fn problem_sentences<S: Serializer>(problems: &Problems, s: S) -> Result<S::Ok, S::Error> {

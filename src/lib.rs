@@ -5,7 +5,7 @@
 //! sidecars ([`sidecar`]), the task lifecycle ([`lifecycle`]), configuration ([`config`]) and
 //! the whole pipeline as one pure function ([`plan`]). The nightly run is [`night`], which
 //! reaches Python only through its `Generator` seam and reports every outcome as an
-//! [`events::Event`].
+//! [`events::Event`]. The static gallery of the outputs is [`gallery`].
 
 pub mod atomic;
 pub mod budget;
@@ -17,6 +17,7 @@ pub mod engine;
 pub mod events;
 pub mod exit_codes;
 pub mod fsroot;
+pub mod gallery;
 pub mod job;
 pub mod lifecycle;
 pub mod naming;

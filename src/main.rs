@@ -61,6 +61,13 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             },
             &mut stdout,
         ),
+        Command::Gallery(args) => commands::gallery::run(
+            &commands::gallery::GalleryCommandOptions {
+                root: &args.root.root,
+                dir: args.dir.as_deref(),
+            },
+            &mut stdout,
+        ),
         Command::Models(ModelsCommand::Check(args)) => commands::models::check(
             &commands::models::CheckOptions {
                 root: &args.root.root,

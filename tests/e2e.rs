@@ -47,8 +47,8 @@ fn reproduce(shared: &Shared, sidecar: &str) -> std::process::Output {
     out
 }
 
-/// Every file under the root except the hidden ones and the log, with its size and
-/// modification time.
+/// Every file under the root except the hidden ones, the log and the gallery (tested in
+/// tests/gallery.rs), with its size and modification time.
 fn files(root: &Path) -> BTreeMap<String, (u64, SystemTime)> {
     let mut out = BTreeMap::new();
     for entry in walkdir::WalkDir::new(root)
@@ -59,7 +59,7 @@ fn files(root: &Path) -> BTreeMap<String, (u64, SystemTime)> {
         if entry.file_type().is_file() {
             let rel = entry.path().strip_prefix(root).unwrap();
             let rel = rel.to_string_lossy().replace('\\', "/");
-            if rel == "runvqgan.log" {
+            if rel == "runvqgan.log" || rel.starts_with("gallery/") {
                 continue;
             }
             let meta = entry.metadata().unwrap();
@@ -168,6 +168,20 @@ fn a_night_makes_exactly_the_expected_files_then_a_second_run_changes_nothing_an
     ];
     assert_eq!(names(&root), expected, "stderr:\n{stderr}");
     assert_no_temporaries(&root);
+    // The run ends by building the gallery of every image with a sidecar.
+    let data = std::fs::read_to_string(root.join("gallery/data.js")).unwrap();
+    assert_eq!(data.matches("\"id\":").count(), 6, "{data}");
+    assert!(data.contains("\"id\":\"carol/carol_stone_1.png\""));
+    // Sidecars record the versions and switches an image depends on.
+    let sidecar = std::fs::read_to_string(root.join("alice/alice_robot_1.txt")).unwrap();
+    for key in [
+        "# torch: ",
+        "# cuda: ",
+        "# driver: ",
+        "# determinism: deterministic algorithms on",
+    ] {
+        assert!(sidecar.contains(key), "{key} missing:\n{sidecar}");
+    }
 
     // Every new PNG is a real PNG; the old file was not touched.
     for png in expected.iter().filter(|n| n.ends_with(".png")) {

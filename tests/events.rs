@@ -72,8 +72,18 @@ fn a_real_run_records_its_events_with_time_run_and_fields() {
             "image_written",
             "image_written",
             "task_done",
-            "run_finished"
+            "run_finished",
+            "gallery_built"
         ]
+    );
+    let gallery = &events[7];
+    assert_eq!(gallery["dir"], "gallery");
+    assert_eq!(
+        (
+            gallery["images"].as_u64(),
+            gallery["thumbnails_made"].as_u64()
+        ),
+        (Some(2), Some(2))
     );
     let invalid = &events[0];
     assert_eq!(invalid["task"], "tasks/bad.txt");
@@ -125,7 +135,19 @@ fn a_real_run_records_its_events_with_time_run_and_fields() {
         .iter()
         .map(|e| e["event"].as_str().unwrap())
         .collect();
-    assert_eq!(kinds, ["task_skipped", "run_started", "run_finished"]);
+    assert_eq!(
+        kinds,
+        [
+            "task_skipped",
+            "run_started",
+            "run_finished",
+            "gallery_built"
+        ]
+    );
+    assert_eq!(
+        second[3]["thumbnails_made"], 0,
+        "nothing new: no thumbnail made"
+    );
     assert_eq!(second[2]["skipped"], 1);
     assert_eq!(second[2]["exit_code"], 0);
 }

@@ -159,6 +159,7 @@ impl Generator for FakeEngine {
                     iterations,
                     batch_size: jobs.len() as u32,
                     method: "test-method".into(),
+                    environment: Default::default(),
                 }
             })
             .collect())

@@ -1,6 +1,7 @@
-//! The commands (`validate`, `plan`, `run`, `reproduce`, `models check`): each takes its options as plain values, writes its
+//! The commands (`validate`, `plan`, `run`, `reproduce`, `models check`, `gallery`): each takes its options as plain values, writes its
 //! report to the given output and returns the exit code. `main.rs` only parses flags.
 
+pub mod gallery;
 pub mod models;
 pub mod plan;
 pub mod reproduce;
@@ -14,15 +15,17 @@ use anyhow::Context;
 
 use crate::config::ConfigError;
 use crate::exit_codes::ExitCode;
+use crate::gallery::GalleryError;
 use crate::root::RootError;
 
 /// The exit code for an error that ended a command: 2 for configuration and root problems
-/// (the owner's setup), 1 for anything else.
+/// (the owner's setup, a gallery folder outside the root included), 1 for anything else.
 pub fn exit_code_for(err: &anyhow::Error) -> ExitCode {
-    if err
-        .chain()
-        .any(|e| e.is::<ConfigError>() || e.is::<RootError>())
-    {
+    if err.chain().any(|e| {
+        e.is::<ConfigError>()
+            || e.is::<RootError>()
+            || matches!(e.downcast_ref(), Some(GalleryError::BadDir { .. }))
+    }) {
         ExitCode::Usage
     } else {
         ExitCode::Failure

@@ -80,11 +80,37 @@ pub fn run(opts: &RunOptions<'_>) -> anyhow::Result<ExitCode> {
         reporter: &reporter,
         progress,
     };
-    night::run(night, &mut engine).inspect_err(|e| {
+    let code = night::run(night, &mut engine).inspect_err(|e| {
         reporter.emit(Event::RunFailed {
             error: format!("{e:#}"),
         })
-    })
+    })?;
+    if let Some(dir) = &config.gallery_dir()
+        && code != ExitCode::Interrupted
+    {
+        reporter.emit(build_gallery(&root, dir));
+    }
+    Ok(code)
+}
+
+/// Brings the gallery up to date after the night (`gallery` in runvqgan.toml). A gallery
+/// that cannot be built is reported; it does not change how the night ended.
+fn build_gallery(root: &Root, dir: &str) -> Event {
+    let options = crate::gallery::GalleryOptions {
+        dir: dir.to_string(),
+    };
+    match crate::gallery::build(root, &options) {
+        Ok(report) => Event::GalleryBuilt {
+            dir: dir.to_string(),
+            images: report.images,
+            thumbnails_made: report.thumbs.made,
+            seconds: (report.elapsed.as_secs_f64() * 100.0).round() / 100.0,
+        },
+        Err(e) => Event::GalleryFailed {
+            dir: dir.to_string(),
+            error: format!("{e:#}"),
+        },
+    }
 }
 
 /// The embedded Python engine as the night's [`Generator`]: Python starts and the configured

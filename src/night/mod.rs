@@ -88,8 +88,9 @@ pub fn check_delay(config: &Config) -> Result<(), ConfigError> {
 
 /// Records in a sidecar what the engine reported for its image: the seed it used, the
 /// device, when it started, the seconds it took, its final loss, the engine mode, the
-/// method its image follows and (when more than one) the batch size. Used by `run` and by
-/// `reproduce`.
+/// method its image follows, (when more than one) the batch size, and the torch, CUDA and
+/// driver versions and determinism switches (`torch`, `cuda`, `driver`, `determinism`).
+/// Used by `run` and by `reproduce`.
 pub fn record_result(
     sidecar: &mut Sidecar,
     made: &Generated,
@@ -102,8 +103,12 @@ pub fn record_result(
     p.started = Some(timestamp(started_at));
     p.seconds = Some((made.seconds * 100.0).round() / 100.0);
     p.final_loss = Some(made.final_loss);
-    p.extra
-        .retain(|(k, _)| k != "engine-mode" && k != "batch-size" && k != "method");
+    p.extra.retain(|(k, _)| {
+        k != "engine-mode"
+            && k != "batch-size"
+            && k != "method"
+            && !made.environment.contains_key(k)
+    });
     p.extra
         .push(("engine-mode".into(), engine_mode.as_str().into()));
     p.extra.push(("method".into(), made.method.clone()));
@@ -111,6 +116,8 @@ pub fn record_result(
         p.extra
             .push(("batch-size".into(), made.batch_size.to_string()));
     }
+    p.extra
+        .extend(made.environment.iter().map(|(k, v)| (k.clone(), v.clone())));
 }
 
 /// How many images of a task are optimised together: `max_batch` when configured, else 4

@@ -175,6 +175,16 @@ pub fn log_line(event: &Event) -> Option<String> {
             s
         }
         Event::RunFailed { error } => format!("run failed: {error}"),
+        Event::GalleryBuilt {
+            dir,
+            images,
+            thumbnails_made,
+            seconds,
+        } => format!(
+            "gallery: {images} image(s), {thumbnails_made} new thumbnail(s), in {seconds:.1} s \
+             -> {dir}/index.html"
+        ),
+        Event::GalleryFailed { dir, error } => format!("gallery {dir} not built: {error}"),
     })
     .map(|line| escape(&line))
 }
@@ -224,6 +234,8 @@ pub fn terminal_line(event: &Event) -> Option<(Level, String)> {
         | Event::ErrorFileFailed { .. }
         | Event::DoneRenameFailed { .. }
         | Event::RunFailed { .. } => (Level::Error, log_line(event)?),
+        Event::GalleryFailed { .. } => (Level::Warn, log_line(event)?),
+        Event::GalleryBuilt { .. } => (Level::Info, log_line(event)?),
         Event::BatchSplit { .. }
         | Event::TaskChanged { .. }
         | Event::BudgetReached { .. }

@@ -143,10 +143,14 @@ fn is_stop(s: &str) -> bool {
     number(s).is_some() || s.trim() == "-inf"
 }
 
+/// What a style adds to the text of a first prompt: `dog` with `Banksy` is
+/// `dog in the style of Banksy`.
+pub const STYLE_JOIN: &str = " in the style of ";
+
 impl Segment {
     fn render(&self, style: Option<&str>) -> String {
         let mut out = match style {
-            Some(s) => format!("{} in the style of {s}", self.text.trim_end()),
+            Some(s) => format!("{}{STYLE_JOIN}{s}", self.text.trim_end()),
             None => self.text.clone(),
         };
         for part in [&self.weight, &self.stop].into_iter().flatten() {
@@ -179,6 +183,22 @@ impl Prompt {
     }
 }
 
+/// The style a rendered prompt string carries ([`Prompt::render`] read backwards): the text
+/// after the last ` in the style of ` in the first prompt, without its weight; `None` for a
+/// plain prompt or one that does not parse.
+pub fn style_of(prompts: &str) -> Option<String> {
+    let first = parse(prompts)
+        .ok()?
+        .phrases
+        .into_iter()
+        .next()?
+        .into_iter()
+        .next()?;
+    let (_, style) = first.text.rsplit_once(STYLE_JOIN)?;
+    let style = style.trim();
+    (!style.is_empty()).then(|| style.to_string())
+}
+
 /// Checks a style name: it is pasted into the prompt, so it must not contain the prompt's
 /// separators. Returns the reason (with the fix) when it cannot be used.
 pub fn check_style(style: &str) -> Result<(), String> {
@@ -202,6 +222,17 @@ pub fn check_style(style: &str) -> Result<(), String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn reads_the_style_back_from_a_rendered_prompt() {
+        let p = parse("a \"friendly\" robot:1.5|rust:-0.3").unwrap();
+        assert_eq!(style_of(&p.render("Banksy")).as_deref(), Some("Banksy"));
+        assert_eq!(style_of(&p.render("")), None);
+        assert_eq!(
+            style_of("dog in the style of Monet:1:0.5^cat").as_deref(),
+            Some("Monet")
+        );
+    }
 
     #[test]
     fn style_goes_before_the_weight_of_the_first_prompt() {

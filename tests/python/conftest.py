@@ -55,3 +55,12 @@ def pytest_collection_modifyitems(config, items):
     for item in items:
         if "cuda" in item.keywords:
             item.add_marker(skip)
+
+
+def pytest_terminal_summary(terminalreporter):
+    """Says loudly when the browser test could not run (no chromium on this machine)."""
+    skipped = terminalreporter.stats.get("skipped", [])
+    if any("BROWSER TEST SKIPPED" in str(report.longrepr) for report in skipped):
+        terminalreporter.write_sep(
+            "!", "BROWSER TEST SKIPPED: no chromium/chromedriver here; "
+                 "install them with scripts/install-browser.sh (as root)", red=True, bold=True)

@@ -11,7 +11,6 @@ See docs/interfaces.md section 1 for the job keys and the result.
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import time
@@ -26,7 +25,7 @@ from . import __version__
 from .clip_model import load_clip
 from .job import check_same_size, normalise_job, round_size
 from .method import METHOD, Optimisation
-from .png import to_pil, write_png
+from .png import environment_summary, image_chunks, to_pil, write_png
 from .rng import new_seed
 from .speed import MODES, SpeedOptions, maybe_compile, precision_flags
 from .vqgan import load_vqgan
@@ -208,6 +207,7 @@ class Engine:
             images, losses = self._optimise(batches, progress)
         outputs = [self._write(job, image) for job, image in zip(jobs, images, strict=True)]
         seconds = round(time.perf_counter() - started, 3)
+        env = environment_summary()
         size = list(round_size(jobs[0]["size"], self.vqgan.factor))
         return [{
             "seed": job["seed"],
@@ -220,6 +220,7 @@ class Engine:
             "batch_size": len(batches[0]),
             "mode": self.mode,
             "method": METHOD,
+            "environment": env,
         } for job, loss, output in zip(jobs, losses, outputs, strict=True)]
 
     def _optimise(self, batches: list[list[dict[str, Any]]], progress: Progress | None):
@@ -244,9 +245,8 @@ class Engine:
         if not job["output"]:
             return None
         return write_png(to_pil(image), job["output"], {
-            "prompt": job["prompts"] or "",
-            "settings": json.dumps(self.settings(job), sort_keys=True),
-            "software": f"runvqgan vqgan_clip {__version__}",
+            **image_chunks(job["prompts"] or "", self.settings(job),
+                           f"runvqgan vqgan_clip {__version__}"),
             "method": METHOD,
         })
 

@@ -1,0 +1,56 @@
+//! `runvqgan gallery`: build or bring up to date the static gallery of the shared folder
+//! (see [`crate::gallery`]), and say what was done.
+
+use std::io::Write;
+use std::path::Path;
+
+use crate::config::{Config, ConfigOverrides};
+use crate::exit_codes::ExitCode;
+use crate::gallery::{self, BuildReport, GalleryOptions};
+use crate::root::Root;
+
+/// Options of `gallery`.
+#[derive(Debug, Clone)]
+pub struct GalleryCommandOptions<'a> {
+    /// The shared folder.
+    pub root: &'a Path,
+    /// The gallery's folder; `None`: `gallery` of runvqgan.toml, else `gallery`.
+    pub dir: Option<&'a str>,
+}
+
+/// Builds the gallery and reports it on `out`.
+pub fn run(options: &GalleryCommandOptions, out: &mut dyn Write) -> anyhow::Result<ExitCode> {
+    let root = Root::open(options.root)?;
+    let dir = match options.dir {
+        Some(dir) => dir.to_string(),
+        None => Config::load(root.path(), &ConfigOverrides::default())?
+            .gallery_dir()
+            .unwrap_or_else(|| gallery::DEFAULT_DIR.to_string()),
+    };
+    let report = gallery::build(&root, &GalleryOptions { dir })?;
+    write_report(&report, &root, out)?;
+    Ok(ExitCode::Success)
+}
+
+/// The summary of a build, a few lines for the owner.
+pub fn write_report(report: &BuildReport, root: &Root, out: &mut dyn Write) -> std::io::Result<()> {
+    let t = &report.thumbs;
+    writeln!(
+        out,
+        "gallery: {} image(s) in {} folder(s), {} error file(s) -> {}/index.html ({:.2} s)",
+        report.images,
+        report.folders,
+        report.error_files,
+        root.rel(&report.dir),
+        report.elapsed.as_secs_f64()
+    )?;
+    writeln!(
+        out,
+        "gallery: thumbnails {} made, {} kept, {} removed; {} page or data file(s) written",
+        t.made, t.kept, t.removed, report.files_written
+    )?;
+    for s in &report.skipped {
+        writeln!(out, "gallery: {}: {}", s.rel, s.reason)?;
+    }
+    Ok(())
+}
