@@ -206,7 +206,8 @@ impl Engine {
     /// Starts Python and imports the glue. `stop` is the flag that the
     /// signal handlers set; while it is set every generation stops.
     pub fn start(setup: &PythonSetup, stop: Arc<AtomicBool>) -> Result<Engine> {
-        Python::initialize();
+        let home = crate::pyhome::locate(&setup.env_dir, &setup.env_source)?;
+        initialize(&home)?;
         let glue = Python::attach(|py| prepare(py, setup)).with_context(|| {
             format!(
                 "cannot start the Python engine with the environment {} (chosen by {}); \
@@ -331,6 +332,56 @@ impl Engine {
             },
         }
     }
+}
+
+/// Starts the interpreter with its home set to `home` (see [`crate::pyhome`]), so that its
+/// standard library is never looked up through `PATH`. Like PyO3's own start, it leaves
+/// signal handling to runvqgan and releases the interpreter lock afterwards. Later calls do
+/// nothing.
+fn initialize(home: &crate::pyhome::PythonHome) -> Result<()> {
+    use std::os::unix::ffi::OsStrExt;
+    static STARTED: std::sync::Mutex<bool> = std::sync::Mutex::new(false);
+    let mut started = STARTED.lock().unwrap_or_else(|e| e.into_inner());
+    // SAFETY: plain C calls on a config struct that lives on this stack frame, made at
+    // most once per process (the mutex above) and before any other use of Python.
+    unsafe {
+        if *started || pyo3::ffi::Py_IsInitialized() != 0 {
+            *started = true;
+            return Ok(());
+        }
+        let home_value = std::ffi::CString::new(home.config_value().as_bytes())
+            .map_err(|_| anyhow!("the Python home {} holds a NUL byte", home.prefix.display()))?;
+        let mut config = std::mem::MaybeUninit::<pyo3::ffi::PyConfig>::uninit();
+        pyo3::ffi::PyConfig_InitPythonConfig(config.as_mut_ptr());
+        let config = config.assume_init_mut();
+        config.install_signal_handlers = 0;
+        config.parse_argv = 0;
+        let status =
+            pyo3::ffi::PyConfig_SetBytesString(config, &mut config.home, home_value.as_ptr());
+        let status = if pyo3::ffi::PyStatus_Exception(status) == 0 {
+            pyo3::ffi::Py_InitializeFromConfig(config)
+        } else {
+            status
+        };
+        pyo3::ffi::PyConfig_Clear(config);
+        if pyo3::ffi::PyStatus_Exception(status) != 0 {
+            let why = if status.err_msg.is_null() {
+                "unknown error".into()
+            } else {
+                std::ffi::CStr::from_ptr(status.err_msg).to_string_lossy()
+            };
+            bail!(
+                "Python could not start with its home {} ({}): {why}",
+                home.prefix.display(),
+                home.source
+            );
+        }
+        pyo3::ffi::PyEval_SaveThread();
+        *started = true;
+    }
+    // Lets PyO3 see the interpreter as started; it does nothing more once one is running.
+    Python::initialize();
+    Ok(())
 }
 
 /// Sets up `sys.path` and imports the glue.

@@ -203,6 +203,13 @@ pub enum Event {
     },
     /// After the night: the gallery could not be built; the night's outcome stands.
     GalleryFailed { dir: String, error: String },
+    /// Another run holds the lock of this run's GPU: this run ends at once, touching no task.
+    DeviceBusy {
+        /// The device as this run named it.
+        device: String,
+        /// The other run's line in the lock file (`process 123 since ...`), or empty.
+        holder: String,
+    },
 }
 
 fn problem_sentences<S: Serializer>(problems: &Problems, s: S) -> Result<S::Ok, S::Error> {

@@ -16,14 +16,17 @@ use anyhow::Context;
 use crate::config::ConfigError;
 use crate::exit_codes::ExitCode;
 use crate::gallery::GalleryError;
+use crate::pyhome::PythonEnvError;
 use crate::root::RootError;
 
-/// The exit code for an error that ended a command: 2 for configuration and root problems
-/// (the owner's setup, a gallery folder outside the root included), 1 for anything else.
+/// The exit code for an error that ended a command: 2 for configuration, root and Python
+/// environment problems (the owner's setup, a gallery folder outside the root included), 1
+/// for anything else.
 pub fn exit_code_for(err: &anyhow::Error) -> ExitCode {
     if err.chain().any(|e| {
         e.is::<ConfigError>()
             || e.is::<RootError>()
+            || e.is::<PythonEnvError>()
             || matches!(e.downcast_ref(), Some(GalleryError::BadDir { .. }))
     }) {
         ExitCode::Usage

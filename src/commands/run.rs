@@ -10,6 +10,7 @@ use std::sync::atomic::AtomicBool;
 use crate::budget::{self, Budget, Clock, SystemClock};
 use crate::commands::models::{model_files, start_configured};
 use crate::config::{Config, ConfigError, ConfigOverrides};
+use crate::device_lock;
 use crate::engine::{Engine, GenerateError, Generated, ModelInfo, ProgressSink};
 use crate::events::{Event, JsonlSink, Reporter, run_id};
 use crate::exit_codes::ExitCode;
@@ -65,6 +66,9 @@ pub fn run(opts: &RunOptions<'_>) -> anyhow::Result<ExitCode> {
         ],
         move || clock.now(),
     );
+    let Some(_gpu) = device_lock::for_run(root.path(), config.device.as_deref(), &reporter)? else {
+        return Ok(ExitCode::Success);
+    };
     let mut engine = NightEngine {
         root: &root,
         config: &config,

@@ -185,6 +185,15 @@ pub fn log_line(event: &Event) -> Option<String> {
              -> {dir}/index.html"
         ),
         Event::GalleryFailed { dir, error } => format!("gallery {dir} not built: {error}"),
+        Event::DeviceBusy { device, holder } => format!(
+            "run not started: device {device} is in use by another runvqgan run ({}); this run \
+             touches no task",
+            if holder.is_empty() {
+                "process unknown"
+            } else {
+                holder
+            }
+        ),
     })
     .map(|line| escape(&line))
 }
@@ -236,6 +245,7 @@ pub fn terminal_line(event: &Event) -> Option<(Level, String)> {
         | Event::RunFailed { .. } => (Level::Error, log_line(event)?),
         Event::GalleryFailed { .. } => (Level::Warn, log_line(event)?),
         Event::GalleryBuilt { .. } => (Level::Info, log_line(event)?),
+        Event::DeviceBusy { .. } => (Level::Warn, log_line(event)?),
         Event::BatchSplit { .. }
         | Event::TaskChanged { .. }
         | Event::BudgetReached { .. }

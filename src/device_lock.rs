@@ -1,0 +1,263 @@
+//! One run per GPU. Task claims ([`crate::claim`]) keep two runs off one task, but not off
+//! one GPU: an overlapping cron start or a manual run beside the nightly one would load the
+//! models twice and double the memory on the device. So a run takes an exclusive OS lock
+//! (`flock`) for its GPU before it touches any task, and a second run on the same GPU
+//! exits at once, saying which process holds it.
+//!
+//! The lock file is `<root>/.runvqgan/device-<host>-gpu<N>.lock`: per machine (several
+//! machines may share a root, each with its own `cuda:0`) and per physical GPU (`cuda:N`
+//! counts among `CUDA_VISIBLE_DEVICES` when that is set). Runs on other GPUs share the root
+//! as before. The CPU is not locked: it is not a device whose memory a second run would
+//! double, and several CPU runs on one root are how the claims are exercised without a GPU.
+//! Like every `flock`, the lock is released by the operating system when the process ends,
+//! however it ends.
+
+use std::fs::{File, OpenOptions, TryLockError};
+use std::io::{Read, Seek, Write};
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
+use std::path::{Path, PathBuf};
+use std::time::SystemTime;
+
+use crate::events::{Event, Reporter};
+
+/// The folder of runvqgan's own records in the root.
+pub const STATE_DIR: &str = ".runvqgan";
+
+/// What [`DeviceLock::acquire`] found.
+#[derive(Debug)]
+pub enum DeviceLock {
+    /// This run has the GPU until the value is dropped.
+    Held(HeldLock),
+    /// Another live run holds the GPU; what its lock file says about it.
+    Busy {
+        /// The GPU, as this run named it (e.g. `cuda:0`).
+        device: String,
+        /// The other run's own line (`process 123 since ...`), when it wrote one.
+        holder: String,
+    },
+    /// The run is on the CPU: nothing to lock.
+    NotNeeded,
+}
+
+/// The held lock of one GPU.
+#[derive(Debug)]
+pub struct HeldLock {
+    _file: File,
+    /// The lock file.
+    pub path: PathBuf,
+}
+
+impl DeviceLock {
+    /// Takes the lock of the GPU that `device` (the configured device; `None`: CUDA when
+    /// present) names, for the root `root`. Never blocks.
+    pub fn acquire(root: &Path, device: Option<&str>) -> std::io::Result<DeviceLock> {
+        let visible = std::env::var("CUDA_VISIBLE_DEVICES").ok();
+        let Some(gpu) = physical_gpu(device, visible.as_deref(), gpu_present()) else {
+            return Ok(DeviceLock::NotNeeded);
+        };
+        let shown = device.unwrap_or("cuda (the default)").to_string();
+        let dir = state_dir(root)?;
+        let path = dir.join(format!("device-{}-gpu{gpu}.lock", host_name()));
+        // Not group-readable: a member who could open it could also hold it.
+        let mut file = OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .read(true)
+            .write(true)
+            .mode(0o600)
+            .custom_flags(libc::O_NOFOLLOW)
+            .open(&path)?;
+        match file.try_lock() {
+            Ok(()) => {}
+            Err(TryLockError::WouldBlock) => {
+                let mut holder = String::new();
+                let _ = file.read_to_string(&mut holder);
+                return Ok(DeviceLock::Busy {
+                    device: shown,
+                    holder: holder.trim().to_string(),
+                });
+            }
+            Err(TryLockError::Error(e)) => return Err(e),
+        }
+        file.set_len(0)?;
+        file.rewind()?;
+        writeln!(
+            file,
+            "process {} since {}",
+            std::process::id(),
+            crate::progress::timestamp(SystemTime::now())
+        )?;
+        Ok(DeviceLock::Held(HeldLock { _file: file, path }))
+    }
+}
+
+/// What `run` does before it plans: takes the lock of its GPU, or reports
+/// [`Event::DeviceBusy`] and returns `None`, in which case the run ends at once without
+/// touching a task.
+pub fn for_run(
+    root: &Path,
+    device: Option<&str>,
+    reporter: &Reporter,
+) -> anyhow::Result<Option<DeviceLock>> {
+    let lock = DeviceLock::acquire(root, device).map_err(|e| {
+        anyhow::anyhow!(
+            "cannot take the lock of the device in {}: {e}",
+            root.join(STATE_DIR).display()
+        )
+    })?;
+    if let DeviceLock::Busy { device, holder } = &lock {
+        reporter.emit(Event::DeviceBusy {
+            device: device.clone(),
+            holder: holder.clone(),
+        });
+        return Ok(None);
+    }
+    Ok(Some(lock))
+}
+
+/// `<root>/.runvqgan`, made when missing (readable by all, writable by the owner only), and
+/// refused when it is a link or not a folder: members can write the root.
+pub fn state_dir(root: &Path) -> std::io::Result<PathBuf> {
+    let dir = root.join(STATE_DIR);
+    match std::fs::DirBuilder::new().mode(0o755).create(&dir) {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+        Err(e) => return Err(e),
+    }
+    let meta = std::fs::symlink_metadata(&dir)?;
+    if !meta.is_dir() {
+        return Err(std::io::Error::other(format!(
+            "{} is not a folder (a link or a file); remove it, runvqgan makes it again",
+            dir.display()
+        )));
+    }
+    Ok(dir)
+}
+
+/// The physical GPU a run on `device` uses, as a name for the lock file, or `None` for
+/// the CPU. `visible` is `CUDA_VISIBLE_DEVICES`; `present` whether this machine has an
+/// NVIDIA GPU (what the engine's default, "cuda when present", decides on).
+fn physical_gpu(device: Option<&str>, visible: Option<&str>, present: bool) -> Option<String> {
+    let index: usize = match device.map(str::trim) {
+        None if present => 0,
+        None => return None,
+        Some("cuda") => 0,
+        Some(d) => d.strip_prefix("cuda:")?.parse().ok()?,
+    };
+    let Some(visible) = visible else {
+        return Some(index.to_string());
+    };
+    let entry = visible.split(',').map(str::trim).nth(index)?;
+    let name: String = entry
+        .chars()
+        .filter(|c| c.is_ascii_alphanumeric() || *c == '-')
+        .collect();
+    (!name.is_empty() && name != "-1").then_some(name)
+}
+
+/// Whether the NVIDIA driver shows a GPU.
+fn gpu_present() -> bool {
+    Path::new("/dev/nvidia0").exists()
+        || std::fs::read_dir("/proc/driver/nvidia/gpus").is_ok_and(|mut d| d.next().is_some())
+}
+
+/// This machine's name, reduced to characters that are safe in a file name on any share.
+fn host_name() -> String {
+    let mut buf = [0u8; 256];
+    // SAFETY: the buffer is valid for its whole length; gethostname writes at most that.
+    let ok = unsafe { libc::gethostname(buf.as_mut_ptr().cast(), buf.len()) } == 0;
+    let end = buf.iter().position(|&b| b == 0).unwrap_or(buf.len());
+    let name: String = String::from_utf8_lossy(if ok { &buf[..end] } else { b"" })
+        .chars()
+        .filter(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '.' | '_'))
+        .collect();
+    if name.is_empty() {
+        "localhost".into()
+    } else {
+        name
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cuda_devices_name_their_gpu_and_the_cpu_is_never_locked() {
+        assert_eq!(physical_gpu(Some("cuda"), None, true).as_deref(), Some("0"));
+        assert_eq!(
+            physical_gpu(Some("cuda:0"), None, false).as_deref(),
+            Some("0")
+        );
+        assert_eq!(
+            physical_gpu(Some("cuda:3"), None, true).as_deref(),
+            Some("3")
+        );
+        assert_eq!(physical_gpu(Some("cpu"), None, true), None);
+        assert_eq!(physical_gpu(Some("mps"), None, true), None);
+    }
+
+    #[test]
+    fn the_default_device_is_gpu_0_only_when_a_gpu_is_present() {
+        assert_eq!(physical_gpu(None, None, true).as_deref(), Some("0"));
+        assert_eq!(physical_gpu(None, None, false), None);
+    }
+
+    #[test]
+    fn cuda_visible_devices_maps_to_the_physical_gpu() {
+        assert_eq!(
+            physical_gpu(Some("cuda:0"), Some("2,3"), true).as_deref(),
+            Some("2")
+        );
+        assert_eq!(
+            physical_gpu(Some("cuda:1"), Some("2, 3"), true).as_deref(),
+            Some("3")
+        );
+        assert_eq!(
+            physical_gpu(Some("cuda"), Some("GPU-8a1b/x"), true).as_deref(),
+            Some("GPU-8a1bx")
+        );
+        // No GPU visible: the engine falls back to the CPU.
+        assert_eq!(physical_gpu(None, Some(""), true), None);
+        assert_eq!(physical_gpu(None, Some("-1"), true), None);
+        assert_eq!(physical_gpu(Some("cuda:2"), Some("0,1"), true), None);
+    }
+
+    #[test]
+    fn a_second_lock_on_the_same_gpu_is_busy_and_names_the_holder() {
+        let root = tempfile::tempdir().unwrap();
+        let first = DeviceLock::acquire(root.path(), Some("cuda:0")).unwrap();
+        let DeviceLock::Held(held) = first else {
+            panic!("first lock not held: {first:?}")
+        };
+        match DeviceLock::acquire(root.path(), Some("cuda")).unwrap() {
+            DeviceLock::Busy { device, holder } => {
+                assert_eq!(device, "cuda");
+                assert!(
+                    holder.starts_with(&format!("process {} since ", std::process::id())),
+                    "{holder}"
+                );
+            }
+            other => panic!("not busy: {other:?}"),
+        }
+        assert!(matches!(
+            DeviceLock::acquire(root.path(), Some("cuda:1")).unwrap(),
+            DeviceLock::Held(_)
+        ));
+        drop(held);
+        assert!(matches!(
+            DeviceLock::acquire(root.path(), Some("cuda:0")).unwrap(),
+            DeviceLock::Held(_)
+        ));
+    }
+
+    #[test]
+    fn a_linked_state_folder_is_refused() {
+        let root = tempfile::tempdir().unwrap();
+        let elsewhere = tempfile::tempdir().unwrap();
+        std::os::unix::fs::symlink(elsewhere.path(), root.path().join(STATE_DIR)).unwrap();
+        let err = DeviceLock::acquire(root.path(), Some("cuda:0")).unwrap_err();
+        assert!(err.to_string().contains("not a folder"), "{err}");
+        assert_eq!(std::fs::read_dir(elsewhere.path()).unwrap().count(), 0);
+    }
+}
