@@ -1,36 +1,26 @@
 #!/usr/bin/env bash
 # Writes an example shared folder, as the lab's would look before a night:
 #   make_example.sh DIR MODELS_DIR
-# MODELS_DIR holds the tiny models of scripts/make_tiny_models.py. The folder
-# has a common tasks/ folder, two members' personal folders, a template that
-# must be skipped, and one deliberately invalid task (a misspelt field).
+# MODELS_DIR holds the tiny models of scripts/make_tiny_models.py. The folder is
+# made by `runvqgan init` (the binary in $RUNVQGAN, default target/release/runvqgan),
+# then given the tiny models, two members' personal folders and a few tasks, one of
+# them deliberately invalid (a misspelt field).
 set -euo pipefail
 dir=$1
 models=$2
-mkdir -p "$dir/tasks" "$dir/output" "$dir/alice" "$dir/bob"
+"${RUNVQGAN:-target/release/runvqgan}" init "$dir" > /dev/null
+mkdir -p "$dir/alice" "$dir/bob"
 
-cat > "$dir/runvqgan.toml" <<TOML
-# Example configuration: the tiny random models, small images, few iterations.
+cat >> "$dir/runvqgan.toml" <<TOML
+
+# The example's own settings: the tiny random models, small images.
 default_resolution = [96, 64]
-delay_seconds = 0
 
 [models.default]
 vqgan_config = "$models/vqgan.yaml"
 vqgan_checkpoint = "$models/vqgan.ckpt"
 clip_model = "$models/clip.pt"
 TOML
-
-cat > "$dir/tasks/sample.txt" <<'JSON'
-{
-  "text": ["A painting of a something doing something"],
-  "style": [""],
-  "iterations": [200],
-  "out_file": ["something"],
-  "out_folder": ["output"],
-  "portrait": [false],
-  "each": [1]
-}
-JSON
 
 cat > "$dir/tasks/lighthouse.txt" <<'JSON'
 {

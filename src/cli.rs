@@ -90,6 +90,22 @@ pub enum Command {
     /// loaded from elsewhere. Only new or changed images get new thumbnails.
     #[command(after_help = EXIT_CODES_HELP)]
     Gallery(GalleryArgs),
+
+    /// Make a new shared folder, ready for the first night.
+    ///
+    /// It holds tasks/ and output/ (group-writable, with the setgid bit, so that members'
+    /// files take the folder's group), a commented runvqgan.toml, a README.txt for the
+    /// lab's members and tasks/task_sample.txt. A folder that already holds anything is
+    /// refused (exit code 2).
+    #[command(after_help = EXIT_CODES_HELP)]
+    Init(InitArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct InitArgs {
+    /// The new shared folder (made when missing; an existing one must be empty).
+    #[arg(value_name = "DIR")]
+    pub dir: PathBuf,
 }
 
 #[derive(Debug, Args)]
@@ -327,7 +343,7 @@ mod tests {
             Command::Validate(a) => ConfigOverrides::from_flags(a),
             Command::Reproduce(a) => ConfigOverrides::from_flags(a),
             Command::Models(ModelsCommand::Check(a)) => ConfigOverrides::from_flags(a),
-            Command::Gallery(_) => ConfigOverrides::default(),
+            Command::Gallery(_) | Command::Init(_) => ConfigOverrides::default(),
         }
     }
 

@@ -68,6 +68,9 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             },
             &mut stdout,
         ),
+        Command::Init(args) => {
+            commands::init::run(&commands::init::InitOptions { dir: &args.dir }, &mut stdout)
+        }
         Command::Models(ModelsCommand::Check(args)) => commands::models::check(
             &commands::models::CheckOptions {
                 root: &args.root.root,

@@ -38,6 +38,14 @@ pub enum RootError {
         /// The path as given.
         path: PathBuf,
     },
+    /// `init` was given a folder that already holds something.
+    #[error(
+        "{path} already exists and is not empty; `runvqgan init` makes a new shared folder and never touches an existing one: name a new folder"
+    )]
+    NotEmpty {
+        /// The folder.
+        path: PathBuf,
+    },
     /// No root was found above a file.
     #[error(
         "no shared folder found above {path}: no folder on the way up (that you own, for reproduce) holds `runvqgan.toml` or a `tasks` folder; pass --root DIR"

@@ -138,3 +138,105 @@ fn a_second_run_on_a_busy_gpu_exits_at_once_and_touches_no_task() {
     assert!(shared.exists("anna/task_typo_ERROR.txt"));
     drop(first);
 }
+
+#[test]
+fn init_makes_a_shared_folder_that_the_next_run_works_in_and_refuses_an_existing_one() {
+    use std::os::unix::fs::MetadataExt;
+    let parent = tempfile::tempdir().unwrap();
+    let lab = parent.path().join("lab");
+    let init = |dir: &Path| {
+        assert_cmd::Command::cargo_bin("runvqgan")
+            .unwrap()
+            .env_remove("RUNVQGAN_ROOT")
+            .arg("init")
+            .arg(dir)
+            .output()
+            .unwrap()
+    };
+    let out = init(&lab);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let mode = |rel: &str| std::fs::metadata(lab.join(rel)).unwrap().mode() & 0o7777;
+    for folder in ["", "tasks", "output"] {
+        assert_eq!(
+            mode(folder),
+            0o2775,
+            "{folder:?}: group-writable with setgid"
+        );
+    }
+    for file in ["runvqgan.toml", "README.txt", "tasks/task_sample.txt"] {
+        assert_eq!(mode(file), 0o644, "{file}");
+    }
+    let readme = std::fs::read_to_string(lab.join("README.txt")).unwrap();
+    assert!(
+        readme.contains("_ERROR.txt") && readme.contains(".done"),
+        "{readme}"
+    );
+
+    // The sample is a valid task once copied to a name of one's own; it is never run itself.
+    let sample = std::fs::read(lab.join("tasks/task_sample.txt")).unwrap();
+    std::fs::write(lab.join("tasks/mine.txt"), &sample).unwrap();
+    let validate = assert_cmd::Command::cargo_bin("runvqgan")
+        .unwrap()
+        .current_dir(&lab)
+        .env_remove("RUNVQGAN_ROOT")
+        .args(["validate", "tasks/mine.txt"])
+        .output()
+        .unwrap();
+    assert_eq!(
+        validate.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&validate.stdout)
+    );
+    std::fs::remove_file(lab.join("tasks/mine.txt")).unwrap();
+
+    // The owner adds the models and a member a task: the night runs in the new folder.
+    let mut config = std::fs::OpenOptions::new()
+        .append(true)
+        .open(lab.join("runvqgan.toml"))
+        .unwrap();
+    std::io::Write::write_all(&mut config, tiny_models_toml().as_bytes()).unwrap();
+    std::fs::write(
+        lab.join("tasks/dog.txt"),
+        r#"{"text": "A dog", "iterations": 2, "out_file": "dog", "resolution": [32, 32], "raw": "-cuts 4"}"#,
+    )
+    .unwrap();
+    let run = assert_cmd::Command::cargo_bin("runvqgan")
+        .unwrap()
+        .env_remove("RUNVQGAN_ROOT")
+        .args(["run", "--root"])
+        .arg(&lab)
+        .timeout(Duration::from_secs(600))
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&run.stderr);
+    assert_eq!(run.status.code(), Some(0), "{stderr}");
+    assert!(lab.join("output/dog_1.png").exists(), "{stderr}");
+    assert!(lab.join("tasks/dog.txt.done").exists());
+    assert!(
+        lab.join("tasks/task_sample.txt").exists(),
+        "the sample never runs"
+    );
+
+    // A folder that holds anything is refused, and left as it was.
+    let before = snapshot(&lab);
+    let again = init(&lab);
+    assert_eq!(again.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&again.stderr);
+    assert!(
+        stderr.contains("already exists and is not empty"),
+        "{stderr}"
+    );
+    assert_eq!(snapshot(&lab), before);
+
+    // An empty folder that exists is taken.
+    let empty = parent.path().join("empty");
+    std::fs::create_dir(&empty).unwrap();
+    assert_eq!(init(&empty).status.code(), Some(0));
+    assert!(empty.join("tasks/task_sample.txt").exists());
+}
