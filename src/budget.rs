@@ -1,7 +1,8 @@
 //! The night's time budget: `run --until HH:MM` (local time) and `max_minutes` in
 //! `runvqgan.toml`. Before each image the run asks whether it can still finish in time, from
-//! the seconds per iteration measured on this run's earlier images (before the first image
-//! there is no measurement, and the image is assumed to fit). An image that would not fit is
+//! the seconds per iteration measured on this run's earlier images; before the first image,
+//! from the speed earlier runs measured for its size ([`Budget::assume`], from
+//! [`crate::speeds`]), and when no run ever measured it, the image is assumed to fit. An image that would not fit is
 //! not started; the run stops cleanly and the rest waits for the next night. The pause
 //! between tasks (`delay_seconds`) counts too: a pause that would pass the end stops the night.
 //!
@@ -82,6 +83,8 @@ pub struct Budget {
     reason: String,
     iterations: u64,
     seconds: f64,
+    /// Seconds per iteration from earlier runs, used until this run measured one.
+    assumed: Option<f64>,
 }
 
 impl Budget {
@@ -102,6 +105,7 @@ impl Budget {
             deadline: deadline.map(|d| d.0),
             iterations: 0,
             seconds: 0.0,
+            assumed: None,
         }
     }
 
@@ -129,9 +133,26 @@ impl Budget {
             .map(|d| d.duration_since(now).unwrap_or_default().as_secs_f64())
     }
 
-    /// Measured seconds per iteration, once an image was made.
+    /// Seconds per iteration: measured on this run once an image was made, else assumed.
     pub fn seconds_per_iteration(&self) -> Option<f64> {
-        (self.iterations > 0).then(|| self.seconds / self.iterations as f64)
+        if self.iterations > 0 {
+            Some(self.seconds / self.iterations as f64)
+        } else {
+            self.assumed
+        }
+    }
+
+    /// Whether this run has measured an image yet.
+    pub fn measured(&self) -> bool {
+        self.iterations > 0
+    }
+
+    /// Takes `seconds_per_iteration` (from earlier runs) for the next image, as long as this
+    /// run has measured none.
+    pub fn assume(&mut self, seconds_per_iteration: f64) {
+        if seconds_per_iteration.is_finite() && seconds_per_iteration > 0.0 {
+            self.assumed = Some(seconds_per_iteration);
+        }
     }
 
     /// `Ok` when an image of `iterations` may start at `now`; else why not, as a sentence.

@@ -91,6 +91,13 @@ pub enum Command {
     #[command(after_help = EXIT_CODES_HELP)]
     Gallery(GalleryArgs),
 
+    /// The morning view: what the last run did, what is queued now (per member), and how
+    /// long tonight's queue will take (from the speeds earlier runs measured).
+    ///
+    /// Nothing is written. The last run comes from its summary in .runvqgan/runs/.
+    #[command(after_help = EXIT_CODES_HELP)]
+    Status(StatusArgs),
+
     /// Make a new shared folder, ready for the first night.
     ///
     /// It holds tasks/ and output/ (group-writable, with the setgid bit, so that members'
@@ -99,6 +106,19 @@ pub enum Command {
     /// refused (exit code 2).
     #[command(after_help = EXIT_CODES_HELP)]
     Init(InitArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct StatusArgs {
+    #[command(flatten)]
+    pub root: RootArg,
+
+    /// Print one JSON object: {"root", "last_run" (the run's summary, as in
+    /// .runvqgan/runs/, or null), "queue": {"tasks", "images", "members": [{"member",
+    /// "tasks", "images"}], "invalid", "skipped"}, "estimate": {"seconds", "text",
+    /// "model_set", "device", "images_scaled"} or null}.
+    #[arg(long, help_heading = "Output")]
+    pub json: bool,
 }
 
 #[derive(Debug, Args)]

@@ -164,6 +164,12 @@ pub struct Config {
     pub python_env: Option<PathBuf>,
     /// The log file; relative paths are relative to the root.
     pub log_file: PathBuf,
+    /// A Prometheus textfile written at the end of every run; relative paths are relative
+    /// to the root. `None`: none.
+    pub metrics_file: Option<PathBuf>,
+    /// A command (program and arguments, never a shell) run at the end of every run with
+    /// the run's summary JSON on its standard input. `None`: none.
+    pub on_finish: Option<Vec<String>>,
     /// The name of the model set to use.
     pub model: String,
     /// Where OpenAI-format CLIP files live; relative paths are relative to the root.
@@ -213,6 +219,8 @@ impl Default for Config {
             engine_mode: EngineMode::Fast,
             python_env: None,
             log_file: PathBuf::from("runvqgan.log"),
+            metrics_file: None,
+            on_finish: None,
             model: "default".into(),
             clip_dir: PathBuf::from("models"),
             models: BTreeMap::from([("default".to_string(), ModelSet::default())]),
@@ -414,6 +422,28 @@ impl Config {
                 "device",
                 format!(
                     "{d:?} is not a device; use \"cuda\", \"cuda:1\" (a GPU by number) or \"cpu\""
+                ),
+            ));
+        }
+        if let Some(argv) = &self.on_finish
+            && argv.first().is_none_or(|p| p.trim().is_empty())
+        {
+            return Err(bad(
+                "on_finish",
+                "must name a program, with its arguments, as a list: \
+                 on_finish = [\"/usr/local/bin/mail-summary\", \"owner@lab\"]"
+                    .into(),
+            ));
+        }
+        if let Some(m) = &self.metrics_file
+            && m.file_name().is_none()
+        {
+            return Err(bad(
+                "metrics_file",
+                format!(
+                    "{} names no file; write the path of a file ending in .prom, such as \
+                     \"/var/lib/prometheus/node-exporter/runvqgan.prom\"",
+                    m.display()
                 ),
             ));
         }

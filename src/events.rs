@@ -61,7 +61,7 @@ pub enum Outcome {
 }
 
 /// What became of the night's tasks.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, serde::Deserialize)]
 pub struct TaskCounts {
     /// Renamed to `.done`.
     pub done: usize,
@@ -140,6 +140,8 @@ pub enum Event {
         final_loss: f64,
         seed: u64,
         batch_size: u32,
+        /// `[w, h]` as the engine made it (rounded down to the VQGAN's factor).
+        size: [u32; 2],
     },
     /// The engine (or writing the sidecar) failed for an image or a batch.
     ImageFailed {
@@ -192,8 +194,9 @@ pub enum Event {
         seconds: u64,
         exit_code: u8,
     },
-    /// The run could not go on (the engine did not start, the root cannot be read).
-    RunFailed { error: String },
+    /// The run could not go on (no usable configuration, a missing model file, the engine
+    /// did not start, the root cannot be read); `exit_code` is the process's exit status.
+    RunFailed { error: String, exit_code: u8 },
     /// After the night: the gallery (`dir`, relative to the root) is up to date.
     GalleryBuilt {
         dir: String,

@@ -29,6 +29,8 @@ pub mod progress;
 pub mod pyhome;
 pub mod root;
 pub mod sidecar;
+pub mod speeds;
+pub mod summary;
 pub mod task;
 pub mod testhook;
 pub mod trust;

@@ -68,6 +68,14 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             },
             &mut stdout,
         ),
+        Command::Status(args) => commands::status::run(
+            &commands::status::StatusOptions {
+                root: &args.root.root,
+                json: args.json,
+                overrides: ConfigOverrides::default(),
+            },
+            &mut stdout,
+        ),
         Command::Init(args) => {
             commands::init::run(&commands::init::InitOptions { dir: &args.dir }, &mut stdout)
         }

@@ -18,6 +18,41 @@ pub fn timestamp(t: SystemTime) -> String {
     humantime::format_rfc3339_seconds(t).to_string()
 }
 
+/// `t` as the local clock shows it, RFC 3339 with seconds and the offset from UTC
+/// (`2026-11-29T23:00:01+01:00`): for the log, which the owner reads beside a time budget
+/// given in local time. UTC (`Z`) when the local time zone cannot be read.
+pub fn local_timestamp(t: SystemTime) -> String {
+    let secs = t
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .unwrap_or_default()
+        .as_secs() as libc::time_t;
+    // SAFETY: `tm` is a plain C struct that localtime_r fills in from `secs`.
+    let tm = unsafe {
+        let mut tm: libc::tm = std::mem::zeroed();
+        if libc::localtime_r(&secs, &mut tm).is_null() {
+            return timestamp(t);
+        }
+        tm
+    };
+    let offset = tm.tm_gmtoff;
+    let (sign, abs) = if offset < 0 {
+        ('-', -offset)
+    } else {
+        ('+', offset)
+    };
+    format!(
+        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}{sign}{:02}:{:02}",
+        tm.tm_year + 1900,
+        tm.tm_mon + 1,
+        tm.tm_mday,
+        tm.tm_hour,
+        tm.tm_min,
+        tm.tm_sec,
+        abs / 3600,
+        abs % 3600 / 60
+    )
+}
+
 /// The run log file (`runvqgan.log` in the root unless configured): appended to, one line
 /// per event, each starting with a timestamp. Writing it never stops a run: a failure to
 /// write is reported once on stderr.
@@ -39,11 +74,11 @@ impl RunLog {
         }
     }
 
-    /// Appends one line (a timestamp is put in front).
+    /// Appends one line (the local time with its offset is put in front).
     pub fn line(&self, text: &str) {
         let mut guard = self.file.lock().unwrap_or_else(|e| e.into_inner());
         if let Some(f) = guard.as_mut() {
-            let stamped = format!("{} {}\n", timestamp(SystemTime::now()), text);
+            let stamped = format!("{} {}\n", local_timestamp(SystemTime::now()), text);
             if let Err(e) = f.write_all(stamped.as_bytes()) {
                 tracing::warn!("cannot write the log file {}: {e}", self.path.display());
                 *guard = None;

@@ -22,6 +22,7 @@ use runvqgan::night::sinks::ErrorFileSink;
 use runvqgan::night::{self, Generator, Night};
 use runvqgan::progress::Progress;
 use runvqgan::root::Root;
+use runvqgan::speeds::{Speeds, key};
 
 /// A clock that moves only when the fake engine works or the night pauses.
 struct FakeClock(Mutex<SystemTime>);
@@ -173,6 +174,16 @@ fn night(
     config: &str,
     engine: &mut FakeEngine,
 ) -> (anyhow::Result<ExitCode>, Vec<Event>) {
+    night_after(shared, config, engine, Speeds::default())
+}
+
+/// [`night`] after earlier runs that measured `speeds`.
+fn night_after(
+    shared: &Shared,
+    config: &str,
+    engine: &mut FakeEngine,
+    speeds: Speeds,
+) -> (anyhow::Result<ExitCode>, Vec<Event>) {
     let root = Root::open(&shared.root()).unwrap();
     let config = Config::from_toml(config).unwrap();
     let clock = engine.clock.clone();
@@ -196,6 +207,7 @@ fn night(
         clock: &*clock,
         reporter: &reporter,
         progress: Arc::new(Progress::hidden()),
+        speeds,
     };
     let code = night::run(night, engine);
     (code, recorder.events())
@@ -542,8 +554,59 @@ fn an_engine_that_cannot_start_fails_the_run_with_exit_code_1() {
         clock: &*clock,
         reporter: &reporter,
         progress: Arc::new(Progress::hidden()),
+        speeds: Speeds::default(),
     };
     let err = night::run(night, &mut Broken).unwrap_err();
     assert_eq!(exit_code_for(&err), ExitCode::Failure);
     assert!(s.exists("tasks/a.txt"));
+}
+
+#[test]
+fn the_first_image_of_a_run_is_judged_by_the_speed_earlier_runs_measured() {
+    // One image of 50 iterations, a budget of one minute. The fake engine would take 50 s,
+    // but earlier runs measured 2 s per iteration for this size on this device: 100 s.
+    let mut slow = Speeds::default();
+    slow.per_iteration
+        .insert(key("default", "cpu", [32, 32]), 2.0);
+
+    let (s, clock, stop) = fresh();
+    s.write("tasks/a.txt", task("a", 1, 50));
+    let mut engine = FakeEngine::new("cpu", &clock, &stop);
+    let (code, events) = night_after(&s, "max_minutes = 1", &mut engine, slow.clone());
+    assert_eq!(code.unwrap(), ExitCode::Success);
+    assert!(engine.batches.is_empty(), "the image was started");
+    let reason = events
+        .iter()
+        .find_map(|e| match e {
+            Event::BudgetReached { reason, .. } => Some(reason.clone()),
+            _ => None,
+        })
+        .expect("the budget stops the run");
+    assert!(reason.contains("about 100 s"), "{reason}");
+    assert_eq!(finished(&events).0, Outcome::BudgetReached);
+
+    // Measured on another device, or for no size at all: the image is assumed to fit.
+    let (s, clock, stop) = fresh();
+    s.write("tasks/a.txt", task("a", 1, 50));
+    let mut engine = FakeEngine::new("cuda:0", &clock, &stop);
+    let (code, _) = night_after(&s, "max_minutes = 1", &mut engine, slow);
+    assert_eq!(code.unwrap(), ExitCode::Success);
+    assert_eq!(engine.sizes(), [1]);
+    assert!(s.exists("tasks/a.txt.done"));
+}
+
+#[test]
+fn a_batch_is_judged_by_its_images_share_of_the_stored_speed() {
+    // Two images together on a GPU: each measured at 0.4 s per iteration, so the batch of
+    // two needs 0.8 s per iteration: 80 s for 100 iterations, more than the minute.
+    let mut speeds = Speeds::default();
+    speeds
+        .per_iteration
+        .insert(key("default", "cuda:0", [32, 32]), 0.4);
+    let (s, clock, stop) = fresh();
+    s.write("tasks/a.txt", task("a", 2, 100));
+    let mut engine = FakeEngine::new("cuda:0", &clock, &stop);
+    let (_, events) = night_after(&s, "max_minutes = 1\nmax_batch = 2", &mut engine, speeds);
+    assert!(engine.batches.is_empty());
+    assert_eq!(finished(&events).0, Outcome::BudgetReached);
 }

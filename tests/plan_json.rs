@@ -99,7 +99,7 @@ fn plan_human_output_names_each_task_and_image() {
             "1 task(s) (1 ok, 0 invalid, 0 skipped), 2 image(s) to make",
         ))
         .stdout(predicates::str::contains(
-            "output/dog_2.png  450x300, 200 iterations, random seed, image 2 of 2",
+            "output/dog_2.png  448x288 (asked 450x300), 200 iterations, random seed, image 2 of 2",
         ))
         .stdout(predicates::str::contains(
             "prompt: \"dog in the style of Monet\"",

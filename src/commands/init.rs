@@ -52,6 +52,12 @@ pub const CONFIG_TEMPLATE: &str = r#"# runvqgan.toml: the settings of this share
 #log_file = "runvqgan.log"        # one line per image and per task, and one at the end of each run
 #clip_dir = "models"              # where CLIP files such as ViT-B-32.pt are found by name
 
+# The morning after. Every run writes its summary to .runvqgan/runs/<run>.json
+# (`runvqgan status --root <this folder>` shows the last one). Besides:
+#metrics_file = "/var/lib/prometheus/node-exporter/runvqgan.prom"  # a Prometheus textfile (default: none)
+#on_finish = ["/usr/local/bin/mail-summary", "owner@example.org"]  # run with the summary JSON on its
+#                                 # standard input; a program and its arguments, never a shell (default: none)
+
 # Models: `scripts/download-models.sh <this folder>/models` fetches the default set.
 # `runvqgan models check --root <this folder>` loads a set and says what it is.
 #model = "default"                # which [models.NAME] set runs
@@ -304,6 +310,8 @@ mod tests {
                 "device",
                 "max_batch",
                 "max_minutes",
+                "metrics_file",
+                "on_finish",
                 "priority_folder",
                 "python_env"
             ]

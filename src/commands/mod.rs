@@ -7,6 +7,7 @@ pub mod models;
 pub mod plan;
 pub mod reproduce;
 pub mod run;
+pub mod status;
 pub mod validate;
 
 use std::sync::Arc;
@@ -20,6 +21,12 @@ use crate::gallery::GalleryError;
 use crate::pyhome::PythonEnvError;
 use crate::root::RootError;
 
+/// The engine could not start: the Python environment or the model files (the owner's
+/// setup, like a bad configuration: exit code 2).
+#[derive(Debug, thiserror::Error)]
+#[error("the engine cannot start (the Python environment or the model files)")]
+pub struct SetupFailed;
+
 /// The exit code for an error that ended a command: 2 for configuration, root and Python
 /// environment problems (the owner's setup, a gallery folder outside the root included), 1
 /// for anything else.
@@ -29,7 +36,8 @@ pub fn exit_code_for(err: &anyhow::Error) -> ExitCode {
             || e.is::<RootError>()
             || e.is::<PythonEnvError>()
             || matches!(e.downcast_ref(), Some(GalleryError::BadDir { .. }))
-    }) {
+    }) || err.downcast_ref::<SetupFailed>().is_some()
+    {
         ExitCode::Usage
     } else {
         ExitCode::Failure

@@ -9,6 +9,7 @@ use crate::config::{Config, ConfigOverrides};
 use crate::exit_codes::ExitCode;
 use crate::plan::{PlannedTask, Status, Verdict, json_view, plan};
 use crate::root::Root;
+use crate::speeds::{DEFAULT_FACTOR, Speeds, engine_size};
 
 /// Options of `plan`.
 #[derive(Debug, Clone)]
@@ -31,12 +32,23 @@ pub fn run(opts: &PlanOptions<'_>, out: &mut dyn Write) -> anyhow::Result<ExitCo
         serde_json::to_writer_pretty(&mut *out, &json_view(&tasks))?;
         writeln!(out)?;
     } else {
-        write_human(&root, &tasks, out)?;
+        write_human(&root, &config, &tasks, out)?;
     }
     Ok(ExitCode::Success)
 }
 
-fn write_human(root: &Root, tasks: &[PlannedTask], out: &mut dyn Write) -> std::io::Result<()> {
+fn write_human(
+    root: &Root,
+    config: &Config,
+    tasks: &[PlannedTask],
+    out: &mut dyn Write,
+) -> std::io::Result<()> {
+    let speeds = Speeds::load(root.path());
+    let factor = speeds
+        .factor
+        .get(&config.model)
+        .copied()
+        .unwrap_or(DEFAULT_FACTOR);
     let count = |s: Status| tasks.iter().filter(|t| t.status() == s).count();
     let images: usize = tasks.iter().map(|t| t.images().len()).sum();
     writeln!(
@@ -65,7 +77,13 @@ fn write_human(root: &Root, tasks: &[PlannedTask], out: &mut dyn Write) -> std::
                     ready.images.len()
                 )?;
                 for img in &ready.images {
-                    let [w, h] = img.size();
+                    let asked = img.size();
+                    let [w, h] = engine_size(asked, factor);
+                    let asked = if asked == [w, h] {
+                        String::new()
+                    } else {
+                        format!(" (asked {}x{})", asked[0], asked[1])
+                    };
                     let seed = img
                         .job
                         .seed
@@ -73,7 +91,7 @@ fn write_human(root: &Root, tasks: &[PlannedTask], out: &mut dyn Write) -> std::
                         .unwrap_or_else(|| "random seed".into());
                     writeln!(
                         out,
-                        "       {}  {w}x{h}, {} iterations, {seed}, image {} of {}",
+                        "       {}  {w}x{h}{asked}, {} iterations, {seed}, image {} of {}",
                         img.output_rel,
                         img.iterations(),
                         img.index,
@@ -100,6 +118,21 @@ fn write_human(root: &Root, tasks: &[PlannedTask], out: &mut dyn Write) -> std::
         }
         for w in t.warnings() {
             writeln!(out, "       warning: {w}")?;
+        }
+    }
+    if images > 0 {
+        writeln!(out)?;
+        match crate::commands::status::estimate(root.path(), config, tasks) {
+            Some(e) => writeln!(
+                out,
+                "Estimate: {} on {} (model set {}), from the speeds of earlier runs.",
+                e.text, e.device, e.model_set
+            )?,
+            None => writeln!(
+                out,
+                "Estimate: none yet (no earlier run measured model set {} on this device).",
+                config.model
+            )?,
         }
     }
     Ok(())

@@ -8,10 +8,12 @@ use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
 
 use crate::budget::{self, Budget, Clock, SystemClock};
-use crate::commands::models::{model_files, start_configured};
+use crate::commands::SetupFailed;
+use crate::commands::exit_code_for;
+use crate::commands::models::{check_model_files, model_files, start_configured};
 use crate::config::{Config, ConfigError, ConfigOverrides};
 use crate::device_lock;
-use crate::engine::{Engine, GenerateError, Generated, ModelInfo, ProgressSink};
+use crate::engine::{Engine, GenerateError, Generated, ModelInfo, ProgressSink, PythonSetup};
 use crate::events::{Event, JsonlSink, Reporter, run_id};
 use crate::exit_codes::ExitCode;
 use crate::job::Job;
@@ -19,6 +21,8 @@ use crate::night::sinks::{ErrorFileSink, LogSink, TerminalSink};
 use crate::night::{self, Generator, Night};
 use crate::progress::{Progress, RunLog};
 use crate::root::Root;
+use crate::speeds::{SpeedSink, Speeds};
+use crate::summary::{Outputs, SummarySink};
 
 /// Options of `run`.
 #[derive(Debug, Clone)]
@@ -31,23 +35,40 @@ pub struct RunOptions<'a> {
     pub until: Option<String>,
 }
 
-/// Runs the nightly job on `opts.root`.
+/// Runs the nightly job on `opts.root`. Every run that finds its root ends with one final
+/// line in the log: "run finished: ..." (or stopped, interrupted) or "run failed: <reason>",
+/// even when the configuration cannot be read (then in the default log file).
 pub fn run(opts: &RunOptions<'_>) -> anyhow::Result<ExitCode> {
     let clock = SystemClock;
+    let started = clock.now();
     let root = Root::open(opts.root)?;
-    let config = Config::load(root.path(), &opts.overrides)?;
-    night::check_delay(&config)?;
-    let until = opts
-        .until
-        .as_deref()
-        .map(budget::parse_until)
-        .transpose()
-        .map_err(|problem| ConfigError::Value {
-            path: "the command line".into(),
-            key: "until".into(),
-            problem,
-        })?;
-    let budget = Budget::new(until, config.max_minutes, clock.now());
+    let run = run_id(started, std::process::id());
+    let (config, budget) = match settings(&root, opts, started) {
+        Ok(settings) => settings,
+        Err(e) => {
+            let config = Config::default();
+            let reporter = Reporter::new(
+                vec![
+                    Box::new(JsonlSink::open(root.path(), &run)),
+                    Box::new(SummarySink::new(
+                        root.path(),
+                        &run,
+                        started,
+                        &config.model,
+                        None,
+                        Outputs::default(),
+                    )),
+                    Box::new(LogSink(RunLog::open(&root.path().join(&config.log_file)))),
+                ],
+                move || clock.now(),
+            );
+            reporter.emit(Event::RunFailed {
+                error: format!("{e:#}"),
+                exit_code: exit_code_for(&e).code(),
+            });
+            return Err(e);
+        }
+    };
     let stop = crate::commands::stop_flag()?;
 
     let progress = Arc::new(Progress::new(0));
@@ -57,9 +78,18 @@ pub fn run(opts: &RunOptions<'_>) -> anyhow::Result<ExitCode> {
             Box::new(ErrorFileSink {
                 root: root.path().to_path_buf(),
             }),
-            Box::new(JsonlSink::open(
+            Box::new(JsonlSink::open(root.path(), &run)),
+            Box::new(SpeedSink::new(root.path(), &config.model, started)),
+            Box::new(SummarySink::new(
                 root.path(),
-                &run_id(clock.now(), std::process::id()),
+                &run,
+                started,
+                &config.model,
+                config.device.as_deref(),
+                Outputs {
+                    metrics_file: config.metrics_file.as_ref().map(|m| root.path().join(m)),
+                    on_finish: config.on_finish.clone(),
+                },
             )),
             Box::new(LogSink(RunLog::open(&root.path().join(&config.log_file)))),
             Box::new(TerminalSink(progress.clone())),
@@ -83,10 +113,12 @@ pub fn run(opts: &RunOptions<'_>) -> anyhow::Result<ExitCode> {
         clock: &clock,
         reporter: &reporter,
         progress,
+        speeds: Speeds::load(root.path()),
     };
     let code = night::run(night, &mut engine).inspect_err(|e| {
         reporter.emit(Event::RunFailed {
             error: format!("{e:#}"),
+            exit_code: exit_code_for(e).code(),
         })
     })?;
     if let Some(dir) = &config.gallery_dir()
@@ -117,6 +149,28 @@ fn build_gallery(root: &Root, dir: &str) -> Event {
     }
 }
 
+/// The configuration with the command line applied, and the time budget from `started`.
+fn settings(
+    root: &Root,
+    opts: &RunOptions<'_>,
+    started: std::time::SystemTime,
+) -> anyhow::Result<(Config, Budget)> {
+    let config = Config::load(root.path(), &opts.overrides)?;
+    night::check_delay(&config)?;
+    let until = opts
+        .until
+        .as_deref()
+        .map(budget::parse_until)
+        .transpose()
+        .map_err(|problem| ConfigError::Value {
+            path: "the command line".into(),
+            key: "until".into(),
+            problem,
+        })?;
+    let budget = Budget::new(until, config.max_minutes, started);
+    Ok((config, budget))
+}
+
 /// The embedded Python engine as the night's [`Generator`]: Python starts and the configured
 /// model set loads on the first image, once for the whole run.
 struct NightEngine<'a> {
@@ -127,9 +181,18 @@ struct NightEngine<'a> {
 }
 
 impl Generator for NightEngine<'_> {
+    fn preflight(&self) -> anyhow::Result<()> {
+        check_model_files(self.root.path(), self.config)?;
+        let setup = PythonSetup::locate(self.config.python_env.as_deref())?;
+        crate::pyhome::locate(&setup.env_dir, &setup.env_source)?;
+        Ok(())
+    }
+
     fn start(&mut self) -> anyhow::Result<ModelInfo> {
         let files = model_files(self.root.path(), self.config, None);
-        let (engine, info) = start_configured(self.config, &files, self.stop.clone())?;
+        // Whatever stops the engine from starting is the owner's setup (exit code 2).
+        let (engine, info) = start_configured(self.config, &files, self.stop.clone())
+            .map_err(|e| e.context(SetupFailed))?;
         if self.config.device.is_none() && info.device.starts_with("cpu") {
             tracing::warn!("no CUDA GPU found: generating on the CPU, which is very slow");
         }

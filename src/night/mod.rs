@@ -34,6 +34,12 @@ pub use schedule::run;
 
 /// What makes images: the embedded engine at night, a fake in tests.
 pub trait Generator {
+    /// Cheap checks before any task is claimed (files exist, the environment is there),
+    /// so that a broken setup fails the night at once; called when there is something to make.
+    fn preflight(&self) -> anyhow::Result<()> {
+        Ok(())
+    }
+
     /// Starts the engine and loads the configured model set. Called once, before the first
     /// image; a night with nothing to make never calls it.
     fn start(&mut self) -> anyhow::Result<ModelInfo>;
@@ -63,6 +69,9 @@ pub struct Night<'a> {
     pub reporter: &'a Reporter,
     /// The progress display.
     pub progress: Arc<Progress>,
+    /// What earlier runs measured (`.runvqgan/speeds.json`): the time budget's guess for
+    /// the first batch, before this run has measured one.
+    pub speeds: crate::speeds::Speeds,
 }
 
 /// The longest pause between tasks (`delay_seconds`) a night accepts: an hour. A larger

@@ -46,6 +46,8 @@ pub struct Producer<'a> {
     pub images: usize,
     /// The engine's private work folder ([`crate::workdir`]), made on first use.
     work: Option<crate::workdir::WorkDir>,
+    /// The engine's device and VQGAN factor, once started.
+    engine: Option<(String, u32)>,
 }
 
 impl<'a> Producer<'a> {
@@ -57,6 +59,7 @@ impl<'a> Producer<'a> {
             budget,
             images: 0,
             work: None,
+            engine: None,
         }
     }
 
@@ -76,6 +79,7 @@ impl<'a> Producer<'a> {
             seconds: info.load_seconds,
         });
         self.batch = Some(batch_size(night.config.max_batch, &info.device).max(1));
+        self.engine = Some((info.device.clone(), info.factor));
         Ok(())
     }
 
@@ -105,6 +109,19 @@ impl<'a> Producer<'a> {
                 .clamp(1, images.len() - start);
             let batch = &images[start..start + size];
             let iterations = batch[0].iterations();
+            if !self.budget.measured()
+                && let Some((device, factor)) = &self.engine
+            {
+                let engine_size = crate::speeds::engine_size(batch[0].size(), *factor);
+                if let Some(rate) =
+                    night
+                        .speeds
+                        .seconds_per_iteration(&night.config.model, device, engine_size)
+                {
+                    // A batch of n costs each image its share: n times one image's time.
+                    self.budget.assume(rate * size as f64);
+                }
+            }
             if let Err(why) = self.budget.check(iterations, night.clock.now()) {
                 return TaskEnd::OutOfTime(why);
             }
@@ -335,6 +352,10 @@ fn finish_image(
         final_loss: made.final_loss,
         seed: made.seed,
         batch_size: made.batch_size,
+        size: match made.size[..] {
+            [w, h] => [w, h],
+            _ => image.size(),
+        },
     });
     Ok(())
 }

@@ -174,7 +174,7 @@ pub fn log_line(event: &Event) -> Option<String> {
             }
             s
         }
-        Event::RunFailed { error } => format!("run failed: {error}"),
+        Event::RunFailed { error, .. } => format!("run failed: {error}"),
         Event::GalleryBuilt {
             dir,
             images,
