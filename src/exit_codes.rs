@@ -8,7 +8,8 @@ pub enum ExitCode {
     Success,
     /// 1: the command failed (an invalid task file, an I/O problem, a failed run).
     Failure,
-    /// 2: a usage or configuration error (bad flag, bad `runvqgan.toml`, no root found).
+    /// 2: a usage, configuration or setup error (bad flag, bad `runvqgan.toml`, no root found,
+    /// a missing model file, a Python environment that cannot start the engine).
     Usage,
     /// 3: some tasks failed while others were done.
     Partial,
@@ -40,6 +41,7 @@ pub const EXIT_CODES_HELP: &str = "\
 Exit codes:
   0    all good (all task files valid, all tasks done)
   1    failure (an invalid task file, an I/O error, a failed run)
-  2    usage or configuration error (bad flag, bad runvqgan.toml, no root found)
+  2    usage or setup error (bad flag, bad runvqgan.toml, no root found, a missing
+       model file, a Python environment that cannot start the engine)
   3    some tasks failed, others were done
   130  interrupted (Ctrl-C, SIGTERM or SIGHUP)";

@@ -240,3 +240,246 @@ fn init_makes_a_shared_folder_that_the_next_run_works_in_and_refuses_an_existing
     assert_eq!(init(&empty).status.code(), Some(0));
     assert!(empty.join("tasks/task_sample.txt").exists());
 }
+
+/// The last line of the run log, checked to start with a local time and its offset
+/// (`2026-11-29T23:00:01+01:00 `); what follows it.
+fn last_log_line(root: &Path) -> String {
+    let log = log_text(root);
+    let last = log.lines().last().unwrap_or_default().to_string();
+    let (stamp, rest) = last.split_once(' ').unwrap_or_default();
+    let b = stamp.as_bytes();
+    assert!(
+        stamp.len() == 25
+            && b[10] == b'T'
+            && (b[19] == b'+' || b[19] == b'-')
+            && b[22] == b':'
+            && stamp[..4].parse::<u32>().is_ok(),
+        "not a local time with offset: {last}"
+    );
+    rest.to_string()
+}
+
+/// The one run summary in `.runvqgan/runs/`.
+fn only_summary(root: &Path) -> serde_json::Value {
+    let files: Vec<_> = std::fs::read_dir(root.join(".runvqgan/runs"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    assert_eq!(files.len(), 1, "{files:?}");
+    serde_json::from_slice(&std::fs::read(&files[0]).unwrap()).unwrap()
+}
+
+#[test]
+fn a_failure_before_the_first_image_exits_2_and_ends_the_log_with_run_failed_naming_it() {
+    let models = common::tiny_models();
+    let run = |shared: &Shared| {
+        shared
+            .cmd()
+            .args(["run", "--root"])
+            .arg(shared.root())
+            .timeout(Duration::from_secs(600))
+            .output()
+            .unwrap()
+    };
+    let empty_env = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(empty_env.path().join("lib/python3.11/site-packages")).unwrap();
+    let near = format!("did you mean {}?", models.join("vqgan.ckpt").display());
+    let cases: Vec<(&str, String, Vec<&str>)> = vec![
+        (
+            "no runvqgan.toml: the default models are not there",
+            String::new(),
+            vec!["models.default.vqgan_config", "does not exist"],
+        ),
+        (
+            "a misspelt key",
+            format!("max_iteration = 10\n{}", tiny_models_toml()),
+            vec![
+                "unknown field `max_iteration`",
+                "did you mean `max_iterations`?",
+            ],
+        ),
+        (
+            "a misspelt model file",
+            tiny_models_toml().replace("vqgan.ckpt", "vqgan.ckp"),
+            vec![
+                "models.default.vqgan_checkpoint",
+                "vqgan.ckp, which does not exist",
+                &near,
+            ],
+        ),
+        (
+            "a Python environment that is not there",
+            format!("python_env = \"/nonexistent/venv\"\n{}", tiny_models_toml()),
+            vec!["the Python environment /nonexistent/venv", "does not exist"],
+        ),
+        (
+            "a Python environment without the engine's packages (found once Python runs)",
+            format!(
+                "python_env = \"{}\"\n{}",
+                empty_env.path().display(),
+                tiny_models_toml()
+            ),
+            vec!["the engine cannot start"],
+        ),
+    ];
+    for (case, config, needles) in cases {
+        let shared = Shared::new();
+        if !config.is_empty() {
+            shared.write("runvqgan.toml", &config);
+        }
+        shared.write("tasks/dog.txt", task("dog"));
+        let out = run(&shared);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{case}:\n{stderr}");
+        let last = last_log_line(&shared.root());
+        assert!(last.starts_with("run failed: "), "{case}: {last}");
+        for needle in needles {
+            assert!(last.contains(needle), "{case}: `{needle}` not in: {last}");
+        }
+        // Nothing was done to the task.
+        assert!(shared.exists("tasks/dog.txt"), "{case}");
+        assert!(!shared.exists("tasks/dog_ERROR.txt"), "{case}");
+        assert!(!shared.exists("output/dog_1.png"), "{case}");
+        let summary = only_summary(&shared.root());
+        assert_eq!(summary["outcome"], "failed", "{case}");
+        assert_eq!(summary["exit_code"], 2, "{case}");
+    }
+}
+
+#[test]
+fn status_json_after_a_real_run_reports_it_field_by_field_and_so_do_the_summary_outputs() {
+    let shared = Shared::new();
+    let elsewhere = tempfile::tempdir().unwrap();
+    let got = elsewhere.path().join("summary from on_finish.json");
+    let metrics = elsewhere.path().join("runvqgan.prom");
+    shared.write(
+        "runvqgan.toml",
+        format!(
+            "device = \"cpu\"\nmetrics_file = \"{}\"\non_finish = [\"/bin/cp\", \"/dev/stdin\", \"{}\"]\n{}",
+            metrics.display(),
+            got.display(),
+            tiny_models_toml()
+        ),
+    );
+    shared.write(
+        "tasks/dog.txt",
+        r#"{"text": "A dog", "each": 2, "iterations": 2, "out_file": "dog", "resolution": [50, 40], "raw": "-cuts 4"}"#,
+    );
+    shared.write("anna/task_typo.txt", r#"{"text": "x", "out_fil": "x"}"#);
+    let out = shared
+        .cmd()
+        .args(["run", "--root"])
+        .arg(shared.root())
+        .timeout(Duration::from_secs(600))
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(3),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(last_log_line(&shared.root()).starts_with("run finished: 1 task(s) done"));
+    // A task queued for tonight.
+    shared.write(
+        "anna/task_cat.txt",
+        r#"{"text": "A cat", "iterations": 4, "out_file": "cat", "resolution": [50, 40], "raw": "-cuts 4"}"#,
+    );
+
+    let status = shared
+        .cmd()
+        .args(["status", "--json", "--root"])
+        .arg(shared.root())
+        .output()
+        .unwrap();
+    assert!(status.status.success());
+    let status: serde_json::Value = serde_json::from_slice(&status.stdout).unwrap();
+    let last = &status["last_run"];
+    let events: Vec<serde_json::Value> =
+        std::fs::read_to_string(shared.root().join(".runvqgan/events.jsonl"))
+            .unwrap()
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect();
+    assert_eq!(last["run"], events[0]["run"]);
+    assert_eq!(last["root"], shared.root().display().to_string());
+    assert_eq!(last["outcome"], "finished");
+    assert_eq!(last["exit_code"], 3);
+    assert_eq!(last["error"], serde_json::Value::Null);
+    assert_eq!(last["model_set"], "default");
+    assert_eq!(last["device"], "cpu");
+    assert_eq!(last["images"], 2);
+    assert_eq!(
+        last["tasks"],
+        serde_json::json!({"done": 1, "failed": 0, "invalid": 1, "skipped": 0, "busy": 0, "changed": 0})
+    );
+    assert_eq!(last["done"], serde_json::json!(["tasks/dog.txt"]));
+    assert_eq!(last["failed"], serde_json::json!([]));
+    assert_eq!(last["invalid"][0]["task"], "anna/task_typo.txt");
+    assert!(
+        last["invalid"][0]["problems"][0]
+            .as_str()
+            .unwrap()
+            .contains("did you mean `out_file`?")
+    );
+    assert_eq!(last["budget_reached"], serde_json::Value::Null);
+    let (started, finished) = (
+        last["started_unix"].as_u64().unwrap(),
+        last["finished_unix"].as_u64().unwrap(),
+    );
+    assert_eq!(last["seconds"].as_u64().unwrap(), finished - started);
+    assert_eq!(last["started"].as_str().unwrap().len(), 25, "{last}");
+
+    assert_eq!(status["queue"]["tasks"], 1);
+    assert_eq!(status["queue"]["images"], 1);
+    assert_eq!(
+        status["queue"]["members"],
+        serde_json::json!([{"member": "anna", "tasks": 1, "images": 1}])
+    );
+    assert_eq!(
+        status["queue"]["skipped"], 1,
+        "the invalid task waits for a fix"
+    );
+    let estimate = &status["estimate"];
+    assert_eq!(estimate["device"], "cpu");
+    assert_eq!(estimate["model_set"], "default");
+    assert_eq!(estimate["images_scaled"], 0, "48x32 was measured");
+    assert!(estimate["seconds"].as_f64().unwrap() > 0.0);
+    assert!(estimate["text"].as_str().unwrap().starts_with("about "));
+
+    // plan says the same estimate, and the size the engine makes.
+    let plan = shared
+        .cmd()
+        .args(["plan", "--root"])
+        .arg(shared.root())
+        .output()
+        .unwrap();
+    let plan = String::from_utf8_lossy(&plan.stdout);
+    assert!(
+        plan.contains(&format!(
+            "Estimate: {} on cpu (model set default)",
+            estimate["text"].as_str().unwrap()
+        )),
+        "{plan}"
+    );
+    assert!(
+        plan.contains("anna/cat_1.png  48x32 (asked 50x40)"),
+        "{plan}"
+    );
+
+    // The summary file, the command's standard input and the metrics say the same.
+    let summary = only_summary(&shared.root());
+    assert_eq!(&summary, last);
+    let fed: serde_json::Value = serde_json::from_slice(&std::fs::read(&got).unwrap()).unwrap();
+    assert_eq!(fed, summary);
+    let metrics = std::fs::read_to_string(&metrics).unwrap();
+    let label = format!("{{root=\"{}\"}}", shared.root().display());
+    assert!(
+        metrics.contains(&format!("runvqgan_last_run_images_written{label} 2\n")),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains(&format!("runvqgan_last_run_exit_code{label} 3\n")),
+        "{metrics}"
+    );
+}
