@@ -202,14 +202,24 @@ fn killed_at_every_point_the_next_runs_end_with_exactly_the_expected_files() {
     let mut got = visible(&root);
     got.sort();
     assert_eq!(got, expected);
-    // Only the root's names lock and the record of events stay hidden: no claims, markers
-    // or temporaries.
+    // Only the root's names lock and runvqgan's records (events, speeds, one summary per
+    // run that ended) stay hidden: no claims, markers or temporaries.
     let mut hidden: Vec<String> = all_files(&root)
         .into_iter()
         .filter(|f| f.split('/').any(|c| c.starts_with('.')))
+        .filter(|f| {
+            !(f.starts_with(".runvqgan/runs/") && f.ends_with(".json") && !f[15..].starts_with('.'))
+        })
         .collect();
     hidden.sort();
-    assert_eq!(hidden, [".runvqgan.lock", ".runvqgan/events.jsonl"]);
+    assert_eq!(
+        hidden,
+        [
+            ".runvqgan.lock",
+            ".runvqgan/events.jsonl",
+            ".runvqgan/speeds.json"
+        ]
+    );
 
     let light = sidecars(&root.join("output"), "light");
     let images: Vec<&str> = light.range(2..).map(|(_, (_, k))| k.as_str()).collect();
