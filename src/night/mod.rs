@@ -34,8 +34,10 @@ pub use schedule::run;
 
 /// What makes images: the embedded engine at night, a fake in tests.
 pub trait Generator {
-    /// Cheap checks before any task is claimed (files exist, the environment is there),
-    /// so that a broken setup fails the night at once; called when there is something to make.
+    /// Cheap checks before Python starts (files exist, the environment is there), so that
+    /// a broken setup fails the night with a plain message; called just before [`start`].
+    ///
+    /// [`start`]: Generator::start
     fn preflight(&self) -> anyhow::Result<()> {
         Ok(())
     }

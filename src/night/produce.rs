@@ -68,6 +68,7 @@ impl<'a> Producer<'a> {
         if self.batch.is_some() {
             return Ok(());
         }
+        self.generator.preflight()?;
         let info = self.generator.start()?;
         night.reporter.emit(Event::ModelSetLoaded {
             model_set: night.config.model.clone(),

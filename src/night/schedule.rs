@@ -99,9 +99,6 @@ pub fn run(night: Night<'_>, generator: &mut dyn Generator) -> anyhow::Result<Ex
         deadline: deadline_text(night.budget.deadline()),
     });
 
-    if total_images > 0 {
-        generator.preflight()?;
-    }
     let mut producer = Producer::new(generator, night.budget.clone());
     let mut first = true;
     for task in &work {
