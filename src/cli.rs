@@ -363,7 +363,10 @@ mod tests {
             Command::Validate(a) => ConfigOverrides::from_flags(a),
             Command::Reproduce(a) => ConfigOverrides::from_flags(a),
             Command::Models(ModelsCommand::Check(a)) => ConfigOverrides::from_flags(a),
-            Command::Gallery(_) | Command::Init(_) => ConfigOverrides::default(),
+            // No flag of these overrides a key.
+            Command::Gallery(_) | Command::Status(_) | Command::Init(_) => {
+                ConfigOverrides::default()
+            }
         }
     }
 
