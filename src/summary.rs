@@ -339,8 +339,8 @@ impl Sink for SummarySink {
                 outcome,
                 tasks,
                 images,
-                seconds,
                 exit_code,
+                ..
             } => {
                 s.outcome = match outcome {
                     Outcome::Finished => "finished",
@@ -350,10 +350,12 @@ impl Sink for SummarySink {
                 .into();
                 s.tasks = *tasks;
                 s.images = *images;
-                s.seconds = *seconds;
                 s.exit_code = *exit_code;
                 s.finished = local_timestamp(at);
                 s.finished_unix = unix(at);
+                // From the command's start (the night's own count starts after the
+                // configuration is read), so that it is the difference of the two stamps.
+                s.seconds = s.finished_unix.saturating_sub(s.started_unix);
                 let summary = s.clone();
                 drop(s);
                 self.finish(&summary);
