@@ -51,6 +51,8 @@ pub const CONFIG_TEMPLATE: &str = r#"# runvqgan.toml: the settings of this share
 # Files.
 #log_file = "runvqgan.log"        # one line per image and per task, and one at the end of each run
 #clip_dir = "models"              # where CLIP files such as ViT-B-32.pt are found by name
+#gallery = true                   # the web gallery of every image, rebuilt after each run, in gallery/;
+#                                 # false: none; or a folder inside this one, such as "public/gallery"
 
 # The morning after. Every run writes its summary to .runvqgan/runs/<run>.json
 # (`runvqgan status --root <this folder>` shows the last one). Besides:
