@@ -245,17 +245,10 @@ impl SummarySink {
                 self.root.join(RUNS_DIR).display()
             );
         }
-        if let Some(path) = &self.outputs.metrics_file {
-            let text = summary.metrics();
-            if let Err(e) = crate::atomic::write(
-                path,
-                ".runvqgan-metrics-",
-                text.as_bytes(),
-                0o644,
-                crate::atomic::Existing::Replace,
-            ) {
-                tracing::warn!("cannot write metrics_file {}: {e}", path.display());
-            }
+        if let Some(path) = &self.outputs.metrics_file
+            && let Err(e) = write_metrics(path, &summary.metrics())
+        {
+            tracing::warn!("cannot write metrics_file {}: {e}", path.display());
         }
         if let Some(argv) = &self.outputs.on_finish
             && let Err(e) = run_on_finish(argv, &json, ON_FINISH_TIMEOUT)
@@ -263,6 +256,22 @@ impl SummarySink {
             tracing::warn!("on_finish {argv:?}: {e}");
         }
     }
+}
+
+/// Writes the metrics textfile whole (temporary file in its folder, then rename), so that
+/// the collector never reads half of it. The path is the owner's (usually outside the shared
+/// folder, such as node_exporter's textfile folder), so it is written as given.
+fn write_metrics(path: &Path, text: &str) -> std::io::Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = path.parent().unwrap_or(Path::new("."));
+    let mut tmp = tempfile::Builder::new()
+        .prefix(".runvqgan-metrics-")
+        .tempfile_in(dir)?;
+    tmp.write_all(text.as_bytes())?;
+    tmp.as_file()
+        .set_permissions(std::fs::Permissions::from_mode(0o644))?;
+    tmp.persist(path).map_err(|e| e.error)?;
+    Ok(())
 }
 
 /// Runs `argv` (no shell) with `input` on its standard input; its output goes where

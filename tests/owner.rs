@@ -355,7 +355,7 @@ fn status_json_after_a_real_run_reports_it_field_by_field_and_so_do_the_summary_
     shared.write(
         "runvqgan.toml",
         format!(
-            "device = \"cpu\"\nmetrics_file = \"{}\"\non_finish = [\"/bin/cp\", \"/dev/stdin\", \"{}\"]\n{}",
+            "device = \"cpu\"\ngallery = false\nmetrics_file = \"{}\"\non_finish = [\"/bin/cp\", \"/dev/stdin\", \"{}\"]\n{}",
             metrics.display(),
             got.display(),
             tiny_models_toml()
