@@ -72,11 +72,11 @@ fn a_real_run_records_its_events_with_time_run_and_fields() {
             "image_written",
             "image_written",
             "task_done",
-            "run_finished",
-            "gallery_built"
+            "gallery_built",
+            "run_finished"
         ]
     );
-    let gallery = &events[7];
+    let gallery = &events[6];
     assert_eq!(gallery["dir"], "gallery");
     assert_eq!(
         (
@@ -115,7 +115,7 @@ fn a_real_run_records_its_events_with_time_run_and_fields() {
         assert!(image["final_loss"].is_f64());
     }
     assert_eq!(events[5]["renamed_to"], "tasks/pair.txt.done");
-    let end = &events[6];
+    let end = &events[7];
     assert_eq!(end["outcome"], "finished");
     assert_eq!(end["done"], 1);
     assert_eq!(end["invalid"], 1);
@@ -140,8 +140,8 @@ fn a_real_run_records_its_events_with_time_run_and_fields() {
         [
             "task_skipped",
             "run_started",
-            "run_finished",
-            "gallery_built"
+            "gallery_built",
+            "run_finished"
         ]
     );
     assert_eq!(

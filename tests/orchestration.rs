@@ -208,6 +208,7 @@ fn night_after(
         reporter: &reporter,
         progress: Arc::new(Progress::hidden()),
         speeds,
+        epilogue: None,
     };
     let code = night::run(night, engine);
     (code, recorder.events())
@@ -555,6 +556,7 @@ fn an_engine_that_cannot_start_fails_the_run_with_exit_code_1() {
         reporter: &reporter,
         progress: Arc::new(Progress::hidden()),
         speeds: Speeds::default(),
+        epilogue: None,
     };
     let err = night::run(night, &mut Broken).unwrap_err();
     assert_eq!(exit_code_for(&err), ExitCode::Failure);

@@ -105,6 +105,11 @@ pub fn run(opts: &RunOptions<'_>) -> anyhow::Result<ExitCode> {
         stop: stop.clone(),
         engine: None,
     };
+    let gallery_dir = config.gallery_dir();
+    let root_ref = &root;
+    let gallery = gallery_dir
+        .as_deref()
+        .map(|dir| move || build_gallery(root_ref, dir));
     let night = Night {
         root: &root,
         config: &config,
@@ -114,6 +119,7 @@ pub fn run(opts: &RunOptions<'_>) -> anyhow::Result<ExitCode> {
         reporter: &reporter,
         progress,
         speeds: Speeds::load(root.path()),
+        epilogue: gallery.as_ref().map(|f| f as &dyn Fn() -> Event),
     };
     let code = night::run(night, &mut engine).inspect_err(|e| {
         reporter.emit(Event::RunFailed {
@@ -121,11 +127,6 @@ pub fn run(opts: &RunOptions<'_>) -> anyhow::Result<ExitCode> {
             exit_code: exit_code_for(e).code(),
         })
     })?;
-    if let Some(dir) = &config.gallery_dir()
-        && code != ExitCode::Interrupted
-    {
-        reporter.emit(build_gallery(&root, dir));
-    }
     Ok(code)
 }
 

@@ -24,7 +24,7 @@ use std::time::SystemTime;
 use crate::budget::{Budget, Clock};
 use crate::config::{Config, ConfigError, EngineMode};
 use crate::engine::{GenerateError, Generated, ModelInfo, ProgressSink};
-use crate::events::Reporter;
+use crate::events::{Event, Reporter};
 use crate::job::Job;
 use crate::progress::{Progress, timestamp};
 use crate::root::Root;
@@ -71,6 +71,9 @@ pub struct Night<'a> {
     pub reporter: &'a Reporter,
     /// The progress display.
     pub progress: Arc<Progress>,
+    /// Work after the last image and before the run's final line (the gallery); skipped
+    /// after an interrupt. Its event is reported like every other.
+    pub epilogue: Option<&'a dyn Fn() -> Event>,
     /// What earlier runs measured (`.runvqgan/speeds.json`): the time budget's guess for
     /// the first batch, before this run has measured one.
     pub speeds: crate::speeds::Speeds,

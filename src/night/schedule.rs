@@ -199,6 +199,8 @@ pub fn run(night: Night<'_>, generator: &mut dyn Generator) -> anyhow::Result<Ex
     }
     if tally.interrupted {
         night.reporter.emit(Event::Interrupted {});
+    } else if let Some(epilogue) = night.epilogue {
+        night.reporter.emit(epilogue());
     }
     let code = tally.exit_code();
     night.reporter.emit(Event::RunFinished {
