@@ -265,10 +265,11 @@ impl Config {
             return Ok(config);
         }
         let command_line = Path::new("the command line");
-        let mut table: toml::Table = toml::from_str(&text).map_err(|e| parse_error(&path, e))?;
+        let mut table: toml::Table =
+            toml::from_str(&text).map_err(|e| parse_error(&path, e, &text))?;
         table.extend(overrides.0.clone());
         let config = Config::deserialize(toml::Value::Table(table))
-            .map_err(|e| parse_error(command_line, e))?;
+            .map_err(|e| parse_error(command_line, e, ""))?;
         config.check(command_line)?;
         Ok(config)
     }
@@ -279,7 +280,7 @@ impl Config {
     }
 
     fn parse(path: &Path, text: &str) -> Result<Config, ConfigError> {
-        let config: Config = toml::from_str(text).map_err(|e| parse_error(path, e))?;
+        let config: Config = toml::from_str(text).map_err(|e| parse_error(path, e, text))?;
         config.check(path)?;
         Ok(config)
     }
@@ -405,9 +406,12 @@ fn valid_device(d: &str) -> bool {
             .is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
 }
 
-fn parse_error(path: &Path, e: toml::de::Error) -> ConfigError {
+fn parse_error(path: &Path, e: toml::de::Error, text: &str) -> ConfigError {
     let mut message = e.to_string().trim_end().to_string();
-    if let Some(hint) = unknown_key_hint(&message) {
+    let at_top = |line: &str| toml::from_str::<Config>(line).is_ok();
+    if let Some(hint) = crate::config_hint::misplaced_key(text, &message, &at_top)
+        .or_else(|| unknown_key_hint(&message))
+    {
         message.push_str(&hint);
     }
     ConfigError::Parse {

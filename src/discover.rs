@@ -1,10 +1,11 @@
 //! Finding task files in the shared folder, and the order they run in.
 //!
 //! Task files are every `*.txt` under `<root>/tasks/` and every `task_*.txt` under any other
-//! top-level folder (a member's folder), at any depth. Skipped: `sample.txt`,
-//! `task_sample.txt` and `README.txt` (any case), `*_ERROR.txt`, `*.done`, hidden files and
-//! folders, sidecars (a `.txt` beside a same-named `.png`, or one whose first line is a
-//! `python generate.py` call), and anything reached through a link that leaves the root.
+//! top-level folder (a member's folder), at any depth, that [`crate::classify`] takes for a
+//! task: decided by content where the name is ambiguous. runvqgan's own files (sidecars,
+//! error and warnings files, `.done`) and hidden files are passed over in silence; every other
+//! file not run (templates, notes beside a picture, a link out of the root, ...) is returned
+//! in [`Found::skipped`] with its reason.
 //!
 //! Order ([`fair_order`]): first the tasks in the priority folder, oldest first; then one task
 //! per member in turn (round-robin; `tasks/` counts as one member), each member's oldest task
@@ -17,8 +18,9 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::SystemTime;
 
+pub use crate::classify::SkipReason;
+use crate::classify::{self, Role, is_hidden};
 use crate::root::{Root, TASKS_DIR};
-use crate::sidecar::looks_like_generate_call;
 use crate::task::{MAX_TASK_BYTES, TaskError, TaskKind};
 
 /// A task file found in the root.
@@ -36,6 +38,8 @@ pub struct TaskFile {
     pub priority: bool,
     /// The modification time of its `_ERROR.txt`, if it has one.
     pub error_modified: Option<SystemTime>,
+    /// Whether a `_WARNINGS.txt` lies beside it.
+    pub has_warnings_file: bool,
     /// The file's bytes as read during discovery (a task is validated, hashed and run from
     /// exactly these bytes; [`TaskFile::reread`] refreshes them). At most
     /// [`MAX_TASK_BYTES`] + 1 bytes are read.
@@ -65,6 +69,8 @@ impl TaskFile {
         }
         self.error_modified =
             crate::fsroot::modified(&crate::lifecycle::error_file_path(&self.path));
+        self.has_warnings_file =
+            crate::fsroot::modified(&crate::notes::warnings_file_path(&self.path)).is_some();
         Ok(())
     }
 }
@@ -157,99 +163,40 @@ fn file_type_name(ft: &std::fs::FileType) -> &'static str {
     }
 }
 
-/// Why discovery passes over a `.txt` file.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum SkipReason {
-    /// `sample.txt` / `task_sample.txt`.
-    Sample,
-    /// `README.txt`.
-    Readme,
-    /// `*_ERROR.txt`.
-    ErrorFile,
-    /// `*.done`.
-    Done,
-    /// A hidden file or folder.
-    Hidden,
-    /// A sidecar written by runvqgan (or the R runner).
-    Sidecar,
-    /// In a member folder, but not named `task_*.txt`.
-    NotTaskName,
-    /// Not a `.txt` file.
-    NotTxt,
-    /// Outside `tasks/` and the member folders.
-    OutsideTaskFolders,
+/// A file where a task could be that is not run, and why (see [`crate::classify`]): `plan`,
+/// `check` and the night's log list it, so that no task is skipped in silence.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Skipped {
+    /// The path (under the canonical root).
+    pub path: PathBuf,
+    /// The path relative to the root, `/`-separated.
+    pub rel: String,
+    /// Why it is not run.
+    pub reason: SkipReason,
 }
 
-impl std::fmt::Display for SkipReason {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(match self {
-            SkipReason::Sample => "sample files (sample.txt, task_sample.txt) are templates and never run",
-            SkipReason::Readme => "README.txt files are never run",
-            SkipReason::ErrorFile => "it is an error report (*_ERROR.txt), not a task",
-            SkipReason::Done => "it is a finished task (*.done); rename it to .txt to run it again",
-            SkipReason::Hidden => "hidden files and folders (starting with a dot) are never run",
-            SkipReason::Sidecar => "it is the sidecar of an image (a .png of the same name exists, or it starts with a generate call)",
-            SkipReason::NotTaskName => "in a personal folder only files named task_*.txt are run",
-            SkipReason::NotTxt => "only .txt files are task files",
-            SkipReason::OutsideTaskFolders => "task files live in tasks/ or in a member's folder",
-        })
-    }
+/// What discovery found: the task files in processing order, and the files not run.
+#[derive(Debug, Clone, Default)]
+pub struct Found {
+    /// Task files, in processing order (see the module docs).
+    pub tasks: Vec<TaskFile>,
+    /// Files where a task could be that are not run (never runvqgan's own files), by path.
+    pub skipped: Vec<Skipped>,
 }
 
-fn is_hidden(name: &str) -> bool {
-    name.starts_with('.')
-}
-
-/// The skip rules that depend on the name alone. `in_tasks`: the file is under `tasks/` (any
-/// `.txt`), else under a member folder (`task_*.txt` only).
-pub fn skip_by_name(name: &str, in_tasks: bool) -> Option<SkipReason> {
-    let lower = name.to_lowercase();
-    if is_hidden(name) {
-        return Some(SkipReason::Hidden);
-    }
-    if lower.ends_with(".done") {
-        return Some(SkipReason::Done);
-    }
-    if !lower.ends_with(".txt") {
-        return Some(SkipReason::NotTxt);
-    }
-    if lower == "sample.txt" || lower == "task_sample.txt" {
-        return Some(SkipReason::Sample);
-    }
-    if lower == "readme.txt" {
-        return Some(SkipReason::Readme);
-    }
-    if lower.ends_with("_error.txt") {
-        return Some(SkipReason::ErrorFile);
-    }
-    if !in_tasks && !lower.starts_with("task_") {
-        return Some(SkipReason::NotTaskName);
-    }
-    None
-}
-
-/// Whether the file at `path` is skipped, by its name or, for a sidecar, by a same-named
-/// `.png` beside it or a first line that is a generate call.
+/// Whether the file at `path` is skipped, and why: by its name, or by its content and the
+/// files beside it (see [`crate::classify`]). `in_tasks`: the file is under `tasks/`.
 pub fn skip_reason(path: &Path, in_tasks: bool) -> Option<SkipReason> {
     let name = path.file_name()?.to_string_lossy();
-    if let Some(r) = skip_by_name(&name, in_tasks) {
+    if let Some(r) = classify::by_name(&name, in_tasks) {
         return Some(r);
     }
-    if path.with_extension("png").exists() {
-        return Some(SkipReason::Sidecar);
+    let head = read_task_file(path).ok().map(|(bytes, _)| bytes);
+    let beside = |other: &str| crate::fsroot::modified(&path.with_file_name(other)).is_some();
+    match classify::by_content(&name, head.as_deref(), &beside) {
+        Role::Task => None,
+        Role::Skip(r) => Some(r),
     }
-    let mut head = [0u8; 256];
-    // O_NONBLOCK: a fifo named like a task must not stop the caller.
-    let n = crate::fsroot::open_read(path, true)
-        .and_then(|mut f| {
-            if f.metadata()?.is_file() {
-                f.read(&mut head)
-            } else {
-                Ok(0)
-            }
-        })
-        .unwrap_or(0);
-    looks_like_generate_call(&head[..n]).then_some(SkipReason::Sidecar)
 }
 
 /// The type of a folder entry, as the listing (or `lstat`) gave it.
@@ -275,11 +222,26 @@ struct Walk<'a> {
     root: &'a Root,
     priority: Option<&'a str>,
     found: Vec<TaskFile>,
+    skipped: Vec<Skipped>,
     /// Canonical folders entered through links (guards against link loops).
     linked_dirs: HashSet<PathBuf>,
 }
 
 impl Walk<'_> {
+    /// Records a file that is not run, unless it is one passed over in silence.
+    fn skip(&mut self, path: PathBuf, reason: SkipReason) {
+        if reason.is_silent() {
+            tracing::trace!("skipping {}: {reason}", path.display());
+            return;
+        }
+        tracing::debug!("not run: {}: {reason}", path.display());
+        self.skipped.push(Skipped {
+            rel: self.root.rel(&path),
+            path,
+            reason,
+        });
+    }
+
     /// Walks `dir` (lexically under the root) with one directory listing per folder and no
     /// `stat` for plain files until one is a candidate.
     fn dir(&mut self, dir: &Path, in_tasks: bool) {
@@ -308,10 +270,16 @@ impl Walk<'_> {
             };
             match name.into_string() {
                 Ok(name) => entries.push((name, Kind(kind))),
-                Err(name) => tracing::warn!(
-                    "skipping {}: its name is not valid UTF-8; rename it",
-                    dir.join(name).display()
-                ),
+                Err(name) => {
+                    let shown = name.to_string_lossy().into_owned();
+                    tracing::warn!(
+                        "skipping {}: its name is not valid UTF-8; rename it",
+                        dir.join(&name).display()
+                    );
+                    if !Kind(kind).is_dir() && classify::by_name(&shown, in_tasks).is_none() {
+                        self.skip(dir.join(shown), SkipReason::BadNameEncoding);
+                    }
+                }
             }
         }
         entries.sort_by(|a, b| a.0.cmp(&b.0));
@@ -321,8 +289,9 @@ impl Walk<'_> {
                 continue;
             }
             let path = dir.join(name);
-            // Whether the name is that of a task file here (whatever the entry is).
-            let task_name = skip_by_name(name, in_tasks).is_none();
+            // What the name alone says (`None`: a task file's name here, the content decides).
+            let by_name = classify::by_name(name, in_tasks);
+            let task_name = by_name.is_none();
             let (is_dir, is_file, problem) = if ft.is_symlink() {
                 match path.canonicalize() {
                     Ok(c) if self.root.contains(&c) => {
@@ -336,11 +305,15 @@ impl Walk<'_> {
                         }
                     }
                     Ok(_) => {
-                        // Never followed, never written beside: only the log says so.
-                        tracing::warn!(
-                            "skipping {}: a link that leads outside the shared folder",
-                            path.display()
-                        );
+                        // Never followed, never written beside: listed as not run.
+                        if task_name {
+                            self.skip(path, SkipReason::LinkOutside);
+                        } else {
+                            tracing::debug!(
+                                "skipping {}: a link that leads outside the shared folder",
+                                path.display()
+                            );
+                        }
                         continue;
                     }
                     Err(e) => {
@@ -372,15 +345,11 @@ impl Walk<'_> {
             if !is_file {
                 continue;
             }
-            if let Some(reason) = skip_by_name(name, in_tasks) {
-                tracing::trace!("skipping {}: {reason}", path.display());
+            if let Some(reason) = by_name {
+                self.skip(path, reason);
                 continue;
             }
             let stem = &name[..name.len() - 4];
-            if problem.is_none() && names.contains(format!("{stem}.png").as_str()) {
-                tracing::debug!("skipping {}: {}", path.display(), SkipReason::Sidecar);
-                continue;
-            }
             let mut problem = problem;
             if problem.is_none() && name.chars().any(char::is_control) {
                 problem = Some(TaskError::BadFileName);
@@ -407,15 +376,20 @@ impl Walk<'_> {
                     }
                 },
             };
-            if looks_like_generate_call(&bytes[..bytes.len().min(256)]) {
-                tracing::debug!("skipping {}: {}", path.display(), SkipReason::Sidecar);
+            let head = problem.is_none().then_some(bytes.as_slice());
+            if let Role::Skip(reason) =
+                classify::by_content(name, head, &|other| names.contains(other))
+            {
+                self.skip(path, reason);
                 continue;
             }
-            let error_name = format!("{stem}_ERROR.txt");
+            let error_name = format!("{stem}{}", classify::ERROR_SUFFIX);
             let error_modified = names
                 .contains(error_name.as_str())
                 .then(|| crate::fsroot::modified(&dir.join(&error_name)))
                 .flatten();
+            let has_warnings_file =
+                names.contains(format!("{stem}{}", classify::WARNINGS_SUFFIX).as_str());
             let rel = self.root.rel(&path);
             let priority = self.priority.is_some_and(|p| {
                 let p = p.trim_end_matches('/');
@@ -428,6 +402,7 @@ impl Walk<'_> {
                 modified,
                 priority,
                 error_modified,
+                has_warnings_file,
                 bytes: bytes.into(),
                 problem,
             });
@@ -437,10 +412,17 @@ impl Walk<'_> {
 
 /// Finds the task files of `root`, in processing order (see the module docs).
 pub fn discover(root: &Root, priority_folder: Option<&str>) -> std::io::Result<Vec<TaskFile>> {
+    Ok(discover_all(root, priority_folder)?.tasks)
+}
+
+/// Finds the task files of `root`, in processing order, and the files where a task could be
+/// that are not run, with the reason.
+pub fn discover_all(root: &Root, priority_folder: Option<&str>) -> std::io::Result<Found> {
     let mut walk = Walk {
         root,
         priority: priority_folder,
         found: Vec::new(),
+        skipped: Vec::new(),
         linked_dirs: HashSet::new(),
     };
     let mut tops: Vec<(PathBuf, bool)> = Vec::new();
@@ -468,7 +450,12 @@ pub fn discover(root: &Root, priority_folder: Option<&str>) -> std::io::Result<V
         let mut seen = HashSet::new();
         found.retain(|t| seen.insert(t.path.canonicalize().unwrap_or_else(|_| t.path.clone())));
     }
-    Ok(fair_order(found))
+    let mut skipped = walk.skipped;
+    skipped.sort_by(|a, b| a.rel.cmp(&b.rel));
+    Ok(Found {
+        tasks: fair_order(found),
+        skipped,
+    })
 }
 
 /// Orders tasks: the priority folder first (oldest first), then round-robin across members,
@@ -520,6 +507,7 @@ mod tests {
             modified: SystemTime::UNIX_EPOCH + Duration::from_secs(secs),
             priority,
             error_modified: None,
+            has_warnings_file: false,
             bytes: Arc::from(&b""[..]),
             problem: None,
         }

@@ -78,6 +78,7 @@ fn a_real_run_records_its_events_with_time_run_and_fields() {
     let invalid = &events[0];
     assert_eq!(invalid["task"], "tasks/bad.txt");
     assert_eq!(invalid["error_file"], "tasks/bad_ERROR.txt");
+    assert_eq!(invalid["error_file_state"], "written");
     assert!(
         invalid["problems"][0]
             .as_str()
@@ -113,7 +114,7 @@ fn a_real_run_records_its_events_with_time_run_and_fields() {
     assert_eq!(end["exit_code"], 3);
 
     // A second run appends its own events under its own run id: nothing to make, the
-    // invalid task is skipped.
+    // invalid task is checked again and still invalid, its error file unchanged.
     let out = run(&s);
     assert_eq!(out.status.code(), Some(0));
     let events = record(&s);
@@ -125,8 +126,10 @@ fn a_real_run_records_its_events_with_time_run_and_fields() {
         .iter()
         .map(|e| e["event"].as_str().unwrap())
         .collect();
-    assert_eq!(kinds, ["task_skipped", "run_started", "run_finished"]);
-    assert_eq!(second[2]["skipped"], 1);
+    assert_eq!(kinds, ["task_invalid", "run_started", "run_finished"]);
+    assert_eq!(second[0]["error_file_state"], "unchanged");
+    assert_eq!(second[2]["invalid"], 1);
+    assert_eq!(second[2]["still_invalid"], 1);
     assert_eq!(second[2]["exit_code"], 0);
 }
 
