@@ -1,4 +1,5 @@
-//! The commands (`validate`, `plan`, `run`, `reproduce`, `models check`, `gallery`): each takes its options as plain values, writes its
+//! The commands (`validate`, `plan`, `run`, `reproduce`, `models check`, `gallery`,
+//! `slurm-script`): each takes its options as plain values, writes its
 //! report to the given output and returns the exit code. `main.rs` only parses flags.
 
 pub mod gallery;
@@ -6,6 +7,7 @@ pub mod models;
 pub mod plan;
 pub mod reproduce;
 pub mod run;
+pub mod slurm_script;
 pub mod validate;
 
 use std::sync::Arc;

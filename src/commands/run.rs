@@ -18,6 +18,7 @@ use crate::night::sinks::{ErrorFileSink, LogSink, TerminalSink};
 use crate::night::{self, Generator, Night};
 use crate::progress::{Progress, RunLog};
 use crate::root::Root;
+use crate::slurm::SlurmJob;
 
 /// Options of `run`.
 #[derive(Debug, Clone)]
@@ -46,7 +47,17 @@ pub fn run(opts: &RunOptions<'_>) -> anyhow::Result<ExitCode> {
             key: "until".into(),
             problem,
         })?;
-    let budget = Budget::new(until, config.max_minutes, clock.now());
+    let mut budget = Budget::new(until, config.max_minutes, clock.now());
+    if let Some(job) = SlurmJob::from_env()
+        && let Some(end) = job.end(clock.now())
+    {
+        // Slurm sends SIGTERM a minute before the end (the script's --signal); leave that
+        // minute for the last rename.
+        budget = budget.limit_to(
+            end - std::time::Duration::from_secs(60),
+            format!("the end of {} less a minute", job.describe()),
+        );
+    }
     let stop = crate::commands::stop_flag()?;
 
     let progress = Arc::new(Progress::new(0));
