@@ -369,6 +369,7 @@ mod tests {
             Command::Reproduce(a) => ConfigOverrides::from_flags(a),
             Command::Models(ModelsCommand::Check(a)) => ConfigOverrides::from_flags(a),
             Command::Gallery(_) => ConfigOverrides::default(),
+            Command::SlurmScript(_) => ConfigOverrides::default(),
         }
     }
 
