@@ -145,11 +145,11 @@ fn a_real_run_records_its_events_with_time_run_and_fields() {
         ]
     );
     assert_eq!(
-        second[3]["thumbnails_made"], 0,
+        second[2]["thumbnails_made"], 0,
         "nothing new: no thumbnail made"
     );
-    assert_eq!(second[2]["skipped"], 1);
-    assert_eq!(second[2]["exit_code"], 0);
+    assert_eq!(second[3]["skipped"], 1);
+    assert_eq!(second[3]["exit_code"], 0);
 }
 
 #[test]
