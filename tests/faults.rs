@@ -14,7 +14,8 @@ use std::time::{Duration, Instant};
 use common::{Shared, tiny_models_toml};
 
 /// A shared folder on the CPU with the tiny models. One image per batch unless `extra`
-/// says otherwise, so that the kill points fall between single images.
+/// says otherwise, so that the kill points fall between single images. The gallery is off:
+/// these tests compare exactly the files that the night's images and tasks leave.
 fn shared_with_models(extra: &str) -> Shared {
     let shared = Shared::new();
     let batch = if extra.contains("max_batch") {
@@ -24,7 +25,10 @@ fn shared_with_models(extra: &str) -> Shared {
     };
     shared.write(
         "runvqgan.toml",
-        format!("device = \"cpu\"\n{batch}{extra}{}", tiny_models_toml()),
+        format!(
+            "device = \"cpu\"\ngallery = false\n{batch}{extra}{}",
+            tiny_models_toml()
+        ),
     );
     shared
 }
