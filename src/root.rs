@@ -122,24 +122,7 @@ impl Root {
     /// Finds the root above `start` (a file or folder): the nearest folder, `start` itself
     /// included, that holds `runvqgan.toml` or a `tasks` folder.
     pub fn find_above(start: &Path) -> Result<Root, RootError> {
-        let abs = start.canonicalize().map_err(|source| RootError::Open {
-            path: start.to_path_buf(),
-            source,
-        })?;
-        let mut dir = if abs.is_dir() {
-            Some(abs.as_path())
-        } else {
-            abs.parent()
-        };
-        while let Some(d) = dir {
-            if d.join(CONFIG_FILE).is_file() || d.join(TASKS_DIR).is_dir() {
-                return Root::open(d);
-            }
-            dir = d.parent();
-        }
-        Err(RootError::NotFound {
-            path: start.to_path_buf(),
-        })
+        Root::find_first_above(start, |_| true)
     }
 
     /// Finds the root above `start` for a command that runs as whoever holds a file
@@ -152,6 +135,14 @@ impl Root {
         use std::os::unix::fs::MetadataExt;
         // SAFETY: geteuid has no preconditions and cannot fail.
         let me = unsafe { libc::geteuid() };
+        Root::find_first_above(start, |d| {
+            std::fs::symlink_metadata(d).is_ok_and(|m| m.uid() == me || m.uid() == 0)
+        })
+    }
+
+    /// The nearest folder above `start` (itself included) that `accept`s and that holds
+    /// `runvqgan.toml` or a `tasks` folder.
+    fn find_first_above(start: &Path, accept: impl Fn(&Path) -> bool) -> Result<Root, RootError> {
         let abs = start.canonicalize().map_err(|source| RootError::Open {
             path: start.to_path_buf(),
             source,
@@ -162,8 +153,7 @@ impl Root {
             abs.parent()
         };
         while let Some(d) = dir {
-            let owned = std::fs::symlink_metadata(d).is_ok_and(|m| m.uid() == me || m.uid() == 0);
-            if owned && (d.join(CONFIG_FILE).is_file() || d.join(TASKS_DIR).is_dir()) {
+            if accept(d) && (d.join(CONFIG_FILE).is_file() || d.join(TASKS_DIR).is_dir()) {
                 return Root::open(d);
             }
             dir = d.parent();

@@ -175,19 +175,7 @@ impl Speeds {
 /// A file of `.runvqgan/` (written by runvqgan): read without following a link, at most
 /// 4 MiB; `None` when missing or unreadable.
 pub fn read_state_file(path: &Path) -> Option<Vec<u8>> {
-    use std::io::Read;
-    use std::os::unix::fs::OpenOptionsExt;
-    let file = std::fs::OpenOptions::new()
-        .read(true)
-        .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK)
-        .open(path)
-        .ok()?;
-    if !file.metadata().ok()?.is_file() {
-        return None;
-    }
-    let mut bytes = Vec::new();
-    file.take(4 << 20).read_to_end(&mut bytes).ok()?;
-    Some(bytes)
+    crate::fsroot::read_own_file(path, 4 << 20)
 }
 
 /// A duration as people say it: `about 4 h 10 min`, `about 12 min`, `about 40 s`.

@@ -157,19 +157,7 @@ fn make_dirs(base: &Path, rel: &Path) -> std::io::Result<()> {
 /// The bytes of the regular file at `path`, read without following a link or blocking on a
 /// fifo; `None` for anything else. Gallery files are compared with them before writing.
 pub(crate) fn read_regular(path: &Path) -> Option<Vec<u8>> {
-    use std::io::Read;
-    use std::os::unix::fs::OpenOptionsExt;
-    let mut file = std::fs::OpenOptions::new()
-        .read(true)
-        .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK)
-        .open(path)
-        .ok()?;
-    if !file.metadata().ok()?.is_file() {
-        return None;
-    }
-    let mut bytes = Vec::new();
-    file.read_to_end(&mut bytes).ok()?;
-    Some(bytes)
+    crate::fsroot::read_own_file(path, u64::MAX)
 }
 
 /// Writes `bytes` to `path` (atomically, mode 0644) unless the file holds them already;

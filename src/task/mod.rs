@@ -3,6 +3,7 @@
 //! ([`expand`]). Nothing here writes to disk.
 
 pub mod expand;
+mod paths;
 pub mod prompt;
 pub mod raw;
 pub mod schema;

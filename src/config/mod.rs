@@ -10,7 +10,10 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Deserializer, Serialize};
-use thiserror::Error;
+
+mod error;
+pub use error::ConfigError;
+use error::parse_error;
 
 use crate::root::{CONFIG_FILE, check_relative};
 
@@ -22,37 +25,6 @@ pub const DEFAULT_VQGAN_CHECKPOINT: &str = "models/vqgan_imagenet_f16_16384.ckpt
 pub const DEFAULT_CLIP_MODEL: &str = "ViT-B/32";
 /// The smallest image side accepted anywhere (VQGAN rounds sides down to multiples of 16).
 pub const MIN_SIDE: u32 = 16;
-
-/// A bad configuration file or a bad override.
-#[derive(Debug, Error)]
-pub enum ConfigError {
-    /// The file exists but cannot be read.
-    #[error("cannot read {path}: {source}")]
-    Read {
-        /// The file.
-        path: PathBuf,
-        /// The I/O error.
-        source: std::io::Error,
-    },
-    /// TOML syntax, an unknown key or a value of the wrong type.
-    #[error("{path} is not valid: {message}")]
-    Parse {
-        /// The file.
-        path: PathBuf,
-        /// What the TOML reader said, with the line and column.
-        message: String,
-    },
-    /// A value of the right type that makes no sense.
-    #[error("{path}: `{key}` {problem}")]
-    Value {
-        /// The file (or `command line`).
-        path: PathBuf,
-        /// The key.
-        key: String,
-        /// What is wrong and how to fix it.
-        problem: String,
-    },
-}
 
 /// One named set of models: a VQGAN (config + checkpoint) and a CLIP model. Keys left out
 /// fall back to the `default` set's built-in values, so `[models.big] clip_model =
@@ -468,25 +440,4 @@ fn valid_device(d: &str) -> bool {
         || d == "cuda"
         || d.strip_prefix("cuda:")
             .is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
-}
-
-fn parse_error(path: &Path, e: toml::de::Error) -> ConfigError {
-    let mut message = e.to_string().trim_end().to_string();
-    if let Some(hint) = unknown_key_hint(&message) {
-        message.push_str(&hint);
-    }
-    ConfigError::Parse {
-        path: path.to_path_buf(),
-        message,
-    }
-}
-
-/// Adds "did you mean" to serde's "unknown field `x`, expected one of `a`, `b`" message,
-/// choosing among the keys it lists (those of the table the key was found in).
-fn unknown_key_hint(message: &str) -> Option<String> {
-    let start = message.find("unknown field `")? + "unknown field `".len();
-    let (key, rest) = message[start..].split_once('`')?;
-    let known: Vec<&str> = rest.split('`').skip(1).step_by(2).collect();
-    let best = crate::task::schema::nearest(key, &known)?;
-    Some(format!("\ndid you mean `{best}`?"))
 }

@@ -22,12 +22,12 @@
 use std::ffi::{OsStr, OsString};
 use std::io::{Read, Write};
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
-use std::os::unix::ffi::{OsStrExt, OsStringExt};
-use std::path::{Component, Path, PathBuf};
+use std::os::unix::ffi::OsStrExt;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
-use rustix::fs::{AtFlags, FileType, Mode, OFlags, RenameFlags, ResolveFlags};
+use rustix::fs::{AtFlags, FileType, Mode, OFlags, RenameFlags};
 use rustix::io::Errno;
 
 /// The largest sidecar, pending marker or claim read (they hold a few hundred bytes).
@@ -105,128 +105,8 @@ fn escape() -> std::io::Error {
     std::io::Error::from_raw_os_error(libc::EXDEV)
 }
 
-/// The components of a relative path: names and `..` (as `None`); `.` dropped. An absolute
-/// path is an escape.
-fn parts(rel: &Path) -> std::io::Result<Vec<Option<OsString>>> {
-    let mut out = Vec::new();
-    for c in rel.components() {
-        match c {
-            Component::Normal(n) => out.push(Some(n.to_os_string())),
-            Component::ParentDir => out.push(None),
-            Component::CurDir => {}
-            Component::RootDir | Component::Prefix(_) => return Err(escape()),
-        }
-    }
-    Ok(out)
-}
-
-/// Opens `rel` beneath `anchor` with `flags` (and `mode` for `O_CREAT`). `follow_last`:
-/// whether a link in the last component is followed (inside the root only).
-fn open_beneath(
-    anchor: &Anchor,
-    rel: &Path,
-    flags: OFlags,
-    mode: Mode,
-    follow_last: bool,
-) -> std::io::Result<OwnedFd> {
-    let flags = flags
-        | OFlags::CLOEXEC
-        | if follow_last {
-            OFlags::empty()
-        } else {
-            OFlags::NOFOLLOW
-        };
-    if HAVE_OPENAT2.load(Ordering::Relaxed) {
-        let target: &Path = if rel.as_os_str().is_empty() {
-            Path::new(".")
-        } else {
-            rel
-        };
-        match rustix::fs::openat2(
-            &anchor.fd,
-            target,
-            flags,
-            mode,
-            ResolveFlags::BENEATH | ResolveFlags::NO_MAGICLINKS,
-        ) {
-            Ok(fd) => return Ok(fd),
-            // Missing, or filtered out by a seccomp profile: walk from now on.
-            Err(Errno::NOSYS) | Err(Errno::PERM) => HAVE_OPENAT2.store(false, Ordering::Relaxed),
-            // An absolute link into the root (which RESOLVE_BENEATH refuses) or an escape, or
-            // a rename race (EAGAIN): the walk tells them apart.
-            Err(Errno::XDEV) | Err(Errno::AGAIN) => {}
-            Err(e) => return Err(errno(e)),
-        }
-    }
-    walk(anchor, rel, flags, mode, follow_last)
-}
-
-/// The portable resolution: every folder opened with `O_NOFOLLOW` from the handle of the one
-/// above, each link read and resolved here, nothing above the root ever opened.
-fn walk(
-    anchor: &Anchor,
-    rel: &Path,
-    flags: OFlags,
-    mode: Mode,
-    follow_last: bool,
-) -> std::io::Result<OwnedFd> {
-    let mut queue: std::collections::VecDeque<Option<OsString>> = parts(rel)?.into();
-    // The folders entered below the root; the current one is the last.
-    let mut stack: Vec<OwnedFd> = Vec::new();
-    let mut links = 0;
-    loop {
-        let cur: BorrowedFd<'_> = stack.last().map_or(anchor.fd.as_fd(), |f| f.as_fd());
-        let Some(part) = queue.pop_front() else {
-            // The path names a folder (the root itself, or one ending in `..`).
-            return rustix::fs::openat(cur, ".", flags, mode).map_err(errno);
-        };
-        let Some(name) = part else {
-            if stack.pop().is_none() {
-                return Err(escape());
-            }
-            continue;
-        };
-        let last = queue.is_empty();
-        if !last || follow_last {
-            match rustix::fs::readlinkat(cur, name.as_os_str(), Vec::new()) {
-                Ok(target) => {
-                    links += 1;
-                    if links > MAX_LINKS {
-                        return Err(std::io::Error::from_raw_os_error(libc::ELOOP));
-                    }
-                    let target = PathBuf::from(OsString::from_vec(target.into_bytes()));
-                    let rest = if target.is_absolute() {
-                        let inside = target.strip_prefix(&anchor.path).map_err(|_| escape())?;
-                        stack.clear();
-                        parts(inside)?
-                    } else {
-                        parts(&target)?
-                    };
-                    for p in rest.into_iter().rev() {
-                        queue.push_front(p);
-                    }
-                    continue;
-                }
-                Err(Errno::INVAL) => {}
-                Err(Errno::NOENT) if last => {}
-                Err(e) => return Err(errno(e)),
-            }
-        }
-        if last {
-            return rustix::fs::openat(cur, name.as_os_str(), flags | OFlags::NOFOLLOW, mode)
-                .map_err(errno);
-        }
-        // Swapped for a link since readlinkat: O_NOFOLLOW + O_DIRECTORY fail (never follow).
-        let next = rustix::fs::openat(
-            cur,
-            name.as_os_str(),
-            OFlags::PATH | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC,
-            Mode::empty(),
-        )
-        .map_err(errno)?;
-        stack.push(next);
-    }
-}
+mod resolve;
+use resolve::open_beneath;
 
 /// A folder under the root, opened beneath the root's handle; names given to its methods
 /// are single file names inside it.
@@ -535,80 +415,23 @@ impl Dir {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn root() -> (tempfile::TempDir, PathBuf) {
-        let dir = tempfile::tempdir().unwrap();
-        let canonical = dir.path().canonicalize().unwrap();
-        register(&canonical).unwrap();
-        (dir, canonical)
+/// A file runvqgan wrote itself (gallery pages, state under `.runvqgan/`), read without
+/// following a link or blocking on a fifo, at most `cap` bytes; `None` when it is missing,
+/// not a regular file, or unreadable.
+pub fn read_own_file(path: &Path, cap: u64) -> Option<Vec<u8>> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK)
+        .open(path)
+        .ok()?;
+    if !file.metadata().ok()?.is_file() {
+        return None;
     }
-
-    #[test]
-    fn links_inside_the_root_are_followed_and_links_out_are_refused() {
-        let (_dir, r) = root();
-        let outside = tempfile::tempdir().unwrap();
-        std::fs::write(outside.path().join("secret"), "s").unwrap();
-        std::fs::create_dir(r.join("real")).unwrap();
-        std::fs::write(r.join("real/a.txt"), "a").unwrap();
-        std::os::unix::fs::symlink("real", r.join("rel")).unwrap();
-        std::os::unix::fs::symlink(r.join("real"), r.join("abs")).unwrap();
-        std::os::unix::fs::symlink(outside.path(), r.join("out")).unwrap();
-        std::os::unix::fs::symlink("../../../../../../..", r.join("up")).unwrap();
-        assert_eq!(read_beneath(&r.join("rel/a.txt"), 10).unwrap().bytes, b"a");
-        assert_eq!(read_beneath(&r.join("abs/a.txt"), 10).unwrap().bytes, b"a");
-        assert!(is_escape(
-            &read_beneath(&r.join("out/secret"), 10).unwrap_err()
-        ));
-        assert!(is_escape(&open_dir(&r.join("up")).unwrap_err()));
-        assert!(is_escape(&open_dir(&r.join("real/../..")).unwrap_err()));
-        // The walk alone (as without openat2) gives the same answers.
-        let (anchor, _) = anchor_of(&r).unwrap();
-        let flags = read_flags() | OFlags::CLOEXEC;
-        assert!(walk(&anchor, Path::new("abs/a.txt"), flags, Mode::empty(), true).is_ok());
-        let e = walk(&anchor, Path::new("out/secret"), flags, Mode::empty(), true).unwrap_err();
-        assert!(is_escape(&e));
-        assert!(
-            anchor_of(outside.path()).is_err(),
-            "unregistered paths are refused"
-        );
-    }
-
-    #[test]
-    fn untrusted_reads_refuse_links_fifos_and_stop_at_the_cap() {
-        let (_dir, r) = root();
-        std::fs::write(r.join("big"), vec![b'x'; 1000]).unwrap();
-        std::os::unix::fs::symlink("/dev/zero", r.join("zero")).unwrap();
-        let fifo = std::ffi::CString::new(r.join("fifo").as_os_str().as_bytes()).unwrap();
-        // SAFETY: a valid C string.
-        assert_eq!(unsafe { libc::mkfifo(fifo.as_ptr(), 0o644) }, 0);
-        assert_eq!(read_nofollow(&r.join("big"), 10).unwrap().bytes.len(), 11);
-        assert!(read_nofollow(&r.join("zero"), 10).is_err());
-        assert!(read_beneath(&r.join("zero"), 10).is_err());
-        let e = read_nofollow(&r.join("fifo"), 10).unwrap_err();
-        assert!(e.to_string().contains("fifo"), "{e}");
-        let (dir, _) = parent(&r.join("fifo")).unwrap();
-        assert!(dir.open_lock(OsStr::new("fifo")).is_err());
-        assert!(dir.open_lock(OsStr::new("zero")).is_err());
-    }
-
-    #[test]
-    fn placing_never_replaces_unless_asked() {
-        let (_dir, r) = root();
-        let dir = open_dir(&r).unwrap();
-        dir.write_atomic(OsStr::new("a"), ".a.", b"one", 0o644, Place::NoReplace)
-            .unwrap();
-        let e = dir
-            .write_atomic(OsStr::new("a"), ".a.", b"two", 0o644, Place::NoReplace)
-            .unwrap_err();
-        assert_eq!(e.kind(), std::io::ErrorKind::AlreadyExists);
-        assert_eq!(std::fs::read(r.join("a")).unwrap(), b"one");
-        dir.write_atomic(OsStr::new("a"), ".a.", b"three", 0o644, Place::Replace)
-            .unwrap();
-        assert_eq!(std::fs::read(r.join("a")).unwrap(), b"three");
-        let names: Vec<_> = dir.entries().unwrap().into_iter().map(|(n, _)| n).collect();
-        assert_eq!(names, [OsString::from("a")], "no temporary is left");
-    }
+    let mut bytes = Vec::new();
+    file.take(cap).read_to_end(&mut bytes).ok()?;
+    Some(bytes)
 }
+
+#[cfg(test)]
+mod tests;
