@@ -5,13 +5,15 @@
 //! Layout of the gallery folder, every page at its top so that every link is relative and
 //! one level deep:
 //!
-//!     index.html            all images, newest night first, grouped by task
-//!     folder-NAME.html      one per member folder and `output/`
-//!     errors.html           the error files, per folder, with their first lines
-//!     data.js               every card's facts (a script, not JSON: `fetch` is refused on file://)
-//!     assets/gallery.js     search, filters, paging, the image view
-//!     assets/gallery.css
-//!     thumbs/               see [`super::thumbs`]
+//! ```text
+//! index.html            all images, newest night first, grouped by task
+//! folder-NAME.html      one per member folder and `output/`
+//! errors.html           the error files, per folder, with their first lines
+//! data.js               every card's facts (a script, not JSON: `fetch` is refused on file://)
+//! assets/gallery.js     search, filters, paging, the image view
+//! assets/gallery.css
+//! thumbs/               see super::thumbs
+//! ```
 //!
 //! The cards are drawn in the page from `data.js` (a `<template>` in the page is filled with
 //! `textContent`, never with HTML), a page of them at a time, so 10,000 images stay
