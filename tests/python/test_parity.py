@@ -56,7 +56,8 @@ def test_the_loop_starts_from_the_seed_whatever_the_set_up_drew(tiny_engine):
     job = {"prompts": "a", "size": [64, 48], "seed": 77, "iterations": 1, "cutn": 2,
            "augments": [], "cut_method": "latest", "cut_pow": 1.0, "init_image": None,
            "init_noise": None, "image_prompts": [], "noise_prompt_seeds": [],
-           "noise_prompt_weights": [], "init_weight": 0.0, "save_every": 50}
+           "noise_prompt_weights": [], "init_weight": 0.0, "save_every": 50,
+           "optimiser": "Adam", "step_size": 0.1}
     run = ImageRun(job, tiny_engine.vqgan, tiny_engine.clip, tiny_engine.device)
     with run.rng.active():
         after_set_up = torch.rand(4)
