@@ -60,6 +60,16 @@ pub enum Command {
     #[command(after_help = EXIT_CODES_HELP)]
     Plan(PlanArgs),
 
+    /// The daytime check: write, update or remove the _ERROR.txt (and _WARNINGS.txt) files
+    /// exactly as `run` would, without making images.
+    ///
+    /// Members see what is wrong with a task within minutes of saving it. Safe to run from
+    /// cron every few minutes, also while a night runs (tasks being run are left alone); a
+    /// file whose text has not changed is not rewritten. Exit code 0, or 1 when a file could
+    /// not be written.
+    #[command(after_help = EXIT_CODES_HELP)]
+    Check(CheckArgs),
+
     /// The nightly job: check every task, make every image, mark finished tasks done.
     ///
     /// Invalid tasks get their _ERROR.txt at once; the models are loaded once; each image
@@ -305,6 +315,17 @@ pub struct ValidateArgs {
 }
 
 #[derive(Debug, Args, Serialize)]
+pub struct CheckArgs {
+    #[command(flatten)]
+    #[serde(skip)]
+    pub root: RootArg,
+
+    #[command(flatten)]
+    #[serde(flatten)]
+    pub limits: LimitFlags,
+}
+
+#[derive(Debug, Args, Serialize)]
 pub struct PlanArgs {
     #[command(flatten)]
     #[serde(skip)]
@@ -312,7 +333,8 @@ pub struct PlanArgs {
 
     /// Print one JSON array, one object per task:
     /// {"task", "status": "ok"|"invalid"|"skipped", "error", "warnings", "images": [{"output",
-    /// "prompt", "size", "iterations", "seed"}]}.
+    /// "prompt", "size", "iterations", "seed"}]}; the tasks in processing order, then the
+    /// files that are not run ("skipped", with the reason in "error").
     #[arg(long, help_heading = "Output")]
     #[serde(skip)]
     pub json: bool,
@@ -360,6 +382,7 @@ mod tests {
         match &cli.command {
             Command::Run(a) => ConfigOverrides::from_flags(a),
             Command::Plan(a) => ConfigOverrides::from_flags(a),
+            Command::Check(a) => ConfigOverrides::from_flags(a),
             Command::Validate(a) => ConfigOverrides::from_flags(a),
             Command::Reproduce(a) => ConfigOverrides::from_flags(a),
             Command::Models(ModelsCommand::Check(a)) => ConfigOverrides::from_flags(a),

@@ -40,7 +40,7 @@ impl FailureKind {
     pub fn from_glue(kind: &str) -> FailureKind {
         match kind {
             "out_of_memory" => FailureKind::OutOfMemory,
-            "missing_file" => FailureKind::MemberInput,
+            "missing_file" | "member_input" => FailureKind::MemberInput,
             "write" => FailureKind::Write,
             "interrupted" => FailureKind::Interrupted,
             _ => FailureKind::Engine,
@@ -60,6 +60,20 @@ pub enum Outcome {
     Interrupted,
 }
 
+/// What became of an invalid task's `_ERROR.txt`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum NoteState {
+    /// Written: new, or its problems changed.
+    Written,
+    /// It already said the same; not rewritten.
+    Unchanged,
+    /// Another runvqgan process holds the task; left to it.
+    Busy,
+    /// It could not be written (an [`Event::ErrorFileFailed`] follows).
+    Failed,
+}
+
 /// What became of the night's tasks.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, serde::Deserialize)]
 pub struct TaskCounts {
@@ -67,9 +81,13 @@ pub struct TaskCounts {
     pub done: usize,
     /// Failed while generating (or could not be claimed or renamed).
     pub failed: usize,
-    /// Invalid: they got an `_ERROR.txt`.
+    /// Invalid: their `_ERROR.txt` says why.
     pub invalid: usize,
-    /// Not tried: their `_ERROR.txt` is newer.
+    /// Of `invalid`, those whose `_ERROR.txt` already said the same (reported by an earlier
+    /// run or by `check`, or left to another process): they do not make the exit code 3.
+    pub still_invalid: usize,
+    /// Files where a task could be that are not run (templates, notes beside a picture,
+    /// ...), each listed with the reason.
     pub skipped: usize,
     /// Claimed by another runvqgan process.
     pub busy: usize,
@@ -93,14 +111,23 @@ pub enum Event {
         /// RFC 3339: no image starts that cannot end by then.
         deadline: Option<String>,
     },
-    /// A task not tried: its `_ERROR.txt` is newer than it.
+    /// A file where a task could be that is not run, and why (`reason` names the file).
     TaskSkipped { task: String, reason: String },
-    /// A task that cannot run; `error_file` is where its `_ERROR.txt` goes.
+    /// A task that cannot run; `error_file` is its `_ERROR.txt`, brought up to date by
+    /// [`crate::notes::sync`] before this event (`error_file_state` says what it did).
     TaskInvalid {
         task: String,
         error_file: String,
         #[serde(serialize_with = "problem_sentences")]
         problems: Problems,
+        error_file_state: NoteState,
+    },
+    /// A valid task's notes changed: a stale `_ERROR.txt` removed, its `_WARNINGS.txt`
+    /// written or removed (paths relative to the root).
+    TaskNotes {
+        task: String,
+        wrote: Vec<String>,
+        removed: Vec<String>,
     },
     /// A cap was applied to a task (iterations, each, resolution).
     TaskWarning { task: String, warning: String },

@@ -10,6 +10,7 @@
 pub mod atomic;
 pub mod budget;
 pub mod claim;
+pub mod classify;
 pub mod commands;
 pub mod config;
 pub mod device_lock;
@@ -23,8 +24,10 @@ pub mod job;
 pub mod lifecycle;
 pub mod naming;
 pub mod night;
+pub mod notes;
 pub mod options;
 pub mod plan;
+pub mod png_settings;
 pub mod progress;
 pub mod pyhome;
 pub mod root;

@@ -1,6 +1,6 @@
-//! What happens to a task file around a run: the `_ERROR.txt` written beside an invalid task
-//! (and the rule that it is not retried until the task changes), and the `.done` rename of a
-//! finished one.
+//! What happens to a task file around a run: the text of the `_ERROR.txt` written beside an
+//! invalid task or a failed one (kept in step with the task by [`crate::notes`]), and the
+//! `.done` rename of a finished one.
 
 use std::path::{Path, PathBuf};
 use std::time::SystemTime;
@@ -17,33 +17,6 @@ pub fn error_file_path(task: &Path) -> PathBuf {
         .map(|s| s.to_string_lossy().into_owned())
         .unwrap_or_default();
     task.with_file_name(format!("{stem}_ERROR.txt"))
-}
-
-/// Whether a task may be tried (again).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum RetryState {
-    /// No error file: try it.
-    Fresh,
-    /// An error file exists, but the task file was saved after it: try again.
-    Changed,
-    /// An error file exists and the task file has not changed since: skip it.
-    Blocked,
-}
-
-/// Decides whether a task is tried: a task with an error file is tried again only when the
-/// task file is strictly newer (modification time) than its error file.
-pub fn retry_state(task: &Path, task_modified: SystemTime) -> RetryState {
-    let error_modified = crate::fsroot::modified(&error_file_path(task));
-    retry_decision(task_modified, error_modified)
-}
-
-/// [`retry_state`] from the two modification times (`None`: no error file).
-pub fn retry_decision(task_modified: SystemTime, error_modified: Option<SystemTime>) -> RetryState {
-    match error_modified {
-        None => RetryState::Fresh,
-        Some(e) if task_modified > e => RetryState::Changed,
-        Some(_) => RetryState::Blocked,
-    }
 }
 
 /// The text of an error file: every problem with its field and fix, then how retrying works.
@@ -65,17 +38,11 @@ pub fn error_report(problems: &Problems) -> String {
         }
     }
     text.push_str(
-        "Fix the task file and save it again: runvqgan tries it again on the next run once the \
-         task file is newer than this error file, and removes this file when the task is done.\n\
-         Check a task file at any time with: runvqgan validate FILE\n",
+        "Nothing runs for this task until it is fixed. Fix the task file and save it: it is \
+         checked again within a few minutes and at the start of every nightly run, and this \
+         file disappears once the task is fine.\n",
     );
     text
-}
-
-/// Writes `name_ERROR.txt` beside the task, atomically (a temporary file in the same folder,
-/// then a rename). The task file itself is not touched.
-pub fn write_error_file(task: &Path, problems: &Problems) -> std::io::Result<PathBuf> {
-    write_error_text(task, &error_report(problems))
 }
 
 /// Writes `text` as the task's `_ERROR.txt`: a temporary file in the same folder, then a
@@ -132,7 +99,7 @@ pub fn remove_old_temporaries(dir: &Path) {
 
 /// Marks a task finished: `name.txt` is renamed to `name.txt.done` (or `name.txt.2.done`,
 /// ... when an earlier `.done` of the same name exists, so none is lost) and a stale
-/// `name_ERROR.txt` is removed. Returns the new path.
+/// `name_ERROR.txt` and `name_WARNINGS.txt` are removed. Returns the new path.
 pub fn mark_done(task: &Path) -> std::io::Result<PathBuf> {
     // Through the folder's handle, by a rename that never replaces a file.
     let (dir, os_name) = crate::fsroot::parent(task)?;
@@ -149,14 +116,19 @@ pub fn mark_done(task: &Path) -> std::io::Result<PathBuf> {
             Err(e) => return Err(e),
         }
     }
-    let error_name = error_file_path(task)
-        .file_name()
-        .map(|s| s.to_os_string())
-        .unwrap_or_default();
-    match dir.remove(&error_name) {
-        Ok(()) => {}
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-        Err(e) => return Err(e),
+    for note in [
+        error_file_path(task),
+        crate::notes::warnings_file_path(task),
+    ] {
+        let note_name = note
+            .file_name()
+            .map(|s| s.to_os_string())
+            .unwrap_or_default();
+        match dir.remove(&note_name) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(e),
+        }
     }
     Ok(task.with_file_name(done))
 }
@@ -197,8 +169,9 @@ pub fn failure_report(task_rel: &str, output_rel: &str, failure: &Failure) -> St
                 .to_string()
         }
         (FailureKind::MemberInput, _) => {
-            "A file the task names could not be read. Check \"in_file\" and \
-             \"template_file\"."
+            "A picture your task names (\"in_file\" or \"template_file\") could not be read \
+             or used. Check that it exists and is a PNG or JPEG picture inside the shared \
+             folder, and save the task file again."
                 .to_string()
         }
         (FailureKind::Write, _) => {
@@ -224,12 +197,10 @@ pub fn write_failure_file(task: &Path, text: &str) -> std::io::Result<PathBuf> {
     write_error_text(task, text)
 }
 
-/// Whether an error file reports a failure while generating (which does not block a retry)
-/// rather than an invalid task.
-pub fn is_failure_report(error_file: &Path) -> bool {
-    // A member may have put a fifo or a link there: read without blocking or following.
-    crate::fsroot::read_nofollow(error_file, 64)
-        .is_ok_and(|f| f.bytes.starts_with(FAILURE_HEADER.as_bytes()))
+/// Whether the text of an error file reports a failure while generating rather than an
+/// invalid task.
+pub fn is_failure_text(text: &[u8]) -> bool {
+    text.starts_with(FAILURE_HEADER.as_bytes())
 }
 
 /// Hex SHA-256 of a task file's bytes, recorded in sidecars to recognise a task's images.

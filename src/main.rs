@@ -39,6 +39,13 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             },
             &mut stdout,
         ),
+        Command::Check(args) => commands::check::run(
+            &commands::check::CheckOptions {
+                root: &args.root.root,
+                overrides: ConfigOverrides::from_flags(&args),
+            },
+            &mut stdout,
+        ),
         Command::Plan(args) => commands::plan::run(
             &commands::plan::PlanOptions {
                 root: &args.root.root,

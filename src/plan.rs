@@ -8,14 +8,14 @@ use std::path::PathBuf;
 use serde::Serialize;
 
 use crate::config::Config;
-use crate::discover::{TaskFile, discover};
+use crate::discover::{Skipped, TaskFile, discover_all};
 use crate::job::Job;
-use crate::lifecycle::{self, RetryState};
+use crate::lifecycle;
 use crate::naming::{OutputIndex, output_names};
 use crate::root::Root;
 use crate::sidecar::{GenerateCall, ImageIndex, ModelRef, Provenance, Sidecar};
 use crate::task::validate::{FolderCache, TaskContext, check_bytes};
-use crate::task::{Problems, TaskError, TaskSpec, expand};
+use crate::task::{Problems, TaskError, TaskSpec, Validated, expand};
 
 /// What will happen to a task, as `plan --json` names it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -25,7 +25,8 @@ pub enum Status {
     Ok,
     /// Invalid: an `_ERROR.txt` will be written.
     Invalid,
-    /// Not tried: its `_ERROR.txt` is newer than the task file.
+    /// Not run: a file where a task could be that is not one (a template, notes beside a
+    /// picture, ...); the reason says why.
     Skipped,
 }
 
@@ -121,7 +122,8 @@ pub enum Verdict {
     Ready(Box<ReadyTask>),
     /// Invalid: every problem, for its `_ERROR.txt`.
     Invalid(Problems),
-    /// Not tried, and why: its `_ERROR.txt` is newer than the task file.
+    /// Not run, and why: a file where a task could be that is not one (a template, notes
+    /// beside a picture, ...; see [`crate::classify`]).
     Skipped(String),
 }
 
@@ -209,34 +211,14 @@ impl<'a> Planner<'a> {
     }
 
     fn verdict(&mut self, file: &TaskFile) -> Verdict {
-        if lifecycle::retry_decision(file.modified, file.error_modified) == RetryState::Blocked
-            && !lifecycle::is_failure_report(&lifecycle::error_file_path(&file.path))
-        {
-            let err = lifecycle::error_file_path(&file.path);
-            return Verdict::Skipped(format!(
-                "{}: not tried again: {} is newer than the task file; fix the task and save it again",
-                file.rel,
-                self.root.rel(&err)
-            ));
-        }
         let invalid = |errors: Vec<TaskError>| {
             Verdict::Invalid(Problems {
                 task: file.rel.clone(),
                 errors,
             })
         };
-        if let Some(problem) = &file.problem {
-            return invalid(vec![problem.clone()]);
-        }
         let sha256 = lifecycle::task_sha256(&file.bytes);
-        let ctx = TaskContext {
-            root: self.root,
-            task: &file.path,
-            kind: &file.kind,
-            limits: &self.config.limits(),
-            folders: Some(&self.folders),
-        };
-        let validated = match check_bytes(&file.bytes, &ctx) {
+        let validated = match check_task(file, self.root, self.config, &self.folders) {
             Ok(v) => v,
             Err(errors) => return invalid(errors),
         };
@@ -356,12 +338,53 @@ fn join_rel(folder: &str, name: &str) -> String {
     }
 }
 
-/// Discovers, validates, expands and names every task of `root`, in processing order.
-/// Writes nothing.
+/// Validates a discovered task file exactly as `run` does (the same check for `plan`,
+/// `check` and `run`): its read problem, or its contents in its place in the root.
+pub fn check_task(
+    file: &TaskFile,
+    root: &Root,
+    config: &Config,
+    folders: &FolderCache,
+) -> Result<Validated, Vec<TaskError>> {
+    if let Some(problem) = &file.problem {
+        return Err(vec![problem.clone()]);
+    }
+    let ctx = TaskContext {
+        root,
+        task: &file.path,
+        kind: &file.kind,
+        limits: &config.limits(),
+        folders: Some(folders),
+    };
+    check_bytes(&file.bytes, &ctx)
+}
+
+/// A file that is not run, as a planned entry with status [`Status::Skipped`] and the reason.
+pub fn skipped_entry(s: &Skipped) -> PlannedTask {
+    PlannedTask {
+        file: TaskFile {
+            path: s.path.clone(),
+            rel: s.rel.clone(),
+            kind: crate::task::TaskKind::from_rel(&s.rel),
+            modified: std::time::SystemTime::UNIX_EPOCH,
+            priority: false,
+            error_modified: None,
+            has_warnings_file: false,
+            bytes: std::sync::Arc::from(&b""[..]),
+            problem: None,
+        },
+        verdict: Verdict::Skipped(format!("{}: not run: {}", s.rel, s.reason)),
+    }
+}
+
+/// Discovers, validates, expands and names every task of `root`, in processing order,
+/// followed by the files not run (by path), each with its reason. Writes nothing.
 pub fn plan(root: &Root, config: &Config) -> std::io::Result<Vec<PlannedTask>> {
-    let files = discover(root, config.priority_folder.as_deref())?;
+    let found = discover_all(root, config.priority_folder.as_deref())?;
     let mut planner = Planner::new(root, config);
-    Ok(files.iter().map(|f| planner.plan_task(f)).collect())
+    let mut planned: Vec<PlannedTask> = found.tasks.iter().map(|f| planner.plan_task(f)).collect();
+    planned.extend(found.skipped.iter().map(skipped_entry));
+    Ok(planned)
 }
 
 /// One image in `plan --json`.

@@ -17,6 +17,9 @@ pub const OUTPUT_DIR: &str = "output";
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Root {
     path: PathBuf,
+    /// The path as given (made absolute, links not resolved): how the owner mounted it, and
+    /// how members may write full paths inside it.
+    mounted: PathBuf,
 }
 
 /// A problem with the root itself.
@@ -63,13 +66,14 @@ pub enum PathProblem {
     #[error("it is empty")]
     Empty,
     /// An absolute path.
-    #[error("it is an absolute path; write a path relative to the shared folder, such as `output`")]
+    #[error("it is an absolute path")]
     Absolute,
     /// A Windows drive path such as `C:/x`.
-    #[error(
-        "it is a Windows drive path; write a path relative to the shared folder, such as `output`"
-    )]
+    #[error("it is a Windows drive path")]
     Drive,
+    /// Written with `..` or as a full path, it lies outside the root.
+    #[error("it lies outside the shared folder")]
+    Outside,
     /// A backslash.
     #[error("it contains a backslash `\\`; separate folders with `/`")]
     Backslash,
@@ -116,7 +120,11 @@ impl Root {
             path: path.to_path_buf(),
             source,
         })?;
-        Ok(Root { path: canonical })
+        let mounted = std::path::absolute(path).unwrap_or_else(|_| canonical.clone());
+        Ok(Root {
+            path: canonical,
+            mounted,
+        })
     }
 
     /// Finds the root above `start` (a file or folder): the nearest folder, `start` itself
@@ -168,6 +176,12 @@ impl Root {
         &self.path
     }
 
+    /// The root's path as it was given (absolute, links not resolved), e.g. `/srv/vqgan` when
+    /// that is a link to `/data/vqgan`.
+    pub fn mounted(&self) -> &Path {
+        &self.mounted
+    }
+
     /// Whether `path` (already canonical) lies inside the root.
     pub fn contains(&self, canonical: &Path) -> bool {
         canonical.starts_with(&self.path)
@@ -203,8 +217,10 @@ impl Root {
     }
 }
 
-/// Checks the spelling of a relative path written by a member, before touching the disk.
-pub fn check_relative(user: &str) -> Result<(), PathProblem> {
+/// Checks what every path written by a member must be, whatever its form, before touching
+/// the disk: not empty, no control or invisible formatting character, no Windows drive, no
+/// backslash.
+pub fn check_written(user: &str) -> Result<(), PathProblem> {
     if user.trim().is_empty() {
         return Err(PathProblem::Empty);
     }
@@ -214,15 +230,22 @@ pub fn check_relative(user: &str) -> Result<(), PathProblem> {
     {
         return Err(PathProblem::Control);
     }
-    if user.starts_with('/') || user.starts_with('\\') || Path::new(user).is_absolute() {
-        return Err(PathProblem::Absolute);
-    }
     let bytes = user.as_bytes();
     if bytes.len() >= 2 && bytes[0].is_ascii_alphabetic() && bytes[1] == b':' {
         return Err(PathProblem::Drive);
     }
     if user.contains('\\') {
         return Err(PathProblem::Backslash);
+    }
+    Ok(())
+}
+
+/// Checks the spelling of a relative path written by a member, before touching the disk:
+/// [`check_written`], and neither absolute nor with `..`.
+pub fn check_relative(user: &str) -> Result<(), PathProblem> {
+    check_written(user)?;
+    if user.starts_with('/') || Path::new(user).is_absolute() {
+        return Err(PathProblem::Absolute);
     }
     if Path::new(user)
         .components()

@@ -33,6 +33,23 @@ fn skips_sample_files() {
     s.write("anna/task_sample.txt", task("b"));
     s.write("tasks/task_sample.txt", task("c"));
     assert!(s.planned_tasks().is_empty());
+    // Not run, but not in silence: plan lists them with the reason.
+    let not_run = s.not_run();
+    assert_eq!(
+        not_run.iter().map(|(p, _)| p.as_str()).collect::<Vec<_>>(),
+        [
+            "anna/task_sample.txt",
+            "tasks/Sample.TXT",
+            "tasks/sample.txt",
+            "tasks/task_sample.txt"
+        ]
+    );
+    assert!(
+        not_run[0]
+            .1
+            .contains("not run: sample files (sample.txt, task_sample.txt) are templates"),
+        "{not_run:?}"
+    );
 }
 
 #[test]
@@ -42,6 +59,7 @@ fn skips_readme_in_any_case() {
     s.write("tasks/sub/readme.txt", "read me");
     s.write("tasks/ReadMe.txt", "read me");
     assert!(s.planned_tasks().is_empty());
+    assert_eq!(s.not_run().len(), 3);
 }
 
 #[test]
@@ -52,6 +70,8 @@ fn skips_error_files_and_done_files() {
     s.write("tasks/cat.txt.done", task("cat"));
     s.write("anna/task_y.txt.done", task("y"));
     assert!(s.planned_tasks().is_empty());
+    // runvqgan's own files are the silent skips.
+    assert!(s.not_run().is_empty(), "{:?}", s.not_run());
 }
 
 #[test]
@@ -78,6 +98,18 @@ fn skips_a_sidecar_named_like_a_task_beside_its_png() {
     // The task itself, beside its outputs, is still found.
     s.write("anna/task_robot.txt", task("task_robot"));
     assert_eq!(s.planned_tasks(), ["anna/task_robot.txt"]);
+    // Notes beside a picture are not run, and plan says why.
+    let not_run = s.not_run();
+    assert_eq!(
+        s.not_run_paths(),
+        ["anna/task_robot_1.txt", "output/task_robot_1.txt"]
+    );
+    assert!(
+        not_run[0]
+            .1
+            .contains("it lies beside the picture task_robot_1.png and holds no task"),
+        "{not_run:?}"
+    );
 }
 
 #[test]
@@ -113,6 +145,13 @@ fn skips_files_reached_through_a_link_that_leaves_the_root() {
     s.write("tasks/real/ok.txt", task("ok"));
     std::os::unix::fs::symlink(s.root().join("tasks/real"), s.root().join("tasks/alias")).unwrap();
     assert_eq!(s.planned_tasks(), ["tasks/alias/ok.txt"]);
+    // The link that leaves the root is never followed, but plan says it is not run.
+    assert_eq!(s.not_run_paths(), ["tasks/evil.txt"]);
+    assert!(
+        s.not_run()[0]
+            .1
+            .contains("a link that leads outside the shared folder")
+    );
 }
 
 #[test]

@@ -88,6 +88,7 @@ fn a_real_run_records_its_events_with_time_run_and_fields() {
     let invalid = &events[0];
     assert_eq!(invalid["task"], "tasks/bad.txt");
     assert_eq!(invalid["error_file"], "tasks/bad_ERROR.txt");
+    assert_eq!(invalid["error_file_state"], "written");
     assert!(
         invalid["problems"][0]
             .as_str()
@@ -123,7 +124,7 @@ fn a_real_run_records_its_events_with_time_run_and_fields() {
     assert_eq!(end["exit_code"], 3);
 
     // A second run appends its own events under its own run id: nothing to make, the
-    // invalid task is skipped.
+    // invalid task is checked again and still invalid, its error file unchanged.
     let out = run(&s);
     assert_eq!(out.status.code(), Some(0));
     let events = record(&s);
@@ -138,17 +139,19 @@ fn a_real_run_records_its_events_with_time_run_and_fields() {
     assert_eq!(
         kinds,
         [
-            "task_skipped",
+            "task_invalid",
             "run_started",
             "gallery_built",
             "run_finished"
         ]
     );
+    assert_eq!(second[0]["error_file_state"], "unchanged");
     assert_eq!(
         second[2]["thumbnails_made"], 0,
         "nothing new: no thumbnail made"
     );
-    assert_eq!(second[3]["skipped"], 1);
+    assert_eq!(second[3]["invalid"], 1);
+    assert_eq!(second[3]["still_invalid"], 1);
     assert_eq!(second[3]["exit_code"], 0);
 }
 

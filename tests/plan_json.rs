@@ -15,9 +15,10 @@ fn plan_json_has_the_documented_shape() {
     s.write("tasks/old.txt", r#"{"text": "dog"}"#);
     s.write("tasks/old_ERROR.txt", "error");
     s.set_mtime("tasks/old.txt", 1);
+    s.write("tasks/sample.txt", task("sample"));
     let plan = s.plan_json();
     let tasks = plan.as_array().expect("one JSON array");
-    assert_eq!(tasks.len(), 3);
+    assert_eq!(tasks.len(), 4);
     for t in tasks {
         let keys: Vec<&String> = t.as_object().unwrap().keys().collect();
         assert_eq!(
@@ -46,13 +47,18 @@ fn plan_json_has_the_documented_shape() {
             .contains("tasks/bad.txt: the required field `out_file` is missing")
     );
     assert_eq!(bad["images"], serde_json::json!([]));
+    // An invalid task is checked again whatever its error file's age.
     let old = by("tasks/old.txt");
-    assert_eq!(old["status"], "skipped");
+    assert_eq!(old["status"], "invalid");
+    // A file that is not run is listed, last, with the reason.
+    assert_eq!(tasks[3]["task"], "tasks/sample.txt");
+    let sample = by("tasks/sample.txt");
+    assert_eq!(sample["status"], "skipped");
     assert!(
-        old["error"]
+        sample["error"]
             .as_str()
             .unwrap()
-            .contains("tasks/old_ERROR.txt is newer than the task file")
+            .starts_with("tasks/sample.txt: not run: sample files")
     );
 }
 

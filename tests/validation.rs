@@ -291,19 +291,28 @@ fn personal_tasks_write_to_the_members_folder_by_default() {
 #[test]
 fn in_file_and_template_file_are_relative_to_the_task_and_inside_the_root() {
     let s = Shared::new();
-    s.write("anna/pics/me.png", b"png");
+    s.write(
+        "anna/pics/me.png",
+        std::fs::read(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/fixtures/stone.png"
+        ))
+        .unwrap(),
+    );
     s.write("anna/task_ok.txt", r#"{"text": "dog", "out_file": "d", "in_file": "pics/me.png", "template_file": "pics/me.png"}"#);
     let (code, out) = s.validate("anna/task_ok.txt");
     assert_eq!(code, 0, "{out}");
     fails_with(
         r#"{"text": "dog", "out_file": "d", "in_file": "missing.png"}"#,
         &[
-            "`in_file` \"missing.png\" cannot be used: it does not exist; give the path of an image relative to the folder of this task file",
+            "`in_file` \"missing.png\" cannot be used: it does not exist; give the path of a picture inside the shared folder, relative to the folder of this task file (\"ref.png\" beside it, \"../output/dog_1.png\" in another folder) or in full, starting with ",
         ],
     );
     fails_with(
         r#"{"text": "dog", "out_file": "d", "template_file": "../../etc/passwd"}"#,
-        &["`template_file` \"../../etc/passwd\" cannot be used: it contains `..`"],
+        &[
+            "`template_file` \"../../etc/passwd\" cannot be used: it lies outside the shared folder; give the path of a picture inside the shared folder",
+        ],
     );
 }
 
@@ -389,14 +398,15 @@ fn validate_notes_when_run_would_not_pick_the_file_up() {
 }
 
 #[test]
-fn validate_without_a_root_is_a_usage_error() {
+fn validate_without_a_root_checks_with_the_default_settings_and_says_so() {
+    // Issue 13: a file outside every shared folder is checked, not refused.
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("t.txt"), task("x")).unwrap();
     let mut cmd = assert_cmd::Command::cargo_bin("runvqgan").unwrap();
     cmd.current_dir(dir.path())
         .env_remove("RUNVQGAN_ROOT")
         .args(["validate", "t.txt"]);
-    cmd.assert()
-        .code(2)
-        .stderr(predicates::str::contains("no shared folder found above"));
+    cmd.assert().code(0).stdout(predicates::str::contains(
+        "t.txt: note: no shared folder found above this file: checked with the default settings",
+    ));
 }

@@ -119,11 +119,19 @@ def unload_all() -> None:
     _keys.clear()
 
 
+def _is_bad_picture(exc: BaseException) -> bool:
+    """Whether PIL refused a picture: not an image it knows, or a decompression bomb."""
+    from PIL import Image, UnidentifiedImageError
+
+    return isinstance(exc, (UnidentifiedImageError, Image.DecompressionBombError))
+
+
 def describe_error(exc: BaseException) -> dict:
     """Classify an exception for the lab member's error file.
 
     Returns ``kind`` ("out_of_memory", "write" for a read-only or full disk,
-    "missing_file", "interrupted" or "other"), ``message`` (one line) and
+    "missing_file", "member_input" for a picture the task names that cannot be used,
+    "interrupted" or "other"), ``message`` (one line) and
     ``traceback`` (the full text, for the owner's log).
     """
     name = type(exc).__name__
@@ -137,6 +145,9 @@ def describe_error(exc: BaseException) -> dict:
         kind = "write"
     elif isinstance(exc, FileNotFoundError):
         kind = "missing_file"
+    elif _is_bad_picture(exc):
+        # The member's in_file/template_file is not a picture PIL can read, or is far too big.
+        kind = "member_input"
     elif isinstance(exc, KeyboardInterrupt):
         kind = "interrupted"
     return {

@@ -1,6 +1,7 @@
-//! The commands (`validate`, `plan`, `run`, `reproduce`, `models check`, `gallery`, `init`): each takes its options as plain values, writes its
+//! The commands (`validate`, `plan`, `check`, `run`, `reproduce`, `models check`, `gallery`, `init`, `status`): each takes its options as plain values, writes its
 //! report to the given output and returns the exit code. `main.rs` only parses flags.
 
+pub mod check;
 pub mod gallery;
 pub mod init;
 pub mod models;

@@ -112,7 +112,8 @@ fn write_human(
                 }
             }
             Verdict::Skipped(reason) => {
-                writeln!(out, "{:>3}. {}  skipped", i + 1, t.file.rel)?;
+                // Not in the processing order: listed after it, by path.
+                writeln!(out, "  -  {}  not run", t.file.rel)?;
                 writeln!(out, "       {reason}")?;
             }
         }

@@ -28,6 +28,7 @@ use crate::exit_codes::ExitCode;
 use crate::fsroot::{self, Place};
 use crate::naming::{self, Pending, output_names, parse_output_name};
 use crate::night::record_result;
+use crate::png_settings;
 use crate::progress::Progress;
 use crate::root::Root;
 use crate::sidecar::Sidecar;
@@ -49,12 +50,15 @@ pub struct ReproduceOptions<'a> {
 /// Runs `reproduce`.
 pub fn run(opts: &ReproduceOptions<'_>, out: &mut dyn Write) -> anyhow::Result<ExitCode> {
     // The folder resolved, not the file: a sidecar that is a link is refused when read.
-    let sidecar_path = std::path::absolute(opts.sidecar)
+    let given_path = std::path::absolute(opts.sidecar)
         .and_then(|abs| {
             let folder = abs.parent().unwrap_or(Path::new("/")).canonicalize()?;
             Ok(folder.join(abs.file_name().unwrap_or_default()))
         })
         .with_context(|| format!("cannot read {}", opts.sidecar.display()))?;
+    // A picture stands for its .txt: the one beside it, or else the settings in the picture.
+    let source = png_settings::source(&given_path, &|p| p.is_file());
+    let sidecar_path = source.sidecar_path();
     let root = match opts.root {
         Some(r) => Root::open(r)?,
         None => Root::find_trusted_above(sidecar_path.parent().unwrap_or(Path::new("/")))?,
@@ -68,15 +72,21 @@ pub fn run(opts: &ReproduceOptions<'_>, out: &mut dyn Write) -> anyhow::Result<E
         );
     }
     let config = Config::load(root.path(), &opts.overrides)?;
-    let sidecar = naming::read_sidecar(&sidecar_path)
-        .map_err(|e| anyhow::anyhow!(fsroot::describe(&e)))
-        .with_context(|| format!("cannot read {}", opts.sidecar.display()))?
-        .with_context(|| {
-            format!(
-                "{} is not a sidecar runvqgan can read",
-                opts.sidecar.display()
-            )
-        })?;
+    if let Some(note) = source.note(opts.sidecar) {
+        writeln!(out, "{note}")?;
+    }
+    let sidecar = match &source {
+        png_settings::Source::Picture(png) => png_settings::from_png(png)?,
+        _ => naming::read_sidecar(&sidecar_path)
+            .map_err(|e| anyhow::anyhow!(fsroot::describe(&e)))
+            .with_context(|| format!("cannot read {}", sidecar_path.display()))?
+            .with_context(|| {
+                format!(
+                    "{} is not a sidecar runvqgan can read",
+                    sidecar_path.display()
+                )
+            })?,
+    };
 
     let call = &sidecar.call;
     if call.job.seed.is_none() {

@@ -8,9 +8,8 @@ use std::path::{Path, PathBuf};
 use crate::config::{Config, ConfigOverrides};
 use crate::discover::{ReadProblem, SkipReason, read_task_file, skip_reason};
 use crate::exit_codes::ExitCode;
-use crate::lifecycle::{self, RetryState};
-use crate::root::{Root, TASKS_DIR};
-use crate::task::validate::{TaskContext, check_bytes};
+use crate::root::{OUTPUT_DIR, Root, RootError, TASKS_DIR};
+use crate::task::validate::{FolderCache, TaskContext, check_bytes};
 use crate::task::{Problems, TaskError, TaskKind};
 
 /// Options of `validate`.
@@ -39,9 +38,18 @@ pub fn run(opts: &ValidateOptions<'_>, out: &mut dyn Write) -> anyhow::Result<Ex
                 continue;
             }
         };
-        let root = match &fixed_root {
-            Some(r) => r.clone(),
-            None => Root::find_above(&canonical)?,
+        // Outside every shared folder, a file is checked as if its folder were one, with
+        // the default settings, and the output folder is not checked.
+        let (root, standalone) = match &fixed_root {
+            Some(r) => (r.clone(), false),
+            None => match Root::find_above(&canonical) {
+                Ok(r) => (r, false),
+                Err(RootError::NotFound { .. }) => (
+                    Root::open(canonical.parent().unwrap_or(Path::new("/")))?,
+                    true,
+                ),
+                Err(e) => return Err(e.into()),
+            },
         };
         if !root.contains(&canonical) {
             writeln!(
@@ -53,19 +61,45 @@ pub fn run(opts: &ValidateOptions<'_>, out: &mut dyn Write) -> anyhow::Result<Ex
             all_valid = false;
             continue;
         }
+        let rel = if standalone {
+            shown.clone()
+        } else {
+            root.rel(&canonical)
+        };
+        // runvqgan's own files, matched by a glob such as `carla/task_*.txt`: not tasks.
+        let top_in_tasks = root.rel(&canonical).starts_with(&format!("{TASKS_DIR}/"));
+        if let Some(reason) = skip_reason(&canonical, top_in_tasks || standalone)
+            && is_own_file(&reason)
+        {
+            writeln!(out, "{rel}: skipped: {reason}.")?;
+            continue;
+        }
+        if standalone {
+            writeln!(
+                out,
+                "{rel}: note: no shared folder found above this file: checked with the default settings, as a file of tasks/ (the output folder is not checked)."
+            )?;
+        }
         if !configs.contains_key(root.path()) {
             let config = Config::load(root.path(), &opts.overrides)?;
             configs.insert(root.path().to_path_buf(), config);
         }
         let config = &configs[root.path()];
-        let rel = root.rel(&canonical);
-        let kind = TaskKind::from_rel(&rel);
+        let kind = if standalone {
+            TaskKind::Shared
+        } else {
+            TaskKind::from_rel(&rel)
+        };
+        let folders = FolderCache::default();
+        if standalone {
+            folders.assume(OUTPUT_DIR, root.path().join(OUTPUT_DIR));
+        }
         let ctx = TaskContext {
             root: &root,
             task: &canonical,
             kind: &kind,
             limits: &config.limits(),
-            folders: None,
+            folders: Some(&folders),
         };
         let result = match read_task_file(&canonical) {
             Ok((bytes, _)) => check_bytes(&bytes, &ctx),
@@ -101,17 +135,13 @@ pub fn run(opts: &ValidateOptions<'_>, out: &mut dyn Write) -> anyhow::Result<Ex
                 }
             }
         }
+        if standalone {
+            continue;
+        }
         if let Some(reason) = run_would_skip(&rel, &canonical) {
             writeln!(
                 out,
                 "{rel}: note: `run` does not pick up this file: {reason}."
-            )?;
-        } else if let Ok(modified) = std::fs::metadata(&canonical).and_then(|m| m.modified())
-            && lifecycle::retry_state(&canonical, modified) == RetryState::Blocked
-        {
-            writeln!(
-                out,
-                "{rel}: note: `run` skips this file while its _ERROR.txt is newer; save the task file again to have it retried."
             )?;
         }
     }
@@ -120,6 +150,14 @@ pub fn run(opts: &ValidateOptions<'_>, out: &mut dyn Write) -> anyhow::Result<Ex
     } else {
         ExitCode::Failure
     })
+}
+
+/// Whether a file is one runvqgan (or the R runner) writes, which `validate` passes over.
+fn is_own_file(reason: &SkipReason) -> bool {
+    matches!(
+        reason,
+        SkipReason::ErrorFile | SkipReason::WarningsFile | SkipReason::Sidecar | SkipReason::Done
+    )
 }
 
 fn run_would_skip(rel: &str, path: &Path) -> Option<SkipReason> {

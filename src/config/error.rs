@@ -35,9 +35,12 @@ pub enum ConfigError {
     },
 }
 
-pub(super) fn parse_error(path: &Path, e: toml::de::Error) -> ConfigError {
+pub(super) fn parse_error(path: &Path, e: toml::de::Error, text: &str) -> ConfigError {
     let mut message = e.to_string().trim_end().to_string();
-    if let Some(hint) = unknown_key_hint(&message) {
+    let at_top = |line: &str| toml::from_str::<super::Config>(line).is_ok();
+    if let Some(hint) =
+        super::hint::misplaced_key(text, &message, &at_top).or_else(|| unknown_key_hint(&message))
+    {
         message.push_str(&hint);
     }
     ConfigError::Parse {

@@ -12,6 +12,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Deserializer, Serialize};
 
 mod error;
+mod hint;
 pub use error::ConfigError;
 use error::parse_error;
 
@@ -270,10 +271,11 @@ impl Config {
             return Ok(config);
         }
         let command_line = Path::new("the command line");
-        let mut table: toml::Table = toml::from_str(&text).map_err(|e| parse_error(&path, e))?;
+        let mut table: toml::Table =
+            toml::from_str(&text).map_err(|e| parse_error(&path, e, &text))?;
         table.extend(overrides.0.clone());
         let config = Config::deserialize(toml::Value::Table(table))
-            .map_err(|e| parse_error(command_line, e))?;
+            .map_err(|e| parse_error(command_line, e, ""))?;
         config.check(command_line)?;
         Ok(config)
     }
@@ -284,7 +286,7 @@ impl Config {
     }
 
     fn parse(path: &Path, text: &str) -> Result<Config, ConfigError> {
-        let config: Config = toml::from_str(text).map_err(|e| parse_error(path, e))?;
+        let config: Config = toml::from_str(text).map_err(|e| parse_error(path, e, text))?;
         config.check(path)?;
         Ok(config)
     }

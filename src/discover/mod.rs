@@ -1,10 +1,11 @@
 //! Finding task files in the shared folder, and the order they run in.
 //!
 //! Task files are every `*.txt` under `<root>/tasks/` and every `task_*.txt` under any other
-//! top-level folder (a member's folder), at any depth. Skipped: `sample.txt`,
-//! `task_sample.txt` and `README.txt` (any case), `*_ERROR.txt`, `*.done`, hidden files and
-//! folders, sidecars (a `.txt` beside a same-named `.png`, or one whose first line is a
-//! `python generate.py` call), and anything reached through a link that leaves the root.
+//! top-level folder (a member's folder), at any depth, that [`crate::classify`] takes for a
+//! task: decided by content where the name is ambiguous. runvqgan's own files (sidecars,
+//! error and warnings files, `.done`) and hidden files are passed over in silence; every other
+//! file not run (templates, notes beside a picture, a link out of the root, ...) is returned
+//! in [`Found::skipped`] with its reason.
 //!
 //! Order ([`fair_order`]): first the tasks in the priority folder, oldest first; then one task
 //! per member in turn (round-robin; `tasks/` counts as one member), each member's oldest task
@@ -18,11 +19,10 @@ use std::sync::Arc;
 use std::time::SystemTime;
 
 mod skip;
-use skip::is_hidden;
-pub use skip::{SkipReason, skip_by_name, skip_reason};
+pub use skip::{Found, SkipReason, Skipped, skip_reason};
+use crate::classify::{self, Role, is_hidden};
 
 use crate::root::{Root, TASKS_DIR};
-use crate::sidecar::looks_like_generate_call;
 use crate::task::{MAX_TASK_BYTES, TaskError, TaskKind};
 
 /// A task file found in the root.
@@ -40,6 +40,8 @@ pub struct TaskFile {
     pub priority: bool,
     /// The modification time of its `_ERROR.txt`, if it has one.
     pub error_modified: Option<SystemTime>,
+    /// Whether a `_WARNINGS.txt` lies beside it.
+    pub has_warnings_file: bool,
     /// The file's bytes as read during discovery (a task is validated, hashed and run from
     /// exactly these bytes; [`TaskFile::reread`] refreshes them). At most
     /// [`MAX_TASK_BYTES`] + 1 bytes are read.
@@ -69,6 +71,8 @@ impl TaskFile {
         }
         self.error_modified =
             crate::fsroot::modified(&crate::lifecycle::error_file_path(&self.path));
+        self.has_warnings_file =
+            crate::fsroot::modified(&crate::notes::warnings_file_path(&self.path)).is_some();
         Ok(())
     }
 }
@@ -184,11 +188,26 @@ struct Walk<'a> {
     root: &'a Root,
     priority: Option<&'a str>,
     found: Vec<TaskFile>,
+    skipped: Vec<Skipped>,
     /// Canonical folders entered through links (guards against link loops).
     linked_dirs: HashSet<PathBuf>,
 }
 
 impl Walk<'_> {
+    /// Records a file that is not run, unless it is one passed over in silence.
+    fn skip(&mut self, path: PathBuf, reason: SkipReason) {
+        if reason.is_silent() {
+            tracing::trace!("skipping {}: {reason}", path.display());
+            return;
+        }
+        tracing::debug!("not run: {}: {reason}", path.display());
+        self.skipped.push(Skipped {
+            rel: self.root.rel(&path),
+            path,
+            reason,
+        });
+    }
+
     /// Walks `dir` (lexically under the root) with one directory listing per folder and no
     /// `stat` for plain files until one is a candidate.
     fn dir(&mut self, dir: &Path, in_tasks: bool) {
@@ -217,10 +236,16 @@ impl Walk<'_> {
             };
             match name.into_string() {
                 Ok(name) => entries.push((name, Kind(kind))),
-                Err(name) => tracing::warn!(
-                    "skipping {}: its name is not valid UTF-8; rename it",
-                    dir.join(name).display()
-                ),
+                Err(name) => {
+                    let shown = name.to_string_lossy().into_owned();
+                    tracing::warn!(
+                        "skipping {}: its name is not valid UTF-8; rename it",
+                        dir.join(&name).display()
+                    );
+                    if !Kind(kind).is_dir() && classify::by_name(&shown, in_tasks).is_none() {
+                        self.skip(dir.join(shown), SkipReason::BadNameEncoding);
+                    }
+                }
             }
         }
         entries.sort_by(|a, b| a.0.cmp(&b.0));
@@ -230,8 +255,9 @@ impl Walk<'_> {
                 continue;
             }
             let path = dir.join(name);
-            // Whether the name is that of a task file here (whatever the entry is).
-            let task_name = skip_by_name(name, in_tasks).is_none();
+            // What the name alone says (`None`: a task file's name here, the content decides).
+            let by_name = classify::by_name(name, in_tasks);
+            let task_name = by_name.is_none();
             let (is_dir, is_file, problem) = if ft.is_symlink() {
                 match path.canonicalize() {
                     Ok(c) if self.root.contains(&c) => {
@@ -245,11 +271,15 @@ impl Walk<'_> {
                         }
                     }
                     Ok(_) => {
-                        // Never followed, never written beside: only the log says so.
-                        tracing::warn!(
-                            "skipping {}: a link that leads outside the shared folder",
-                            path.display()
-                        );
+                        // Never followed, never written beside: listed as not run.
+                        if task_name {
+                            self.skip(path, SkipReason::LinkOutside);
+                        } else {
+                            tracing::debug!(
+                                "skipping {}: a link that leads outside the shared folder",
+                                path.display()
+                            );
+                        }
                         continue;
                     }
                     Err(e) => {
@@ -281,15 +311,11 @@ impl Walk<'_> {
             if !is_file {
                 continue;
             }
-            if let Some(reason) = skip_by_name(name, in_tasks) {
-                tracing::trace!("skipping {}: {reason}", path.display());
+            if let Some(reason) = by_name {
+                self.skip(path, reason);
                 continue;
             }
             let stem = &name[..name.len() - 4];
-            if problem.is_none() && names.contains(format!("{stem}.png").as_str()) {
-                tracing::debug!("skipping {}: {}", path.display(), SkipReason::Sidecar);
-                continue;
-            }
             let mut problem = problem;
             if problem.is_none() && name.chars().any(char::is_control) {
                 problem = Some(TaskError::BadFileName);
@@ -316,15 +342,20 @@ impl Walk<'_> {
                     }
                 },
             };
-            if looks_like_generate_call(&bytes[..bytes.len().min(256)]) {
-                tracing::debug!("skipping {}: {}", path.display(), SkipReason::Sidecar);
+            let head = problem.is_none().then_some(bytes.as_slice());
+            if let Role::Skip(reason) =
+                classify::by_content(name, head, &|other| names.contains(other))
+            {
+                self.skip(path, reason);
                 continue;
             }
-            let error_name = format!("{stem}_ERROR.txt");
+            let error_name = format!("{stem}{}", classify::ERROR_SUFFIX);
             let error_modified = names
                 .contains(error_name.as_str())
                 .then(|| crate::fsroot::modified(&dir.join(&error_name)))
                 .flatten();
+            let has_warnings_file =
+                names.contains(format!("{stem}{}", classify::WARNINGS_SUFFIX).as_str());
             let rel = self.root.rel(&path);
             let priority = self.priority.is_some_and(|p| {
                 let p = p.trim_end_matches('/');
@@ -337,6 +368,7 @@ impl Walk<'_> {
                 modified,
                 priority,
                 error_modified,
+                has_warnings_file,
                 bytes: bytes.into(),
                 problem,
             });
@@ -346,10 +378,17 @@ impl Walk<'_> {
 
 /// Finds the task files of `root`, in processing order (see the module docs).
 pub fn discover(root: &Root, priority_folder: Option<&str>) -> std::io::Result<Vec<TaskFile>> {
+    Ok(discover_all(root, priority_folder)?.tasks)
+}
+
+/// Finds the task files of `root`, in processing order, and the files where a task could be
+/// that are not run, with the reason.
+pub fn discover_all(root: &Root, priority_folder: Option<&str>) -> std::io::Result<Found> {
     let mut walk = Walk {
         root,
         priority: priority_folder,
         found: Vec::new(),
+        skipped: Vec::new(),
         linked_dirs: HashSet::new(),
     };
     let mut tops: Vec<(PathBuf, bool)> = Vec::new();
@@ -377,7 +416,12 @@ pub fn discover(root: &Root, priority_folder: Option<&str>) -> std::io::Result<V
         let mut seen = HashSet::new();
         found.retain(|t| seen.insert(t.path.canonicalize().unwrap_or_else(|_| t.path.clone())));
     }
-    Ok(fair_order(found))
+    let mut skipped = walk.skipped;
+    skipped.sort_by(|a, b| a.rel.cmp(&b.rel));
+    Ok(Found {
+        tasks: fair_order(found),
+        skipped,
+    })
 }
 
 /// Orders tasks: the priority folder first (oldest first), then round-robin across members,

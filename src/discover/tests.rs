@@ -10,6 +10,7 @@ fn t(rel: &str, secs: u64, priority: bool) -> TaskFile {
         modified: SystemTime::UNIX_EPOCH + Duration::from_secs(secs),
         priority,
         error_modified: None,
+        has_warnings_file: false,
         bytes: Arc::from(&b""[..]),
         problem: None,
     }

@@ -9,9 +9,10 @@ use std::sync::atomic::Ordering;
 use anyhow::Context;
 
 use crate::claim::{TaskClaim, claim_path};
-use crate::events::{Event, Outcome, TaskCounts};
+use crate::events::{Event, NoteState, Outcome, TaskCounts};
 use crate::exit_codes::ExitCode;
 use crate::lifecycle;
+use crate::notes::{self, Claim};
 use crate::plan::{PlannedTask, Verdict, plan};
 use crate::testhook;
 
@@ -44,11 +45,11 @@ impl Tally {
         }
     }
 
-    /// 130 when interrupted, 3 when a task failed or was invalid, else 0.
+    /// 130 when interrupted, 3 when a task failed or was newly invalid, else 0.
     fn exit_code(&self) -> ExitCode {
         if self.interrupted {
             ExitCode::Interrupted
-        } else if self.tasks.failed + self.tasks.invalid > 0 {
+        } else if self.tasks.failed + self.tasks.invalid - self.tasks.still_invalid > 0 {
             ExitCode::Partial
         } else {
             ExitCode::Success
@@ -73,10 +74,12 @@ pub fn run(night: Night<'_>, generator: &mut dyn Generator) -> anyhow::Result<Ex
     let mut work: Vec<&PlannedTask> = Vec::new();
     for task in &tasks {
         match &task.verdict {
-            Verdict::Ready(_) => work.push(task),
+            Verdict::Ready(ready) => {
+                keep_notes(&night, task, &ready.warnings);
+                work.push(task);
+            }
             Verdict::Invalid(problems) => {
-                tally.tasks.invalid += 1;
-                report_invalid(&night, task, problems.clone());
+                report_invalid(&night, task, problems.clone(), Claim::Take, &mut tally);
             }
             Verdict::Skipped(reason) => {
                 tally.tasks.skipped += 1;
@@ -133,9 +136,8 @@ pub fn run(night: Night<'_>, generator: &mut dyn Generator) -> anyhow::Result<Ex
         let ready = match &fresh.verdict {
             Verdict::Ready(ready) => ready,
             Verdict::Invalid(problems) => {
+                report_invalid(&night, &fresh, problems.clone(), Claim::Held, &mut tally);
                 claim.finish();
-                tally.tasks.invalid += 1;
-                report_invalid(&night, &fresh, problems.clone());
                 continue;
             }
             Verdict::Skipped(_) => {
@@ -259,13 +261,67 @@ fn claim(night: &Night<'_>, task: &PlannedTask, tally: &mut Tally) -> Option<Tas
     }
 }
 
-/// Reports an invalid task; the error-file sink writes its `_ERROR.txt`.
-fn report_invalid(night: &Night<'_>, task: &PlannedTask, problems: crate::task::Problems) {
+/// Brings an invalid task's `_ERROR.txt` up to date ([`notes::sync`], as `check` does) and
+/// reports it. An error file that already said the same counts as still invalid.
+fn report_invalid(
+    night: &Night<'_>,
+    task: &PlannedTask,
+    problems: crate::task::Problems,
+    claim: Claim,
+    tally: &mut Tally,
+) {
+    let error_file = night.root.rel(&lifecycle::error_file_path(&task.file.path));
+    let (state, failure) = match notes::sync(&task.file, notes::Verdict::Invalid(&problems), claim)
+    {
+        Ok(s) if s.busy => (NoteState::Busy, None),
+        Ok(s) if s.changes.is_empty() => (NoteState::Unchanged, None),
+        Ok(_) => (NoteState::Written, None),
+        Err(e) => (NoteState::Failed, Some(e.to_string())),
+    };
+    tally.tasks.invalid += 1;
+    if matches!(state, NoteState::Unchanged | NoteState::Busy) {
+        tally.tasks.still_invalid += 1;
+    }
     night.reporter.emit(Event::TaskInvalid {
         task: task.file.rel.clone(),
-        error_file: night.root.rel(&lifecycle::error_file_path(&task.file.path)),
+        error_file: error_file.clone(),
         problems,
+        error_file_state: state,
     });
+    if let Some(error) = failure {
+        night.reporter.emit(Event::ErrorFileFailed {
+            task: task.file.rel.clone(),
+            error_file,
+            error,
+        });
+    }
+}
+
+/// Removes a valid task's stale `_ERROR.txt` and writes or removes its `_WARNINGS.txt`
+/// ([`notes::sync`], as `check` does), reporting what changed.
+fn keep_notes(night: &Night<'_>, task: &PlannedTask, warnings: &[String]) {
+    match notes::sync(&task.file, notes::Verdict::Valid(warnings), Claim::Take) {
+        Ok(synced) if !synced.changes.is_empty() => {
+            let (mut wrote, mut removed) = (Vec::new(), Vec::new());
+            for change in synced.changes {
+                match change {
+                    notes::Change::Wrote(p) => wrote.push(night.root.rel(&p)),
+                    notes::Change::Removed(p) => removed.push(night.root.rel(&p)),
+                }
+            }
+            night.reporter.emit(Event::TaskNotes {
+                task: task.file.rel.clone(),
+                wrote,
+                removed,
+            });
+        }
+        Ok(_) => {}
+        Err(e) => night.reporter.emit(Event::ErrorFileFailed {
+            task: task.file.rel.clone(),
+            error_file: night.root.rel(&lifecycle::error_file_path(&task.file.path)),
+            error: e.to_string(),
+        }),
+    }
 }
 
 /// Renames a task whose images all exist to `.done`, after checking that it was not changed

@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
-use crate::events::{Event, Outcome, Sink, TaskCounts, escape};
+use crate::events::{Event, NoteState, Outcome, Sink, TaskCounts, escape};
 use crate::lifecycle::{self, Failure};
 use crate::progress::{Progress, RunLog, timestamp};
 
@@ -34,10 +34,36 @@ pub fn log_line(event: &Event) -> Option<String> {
                 .map(|d| format!("; no image starts that cannot end by {d}"))
                 .unwrap_or_default(),
         ),
-        Event::TaskSkipped { .. } => return None,
+        Event::TaskSkipped { reason, .. } => reason.clone(),
         Event::TaskInvalid {
-            task, error_file, ..
-        } => format!("task invalid: {task} (see {error_file})"),
+            task,
+            error_file,
+            error_file_state,
+            ..
+        } => match error_file_state {
+            NoteState::Unchanged => {
+                format!("task still invalid: {task} (unchanged, see {error_file})")
+            }
+            NoteState::Busy => format!(
+                "task invalid: {task}; another runvqgan process holds it, its error file is left to that process"
+            ),
+            NoteState::Written | NoteState::Failed => {
+                format!("task invalid: {task} (see {error_file})")
+            }
+        },
+        Event::TaskNotes {
+            task,
+            wrote,
+            removed,
+        } => {
+            let mut parts: Vec<String> = wrote.iter().map(|w| format!("wrote {w}")).collect();
+            parts.extend(
+                removed
+                    .iter()
+                    .map(|r| format!("removed {r}, which no longer applies")),
+            );
+            format!("task {task}: {}", parts.join("; "))
+        }
         Event::TaskWarning { task, warning } => format!("task {task}: warning: {warning}"),
         Event::TaskBusy { task } => {
             format!("task {task}: another runvqgan process is working on it; left to that process")
@@ -144,6 +170,7 @@ pub fn log_line(event: &Event) -> Option<String> {
                     done,
                     failed,
                     invalid,
+                    still_invalid,
                     skipped,
                     busy,
                     changed,
@@ -162,6 +189,11 @@ pub fn log_line(event: &Event) -> Option<String> {
                 },
                 humantime::format_duration(Duration::from_secs(*seconds)),
             );
+            if *still_invalid > 0 {
+                s.push_str(&format!(
+                    "; {still_invalid} of the invalid task(s) already had the same error file"
+                ));
+            }
             if *busy > 0 {
                 s.push_str(&format!(
                     "; {busy} task(s) left to other runvqgan processes"
@@ -209,12 +241,23 @@ pub enum Level {
 /// The terminal's message for `event`, or `None`. Most are the log line; a few are shorter.
 pub fn terminal_line(event: &Event) -> Option<(Level, String)> {
     let (level, text) = match event {
-        Event::TaskSkipped { reason, .. } => (Level::Info, format!("skipped: {reason}")),
+        Event::TaskSkipped { reason, .. } => (Level::Info, reason.clone()),
+        Event::TaskInvalid {
+            problems,
+            error_file_state: NoteState::Unchanged,
+            ..
+        } => (
+            Level::Info,
+            format!("still invalid: {}", problems.lines().join("; ")),
+        ),
         Event::TaskInvalid { problems, .. } => (
             Level::Warn,
             format!("invalid task: {}", problems.lines().join("; ")),
         ),
-        Event::TaskWarning { .. } | Event::RunStarted { .. } | Event::ModelSetLoaded { .. } => {
+        Event::TaskWarning { .. }
+        | Event::TaskNotes { .. }
+        | Event::RunStarted { .. }
+        | Event::ModelSetLoaded { .. } => {
             return None;
         }
         Event::ImageWritten {
@@ -289,9 +332,9 @@ impl Sink for TerminalSink {
     }
 }
 
-/// The members' `_ERROR.txt` files as a sink: an invalid task gets the list of its problems,
-/// a task that failed while generating the reason and a hint. A file that cannot be written
-/// becomes an [`Event::ErrorFileFailed`].
+/// The members' `_ERROR.txt` files of failures as a sink: a task that failed while generating
+/// gets the reason and a hint (an invalid task's error file is kept by [`crate::notes::sync`],
+/// which `check` shares). A file that cannot be written becomes an [`Event::ErrorFileFailed`].
 pub struct ErrorFileSink {
     /// The root the events' paths are relative to.
     pub root: PathBuf,
@@ -299,16 +342,9 @@ pub struct ErrorFileSink {
 
 impl Sink for ErrorFileSink {
     fn event(&self, event: &Event, _at: SystemTime, follow: &mut Vec<Event>) {
+        // An invalid task's error file is written by `notes::sync` (shared with `check`)
+        // before its event; this sink writes the reports of failures while generating.
         let (task, error_file, written) = match event {
-            Event::TaskInvalid {
-                task,
-                error_file,
-                problems,
-            } => (
-                task,
-                error_file,
-                lifecycle::write_error_file(&self.root.join(task), problems),
-            ),
             Event::TaskFailed {
                 task,
                 output,

@@ -4,6 +4,7 @@
 
 pub mod expand;
 mod paths;
+pub mod picture;
 pub mod prompt;
 pub mod raw;
 pub mod schema;
@@ -182,6 +183,16 @@ pub enum TaskError {
         /// How to fix it.
         fix: String,
     },
+    /// `in_file` or `template_file` names a file that is not a usable picture.
+    #[error("`{field}` {value:?} cannot be used: {reason}.")]
+    NotAPicture {
+        /// The field.
+        field: &'static str,
+        /// The value as written.
+        value: String,
+        /// What is wrong and the fix.
+        reason: String,
+    },
     /// A malformed prompt.
     #[error("`text`: {problem}")]
     BadPrompt {
@@ -245,7 +256,8 @@ impl TaskError {
             | TaskError::WrongType { field, .. }
             | TaskError::NotSingle { field, .. }
             | TaskError::OutOfRange { field, .. }
-            | TaskError::BadPath { field, .. } => Some(field),
+            | TaskError::BadPath { field, .. }
+            | TaskError::NotAPicture { field, .. } => Some(field),
             TaskError::BadOutFile { .. } => Some("out_file"),
             TaskError::BadPrompt { .. } => Some("text"),
             TaskError::BadStyle { .. } => Some("style"),

@@ -82,6 +82,14 @@ pub struct FolderCache {
 }
 
 impl FolderCache {
+    /// Takes the output folder `value` to be the folder `path` without looking (`validate` of a
+    /// file outside every shared folder, whose output folder cannot be checked).
+    pub fn assume(&self, value: &str, path: PathBuf) {
+        self.resolved
+            .borrow_mut()
+            .insert(value.to_string(), Ok((path, value.to_string())));
+    }
+
     fn resolve(&self, root: &Root, value: &str) -> Result<(PathBuf, String), PathProblem> {
         if let Some(r) = self.resolved.borrow().get(value) {
             return r.clone();
@@ -102,25 +110,26 @@ pub(super) fn input_file(
     errors: &mut Vec<TaskError>,
 ) -> Option<String> {
     let value = value?;
-    let fix = "give the path of an image relative to the folder of this task file, e.g. \"my_photo.png\" for a file beside it".to_string();
-    match root.resolve_inside(task_dir, value) {
-        Ok(c) if c.is_file() => Some(root.rel(&c)),
-        Ok(_) => {
-            errors.push(TaskError::BadPath {
-                field,
-                value: value.to_string(),
-                problem: PathProblem::NotAFile,
-                fix,
-            });
-            None
-        }
+    let bad = |problem: PathProblem| TaskError::BadPath {
+        field,
+        value: value.to_string(),
+        problem,
+        fix: super::picture::path_fix(root),
+    };
+    match super::picture::resolve(root, task_dir, value) {
+        Ok(c) => match super::picture::check(&c) {
+            Ok(()) => Some(root.rel(&c)),
+            Err(reason) => {
+                errors.push(TaskError::NotAPicture {
+                    field,
+                    value: value.to_string(),
+                    reason,
+                });
+                None
+            }
+        },
         Err(problem) => {
-            errors.push(TaskError::BadPath {
-                field,
-                value: value.to_string(),
-                problem,
-                fix,
-            });
+            errors.push(bad(problem));
             None
         }
     }

@@ -219,6 +219,60 @@ pub fn check_style(style: &str) -> Result<(), String> {
     Ok(())
 }
 
+/// Warnings for prompts that parse but probably do not say what the member meant: a
+/// "weight" that came from text looking like a ratio or a time (`photo in ratio 3:2` is the
+/// prompt `photo in ratio 3` with weight 2; `meeting at 10:30` is `meeting at 10` with weight
+/// 30): the text before the colon ends in a digit and the weight is a whole number. A weight
+/// written with a decimal point (`3:2.0`) is taken as meant.
+pub fn warnings(prompt: &Prompt) -> Vec<String> {
+    let mut out = Vec::new();
+    for seg in prompt.phrases.iter().flatten() {
+        let Some(weight) = &seg.weight else { continue };
+        let digit_before = seg.text.chars().last().is_some_and(|c| c.is_ascii_digit());
+        let whole = !weight.is_empty() && weight.chars().all(|c| c.is_ascii_digit());
+        if !(digit_before && whole) {
+            continue;
+        }
+        let written = seg.render(None);
+        let before = seg
+            .text
+            .rsplit(|c: char| !c.is_ascii_digit())
+            .next()
+            .unwrap_or_default();
+        out.push(format!(
+            "`text`: {written:?} is read as the prompt {:?} with weight {weight}{}, because a colon in a prompt starts its weight. If you meant a ratio or a time, write it without the colon (\"{before} to {weight}\", \"{before}.{weight}\"); if you meant the weight, write it with a decimal point (\"{}:{weight}.0\").",
+            seg.text,
+            seg.stop
+                .as_ref()
+                .map(|s| format!(" and stop {s}"))
+                .unwrap_or_default(),
+            seg.text,
+        ));
+    }
+    out
+}
+
+/// A warning for a style that is probably a list written as one text: `"Picasso, Monet"` is
+/// one style ("in the style of Picasso, Monet"), not one series per painter.
+pub fn style_warning(style: &str) -> Option<String> {
+    if !style.contains(',') {
+        return None;
+    }
+    let parts: Vec<String> = style
+        .split(',')
+        .map(str::trim)
+        .filter(|p| !p.is_empty())
+        .map(|p| format!("{p:?}"))
+        .collect();
+    if parts.len() < 2 {
+        return None;
+    }
+    Some(format!(
+        "`style`: {style:?} is one style: its images are made \"in the style of {style}\". For one series of images per style, write each as its own list entry: [{}].",
+        parts.join(", ")
+    ))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -268,5 +322,26 @@ mod tests {
         assert!(parse("dog:-0.5|cat:1e-1:-inf").is_ok());
         assert!(parse("dog:nan").is_err());
         assert!(parse("dog||cat").is_err());
+    }
+
+    #[test]
+    fn ratio_and_time_lookalikes_are_warned_about() {
+        let w = warnings(&parse("photo in ratio 3:2").unwrap());
+        assert_eq!(
+            w,
+            [
+                "`text`: \"photo in ratio 3:2\" is read as the prompt \"photo in ratio 3\" with weight 2, because a colon in a prompt starts its weight. If you meant a ratio or a time, write it without the colon (\"3 to 2\", \"3.2\"); if you meant the weight, write it with a decimal point (\"photo in ratio 3:2.0\")."
+            ]
+        );
+        assert_eq!(warnings(&parse("meeting at 10:30|clock").unwrap()).len(), 1);
+        assert!(warnings(&parse("dog:2|cat:1.5|photo 3:2.0|x:-1").unwrap()).is_empty());
+    }
+
+    #[test]
+    fn a_style_with_commas_is_warned_about() {
+        let w = style_warning("Picasso, Monet").unwrap();
+        assert!(w.contains("[\"Picasso\", \"Monet\"]"), "{w}");
+        assert_eq!(style_warning("Banksy"), None);
+        assert_eq!(style_warning("Banksy,"), None);
     }
 }

@@ -47,7 +47,19 @@ pub fn parse(bytes: &[u8]) -> Result<(RawTask, Vec<TaskError>), Vec<TaskError>> 
     }
     let text = decode(bytes).map_err(|e| vec![e])?;
     check_nesting(text).map_err(|e| vec![e])?;
-    let value: Value = serde_json::from_str(text).map_err(|e| vec![json_error(&e)])?;
+    let value: Value = serde_json::from_str(text).map_err(|e| {
+        let mut error = json_error(&e);
+        let line = text
+            .lines()
+            .nth(e.line().saturating_sub(1))
+            .unwrap_or_default();
+        if let (TaskError::JsonSyntax { hint, .. }, Some(curly)) =
+            (&mut error, curly_quotes_hint(line))
+        {
+            *hint = curly;
+        }
+        vec![error]
+    })?;
     let map = match value {
         Value::Object(map) => map,
         other => {
@@ -180,6 +192,23 @@ fn json_error(e: &serde_json::Error) -> TaskError {
         detail,
         hint: hint.to_string(),
     }
+}
+
+/// The hint for a JSON error on a line (`text`) that holds curly quotes (“ ” ‘ ’, which word
+/// processors and some phones type instead of "): JSON needs straight double quotes.
+pub fn curly_quotes_hint(text: &str) -> Option<String> {
+    let found: Vec<char> = ['\u{201C}', '\u{201D}', '\u{201E}', '\u{2018}', '\u{2019}']
+        .into_iter()
+        .filter(|c| text.contains(*c))
+        .collect();
+    if found.is_empty() {
+        return None;
+    }
+    let shown: String = found.iter().map(|c| format!("{c} ")).collect();
+    Some(format!(
+        "The file contains curly quotes ({}), which word processors type instead of straight ones; JSON needs straight double quotes (\") around every field name and text. Replace each curly quote with \", or write the file in a plain text editor (Notepad, TextEdit in plain text mode) with smart quotes turned off.",
+        shown.trim_end()
+    ))
 }
 
 /// The nearest of `known` to `name`, when it is close enough to be a likely typo.

@@ -147,7 +147,10 @@ pub fn validate(raw: &RawTask, ctx: &TaskContext<'_>) -> Result<Validated, Vec<T
             None
         }
         Some(text) => match prompt::parse(text) {
-            Ok(p) => Some(p),
+            Ok(p) => {
+                warnings.extend(prompt::warnings(&p));
+                Some(p)
+            }
             Err(problems) => {
                 errors.extend(
                     problems
@@ -181,6 +184,8 @@ pub fn validate(raw: &RawTask, ctx: &TaskContext<'_>) -> Result<Validated, Vec<T
                 value: s.clone(),
                 reason,
             });
+        } else if let Some(w) = prompt::style_warning(s) {
+            warnings.push(w);
         }
     }
 

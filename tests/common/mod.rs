@@ -79,14 +79,57 @@ impl Shared {
         serde_json::from_slice(&out.stdout).unwrap()
     }
 
-    /// The `task` paths of `plan --json`, in order.
+    /// The `task` paths of `plan --json` that are tasks (not the files listed as not run,
+    /// status `skipped`), in order.
     pub fn planned_tasks(&self) -> Vec<String> {
         self.plan_json()
             .as_array()
             .unwrap()
             .iter()
+            .filter(|t| t["status"] != "skipped")
             .map(|t| t["task"].as_str().unwrap().to_string())
             .collect()
+    }
+
+    /// The files `plan --json` lists as not run (status `skipped`): (path, reason), by path.
+    pub fn not_run(&self) -> Vec<(String, String)> {
+        self.plan_json()
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|t| t["status"] == "skipped")
+            .map(|t| {
+                (
+                    t["task"].as_str().unwrap().to_string(),
+                    t["error"].as_str().unwrap_or_default().to_string(),
+                )
+            })
+            .collect()
+    }
+
+    /// The paths of [`Shared::not_run`].
+    pub fn not_run_paths(&self) -> Vec<String> {
+        self.not_run().into_iter().map(|(p, _)| p).collect()
+    }
+
+    /// `runvqgan check --root <root>`: (exit code, stdout).
+    pub fn check(&self) -> (i32, String) {
+        let out = self
+            .cmd()
+            .args(["check", "--root"])
+            .arg(self.root())
+            .output()
+            .unwrap();
+        (
+            out.status.code().unwrap_or(-1),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+        )
+    }
+
+    /// The text of `rel`.
+    pub fn read(&self, rel: &str) -> String {
+        std::fs::read_to_string(self.root().join(rel))
+            .unwrap_or_else(|e| panic!("cannot read {rel}: {e}"))
     }
 
     /// The one task of `plan --json` whose path is `rel`.

@@ -72,6 +72,10 @@ def test_errors_are_classified_for_the_members_error_file():
     assert oom["message"].startswith("OutOfMemoryError: CUDA out of memory")
     missing = cache.describe_error(FileNotFoundError("no such file: stone.png"))
     assert missing["kind"] == "missing_file"
+    from PIL import UnidentifiedImageError
+
+    bad = cache.describe_error(UnidentifiedImageError("cannot identify image file 'sketch.png'"))
+    assert bad["kind"] == "member_input"
     try:
         raise ValueError("bad\nsecond line")
     except ValueError as e:

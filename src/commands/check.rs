@@ -1,0 +1,177 @@
+//! `runvqgan check --root DIR`: the daytime check. It validates every task file exactly as
+//! `run` does and brings the files members read up to date (error files written, updated or
+//! removed; warnings notes likewise) without generating anything, so a member who saves a
+//! task with a mistake reads why within minutes instead of the next morning.
+//!
+//! Safe to run from cron every few minutes, also while a night runs: it writes only what
+//! changed, and it never touches the files of a task another runvqgan process has claimed
+//! (see [`crate::notes::sync`]).
+
+use std::io::Write;
+use std::path::Path;
+
+use anyhow::Context;
+
+use crate::config::{Config, ConfigOverrides};
+use crate::discover::discover_all;
+use crate::exit_codes::ExitCode;
+use crate::notes::{self, Change, Claim, Verdict};
+use crate::plan::check_task;
+use crate::root::Root;
+use crate::task::Problems;
+use crate::task::validate::FolderCache;
+
+/// Options of `check`.
+#[derive(Debug, Clone)]
+pub struct CheckOptions<'a> {
+    /// The shared folder.
+    pub root: &'a Path,
+    /// Flags that override `runvqgan.toml`.
+    pub overrides: ConfigOverrides,
+}
+
+/// What one pass of `check` found and did.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct CheckTally {
+    /// Task files checked.
+    pub tasks: usize,
+    /// Valid ones.
+    pub valid: usize,
+    /// Valid ones with warnings.
+    pub warned: usize,
+    /// Invalid ones.
+    pub invalid: usize,
+    /// Files written (error files and warnings notes).
+    pub written: usize,
+    /// Files removed.
+    pub removed: usize,
+    /// Tasks left alone because another runvqgan process holds them.
+    pub busy: usize,
+    /// Files where a task could be that are not run.
+    pub not_run: usize,
+    /// Notes that could not be written or removed.
+    pub failed: usize,
+}
+
+/// Runs `check`: exit code 0 when every error file and note is up to date (whatever the
+/// tasks' state), 1 when one could not be written.
+pub fn run(opts: &CheckOptions<'_>, out: &mut dyn Write) -> anyhow::Result<ExitCode> {
+    let root = Root::open(opts.root)?;
+    let config = Config::load(root.path(), &opts.overrides)?;
+    let tally = check_root(&root, &config, out)?;
+    writeln!(
+        out,
+        "Checked {} task file(s) in {}: {} valid ({} with warnings), {} invalid; {} file(s) written, {} removed{}{}.",
+        tally.tasks,
+        root.path().display(),
+        tally.valid,
+        tally.warned,
+        tally.invalid,
+        tally.written,
+        tally.removed,
+        if tally.busy > 0 {
+            format!(
+                ", {} task(s) left to a running runvqgan process",
+                tally.busy
+            )
+        } else {
+            String::new()
+        },
+        if tally.not_run > 0 {
+            format!("; {} file(s) not run (listed above)", tally.not_run)
+        } else {
+            String::new()
+        },
+    )?;
+    Ok(if tally.failed > 0 {
+        ExitCode::Failure
+    } else {
+        ExitCode::Success
+    })
+}
+
+/// One pass over `root`: every task validated and its notes synced; one line per change, per
+/// invalid task and per file not run written to `out`.
+pub fn check_root(root: &Root, config: &Config, out: &mut dyn Write) -> anyhow::Result<CheckTally> {
+    let found = discover_all(root, config.priority_folder.as_deref())
+        .with_context(|| format!("cannot read the shared folder {}", root.path().display()))?;
+    let folders = FolderCache::default();
+    let mut tally = CheckTally {
+        tasks: found.tasks.len(),
+        not_run: found.skipped.len(),
+        ..CheckTally::default()
+    };
+    for file in &found.tasks {
+        let checked = check_task(file, root, config, &folders);
+        let problems;
+        let verdict = match &checked {
+            Ok(v) => {
+                tally.valid += 1;
+                if !v.warnings.is_empty() {
+                    tally.warned += 1;
+                }
+                Verdict::Valid(&v.warnings)
+            }
+            Err(errors) => {
+                tally.invalid += 1;
+                problems = Problems {
+                    task: file.rel.clone(),
+                    errors: errors.clone(),
+                };
+                Verdict::Invalid(&problems)
+            }
+        };
+        match notes::sync(file, verdict, Claim::Take) {
+            Ok(synced) if synced.busy => {
+                tally.busy += 1;
+                writeln!(
+                    out,
+                    "{}: left alone: a running runvqgan process is working on it",
+                    file.rel
+                )?;
+            }
+            Ok(synced) => {
+                for change in &synced.changes {
+                    match change {
+                        Change::Wrote(p) => {
+                            tally.written += 1;
+                            writeln!(out, "{}: wrote {}", file.rel, root.rel(p))?;
+                        }
+                        Change::Removed(p) => {
+                            tally.removed += 1;
+                            writeln!(
+                                out,
+                                "{}: removed {}, which no longer applies",
+                                file.rel,
+                                root.rel(p)
+                            )?;
+                        }
+                    }
+                }
+                if checked.is_err() && synced.changes.is_empty() {
+                    writeln!(
+                        out,
+                        "{}: still invalid, its error file is up to date",
+                        file.rel
+                    )?;
+                }
+            }
+            Err(e) => {
+                tally.failed += 1;
+                writeln!(
+                    out,
+                    "{}: its error or warnings file cannot be written: {e}",
+                    file.rel
+                )?;
+                tracing::error!(
+                    "{}: cannot update its error or warnings file: {e}",
+                    file.rel
+                );
+            }
+        }
+    }
+    for s in &found.skipped {
+        writeln!(out, "{}: not run: {}", s.rel, s.reason)?;
+    }
+    Ok(tally)
+}
