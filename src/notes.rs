@@ -100,13 +100,19 @@ pub fn sync(file: &TaskFile, verdict: Verdict<'_>, claim: Claim) -> std::io::Res
     }
     let held = match claim {
         Claim::Held => None,
-        Claim::Take => match TaskClaim::try_claim(&file.path)? {
-            Some(c) => Some(c),
-            None => {
+        // A claim that cannot be taken at all (its file name too long, a read-only folder)
+        // does not keep the member's error file from being written.
+        Claim::Take => match TaskClaim::try_claim(&file.path) {
+            Ok(Some(c)) => Some(c),
+            Ok(None) => {
                 return Ok(Synced {
                     changes: Vec::new(),
                     busy: true,
                 });
+            }
+            Err(e) => {
+                tracing::debug!("{}: no claim for its notes: {e}", file.rel);
+                None
             }
         },
     };
