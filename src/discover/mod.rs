@@ -19,8 +19,8 @@ use std::sync::Arc;
 use std::time::SystemTime;
 
 mod skip;
-pub use skip::{Found, SkipReason, Skipped, skip_reason};
 use crate::classify::{self, Role, is_hidden};
+pub use skip::{Found, SkipReason, Skipped, skip_reason};
 
 use crate::root::{Root, TASKS_DIR};
 use crate::task::{MAX_TASK_BYTES, TaskError, TaskKind};

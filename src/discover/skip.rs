@@ -43,4 +43,3 @@ pub fn skip_reason(path: &Path, in_tasks: bool) -> Option<SkipReason> {
         Role::Skip(r) => Some(r),
     }
 }
-
