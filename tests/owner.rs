@@ -411,7 +411,7 @@ fn status_json_after_a_real_run_reports_it_field_by_field_and_so_do_the_summary_
     assert_eq!(last["images"], 2);
     assert_eq!(
         last["tasks"],
-        serde_json::json!({"done": 1, "failed": 0, "invalid": 1, "skipped": 0, "busy": 0, "changed": 0})
+        serde_json::json!({"done": 1, "failed": 0, "invalid": 1, "still_invalid": 0, "skipped": 0, "busy": 0, "changed": 0})
     );
     assert_eq!(last["done"], serde_json::json!(["tasks/dog.txt"]));
     assert_eq!(last["failed"], serde_json::json!([]));
@@ -437,9 +437,11 @@ fn status_json_after_a_real_run_reports_it_field_by_field_and_so_do_the_summary_
         serde_json::json!([{"member": "anna", "tasks": 1, "images": 1}])
     );
     assert_eq!(
-        status["queue"]["skipped"], 1,
-        "the invalid task waits for a fix"
+        status["queue"]["invalid"],
+        serde_json::json!(["anna/task_typo.txt"]),
+        "the invalid task is checked again and still waits for a fix"
     );
+    assert_eq!(status["queue"]["skipped"], 0);
     let estimate = &status["estimate"];
     assert_eq!(estimate["device"], "cpu");
     assert_eq!(estimate["model_set"], "default");
