@@ -236,12 +236,14 @@ fn validate_of_a_glob_passes_over_error_files_and_sidecars_with_a_note() {
         "carla/task_a_1.txt",
         "python generate.py -p 'a' -i 200 -s 450 300 -o carla/task_a_1.png\n",
     );
-    // What the shell gives for carla/task_*.txt.
+    s.write("carla/task_a_1.png", stone());
+    // What the shell gives for carla/task_*.
     let out = s
         .cmd()
         .args([
             "validate",
             "carla/task_a.txt",
+            "carla/task_a_1.png",
             "carla/task_a_1.txt",
             "carla/task_b.txt",
             "carla/task_b_ERROR.txt",
@@ -253,6 +255,10 @@ fn validate_of_a_glob_passes_over_error_files_and_sidecars_with_a_note() {
     assert!(stdout.contains("carla/task_a.txt: valid"), "{stdout}");
     assert!(stdout.contains("carla/task_a_1.txt: skipped: it is the .txt of an image (its first line is a generate call), not a task"), "{stdout}");
     assert!(stdout.contains("carla/task_b_ERROR.txt: skipped: it is an error report (_ERROR.txt) about a task, not a task"), "{stdout}");
+    assert!(
+        stdout.contains("carla/task_a_1.png: skipped: only .txt files are task files."),
+        "{stdout}"
+    );
     assert!(!stdout.contains("task_b_ERROR.txt: line"), "{stdout}");
     assert!(
         stdout.contains("carla/task_b.txt: the required field `out_file` is missing"),

@@ -69,7 +69,7 @@ pub fn run(opts: &ValidateOptions<'_>, out: &mut dyn Write) -> anyhow::Result<Ex
         // runvqgan's own files, matched by a glob such as `carla/task_*.txt`: not tasks.
         let top_in_tasks = root.rel(&canonical).starts_with(&format!("{TASKS_DIR}/"));
         if let Some(reason) = skip_reason(&canonical, top_in_tasks || standalone)
-            && is_own_file(&reason)
+            && (is_own_file(&reason) || is_picture(&canonical))
         {
             writeln!(out, "{rel}: skipped: {reason}.")?;
             continue;
@@ -150,6 +150,14 @@ pub fn run(opts: &ValidateOptions<'_>, out: &mut dyn Write) -> anyhow::Result<Ex
     } else {
         ExitCode::Failure
     })
+}
+
+/// Whether a file is named like a picture (`validate carla/*` matches the images too):
+/// passed over with a note, like runvqgan's own files.
+fn is_picture(path: &Path) -> bool {
+    path.extension()
+        .and_then(|e| e.to_str())
+        .is_some_and(|e| ["png", "jpg", "jpeg"].contains(&e.to_ascii_lowercase().as_str()))
 }
 
 /// Whether a file is one runvqgan (or the R runner) writes, which `validate` passes over.
