@@ -109,6 +109,16 @@ impl Budget {
         }
     }
 
+    /// The same budget ending at `end` instead, when that is earlier (a Slurm job's end
+    /// time); `reason` names it in messages.
+    pub fn limit_to(mut self, end: SystemTime, reason: String) -> Budget {
+        if self.deadline.is_none_or(|d| end < d) {
+            self.deadline = Some(end);
+            self.reason = reason;
+        }
+        self
+    }
+
     /// Whether there is a deadline at all.
     pub fn is_limited(&self) -> bool {
         self.deadline.is_some()
@@ -197,6 +207,20 @@ impl Budget {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_earlier_job_end_time_becomes_the_deadline_and_a_later_one_does_not() {
+        let start = SystemTime::UNIX_EPOCH + Duration::from_secs(1_000_000);
+        let end = start + Duration::from_secs(300);
+        let b = Budget::new(None, Some(60.0), start).limit_to(end, "the job's end".into());
+        assert_eq!(b.deadline(), Some(end));
+        let e = b.check(1, end + Duration::from_secs(1)).unwrap_err();
+        assert!(e.contains("the job's end"), "{e}");
+        let b = Budget::new(None, Some(1.0), start).limit_to(end, "the job's end".into());
+        assert_eq!(b.deadline(), Some(start + Duration::from_secs(60)));
+        let b = Budget::new(None, None, start).limit_to(end, "x".into());
+        assert_eq!(b.deadline(), Some(end));
+    }
 
     #[test]
     fn parses_times_of_day() {

@@ -116,6 +116,15 @@ pub enum Command {
     /// refused (exit code 2).
     #[command(after_help = EXIT_CODES_HELP)]
     Init(InitArgs),
+
+    /// Print an sbatch script that runs the night as a Slurm job array, one GPU per element.
+    ///
+    /// Each element runs `runvqgan run` on the shared folder; the elements share its tasks
+    /// through claims (a lease on network filesystems), and each one's time budget ends with
+    /// the job. Save the script and submit it: `runvqgan slurm-script --root DIR --gpus 4 >
+    /// night.sbatch && sbatch night.sbatch`. Creates DIR/.runvqgan/ for Slurm's output files.
+    #[command(after_help = EXIT_CODES_HELP)]
+    SlurmScript(SlurmScriptArgs),
 }
 
 #[derive(Debug, Args)]
@@ -147,6 +156,38 @@ pub struct GalleryArgs {
     /// gallery).
     #[arg(long, value_name = "DIR", help_heading = "Shared folder")]
     pub dir: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct SlurmScriptArgs {
+    #[command(flatten)]
+    pub root: RootArg,
+
+    /// Array elements that run at once, one GPU each (the %K of --array=0-N%K).
+    #[arg(long, value_name = "N", default_value_t = 1, help_heading = "Slurm")]
+    pub gpus: u32,
+
+    /// Array elements in all (default: --gpus). More elements than GPUs queue behind each
+    /// other; an element that finds every task claimed ends at once.
+    #[arg(long, value_name = "N", help_heading = "Slurm")]
+    pub elements: Option<u32>,
+
+    /// CPU cores per element (--cpus-per-task).
+    #[arg(long, value_name = "N", default_value_t = 4, help_heading = "Slurm")]
+    pub cpus_per_element: u32,
+
+    /// The job's time limit in Slurm's format (e.g. 10:00:00); the night's time budget
+    /// follows it.
+    #[arg(long, value_name = "TIME", help_heading = "Slurm")]
+    pub time: Option<String>,
+
+    /// The Slurm partition.
+    #[arg(long, value_name = "NAME", help_heading = "Slurm")]
+    pub partition: Option<String>,
+
+    /// Run on CPU slots instead of GPUs (no --gres; `run --device cpu`): for testing.
+    #[arg(long, help_heading = "Slurm")]
+    pub cpu: bool,
 }
 
 #[derive(Debug, Subcommand)]

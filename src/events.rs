@@ -102,7 +102,13 @@ pub struct TaskCounts {
 pub enum Event {
     /// The plan is made; nothing is generated yet.
     RunStarted {
+        /// The machine's host name.
+        host: String,
         pid: u32,
+        /// `SLURM_JOB_ID` when the run is a Slurm job.
+        slurm_job_id: Option<String>,
+        /// `SLURM_ARRAY_TASK_ID` when the run is an element of a Slurm job array.
+        slurm_array_task_id: Option<String>,
         device: Option<String>,
         tasks: usize,
         images: usize,
@@ -110,6 +116,29 @@ pub enum Event {
         skipped: usize,
         /// RFC 3339: no image starts that cannot end by then.
         deadline: Option<String>,
+    },
+    /// How this run claims tasks on the root's filesystem, and why.
+    ClaimsChosen {
+        /// `flock`, `lease` or `flock+lease`.
+        kind: String,
+        /// The filesystem type (`ext4`, `nfs4`, `lustre`).
+        filesystem: String,
+        mount_point: String,
+        /// The mount options that decide whether flock crosses machines.
+        lock_options: Vec<String>,
+        /// Lease time in seconds, when leases are used.
+        lease_seconds: Option<f64>,
+        reason: String,
+    },
+    /// This run's lease on a task expired or was taken over while it worked on it: another
+    /// run may finish it, so this run leaves it (what it made stays).
+    ClaimLost { task: String },
+    /// A claim whose holder had stopped renewing it (a node that died) was taken over.
+    ClaimTakenOver {
+        task: String,
+        /// The old holder's host and process.
+        host: String,
+        pid: u32,
     },
     /// A file where a task could be that is not run, and why (`reason` names the file).
     TaskSkipped { task: String, reason: String },

@@ -93,6 +93,18 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             },
             &mut stdout,
         ),
+        Command::SlurmScript(args) => commands::slurm_script::run(
+            &commands::slurm_script::SlurmScriptOptions {
+                root: &args.root.root,
+                gpus: args.gpus,
+                elements: args.elements,
+                cpu: args.cpu,
+                cpus_per_element: args.cpus_per_element,
+                time: args.time.as_deref(),
+                partition: args.partition.as_deref(),
+            },
+            &mut stdout,
+        ),
     }?;
     std::io::Write::flush(&mut stdout)?;
     Ok(code)

@@ -1,4 +1,5 @@
-//! The commands (`validate`, `plan`, `check`, `run`, `reproduce`, `models check`, `gallery`, `init`, `status`): each takes its options as plain values, writes its
+//! The commands (`validate`, `plan`, `check`, `run`, `reproduce`, `models check`, `gallery`,
+//! `init`, `status`, `slurm-script`): each takes its options as plain values, writes its
 //! report to the given output and returns the exit code. `main.rs` only parses flags.
 
 pub mod check;
@@ -8,6 +9,7 @@ pub mod models;
 pub mod plan;
 pub mod reproduce;
 pub mod run;
+pub mod slurm_script;
 pub mod status;
 pub mod validate;
 

@@ -21,6 +21,7 @@ use crate::night::sinks::{ErrorFileSink, LogSink, TerminalSink};
 use crate::night::{self, Generator, Night};
 use crate::progress::{Progress, RunLog};
 use crate::root::Root;
+use crate::slurm::SlurmJob;
 use crate::speeds::{SpeedSink, Speeds};
 use crate::summary::{Outputs, SummarySink};
 
@@ -168,7 +169,17 @@ fn settings(
             key: "until".into(),
             problem,
         })?;
-    let budget = Budget::new(until, config.max_minutes, started);
+    let mut budget = Budget::new(until, config.max_minutes, started);
+    if let Some(job) = SlurmJob::from_env()
+        && let Some(end) = job.end(started)
+    {
+        // Slurm sends SIGTERM a minute before the end (the script's --signal); leave that
+        // minute for the last rename.
+        budget = budget.limit_to(
+            end - std::time::Duration::from_secs(60),
+            format!("the end of {} less a minute", job.describe()),
+        );
+    }
     Ok((config, budget))
 }
 

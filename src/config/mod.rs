@@ -16,6 +16,7 @@ mod hint;
 pub use error::ConfigError;
 use error::parse_error;
 
+use crate::filesystem::ClaimSetting;
 use crate::root::{CONFIG_FILE, check_relative};
 
 /// The built-in model set `default`.
@@ -150,6 +151,13 @@ pub struct Config {
     /// Named model sets (`[models.NAME]`); always holds `default`.
     #[serde(deserialize_with = "with_default_set")]
     pub models: BTreeMap<String, ModelSet>,
+    /// How runs sharing this folder claim tasks: `auto` (flock on a local disk; a lease,
+    /// plus flock between the runs of one machine, on a network filesystem), `flock` or
+    /// `lease`. See the README's cluster section.
+    pub claims: ClaimSetting,
+    /// Seconds a lease lasts unless its holder renews it (every third of it): how long a
+    /// task claimed by a node that died waits before another run takes it over.
+    pub lease_seconds: f64,
     /// The gallery built at the end of every run: `true` (in `gallery/`), `false` (none) or
     /// a folder under the root.
     pub gallery: GallerySetting,
@@ -197,6 +205,8 @@ impl Default for Config {
             model: "default".into(),
             clip_dir: PathBuf::from("models"),
             models: BTreeMap::from([("default".to_string(), ModelSet::default())]),
+            claims: ClaimSetting::Auto,
+            lease_seconds: 60.0,
             gallery: GallerySetting::On(true),
         }
     }
@@ -379,6 +389,12 @@ impl Config {
             return Err(bad(
                 "max_minutes",
                 "must be a number of minutes greater than 0".into(),
+            ));
+        }
+        if !(self.lease_seconds.is_finite() && self.lease_seconds >= 1.0) {
+            return Err(bad(
+                "lease_seconds",
+                "must be a number of seconds, at least 1 (60 suits most clusters)".into(),
             ));
         }
         if let Some(n) = self.max_batch

@@ -1,11 +1,11 @@
 //! Output numbers for a claimed task: the task is planned again from its current bytes under
 //! the root's names lock, and each missing image's number is reserved with a pending marker
 //! (reusing the markers an interrupted run left), so that no other run or `reproduce` picks
-//! the same name. See [`crate::naming`] and [`crate::claim`].
+//! the same name. See [`crate::naming`] and [`crate::lease::ClaimMethod`].
 
-use crate::claim::NamesLock;
 use crate::config::Config;
 use crate::events::FailureKind;
+use crate::lease::ClaimMethod;
 use crate::lifecycle::{self, Failure};
 use crate::naming;
 use crate::plan::{PlannedTask, Planner, Verdict};
@@ -18,6 +18,7 @@ pub fn claim_task(
     task: &PlannedTask,
     root: &Root,
     config: &Config,
+    claims: &ClaimMethod,
 ) -> Result<Option<PlannedTask>, Failure> {
     let mut file = task.file.clone();
     match file.reread() {
@@ -39,7 +40,7 @@ pub fn claim_task(
         message: format!("{what}: {}", describe_io(&e)),
         size: None,
     };
-    let _names = NamesLock::acquire(root.path()).map_err(|e| {
+    let _names = claims.lock_names(root.path()).map_err(|e| {
         write_failure(
             "the names lock of the shared folder cannot be taken".into(),
             e,

@@ -8,12 +8,14 @@ use std::sync::atomic::Ordering;
 
 use anyhow::Context;
 
-use crate::claim::{TaskClaim, claim_path};
+use crate::claim::claim_path;
 use crate::events::{Event, NoteState, Outcome, TaskCounts};
 use crate::exit_codes::ExitCode;
+use crate::lease::{self, ClaimMethod};
 use crate::lifecycle;
 use crate::notes::{self, Claim};
 use crate::plan::{PlannedTask, Verdict, plan};
+use crate::slurm::SlurmJob;
 use crate::testhook;
 
 use super::produce::{Producer, TaskEnd, pause, report_failure};
@@ -92,14 +94,32 @@ pub fn run(night: Night<'_>, generator: &mut dyn Generator) -> anyhow::Result<Ex
     }
     let total_images: usize = work.iter().map(|t| t.images().len()).sum();
     night.progress.set_total(total_images as u64);
+    let claims = ClaimMethod::for_root(night.root.path(), night.config);
+    let slurm = SlurmJob::from_env();
     night.reporter.emit(Event::RunStarted {
+        host: claims.holder.host.clone(),
         pid: std::process::id(),
+        slurm_job_id: slurm.as_ref().map(|j| j.job_id.clone()),
+        slurm_array_task_id: slurm.and_then(|j| j.array_task_id),
         device: night.config.device.clone(),
         tasks: work.len(),
         images: total_images,
         invalid: tally.tasks.invalid,
         skipped: tally.tasks.skipped,
         deadline: deadline_text(night.budget.deadline()),
+    });
+    night.reporter.emit(Event::ClaimsChosen {
+        kind: claims.plan.kind().into(),
+        filesystem: claims.fs.fs_type.clone(),
+        mount_point: claims.fs.mount_point.display().to_string(),
+        lock_options: claims
+            .fs
+            .lock_options()
+            .into_iter()
+            .map(String::from)
+            .collect(),
+        lease_seconds: claims.plan.lease.then_some(night.config.lease_seconds),
+        reason: claims.plan.reason.clone(),
     });
 
     let mut producer = Producer::new(generator, night.budget.clone());
@@ -114,10 +134,10 @@ pub fn run(night: Night<'_>, generator: &mut dyn Generator) -> anyhow::Result<Ex
             tally.left.push(format!("{} ({n} image(s))", task.file.rel));
             continue;
         }
-        let Some(claim) = claim(&night, task, &mut tally) else {
+        let Some(claim) = claim(&night, &claims, task, &mut tally) else {
             continue;
         };
-        let fresh = match claim_task(task, night.root, night.config) {
+        let fresh = match claim_task(task, night.root, night.config, &claims) {
             Ok(Some(fresh)) => fresh,
             Ok(None) => {
                 claim.finish();
@@ -222,10 +242,22 @@ pub fn run(night: Night<'_>, generator: &mut dyn Generator) -> anyhow::Result<Ex
 
 /// Claims `task` for this process; `None` when another process has it or the claim file
 /// cannot be written (both reported).
-fn claim(night: &Night<'_>, task: &PlannedTask, tally: &mut Tally) -> Option<TaskClaim> {
-    match TaskClaim::try_claim(&task.file.path) {
+fn claim(
+    night: &Night<'_>,
+    claims: &ClaimMethod,
+    task: &PlannedTask,
+    tally: &mut Tally,
+) -> Option<lease::Claim> {
+    match claims.claim(&task.file.path) {
         Ok(Some(c)) => {
             tally.claimed += 1;
+            if let Some(old) = c.took_over() {
+                night.reporter.emit(Event::ClaimTakenOver {
+                    task: task.file.rel.clone(),
+                    host: old.host.clone(),
+                    pid: old.pid,
+                });
+            }
             Some(c)
         }
         Ok(None) => {
@@ -326,8 +358,15 @@ fn keep_notes(night: &Night<'_>, task: &PlannedTask, warnings: &[String]) {
 
 /// Renames a task whose images all exist to `.done`, after checking that it was not changed
 /// while it ran, and ends its claim.
-fn finish_task(night: &Night<'_>, task: &PlannedTask, claim: TaskClaim, tally: &mut Tally) {
+fn finish_task(night: &Night<'_>, task: &PlannedTask, claim: lease::Claim, tally: &mut Tally) {
     testhook::reached("before-done");
+    if claim.is_lost() {
+        tally.tasks.busy += 1;
+        night.reporter.emit(Event::ClaimLost {
+            task: task.file.rel.clone(),
+        });
+        return;
+    }
     if let Err(reason) = unchanged(task) {
         tally.tasks.changed += 1;
         night.reporter.emit(Event::TaskChanged {

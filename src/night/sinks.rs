@@ -15,7 +15,10 @@ use crate::progress::{Progress, RunLog, timestamp};
 pub fn log_line(event: &Event) -> Option<String> {
     Some(match event {
         Event::RunStarted {
+            host,
             pid,
+            slurm_job_id,
+            slurm_array_task_id,
             device,
             tasks,
             images,
@@ -23,8 +26,16 @@ pub fn log_line(event: &Event) -> Option<String> {
             skipped,
             deadline,
         } => format!(
-            "run started (process {pid}{}): {tasks} task(s) to do with {images} image(s), \
-             {invalid} invalid, {skipped} skipped{}",
+            "run started (host {host}, process {pid}{}{}{}): {tasks} task(s) to do with \
+             {images} image(s), {invalid} invalid, {skipped} skipped{}",
+            slurm_job_id
+                .as_deref()
+                .map(|j| format!(", Slurm job {j}"))
+                .unwrap_or_default(),
+            slurm_array_task_id
+                .as_deref()
+                .map(|i| format!(", array element {i}"))
+                .unwrap_or_default(),
             device
                 .as_deref()
                 .map(|d| format!(", device {d}"))
@@ -33,6 +44,15 @@ pub fn log_line(event: &Event) -> Option<String> {
                 .as_deref()
                 .map(|d| format!("; no image starts that cannot end by {d}"))
                 .unwrap_or_default(),
+        ),
+        Event::ClaimsChosen { kind, reason, .. } => format!("claims: {kind}; {reason}"),
+        Event::ClaimLost { task } => format!(
+            "task {task}: this run's lease on it expired or was taken over by another run; \
+             left to that run (the images made stay)"
+        ),
+        Event::ClaimTakenOver { task, host, pid } => format!(
+            "task {task}: took over the claim of process {pid} on host {host}, which stopped \
+             renewing it"
         ),
         Event::TaskSkipped { reason, .. } => reason.clone(),
         Event::TaskInvalid {
@@ -291,9 +311,14 @@ pub fn terminal_line(event: &Event) -> Option<(Level, String)> {
         Event::DeviceBusy { .. } => (Level::Warn, log_line(event)?),
         Event::BatchSplit { .. }
         | Event::TaskChanged { .. }
+        | Event::ClaimLost { .. }
+        | Event::ClaimTakenOver { .. }
         | Event::BudgetReached { .. }
         | Event::Interrupted {} => (Level::Warn, log_line(event)?),
-        Event::TaskBusy { .. } | Event::NothingToClaim { .. } | Event::RunFinished { .. } => {
+        Event::TaskBusy { .. }
+        | Event::NothingToClaim { .. }
+        | Event::RunFinished { .. }
+        | Event::ClaimsChosen { .. } => {
             (Level::Info, log_line(event)?)
         }
     };

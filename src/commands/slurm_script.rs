@@ -1,0 +1,65 @@
+//! `runvqgan slurm-script`: prints the sbatch script that runs the night of a shared folder
+//! as a Slurm job array ([`crate::slurm::script`]).
+
+use std::io::Write;
+use std::path::Path;
+
+use anyhow::Context;
+
+use crate::config::ConfigError;
+use crate::exit_codes::ExitCode;
+use crate::root::Root;
+use crate::slurm::{ScriptOptions, script};
+
+/// Options of `slurm-script`.
+#[derive(Debug, Clone)]
+pub struct SlurmScriptOptions<'a> {
+    /// The shared folder.
+    pub root: &'a Path,
+    /// Elements that run at once.
+    pub gpus: u32,
+    /// Elements in the array; `None`: `gpus`.
+    pub elements: Option<u32>,
+    /// Run on the CPU (no `--gres`).
+    pub cpu: bool,
+    /// CPU cores per element.
+    pub cpus_per_element: u32,
+    /// `--time`.
+    pub time: Option<&'a str>,
+    /// `--partition`.
+    pub partition: Option<&'a str>,
+}
+
+/// Writes the script to `out`. Creates `<root>/.runvqgan/`, where Slurm writes the
+/// elements' output (Slurm does not create folders).
+pub fn run(opts: &SlurmScriptOptions<'_>, out: &mut dyn Write) -> anyhow::Result<ExitCode> {
+    let root = Root::open(opts.root)?;
+    let root_path = root
+        .path()
+        .canonicalize()
+        .with_context(|| format!("cannot resolve {}", root.path().display()))?;
+    let binary = std::env::current_exe().context("cannot find the runvqgan binary")?;
+    let text = script(&ScriptOptions {
+        root: &root_path,
+        binary: &binary,
+        gpus: opts.gpus,
+        elements: opts.elements.unwrap_or(opts.gpus),
+        cpu: opts.cpu,
+        cpus_per_element: opts.cpus_per_element,
+        time: opts.time,
+        partition: opts.partition,
+    })
+    .map_err(|problem| ConfigError::Value {
+        path: "the command line".into(),
+        key: "slurm-script".into(),
+        problem,
+    })?;
+    let state = root_path.join(".runvqgan");
+    match std::fs::create_dir(&state) {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+        Err(e) => return Err(e).with_context(|| format!("cannot create {}", state.display())),
+    }
+    out.write_all(text.as_bytes())?;
+    Ok(ExitCode::Success)
+}

@@ -1,0 +1,690 @@
+//! Claims that hold across machines on a shared filesystem: a **lease** is a small file that
+//! names its holder (host, process, a random token) and the time it expires. The holder
+//! renews it from a background thread while it works; anyone may take it over once it has
+//! expired, so a task claimed by a node that died is free again after `lease_seconds`.
+//!
+//! Every step is a single atomic operation of the filesystem, so it works over NFS, Lustre,
+//! BeeGFS and GPFS whatever their lock settings:
+//!
+//! - **Create**: the content is written to a temporary file, which is then `link(2)`ed to the
+//!   lease's name. `link` fails if the name exists, and a reader never sees half a lease. (On
+//!   NFS a retransmitted `link` can report failure after it succeeded; the temporary file's
+//!   link count tells.)
+//! - **Renew**: the holder checks that the lease still names its token and has not expired,
+//!   then renames a new copy over it. A holder that finds its lease expired or taken stops
+//!   renewing and reports it lost ([`Lease::is_lost`]).
+//! - **Take over**: one process wins the right to replace an expired lease by creating the
+//!   marker `<lease>.takeover-<token of the expired lease>` (the same link-based create); it
+//!   reads the lease again, and only if it still holds that expired token renames its own
+//!   lease over it, then removes the marker. A marker left by a process that died while
+//!   taking over expires like a lease.
+//!
+//! The expiry is compared with this machine's clock, so the machines' clocks must agree to
+//! well within `lease_seconds` (NTP does that). The holder renews every third of the lease
+//! time, so a renewal may be late by two thirds of it. On this machine a lease whose holder
+//! process is gone is taken over at once.
+
+use std::fs::OpenOptions;
+use std::io::{Read, Write};
+use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::mpsc::{RecvTimeoutError, Sender, channel};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+use std::time::{Duration, SystemTime};
+
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use crate::claim::{NamesLock, TaskClaim};
+use crate::config::Config;
+use crate::filesystem::{ClaimPlan, FsInfo};
+
+/// The most bytes of a lease file that are read (a member could put anything there).
+const MAX_LEASE_BYTES: u64 = 4096;
+
+/// Who holds a lease: a process on a host.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Holder {
+    /// The host name (`gethostname`).
+    pub host: String,
+    /// The process id.
+    pub pid: u32,
+}
+
+impl Holder {
+    /// This process on this machine.
+    pub fn this_process() -> Holder {
+        Holder {
+            host: host_name(),
+            pid: std::process::id(),
+        }
+    }
+}
+
+/// This machine's host name (`gethostname(2)`; a UTS namespace has its own).
+pub fn host_name() -> String {
+    let mut buf = [0u8; 256];
+    // SAFETY: the buffer is valid for its length; gethostname writes at most that much.
+    let rc = unsafe { libc::gethostname(buf.as_mut_ptr().cast(), buf.len()) };
+    if rc != 0 {
+        return "unknown-host".into();
+    }
+    let end = buf.iter().position(|&b| b == 0).unwrap_or(buf.len());
+    String::from_utf8_lossy(&buf[..end]).into_owned()
+}
+
+/// What a lease file says.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LeaseRecord {
+    /// The holder's host name.
+    pub host: String,
+    /// The holder's process id.
+    pub pid: u32,
+    /// The holder's random token; names this holding of the lease.
+    pub token: String,
+    /// When it expires, in milliseconds since the Unix epoch.
+    pub expires_ms: u64,
+}
+
+impl LeaseRecord {
+    /// Whether another process may take the lease over at `now_ms`, seen from `me`: it has
+    /// expired, or its holder ran on this host and is gone.
+    fn is_free(&self, now_ms: u64, me: &Holder) -> bool {
+        now_ms > self.expires_ms
+            || (self.host == me.host && self.pid != me.pid && !process_alive(self.pid))
+    }
+}
+
+fn process_alive(pid: u32) -> bool {
+    let Ok(pid) = libc::pid_t::try_from(pid) else {
+        return false;
+    };
+    // SAFETY: signal 0 only checks whether the process exists.
+    let rc = unsafe { libc::kill(pid, 0) };
+    rc == 0 || std::io::Error::last_os_error().raw_os_error() == Some(libc::EPERM)
+}
+
+fn now_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .unwrap_or_default()
+        .as_millis() as u64
+}
+
+fn new_token(holder: &Holder) -> String {
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let mut h = Sha256::new();
+    h.update(holder.host.as_bytes());
+    h.update(holder.pid.to_le_bytes());
+    h.update(
+        SystemTime::now()
+            .duration_since(SystemTime::UNIX_EPOCH)
+            .unwrap_or_default()
+            .as_nanos()
+            .to_le_bytes(),
+    );
+    h.update(COUNTER.fetch_add(1, Ordering::Relaxed).to_le_bytes());
+    h.finalize()[..12].iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Reads a lease file without following a link or blocking on a fifo. `Ok(None)`: there is
+/// a file but it is not a lease runvqgan wrote (it counts as expired once its modification
+/// time is older than `ttl`).
+fn read_record(path: &Path, ttl: Duration) -> std::io::Result<Option<LeaseRecord>> {
+    let mut file = OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK | libc::O_CLOEXEC)
+        .open(path)?;
+    let meta = file.metadata()?;
+    let mut text = String::new();
+    let parsed = if meta.is_file() {
+        (&mut file)
+            .take(MAX_LEASE_BYTES)
+            .read_to_string(&mut text)
+            .ok()
+            .and_then(|_| serde_json::from_str::<LeaseRecord>(text.trim()).ok())
+    } else {
+        None
+    };
+    // A lease nobody could have renewed lately (its expiry far ahead, or no lease at all)
+    // expires `ttl` after it was last written.
+    let written_ms = meta
+        .modified()
+        .ok()
+        .and_then(|t| t.duration_since(SystemTime::UNIX_EPOCH).ok())
+        .map_or(0, |d| d.as_millis() as u64);
+    let latest = written_ms + 2 * ttl.as_millis() as u64;
+    Ok(match parsed {
+        Some(mut r) => {
+            r.expires_ms = r.expires_ms.min(latest);
+            Some(r)
+        }
+        None => Some(LeaseRecord {
+            host: String::new(),
+            pid: 0,
+            token: format!("unreadable-{}", meta.ino()),
+            expires_ms: written_ms + ttl.as_millis() as u64,
+        }),
+    })
+}
+
+/// A temporary file beside `path` holding `record`.
+fn write_temporary(path: &Path, record: &LeaseRecord) -> std::io::Result<PathBuf> {
+    let dir = path.parent().unwrap_or(Path::new("."));
+    let tmp = dir.join(format!(".runvqgan-lease-{}.tmp", new_token_suffix()));
+    let mut file = OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o644)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
+        .open(&tmp)?;
+    let mut text = serde_json::to_string(record).map_err(std::io::Error::other)?;
+    text.push('\n');
+    let written = file.write_all(text.as_bytes()).and_then(|()| file.sync_all());
+    if let Err(e) = written {
+        let _ = std::fs::remove_file(&tmp);
+        return Err(e);
+    }
+    Ok(tmp)
+}
+
+fn new_token_suffix() -> String {
+    new_token(&Holder {
+        host: String::new(),
+        pid: std::process::id(),
+    })
+}
+
+/// Creates `path` holding `record` if no file has that name. `Ok(false)`: it exists.
+fn create_exclusive(path: &Path, record: &LeaseRecord) -> std::io::Result<bool> {
+    let tmp = write_temporary(path, record)?;
+    let linked = match std::fs::hard_link(&tmp, path) {
+        Ok(()) => Ok(true),
+        // A retransmitted NFS `link` may fail after succeeding: the link count tells.
+        Err(e) => match std::fs::symlink_metadata(&tmp) {
+            Ok(m) if m.nlink() == 2 => Ok(true),
+            _ if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(false),
+            _ => Err(e),
+        },
+    };
+    let _ = std::fs::remove_file(&tmp);
+    linked
+}
+
+/// Replaces `path` with a file holding `record`.
+fn replace(path: &Path, record: &LeaseRecord) -> std::io::Result<()> {
+    let tmp = write_temporary(path, record)?;
+    std::fs::rename(&tmp, path).inspect_err(|_| {
+        let _ = std::fs::remove_file(&tmp);
+    })
+}
+
+/// The state a lease's renewal thread shares with its holder.
+#[derive(Debug)]
+struct Shared {
+    path: PathBuf,
+    record: Mutex<LeaseRecord>,
+    ttl: Duration,
+    lost: AtomicBool,
+}
+
+impl Shared {
+    /// Renews the lease; `false` when it is lost (taken over, or expired before renewal).
+    fn renew(&self) -> bool {
+        let mut record = self.record.lock().unwrap_or_else(|e| e.into_inner());
+        match read_record(&self.path, self.ttl) {
+            Ok(Some(now)) if now.token == record.token => {}
+            Ok(_) => return false,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return false,
+            Err(e) => {
+                tracing::warn!("cannot read the lease {}: {e}", self.path.display());
+                return now_ms() <= record.expires_ms;
+            }
+        }
+        if now_ms() > record.expires_ms {
+            return false;
+        }
+        let mut next = record.clone();
+        next.expires_ms = now_ms() + self.ttl.as_millis() as u64;
+        match replace(&self.path, &next) {
+            Ok(()) => {
+                *record = next;
+                true
+            }
+            Err(e) => {
+                tracing::warn!("cannot renew the lease {}: {e}", self.path.display());
+                now_ms() <= record.expires_ms
+            }
+        }
+    }
+}
+
+/// A lease this process holds. Dropping it stops the renewal and removes the lease file
+/// (when it still names this holder).
+#[derive(Debug)]
+pub struct Lease {
+    shared: Arc<Shared>,
+    renewer: Option<(Sender<()>, JoinHandle<()>)>,
+    /// The holder whose expired lease this one replaced, if any.
+    pub took_over: Option<LeaseRecord>,
+}
+
+impl Lease {
+    /// Takes the lease at `path` for `holder` for `ttl`, taking over an expired one.
+    /// `Ok(None)`: a live holder has it (or another process is taking it over).
+    pub fn try_acquire(
+        path: &Path,
+        holder: &Holder,
+        ttl: Duration,
+    ) -> std::io::Result<Option<Lease>> {
+        let record = LeaseRecord {
+            host: holder.host.clone(),
+            pid: holder.pid,
+            token: new_token(holder),
+            expires_ms: now_ms() + ttl.as_millis() as u64,
+        };
+        for _ in 0..5 {
+            if create_exclusive(path, &record)? {
+                return Ok(Some(Lease::held(path, record, ttl, None)));
+            }
+            let theirs = match read_record(path, ttl) {
+                Ok(Some(r)) => r,
+                Ok(None) => continue,
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+                Err(e) => return Err(e),
+            };
+            if !theirs.is_free(now_ms(), holder) {
+                return Ok(None);
+            }
+            return take_over(path, holder, record, theirs, ttl);
+        }
+        Ok(None)
+    }
+
+    /// Waits until the lease at `path` can be taken (polling; a live holder keeps it for
+    /// milliseconds, a dead one until it expires), then takes it.
+    pub fn acquire(path: &Path, holder: &Holder, ttl: Duration) -> std::io::Result<Lease> {
+        let mut wait = Duration::from_millis(5);
+        loop {
+            if let Some(lease) = Lease::try_acquire(path, holder, ttl)? {
+                return Ok(lease);
+            }
+            std::thread::sleep(wait);
+            wait = (wait * 2).min(Duration::from_millis(200));
+        }
+    }
+
+    fn held(path: &Path, record: LeaseRecord, ttl: Duration, took: Option<LeaseRecord>) -> Lease {
+        Lease {
+            shared: Arc::new(Shared {
+                path: path.to_path_buf(),
+                record: Mutex::new(record),
+                ttl,
+                lost: AtomicBool::new(false),
+            }),
+            renewer: None,
+            took_over: took,
+        }
+    }
+
+    /// Starts the background thread that renews the lease every third of its time, until
+    /// the lease is dropped or found lost.
+    pub fn keep_renewed(mut self) -> Lease {
+        let (stop, stopped) = channel::<()>();
+        let shared = self.shared.clone();
+        let every = shared.ttl / 3;
+        let thread = std::thread::spawn(move || {
+            loop {
+                match stopped.recv_timeout(every) {
+                    Err(RecvTimeoutError::Timeout) => {}
+                    _ => return,
+                }
+                if !shared.renew() {
+                    shared.lost.store(true, Ordering::SeqCst);
+                    tracing::warn!(
+                        "the lease {} expired or was taken over by another run",
+                        shared.path.display()
+                    );
+                    return;
+                }
+            }
+        });
+        self.renewer = Some((stop, thread));
+        self
+    }
+
+    /// Whether the lease was found taken over or expired: the work it guards may now be
+    /// done by another process.
+    pub fn is_lost(&self) -> bool {
+        self.shared.lost.load(Ordering::SeqCst)
+    }
+
+    /// What the lease file says now (for tests and messages).
+    pub fn record(&self) -> LeaseRecord {
+        self.shared
+            .record
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    /// Stops renewing without removing the lease, as a process that hangs or dies would.
+    #[cfg(test)]
+    fn abandon(mut self) {
+        self.stop_renewing();
+        std::mem::forget(self);
+    }
+
+    fn stop_renewing(&mut self) {
+        if let Some((stop, thread)) = self.renewer.take() {
+            drop(stop);
+            let _ = thread.join();
+        }
+    }
+}
+
+impl Drop for Lease {
+    fn drop(&mut self) {
+        self.stop_renewing();
+        let token = self.record().token;
+        if let Ok(Some(now)) = read_record(&self.shared.path, self.shared.ttl)
+            && now.token == token
+        {
+            let _ = std::fs::remove_file(&self.shared.path);
+        }
+    }
+}
+
+/// Replaces the expired lease `theirs` at `path` with `ours`, if this process wins the
+/// takeover marker of `theirs`.
+fn take_over(
+    path: &Path,
+    holder: &Holder,
+    ours: LeaseRecord,
+    theirs: LeaseRecord,
+    ttl: Duration,
+) -> std::io::Result<Option<Lease>> {
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let marker = path.with_file_name(format!("{name}.takeover-{}", theirs.token));
+    if !create_exclusive(&marker, &ours)? {
+        // Another process is taking it over, or died doing so: its marker expires too.
+        if let Ok(Some(m)) = read_record(&marker, ttl)
+            && m.is_free(now_ms(), holder)
+        {
+            let _ = std::fs::remove_file(&marker);
+        }
+        return Ok(None);
+    }
+    let still = matches!(read_record(path, ttl), Ok(Some(r)) if r.token == theirs.token);
+    let result = if still {
+        replace(path, &ours).map(|()| Some(Lease::held(path, ours, ttl, Some(theirs))))
+    } else {
+        Ok(None)
+    };
+    let _ = std::fs::remove_file(&marker);
+    result
+}
+
+/// How this run claims tasks and reserves output numbers on its root: `flock`
+/// ([`crate::claim`]), a lease, or both, as [`ClaimPlan::choose`] decided for the root's
+/// filesystem.
+#[derive(Debug, Clone)]
+pub struct ClaimMethod {
+    /// Which claims are taken, and why.
+    pub plan: ClaimPlan,
+    /// The root's filesystem.
+    pub fs: FsInfo,
+    /// This process.
+    pub holder: Holder,
+    /// How long a lease lasts unless renewed (`lease_seconds`).
+    pub ttl: Duration,
+}
+
+impl ClaimMethod {
+    /// The claims the runs on `root` use under `config`.
+    pub fn for_root(root: &Path, config: &Config) -> ClaimMethod {
+        let fs = FsInfo::of(root);
+        ClaimMethod {
+            plan: ClaimPlan::choose(config.claims, &fs),
+            fs,
+            holder: Holder::this_process(),
+            ttl: Duration::from_secs_f64(config.lease_seconds),
+        }
+    }
+
+    /// Claims `task`, or `None` when another live run holds its claim.
+    pub fn claim(&self, task: &Path) -> std::io::Result<Option<Claim>> {
+        let flock = if self.plan.flock {
+            match TaskClaim::try_claim(task)? {
+                Some(c) => Some(c),
+                None => return Ok(None),
+            }
+        } else {
+            None
+        };
+        let lease = if self.plan.lease {
+            match Lease::try_acquire(&lease_path(task), &self.holder, self.ttl)? {
+                Some(l) => Some(l.keep_renewed()),
+                None => return Ok(None),
+            }
+        } else {
+            None
+        };
+        Ok(Some(Claim { lease, flock }))
+    }
+
+    /// Waits for the root's names lock (see [`crate::naming`]) and takes it.
+    pub fn lock_names(&self, root: &Path) -> std::io::Result<NamesGuard> {
+        let flock = if self.plan.flock {
+            Some(NamesLock::acquire(root)?)
+        } else {
+            None
+        };
+        let lease = if self.plan.lease {
+            Some(Lease::acquire(&root.join(NAMES_LEASE), &self.holder, self.ttl)?.keep_renewed())
+        } else {
+            None
+        };
+        Ok(NamesGuard {
+            _lease: lease,
+            _flock: flock,
+        })
+    }
+}
+
+/// The lease of the root's names lock.
+pub const NAMES_LEASE: &str = ".runvqgan-names.lease";
+
+/// The lease file of a task: `dir/name.txt` -> `dir/.name.txt.runvqgan-lease`.
+pub fn lease_path(task: &Path) -> PathBuf {
+    let name = task
+        .file_name()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    task.with_file_name(format!(".{name}.runvqgan-lease"))
+}
+
+/// A task this run works on. Dropping it releases the claim.
+#[derive(Debug)]
+pub struct Claim {
+    lease: Option<Lease>,
+    flock: Option<TaskClaim>,
+}
+
+impl Claim {
+    /// Whether the task's lease expired or was taken over while this run worked on it: then
+    /// another run may be finishing it, and this one must not mark it done.
+    pub fn is_lost(&self) -> bool {
+        self.lease.as_ref().is_some_and(Lease::is_lost)
+    }
+
+    /// The lease this claim replaced (its holder had stopped renewing it), if any.
+    pub fn took_over(&self) -> Option<&LeaseRecord> {
+        self.lease.as_ref().and_then(|l| l.took_over.as_ref())
+    }
+
+    /// Ends the claim of a finished task: removes the lease, then the claim file.
+    pub fn finish(self) {
+        drop(self.lease);
+        if let Some(flock) = self.flock {
+            flock.finish();
+        }
+    }
+}
+
+/// The root's names lock while it is held.
+#[derive(Debug)]
+pub struct NamesGuard {
+    _lease: Option<Lease>,
+    _flock: Option<NamesLock>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn host(name: &str) -> Holder {
+        Holder {
+            host: name.into(),
+            pid: 1,
+        }
+    }
+
+    #[test]
+    fn a_lease_is_exclusive_until_dropped() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(".t.lease");
+        let ttl = Duration::from_secs(30);
+        let a = Lease::try_acquire(&path, &host("a"), ttl).unwrap().unwrap();
+        assert!(Lease::try_acquire(&path, &host("b"), ttl).unwrap().is_none());
+        assert_eq!(read_record(&path, ttl).unwrap().unwrap().host, "a");
+        drop(a);
+        assert!(!path.exists());
+        assert!(Lease::try_acquire(&path, &host("b"), ttl).unwrap().is_some());
+        let left: Vec<_> = std::fs::read_dir(dir.path()).unwrap().collect();
+        assert!(left.len() <= 1, "temporaries left: {left:?}");
+    }
+
+    #[test]
+    fn an_expired_lease_is_taken_over_and_its_holder_learns_it_lost() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(".t.lease");
+        let short = Duration::from_millis(300);
+        let a = Lease::try_acquire(&path, &host("a"), short).unwrap().unwrap();
+        assert!(Lease::try_acquire(&path, &host("b"), short).unwrap().is_none());
+        std::thread::sleep(Duration::from_millis(400));
+        let b = Lease::try_acquire(&path, &host("b"), short).unwrap().unwrap();
+        assert_eq!(b.took_over.as_ref().unwrap().host, "a");
+        assert_eq!(read_record(&path, short).unwrap().unwrap().host, "b");
+        // The old holder cannot renew any more, and dropping it leaves b's lease alone.
+        assert!(!a.shared.renew());
+        drop(a);
+        assert_eq!(read_record(&path, short).unwrap().unwrap().host, "b");
+        drop(b);
+        assert!(!path.exists());
+    }
+
+    #[test]
+    fn a_renewed_lease_outlives_its_time_and_one_not_renewed_does_not() {
+        let dir = tempfile::tempdir().unwrap();
+        let renewed = dir.path().join(".r.lease");
+        let stalled = dir.path().join(".s.lease");
+        let ttl = Duration::from_millis(600);
+        let r = Lease::try_acquire(&renewed, &host("a"), ttl)
+            .unwrap()
+            .unwrap()
+            .keep_renewed();
+        let s = Lease::try_acquire(&stalled, &host("a"), ttl)
+            .unwrap()
+            .unwrap()
+            .keep_renewed();
+        s.abandon();
+        std::thread::sleep(Duration::from_millis(1500));
+        assert!(Lease::try_acquire(&renewed, &host("b"), ttl).unwrap().is_none());
+        assert!(!r.is_lost());
+        let taken = Lease::try_acquire(&stalled, &host("b"), ttl).unwrap();
+        assert!(taken.is_some(), "a holder that stopped renewing keeps its lease");
+    }
+
+    #[test]
+    fn a_lease_of_a_dead_process_on_this_host_is_free_at_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(".t.lease");
+        let ttl = Duration::from_secs(3600);
+        let mut child = std::process::Command::new("true").spawn().unwrap();
+        let dead = child.id();
+        child.wait().unwrap();
+        let me = Holder::this_process();
+        let gone = Holder {
+            host: me.host.clone(),
+            pid: dead,
+        };
+        Lease::try_acquire(&path, &gone, ttl).unwrap().unwrap().abandon();
+        let elsewhere = Holder {
+            host: format!("{}-other", me.host),
+            pid: dead,
+        };
+        // Another host cannot see the process, so it waits for the expiry; this host can.
+        assert!(Lease::try_acquire(&path, &elsewhere, ttl).unwrap().is_none());
+        let taken = Lease::try_acquire(&path, &me, ttl).unwrap().unwrap();
+        assert_eq!(taken.took_over.as_ref().unwrap().pid, dead);
+    }
+
+    #[test]
+    fn a_foreign_file_in_the_leases_place_expires_after_the_lease_time() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(".t.lease");
+        std::fs::write(&path, "not a lease").unwrap();
+        let ttl = Duration::from_millis(300);
+        assert!(Lease::try_acquire(&path, &host("a"), ttl).unwrap().is_none());
+        std::thread::sleep(Duration::from_millis(400));
+        assert!(Lease::try_acquire(&path, &host("a"), ttl).unwrap().is_some());
+    }
+
+    #[test]
+    fn hosts_racing_for_the_same_tasks_each_get_every_task_at_most_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let ttl = Duration::from_millis(200);
+        let tasks: Vec<PathBuf> = (0..40)
+            .map(|i| dir.path().join(format!(".task{i}.lease")))
+            .collect();
+        // Half the tasks start with the lease of a node that died: the racers take it over.
+        for path in tasks.iter().step_by(2) {
+            let dead = LeaseRecord {
+                host: "dead-node".into(),
+                pid: 1,
+                token: new_token(&host("dead-node")),
+                expires_ms: now_ms() - 1000,
+            };
+            assert!(create_exclusive(path, &dead).unwrap());
+        }
+        let done = Arc::new(Mutex::new(Vec::<(usize, String)>::new()));
+        std::thread::scope(|s| {
+            for h in ["node1", "node2", "node3", "node4"] {
+                let (tasks, done) = (&tasks, done.clone());
+                s.spawn(move || {
+                    for (i, path) in tasks.iter().enumerate() {
+                        if let Some(lease) = Lease::try_acquire(path, &host(h), ttl).unwrap() {
+                            let lease = lease.keep_renewed();
+                            std::thread::sleep(Duration::from_millis(2));
+                            assert!(!lease.is_lost());
+                            done.lock().unwrap().push((i, h.to_string()));
+                            // Finished tasks keep their lease file, like a `.done` task
+                            // that is no longer listed.
+                            std::mem::forget(lease);
+                        }
+                    }
+                });
+            }
+        });
+        let mut got = done.lock().unwrap().clone();
+        got.sort();
+        let numbers: Vec<usize> = got.iter().map(|(i, _)| *i).collect();
+        assert_eq!(numbers, (0..40).collect::<Vec<_>>(), "{got:?}");
+    }
+}
