@@ -60,8 +60,8 @@ impl FsKind {
     fn from_type(fs_type: &str) -> FsKind {
         const LOCAL: &[&str] = &[
             "ext2", "ext3", "ext4", "xfs", "btrfs", "zfs", "f2fs", "tmpfs", "ramfs", "overlay",
-            "vfat", "exfat", "ntfs", "ntfs3", "jfs", "reiserfs", "bcachefs", "squashfs",
-            "hfsplus", "apfs",
+            "vfat", "exfat", "ntfs", "ntfs3", "jfs", "reiserfs", "bcachefs", "squashfs", "hfsplus",
+            "apfs",
         ];
         match fs_type {
             "nfs" | "nfs4" => FsKind::Nfs,
@@ -95,9 +95,8 @@ impl FsInfo {
             .ok()
             .and_then(|table| mount_of(&table, &dir));
         let magic = statfs_magic(&dir);
-        let (fs_type, mount_point, options) = mount.unwrap_or_else(|| {
-            ("unknown".to_string(), PathBuf::from("/"), Vec::new())
-        });
+        let (fs_type, mount_point, options) =
+            mount.unwrap_or_else(|| ("unknown".to_string(), PathBuf::from("/"), Vec::new()));
         let kind = magic
             .and_then(FsKind::from_magic)
             .unwrap_or_else(|| FsKind::from_type(&fs_type));
@@ -143,9 +142,7 @@ impl FsInfo {
         let says = |o: &str| lock.contains(&o);
         let local_only = match self.kind {
             FsKind::Local => return "a local filesystem: flock is exact on one machine".into(),
-            FsKind::Nfs => {
-                says("nolock") || says("local_lock=all") || says("local_lock=flock")
-            }
+            FsKind::Nfs => says("nolock") || says("local_lock=all") || says("local_lock=flock"),
             FsKind::Lustre => !says("flock"),
             FsKind::BeeGfs => true,
             FsKind::Gpfs | FsKind::OtherShared => false,
@@ -222,7 +219,9 @@ fn unescape(field: &str) -> String {
     while i < bytes.len() {
         if bytes[i] == b'\\'
             && i + 3 < bytes.len()
-            && bytes[i + 1..i + 4].iter().all(|b| (b'0'..=b'7').contains(b))
+            && bytes[i + 1..i + 4]
+                .iter()
+                .all(|b| (b'0'..=b'7').contains(b))
         {
             let n = (bytes[i + 1] - b'0') * 64 + (bytes[i + 2] - b'0') * 8 + (bytes[i + 3] - b'0');
             out.push(n);
@@ -335,7 +334,10 @@ mod tests {
         assert_eq!(info("/mnt/lab/queue").fs_type, "nfs4");
         assert_eq!(info("/mnt/lab/scratch/x").fs_type, "tmpfs");
         assert_eq!(info("/mnt/labx").fs_type, "ext4");
-        assert_eq!(info("/mnt/old lab/q").mount_point, Path::new("/mnt/old lab"));
+        assert_eq!(
+            info("/mnt/old lab/q").mount_point,
+            Path::new("/mnt/old lab")
+        );
     }
 
     #[test]

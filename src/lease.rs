@@ -126,7 +126,10 @@ fn new_token(holder: &Holder) -> String {
             .to_le_bytes(),
     );
     h.update(COUNTER.fetch_add(1, Ordering::Relaxed).to_le_bytes());
-    h.finalize()[..12].iter().map(|b| format!("{b:02x}")).collect()
+    h.finalize()[..12]
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
 }
 
 /// Reads a lease file without following a link or blocking on a fifo. `Ok(None)`: there is
@@ -182,7 +185,9 @@ fn write_temporary(path: &Path, record: &LeaseRecord) -> std::io::Result<PathBuf
         .open(&tmp)?;
     let mut text = serde_json::to_string(record).map_err(std::io::Error::other)?;
     text.push('\n');
-    let written = file.write_all(text.as_bytes()).and_then(|()| file.sync_all());
+    let written = file
+        .write_all(text.as_bytes())
+        .and_then(|()| file.sync_all());
     if let Err(e) = written {
         let _ = std::fs::remove_file(&tmp);
         return Err(e);
@@ -561,11 +566,19 @@ mod tests {
         let path = dir.path().join(".t.lease");
         let ttl = Duration::from_secs(30);
         let a = Lease::try_acquire(&path, &host("a"), ttl).unwrap().unwrap();
-        assert!(Lease::try_acquire(&path, &host("b"), ttl).unwrap().is_none());
+        assert!(
+            Lease::try_acquire(&path, &host("b"), ttl)
+                .unwrap()
+                .is_none()
+        );
         assert_eq!(read_record(&path, ttl).unwrap().unwrap().host, "a");
         drop(a);
         assert!(!path.exists());
-        assert!(Lease::try_acquire(&path, &host("b"), ttl).unwrap().is_some());
+        assert!(
+            Lease::try_acquire(&path, &host("b"), ttl)
+                .unwrap()
+                .is_some()
+        );
         let left: Vec<_> = std::fs::read_dir(dir.path()).unwrap().collect();
         assert!(left.len() <= 1, "temporaries left: {left:?}");
     }
@@ -575,10 +588,18 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join(".t.lease");
         let short = Duration::from_millis(300);
-        let a = Lease::try_acquire(&path, &host("a"), short).unwrap().unwrap();
-        assert!(Lease::try_acquire(&path, &host("b"), short).unwrap().is_none());
+        let a = Lease::try_acquire(&path, &host("a"), short)
+            .unwrap()
+            .unwrap();
+        assert!(
+            Lease::try_acquire(&path, &host("b"), short)
+                .unwrap()
+                .is_none()
+        );
         std::thread::sleep(Duration::from_millis(400));
-        let b = Lease::try_acquire(&path, &host("b"), short).unwrap().unwrap();
+        let b = Lease::try_acquire(&path, &host("b"), short)
+            .unwrap()
+            .unwrap();
         assert_eq!(b.took_over.as_ref().unwrap().host, "a");
         assert_eq!(read_record(&path, short).unwrap().unwrap().host, "b");
         // The old holder cannot renew any more, and dropping it leaves b's lease alone.
@@ -605,10 +626,17 @@ mod tests {
             .keep_renewed();
         s.abandon();
         std::thread::sleep(Duration::from_millis(1500));
-        assert!(Lease::try_acquire(&renewed, &host("b"), ttl).unwrap().is_none());
+        assert!(
+            Lease::try_acquire(&renewed, &host("b"), ttl)
+                .unwrap()
+                .is_none()
+        );
         assert!(!r.is_lost());
         let taken = Lease::try_acquire(&stalled, &host("b"), ttl).unwrap();
-        assert!(taken.is_some(), "a holder that stopped renewing keeps its lease");
+        assert!(
+            taken.is_some(),
+            "a holder that stopped renewing keeps its lease"
+        );
     }
 
     #[test]
@@ -624,13 +652,20 @@ mod tests {
             host: me.host.clone(),
             pid: dead,
         };
-        Lease::try_acquire(&path, &gone, ttl).unwrap().unwrap().abandon();
+        Lease::try_acquire(&path, &gone, ttl)
+            .unwrap()
+            .unwrap()
+            .abandon();
         let elsewhere = Holder {
             host: format!("{}-other", me.host),
             pid: dead,
         };
         // Another host cannot see the process, so it waits for the expiry; this host can.
-        assert!(Lease::try_acquire(&path, &elsewhere, ttl).unwrap().is_none());
+        assert!(
+            Lease::try_acquire(&path, &elsewhere, ttl)
+                .unwrap()
+                .is_none()
+        );
         let taken = Lease::try_acquire(&path, &me, ttl).unwrap().unwrap();
         assert_eq!(taken.took_over.as_ref().unwrap().pid, dead);
     }
@@ -641,9 +676,17 @@ mod tests {
         let path = dir.path().join(".t.lease");
         std::fs::write(&path, "not a lease").unwrap();
         let ttl = Duration::from_millis(300);
-        assert!(Lease::try_acquire(&path, &host("a"), ttl).unwrap().is_none());
+        assert!(
+            Lease::try_acquire(&path, &host("a"), ttl)
+                .unwrap()
+                .is_none()
+        );
         std::thread::sleep(Duration::from_millis(400));
-        assert!(Lease::try_acquire(&path, &host("a"), ttl).unwrap().is_some());
+        assert!(
+            Lease::try_acquire(&path, &host("a"), ttl)
+                .unwrap()
+                .is_some()
+        );
     }
 
     #[test]

@@ -137,8 +137,12 @@ pub fn script(opts: &ScriptOptions<'_>) -> Result<String, String> {
     }
     let mut s = String::new();
     s.push_str("#!/bin/bash\n");
-    s.push_str("# Written by `runvqgan slurm-script`: the night of a shared folder as a Slurm job\n");
-    s.push_str("# array. Each element runs `runvqgan run` on its own GPU; the elements share the\n");
+    s.push_str(
+        "# Written by `runvqgan slurm-script`: the night of a shared folder as a Slurm job\n",
+    );
+    s.push_str(
+        "# array. Each element runs `runvqgan run` on its own GPU; the elements share the\n",
+    );
     s.push_str("# folder's tasks through claims, so any number of them (and later submissions)\n");
     s.push_str("# make every image exactly once. Submit with: sbatch THIS_FILE\n");
     s.push_str("#SBATCH --job-name=runvqgan\n");
@@ -167,7 +171,11 @@ pub fn script(opts: &ScriptOptions<'_>) -> Result<String, String> {
     s.push_str("#SBATCH --signal=TERM@60\n");
     s.push_str(&format!(
         "exec {binary} run --root {root}{}\n",
-        if opts.cpu { " --device cpu" } else { " --device cuda" }
+        if opts.cpu {
+            " --device cpu"
+        } else {
+            " --device cuda"
+        }
     ));
     Ok(s)
 }
@@ -226,7 +234,10 @@ mod tests {
             parse_time_left("2-03:00:10"),
             Some(Duration::from_secs(2 * 86400 + 3 * 3600 + 10))
         );
-        assert_eq!(parse_time_left("1-02"), Some(Duration::from_secs(86400 + 7200)));
+        assert_eq!(
+            parse_time_left("1-02"),
+            Some(Duration::from_secs(86400 + 7200))
+        );
         assert_eq!(parse_time_left("UNLIMITED"), None);
         assert_eq!(parse_time_left(""), None);
     }
@@ -262,7 +273,10 @@ mod tests {
             ..options(Path::new("/lab/queue"))
         })
         .unwrap();
-        assert!(cpu.contains("--array=0-5%2") && !cpu.contains("--gres"), "{cpu}");
+        assert!(
+            cpu.contains("--array=0-5%2") && !cpu.contains("--gres"),
+            "{cpu}"
+        );
     }
 
     #[test]

@@ -68,6 +68,7 @@ fn a_real_run_records_its_events_with_time_run_and_fields() {
         [
             "task_invalid",
             "run_started",
+            "claims_chosen",
             "model_set_loaded",
             "image_written",
             "image_written",
@@ -76,7 +77,7 @@ fn a_real_run_records_its_events_with_time_run_and_fields() {
             "run_finished"
         ]
     );
-    let gallery = &events[6];
+    let gallery = &events[7];
     assert_eq!(gallery["dir"], "gallery");
     assert_eq!(
         (
@@ -102,11 +103,23 @@ fn a_real_run_records_its_events_with_time_run_and_fields() {
     assert_eq!(started["invalid"], 1);
     assert_eq!(started["device"], "cpu");
     assert_eq!(started["pid"], events[1]["pid"]);
-    let loaded = &events[2];
+    assert!(!started["host"].as_str().unwrap().is_empty(), "{started}");
+    assert!(started.get("slurm_array_task_id").is_some(), "{started}");
+    let claims = &events[2];
+    assert!(
+        ["flock", "flock+lease"].contains(&claims["kind"].as_str().unwrap()),
+        "{claims}"
+    );
+    assert!(
+        !claims["filesystem"].as_str().unwrap().is_empty(),
+        "{claims}"
+    );
+    assert!(!claims["reason"].as_str().unwrap().is_empty(), "{claims}");
+    let loaded = &events[3];
     assert_eq!(loaded["model_set"], "default");
     assert_eq!(loaded["vqgan_kind"], "VQModel");
     assert!(loaded["device"].as_str().unwrap().starts_with("cpu"));
-    for (k, image) in events[3..5].iter().enumerate() {
+    for (k, image) in events[4..6].iter().enumerate() {
         assert_eq!(image["task"], "tasks/pair.txt");
         assert_eq!(image["output"], format!("output/pair_{}.png", k + 1));
         assert_eq!(image["iterations"], 3);
@@ -115,8 +128,8 @@ fn a_real_run_records_its_events_with_time_run_and_fields() {
         assert!(image["seconds"].as_f64().unwrap() > 0.0);
         assert!(image["final_loss"].is_f64());
     }
-    assert_eq!(events[5]["renamed_to"], "tasks/pair.txt.done");
-    let end = &events[7];
+    assert_eq!(events[6]["renamed_to"], "tasks/pair.txt.done");
+    let end = &events[8];
     assert_eq!(end["outcome"], "finished");
     assert_eq!(end["done"], 1);
     assert_eq!(end["invalid"], 1);
@@ -141,18 +154,19 @@ fn a_real_run_records_its_events_with_time_run_and_fields() {
         [
             "task_invalid",
             "run_started",
+            "claims_chosen",
             "gallery_built",
             "run_finished"
         ]
     );
     assert_eq!(second[0]["error_file_state"], "unchanged");
     assert_eq!(
-        second[2]["thumbnails_made"], 0,
+        second[3]["thumbnails_made"], 0,
         "nothing new: no thumbnail made"
     );
-    assert_eq!(second[3]["invalid"], 1);
-    assert_eq!(second[3]["still_invalid"], 1);
-    assert_eq!(second[3]["exit_code"], 0);
+    assert_eq!(second[4]["invalid"], 1);
+    assert_eq!(second[4]["still_invalid"], 1);
+    assert_eq!(second[4]["exit_code"], 0);
 }
 
 #[test]

@@ -145,7 +145,10 @@ fn three_hosts_racing_for_the_same_tasks_do_each_task_exactly_once() {
         wait_ok(h);
     }
     let record = lines(dir.path());
-    let mut done: Vec<&str> = record.iter().map(|l| l.split(' ').next().unwrap()).collect();
+    let mut done: Vec<&str> = record
+        .iter()
+        .map(|l| l.split(' ').next().unwrap())
+        .collect();
     done.sort();
     let expected: Vec<String> = tasks(dir.path())
         .iter()
@@ -166,7 +169,10 @@ fn a_host_that_stops_renewing_loses_its_task_to_another_after_the_lease_expires(
     let holder = start_host(dir.path(), "node-hung", "hold");
     let start = Instant::now();
     while !lines(dir.path()).iter().any(|l| l == "held node-hung") {
-        assert!(start.elapsed() < Duration::from_secs(60), "the holder never claimed");
+        assert!(
+            start.elapsed() < Duration::from_secs(60),
+            "the holder never claimed"
+        );
         std::thread::sleep(Duration::from_millis(50));
     }
     // The node hangs: its renewal thread stops with it.
@@ -174,8 +180,8 @@ fn a_host_that_stops_renewing_loses_its_task_to_another_after_the_lease_expires(
     // SAFETY: signalling our own child.
     unsafe { libc::kill(pid, libc::SIGSTOP) };
     // `unshare` forks the test binary: stop that child too.
-    let children = std::fs::read_to_string(format!("/proc/{pid}/task/{pid}/children"))
-        .unwrap_or_default();
+    let children =
+        std::fs::read_to_string(format!("/proc/{pid}/task/{pid}/children")).unwrap_or_default();
     for c in children.split_whitespace() {
         // SAFETY: signalling our own grandchild.
         unsafe { libc::kill(c.parse().unwrap(), libc::SIGSTOP) };
@@ -185,9 +191,15 @@ fn a_host_that_stops_renewing_loses_its_task_to_another_after_the_lease_expires(
         .into_iter()
         .find(|l| l.starts_with("took"))
         .unwrap();
-    assert!(took.starts_with("took node-b from node-hung after"), "{took}");
+    assert!(
+        took.starts_with("took node-b from node-hung after"),
+        "{took}"
+    );
     let after: f64 = took.rsplit(' ').next().unwrap().parse().unwrap();
-    assert!(after >= 1.0, "taken over before the 2 s lease could expire: {took}");
+    assert!(
+        after >= 1.0,
+        "taken over before the 2 s lease could expire: {took}"
+    );
     // The node wakes up and finds its lease gone.
     for c in children.split_whitespace() {
         // SAFETY: as above.

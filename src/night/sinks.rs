@@ -318,9 +318,7 @@ pub fn terminal_line(event: &Event) -> Option<(Level, String)> {
         Event::TaskBusy { .. }
         | Event::NothingToClaim { .. }
         | Event::RunFinished { .. }
-        | Event::ClaimsChosen { .. } => {
-            (Level::Info, log_line(event)?)
-        }
+        | Event::ClaimsChosen { .. } => (Level::Info, log_line(event)?),
     };
     Some((level, escape(&text)))
 }

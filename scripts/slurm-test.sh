@@ -1,0 +1,190 @@
+#!/usr/bin/env bash
+# The night on a real Slurm, on this one machine: installs Debian's slurm-wlm and munge
+# (apt-get; needs root), starts a one-machine cluster (munged, slurmctld, slurmd with CPU
+# slots), and over a tiny-model shared folder (models/tiny, from scripts/setup.sh
+# --env-only):
+#   1. submits the array that `runvqgan slurm-script --cpu` prints and checks the end
+#      state: every image exactly once (numbers 1..N, no gaps), every task .done, no
+#      pending marker, claim, lease or temporary file left;
+#   2. submits it again over new, longer tasks, cancels one element (scancel) while it is
+#      in the middle of an image, submits once more, and checks the same end state.
+# The root uses claims = "lease" so that the elements claim through leases (on a local
+# disk `auto` would choose flock). Not part of scripts/test.sh (it installs system
+# packages and starts daemons); run it before changing claims or the Slurm script:
+#   sudo scripts/slurm-test.sh [ELEMENTS]      (default 2 elements at once)
+# Set KEEP=1 to keep the cluster's folder (printed at the end) for inspection.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+repo=$(pwd)
+elements=${1:-2}
+started=$(date +%s)
+
+say() { echo "== $*"; }
+fail() { echo "slurm-test: FAILED: $*" >&2; exit 1; }
+
+if ! command -v slurmctld >/dev/null || ! command -v munged >/dev/null; then
+    say "installing slurm-wlm and munge"
+    DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends slurm-wlm munge
+fi
+[ -f models/tiny/clip.pt ] || scripts/setup.sh --env-only
+say "building runvqgan"
+cargo build --quiet
+bin=${RUNVQGAN_BIN:-$repo/target/debug/runvqgan}
+
+work=$(mktemp -d /tmp/runvqgan-slurm.XXXXXX)
+chmod 755 "$work" # munged runs as the munge user
+pids=()
+cleanup() {
+    scancel --quiet --user root 2>/dev/null || true
+    for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+    sleep 2
+    for p in "${pids[@]}"; do kill -KILL "$p" 2>/dev/null || true; done
+    wait 2>/dev/null || true
+    [ "${KEEP:-0}" = 1 ] && echo "kept $work" || rm -rf "$work"
+}
+trap cleanup EXIT
+
+say "starting munge"
+mkdir -p "$work/munge"
+if [ ! -f /etc/munge/munge.key ]; then
+    mungekey --create --keyfile=/etc/munge/munge.key
+    chown munge:munge /etc/munge/munge.key
+fi
+chown munge:munge "$work/munge"
+runuser -u munge -- munged --foreground --socket="$work/munge/munge.socket" \
+    --pid-file="$work/munge/munged.pid" --seed-file="$work/munge/seed" \
+    --log-file="$work/munge/munged.log" &
+pids+=($!)
+
+host=$(hostname -s)
+cpus=$(( elements > 2 ? elements : 2 ))
+mkdir -p "$work/state" "$work/spool"
+cat > "$work/slurm.conf" <<CONF
+ClusterName=runvqgan-test
+SlurmctldHost=$host
+SlurmUser=root
+SlurmdUser=root
+AuthType=auth/munge
+AuthInfo=socket=$work/munge/munge.socket
+CredType=cred/munge
+SlurmctldPort=16817
+SlurmdPort=16818
+StateSaveLocation=$work/state
+SlurmdSpoolDir=$work/spool
+SlurmctldPidFile=$work/slurmctld.pid
+SlurmdPidFile=$work/slurmd.pid
+SlurmctldLogFile=$work/slurmctld.log
+SlurmdLogFile=$work/slurmd.log
+ProctrackType=proctrack/linuxproc
+TaskPlugin=task/none
+JobAcctGatherType=jobacct_gather/none
+SelectType=select/cons_tres
+SelectTypeParameters=CR_CPU
+SlurmdParameters=config_overrides
+ReturnToService=2
+MpiDefault=none
+KillWait=10
+NodeName=$host CPUs=$cpus RealMemory=4000 State=UNKNOWN
+PartitionName=test Nodes=$host Default=YES MaxTime=INFINITE State=UP
+CONF
+export SLURM_CONF=$work/slurm.conf
+
+say "starting slurmctld and slurmd ($cpus CPU slots)"
+slurmctld -D -i -f "$SLURM_CONF" &
+pids+=($!)
+slurmd -D -f "$SLURM_CONF" &
+pids+=($!)
+for _ in $(seq 60); do
+    sinfo --noheader --states=idle --format=%n 2>/dev/null | grep -q . && break
+    sleep 1
+done
+sinfo --noheader --states=idle --format=%n | grep -q . ||
+    { tail -20 "$work/slurmctld.log" "$work/slurmd.log"; fail "the node did not come up"; }
+
+root=$work/root
+mkdir -p "$root/tasks" "$root/output"
+cat > "$root/runvqgan.toml" <<TOML
+claims = "lease"
+lease_seconds = 5
+
+[models.default]
+vqgan_config = "$repo/models/tiny/vqgan.yaml"
+vqgan_checkpoint = "$repo/models/tiny/vqgan.ckpt"
+clip_model = "$repo/models/tiny/clip.pt"
+TOML
+task() { # name each iterations
+    printf '{"text": "a %s", "each": %s, "iterations": %s, "resolution": [32, 32], "raw": "-cuts 4", "out_file": "%s"}\n' \
+        "$1" "$2" "$3" "$1" > "$root/tasks/$1.txt"
+}
+
+# Submits the array and waits for it; prints the array job's id.
+submit() {
+    "$bin" slurm-script --root "$root" --gpus "$elements" --elements "$elements" --cpu \
+        --cpus-per-element 1 --time 20:00 > "$work/night.sbatch"
+    sbatch --parsable --chdir="$work" "$@" "$work/night.sbatch"
+}
+wait_job() {
+    for _ in $(seq 1200); do
+        squeue --noheader --jobs "$1" 2>/dev/null | grep -q . || return 0
+        sleep 0.5
+    done
+    fail "job $1 did not end"
+}
+
+# Every task done, every image exactly once with numbers 1..each, nothing hidden left.
+check_end_state() {
+    local name each n
+    for done in "$root"/tasks/*.txt.done; do
+        name=$(basename "$done" .txt.done)
+        each=$(sed -E 's/.*"each": ([0-9]+).*/\1/' "$done")
+        n=$(find "$root/output" -maxdepth 1 -name "${name}_*.png" | wc -l)
+        [ "$n" = "$each" ] || fail "$name has $n image(s), not $each"
+        for i in $(seq "$each"); do
+            [ -f "$root/output/${name}_$i.png" ] || fail "$name: image $i is missing (a gap)"
+            [ -f "$root/output/${name}_$i.txt" ] || fail "$name: sidecar $i is missing"
+        done
+    done
+    if ls "$root"/tasks/*.txt >/dev/null 2>&1; then
+        ls -la "$root/tasks"; fail "a task was not marked done"
+    fi
+    left=$(find "$root" -name '*.runvqgan-pending' -o -name '*.runvqgan-lease' \
+        -o -name '*.runvqgan-claim' -o -name '*.tmp' -o -name '*takeover*' \
+        -o -name '*_ERROR.txt')
+    [ -z "$left" ] || fail "left behind: $left"
+}
+
+say "1. an array of $elements elements over 4 tasks"
+for t in alpha beta gamma delta; do task "$t" 2 3; done
+t0=$(date +%s)
+job=$(submit)
+wait_job "$job"
+t1=$(date +%s)
+check_end_state
+grep -h '"event":"run_started"' "$root/.runvqgan/events.jsonl" |
+    grep -q '"slurm_array_task_id":"0"' || fail "run_started does not name the array element"
+grep -q 'claims: lease' "$root/runvqgan.log" || fail "the log does not say which claims are used"
+images=$(grep -c '"event":"image_written"' "$root/.runvqgan/events.jsonl")
+echo "   8 images by $elements element(s) in $((t1 - t0)) s (submission to end)"
+
+say "2. scancel an element mid-image, then submit again"
+for t in long1 long2 long3; do task "$t" 2 12; done
+before=$(wc -l < "$root/.runvqgan/events.jsonl")
+job=$(submit)
+# Wait until images are being made (the first image of this submission is written).
+for _ in $(seq 600); do
+    tail -n +"$((before + 1))" "$root/.runvqgan/events.jsonl" | grep -q '"event":"image_written"' && break
+    sleep 0.5
+done
+scancel "${job}_0"
+echo "   cancelled element ${job}_0"
+wait_job "$job"
+grep -q '"outcome":"interrupted"' <(tail -n +"$((before + 1))" "$root/.runvqgan/events.jsonl") ||
+    echo "   (the cancelled element had finished its work before the signal)"
+[ -n "$(ls "$root"/tasks/*.txt 2>/dev/null)" ] ||
+    echo "   (every task was done before the cancel took effect)"
+job=$(submit)
+wait_job "$job"
+check_end_state
+echo "   every task done, every image once, after the cancel and a second submission"
+[ "$images" -gt 0 ] || fail "no image events"
+echo "slurm-test: passed in $(( $(date +%s) - started )) s"
