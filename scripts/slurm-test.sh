@@ -12,7 +12,8 @@
 # disk `auto` would choose flock). Not part of scripts/test.sh (it installs system
 # packages and starts daemons); run it before changing claims or the Slurm script:
 #   sudo scripts/slurm-test.sh [ELEMENTS]      (default 2 elements at once)
-# Set KEEP=1 to keep the cluster's folder (printed at the end) for inspection.
+# Set KEEP=1 to keep the cluster's folder (printed at the end) for inspection; BENCH="1 2 4"
+# measures images per hour with 1, 2 and 4 elements instead (see below).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 repo=$(pwd)
@@ -57,7 +58,8 @@ runuser -u munge -- munged --foreground --socket="$work/munge/munge.socket" \
 pids+=($!)
 
 host=$(hostname -s)
-cpus=$(( elements > 2 ? elements : 2 ))
+cpus=2
+for n in $elements ${BENCH:-}; do [ "$n" -gt "$cpus" ] && cpus=$n; done
 mkdir -p "$work/state" "$work/spool"
 cat > "$work/slurm.conf" <<CONF
 ClusterName=runvqgan-test
@@ -152,6 +154,25 @@ check_end_state() {
         -o -name '*_ERROR.txt')
     [ -z "$left" ] || fail "left behind: $left"
 }
+
+# BENCH="1 2 4": instead of the test, measure images per hour of the tiny-model folder
+# with each number of elements (8 single-image tasks of 3 iterations each; a benchmark:
+# on a loaded machine the figures vary).
+if [ -n "${BENCH:-}" ]; then
+    for n in $BENCH; do
+        rm -rf "$root/tasks" "$root/output" "$root/.runvqgan" "$root/runvqgan.log"
+        mkdir -p "$root/tasks" "$root/output"
+        for i in 1 2 3 4 5 6 7 8; do task "bench$i" 1 3; done
+        elements=$n
+        t0=$(date +%s.%N)
+        job=$(submit)
+        wait_job "$job"
+        t1=$(date +%s.%N)
+        check_end_state
+        awk -v n="$n" -v a="$t0" -v b="$t1" 'BEGIN { printf "bench: %s element(s): 8 images in %.0f s = %.0f images per hour\n", n, b - a, 8 * 3600 / (b - a) }'
+    done
+    exit 0
+fi
 
 say "1. an array of $elements elements over 4 tasks"
 for t in alpha beta gamma delta; do task "$t" 2 3; done
