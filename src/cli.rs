@@ -428,9 +428,10 @@ mod tests {
             Command::Reproduce(a) => ConfigOverrides::from_flags(a),
             Command::Models(ModelsCommand::Check(a)) => ConfigOverrides::from_flags(a),
             // No flag of these overrides a key.
-            Command::Gallery(_) | Command::Status(_) | Command::Init(_) | Command::SlurmScript(_) => {
-                ConfigOverrides::default()
-            }
+            Command::Gallery(_)
+            | Command::Status(_)
+            | Command::Init(_)
+            | Command::SlurmScript(_) => ConfigOverrides::default(),
         }
     }
 

@@ -19,14 +19,21 @@
 //!   lease over it, then removes the marker. A marker left by a process that died while
 //!   taking over expires like a lease.
 //!
+//! Lease files sit in folders members write, so every one of these steps goes through the
+//! root's confined access ([`crate::fsroot`]): the folder is opened beneath the root's
+//! handle, a lease is read without following a link or blocking on a fifo, and the
+//! temporaries, links and renames all act on names inside that folder handle. A link,
+//! fifo or socket planted in a lease's place counts as expired and is replaced by the
+//! takeover's rename (which replaces the entry and never follows it); a folder there is an
+//! error that says so (it reaches the task's `_ERROR.txt`).
+//!
 //! The expiry is compared with this machine's clock, so the machines' clocks must agree to
 //! well within `lease_seconds` (NTP does that). The holder renews every third of the lease
 //! time, so a renewal may be late by two thirds of it. On this machine a lease whose holder
 //! process is gone is taken over at once.
 
-use std::fs::OpenOptions;
-use std::io::{Read, Write};
-use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
+use std::ffi::{OsStr, OsString};
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::mpsc::{RecvTimeoutError, Sender, channel};
@@ -40,6 +47,9 @@ use sha2::{Digest, Sha256};
 use crate::claim::{NamesLock, TaskClaim};
 use crate::config::Config;
 use crate::filesystem::{ClaimPlan, FsInfo};
+use crate::fsroot::{self, Dir, Place};
+use rustix::fs::{AtFlags, FileType};
+use rustix::io::Errno;
 
 /// The most bytes of a lease file that are read (a member could put anything there).
 const MAX_LEASE_BYTES: u64 = 4096;
@@ -132,104 +142,127 @@ fn new_token(holder: &Holder) -> String {
         .collect()
 }
 
-/// Reads a lease file without following a link or blocking on a fifo. `Ok(None)`: there is
-/// a file but it is not a lease runvqgan wrote (it counts as expired once its modification
-/// time is older than `ttl`).
-fn read_record(path: &Path, ttl: Duration) -> std::io::Result<Option<LeaseRecord>> {
-    let mut file = OpenOptions::new()
-        .read(true)
-        .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK | libc::O_CLOEXEC)
-        .open(path)?;
-    let meta = file.metadata()?;
-    let mut text = String::new();
-    let parsed = if meta.is_file() {
-        (&mut file)
-            .take(MAX_LEASE_BYTES)
-            .read_to_string(&mut text)
-            .ok()
-            .and_then(|_| serde_json::from_str::<LeaseRecord>(text.trim()).ok())
-    } else {
-        None
+/// Reads the lease `name` in `dir` as untrusted input (members can write the folder): never
+/// through a link, never blocking on a fifo, at most [`MAX_LEASE_BYTES`]. A regular file
+/// that is not a lease runvqgan wrote counts as a lease of nobody that expires `ttl` after it
+/// was last written; a link, fifo, socket or device in its place was planted (runvqgan
+/// never makes one), so it counts as expired at once and is replaced by a takeover (a rename
+/// replaces the entry itself and never follows it). A folder is an error that says so.
+fn read_record(dir: &Dir, name: &OsStr, ttl: Duration) -> std::io::Result<LeaseRecord> {
+    let file = match dir.read(name, MAX_LEASE_BYTES) {
+        Ok(file) => file,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Err(e),
+        Err(e) => {
+            let st = dir.stat(name)?;
+            return match FileType::from_raw_mode(st.st_mode) {
+                FileType::Directory | FileType::RegularFile => Err(e),
+                _ => Ok(LeaseRecord {
+                    host: String::new(),
+                    pid: 0,
+                    token: format!("planted-{}", st.st_ino),
+                    expires_ms: 0,
+                }),
+            };
+        }
     };
+    let parsed = (file.bytes.len() as u64 <= MAX_LEASE_BYTES)
+        .then(|| std::str::from_utf8(&file.bytes).ok())
+        .flatten()
+        .and_then(|text| serde_json::from_str::<LeaseRecord>(text.trim()).ok());
     // A lease nobody could have renewed lately (its expiry far ahead, or no lease at all)
     // expires `ttl` after it was last written.
-    let written_ms = meta
-        .modified()
-        .ok()
-        .and_then(|t| t.duration_since(SystemTime::UNIX_EPOCH).ok())
-        .map_or(0, |d| d.as_millis() as u64);
+    let written_ms = (file.stat.st_mtime.max(0) as u64) * 1000
+        + (file.stat.st_mtime_nsec.max(0) as u64) / 1_000_000;
     let latest = written_ms + 2 * ttl.as_millis() as u64;
     Ok(match parsed {
         Some(mut r) => {
             r.expires_ms = r.expires_ms.min(latest);
-            Some(r)
+            r
         }
-        None => Some(LeaseRecord {
+        None => LeaseRecord {
             host: String::new(),
             pid: 0,
-            token: format!("unreadable-{}", meta.ino()),
+            token: format!("unreadable-{}", file.stat.st_ino),
             expires_ms: written_ms + ttl.as_millis() as u64,
-        }),
+        },
     })
 }
 
-/// A temporary file beside `path` holding `record`.
-fn write_temporary(path: &Path, record: &LeaseRecord) -> std::io::Result<PathBuf> {
-    let dir = path.parent().unwrap_or(Path::new("."));
-    let tmp = dir.join(format!(".runvqgan-lease-{}.tmp", new_token_suffix()));
-    let mut file = OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o644)
-        .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
-        .open(&tmp)?;
+/// A new hidden temporary file in `dir` holding `record`, flushed to disk; its name.
+fn write_temporary(dir: &Dir, record: &LeaseRecord) -> std::io::Result<OsString> {
+    let (mut file, tmp) = dir.create_temp(TEMP_PREFIX, 0o644)?;
     let mut text = serde_json::to_string(record).map_err(std::io::Error::other)?;
     text.push('\n');
     let written = file
         .write_all(text.as_bytes())
         .and_then(|()| file.sync_all());
     if let Err(e) = written {
-        let _ = std::fs::remove_file(&tmp);
+        let _ = dir.remove(&tmp);
         return Err(e);
     }
     Ok(tmp)
 }
 
-fn new_token_suffix() -> String {
-    new_token(&Holder {
-        host: String::new(),
-        pid: std::process::id(),
-    })
-}
+/// The prefix of a lease's temporary files (hidden, so never listed as a task).
+const TEMP_PREFIX: &str = ".runvqgan-lease-";
 
-/// Creates `path` holding `record` if no file has that name. `Ok(false)`: it exists.
-fn create_exclusive(path: &Path, record: &LeaseRecord) -> std::io::Result<bool> {
-    let tmp = write_temporary(path, record)?;
-    let linked = match std::fs::hard_link(&tmp, path) {
+/// Creates `name` in `dir` holding `record` if no entry has that name (a link counts as
+/// one and is never followed: `link(2)` does not follow its target name). `Ok(false)`: it
+/// exists.
+fn create_exclusive(dir: &Dir, name: &OsStr, record: &LeaseRecord) -> std::io::Result<bool> {
+    let tmp = write_temporary(dir, record)?;
+    let linked = match rustix::fs::linkat(dir.fd(), &tmp, dir.fd(), name, AtFlags::empty()) {
         Ok(()) => Ok(true),
         // A retransmitted NFS `link` may fail after succeeding: the link count tells.
-        Err(e) => match std::fs::symlink_metadata(&tmp) {
-            Ok(m) if m.nlink() == 2 => Ok(true),
-            _ if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(false),
-            _ => Err(e),
+        Err(e) => match dir.stat(&tmp) {
+            Ok(st) if st.st_nlink == 2 => Ok(true),
+            _ if e == Errno::EXIST => Ok(false),
+            _ => Err(std::io::Error::from_raw_os_error(e.raw_os_error())),
         },
     };
-    let _ = std::fs::remove_file(&tmp);
+    let _ = dir.remove(&tmp);
     linked
 }
 
-/// Replaces `path` with a file holding `record`.
-fn replace(path: &Path, record: &LeaseRecord) -> std::io::Result<()> {
-    let tmp = write_temporary(path, record)?;
-    std::fs::rename(&tmp, path).inspect_err(|_| {
-        let _ = std::fs::remove_file(&tmp);
-    })
+/// Replaces `name` in `dir` with a file holding `record` (a rename: whatever was there, a
+/// planted link included, is replaced, not followed).
+fn replace(dir: &Dir, name: &OsStr, record: &LeaseRecord) -> std::io::Result<()> {
+    let mut text = serde_json::to_string(record).map_err(std::io::Error::other)?;
+    text.push('\n');
+    dir.write_atomic(name, TEMP_PREFIX, text.as_bytes(), 0o644, Place::Replace)
+}
+
+/// Where a lease lives: a folder under the root, opened beneath the root's handle, and the
+/// lease's name in it.
+#[derive(Debug)]
+struct LeaseFile {
+    dir: Dir,
+    name: OsString,
+    /// The whole path, for messages.
+    path: PathBuf,
+}
+
+impl LeaseFile {
+    /// The lease at `path` (under a registered root): its folder is opened through
+    /// [`fsroot`], so a folder swapped for a link out of the root is refused.
+    fn open(path: &Path) -> std::io::Result<LeaseFile> {
+        let (dir, name) = fsroot::parent(path)?;
+        Ok(LeaseFile {
+            dir,
+            name,
+            path: path.to_path_buf(),
+        })
+    }
+
+    fn read(&self, ttl: Duration) -> std::io::Result<LeaseRecord> {
+        read_record(&self.dir, &self.name, ttl)
+    }
 }
 
 /// The state a lease's renewal thread shares with its holder.
 #[derive(Debug)]
 struct Shared {
-    path: PathBuf,
+    file: LeaseFile,
     record: Mutex<LeaseRecord>,
     ttl: Duration,
     lost: AtomicBool,
@@ -239,12 +272,12 @@ impl Shared {
     /// Renews the lease; `false` when it is lost (taken over, or expired before renewal).
     fn renew(&self) -> bool {
         let mut record = self.record.lock().unwrap_or_else(|e| e.into_inner());
-        match read_record(&self.path, self.ttl) {
-            Ok(Some(now)) if now.token == record.token => {}
+        match self.file.read(self.ttl) {
+            Ok(now) if now.token == record.token => {}
             Ok(_) => return false,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return false,
             Err(e) => {
-                tracing::warn!("cannot read the lease {}: {e}", self.path.display());
+                tracing::warn!("cannot read the lease {}: {e}", self.file.path.display());
                 return now_ms() <= record.expires_ms;
             }
         }
@@ -253,13 +286,13 @@ impl Shared {
         }
         let mut next = record.clone();
         next.expires_ms = now_ms() + self.ttl.as_millis() as u64;
-        match replace(&self.path, &next) {
+        match replace(&self.file.dir, &self.file.name, &next) {
             Ok(()) => {
                 *record = next;
                 true
             }
             Err(e) => {
-                tracing::warn!("cannot renew the lease {}: {e}", self.path.display());
+                tracing::warn!("cannot renew the lease {}: {e}", self.file.path.display());
                 now_ms() <= record.expires_ms
             }
         }
@@ -290,20 +323,26 @@ impl Lease {
             token: new_token(holder),
             expires_ms: now_ms() + ttl.as_millis() as u64,
         };
+        let file = LeaseFile::open(path)?;
         for _ in 0..5 {
-            if create_exclusive(path, &record)? {
-                return Ok(Some(Lease::held(path, record, ttl, None)));
+            if create_exclusive(&file.dir, &file.name, &record)? {
+                return Ok(Some(Lease::held(file, record, ttl, None)));
             }
-            let theirs = match read_record(path, ttl) {
-                Ok(Some(r)) => r,
-                Ok(None) => continue,
+            let theirs = match file.read(ttl) {
+                Ok(r) => r,
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
                 Err(e) => return Err(e),
             };
             if !theirs.is_free(now_ms(), holder) {
                 return Ok(None);
             }
-            return take_over(path, holder, record, theirs, ttl);
+            if theirs.token.starts_with("planted-") {
+                tracing::warn!(
+                    "{}: the lease was not a file runvqgan wrote; replacing it (not followed)",
+                    file.path.display()
+                );
+            }
+            return take_over(file, holder, record, theirs, ttl);
         }
         Ok(None)
     }
@@ -321,10 +360,15 @@ impl Lease {
         }
     }
 
-    fn held(path: &Path, record: LeaseRecord, ttl: Duration, took: Option<LeaseRecord>) -> Lease {
+    fn held(
+        file: LeaseFile,
+        record: LeaseRecord,
+        ttl: Duration,
+        took: Option<LeaseRecord>,
+    ) -> Lease {
         Lease {
             shared: Arc::new(Shared {
-                path: path.to_path_buf(),
+                file,
                 record: Mutex::new(record),
                 ttl,
                 lost: AtomicBool::new(false),
@@ -350,7 +394,7 @@ impl Lease {
                     shared.lost.store(true, Ordering::SeqCst);
                     tracing::warn!(
                         "the lease {} expired or was taken over by another run",
-                        shared.path.display()
+                        shared.file.path.display()
                     );
                     return;
                 }
@@ -394,44 +438,48 @@ impl Drop for Lease {
     fn drop(&mut self) {
         self.stop_renewing();
         let token = self.record().token;
-        if let Ok(Some(now)) = read_record(&self.shared.path, self.shared.ttl)
+        let file = &self.shared.file;
+        if let Ok(now) = file.read(self.shared.ttl)
             && now.token == token
         {
-            let _ = std::fs::remove_file(&self.shared.path);
+            let _ = file.dir.remove(&file.name);
         }
     }
 }
 
-/// Replaces the expired lease `theirs` at `path` with `ours`, if this process wins the
+/// Replaces the expired lease `theirs` in `file` with `ours`, if this process wins the
 /// takeover marker of `theirs`.
 fn take_over(
-    path: &Path,
+    file: LeaseFile,
     holder: &Holder,
     ours: LeaseRecord,
     theirs: LeaseRecord,
     ttl: Duration,
 ) -> std::io::Result<Option<Lease>> {
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let marker = path.with_file_name(format!("{name}.takeover-{}", theirs.token));
-    if !create_exclusive(&marker, &ours)? {
+    let mut marker = file.name.clone();
+    marker.push(format!(".takeover-{}", theirs.token));
+    if !create_exclusive(&file.dir, &marker, &ours)? {
         // Another process is taking it over, or died doing so: its marker expires too.
-        if let Ok(Some(m)) = read_record(&marker, ttl)
+        if let Ok(m) = read_record(&file.dir, &marker, ttl)
             && m.is_free(now_ms(), holder)
         {
-            let _ = std::fs::remove_file(&marker);
+            let _ = file.dir.remove(&marker);
         }
         return Ok(None);
     }
-    let still = matches!(read_record(path, ttl), Ok(Some(r)) if r.token == theirs.token);
+    let still = matches!(file.read(ttl), Ok(r) if r.token == theirs.token);
     let result = if still {
-        replace(path, &ours).map(|()| Some(Lease::held(path, ours, ttl, Some(theirs))))
+        match replace(&file.dir, &file.name, &ours) {
+            Ok(()) => {
+                let _ = file.dir.remove(&marker);
+                return Ok(Some(Lease::held(file, ours, ttl, Some(theirs))));
+            }
+            Err(e) => Err(e),
+        }
     } else {
         Ok(None)
     };
-    let _ = std::fs::remove_file(&marker);
+    let _ = file.dir.remove(&marker);
     result
 }
 
@@ -462,10 +510,14 @@ impl ClaimMethod {
         }
     }
 
-    /// Claims `task`, or `None` when another live run holds its claim.
-    pub fn claim(&self, task: &Path) -> std::io::Result<Option<Claim>> {
+    /// Claims `task`, or `None` when another live run holds its claim. An error names the
+    /// hidden file (claim or lease) that cannot be used, for the task's `_ERROR.txt`.
+    pub fn claim(&self, task: &Path) -> Result<Option<Claim>, ClaimFileError> {
         let flock = if self.plan.flock {
-            match TaskClaim::try_claim(task)? {
+            match TaskClaim::try_claim(task).map_err(|source| ClaimFileError {
+                file: crate::claim::claim_path(task),
+                source,
+            })? {
                 Some(c) => Some(c),
                 None => return Ok(None),
             }
@@ -473,7 +525,10 @@ impl ClaimMethod {
             None
         };
         let lease = if self.plan.lease {
-            match Lease::try_acquire(&lease_path(task), &self.holder, self.ttl)? {
+            let file = lease_path(task);
+            match Lease::try_acquire(&file, &self.holder, self.ttl)
+                .map_err(|source| ClaimFileError { file, source })?
+            {
                 Some(l) => Some(l.keep_renewed()),
                 None => return Ok(None),
             }
@@ -500,6 +555,16 @@ impl ClaimMethod {
             _flock: flock,
         })
     }
+}
+
+/// A task's claim file or lease cannot be used (a folder in its place, a folder runvqgan
+/// cannot write, a folder swapped for a link out of the root).
+#[derive(Debug, thiserror::Error)]
+#[error("{}: {source}", file.display())]
+pub struct ClaimFileError {
+    /// The hidden file beside the task.
+    pub file: PathBuf,
+    pub source: std::io::Error,
 }
 
 /// The lease of the root's names lock.
@@ -553,6 +618,18 @@ pub struct NamesGuard {
 mod tests {
     use super::*;
 
+    /// A temporary folder registered as a root (lease files live under one).
+    fn root() -> (tempfile::TempDir, PathBuf) {
+        let dir = tempfile::tempdir().unwrap();
+        let root = crate::root::Root::open(dir.path()).unwrap();
+        let path = root.path().to_path_buf();
+        (dir, path)
+    }
+
+    fn read_at(path: &Path, ttl: Duration) -> std::io::Result<LeaseRecord> {
+        LeaseFile::open(path)?.read(ttl)
+    }
+
     fn host(name: &str) -> Holder {
         Holder {
             host: name.into(),
@@ -562,8 +639,8 @@ mod tests {
 
     #[test]
     fn a_lease_is_exclusive_until_dropped() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join(".t.lease");
+        let (_dir, root) = root();
+        let path = root.as_path().join(".t.lease");
         let ttl = Duration::from_secs(30);
         let a = Lease::try_acquire(&path, &host("a"), ttl).unwrap().unwrap();
         assert!(
@@ -571,7 +648,7 @@ mod tests {
                 .unwrap()
                 .is_none()
         );
-        assert_eq!(read_record(&path, ttl).unwrap().unwrap().host, "a");
+        assert_eq!(read_at(&path, ttl).unwrap().host, "a");
         drop(a);
         assert!(!path.exists());
         assert!(
@@ -579,14 +656,14 @@ mod tests {
                 .unwrap()
                 .is_some()
         );
-        let left: Vec<_> = std::fs::read_dir(dir.path()).unwrap().collect();
+        let left: Vec<_> = std::fs::read_dir(root.as_path()).unwrap().collect();
         assert!(left.len() <= 1, "temporaries left: {left:?}");
     }
 
     #[test]
     fn an_expired_lease_is_taken_over_and_its_holder_learns_it_lost() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join(".t.lease");
+        let (_dir, root) = root();
+        let path = root.as_path().join(".t.lease");
         let short = Duration::from_millis(300);
         let a = Lease::try_acquire(&path, &host("a"), short)
             .unwrap()
@@ -601,20 +678,20 @@ mod tests {
             .unwrap()
             .unwrap();
         assert_eq!(b.took_over.as_ref().unwrap().host, "a");
-        assert_eq!(read_record(&path, short).unwrap().unwrap().host, "b");
+        assert_eq!(read_at(&path, short).unwrap().host, "b");
         // The old holder cannot renew any more, and dropping it leaves b's lease alone.
         assert!(!a.shared.renew());
         drop(a);
-        assert_eq!(read_record(&path, short).unwrap().unwrap().host, "b");
+        assert_eq!(read_at(&path, short).unwrap().host, "b");
         drop(b);
         assert!(!path.exists());
     }
 
     #[test]
     fn a_renewed_lease_outlives_its_time_and_one_not_renewed_does_not() {
-        let dir = tempfile::tempdir().unwrap();
-        let renewed = dir.path().join(".r.lease");
-        let stalled = dir.path().join(".s.lease");
+        let (_dir, root) = root();
+        let renewed = root.as_path().join(".r.lease");
+        let stalled = root.as_path().join(".s.lease");
         let ttl = Duration::from_millis(600);
         let r = Lease::try_acquire(&renewed, &host("a"), ttl)
             .unwrap()
@@ -641,8 +718,8 @@ mod tests {
 
     #[test]
     fn a_lease_of_a_dead_process_on_this_host_is_free_at_once() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join(".t.lease");
+        let (_dir, root) = root();
+        let path = root.as_path().join(".t.lease");
         let ttl = Duration::from_secs(3600);
         let mut child = std::process::Command::new("true").spawn().unwrap();
         let dead = child.id();
@@ -672,8 +749,8 @@ mod tests {
 
     #[test]
     fn a_foreign_file_in_the_leases_place_expires_after_the_lease_time() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join(".t.lease");
+        let (_dir, root) = root();
+        let path = root.as_path().join(".t.lease");
         std::fs::write(&path, "not a lease").unwrap();
         let ttl = Duration::from_millis(300);
         assert!(
@@ -691,10 +768,10 @@ mod tests {
 
     #[test]
     fn hosts_racing_for_the_same_tasks_each_get_every_task_at_most_once() {
-        let dir = tempfile::tempdir().unwrap();
+        let (_dir, root) = root();
         let ttl = Duration::from_millis(200);
         let tasks: Vec<PathBuf> = (0..40)
-            .map(|i| dir.path().join(format!(".task{i}.lease")))
+            .map(|i| root.as_path().join(format!(".task{i}.lease")))
             .collect();
         // Half the tasks start with the lease of a node that died: the racers take it over.
         for path in tasks.iter().step_by(2) {
@@ -704,7 +781,8 @@ mod tests {
                 token: new_token(&host("dead-node")),
                 expires_ms: now_ms() - 1000,
             };
-            assert!(create_exclusive(path, &dead).unwrap());
+            let file = LeaseFile::open(path).unwrap();
+            assert!(create_exclusive(&file.dir, &file.name, &dead).unwrap());
         }
         let done = Arc::new(Mutex::new(Vec::<(usize, String)>::new()));
         std::thread::scope(|s| {
@@ -729,5 +807,49 @@ mod tests {
         got.sort();
         let numbers: Vec<usize> = got.iter().map(|(i, _)| *i).collect();
         assert_eq!(numbers, (0..40).collect::<Vec<_>>(), "{got:?}");
+    }
+
+    #[test]
+    fn a_link_or_fifo_planted_at_a_lease_is_replaced_without_following_or_blocking() {
+        let (_dir, root) = root();
+        let outside = tempfile::tempdir().unwrap();
+        let target = outside.path().join("owners-file");
+        std::fs::write(&target, "the owner's").unwrap();
+        let link = root.join(".l.lease");
+        std::os::unix::fs::symlink(&target, &link).unwrap();
+        let fifo = root.join(".f.lease");
+        let c = std::ffi::CString::new(fifo.to_str().unwrap()).unwrap();
+        // SAFETY: a valid C string.
+        assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o666) }, 0);
+        let ttl = Duration::from_secs(60);
+        for path in [&link, &fifo] {
+            let lease = Lease::try_acquire(path, &host("a"), ttl)
+                .unwrap()
+                .expect("a planted entry holds nothing");
+            assert!(std::fs::symlink_metadata(path).unwrap().is_file());
+            assert_eq!(read_at(path, ttl).unwrap().host, "a");
+            drop(lease);
+        }
+        assert_eq!(std::fs::read_to_string(&target).unwrap(), "the owner's");
+        assert_eq!(std::fs::read_dir(outside.path()).unwrap().count(), 1);
+    }
+
+    #[test]
+    fn a_folder_at_a_lease_or_a_folder_swapped_for_a_link_out_is_an_error() {
+        let (_dir, root) = root();
+        let path = root.join(".d.lease");
+        std::fs::create_dir(&path).unwrap();
+        let e = Lease::try_acquire(&path, &host("a"), Duration::from_secs(60)).unwrap_err();
+        assert!(e.to_string().contains("a folder"), "{e}");
+        let outside = tempfile::tempdir().unwrap();
+        std::os::unix::fs::symlink(outside.path(), root.join("out")).unwrap();
+        let e = Lease::try_acquire(
+            &root.join("out/.t.lease"),
+            &host("a"),
+            Duration::from_secs(60),
+        )
+        .unwrap_err();
+        assert!(crate::fsroot::is_escape(&e), "{e}");
+        assert_eq!(std::fs::read_dir(outside.path()).unwrap().count(), 0);
     }
 }

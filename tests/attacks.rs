@@ -694,3 +694,74 @@ fn a_hostile_folder_is_planned_and_run_without_blocking_escaping_or_losing_an_im
         "the member's fifo is left alone"
     );
 }
+
+// Issue 15: leases (claims that hold across machines) sit beside the tasks, in folders
+// members write. A member plants a link to a file of the owner's at one task's lease, a fifo
+// at another's and a folder at a third's; the root's names lease is a link out of the root.
+// Nothing is followed, nothing blocks, the first two tasks run, and the third's error file
+// names its lease.
+#[test]
+fn d12_leases_that_are_links_fifos_or_folders_are_never_followed_and_never_block() {
+    let ids = member();
+    let s = Shared::new();
+    s.write(
+        "runvqgan.toml",
+        format!(
+            "claims = \"lease\"\nlease_seconds = 30\n{}",
+            tiny_models_toml()
+        ),
+    );
+    let root = s.root();
+    let outside = tempfile::tempdir().unwrap();
+    let owners = outside.path().join("owners-file");
+    std::fs::write(&owners, "the owner's").unwrap();
+    let created = outside.path().join("created-as-owner");
+    let alice = s.mkdir("alice");
+    give_to(&alice, ids);
+    for name in ["dog", "cat", "cow"] {
+        s.write(
+            &format!("alice/task_{name}.txt"),
+            format!(r#"{{"text": "{name}", "out_file": "{name}", {TINY}}}"#),
+        );
+    }
+    let as_member = |program: &str, args: &[&Path]| {
+        let status = Command::new(program)
+            .args(args)
+            .uid(ids.0)
+            .gid(ids.1)
+            .status()
+            .unwrap();
+        assert!(status.success(), "the member could not run {program}");
+    };
+    let lease = |task: &str| alice.join(format!(".task_{task}.txt.runvqgan-lease"));
+    as_member("ln", &[Path::new("-s"), &owners, &lease("dog")]);
+    as_member("mkfifo", &[&lease("cat")]);
+    as_member("mkdir", &[&lease("cow")]);
+    symlink(&created, root.join(".runvqgan-names.lease")).unwrap();
+
+    let out = finish(cmd(&s, &["run", "--root", "."]), 600);
+    assert_eq!(out.status.code(), Some(3), "{}", text(&out));
+    assert_eq!(std::fs::read_to_string(&owners).unwrap(), "the owner's");
+    assert_eq!(
+        files_under(outside.path()),
+        ["owners-file"],
+        "nothing written outside:\n{}",
+        text(&out)
+    );
+    for name in ["dog", "cat"] {
+        assert!(
+            s.exists(&format!("alice/task_{name}.txt.done"))
+                && s.exists(&format!("alice/{name}_1.png")),
+            "{name} was not made:\n{}",
+            text(&out)
+        );
+        assert!(
+            std::fs::symlink_metadata(lease(name)).is_err(),
+            "the planted {name} lease was replaced, then removed with the claim"
+        );
+    }
+    let error = std::fs::read_to_string(alice.join("task_cow_ERROR.txt"))
+        .unwrap_or_else(|_| panic!("no error file for the blocked task:\n{}", text(&out)));
+    assert!(error.contains("a folder"), "{error}");
+    assert!(error.contains(".task_cow.txt.runvqgan-lease"), "{error}");
+}

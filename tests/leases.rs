@@ -52,6 +52,9 @@ fn host_process() {
     let rc = unsafe { libc::sethostname(host.as_ptr().cast(), host.len()) };
     assert_eq!(rc, 0, "sethostname: {}", std::io::Error::last_os_error());
     let me = host_name();
+    // Lease files are reached through the root's confined access, as in `run`.
+    let root = runvqgan::root::Root::open(&dir).unwrap();
+    let dir = root.path().to_path_buf();
     let claims = ClaimMethod::for_root(&dir, &lease_config());
     assert_eq!(claims.holder.host, host);
     match std::env::var(MODE).unwrap().as_str() {

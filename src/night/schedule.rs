@@ -8,7 +8,6 @@ use std::sync::atomic::Ordering;
 
 use anyhow::Context;
 
-use crate::claim::claim_path;
 use crate::events::{Event, NoteState, Outcome, TaskCounts};
 use crate::exit_codes::ExitCode;
 use crate::lease::{self, ClaimMethod};
@@ -269,11 +268,11 @@ fn claim(
         }
         Err(e) => {
             tally.tasks.failed += 1;
-            let claim_file = night.root.rel(&claim_path(&task.file.path));
+            let claim_file = night.root.rel(&e.file);
             night.reporter.emit(Event::ClaimFailed {
                 task: task.file.rel.clone(),
                 claim_file: claim_file.clone(),
-                error: e.to_string(),
+                error: e.source.to_string(),
             });
             // The member learns why in the task's _ERROR.txt (a folder or something else in
             // the claim's place, a folder runvqgan cannot write).
@@ -283,7 +282,7 @@ fn claim(
                     "the hidden claim file {claim_file} beside the task cannot be used: {}; \
                      remove it if you made it (the folder of the task must also be writable \
                      for runvqgan)",
-                    crate::fsroot::describe(&e)
+                    crate::fsroot::describe(&e.source)
                 ),
                 size: None,
             };
