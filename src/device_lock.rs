@@ -11,6 +11,14 @@
 //! double, and several CPU runs on one root are how the claims are exercised without a GPU.
 //! Like every `flock`, the lock is released by the operating system when the process ends,
 //! however it ends.
+//!
+//! Inside a Slurm job the GPU is named by Slurm's own numbering: Slurm gives each element
+//! of a job array its own GPU, but with cgroup device confinement (`ConstrainDevices`) it
+//! sets `CUDA_VISIBLE_DEVICES=0` in every element, so two elements on different GPUs of
+//! one node would both look like "GPU 0" here and the second would stop at once. Slurm's
+//! `SLURM_STEP_GPUS` / `SLURM_JOB_GPUS` list the job's GPUs by their index on the node (the
+//! same order as `CUDA_VISIBLE_DEVICES`), so the `n`-th visible GPU is the `n`-th entry
+//! there; a run outside Slurm on that GPU (`cuda:N` with nothing hidden) gets the same lock.
 
 use std::fs::{File, OpenOptions, TryLockError};
 use std::io::{Read, Seek, Write};
@@ -51,8 +59,12 @@ impl DeviceLock {
     /// Takes the lock of the GPU that `device` (the configured device; `None`: CUDA when
     /// present) names, for the root `root`. Never blocks.
     pub fn acquire(root: &Path, device: Option<&str>) -> std::io::Result<DeviceLock> {
-        let visible = std::env::var("CUDA_VISIBLE_DEVICES").ok();
-        let Some(gpu) = physical_gpu(device, visible.as_deref(), gpu_present()) else {
+        DeviceLock::acquire_in(root, device, &GpuEnv::from_env())
+    }
+
+    /// [`DeviceLock::acquire`] with the GPU environment given (testable without one).
+    fn acquire_in(root: &Path, device: Option<&str>, env: &GpuEnv) -> std::io::Result<DeviceLock> {
+        let Some(gpu) = physical_gpu(device, env) else {
             return Ok(DeviceLock::NotNeeded);
         };
         let shown = device.unwrap_or("cuda (the default)").to_string();
@@ -134,25 +146,65 @@ pub fn state_dir(root: &Path) -> std::io::Result<PathBuf> {
     Ok(dir)
 }
 
+/// What the environment says about the GPUs a run may use.
+#[derive(Debug, Clone, Default)]
+struct GpuEnv {
+    /// `CUDA_VISIBLE_DEVICES`.
+    visible: Option<String>,
+    /// `SLURM_STEP_GPUS`, else `SLURM_JOB_GPUS`: the node's indices of the GPUs Slurm gave
+    /// this job, in the order of `CUDA_VISIBLE_DEVICES`.
+    slurm_gpus: Option<String>,
+    /// Whether this machine has an NVIDIA GPU (what the engine's default, "cuda when
+    /// present", decides on).
+    present: bool,
+}
+
+impl GpuEnv {
+    fn from_env() -> GpuEnv {
+        let var = |k: &str| std::env::var(k).ok().filter(|v| !v.trim().is_empty());
+        GpuEnv {
+            visible: std::env::var("CUDA_VISIBLE_DEVICES").ok(),
+            slurm_gpus: var("SLURM_STEP_GPUS").or_else(|| var("SLURM_JOB_GPUS")),
+            present: gpu_present(),
+        }
+    }
+}
+
 /// The physical GPU a run on `device` uses, as a name for the lock file, or `None` for
-/// the CPU. `visible` is `CUDA_VISIBLE_DEVICES`; `present` whether this machine has an
-/// NVIDIA GPU (what the engine's default, "cuda when present", decides on).
-fn physical_gpu(device: Option<&str>, visible: Option<&str>, present: bool) -> Option<String> {
+/// the CPU.
+fn physical_gpu(device: Option<&str>, env: &GpuEnv) -> Option<String> {
     let index: usize = match device.map(str::trim) {
-        None if present => 0,
+        None if env.present => 0,
         None => return None,
         Some("cuda") => 0,
         Some(d) => d.strip_prefix("cuda:")?.parse().ok()?,
     };
-    let Some(visible) = visible else {
-        return Some(index.to_string());
+    let entry = match &env.visible {
+        // The `index`-th visible GPU; none there: the engine falls back to the CPU.
+        Some(visible) => {
+            let entry = visible.split(',').map(str::trim).nth(index)?;
+            if entry.is_empty() || entry == "-1" {
+                return None;
+            }
+            entry.to_string()
+        }
+        None => index.to_string(),
     };
-    let entry = visible.split(',').map(str::trim).nth(index)?;
+    // In a Slurm job the `index`-th GPU of the job is the `index`-th of Slurm's list.
+    let entry = match env.slurm_gpus.as_deref() {
+        Some(slurm) => slurm
+            .split(',')
+            .map(str::trim)
+            .nth(index)
+            .filter(|e| !e.is_empty())
+            .map_or(entry, str::to_string),
+        None => entry,
+    };
     let name: String = entry
         .chars()
         .filter(|c| c.is_ascii_alphanumeric() || *c == '-')
         .collect();
-    (!name.is_empty() && name != "-1").then_some(name)
+    (!name.is_empty()).then_some(name)
 }
 
 /// Whether the NVIDIA driver shows a GPU.
@@ -182,45 +234,122 @@ fn host_name() -> String {
 mod tests {
     use super::*;
 
+    fn env(visible: Option<&str>, present: bool) -> GpuEnv {
+        GpuEnv {
+            visible: visible.map(String::from),
+            slurm_gpus: None,
+            present,
+        }
+    }
+
+    /// An element of a Slurm job array that was given the node's GPU `gpu`, with cgroup
+    /// device confinement (it sees only that GPU, as `CUDA_VISIBLE_DEVICES=0`).
+    fn slurm_element(gpu: &str) -> GpuEnv {
+        GpuEnv {
+            visible: Some("0".into()),
+            slurm_gpus: Some(gpu.into()),
+            present: true,
+        }
+    }
+
+    #[test]
+    fn slurm_elements_on_different_gpus_of_one_node_take_different_locks() {
+        assert_eq!(
+            physical_gpu(Some("cuda"), &slurm_element("2")).as_deref(),
+            Some("2")
+        );
+        assert_eq!(
+            physical_gpu(None, &slurm_element("3")).as_deref(),
+            Some("3")
+        );
+        // Without confinement Slurm shows the node's numbers: the same GPU either way.
+        let unconfined = GpuEnv {
+            visible: Some("2,3".into()),
+            slurm_gpus: Some("2,3".into()),
+            present: true,
+        };
+        assert_eq!(
+            physical_gpu(Some("cuda:1"), &unconfined).as_deref(),
+            Some("3")
+        );
+
+        let root = tempfile::tempdir().unwrap();
+        let two = DeviceLock::acquire_in(root.path(), Some("cuda"), &slurm_element("2")).unwrap();
+        let three = DeviceLock::acquire_in(root.path(), Some("cuda"), &slurm_element("3")).unwrap();
+        assert!(matches!(two, DeviceLock::Held(_)), "{two:?}");
+        assert!(matches!(three, DeviceLock::Held(_)), "{three:?}");
+        // A run outside Slurm on the node's GPU 2 (nothing hidden) is the same GPU.
+        assert!(matches!(
+            DeviceLock::acquire_in(root.path(), Some("cuda:2"), &env(None, true)).unwrap(),
+            DeviceLock::Busy { .. }
+        ));
+        // And so is a second element given GPU 2 (a resubmission while the first runs).
+        assert!(matches!(
+            DeviceLock::acquire_in(root.path(), Some("cuda"), &slurm_element("2")).unwrap(),
+            DeviceLock::Busy { .. }
+        ));
+    }
+
+    #[test]
+    fn runs_on_the_cpu_never_lock_inside_slurm_or_out() {
+        let root = tempfile::tempdir().unwrap();
+        for gpus in [env(None, true), env(Some("0"), true), slurm_element("1")] {
+            let first = DeviceLock::acquire_in(root.path(), Some("cpu"), &gpus).unwrap();
+            let second = DeviceLock::acquire_in(root.path(), Some("cpu"), &gpus).unwrap();
+            assert!(matches!(first, DeviceLock::NotNeeded), "{first:?}");
+            assert!(matches!(second, DeviceLock::NotNeeded), "{second:?}");
+        }
+        // A CPU-only Slurm element (no --gres) on a machine without a GPU: nothing to lock.
+        let cpu_slot = GpuEnv::default();
+        assert!(matches!(
+            DeviceLock::acquire_in(root.path(), None, &cpu_slot).unwrap(),
+            DeviceLock::NotNeeded
+        ));
+        assert!(!root.path().join(STATE_DIR).exists(), "no lock file made");
+    }
+
     #[test]
     fn cuda_devices_name_their_gpu_and_the_cpu_is_never_locked() {
-        assert_eq!(physical_gpu(Some("cuda"), None, true).as_deref(), Some("0"));
         assert_eq!(
-            physical_gpu(Some("cuda:0"), None, false).as_deref(),
+            physical_gpu(Some("cuda"), &env(None, true)).as_deref(),
             Some("0")
         );
         assert_eq!(
-            physical_gpu(Some("cuda:3"), None, true).as_deref(),
+            physical_gpu(Some("cuda:0"), &env(None, false)).as_deref(),
+            Some("0")
+        );
+        assert_eq!(
+            physical_gpu(Some("cuda:3"), &env(None, true)).as_deref(),
             Some("3")
         );
-        assert_eq!(physical_gpu(Some("cpu"), None, true), None);
-        assert_eq!(physical_gpu(Some("mps"), None, true), None);
+        assert_eq!(physical_gpu(Some("cpu"), &env(None, true)), None);
+        assert_eq!(physical_gpu(Some("mps"), &env(None, true)), None);
     }
 
     #[test]
     fn the_default_device_is_gpu_0_only_when_a_gpu_is_present() {
-        assert_eq!(physical_gpu(None, None, true).as_deref(), Some("0"));
-        assert_eq!(physical_gpu(None, None, false), None);
+        assert_eq!(physical_gpu(None, &env(None, true)).as_deref(), Some("0"));
+        assert_eq!(physical_gpu(None, &env(None, false)), None);
     }
 
     #[test]
     fn cuda_visible_devices_maps_to_the_physical_gpu() {
         assert_eq!(
-            physical_gpu(Some("cuda:0"), Some("2,3"), true).as_deref(),
+            physical_gpu(Some("cuda:0"), &env(Some("2,3"), true)).as_deref(),
             Some("2")
         );
         assert_eq!(
-            physical_gpu(Some("cuda:1"), Some("2, 3"), true).as_deref(),
+            physical_gpu(Some("cuda:1"), &env(Some("2, 3"), true)).as_deref(),
             Some("3")
         );
         assert_eq!(
-            physical_gpu(Some("cuda"), Some("GPU-8a1b/x"), true).as_deref(),
+            physical_gpu(Some("cuda"), &env(Some("GPU-8a1b/x"), true)).as_deref(),
             Some("GPU-8a1bx")
         );
         // No GPU visible: the engine falls back to the CPU.
-        assert_eq!(physical_gpu(None, Some(""), true), None);
-        assert_eq!(physical_gpu(None, Some("-1"), true), None);
-        assert_eq!(physical_gpu(Some("cuda:2"), Some("0,1"), true), None);
+        assert_eq!(physical_gpu(None, &env(Some(""), true)), None);
+        assert_eq!(physical_gpu(None, &env(Some("-1"), true)), None);
+        assert_eq!(physical_gpu(Some("cuda:2"), &env(Some("0,1"), true)), None);
     }
 
     #[test]
