@@ -6,7 +6,7 @@
 //!   `.<name>.runvqgan-claim`. The operating system releases it when the process ends, however
 //!   it ends, so a claim held by a process that died (kill -9, power cut) is free for the next
 //!   run. The claim file is removed when the task is done.
-//! - The **names lock** is an exclusive lock on `<root>/.runvqgan.lock`, held for the few
+//! - The **names lock** is an exclusive lock on `<root>/.runvqgan.lock` ([`FolderLock`]), held for the few
 //!   milliseconds in which a process lists an output folder and reserves numbers in it (see
 //!   [`crate::naming`]), so two processes never choose the same output name.
 //!
@@ -99,19 +99,25 @@ impl TaskClaim {
     }
 }
 
-/// The root's names lock, held while output numbers are chosen and reserved.
+/// The lock file of the root's names lock, in the root.
+pub const NAMES_LOCK: &str = ".runvqgan.lock";
+
+/// An exclusive `flock` on a lock file in a folder under the root, held until dropped: the
+/// root's names lock (held while output numbers are chosen and reserved) and the gallery's
+/// lock.
 #[derive(Debug)]
-pub struct NamesLock {
+pub struct FolderLock {
     _file: File,
 }
 
-impl NamesLock {
-    /// Waits for the names lock of `root` and takes it.
-    pub fn acquire(root: &Path) -> std::io::Result<NamesLock> {
-        let dir = fsroot::open_dir(root)?;
-        let file = dir.open_lock(std::ffi::OsStr::new(".runvqgan.lock"))?;
+impl FolderLock {
+    /// Waits for the lock on `dir/name` and takes it (the file is opened beneath the root's
+    /// handle, never through a link, never blocking on a fifo).
+    pub fn acquire(dir: &Path, name: &str) -> std::io::Result<FolderLock> {
+        let dir = fsroot::open_dir(dir)?;
+        let file = dir.open_lock(std::ffi::OsStr::new(name))?;
         file.lock()?;
-        Ok(NamesLock { _file: file })
+        Ok(FolderLock { _file: file })
     }
 }
 

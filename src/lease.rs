@@ -44,7 +44,7 @@ use std::time::{Duration, SystemTime};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use crate::claim::{NamesLock, TaskClaim};
+use crate::claim::{FolderLock, NAMES_LOCK, TaskClaim};
 use crate::config::Config;
 use crate::filesystem::{ClaimPlan, FsInfo};
 use crate::fsroot::{self, Dir, Place};
@@ -539,18 +539,30 @@ impl ClaimMethod {
     }
 
     /// Waits for the root's names lock (see [`crate::naming`]) and takes it.
-    pub fn lock_names(&self, root: &Path) -> std::io::Result<NamesGuard> {
+    pub fn lock_names(&self, root: &Path) -> std::io::Result<LockGuard> {
+        self.lock(root, NAMES_LOCK, NAMES_LEASE)
+    }
+
+    /// Waits for the gallery's lock (in `<root>/.runvqgan/`) and takes it: one gallery build
+    /// at a time on a root, whichever run or machine makes it.
+    pub fn lock_gallery(&self, root: &Path) -> std::io::Result<LockGuard> {
+        let dir = crate::device_lock::state_dir(root)?;
+        self.lock(&dir, GALLERY_LOCK, GALLERY_LEASE)
+    }
+
+    /// The lock `flock_name` and/or the lease `lease_name` in `dir`, as the plan says.
+    fn lock(&self, dir: &Path, flock_name: &str, lease_name: &str) -> std::io::Result<LockGuard> {
         let flock = if self.plan.flock {
-            Some(NamesLock::acquire(root)?)
+            Some(FolderLock::acquire(dir, flock_name)?)
         } else {
             None
         };
         let lease = if self.plan.lease {
-            Some(Lease::acquire(&root.join(NAMES_LEASE), &self.holder, self.ttl)?.keep_renewed())
+            Some(Lease::acquire(&dir.join(lease_name), &self.holder, self.ttl)?.keep_renewed())
         } else {
             None
         };
-        Ok(NamesGuard {
+        Ok(LockGuard {
             _lease: lease,
             _flock: flock,
         })
@@ -569,6 +581,10 @@ pub struct ClaimFileError {
 
 /// The lease of the root's names lock.
 pub const NAMES_LEASE: &str = ".runvqgan-names.lease";
+/// The gallery's lock file and lease, in `<root>/.runvqgan/`.
+pub const GALLERY_LOCK: &str = "gallery.lock";
+/// See [`GALLERY_LOCK`].
+pub const GALLERY_LEASE: &str = "gallery.lease";
 
 /// The lease file of a task: `dir/name.txt` -> `dir/.name.txt.runvqgan-lease`.
 pub fn lease_path(task: &Path) -> PathBuf {
@@ -607,11 +623,11 @@ impl Claim {
     }
 }
 
-/// The root's names lock while it is held.
+/// The root's names lock or the gallery's lock while it is held.
 #[derive(Debug)]
-pub struct NamesGuard {
+pub struct LockGuard {
     _lease: Option<Lease>,
-    _flock: Option<NamesLock>,
+    _flock: Option<FolderLock>,
 }
 
 #[cfg(test)]

@@ -476,3 +476,39 @@ fn run_builds_the_gallery_at_the_end_unless_turned_off() {
         .success();
     assert!(!s.exists("gallery"));
 }
+
+/// Builds of one root never overlap: the runs of a Slurm job array end together and each
+/// builds the gallery at its end; a build waits while another holds the gallery's lock
+/// (`flock`, and the lease used on network filesystems), then builds from its own scan.
+#[test]
+fn a_build_waits_while_another_holds_the_gallery_lock() {
+    use runvqgan::config::Config;
+    use runvqgan::lease::ClaimMethod;
+    use std::time::Duration;
+    for claims in ["flock", "lease"] {
+        let s = night();
+        let root = Root::open(&s.root()).unwrap();
+        let config = Config::from_toml(&format!("claims = \"{claims}\"\n")).unwrap();
+        let method = ClaimMethod::for_root(root.path(), &config);
+        let held = method.lock_gallery(root.path()).unwrap();
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::scope(|scope| {
+            scope.spawn(|| {
+                let other = ClaimMethod::for_root(root.path(), &config);
+                let built = gallery::build_exclusive(&root, &GalleryOptions::default(), &other);
+                tx.send(built.map(|r| r.images).map_err(|e| e.to_string()))
+                    .unwrap();
+            });
+            std::thread::sleep(Duration::from_millis(500));
+            assert!(
+                rx.try_recv().is_err(),
+                "{claims}: a build ran while another held the lock"
+            );
+            assert!(!s.exists("gallery/index.html"), "{claims}");
+            drop(held);
+            let images = rx.recv_timeout(Duration::from_secs(120)).unwrap();
+            assert_eq!(images, Ok(4), "{claims}");
+        });
+        assert!(s.exists("gallery/index.html"), "{claims}");
+    }
+}

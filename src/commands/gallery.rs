@@ -7,6 +7,7 @@ use std::path::Path;
 use crate::config::{Config, ConfigOverrides};
 use crate::exit_codes::ExitCode;
 use crate::gallery::{self, BuildReport, GalleryOptions};
+use crate::lease::ClaimMethod;
 use crate::root::Root;
 
 /// Options of `gallery`.
@@ -21,13 +22,23 @@ pub struct GalleryCommandOptions<'a> {
 /// Builds the gallery and reports it on `out`.
 pub fn run(options: &GalleryCommandOptions, out: &mut dyn Write) -> anyhow::Result<ExitCode> {
     let root = Root::open(options.root)?;
-    let dir = match options.dir {
-        Some(dir) => dir.to_string(),
-        None => Config::load(root.path(), &ConfigOverrides::default())?
-            .gallery_dir()
-            .unwrap_or_else(|| gallery::DEFAULT_DIR.to_string()),
+    let (dir, config) = match options.dir {
+        // The folder is given: a configuration that cannot be read only costs its claim
+        // settings (the defaults decide by the filesystem, as `run` does without them).
+        Some(dir) => (
+            dir.to_string(),
+            Config::load(root.path(), &ConfigOverrides::default()).unwrap_or_default(),
+        ),
+        None => {
+            let config = Config::load(root.path(), &ConfigOverrides::default())?;
+            let dir = config
+                .gallery_dir()
+                .unwrap_or_else(|| gallery::DEFAULT_DIR.to_string());
+            (dir, config)
+        }
     };
-    let report = gallery::build(&root, &GalleryOptions { dir })?;
+    let claims = ClaimMethod::for_root(root.path(), &config);
+    let report = gallery::build_exclusive(&root, &GalleryOptions { dir }, &claims)?;
     write_report(&report, &root, out)?;
     Ok(ExitCode::Success)
 }

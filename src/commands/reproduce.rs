@@ -111,7 +111,10 @@ pub fn run(opts: &ReproduceOptions<'_>, out: &mut dyn Write) -> anyhow::Result<E
         task_sha256: String::new(),
         image: 0,
     };
-    let n = naming::reserve(root.path(), &folder, &base, exact, &marker, 0o644)
+    // The same names lock as `run` (a lease too on a network filesystem), so that a run on
+    // another machine never picks this number.
+    let claims = crate::lease::ClaimMethod::for_root(root.path(), &config);
+    let n = naming::reserve(root.path(), &claims, &folder, &base, exact, &marker, 0o644)
         .with_context(|| format!("cannot reserve a name in {}", root.rel(&folder)))?;
     crate::testhook::reached("reserved");
     let (png_name, txt_name) = output_names(&base, n);

@@ -107,10 +107,10 @@ pub fn run(opts: &RunOptions<'_>) -> anyhow::Result<ExitCode> {
         engine: None,
     };
     let gallery_dir = config.gallery_dir();
-    let root_ref = &root;
+    let (root_ref, config_ref) = (&root, &config);
     let gallery = gallery_dir
         .as_deref()
-        .map(|dir| move || build_gallery(root_ref, dir));
+        .map(|dir| move || build_gallery(root_ref, dir, config_ref));
     let night = Night {
         root: &root,
         config: &config,
@@ -133,11 +133,14 @@ pub fn run(opts: &RunOptions<'_>) -> anyhow::Result<ExitCode> {
 
 /// Brings the gallery up to date after the night (`gallery` in runvqgan.toml). A gallery
 /// that cannot be built is reported; it does not change how the night ended.
-fn build_gallery(root: &Root, dir: &str) -> Event {
+/// Several runs ending at once (a Slurm job array) build it one after another under the
+/// gallery's lock ([`crate::gallery::build_exclusive`]).
+fn build_gallery(root: &Root, dir: &str, config: &Config) -> Event {
     let options = crate::gallery::GalleryOptions {
         dir: dir.to_string(),
     };
-    match crate::gallery::build(root, &options) {
+    let claims = crate::lease::ClaimMethod::for_root(root.path(), config);
+    match crate::gallery::build_exclusive(root, &options, &claims) {
         Ok(report) => Event::GalleryBuilt {
             dir: dir.to_string(),
             images: report.images,

@@ -7,6 +7,15 @@
 //! ([`thumbs`]); pages come from templates ([`site`]). A file whose content did not change
 //! is not rewritten, so a rebuild with nothing new touches nothing that a sync client would
 //! upload again.
+//!
+//! Several runs may end at once on one root (the elements of a Slurm job array, a second
+//! machine), and each builds the gallery at its end. Each page is written atomically, but
+//! two builds at once could still leave pages from two different scans side by side, and
+//! one build could remove a thumbnail that the other's newer scan just made and its pages
+//! show. So a build holds the gallery's lock ([`build_exclusive`], through
+//! [`ClaimMethod::lock_gallery`]: `flock`, and a lease on a network filesystem): the runs
+//! build one after another, each from a scan made under the lock, and since only new images
+//! get thumbnails and unchanged files are not rewritten, the later builds are cheap.
 
 pub mod scan;
 pub mod site;
@@ -17,6 +26,7 @@ use std::time::{Duration, Instant, SystemTime};
 
 use thiserror::Error;
 
+use crate::lease::ClaimMethod;
 use crate::root::{PathProblem, Root, check_relative};
 
 /// The gallery's folder inside the root when none is configured.
@@ -131,6 +141,23 @@ pub fn build(root: &Root, options: &GalleryOptions) -> Result<BuildReport, Galle
         skipped,
         elapsed: started.elapsed(),
     })
+}
+
+/// [`build`] while holding the gallery's lock, so that builds of one root (the runs ending
+/// on several GPUs or machines, `runvqgan gallery` by hand) never interleave; waits for a
+/// build in progress to end.
+pub fn build_exclusive(
+    root: &Root,
+    options: &GalleryOptions,
+    claims: &ClaimMethod,
+) -> Result<BuildReport, GalleryError> {
+    let _lock = claims
+        .lock_gallery(root.path())
+        .map_err(|source| GalleryError::Io {
+            path: root.path().join(crate::device_lock::STATE_DIR),
+            source,
+        })?;
+    build(root, options)
 }
 
 /// Creates the folders of `rel` under `base` as needed. A member can write the shared folder,
