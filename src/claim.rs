@@ -99,6 +99,63 @@ impl TaskClaim {
     }
 }
 
+/// The process on this machine that holds the claim of `task` now, from the kernel's
+/// table of file locks (`/proc/locks`): read-only, so looking never disturbs a run's
+/// `try_lock` (as taking even a shared lock to test it would). `None`: unclaimed, or held
+/// from another machine (a network filesystem's lock server knows that, this table not).
+pub fn flock_holder(task: &Path, locks: &ProcLocks) -> Option<u32> {
+    let st = fsroot::stat_nofollow(&claim_path(task)).ok()?;
+    if FileType::from_raw_mode(st.st_mode) != FileType::RegularFile {
+        return None;
+    }
+    let dev = st.st_dev as u64;
+    let key = (
+        rustix::fs::major(dev),
+        rustix::fs::minor(dev),
+        st.st_ino as u64,
+    );
+    locks.holders.get(&key).copied()
+}
+
+/// The `flock` locks held on this machine (`/proc/locks`), by device and inode.
+#[derive(Debug, Default, Clone)]
+pub struct ProcLocks {
+    holders: std::collections::HashMap<(u32, u32, u64), u32>,
+}
+
+impl ProcLocks {
+    /// Reads `/proc/locks` (empty when it cannot be read).
+    pub fn read() -> ProcLocks {
+        ProcLocks::parse(&std::fs::read_to_string("/proc/locks").unwrap_or_default())
+    }
+
+    /// Parses lines such as `1: FLOCK  ADVISORY  WRITE 4711 00:2d:1234 0 EOF` (waiters,
+    /// `1: -> FLOCK ...`, hold nothing and are skipped).
+    fn parse(text: &str) -> ProcLocks {
+        let mut holders = std::collections::HashMap::new();
+        for line in text.lines() {
+            let fields: Vec<&str> = line.split_whitespace().collect();
+            let [_, "FLOCK", _, "WRITE", pid, file, ..] = fields.as_slice() else {
+                continue;
+            };
+            let parts: Vec<&str> = file.split(':').collect();
+            let [major, minor, inode] = parts.as_slice() else {
+                continue;
+            };
+            let (Ok(major), Ok(minor), Ok(inode), Ok(pid)) = (
+                u32::from_str_radix(major, 16),
+                u32::from_str_radix(minor, 16),
+                inode.parse::<u64>(),
+                pid.parse::<u32>(),
+            ) else {
+                continue;
+            };
+            holders.insert((major, minor, inode), pid);
+        }
+        ProcLocks { holders }
+    }
+}
+
 /// The lock file of the root's names lock, in the root.
 pub const NAMES_LOCK: &str = ".runvqgan.lock";
 
@@ -138,6 +195,45 @@ mod tests {
         assert!(claim_path(&task).exists());
         again.finish();
         assert!(!claim_path(&task).exists());
+    }
+}
+
+#[cfg(test)]
+mod holders {
+    use super::*;
+
+    #[test]
+    fn the_holder_of_a_claim_on_this_machine_is_found_in_the_lock_table_without_locking() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = crate::root::Root::open(dir.path()).unwrap();
+        let task = root.path().join("dog.txt");
+        let free = root.path().join("cat.txt");
+        std::fs::write(&task, "{}").unwrap();
+        std::fs::write(&free, "{}").unwrap();
+        let claim = TaskClaim::try_claim(&task).unwrap().unwrap();
+        let unlocked = TaskClaim::try_claim(&free).unwrap().unwrap();
+        drop(unlocked);
+        let locks = ProcLocks::read();
+        assert_eq!(flock_holder(&task, &locks), Some(std::process::id()));
+        assert_eq!(flock_holder(&free, &locks), None);
+        // Looking took no lock: the claim is still this process's, and cat's is free.
+        assert!(TaskClaim::try_claim(&free).unwrap().is_some());
+        claim.finish();
+        assert_eq!(flock_holder(&task, &ProcLocks::read()), None);
+    }
+
+    #[test]
+    fn the_lock_table_is_parsed_and_waiters_and_posix_locks_are_skipped() {
+        let locks = ProcLocks::parse(
+            "1: FLOCK  ADVISORY  WRITE 4711 00:2d:1234 0 EOF
+             1: -> FLOCK  ADVISORY  WRITE 4712 00:2d:1234 0 EOF
+             2: POSIX  ADVISORY  WRITE 99 fd:01:55 0 EOF
+             3: FLOCK  ADVISORY  WRITE 5 103:0a:77 0 EOF
+",
+        );
+        assert_eq!(locks.holders.get(&(0, 0x2d, 1234)), Some(&4711));
+        assert_eq!(locks.holders.get(&(0x103, 0x0a, 77)), Some(&5));
+        assert_eq!(locks.holders.len(), 2);
     }
 }
 

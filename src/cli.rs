@@ -101,8 +101,9 @@ pub enum Command {
     #[command(after_help = EXIT_CODES_HELP)]
     Gallery(GalleryArgs),
 
-    /// The morning view: what the last run did, what is queued now (per member), and how
-    /// long tonight's queue will take (from the speeds earlier runs measured).
+    /// The morning view: what the last run did, what is queued now (per member), how long
+    /// tonight's queue will take (from the speeds earlier runs measured), and which claims
+    /// the runs use and who holds them now (hosts and Slurm array elements).
     ///
     /// Nothing is written. The last run comes from its summary in .runvqgan/runs/.
     #[command(after_help = EXIT_CODES_HELP)]
@@ -133,9 +134,12 @@ pub struct StatusArgs {
     pub root: RootArg,
 
     /// Print one JSON object: {"root", "last_run" (the run's summary, as in
-    /// .runvqgan/runs/, or null), "queue": {"tasks", "images", "members": [{"member",
+    /// .runvqgan/runs/, or null), "last_array" (when the last run was an element of a Slurm
+    /// job array: the summaries of all its elements), "queue": {"tasks", "images", "members": [{"member",
     /// "tasks", "images"}], "invalid", "skipped"}, "estimate": {"seconds", "text",
-    /// "model_set", "device", "images_scaled"} or null}.
+    /// "model_set", "device", "images_scaled"} or null, "claims": {"kind", "filesystem",
+    /// "mount_point", "reason", "lease_seconds", "held": [{"task", "claim", "host", "pid",
+    /// "slurm_job_id", "slurm_array_job_id", "slurm_array_task_id", "lease_expires_in"}]}}.
     #[arg(long, help_heading = "Output")]
     pub json: bool,
 }

@@ -107,6 +107,8 @@ pub enum Event {
         pid: u32,
         /// `SLURM_JOB_ID` when the run is a Slurm job.
         slurm_job_id: Option<String>,
+        /// `SLURM_ARRAY_JOB_ID` when the run is an element of a Slurm job array.
+        slurm_array_job_id: Option<String>,
         /// `SLURM_ARRAY_TASK_ID` when the run is an element of a Slurm job array.
         slurm_array_task_id: Option<String>,
         device: Option<String>,
@@ -329,13 +331,21 @@ impl Reporter {
     }
 }
 
-/// A run's identity in the record: its start time and process id, e.g.
-/// `20261129T230000Z-4711`.
-pub fn run_id(started: SystemTime, pid: u32) -> String {
+/// A run's identity in the record: its start time, host and process id, e.g.
+/// `20261129T230000Z-gpu1-4711`. The host keeps apart the runs of several machines on one
+/// root (the elements of a Slurm job array start in the same second, and process ids repeat
+/// across machines); it is reduced to characters safe in a file name.
+pub fn run_id(started: SystemTime, host: &str, pid: u32) -> String {
     let stamp = humantime::format_rfc3339_seconds(started)
         .to_string()
         .replace(['-', ':'], "");
-    format!("{stamp}-{pid}")
+    let host: String = host
+        .chars()
+        .filter(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '.' | '_'))
+        .take(64)
+        .collect();
+    let host = if host.is_empty() { "localhost" } else { &host };
+    format!("{stamp}-{host}-{pid}")
 }
 
 /// One line of `events.jsonl`.

@@ -48,6 +48,7 @@ use crate::claim::{FolderLock, NAMES_LOCK, TaskClaim};
 use crate::config::Config;
 use crate::filesystem::{ClaimPlan, FsInfo};
 use crate::fsroot::{self, Dir, Place};
+use crate::slurm::SlurmJob;
 use rustix::fs::{AtFlags, FileType};
 use rustix::io::Errno;
 
@@ -61,6 +62,8 @@ pub struct Holder {
     pub host: String,
     /// The process id.
     pub pid: u32,
+    /// The Slurm job (array element) the process runs in, if any.
+    pub slurm: Option<SlurmJob>,
 }
 
 impl Holder {
@@ -69,6 +72,7 @@ impl Holder {
         Holder {
             host: host_name(),
             pid: std::process::id(),
+            slurm: SlurmJob::from_env(),
         }
     }
 }
@@ -96,9 +100,45 @@ pub struct LeaseRecord {
     pub token: String,
     /// When it expires, in milliseconds since the Unix epoch.
     pub expires_ms: u64,
+    /// `SLURM_JOB_ID` of the holder, when it runs in a Slurm job.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub slurm_job_id: Option<String>,
+    /// `SLURM_ARRAY_JOB_ID` of the holder, for an array element.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub slurm_array_job_id: Option<String>,
+    /// `SLURM_ARRAY_TASK_ID` of the holder, for an array element.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub slurm_array_task_id: Option<String>,
 }
 
 impl LeaseRecord {
+    /// A lease of `holder` with `token`, expiring at `expires_ms`.
+    fn of(holder: &Holder, token: String, expires_ms: u64) -> LeaseRecord {
+        let slurm = holder.slurm.as_ref();
+        LeaseRecord {
+            host: holder.host.clone(),
+            pid: holder.pid,
+            token,
+            expires_ms,
+            slurm_job_id: slurm.map(|j| j.job_id.clone()),
+            slurm_array_job_id: slurm.and_then(|j| j.array_job_id.clone()),
+            slurm_array_task_id: slurm.and_then(|j| j.array_task_id.clone()),
+        }
+    }
+
+    /// A file in a lease's place that runvqgan did not write (see [`read_record`]).
+    fn foreign(token: String, expires_ms: u64) -> LeaseRecord {
+        LeaseRecord::of(
+            &Holder {
+                host: String::new(),
+                pid: 0,
+                slurm: None,
+            },
+            token,
+            expires_ms,
+        )
+    }
+
     /// Whether another process may take the lease over at `now_ms`, seen from `me`: it has
     /// expired, or its holder ran on this host and is gone.
     fn is_free(&self, now_ms: u64, me: &Holder) -> bool {
@@ -156,12 +196,7 @@ fn read_record(dir: &Dir, name: &OsStr, ttl: Duration) -> std::io::Result<LeaseR
             let st = dir.stat(name)?;
             return match FileType::from_raw_mode(st.st_mode) {
                 FileType::Directory | FileType::RegularFile => Err(e),
-                _ => Ok(LeaseRecord {
-                    host: String::new(),
-                    pid: 0,
-                    token: format!("planted-{}", st.st_ino),
-                    expires_ms: 0,
-                }),
+                _ => Ok(LeaseRecord::foreign(format!("planted-{}", st.st_ino), 0)),
             };
         }
     };
@@ -179,12 +214,10 @@ fn read_record(dir: &Dir, name: &OsStr, ttl: Duration) -> std::io::Result<LeaseR
             r.expires_ms = r.expires_ms.min(latest);
             r
         }
-        None => LeaseRecord {
-            host: String::new(),
-            pid: 0,
-            token: format!("unreadable-{}", file.stat.st_ino),
-            expires_ms: written_ms + ttl.as_millis() as u64,
-        },
+        None => LeaseRecord::foreign(
+            format!("unreadable-{}", file.stat.st_ino),
+            written_ms + ttl.as_millis() as u64,
+        ),
     })
 }
 
@@ -317,12 +350,7 @@ impl Lease {
         holder: &Holder,
         ttl: Duration,
     ) -> std::io::Result<Option<Lease>> {
-        let record = LeaseRecord {
-            host: holder.host.clone(),
-            pid: holder.pid,
-            token: new_token(holder),
-            expires_ms: now_ms() + ttl.as_millis() as u64,
-        };
+        let record = LeaseRecord::of(holder, new_token(holder), now_ms() + ttl.as_millis() as u64);
         let file = LeaseFile::open(path)?;
         for _ in 0..5 {
             if create_exclusive(&file.dir, &file.name, &record)? {
@@ -569,6 +597,13 @@ impl ClaimMethod {
     }
 }
 
+/// Who holds the lease of `task` now (it may have expired: a node that died), read without
+/// following a link or blocking; `None` when there is none, or nothing runvqgan wrote.
+pub fn lease_holder(task: &Path, ttl: Duration) -> Option<LeaseRecord> {
+    let record = LeaseFile::open(&lease_path(task)).ok()?.read(ttl).ok()?;
+    (!record.host.is_empty()).then_some(record)
+}
+
 /// A task's claim file or lease cannot be used (a folder in its place, a folder runvqgan
 /// cannot write, a folder swapped for a link out of the root).
 #[derive(Debug, thiserror::Error)]
@@ -650,6 +685,7 @@ mod tests {
         Holder {
             host: name.into(),
             pid: 1,
+            slurm: None,
         }
     }
 
@@ -744,6 +780,7 @@ mod tests {
         let gone = Holder {
             host: me.host.clone(),
             pid: dead,
+            slurm: None,
         };
         Lease::try_acquire(&path, &gone, ttl)
             .unwrap()
@@ -752,6 +789,7 @@ mod tests {
         let elsewhere = Holder {
             host: format!("{}-other", me.host),
             pid: dead,
+            slurm: None,
         };
         // Another host cannot see the process, so it waits for the expiry; this host can.
         assert!(
@@ -791,12 +829,11 @@ mod tests {
             .collect();
         // Half the tasks start with the lease of a node that died: the racers take it over.
         for path in tasks.iter().step_by(2) {
-            let dead = LeaseRecord {
-                host: "dead-node".into(),
-                pid: 1,
-                token: new_token(&host("dead-node")),
-                expires_ms: now_ms() - 1000,
-            };
+            let dead = LeaseRecord::of(
+                &host("dead-node"),
+                new_token(&host("dead-node")),
+                now_ms() - 1000,
+            );
             let file = LeaseFile::open(path).unwrap();
             assert!(create_exclusive(&file.dir, &file.name, &dead).unwrap());
         }

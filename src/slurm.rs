@@ -60,12 +60,25 @@ impl SlurmJob {
         Some(now + left)
     }
 
-    /// `job 1234` or `array job 1230, element 4`, for the log.
+    /// `Slurm job 1234` or `Slurm array job 1230, element 4`, for the log.
     pub fn describe(&self) -> String {
-        match (&self.array_job_id, &self.array_task_id) {
-            (Some(a), Some(i)) => format!("Slurm array job {a}, element {i}"),
-            _ => format!("Slurm job {}", self.job_id),
-        }
+        describe_job(
+            &self.job_id,
+            self.array_job_id.as_deref(),
+            self.array_task_id.as_deref(),
+        )
+    }
+}
+
+/// `Slurm job 1234` or `Slurm array job 1230, element 4`.
+pub fn describe_job(
+    job_id: &str,
+    array_job_id: Option<&str>,
+    array_task_id: Option<&str>,
+) -> String {
+    match (array_job_id, array_task_id) {
+        (Some(a), Some(i)) => format!("Slurm array job {a}, element {i}"),
+        _ => format!("Slurm job {job_id}"),
     }
 }
 

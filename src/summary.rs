@@ -60,6 +60,21 @@ pub struct RunSummary {
     pub model_set: String,
     /// The device the engine ran on, or the configured one when the engine never started.
     pub device: Option<String>,
+    /// The machine the run ran on.
+    #[serde(default)]
+    pub host: String,
+    /// `SLURM_JOB_ID`, when the run was a Slurm job.
+    #[serde(default)]
+    pub slurm_job_id: Option<String>,
+    /// `SLURM_ARRAY_JOB_ID`, when it was an element of a Slurm job array.
+    #[serde(default)]
+    pub slurm_array_job_id: Option<String>,
+    /// `SLURM_ARRAY_TASK_ID`, when it was an element of a Slurm job array.
+    #[serde(default)]
+    pub slurm_array_task_id: Option<String>,
+    /// How it claimed tasks: `flock`, `lease` or `flock+lease`.
+    #[serde(default)]
+    pub claims: Option<String>,
     pub images: usize,
     pub tasks: TaskCounts,
     pub done: Vec<String>,
@@ -82,6 +97,35 @@ impl RunSummary {
             .max_by_key(|n| run_order(n))?;
         let bytes = crate::speeds::read_state_file(&dir.join(newest))?;
         serde_json::from_slice(&bytes).ok()
+    }
+
+    /// The summaries of every element of the Slurm job array `array_job_id` on `root`, by
+    /// element (a resubmitted array has new ids; an element run twice shows twice).
+    pub fn of_array(root: &Path, array_job_id: &str) -> Vec<RunSummary> {
+        let dir = root.join(RUNS_DIR);
+        let Ok(entries) = std::fs::read_dir(&dir) else {
+            return Vec::new();
+        };
+        let mut runs: Vec<RunSummary> = entries
+            .filter_map(|e| e.ok())
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .filter(|n| n.ends_with(".json") && !n.starts_with('.'))
+            .filter_map(|n| crate::speeds::read_state_file(&dir.join(n)))
+            .filter_map(|bytes| serde_json::from_slice::<RunSummary>(&bytes).ok())
+            .filter(|r| r.slurm_array_job_id.as_deref() == Some(array_job_id))
+            .collect();
+        let element = |r: &RunSummary| {
+            r.slurm_array_task_id
+                .as_deref()
+                .and_then(|i| i.parse::<u64>().ok())
+                .unwrap_or(u64::MAX)
+        };
+        runs.sort_by(|a, b| {
+            element(a)
+                .cmp(&element(b))
+                .then(a.started_unix.cmp(&b.started_unix))
+        });
+        runs
     }
 
     /// The Prometheus textfile of this run (node_exporter's textfile collector format).
@@ -145,8 +189,8 @@ impl RunSummary {
     }
 }
 
-/// Run ids start with their UTC start time (`20261129T230000Z-4711`): ordering by the name
-/// orders by start.
+/// Run ids start with their UTC start time (`20261129T230000Z-gpu1-4711`): ordering by the
+/// name orders by start.
 fn run_order(name: &str) -> (String, u64) {
     let stem = name.trim_end_matches(".json");
     let (time, pid) = stem.rsplit_once('-').unwrap_or((stem, "0"));
@@ -209,6 +253,11 @@ impl SummarySink {
                 error: None,
                 model_set: model_set.to_string(),
                 device: device.map(str::to_string),
+                host: crate::lease::host_name(),
+                slurm_job_id: None,
+                slurm_array_job_id: None,
+                slurm_array_task_id: None,
+                claims: None,
                 images: 0,
                 tasks: TaskCounts::default(),
                 done: Vec::new(),
@@ -316,6 +365,19 @@ impl Sink for SummarySink {
                 problems: problems.errors.iter().map(ToString::to_string).collect(),
             }),
             Event::ModelSetLoaded { device, .. } => s.device = Some(device.clone()),
+            Event::RunStarted {
+                host,
+                slurm_job_id,
+                slurm_array_job_id,
+                slurm_array_task_id,
+                ..
+            } => {
+                s.host = host.clone();
+                s.slurm_job_id = slurm_job_id.clone();
+                s.slurm_array_job_id = slurm_array_job_id.clone();
+                s.slurm_array_task_id = slurm_array_task_id.clone();
+            }
+            Event::ClaimsChosen { kind, .. } => s.claims = Some(kind.clone()),
             Event::TaskFailed {
                 task,
                 kind,
@@ -460,6 +522,10 @@ mod tests {
     #[test]
     fn the_last_summary_is_the_newest_run() {
         assert!(run_order("20261129T230000Z-99.json") < run_order("20261130T230000Z-1.json"));
+        assert!(
+            run_order("20261129T230000Z-node9-99.json")
+                < run_order("20261129T230001Z-node1-1.json")
+        );
         assert!(run_order("20261129T230000Z-99.json") < run_order("20261129T230000Z-100.json"));
     }
 }

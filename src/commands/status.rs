@@ -9,10 +9,13 @@ use std::path::Path;
 use anyhow::Context;
 use serde::Serialize;
 
+use crate::claim::{ProcLocks, flock_holder};
 use crate::config::{Config, ConfigOverrides};
 use crate::exit_codes::ExitCode;
+use crate::lease::{ClaimMethod, lease_holder};
 use crate::plan::{PlannedTask, Verdict, plan};
 use crate::root::Root;
+use crate::slurm::describe_job;
 use crate::speeds::{Estimate, Speeds, expected_device};
 use crate::summary::RunSummary;
 
@@ -46,14 +49,97 @@ pub struct Queue {
     pub skipped: usize,
 }
 
+/// How the runs on this root claim tasks, and who holds claims now.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ClaimsNow {
+    /// `flock`, `lease` or `flock+lease`, as a run would choose now.
+    pub kind: String,
+    /// The filesystem type of the root (`ext4`, `nfs4`, `lustre`).
+    pub filesystem: String,
+    pub mount_point: String,
+    /// Why that kind (the mount options that decide it).
+    pub reason: String,
+    /// `lease_seconds`, when leases are used.
+    pub lease_seconds: Option<f64>,
+    /// The tasks a run works on now.
+    pub held: Vec<HeldTask>,
+}
+
+/// A task claimed now, and by whom.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct HeldTask {
+    pub task: String,
+    /// `lease` (from the lease file beside it) or `flock` (a run on this machine).
+    pub claim: String,
+    /// The holder's host (this machine's name for a `flock` claim).
+    pub host: String,
+    pub pid: u32,
+    pub slurm_job_id: Option<String>,
+    pub slurm_array_job_id: Option<String>,
+    pub slurm_array_task_id: Option<String>,
+    /// Seconds until the lease expires unless renewed; below 0: its holder stopped
+    /// renewing it (a node that died) and the next run takes the task over.
+    pub lease_expires_in: Option<f64>,
+}
+
+/// The claims of `root` now: the kind a run would use, and every task of `tasks` that a
+/// lease file or (on this machine) a held `flock` says is being worked on.
+pub fn claims_now(root: &Path, config: &Config, tasks: &[PlannedTask]) -> ClaimsNow {
+    let method = ClaimMethod::for_root(root, config);
+    let locks = ProcLocks::read();
+    let now_ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default()
+        .as_millis() as i128;
+    let held = tasks
+        .iter()
+        .filter_map(|t| {
+            if let Some(r) = lease_holder(&t.file.path, method.ttl) {
+                return Some(HeldTask {
+                    task: t.file.rel.clone(),
+                    claim: "lease".into(),
+                    host: r.host,
+                    pid: r.pid,
+                    slurm_job_id: r.slurm_job_id,
+                    slurm_array_job_id: r.slurm_array_job_id,
+                    slurm_array_task_id: r.slurm_array_task_id,
+                    lease_expires_in: Some((r.expires_ms as i128 - now_ms) as f64 / 1000.0),
+                });
+            }
+            flock_holder(&t.file.path, &locks).map(|pid| HeldTask {
+                task: t.file.rel.clone(),
+                claim: "flock".into(),
+                host: method.holder.host.clone(),
+                pid,
+                slurm_job_id: None,
+                slurm_array_job_id: None,
+                slurm_array_task_id: None,
+                lease_expires_in: None,
+            })
+        })
+        .collect();
+    ClaimsNow {
+        kind: method.plan.kind().into(),
+        filesystem: method.fs.fs_type.clone(),
+        mount_point: method.fs.mount_point.display().to_string(),
+        reason: method.plan.reason.clone(),
+        lease_seconds: method.plan.lease.then_some(config.lease_seconds),
+        held,
+    }
+}
+
 /// The whole status, as `--json` prints it.
 #[derive(Debug, Clone, Serialize)]
 pub struct Status {
     pub root: String,
     pub last_run: Option<RunSummary>,
+    /// When the last run was an element of a Slurm job array: every element's summary of
+    /// that array, by element.
+    pub last_array: Vec<RunSummary>,
     pub queue: Queue,
     /// `None` when no earlier run measured this model set on this device.
     pub estimate: Option<Estimate>,
+    pub claims: ClaimsNow,
 }
 
 /// What the queue of `tasks` holds, member by member.
@@ -105,11 +191,18 @@ pub fn estimate(root: &Path, config: &Config, tasks: &[PlannedTask]) -> Option<E
 pub fn status(root: &Root, config: &Config) -> anyhow::Result<Status> {
     let tasks = plan(root, config)
         .with_context(|| format!("cannot read the shared folder {}", root.path().display()))?;
+    let last = RunSummary::last(root.path());
     Ok(Status {
         root: root.path().display().to_string(),
-        last_run: RunSummary::last(root.path()),
+        last_array: last
+            .as_ref()
+            .and_then(|r| r.slurm_array_job_id.as_deref())
+            .map(|a| RunSummary::of_array(root.path(), a))
+            .unwrap_or_default(),
+        last_run: last,
         queue: queue(&tasks),
         estimate: estimate(root.path(), config, &tasks),
+        claims: claims_now(root.path(), config, &tasks),
     })
 }
 
@@ -135,12 +228,7 @@ fn write_human(s: &Status, out: &mut dyn Write) -> std::io::Result<()> {
         )?,
         Some(r) => {
             let took = crate::speeds::about(r.seconds as f64).replacen("about ", "", 1);
-            let how = match r.outcome.as_str() {
-                "finished" => "finished".to_string(),
-                "budget_reached" => "stopped for its time budget".to_string(),
-                "interrupted" => "was interrupted".to_string(),
-                _ => "FAILED".to_string(),
-            };
+            let how = outcome_words(&r.outcome);
             writeln!(
                 out,
                 "Last run: started {}, {how} after {took} (exit code {}).",
@@ -183,6 +271,24 @@ fn write_human(s: &Status, out: &mut dyn Write) -> std::io::Result<()> {
             }
             if let Some(why) = &r.budget_reached {
                 writeln!(out, "  stopped: {}", crate::events::escape(why))?;
+            }
+            if let (Some(array), false) = (&r.slurm_array_job_id, s.last_array.is_empty()) {
+                writeln!(
+                    out,
+                    "  it was an element of Slurm array job {}:",
+                    crate::events::escape(array)
+                )?;
+                for e in &s.last_array {
+                    writeln!(
+                        out,
+                        "    element {} on {}: {}, {} image(s), exit code {}",
+                        crate::events::escape(e.slurm_array_task_id.as_deref().unwrap_or("?")),
+                        crate::events::escape(&e.host),
+                        outcome_words(&e.outcome),
+                        e.images,
+                        e.exit_code
+                    )?;
+                }
             }
         }
     }
@@ -232,6 +338,59 @@ fn write_human(s: &Status, out: &mut dyn Write) -> std::io::Result<()> {
             out,
             "Tonight: no estimate yet (no earlier run measured this model set on this device)."
         )?,
+    }
+    write_claims(&s.claims, out)
+}
+
+/// How a run ended, in words.
+fn outcome_words(outcome: &str) -> &'static str {
+    match outcome {
+        "finished" => "finished",
+        "budget_reached" => "stopped for its time budget",
+        "interrupted" => "was interrupted",
+        _ => "FAILED",
+    }
+}
+
+fn write_claims(c: &ClaimsNow, out: &mut dyn Write) -> std::io::Result<()> {
+    writeln!(
+        out,
+        "Claims: {}{}. Why: {}.",
+        c.kind,
+        c.lease_seconds
+            .map(|s| format!(", leases of {s} s"))
+            .unwrap_or_default(),
+        crate::events::escape(&c.reason)
+    )?;
+    for h in &c.held {
+        let slurm = h
+            .slurm_job_id
+            .as_deref()
+            .map(|j| {
+                let job = describe_job(
+                    j,
+                    h.slurm_array_job_id.as_deref(),
+                    h.slurm_array_task_id.as_deref(),
+                );
+                format!(", {}", crate::events::escape(&job))
+            })
+            .unwrap_or_default();
+        let state = match h.lease_expires_in {
+            Some(s) if s < 0.0 => format!(
+                "; its lease expired {:.0} s ago: the next run takes it over",
+                -s
+            ),
+            Some(s) => format!("; lease renewed, {s:.0} s left"),
+            None => String::new(),
+        };
+        writeln!(
+            out,
+            "  working now: {} (host {}, process {}{slurm}, {}{state})",
+            crate::events::escape(&h.task),
+            crate::events::escape(&h.host),
+            h.pid,
+            h.claim
+        )?;
     }
     Ok(())
 }

@@ -99,6 +99,7 @@ pub fn run(night: Night<'_>, generator: &mut dyn Generator) -> anyhow::Result<Ex
         host: claims.holder.host.clone(),
         pid: std::process::id(),
         slurm_job_id: slurm.as_ref().map(|j| j.job_id.clone()),
+        slurm_array_job_id: slurm.as_ref().and_then(|j| j.array_job_id.clone()),
         slurm_array_task_id: slurm.and_then(|j| j.array_task_id),
         device: night.config.device.clone(),
         tasks: work.len(),

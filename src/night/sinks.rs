@@ -18,6 +18,7 @@ pub fn log_line(event: &Event) -> Option<String> {
             host,
             pid,
             slurm_job_id,
+            slurm_array_job_id,
             slurm_array_task_id,
             device,
             tasks,
@@ -26,15 +27,18 @@ pub fn log_line(event: &Event) -> Option<String> {
             skipped,
             deadline,
         } => format!(
-            "run started (host {host}, process {pid}{}{}{}): {tasks} task(s) to do with \
+            "run started (host {host}, process {pid}{}{}): {tasks} task(s) to do with \
              {images} image(s), {invalid} invalid, {skipped} skipped{}",
             slurm_job_id
                 .as_deref()
-                .map(|j| format!(", Slurm job {j}"))
-                .unwrap_or_default(),
-            slurm_array_task_id
-                .as_deref()
-                .map(|i| format!(", array element {i}"))
+                .map(|j| format!(
+                    ", {}",
+                    crate::slurm::describe_job(
+                        j,
+                        slurm_array_job_id.as_deref(),
+                        slurm_array_task_id.as_deref()
+                    )
+                ))
                 .unwrap_or_default(),
             device
                 .as_deref()
