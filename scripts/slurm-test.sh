@@ -9,8 +9,9 @@
 #   2. submits it again over new, longer tasks, cancels one element (scancel) while it is
 #      in the middle of an image, submits once more, and checks the same end state.
 # The root uses claims = "lease" so that the elements claim through leases (on a local
-# disk `auto` would choose flock). Not part of scripts/test.sh (it installs system
-# packages and starts daemons); run it before changing claims or the Slurm script:
+# disk `auto` would choose flock). scripts/test.sh runs it in CI (root, CI=true: about a
+# minute and a half); elsewhere run it by hand (it installs system packages and starts
+# daemons), before changing claims or the Slurm script:
 #   sudo scripts/slurm-test.sh [ELEMENTS]      (default 2 elements at once)
 # Set KEEP=1 to keep the cluster's folder (printed at the end) for inspection; BENCH="1 2 4"
 # measures images per hour with 1, 2 and 4 elements instead (see below).
@@ -25,7 +26,9 @@ fail() { echo "slurm-test: FAILED: $*" >&2; exit 1; }
 
 if ! command -v slurmctld >/dev/null || ! command -v munged >/dev/null; then
     say "installing slurm-wlm and munge"
-    DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends slurm-wlm munge
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get install -y --no-install-recommends slurm-wlm munge ||
+        { apt-get update && apt-get install -y --no-install-recommends slurm-wlm munge; }
 fi
 [ -f models/tiny/clip.pt ] || scripts/setup.sh --env-only
 say "building runvqgan"
@@ -184,6 +187,20 @@ check_end_state
 grep -h '"event":"run_started"' "$root/.runvqgan/events.jsonl" |
     grep -q '"slurm_array_task_id":"0"' || fail "run_started does not name the array element"
 grep -q 'claims: lease' "$root/runvqgan.log" || fail "the log does not say which claims are used"
+grep -q ", Slurm array job $job, element 1" "$root/runvqgan.log" ||
+    fail "the log does not name the array element"
+"$bin" status --root "$root" > "$work/status.txt"
+grep -q "^  it was an element of Slurm array job $job:" "$work/status.txt" ||
+    { cat "$work/status.txt"; fail "status does not list the array's elements"; }
+[ "$(grep -c '^    element ' "$work/status.txt")" = "$elements" ] ||
+    { cat "$work/status.txt"; fail "status does not list every element"; }
+grep -q '^Claims: lease' "$work/status.txt" || fail "status does not say which claims are used"
+# Every element built the gallery at its end, one after another under the gallery's lock.
+[ "$(grep -c '"event":"gallery_built"' "$root/.runvqgan/events.jsonl")" = "$elements" ] ||
+    fail "not every element built the gallery"
+grep -q '"images":8' <(grep '"event":"gallery_built"' "$root/.runvqgan/events.jsonl" | tail -1) ||
+    fail "the last gallery build does not show the 8 images"
+[ ! -e "$root/.runvqgan/gallery.lease" ] || fail "the gallery's lease was left behind"
 images=$(grep -c '"event":"image_written"' "$root/.runvqgan/events.jsonl")
 echo "   8 images by $elements element(s) in $((t1 - t0)) s (submission to end)"
 

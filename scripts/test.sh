@@ -22,3 +22,11 @@ echo "== ruff"
 .venv/bin/ruff check vendor python scripts tests/python
 echo "== pytest"
 .venv/bin/python -m pytest -q
+# The night as a Slurm job array on a one-machine cluster (installs slurm-wlm and munge,
+# starts their daemons): in CI (root, CI=true); elsewhere by hand.
+if [[ "${CI:-}" == "true" && $(id -u) == 0 ]]; then
+    echo "== slurm"
+    scripts/slurm-test.sh
+else
+    echo "== slurm: not run here (CI runs it as root); run: sudo scripts/slurm-test.sh"
+fi
