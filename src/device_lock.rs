@@ -69,7 +69,8 @@ impl DeviceLock {
         };
         let shown = device.unwrap_or("cuda (the default)").to_string();
         let dir = state_dir(root)?;
-        let path = dir.join(format!("device-{}-gpu{gpu}.lock", host_name()));
+        let host = crate::lease::file_safe(&crate::lease::host_name());
+        let path = dir.join(format!("device-{host}-gpu{gpu}.lock"));
         // Not group-readable: a member who could open it could also hold it.
         let mut file = OpenOptions::new()
             .create(true)
@@ -211,23 +212,6 @@ fn physical_gpu(device: Option<&str>, env: &GpuEnv) -> Option<String> {
 fn gpu_present() -> bool {
     Path::new("/dev/nvidia0").exists()
         || std::fs::read_dir("/proc/driver/nvidia/gpus").is_ok_and(|mut d| d.next().is_some())
-}
-
-/// This machine's name, reduced to characters that are safe in a file name on any share.
-fn host_name() -> String {
-    let mut buf = [0u8; 256];
-    // SAFETY: the buffer is valid for its whole length; gethostname writes at most that.
-    let ok = unsafe { libc::gethostname(buf.as_mut_ptr().cast(), buf.len()) } == 0;
-    let end = buf.iter().position(|&b| b == 0).unwrap_or(buf.len());
-    let name: String = String::from_utf8_lossy(if ok { &buf[..end] } else { b"" })
-        .chars()
-        .filter(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '.' | '_'))
-        .collect();
-    if name.is_empty() {
-        "localhost".into()
-    } else {
-        name
-    }
 }
 
 #[cfg(test)]

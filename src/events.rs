@@ -339,13 +339,7 @@ pub fn run_id(started: SystemTime, host: &str, pid: u32) -> String {
     let stamp = humantime::format_rfc3339_seconds(started)
         .to_string()
         .replace(['-', ':'], "");
-    let host: String = host
-        .chars()
-        .filter(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '.' | '_'))
-        .take(64)
-        .collect();
-    let host = if host.is_empty() { "localhost" } else { &host };
-    format!("{stamp}-{host}-{pid}")
+    format!("{stamp}-{}-{pid}", crate::lease::file_safe(host))
 }
 
 /// One line of `events.jsonl`.

@@ -89,6 +89,21 @@ pub fn host_name() -> String {
     String::from_utf8_lossy(&buf[..end]).into_owned()
 }
 
+/// `name` (a host name) reduced to characters safe in a file name on any share, at most 64
+/// of them; `localhost` when none is left.
+pub fn file_safe(name: &str) -> String {
+    let safe: String = name
+        .chars()
+        .filter(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '.' | '_'))
+        .take(64)
+        .collect();
+    if safe.is_empty() {
+        "localhost".into()
+    } else {
+        safe
+    }
+}
+
 /// What a lease file says.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LeaseRecord {
@@ -207,7 +222,7 @@ fn read_record(dir: &Dir, name: &OsStr, ttl: Duration) -> std::io::Result<LeaseR
     // A lease nobody could have renewed lately (its expiry far ahead, or no lease at all)
     // expires `ttl` after it was last written.
     let written_ms = (file.stat.st_mtime.max(0) as u64) * 1000
-        + (file.stat.st_mtime_nsec.max(0) as u64) / 1_000_000;
+        + (file.stat.st_mtime_nsec as u64) / 1_000_000;
     let latest = written_ms + 2 * ttl.as_millis() as u64;
     Ok(match parsed {
         Some(mut r) => {
