@@ -54,6 +54,11 @@ pub const CONFIG_TEMPLATE: &str = r#"# runvqgan.toml: the settings of this share
 #gallery = true                   # the web gallery of every image, rebuilt after each run, in gallery/;
 #                                 # false: none; or a folder inside this one, such as "public/gallery"
 
+# Several machines or a Slurm job array on this folder (see the README's cluster section).
+#claims = "auto"                  # "flock" on a local disk, a lease too on NFS, Lustre, BeeGFS, GPFS;
+#                                 # or "flock" (one machine only), "lease"
+#lease_seconds = 60.0             # a claim whose holder stopped renewing it is taken over after this
+
 # The morning after. Every run writes its summary to .runvqgan/runs/<run>.json
 # (`runvqgan status --root <this folder>` shows the last one). Besides:
 #metrics_file = "/var/lib/prometheus/node-exporter/runvqgan.prom"  # a Prometheus textfile (default: none)
