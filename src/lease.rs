@@ -221,8 +221,8 @@ fn read_record(dir: &Dir, name: &OsStr, ttl: Duration) -> std::io::Result<LeaseR
         .and_then(|text| serde_json::from_str::<LeaseRecord>(text.trim()).ok());
     // A lease nobody could have renewed lately (its expiry far ahead, or no lease at all)
     // expires `ttl` after it was last written.
-    let written_ms = (file.stat.st_mtime.max(0) as u64) * 1000
-        + (file.stat.st_mtime_nsec as u64) / 1_000_000;
+    let written_ms =
+        (file.stat.st_mtime.max(0) as u64) * 1000 + (file.stat.st_mtime_nsec as u64) / 1_000_000;
     let latest = written_ms + 2 * ttl.as_millis() as u64;
     Ok(match parsed {
         Some(mut r) => {

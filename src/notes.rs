@@ -15,9 +15,9 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::claim::TaskClaim;
 use crate::classify::{self, WARNINGS_HEADER, WARNINGS_SUFFIX};
 use crate::discover::TaskFile;
+use crate::lease::ClaimMethod;
 use crate::lifecycle::{self, error_file_path};
 use crate::task::Problems;
 
@@ -54,10 +54,12 @@ pub enum Verdict<'a> {
 }
 
 /// Whether [`sync`] must take the task's claim itself.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Claim {
-    /// Take it for the moment of writing; leave the task alone when another process holds it.
-    Take,
+#[derive(Debug, Clone, Copy)]
+pub enum Claim<'a> {
+    /// Take it for the moment of writing, as the root's runs claim tasks (a lease too on a
+    /// network filesystem, so that a `check` on one machine leaves alone a task that a run
+    /// on another works on); leave the task alone when another process holds it.
+    Take(&'a ClaimMethod),
     /// The caller holds it already.
     Held,
 }
@@ -93,7 +95,7 @@ enum Action {
 /// - valid: an error file goes, unless it reports a failure while generating that happened
 ///   after the task file was last saved (the member should still read it); the warnings note
 ///   holds the warnings, or goes when there are none.
-pub fn sync(file: &TaskFile, verdict: Verdict<'_>, claim: Claim) -> std::io::Result<Synced> {
+pub fn sync(file: &TaskFile, verdict: Verdict<'_>, claim: Claim<'_>) -> std::io::Result<Synced> {
     let actions = plan_actions(file, verdict);
     if actions.is_empty() {
         return Ok(Synced::default());
@@ -102,7 +104,7 @@ pub fn sync(file: &TaskFile, verdict: Verdict<'_>, claim: Claim) -> std::io::Res
         Claim::Held => None,
         // A claim that cannot be taken at all (its file name too long, a read-only folder)
         // does not keep the member's error file from being written.
-        Claim::Take => match TaskClaim::try_claim(&file.path) {
+        Claim::Take(method) => match method.claim(&file.path) {
             Ok(Some(c)) => Some(c),
             Ok(None) => {
                 return Ok(Synced {
@@ -252,12 +254,24 @@ mod tests {
         }
     }
 
+    /// The claims of the root `dir` (registered by [`file`]) with `claims` in its config.
+    fn method(dir: &Path, claims: &str) -> ClaimMethod {
+        let root = dir.canonicalize().unwrap();
+        let config = crate::config::Config::from_toml(&format!("claims = \"{claims}\"\n")).unwrap();
+        ClaimMethod::for_root(&root, &config)
+    }
+
     #[test]
     fn an_unchanged_report_is_not_rewritten() {
         let dir = tempfile::tempdir().unwrap();
         let f = file(dir.path());
         let p = problems();
-        let first = sync(&f, Verdict::Invalid(&p), Claim::Take).unwrap();
+        let first = sync(
+            &f,
+            Verdict::Invalid(&p),
+            Claim::Take(&method(dir.path(), "flock")),
+        )
+        .unwrap();
         assert_eq!(first.changes.len(), 1);
         let error = error_file_path(&f.path);
         let old = SystemTime::now() - Duration::from_secs(3600);
@@ -269,7 +283,12 @@ mod tests {
             .unwrap();
         let mut again = f.clone();
         again.reread().unwrap();
-        let second = sync(&again, Verdict::Invalid(&p), Claim::Take).unwrap();
+        let second = sync(
+            &again,
+            Verdict::Invalid(&p),
+            Claim::Take(&method(dir.path(), "flock")),
+        )
+        .unwrap();
         assert!(second.changes.is_empty());
         assert_eq!(
             std::fs::metadata(&error).unwrap().modified().unwrap(),
@@ -282,12 +301,50 @@ mod tests {
     fn a_task_claimed_by_another_process_is_left_alone() {
         let dir = tempfile::tempdir().unwrap();
         let f = file(dir.path());
-        let held = TaskClaim::try_claim(&f.path).unwrap().unwrap();
+        let held = crate::claim::TaskClaim::try_claim(&f.path)
+            .unwrap()
+            .unwrap();
         let p = problems();
-        let s = sync(&f, Verdict::Invalid(&p), Claim::Take).unwrap();
+        let s = sync(
+            &f,
+            Verdict::Invalid(&p),
+            Claim::Take(&method(dir.path(), "flock")),
+        )
+        .unwrap();
         assert!(s.busy);
         assert!(!error_file_path(&f.path).exists());
         held.finish();
+    }
+
+    #[test]
+    fn a_task_whose_lease_another_machine_holds_is_left_alone() {
+        let dir = tempfile::tempdir().unwrap();
+        let f = file(dir.path());
+        let elsewhere = crate::lease::Holder {
+            host: "node7".into(),
+            pid: 4711,
+            slurm: None,
+        };
+        let held = crate::lease::Lease::try_acquire(
+            &crate::lease::lease_path(&f.path),
+            &elsewhere,
+            Duration::from_secs(60),
+        )
+        .unwrap()
+        .unwrap();
+        let p = problems();
+        let lease = method(dir.path(), "lease");
+        let s = sync(&f, Verdict::Invalid(&p), Claim::Take(&lease)).unwrap();
+        assert!(s.busy);
+        assert!(!error_file_path(&f.path).exists());
+        drop(held);
+        let s3 = sync(&f, Verdict::Invalid(&p), Claim::Take(&lease)).unwrap();
+        assert!(!s3.busy);
+        assert!(error_file_path(&f.path).exists());
+        assert!(
+            !crate::lease::lease_path(&f.path).exists(),
+            "its own lease is gone"
+        );
     }
 
     #[test]
@@ -305,11 +362,21 @@ mod tests {
         );
         lifecycle::write_failure_file(&f.path, &failure).unwrap();
         f.reread().unwrap();
-        let s = sync(&f, Verdict::Valid(&[]), Claim::Take).unwrap();
+        let s = sync(
+            &f,
+            Verdict::Valid(&[]),
+            Claim::Take(&method(dir.path(), "flock")),
+        )
+        .unwrap();
         assert!(s.changes.is_empty());
         // The member saves the task after the failure: the report is about an older version.
         f.modified = SystemTime::now() + Duration::from_secs(5);
-        let s = sync(&f, Verdict::Valid(&[]), Claim::Take).unwrap();
+        let s = sync(
+            &f,
+            Verdict::Valid(&[]),
+            Claim::Take(&method(dir.path(), "flock")),
+        )
+        .unwrap();
         assert_eq!(s.changes, [Change::Removed(error_file_path(&f.path))]);
     }
 }

@@ -15,6 +15,7 @@ use anyhow::Context;
 use crate::config::{Config, ConfigOverrides};
 use crate::discover::discover_all;
 use crate::exit_codes::ExitCode;
+use crate::lease::ClaimMethod;
 use crate::notes::{self, Change, Claim, Verdict};
 use crate::plan::check_task;
 use crate::root::Root;
@@ -101,6 +102,8 @@ pub fn check_root(root: &Root, config: &Config, out: &mut dyn Write) -> anyhow::
         not_run: found.skipped.len(),
         ..CheckTally::default()
     };
+    // Notes are written under the task's claim, taken as the root's runs take it.
+    let claims = ClaimMethod::for_root(root.path(), config);
     for file in &found.tasks {
         let checked = check_task(file, root, config, &folders);
         let problems;
@@ -121,7 +124,7 @@ pub fn check_root(root: &Root, config: &Config, out: &mut dyn Write) -> anyhow::
                 Verdict::Invalid(&problems)
             }
         };
-        match notes::sync(file, verdict, Claim::Take) {
+        match notes::sync(file, verdict, Claim::Take(&claims)) {
             Ok(synced) if synced.busy => {
                 tally.busy += 1;
                 writeln!(

@@ -73,14 +73,21 @@ pub fn run(night: Night<'_>, generator: &mut dyn Generator) -> anyhow::Result<Ex
     })?;
     let mut tally = Tally::default();
     let mut work: Vec<&PlannedTask> = Vec::new();
+    let claims = ClaimMethod::for_root(night.root.path(), night.config);
     for task in &tasks {
         match &task.verdict {
             Verdict::Ready(ready) => {
-                keep_notes(&night, task, &ready.warnings);
+                keep_notes(&night, &claims, task, &ready.warnings);
                 work.push(task);
             }
             Verdict::Invalid(problems) => {
-                report_invalid(&night, task, problems.clone(), Claim::Take, &mut tally);
+                report_invalid(
+                    &night,
+                    task,
+                    problems.clone(),
+                    Claim::Take(&claims),
+                    &mut tally,
+                );
             }
             Verdict::Skipped(reason) => {
                 tally.tasks.skipped += 1;
@@ -93,7 +100,6 @@ pub fn run(night: Night<'_>, generator: &mut dyn Generator) -> anyhow::Result<Ex
     }
     let total_images: usize = work.iter().map(|t| t.images().len()).sum();
     night.progress.set_total(total_images as u64);
-    let claims = ClaimMethod::for_root(night.root.path(), night.config);
     let slurm = SlurmJob::from_env();
     night.reporter.emit(Event::RunStarted {
         host: claims.holder.host.clone(),
@@ -299,7 +305,7 @@ fn report_invalid(
     night: &Night<'_>,
     task: &PlannedTask,
     problems: crate::task::Problems,
-    claim: Claim,
+    claim: Claim<'_>,
     tally: &mut Tally,
 ) {
     let error_file = night.root.rel(&lifecycle::error_file_path(&task.file.path));
@@ -331,8 +337,12 @@ fn report_invalid(
 
 /// Removes a valid task's stale `_ERROR.txt` and writes or removes its `_WARNINGS.txt`
 /// ([`notes::sync`], as `check` does), reporting what changed.
-fn keep_notes(night: &Night<'_>, task: &PlannedTask, warnings: &[String]) {
-    match notes::sync(&task.file, notes::Verdict::Valid(warnings), Claim::Take) {
+fn keep_notes(night: &Night<'_>, claims: &ClaimMethod, task: &PlannedTask, warnings: &[String]) {
+    match notes::sync(
+        &task.file,
+        notes::Verdict::Valid(warnings),
+        Claim::Take(claims),
+    ) {
         Ok(synced) if !synced.changes.is_empty() => {
             let (mut wrote, mut removed) = (Vec::new(), Vec::new());
             for change in synced.changes {
