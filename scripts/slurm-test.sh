@@ -9,8 +9,8 @@
 #   2. submits it again over new, longer tasks, cancels one element (scancel) while it is
 #      in the middle of an image, submits once more, and checks the same end state.
 # The root uses claims = "lease" so that the elements claim through leases (on a local
-# disk `auto` would choose flock). scripts/test.sh runs it in CI (root, CI=true: about a
-# minute and a half); elsewhere run it by hand (it installs system packages and starts
+# disk `auto` would choose flock). scripts/test.sh runs it in CI (root, CI=true: a
+# few minutes); elsewhere run it by hand (it installs system packages and starts
 # daemons), before changing claims or the Slurm script:
 #   sudo scripts/slurm-test.sh [ELEMENTS]      (default 2 elements at once)
 # Set KEEP=1 to keep the cluster's folder (printed at the end) for inspection; BENCH="1 2 4"
@@ -205,7 +205,7 @@ images=$(grep -c '"event":"image_written"' "$root/.runvqgan/events.jsonl")
 echo "   8 images by $elements element(s) in $((t1 - t0)) s (submission to end)"
 
 say "2. scancel an element mid-image, then submit again"
-for t in long1 long2 long3; do task "$t" 2 12; done
+for t in long1 long2 long3; do task "$t" 2 60; done
 before=$(wc -l < "$root/.runvqgan/events.jsonl")
 job=$(submit)
 # Wait until images are being made (the first image of this submission is written).
