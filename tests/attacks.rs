@@ -650,7 +650,12 @@ fn a_hostile_folder_is_planned_and_run_without_blocking_escaping_or_losing_an_im
     mkfifo(&root.join("tasks/.ben.txt.runvqgan-claim"));
     mkfifo(&root.join("tasks/pipe.txt"));
     symlink("/dev/zero", root.join("tasks/zero.txt")).unwrap();
-    s.write("tasks/old.txt", r#"{"text": "old", "out_file": "old"}"#);
+    // A valid task is run whatever its error file's place holds (it is checked again every
+    // night), so it is a tiny one: the fifo must not block, the night must stay short.
+    s.write(
+        "tasks/old.txt",
+        format!(r#"{{"text": "old", "out_file": "old", {TINY}}}"#),
+    );
     s.set_mtime("tasks/old.txt", 1);
     mkfifo(&root.join("tasks/old_ERROR.txt"));
     // Folders that are links out of the root, and a log that is one.
