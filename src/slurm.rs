@@ -182,6 +182,9 @@ pub fn script(opts: &ScriptOptions<'_>) -> Result<String, String> {
         "#SBATCH --output={root}/.runvqgan/slurm-%A_%a.out\n"
     ));
     s.push_str("#SBATCH --signal=TERM@60\n");
+    // The engine's CPU work (and all of it with --cpu) uses as many threads as the element
+    // has cores, not every core of the node, which the other elements share.
+    s.push_str("export OMP_NUM_THREADS=\"${SLURM_CPUS_PER_TASK:-1}\"\n");
     s.push_str(&format!(
         "exec {binary} run --root {root}{}\n",
         if opts.cpu {

@@ -20,6 +20,11 @@ fn slurm_script_prints_an_array_over_the_root_and_makes_the_output_folder() {
     let root = s.root().canonicalize().unwrap();
     assert!(text.contains("#SBATCH --array=0-4%2\n"), "{text}");
     assert!(text.contains("#SBATCH --gres=gpu:1\n"), "{text}");
+    // Each element's CPU threads stay within its own cores.
+    assert!(
+        text.contains("export OMP_NUM_THREADS=\"${SLURM_CPUS_PER_TASK:-1}\"\n"),
+        "{text}"
+    );
     assert!(
         text.contains(&format!(
             "#SBATCH --output={}/.runvqgan/slurm-%A_%a.out\n",
