@@ -141,6 +141,32 @@ impl LeaseRecord {
         }
     }
 
+    /// Whether a record read from a lease file could have been written by runvqgan. A
+    /// member can write anything there, and the token becomes part of a file name (the
+    /// takeover marker), the host and Slurm ids part of log lines: a token that is not a
+    /// plain word (`../..` would lead the marker out of the folder), a host with control
+    /// characters or overlong fields make the file count as foreign.
+    fn is_plausible(&self) -> bool {
+        let word = |s: &str, max: usize| {
+            !s.is_empty()
+                && s.len() <= max
+                && s.chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+        };
+        let slurm_ok = [
+            &self.slurm_job_id,
+            &self.slurm_array_job_id,
+            &self.slurm_array_task_id,
+        ]
+        .iter()
+        .all(|v| v.as_deref().is_none_or(|v| word(v, 32)));
+        word(&self.token, 64)
+            && !self.host.is_empty()
+            && self.host.len() <= 255
+            && !self.host.chars().any(char::is_control)
+            && slurm_ok
+    }
+
     /// A file in a lease's place that runvqgan did not write (see [`read_record`]).
     fn foreign(token: String, expires_ms: u64) -> LeaseRecord {
         LeaseRecord::of(
@@ -218,7 +244,8 @@ fn read_record(dir: &Dir, name: &OsStr, ttl: Duration) -> std::io::Result<LeaseR
     let parsed = (file.bytes.len() as u64 <= MAX_LEASE_BYTES)
         .then(|| std::str::from_utf8(&file.bytes).ok())
         .flatten()
-        .and_then(|text| serde_json::from_str::<LeaseRecord>(text.trim()).ok());
+        .and_then(|text| serde_json::from_str::<LeaseRecord>(text.trim()).ok())
+        .filter(LeaseRecord::is_plausible);
     // A lease nobody could have renewed lately (its expiry far ahead, or no lease at all)
     // expires `ttl` after it was last written.
     let written_ms =
@@ -919,5 +946,36 @@ mod tests {
         .unwrap_err();
         assert!(crate::fsroot::is_escape(&e), "{e}");
         assert_eq!(std::fs::read_dir(outside.path()).unwrap().count(), 0);
+    }
+
+    #[test]
+    fn a_forged_lease_whose_token_would_lead_the_takeover_marker_out_is_foreign() {
+        let (_dir, root) = root();
+        let outside = tempfile::tempdir().unwrap();
+        let victim = outside.path().join("owners-file");
+        std::fs::write(&victim, "the owner's").unwrap();
+        let path = root.join(".t.lease");
+        // The folder the forged token walks through exists: a member made it.
+        std::fs::create_dir(root.join(".t.lease.takeover-x")).unwrap();
+        let up = "../".repeat(root.components().count() + 2);
+        let token = format!(
+            "x/{up}{}",
+            victim.display().to_string().trim_start_matches('/')
+        );
+        let forged = format!(
+            r#"{{"host": "node\u001b[31m", "pid": 1, "token": {token:?}, "expires_ms": 0}}"#
+        );
+        std::fs::write(&path, forged).unwrap();
+        let ttl = Duration::from_millis(300);
+        let read = read_at(&path, ttl).unwrap();
+        assert!(
+            read.host.is_empty() && read.token.starts_with("unreadable-"),
+            "{read:?}"
+        );
+        std::thread::sleep(Duration::from_millis(400));
+        let lease = Lease::try_acquire(&path, &host("a"), ttl).unwrap().unwrap();
+        assert_eq!(std::fs::read_to_string(&victim).unwrap(), "the owner's");
+        assert_eq!(std::fs::read_dir(outside.path()).unwrap().count(), 1);
+        drop(lease);
     }
 }
