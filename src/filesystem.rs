@@ -281,7 +281,7 @@ impl ClaimPlan {
             ClaimSetting::Auto if !fs.kind.is_shared() => ClaimPlan {
                 flock: true,
                 lease: false,
-                reason: format!("flock: {on} is {}", fs.flock_verdict()),
+                reason: format!("flock only: {on} is {}", fs.flock_verdict()),
             },
             ClaimSetting::Auto => ClaimPlan {
                 flock: true,

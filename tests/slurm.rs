@@ -144,7 +144,7 @@ fn status_shows_the_claim_kind_and_which_hosts_and_array_elements_hold_claims_no
         .unwrap();
     let text = String::from_utf8(out.stdout).unwrap();
     assert!(
-        text.contains("\nClaims: lease, leases of 60 s. Why: "),
+        text.contains("\nClaims: lease, leases of 60 s (claims = \"lease\" in runvqgan.toml: a lease only, on "),
         "{text}"
     );
     assert!(

@@ -355,7 +355,7 @@ fn outcome_words(outcome: &str) -> &'static str {
 fn write_claims(c: &ClaimsNow, out: &mut dyn Write) -> std::io::Result<()> {
     writeln!(
         out,
-        "Claims: {}{}. Why: {}.",
+        "Claims: {}{} ({}).",
         c.kind,
         c.lease_seconds
             .map(|s| format!(", leases of {s} s"))
