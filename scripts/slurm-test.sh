@@ -6,8 +6,9 @@
 #   1. submits the array that `runvqgan slurm-script --cpu` prints and checks the end
 #      state: every image exactly once (numbers 1..N, no gaps), every task .done, no
 #      pending marker, claim, lease or temporary file left;
-#   2. submits it again over new, longer tasks, cancels one element (scancel) while it is
-#      in the middle of an image, submits once more, and checks the same end state.
+#   2. submits a one-element array over new, longer tasks, cancels that element (scancel)
+#      in the middle of an image (it must end interrupted, leaving images to make), submits
+#      the whole array again, and checks the same end state.
 # The root uses claims = "lease" so that the elements claim through leases (on a local
 # disk `auto` would choose flock). scripts/test.sh runs it in CI (root, CI=true: a
 # few minutes); elsewhere run it by hand (it installs system packages and starts
@@ -122,11 +123,12 @@ task() { # name each iterations
         "$1" "$2" "$3" "$1" > "$root/tasks/$1.txt"
 }
 
-# Submits the array and waits for it; prints the array job's id.
+# Submits the array (of $elements elements, or of $1) and prints the array job's id.
 submit() {
-    "$bin" slurm-script --root "$root" --gpus "$elements" --elements "$elements" --cpu \
+    local n=${1:-$elements}
+    "$bin" slurm-script --root "$root" --gpus "$n" --elements "$n" --cpu \
         --cpus-per-element 1 --time 20:00 > "$work/night.sbatch"
-    sbatch --parsable --chdir="$work" "$@" "$work/night.sbatch"
+    sbatch --parsable --chdir="$work" "$work/night.sbatch"
 }
 wait_job() {
     for _ in $(seq 1200); do
@@ -205,11 +207,13 @@ images=$(grep -c '"event":"image_written"' "$root/.runvqgan/events.jsonl")
 echo "   8 images by $elements element(s) in $((t1 - t0)) s (submission to end)"
 
 say "2. scancel an element mid-image, then submit again"
-for t in long1 long2 long3; do task "$t" 2 60; done
+# One element over long tasks, so that nothing else can take its work: the cancel must land
+# in the middle of an image, and the next submission must finish the tasks.
+for t in long1 long2; do task "$t" 2 400; done
 before=$(wc -l < "$root/.runvqgan/events.jsonl")
-job=$(submit)
+job=$(submit 1)
 # Wait until images are being made (the first image of this submission is written).
-for _ in $(seq 600); do
+for _ in $(seq 1200); do
     tail -n +"$((before + 1))" "$root/.runvqgan/events.jsonl" | grep -q '"event":"image_written"' && break
     sleep 0.5
 done
@@ -217,9 +221,11 @@ scancel "${job}_0"
 echo "   cancelled element ${job}_0"
 wait_job "$job"
 grep -q '"outcome":"interrupted"' <(tail -n +"$((before + 1))" "$root/.runvqgan/events.jsonl") ||
-    echo "   (the cancelled element had finished its work before the signal)"
-[ -n "$(ls "$root"/tasks/*.txt 2>/dev/null)" ] ||
-    echo "   (every task was done before the cancel took effect)"
+    fail "the cancelled element was not interrupted mid-image (its work was done first: make the long tasks longer)"
+[ -n "$(ls "$root"/tasks/long*.txt 2>/dev/null)" ] || fail "no task was left by the cancelled element"
+made=$(find "$root/output" -name 'long*.png' | wc -l)
+[ "$made" -lt 4 ] || fail "the cancelled element made every image"
+echo "   the cancelled element left $((4 - made)) of 4 images for the next submission"
 job=$(submit)
 wait_job "$job"
 check_end_state
