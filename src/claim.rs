@@ -129,13 +129,14 @@ impl ProcLocks {
         ProcLocks::parse(&std::fs::read_to_string("/proc/locks").unwrap_or_default())
     }
 
-    /// Parses lines such as `1: FLOCK  ADVISORY  WRITE 4711 00:2d:1234 0 EOF` (waiters,
+    /// Parses lines such as `1: FLOCK  ADVISORY  WRITE 4711 00:2d:1234 0 EOF` (or `READ`: a
+    /// shared lock also keeps others' exclusive ones out; waiters,
     /// `1: -> FLOCK ...`, hold nothing and are skipped).
     fn parse(text: &str) -> ProcLocks {
         let mut holders = std::collections::HashMap::new();
         for line in text.lines() {
             let fields: Vec<&str> = line.split_whitespace().collect();
-            let [_, "FLOCK", _, "WRITE", pid, file, ..] = fields.as_slice() else {
+            let [_, "FLOCK", _, "WRITE" | "READ", pid, file, ..] = fields.as_slice() else {
                 continue;
             };
             let parts: Vec<&str> = file.split(':').collect();
@@ -167,15 +168,98 @@ pub struct FolderLock {
     _file: File,
 }
 
+/// How long a run waits for the names lock or the gallery's lock. runvqgan's own holders keep
+/// the names lock for moments and the gallery's lock for one build, but `flock` needs only a
+/// file that can be opened for reading, so any member can hold either for ever: after this
+/// long the wait ends with an error naming the holder instead of hanging the night.
+pub const LOCK_WAIT: std::time::Duration = std::time::Duration::from_secs(30 * 60);
+
+/// Calls `attempt` with growing pauses (5 ms up to 1 s) until it gives `Some`, or until
+/// [`LOCK_WAIT`] (in debug builds `RUNVQGAN_TEST_LOCK_WAIT_SECONDS` when set) has passed;
+/// then the error is `TimedOut` with `who()`'s words on the holder.
+pub fn wait_for<T>(
+    what: &Path,
+    mut attempt: impl FnMut() -> std::io::Result<Option<T>>,
+    who: impl Fn() -> String,
+) -> std::io::Result<T> {
+    let wait = crate::testhook::lock_wait(LOCK_WAIT);
+    let start = std::time::Instant::now();
+    let mut pause = std::time::Duration::from_millis(5);
+    loop {
+        if let Some(t) = attempt()? {
+            return Ok(t);
+        }
+        if start.elapsed() >= wait {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::TimedOut,
+                format!(
+                    "{} has been held for {} by {}; runvqgan's own runs hold it for moments, so \
+                     stop that process (or, if it is a run of runvqgan, wait for it)",
+                    what.display(),
+                    humantime::format_duration(std::time::Duration::from_secs(wait.as_secs())),
+                    who()
+                ),
+            ));
+        }
+        std::thread::sleep(pause);
+        pause = (pause * 2).min(std::time::Duration::from_secs(1));
+    }
+}
+
 impl FolderLock {
-    /// Waits for the lock on `dir/name` and takes it (the file is opened beneath the root's
-    /// handle, never through a link, never blocking on a fifo).
+    /// Waits (at most [`LOCK_WAIT`]) for the lock on `dir/name` and takes it (the file is
+    /// opened beneath the root's handle, never through a link, never blocking on a fifo).
     pub fn acquire(dir: &Path, name: &str) -> std::io::Result<FolderLock> {
-        let dir = fsroot::open_dir(dir)?;
-        let file = dir.open_lock(std::ffi::OsStr::new(name))?;
-        file.lock()?;
+        let handle = fsroot::open_dir(dir)?;
+        let file = handle.open_lock(std::ffi::OsStr::new(name))?;
+        let path = dir.join(name);
+        wait_for(
+            &path,
+            || match file.try_lock() {
+                Ok(()) => Ok(Some(())),
+                Err(TryLockError::WouldBlock) => Ok(None),
+                Err(TryLockError::Error(e)) => Err(e),
+            },
+            || lock_holder_words(&file),
+        )?;
         Ok(FolderLock { _file: file })
     }
+}
+
+/// Who holds the `flock` on `file`, in words: the process, its user and its program, from
+/// `/proc/locks` and `/proc/PID`; or why that cannot be said.
+fn lock_holder_words(file: &File) -> String {
+    let Ok(meta) = file.metadata() else {
+        return "another process".into();
+    };
+    let key = (
+        rustix::fs::major(meta.dev()),
+        rustix::fs::minor(meta.dev()),
+        meta.ino(),
+    );
+    let Some(pid) = ProcLocks::read().holders.get(&key).copied() else {
+        return "a process of another machine, or one this user cannot see".into();
+    };
+    let proc = PathBuf::from(format!("/proc/{pid}"));
+    let program = std::fs::read_to_string(proc.join("comm"))
+        .map(|c| c.trim().to_string())
+        .unwrap_or_else(|_| "?".into());
+    let uid = std::fs::metadata(&proc).map(|m| m.uid()).ok();
+    let user = uid.map_or_else(|| "?".to_string(), user_name);
+    crate::events::escape(&format!("process {pid} (program {program}, user {user})"))
+}
+
+/// The name of user `uid` from `/etc/passwd`, else the number.
+fn user_name(uid: u32) -> String {
+    std::fs::read_to_string("/etc/passwd")
+        .ok()
+        .and_then(|text| {
+            text.lines().find_map(|l| {
+                let f: Vec<&str> = l.split(':').collect();
+                (f.len() > 2 && f[2] == uid.to_string()).then(|| f[0].to_string())
+            })
+        })
+        .unwrap_or_else(|| uid.to_string())
 }
 
 #[cfg(test)]

@@ -418,16 +418,20 @@ impl Lease {
     }
 
     /// Waits until the lease at `path` can be taken (polling; a live holder keeps it for
-    /// milliseconds, a dead one until it expires), then takes it.
+    /// milliseconds, a dead one until it expires), then takes it; at most
+    /// [`crate::claim::LOCK_WAIT`].
     pub fn acquire(path: &Path, holder: &Holder, ttl: Duration) -> std::io::Result<Lease> {
-        let mut wait = Duration::from_millis(5);
-        loop {
-            if let Some(lease) = Lease::try_acquire(path, holder, ttl)? {
-                return Ok(lease);
-            }
-            std::thread::sleep(wait);
-            wait = (wait * 2).min(Duration::from_millis(200));
-        }
+        crate::claim::wait_for(
+            path,
+            || Lease::try_acquire(path, holder, ttl),
+            || match LeaseFile::open(path).and_then(|f| f.read(ttl)) {
+                Ok(r) if !r.host.is_empty() => crate::events::escape(&format!(
+                    "host {}, process {} (its lease file says)",
+                    r.host, r.pid
+                )),
+                _ => "a file runvqgan did not write, rewritten again and again".into(),
+            },
+        )
     }
 
     fn held(
@@ -566,6 +570,9 @@ pub struct ClaimMethod {
     pub holder: Holder,
     /// How long a lease lasts unless renewed (`lease_seconds`).
     pub ttl: Duration,
+    /// Why the names lock could not be taken, once a wait for it ran out: the later tasks
+    /// of the run fail at once with the same words instead of each waiting again.
+    names_blocked: std::sync::OnceLock<String>,
 }
 
 impl ClaimMethod {
@@ -577,6 +584,7 @@ impl ClaimMethod {
             fs,
             holder: Holder::this_process(),
             ttl: Duration::from_secs_f64(config.lease_seconds),
+            names_blocked: std::sync::OnceLock::new(),
         }
     }
 
@@ -610,7 +618,17 @@ impl ClaimMethod {
 
     /// Waits for the root's names lock (see [`crate::naming`]) and takes it.
     pub fn lock_names(&self, root: &Path) -> std::io::Result<LockGuard> {
-        self.lock(root, NAMES_LOCK, NAMES_LEASE)
+        if let Some(why) = self.names_blocked.get() {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::TimedOut,
+                why.clone(),
+            ));
+        }
+        self.lock(root, NAMES_LOCK, NAMES_LEASE).inspect_err(|e| {
+            if e.kind() == std::io::ErrorKind::TimedOut {
+                let _ = self.names_blocked.set(e.to_string());
+            }
+        })
     }
 
     /// Waits for the gallery's lock (in `<root>/.runvqgan/`) and takes it: one gallery build

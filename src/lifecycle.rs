@@ -152,8 +152,13 @@ pub struct Failure {
 /// The text of the error file for a task whose generation failed: the one-line reason and a
 /// hint a member can act on.
 pub fn failure_report(task_rel: &str, output_rel: &str, failure: &Failure) -> String {
+    let making = if output_rel.is_empty() {
+        "While choosing the numbers of its images".to_string()
+    } else {
+        format!("While making {output_rel}")
+    };
     let mut text = format!(
-        "{FAILURE_HEADER} {task_rel}.\n\nWhile making {output_rel}:\n  {}\n\n",
+        "{FAILURE_HEADER} {task_rel}.\n\n{making}:\n  {}\n\n",
         failure.message
     );
     let hint = match (failure.kind, failure.size) {

@@ -11,6 +11,8 @@
 //! (tests/attacks.rs) changes the shared folder at that moment (swaps a folder for a link),
 //! then sends SIGCONT.
 //!
+//! `RUNVQGAN_TEST_LOCK_WAIT_SECONDS` shortens the wait for a held lock ([`lock_wait`]).
+//!
 //! Compiled only into debug builds (which `cargo test` uses): a release build never reads
 //! the variables, and [`reached`] does nothing.
 
@@ -89,3 +91,17 @@ pub use armed::reached;
 #[cfg(not(debug_assertions))]
 #[inline(always)]
 pub fn reached(_point: &str) {}
+
+/// How long to wait for a lock ([`crate::claim::LOCK_WAIT`]): in debug builds
+/// `RUNVQGAN_TEST_LOCK_WAIT_SECONDS` when set (so that a test of a lock a member holds for
+/// ever does not wait half an hour); `default` otherwise.
+pub fn lock_wait(default: std::time::Duration) -> std::time::Duration {
+    #[cfg(debug_assertions)]
+    if let Some(s) = std::env::var("RUNVQGAN_TEST_LOCK_WAIT_SECONDS")
+        .ok()
+        .and_then(|v| v.parse::<f64>().ok())
+    {
+        return std::time::Duration::from_secs_f64(s);
+    }
+    default
+}

@@ -770,3 +770,74 @@ fn d12_leases_that_are_links_fifos_or_folders_are_never_followed_and_never_block
     assert!(error.contains("a folder"), "{error}");
     assert!(error.contains(".task_cow.txt.runvqgan-lease"), "{error}");
 }
+
+/// D13: `flock` needs only a file that can be opened for reading, so a member can hold the
+/// root's names lock (`.runvqgan.lock`, 0644 so that members' `reproduce` can take it) for
+/// ever. The night must not hang on it: after the wait (`LOCK_WAIT`, 30 minutes; 2 s here)
+/// the tasks fail at once with words naming the holder, the next night works.
+#[test]
+fn d13_a_names_lock_a_member_holds_for_ever_ends_the_wait_and_names_the_holder() {
+    let ids = member();
+    let s = shared_with_models();
+    let root = s.root();
+    for name in ["dog", "cat"] {
+        s.write(
+            &format!("tasks/{name}.txt"),
+            format!(r#"{{"text": "{name}", "out_file": "{name}", {TINY}}}"#),
+        );
+    }
+    let lock = root.join(".runvqgan.lock");
+    std::fs::write(&lock, "").unwrap();
+    std::fs::set_permissions(&lock, std::fs::Permissions::from_mode(0o644)).unwrap();
+    // --close: the lock stays with flock itself, not with the `sleep` it starts.
+    let mut holder = Command::new("flock")
+        .args(["--shared", "--close"])
+        .arg(&lock)
+        .args(["sleep", "600"])
+        .uid(ids.0)
+        .gid(ids.1)
+        .spawn()
+        .unwrap();
+    // Until the kernel's lock table shows the member's lock.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !std::fs::read_to_string("/proc/locks")
+        .unwrap()
+        .lines()
+        .any(|l| l.contains("FLOCK") && l.contains("READ"))
+    {
+        assert!(
+            Instant::now() < deadline,
+            "the member's flock never took the lock"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let mut c = cmd(&s, &["run", "--root", "."]);
+    c.env("RUNVQGAN_TEST_LOCK_WAIT_SECONDS", "2");
+    let out = finish(c, 600);
+    let _ = holder.kill();
+    let _ = holder.wait();
+    assert_eq!(out.status.code(), Some(3), "{}", text(&out));
+    let holder_words = "(program flock, user runvqgan-member)";
+    let dog = std::fs::read_to_string(root.join("tasks/dog_ERROR.txt"))
+        .unwrap_or_else(|_| panic!("no error file:\n{}", text(&out)));
+    assert!(
+        dog.contains(".runvqgan.lock has been held for 2s by process "),
+        "{dog}"
+    );
+    assert!(dog.contains(holder_words), "{dog}");
+    assert!(
+        dog.contains("While choosing the numbers of its images:"),
+        "{dog}"
+    );
+    let cat = std::fs::read_to_string(root.join("tasks/cat_ERROR.txt")).unwrap();
+    assert!(
+        cat.contains(holder_words),
+        "the second task fails with the same words: {cat}"
+    );
+    assert!(!s.exists("tasks/dog.txt.done") && !s.exists("output/dog_1.png"));
+
+    // The member's lock is gone: the next night makes both.
+    let out = finish(cmd(&s, &["run", "--root", "."]), 600);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert!(s.exists("tasks/dog.txt.done") && s.exists("output/cat_1.png"));
+}
