@@ -108,13 +108,7 @@ pub fn flock_holder(task: &Path, locks: &ProcLocks) -> Option<u32> {
     if FileType::from_raw_mode(st.st_mode) != FileType::RegularFile {
         return None;
     }
-    let dev = st.st_dev as u64;
-    let key = (
-        rustix::fs::major(dev),
-        rustix::fs::minor(dev),
-        st.st_ino as u64,
-    );
-    locks.holders.get(&key).copied()
+    locks.holder(st.st_dev as u64, st.st_ino as u64)
 }
 
 /// The `flock` locks held on this machine (`/proc/locks`), by device and inode.
@@ -124,6 +118,12 @@ pub struct ProcLocks {
 }
 
 impl ProcLocks {
+    /// The process that holds a `flock` on the file with device `dev` and inode `ino`.
+    pub fn holder(&self, dev: u64, ino: u64) -> Option<u32> {
+        let key = (rustix::fs::major(dev), rustix::fs::minor(dev), ino);
+        self.holders.get(&key).copied()
+    }
+
     /// Reads `/proc/locks` (empty when it cannot be read).
     pub fn read() -> ProcLocks {
         ProcLocks::parse(&std::fs::read_to_string("/proc/locks").unwrap_or_default())
@@ -232,12 +232,7 @@ fn lock_holder_words(file: &File) -> String {
     let Ok(meta) = file.metadata() else {
         return "another process".into();
     };
-    let key = (
-        rustix::fs::major(meta.dev()),
-        rustix::fs::minor(meta.dev()),
-        meta.ino(),
-    );
-    let Some(pid) = ProcLocks::read().holders.get(&key).copied() else {
+    let Some(pid) = ProcLocks::read().holder(meta.dev(), meta.ino()) else {
         return "a process of another machine, or one this user cannot see".into();
     };
     let proc = PathBuf::from(format!("/proc/{pid}"));
