@@ -415,7 +415,7 @@ fn d4_a_forged_pending_marker_never_reuses_the_number_of_a_finished_image() {
     s.write("output/pic_1.txt", sidecar_line("output/pic_1.png"));
     let ben = r#"{"text": "mine now", "out_file": "pic"}"#;
     s.write("tasks/ben.txt", ben);
-    let sha = runvqgan::lifecycle::task_sha256(ben.as_bytes());
+    let sha = runvqgan::outputs::lifecycle::task_sha256(ben.as_bytes());
     s.write(
         "output/.pic_1.runvqgan-pending",
         format!(r#"{{"task": "tasks/ben.txt", "task_sha256": "{sha}", "image": 1}}"#),
@@ -638,7 +638,7 @@ fn a_hostile_folder_is_planned_and_run_without_blocking_escaping_or_losing_an_im
     s.write("output/pic_1.txt", sidecar_line("output/pic_1.png"));
     let ben = format!(r#"{{"text": "ben", "out_file": "pic", "seed": 3, {TINY}}}"#);
     s.write("tasks/ben.txt", &ben);
-    let sha = runvqgan::lifecycle::task_sha256(ben.as_bytes());
+    let sha = runvqgan::outputs::lifecycle::task_sha256(ben.as_bytes());
     s.write(
         "output/.pic_1.runvqgan-pending",
         format!(r#"{{"task": "tasks/ben.txt", "task_sha256": "{sha}", "image": 1}}"#),

@@ -3,8 +3,8 @@
 
 mod common;
 use common::{Shared, task};
-use runvqgan::lifecycle::task_sha256;
-use runvqgan::sidecar::{GenerateCall, ImageIndex, Provenance, Sidecar};
+use runvqgan::call::sidecar::{GenerateCall, ImageIndex, Provenance, Sidecar};
+use runvqgan::outputs::lifecycle::task_sha256;
 
 #[test]
 fn expands_style_times_each_in_style_order() {
@@ -81,7 +81,7 @@ fn two_tasks_with_the_same_out_file_never_share_a_number() {
 fn made_earlier(s: &Shared, task_rel: &str, n: u32, k: u32, total: u32) {
     let bytes = std::fs::read(s.root().join(task_rel)).unwrap();
     // Files under a root are written through a handle on it.
-    runvqgan::root::Root::open(&s.root()).unwrap();
+    runvqgan::shared_folder::root::Root::open(&s.root()).unwrap();
     let sidecar = Sidecar {
         call: GenerateCall::default(),
         provenance: Provenance {

@@ -107,7 +107,7 @@ fn sidecars(folder: &Path, base: &str) -> BTreeMap<u32, (String, String)> {
     let mut out = BTreeMap::new();
     for entry in std::fs::read_dir(folder).unwrap() {
         let name = entry.unwrap().file_name().to_string_lossy().into_owned();
-        let Some((b, n, false)) = runvqgan::naming::parse_output_name(&name) else {
+        let Some((b, n, false)) = runvqgan::outputs::naming::parse_output_name(&name) else {
             continue;
         };
         if b != base {

@@ -13,7 +13,7 @@ use std::path::PathBuf;
 
 use proptest::prelude::*;
 use runvqgan::config::Limits;
-use runvqgan::root::Root;
+use runvqgan::shared_folder::root::Root;
 use runvqgan::task::validate::{TaskContext, check_bytes, check_out_file};
 use runvqgan::task::{FIELDS, TaskKind, expand};
 use serde_json::{Map, Value, json};

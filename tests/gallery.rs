@@ -8,7 +8,7 @@ use std::path::Path;
 
 use common::Shared;
 use runvqgan::gallery::{self, GalleryOptions};
-use runvqgan::root::Root;
+use runvqgan::shared_folder::root::Root;
 
 /// Writes a 48x32 PNG of one colour at `rel`, and its sidecar.
 fn image(shared: &Shared, rel: &str, prompt: &str, task: &str, index: u32, started: &str) {
@@ -483,7 +483,7 @@ fn run_builds_the_gallery_at_the_end_unless_turned_off() {
 #[test]
 fn a_build_waits_while_another_holds_the_gallery_lock() {
     use runvqgan::config::Config;
-    use runvqgan::lease::ClaimMethod;
+    use runvqgan::shared_folder::locks::lease::ClaimMethod;
     use std::time::Duration;
     for claims in ["flock", "lease"] {
         let s = night();

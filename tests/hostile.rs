@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use common::{Shared, task};
 use runvqgan::config::Limits;
-use runvqgan::root::Root;
+use runvqgan::shared_folder::root::Root;
 use runvqgan::task::validate::{TaskContext, check_bytes};
 use runvqgan::task::{Problems, TaskKind};
 

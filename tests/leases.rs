@@ -10,7 +10,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use runvqgan::config::Config;
-use runvqgan::lease::{ClaimMethod, host_name};
+use runvqgan::shared_folder::locks::lease::{ClaimMethod, host_name};
 
 const HOST: &str = "RUNVQGAN_TEST_HOST";
 const DIR: &str = "RUNVQGAN_TEST_DIR";
@@ -53,7 +53,7 @@ fn host_process() {
     assert_eq!(rc, 0, "sethostname: {}", std::io::Error::last_os_error());
     let me = host_name();
     // Lease files are reached through the root's confined access, as in `run`.
-    let root = runvqgan::root::Root::open(&dir).unwrap();
+    let root = runvqgan::shared_folder::root::Root::open(&dir).unwrap();
     let dir = root.path().to_path_buf();
     let claims = ClaimMethod::for_root(&dir, &lease_config());
     assert_eq!(claims.holder.host, host);

@@ -5,9 +5,9 @@
 mod common;
 use common::Shared;
 use runvqgan::config::Config;
-use runvqgan::lifecycle::{error_file_path, mark_done};
-use runvqgan::plan::{Status, plan};
-use runvqgan::root::Root;
+use runvqgan::outputs::lifecycle::{error_file_path, mark_done};
+use runvqgan::queue::plan::{Status, plan};
+use runvqgan::shared_folder::root::Root;
 
 /// The modification time of `rel`.
 fn mtime(s: &Shared, rel: &str) -> std::time::SystemTime {

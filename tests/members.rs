@@ -655,9 +655,9 @@ fn plan_over_an_r_runner_lab_plans_every_task_it_ran_or_says_why() {
 
 #[test]
 fn reproduce_of_a_picture_uses_its_txt_or_the_settings_in_the_picture() {
-    use runvqgan::png_settings::{Source, from_png, source};
+    use runvqgan::call::png_settings::{Source, from_png, source};
     let s = Shared::new();
-    let _root = runvqgan::root::Root::open(&s.root()).unwrap();
+    let _root = runvqgan::shared_folder::root::Root::open(&s.root()).unwrap();
     // A PNG as the engine writes it: the settings as JSON in a text chunk.
     let settings = r#"{"prompts": "A stone", "iterations": 3, "size": [64, 64], "seed": 42, "clip_model": "ViT-B/32", "vqgan_config": "models/v.yaml", "vqgan_checkpoint": "models/v.ckpt", "deterministic": true, "mode": "reference", "size_used": [64, 64]}"#;
     let mut bytes = Vec::new();

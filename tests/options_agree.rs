@@ -13,7 +13,7 @@ use std::process::Command;
 use std::sync::OnceLock;
 
 use common::Shared;
-use runvqgan::options::{GenOption, Kind, OPTIONS, Raw, Slot};
+use runvqgan::call::options::{GenOption, Kind, OPTIONS, Raw, Slot};
 use serde_json::{Value, json};
 
 /// The `-opt` choices of upstream `generate.py` (nerdyrodent/VQGAN-CLIP).
@@ -217,7 +217,9 @@ fn the_readme_lists_exactly_the_raw_options() {
         .step_by(2)
         .filter(|w| w.starts_with('-'))
         .collect();
-    let table: Vec<&str> = runvqgan::options::raw_allowed().map(|o| o.short).collect();
+    let table: Vec<&str> = runvqgan::call::options::raw_allowed()
+        .map(|o| o.short)
+        .collect();
     assert_eq!(listed, table, "README row: {row}");
 }
 

@@ -11,18 +11,18 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
 use common::Shared;
-use runvqgan::budget::{Budget, Clock};
+use runvqgan::call::job::Job;
 use runvqgan::commands::exit_code_for;
 use runvqgan::config::Config;
 use runvqgan::engine::{GenerateError, Generated, ModelInfo, ProgressSink};
-use runvqgan::events::{Event, FailureKind, Outcome, Recorder, Reporter};
 use runvqgan::exit_codes::ExitCode;
-use runvqgan::job::Job;
-use runvqgan::night::sinks::ErrorFileSink;
+use runvqgan::night::budget::{Budget, Clock};
 use runvqgan::night::{self, Generator, Night};
-use runvqgan::progress::Progress;
-use runvqgan::root::Root;
-use runvqgan::speeds::{Speeds, key};
+use runvqgan::records::events::{Event, FailureKind, Outcome, Recorder, Reporter};
+use runvqgan::records::progress::Progress;
+use runvqgan::records::sinks::ErrorFileSink;
+use runvqgan::records::speeds::{Speeds, key};
+use runvqgan::shared_folder::root::Root;
 
 /// A clock that moves only when the fake engine works or the night pauses.
 struct FakeClock(Mutex<SystemTime>);

@@ -9,7 +9,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use common::{Shared, task, tiny_models_toml};
-use runvqgan::device_lock::DeviceLock;
+use runvqgan::shared_folder::locks::device::DeviceLock;
 
 /// Every file under `root` with its contents, except the log and runvqgan's own records.
 fn snapshot(root: &Path) -> BTreeMap<String, Vec<u8>> {

@@ -2,9 +2,9 @@
 //! output numbers never collide with existing files.
 
 use proptest::prelude::*;
-use runvqgan::job::{EngineOptions, Job};
-use runvqgan::naming::{OutputIndex, output_names};
-use runvqgan::sidecar::{GenerateCall, ImageIndex, ModelRef, Provenance, Sidecar};
+use runvqgan::call::job::{EngineOptions, Job};
+use runvqgan::call::sidecar::{GenerateCall, ImageIndex, ModelRef, Provenance, Sidecar};
+use runvqgan::outputs::naming::{OutputIndex, output_names};
 use runvqgan::task::raw;
 
 /// Text with the characters that break naive quoting, mixed with anything else.
@@ -142,7 +142,7 @@ proptest! {
     ) {
         let tmp = tempfile::tempdir().unwrap();
         // Output folders are listed through a handle on their root.
-        let root = runvqgan::root::Root::open(tmp.path()).unwrap();
+        let root = runvqgan::shared_folder::root::Root::open(tmp.path()).unwrap();
         let dir = root.path();
         for (n, kind) in &existing {
             let (png, txt) = output_names("dog", *n);

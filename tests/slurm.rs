@@ -62,10 +62,10 @@ fn slurm_script_refuses_a_root_it_cannot_write_into_a_directive() {
 fn status_shows_the_claim_kind_and_which_hosts_and_array_elements_hold_claims_now() {
     use std::time::Duration;
 
-    use runvqgan::claim::TaskClaim;
-    use runvqgan::lease::{Holder, Lease, lease_path};
-    use runvqgan::root::Root;
-    use runvqgan::slurm::SlurmJob;
+    use runvqgan::host::slurm::SlurmJob;
+    use runvqgan::shared_folder::locks::claim::TaskClaim;
+    use runvqgan::shared_folder::locks::lease::{Holder, Lease, lease_path};
+    use runvqgan::shared_folder::root::Root;
 
     let s = Shared::new();
     s.write("runvqgan.toml", "claims = \"lease\"\nlease_seconds = 60\n");

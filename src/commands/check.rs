@@ -5,7 +5,7 @@
 //!
 //! Safe to run from cron every few minutes, also while a night runs: it writes only what
 //! changed, and it never touches the files of a task another runvqgan process has claimed
-//! (see [`crate::notes::sync`]).
+//! (see [`crate::outputs::notes::sync`]).
 
 use std::io::Write;
 use std::path::Path;
@@ -13,12 +13,12 @@ use std::path::Path;
 use anyhow::Context;
 
 use crate::config::{Config, ConfigOverrides};
-use crate::discover::discover_all;
 use crate::exit_codes::ExitCode;
-use crate::lease::ClaimMethod;
-use crate::notes::{self, Change, Claim, Verdict};
-use crate::plan::check_task;
-use crate::root::Root;
+use crate::outputs::notes::{self, Change, Claim, Verdict};
+use crate::queue::discover::discover_all;
+use crate::queue::plan::check_task;
+use crate::shared_folder::locks::lease::ClaimMethod;
+use crate::shared_folder::root::Root;
 use crate::task::Problems;
 use crate::task::validate::FolderCache;
 

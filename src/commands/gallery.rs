@@ -7,8 +7,8 @@ use std::path::Path;
 use crate::config::{Config, ConfigOverrides};
 use crate::exit_codes::ExitCode;
 use crate::gallery::{self, BuildReport, GalleryOptions};
-use crate::lease::ClaimMethod;
-use crate::root::Root;
+use crate::shared_folder::locks::lease::ClaimMethod;
+use crate::shared_folder::root::Root;
 
 /// Options of `gallery`.
 #[derive(Debug, Clone)]

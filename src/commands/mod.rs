@@ -19,10 +19,10 @@ use std::sync::atomic::AtomicBool;
 use anyhow::Context;
 
 use crate::config::ConfigError;
+use crate::engine::pyhome::PythonEnvError;
 use crate::exit_codes::ExitCode;
 use crate::gallery::GalleryError;
-use crate::pyhome::PythonEnvError;
-use crate::root::RootError;
+use crate::shared_folder::root::RootError;
 
 /// The engine could not start: the Python environment or the model files (the owner's
 /// setup, like a bad configuration: exit code 2).

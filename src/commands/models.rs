@@ -11,7 +11,7 @@ use anyhow::Context;
 use crate::config::{Config, ConfigError, ConfigOverrides, ModelSet};
 use crate::engine::{Engine, ModelFiles, ModelInfo, PythonSetup};
 use crate::exit_codes::ExitCode;
-use crate::root::Root;
+use crate::shared_folder::root::Root;
 
 /// Options of `models check`.
 #[derive(Debug, Clone)]
@@ -69,7 +69,7 @@ pub fn check_model_files(root: &Path, config: &Config) -> Result<(), ConfigError
             .map(|n| format!("; did you mean {}?", n.display()))
             .unwrap_or_default();
         return Err(ConfigError::Value {
-            path: root.join(crate::root::CONFIG_FILE),
+            path: root.join(crate::shared_folder::root::CONFIG_FILE),
             key: format!("{table}.{key}"),
             problem: format!(
                 "names {}, which does not exist{near} (relative paths are relative to the \

@@ -7,9 +7,9 @@ use anyhow::Context;
 
 use crate::config::{Config, ConfigOverrides};
 use crate::exit_codes::ExitCode;
-use crate::plan::{PlannedTask, Status, Verdict, json_view, plan};
-use crate::root::Root;
-use crate::speeds::{DEFAULT_FACTOR, Speeds, engine_size};
+use crate::queue::plan::{PlannedTask, Status, Verdict, json_view, plan};
+use crate::records::speeds::{DEFAULT_FACTOR, Speeds, engine_size};
+use crate::shared_folder::root::Root;
 
 /// Options of `plan`.
 #[derive(Debug, Clone)]

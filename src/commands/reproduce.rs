@@ -6,11 +6,11 @@
 //! - the root, the configuration and the Python environment never come from it: the root is
 //!   `--root` / `RUNVQGAN_ROOT` or the nearest folder above the sidecar that the running
 //!   user owns ([`Root::find_trusted_above`]), the configuration is the trusted one
-//!   ([`crate::trust`]);
+//!   ([`crate::config::trust`]);
 //! - the models are those of a configured model set (the sidecar's `# model-set:` or one
 //!   whose paths are the sidecar's), never a path the sidecar invents;
 //! - the root's caps hold (`max_iterations`, `max_resolution`), and `-ii` / `-ip` / `-o`
-//!   stay inside the root (read and written through its handle, [`crate::fsroot`]);
+//!   stay inside the root (read and written through its handle, [`crate::shared_folder::confined`]);
 //! - the output number is reserved as `run` reserves its own ([`naming::reserve`]), and the
 //!   PNG is placed with a rename that never replaces a file.
 
@@ -21,18 +21,18 @@ use std::time::SystemTime;
 
 use anyhow::{Context, bail};
 
+use crate::call::png_settings;
+use crate::call::sidecar::Sidecar;
 use crate::commands::models::model_files;
 use crate::config::{Config, ConfigOverrides, EngineMode, ModelSet};
+use crate::engine::workdir::WorkDir;
 use crate::engine::{Engine, GenerateError, PythonSetup};
 use crate::exit_codes::ExitCode;
-use crate::fsroot::{self, Place};
-use crate::naming::{self, Pending, output_names, parse_output_name};
 use crate::night::record_result;
-use crate::png_settings;
-use crate::progress::Progress;
-use crate::root::Root;
-use crate::sidecar::Sidecar;
-use crate::workdir::WorkDir;
+use crate::outputs::naming::{self, Pending, output_names, parse_output_name};
+use crate::records::progress::Progress;
+use crate::shared_folder::confined::{self, Place};
+use crate::shared_folder::root::Root;
 
 /// Options of `reproduce`.
 #[derive(Debug, Clone)]
@@ -78,7 +78,7 @@ pub fn run(opts: &ReproduceOptions<'_>, out: &mut dyn Write) -> anyhow::Result<E
     let sidecar = match &source {
         png_settings::Source::Picture(png) => png_settings::from_png(png)?,
         _ => naming::read_sidecar(&sidecar_path)
-            .map_err(|e| anyhow::anyhow!(fsroot::describe(&e)))
+            .map_err(|e| anyhow::anyhow!(confined::describe(&e)))
             .with_context(|| format!("cannot read {}", sidecar_path.display()))?
             .with_context(|| {
                 format!(
@@ -113,10 +113,10 @@ pub fn run(opts: &ReproduceOptions<'_>, out: &mut dyn Write) -> anyhow::Result<E
     };
     // The same names lock as `run` (a lease too on a network filesystem), so that a run on
     // another machine never picks this number.
-    let claims = crate::lease::ClaimMethod::for_root(root.path(), &config);
+    let claims = crate::shared_folder::locks::lease::ClaimMethod::for_root(root.path(), &config);
     let n = naming::reserve(root.path(), &claims, &folder, &base, exact, &marker, 0o644)
         .with_context(|| format!("cannot reserve a name in {}", root.rel(&folder)))?;
-    crate::testhook::reached("reserved");
+    crate::host::testhook::reached("reserved");
     let (png_name, txt_name) = output_names(&base, n);
     let (png, txt) = (folder.join(&png_name), folder.join(&txt_name));
     let result = make(&ReproduceRun {
@@ -159,7 +159,7 @@ struct ReproduceRun<'a> {
     sidecar: &'a Sidecar,
     set_name: &'a str,
     files: crate::engine::ModelFiles,
-    job: crate::job::Job,
+    job: crate::call::job::Job,
     png: &'a Path,
     txt: &'a Path,
     rel: &'a str,
@@ -210,7 +210,7 @@ fn make(r: &ReproduceRun<'_>) -> anyhow::Result<Option<String>> {
         0o644,
         Place::NoReplace,
     )
-    .map_err(|e| anyhow::anyhow!(fsroot::describe(&e)))
+    .map_err(|e| anyhow::anyhow!(confined::describe(&e)))
     .with_context(|| format!("cannot write {}", r.png.display()))?;
 
     let mut new = sidecar.clone();
@@ -300,7 +300,7 @@ fn model_set(
 /// the root allows is refused (a capped reproduction would not be the image); a job without
 /// a size gets the root's default size, with a note.
 fn apply_caps(
-    job: &mut crate::job::Job,
+    job: &mut crate::call::job::Job,
     config: &Config,
     out: &mut dyn Write,
 ) -> anyhow::Result<()> {
@@ -364,7 +364,8 @@ fn output_target(
             (folder, name)
         }
     };
-    let in_tasks = root.rel(&folder).split('/').next() == Some(crate::root::TASKS_DIR);
+    let in_tasks =
+        root.rel(&folder).split('/').next() == Some(crate::shared_folder::root::TASKS_DIR);
     if !root.contains(&folder) || folder == root.path() || in_tasks {
         bail!(
             "{} is not inside a folder of the shared folder {} (the top and `tasks/` take no \

@@ -7,23 +7,23 @@ use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
 
-use crate::budget::{self, Budget, Clock, SystemClock};
+use crate::call::job::Job;
 use crate::commands::SetupFailed;
 use crate::commands::exit_code_for;
 use crate::commands::models::{check_model_files, model_files, start_configured};
 use crate::config::{Config, ConfigError, ConfigOverrides};
-use crate::device_lock;
 use crate::engine::{Engine, GenerateError, Generated, ModelInfo, ProgressSink, PythonSetup};
-use crate::events::{Event, JsonlSink, Reporter, run_id};
 use crate::exit_codes::ExitCode;
-use crate::job::Job;
-use crate::night::sinks::{ErrorFileSink, LogSink, TerminalSink};
+use crate::host::slurm::SlurmJob;
+use crate::night::budget::{self, Budget, Clock, SystemClock};
 use crate::night::{self, Generator, Night};
-use crate::progress::{Progress, RunLog};
-use crate::root::Root;
-use crate::slurm::SlurmJob;
-use crate::speeds::{SpeedSink, Speeds};
-use crate::summary::{Outputs, SummarySink};
+use crate::records::events::{Event, JsonlSink, Reporter, run_id};
+use crate::records::progress::{Progress, RunLog};
+use crate::records::sinks::{ErrorFileSink, LogSink, TerminalSink};
+use crate::records::speeds::{SpeedSink, Speeds};
+use crate::records::summary::{Outputs, SummarySink};
+use crate::shared_folder::locks::device;
+use crate::shared_folder::root::Root;
 
 /// Options of `run`.
 #[derive(Debug, Clone)]
@@ -43,7 +43,11 @@ pub fn run(opts: &RunOptions<'_>) -> anyhow::Result<ExitCode> {
     let clock = SystemClock;
     let started = clock.now();
     let root = Root::open(opts.root)?;
-    let run = run_id(started, &crate::lease::host_name(), std::process::id());
+    let run = run_id(
+        started,
+        &crate::shared_folder::locks::lease::host_name(),
+        std::process::id(),
+    );
     let (config, budget) = match settings(&root, opts, started) {
         Ok(settings) => settings,
         Err(e) => {
@@ -97,7 +101,7 @@ pub fn run(opts: &RunOptions<'_>) -> anyhow::Result<ExitCode> {
         ],
         move || clock.now(),
     );
-    let Some(_gpu) = device_lock::for_run(root.path(), config.device.as_deref(), &reporter)? else {
+    let Some(_gpu) = device::for_run(root.path(), config.device.as_deref(), &reporter)? else {
         return Ok(ExitCode::Success);
     };
     let mut engine = NightEngine {
@@ -139,7 +143,7 @@ fn build_gallery(root: &Root, dir: &str, config: &Config) -> Event {
     let options = crate::gallery::GalleryOptions {
         dir: dir.to_string(),
     };
-    let claims = crate::lease::ClaimMethod::for_root(root.path(), config);
+    let claims = crate::shared_folder::locks::lease::ClaimMethod::for_root(root.path(), config);
     match crate::gallery::build_exclusive(root, &options, &claims) {
         Ok(report) => Event::GalleryBuilt {
             dir: dir.to_string(),
@@ -199,7 +203,7 @@ impl Generator for NightEngine<'_> {
     fn preflight(&self) -> anyhow::Result<()> {
         check_model_files(self.root.path(), self.config)?;
         let setup = PythonSetup::locate(self.config.python_env.as_deref())?;
-        crate::pyhome::locate(&setup.env_dir, &setup.env_source)?;
+        crate::engine::pyhome::locate(&setup.env_dir, &setup.env_source)?;
         Ok(())
     }
 

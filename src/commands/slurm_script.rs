@@ -1,5 +1,5 @@
 //! `runvqgan slurm-script`: prints the sbatch script that runs the night of a shared folder
-//! as a Slurm job array ([`crate::slurm::script`]).
+//! as a Slurm job array ([`crate::host::slurm::script`]).
 
 use std::io::Write;
 use std::path::Path;
@@ -8,8 +8,8 @@ use anyhow::Context;
 
 use crate::config::ConfigError;
 use crate::exit_codes::ExitCode;
-use crate::root::Root;
-use crate::slurm::{ScriptOptions, script};
+use crate::host::slurm::{ScriptOptions, script};
+use crate::shared_folder::root::Root;
 
 /// Options of `slurm-script`.
 #[derive(Debug, Clone)]

@@ -9,15 +9,15 @@ use std::path::Path;
 use anyhow::Context;
 use serde::Serialize;
 
-use crate::claim::{ProcLocks, flock_holder};
 use crate::config::{Config, ConfigOverrides};
 use crate::exit_codes::ExitCode;
-use crate::lease::{ClaimMethod, lease_holder};
-use crate::plan::{PlannedTask, Verdict, plan};
-use crate::root::Root;
-use crate::slurm::describe_job;
-use crate::speeds::{Estimate, Speeds, expected_device};
-use crate::summary::RunSummary;
+use crate::host::slurm::describe_job;
+use crate::queue::plan::{PlannedTask, Verdict, plan};
+use crate::records::speeds::{Estimate, Speeds, expected_device};
+use crate::records::summary::RunSummary;
+use crate::shared_folder::locks::claim::{ProcLocks, flock_holder};
+use crate::shared_folder::locks::lease::{ClaimMethod, lease_holder};
+use crate::shared_folder::root::Root;
 
 /// Options of `status`.
 #[derive(Debug, Clone)]
@@ -227,7 +227,7 @@ fn write_human(s: &Status, out: &mut dyn Write) -> std::io::Result<()> {
             "Last run: none recorded yet (.runvqgan/runs/ is empty)."
         )?,
         Some(r) => {
-            let took = crate::speeds::about(r.seconds as f64).replacen("about ", "", 1);
+            let took = crate::records::speeds::about(r.seconds as f64).replacen("about ", "", 1);
             let how = outcome_words(&r.outcome);
             writeln!(
                 out,
@@ -235,7 +235,7 @@ fn write_human(s: &Status, out: &mut dyn Write) -> std::io::Result<()> {
                 r.started, r.exit_code
             )?;
             if let Some(error) = &r.error {
-                writeln!(out, "  why: {}", crate::events::escape(error))?;
+                writeln!(out, "  why: {}", crate::records::events::escape(error))?;
             }
             let t = &r.tasks;
             writeln!(
@@ -256,34 +256,36 @@ fn write_human(s: &Status, out: &mut dyn Write) -> std::io::Result<()> {
                 writeln!(
                     out,
                     "  failed: {} ({}): {}",
-                    crate::events::escape(&f.task),
+                    crate::records::events::escape(&f.task),
                     f.kind,
-                    crate::events::escape(&f.message)
+                    crate::records::events::escape(&f.message)
                 )?;
             }
             for i in &r.invalid {
                 writeln!(
                     out,
                     "  invalid: {}: {}",
-                    crate::events::escape(&i.task),
-                    crate::events::escape(i.problems.first().map_or("", String::as_str))
+                    crate::records::events::escape(&i.task),
+                    crate::records::events::escape(i.problems.first().map_or("", String::as_str))
                 )?;
             }
             if let Some(why) = &r.budget_reached {
-                writeln!(out, "  stopped: {}", crate::events::escape(why))?;
+                writeln!(out, "  stopped: {}", crate::records::events::escape(why))?;
             }
             if let (Some(array), false) = (&r.slurm_array_job_id, s.last_array.is_empty()) {
                 writeln!(
                     out,
                     "  it was an element of Slurm array job {}:",
-                    crate::events::escape(array)
+                    crate::records::events::escape(array)
                 )?;
                 for e in &s.last_array {
                     writeln!(
                         out,
                         "    element {} on {}: {}, {} image(s), exit code {}",
-                        crate::events::escape(e.slurm_array_task_id.as_deref().unwrap_or("?")),
-                        crate::events::escape(&e.host),
+                        crate::records::events::escape(
+                            e.slurm_array_task_id.as_deref().unwrap_or("?")
+                        ),
+                        crate::records::events::escape(&e.host),
                         outcome_words(&e.outcome),
                         e.images,
                         e.exit_code
@@ -302,13 +304,17 @@ fn write_human(s: &Status, out: &mut dyn Write) -> std::io::Result<()> {
         writeln!(
             out,
             "  {:<16} {} task(s), {} image(s)",
-            crate::events::escape(&m.member),
+            crate::records::events::escape(&m.member),
             m.tasks,
             m.images
         )?;
     }
     if !q.invalid.is_empty() {
-        let names: Vec<String> = q.invalid.iter().map(|t| crate::events::escape(t)).collect();
+        let names: Vec<String> = q
+            .invalid
+            .iter()
+            .map(|t| crate::records::events::escape(t))
+            .collect();
         writeln!(
             out,
             "  {} invalid task(s) wait for a fix: {}",
@@ -360,7 +366,7 @@ fn write_claims(c: &ClaimsNow, out: &mut dyn Write) -> std::io::Result<()> {
         c.lease_seconds
             .map(|s| format!(", leases of {s} s"))
             .unwrap_or_default(),
-        crate::events::escape(&c.reason)
+        crate::records::events::escape(&c.reason)
     )?;
     for h in &c.held {
         let slurm = h
@@ -372,7 +378,7 @@ fn write_claims(c: &ClaimsNow, out: &mut dyn Write) -> std::io::Result<()> {
                     h.slurm_array_job_id.as_deref(),
                     h.slurm_array_task_id.as_deref(),
                 );
-                format!(", {}", crate::events::escape(&job))
+                format!(", {}", crate::records::events::escape(&job))
             })
             .unwrap_or_default();
         let state = match h.lease_expires_in {
@@ -386,8 +392,8 @@ fn write_claims(c: &ClaimsNow, out: &mut dyn Write) -> std::io::Result<()> {
         writeln!(
             out,
             "  working now: {} (host {}, process {}{slurm}, {}{state})",
-            crate::events::escape(&h.task),
-            crate::events::escape(&h.host),
+            crate::records::events::escape(&h.task),
+            crate::records::events::escape(&h.host),
             h.pid,
             h.claim
         )?;

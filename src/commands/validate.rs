@@ -6,9 +6,9 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use crate::config::{Config, ConfigOverrides};
-use crate::discover::{ReadProblem, SkipReason, read_task_file, skip_reason};
 use crate::exit_codes::ExitCode;
-use crate::root::{OUTPUT_DIR, Root, RootError, TASKS_DIR};
+use crate::queue::discover::{ReadProblem, SkipReason, read_task_file, skip_reason};
+use crate::shared_folder::root::{OUTPUT_DIR, Root, RootError, TASKS_DIR};
 use crate::task::validate::{FolderCache, TaskContext, check_bytes};
 use crate::task::{Problems, TaskError, TaskKind};
 

@@ -13,11 +13,12 @@ use serde::{Deserialize, Deserializer, Serialize};
 
 mod error;
 mod hint;
+pub mod trust;
 pub use error::ConfigError;
 use error::parse_error;
 
-use crate::filesystem::ClaimSetting;
-use crate::root::{CONFIG_FILE, check_relative};
+use crate::shared_folder::locks::filesystem::ClaimSetting;
+use crate::shared_folder::root::{CONFIG_FILE, check_relative};
 
 /// The built-in model set `default`.
 pub const DEFAULT_VQGAN_CONFIG: &str = "models/vqgan_imagenet_f16_16384.yaml";
@@ -222,7 +223,7 @@ fn with_default_set<'de, D: Deserializer<'de>>(
 
 /// Command-line values that override `runvqgan.toml`: a table of config keys, laid over the
 /// file's table, and the configuration file named with `--config` / `RUNVQGAN_CONFIG` (read
-/// instead of the root's; see [`crate::trust`]).
+/// instead of the root's; see [`crate::config::trust`]).
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct ConfigOverrides(toml::Table, Option<PathBuf>);
 
@@ -261,13 +262,13 @@ impl ConfigOverrides {
 }
 
 /// Reads the configuration file: `given` (`--config`), else the root's `runvqgan.toml` when
-/// it is trusted ([`crate::trust`]); its path and text, `None` when there is none. Every
+/// it is trusted ([`crate::config::trust`]); its path and text, `None` when there is none. Every
 /// read of a configuration file goes through here.
 fn read_config_file(
     root: &Path,
     given: Option<&Path>,
 ) -> Result<(PathBuf, Option<String>), ConfigError> {
-    crate::trust::read_config(root, given)
+    crate::config::trust::read_config(root, given)
 }
 
 impl Config {

@@ -3,7 +3,7 @@
 //!
 //! It opens from the synced folder (`file://`) as well as from any static web server: every
 //! link is relative, and nothing is loaded from elsewhere (no CDN, no web fonts, no server).
-//! Image facts come from the sidecars ([`crate::sidecar`]); thumbnails are made here
+//! Image facts come from the sidecars ([`crate::call::sidecar`]); thumbnails are made here
 //! ([`thumbs`]); pages come from templates ([`site`]). A file whose content did not change
 //! is not rewritten, so a rebuild with nothing new touches nothing that a sync client would
 //! upload again.
@@ -26,8 +26,8 @@ use std::time::{Duration, Instant, SystemTime};
 
 use thiserror::Error;
 
-use crate::lease::ClaimMethod;
-use crate::root::{PathProblem, Root, check_relative};
+use crate::shared_folder::locks::lease::ClaimMethod;
+use crate::shared_folder::root::{PathProblem, Root, check_relative};
 
 /// The gallery's folder inside the root when none is configured.
 pub const DEFAULT_DIR: &str = "gallery";
@@ -154,7 +154,9 @@ pub fn build_exclusive(
     let _lock = claims
         .lock_gallery(root.path())
         .map_err(|source| GalleryError::Io {
-            path: root.path().join(crate::device_lock::STATE_DIR),
+            path: root
+                .path()
+                .join(crate::shared_folder::locks::device::STATE_DIR),
             source,
         })?;
     build(root, options)
@@ -184,7 +186,7 @@ fn make_dirs(base: &Path, rel: &Path) -> std::io::Result<()> {
 /// The bytes of the regular file at `path`, read without following a link or blocking on a
 /// fifo; `None` for anything else. Gallery files are compared with them before writing.
 pub(crate) fn read_regular(path: &Path) -> Option<Vec<u8>> {
-    crate::fsroot::read_own_file(path, u64::MAX)
+    crate::shared_folder::confined::read_own_file(path, u64::MAX)
 }
 
 /// Writes `bytes` to `path` (atomically, mode 0644) unless the file holds them already;
@@ -194,12 +196,12 @@ pub(crate) fn write_if_changed(path: &Path, bytes: &[u8]) -> std::io::Result<boo
     if read_regular(path).is_some_and(|old| old == bytes) {
         return Ok(false);
     }
-    crate::atomic::write(
+    crate::shared_folder::atomic::write(
         path,
         ".gallery.",
         bytes,
         0o644,
-        crate::atomic::Existing::Replace,
+        crate::shared_folder::atomic::Existing::Replace,
     )?;
     Ok(true)
 }

@@ -6,8 +6,8 @@ use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::time::SystemTime;
 
-use crate::root::slash_path;
-use crate::sidecar::Sidecar;
+use crate::call::sidecar::Sidecar;
+use crate::shared_folder::root::slash_path;
 
 /// The most bytes of a sidecar that are read; a longer one is not an image's sidecar.
 const SIDECAR_CAP: u64 = 256 * 1024;
@@ -124,7 +124,7 @@ pub fn scan(root: &Path, exclude: &Path) -> std::io::Result<Found> {
             };
             match Sidecar::parse(&text) {
                 Ok(sidecar) => {
-                    let call = crate::sidecar::split_call(
+                    let call = crate::call::sidecar::split_call(
                         text.trim_start_matches('\u{feff}').trim_start(),
                     )
                     .map(|(call, _)| call.trim_end_matches('\r').to_string())

@@ -6,29 +6,29 @@
 //! - [`produce`]: makes a task's images in batches through a [`Generator`], within the time
 //!   budget, halving the batch on out-of-memory, stopping on an interrupt;
 //! - [`sinks`]: the log, the terminal and the error files, which (with
-//!   [`crate::events::JsonlSink`]) consume the [`crate::events::Event`]s the others emit.
+//!   [`crate::records::events::JsonlSink`]) consume the [`crate::records::events::Event`]s the others emit.
 //!
 //! Only the [`Generator`] crosses into Python; [`crate::engine`] implements it for the real
 //! engine and the tests implement it with a fake, so every rule of the night is tested
 //! without Python.
 
+pub mod budget;
 pub mod produce;
 pub mod reserve;
 pub mod schedule;
-pub mod sinks;
 
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
 use std::time::SystemTime;
 
-use crate::budget::{Budget, Clock};
+use crate::call::job::Job;
+use crate::call::sidecar::Sidecar;
 use crate::config::{Config, ConfigError, EngineMode};
 use crate::engine::{GenerateError, Generated, ModelInfo, ProgressSink};
-use crate::events::{Event, Reporter};
-use crate::job::Job;
-use crate::progress::{Progress, timestamp};
-use crate::root::Root;
-use crate::sidecar::Sidecar;
+use crate::night::budget::{Budget, Clock};
+use crate::records::events::{Event, Reporter};
+use crate::records::progress::{Progress, timestamp};
+use crate::shared_folder::root::Root;
 
 pub use schedule::run;
 
@@ -76,7 +76,7 @@ pub struct Night<'a> {
     pub epilogue: Option<&'a dyn Fn() -> Event>,
     /// What earlier runs measured (`.runvqgan/speeds.json`): the time budget's guess for
     /// the first batch, before this run has measured one.
-    pub speeds: crate::speeds::Speeds,
+    pub speeds: crate::records::speeds::Speeds,
 }
 
 /// The longest pause between tasks (`delay_seconds`) a night accepts: an hour. A larger

@@ -8,14 +8,14 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, SystemTime};
 
-use crate::budget::Budget;
 use crate::engine::{GenerateError, Generated, ProgressSink};
-use crate::events::{Event, FailureKind, escape};
-use crate::lifecycle::{self, Failure};
-use crate::naming;
-use crate::plan::{PlannedImage, PlannedTask, ReadyTask};
-use crate::progress::ImageProgress;
-use crate::testhook;
+use crate::host::testhook;
+use crate::night::budget::Budget;
+use crate::outputs::lifecycle::{self, Failure};
+use crate::outputs::naming;
+use crate::queue::plan::{PlannedImage, PlannedTask, ReadyTask};
+use crate::records::events::{Event, FailureKind, escape};
+use crate::records::progress::ImageProgress;
 
 use super::reserve::unchanged;
 use super::{Generator, Night, batch_size, record_result};
@@ -44,8 +44,8 @@ pub struct Producer<'a> {
     pub budget: Budget,
     /// Images written.
     pub images: usize,
-    /// The engine's private work folder ([`crate::workdir`]), made on first use.
-    work: Option<crate::workdir::WorkDir>,
+    /// The engine's private work folder ([`crate::engine::workdir`]), made on first use.
+    work: Option<crate::engine::workdir::WorkDir>,
     /// The engine's device and VQGAN factor, once started.
     engine: Option<(String, u32)>,
 }
@@ -113,7 +113,7 @@ impl<'a> Producer<'a> {
             if !self.budget.measured()
                 && let Some((device, factor)) = &self.engine
             {
-                let engine_size = crate::speeds::engine_size(batch[0].size(), *factor);
+                let engine_size = crate::records::speeds::engine_size(batch[0].size(), *factor);
                 if let Some(rate) =
                     night
                         .speeds
@@ -177,7 +177,7 @@ impl<'a> Producer<'a> {
         let sink = Arc::new(HookedSink(shown.clone()));
         let started_at = night.clock.now();
         if self.work.is_none() {
-            let made = crate::workdir::WorkDir::new().map_err(|e| {
+            let made = crate::engine::workdir::WorkDir::new().map_err(|e| {
                 shown.finish();
                 Some(Failure {
                     kind: FailureKind::Write,
@@ -276,15 +276,16 @@ impl<'a> Producer<'a> {
 /// except runvqgan's own PNG of an image whose number this task reserved and which has no
 /// sidecar yet (left by a run that died before writing the sidecar).
 fn place_png(
-    work: &crate::workdir::WorkDir,
+    work: &crate::engine::workdir::WorkDir,
     image: &PlannedImage,
     mode: u32,
 ) -> Result<(), Failure> {
-    let own_orphan = image.reserved && crate::fsroot::stat_nofollow(&image.sidecar_path).is_err();
+    let own_orphan = image.reserved
+        && crate::shared_folder::confined::stat_nofollow(&image.sidecar_path).is_err();
     let place = if own_orphan {
-        crate::fsroot::Place::Replace
+        crate::shared_folder::confined::Place::Replace
     } else {
-        crate::fsroot::Place::NoReplace
+        crate::shared_folder::confined::Place::NoReplace
     };
     let output = image.job.output.as_deref().unwrap_or_default();
     work.place(output, &image.output, mode, place)
@@ -299,7 +300,7 @@ fn place_png(
             } else {
                 format!(
                     "the image was made, but it cannot be placed in its output folder: {}",
-                    crate::fsroot::describe(&e)
+                    crate::shared_folder::confined::describe(&e)
                 )
             },
             size: Some(image.size()),

@@ -1,15 +1,15 @@
 //! Output numbers for a claimed task: the task is planned again from its current bytes under
 //! the root's names lock, and each missing image's number is reserved with a pending marker
 //! (reusing the markers an interrupted run left), so that no other run or `reproduce` picks
-//! the same name. See [`crate::naming`] and [`crate::lease::ClaimMethod`].
+//! the same name. See [`crate::outputs::naming`] and [`crate::shared_folder::locks::lease::ClaimMethod`].
 
 use crate::config::Config;
-use crate::events::FailureKind;
-use crate::lease::ClaimMethod;
-use crate::lifecycle::{self, Failure};
-use crate::naming;
-use crate::plan::{PlannedTask, Planner, Verdict};
-use crate::root::Root;
+use crate::outputs::lifecycle::{self, Failure};
+use crate::outputs::naming;
+use crate::queue::plan::{PlannedTask, Planner, Verdict};
+use crate::records::events::FailureKind;
+use crate::shared_folder::locks::lease::ClaimMethod;
+use crate::shared_folder::root::Root;
 
 /// Plans a claimed task again from its current bytes, under the names lock, and reserves
 /// the numbers of its missing images with pending markers (reusing those an interrupted run

@@ -1,6 +1,6 @@
 //! The night's order of work: plan the whole root (invalid tasks get their `_ERROR.txt` at
 //! once), then take the tasks in plan order (priority folder first, then round-robin over
-//! members, see [`crate::discover`]), claim each ([`crate::claim`]; a task claimed by
+//! members, see [`crate::queue::discover`]), claim each ([`crate::shared_folder::locks::claim`]; a task claimed by
 //! another process is left to it), make its images, rename it to `.done`; tally what
 //! happened and choose the exit code.
 
@@ -8,19 +8,19 @@ use std::sync::atomic::Ordering;
 
 use anyhow::Context;
 
-use crate::events::{Event, NoteState, Outcome, TaskCounts};
 use crate::exit_codes::ExitCode;
-use crate::lease::{self, ClaimMethod};
-use crate::lifecycle;
-use crate::notes::{self, Claim};
-use crate::plan::{PlannedTask, Verdict, plan};
-use crate::slurm::SlurmJob;
-use crate::testhook;
+use crate::host::slurm::SlurmJob;
+use crate::host::testhook;
+use crate::outputs::lifecycle;
+use crate::outputs::notes::{self, Claim};
+use crate::queue::plan::{PlannedTask, Verdict, plan};
+use crate::records::events::{Event, NoteState, Outcome, TaskCounts};
+use crate::shared_folder::locks::lease::{self, ClaimMethod};
 
 use super::produce::{Producer, TaskEnd, pause, report_failure};
 use super::reserve::{claim_task, unchanged};
-use super::sinks::deadline_text;
 use super::{Generator, Night};
+use crate::records::sinks::deadline_text;
 
 /// What the night came to.
 #[derive(Debug, Default)]
@@ -283,13 +283,13 @@ fn claim(
             });
             // The member learns why in the task's _ERROR.txt (a folder or something else in
             // the claim's place, a folder runvqgan cannot write).
-            let failure = crate::lifecycle::Failure {
-                kind: crate::events::FailureKind::TaskFile,
+            let failure = crate::outputs::lifecycle::Failure {
+                kind: crate::records::events::FailureKind::TaskFile,
                 message: format!(
                     "the hidden claim file {claim_file} beside the task cannot be used: {}; \
                      remove it if you made it (the folder of the task must also be writable \
                      for runvqgan)",
-                    crate::fsroot::describe(&e.source)
+                    crate::shared_folder::confined::describe(&e.source)
                 ),
                 size: None,
             };

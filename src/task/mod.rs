@@ -12,7 +12,7 @@ pub mod validate;
 
 use thiserror::Error;
 
-use crate::root::PathProblem;
+use crate::shared_folder::root::PathProblem;
 
 pub use expand::{ImageSpec, expand};
 pub use schema::RawTask;

@@ -5,7 +5,7 @@ use std::cell::RefCell;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
-use crate::root::{OUTPUT_DIR, PathProblem, Root, TASKS_DIR};
+use crate::shared_folder::root::{OUTPUT_DIR, PathProblem, Root, TASKS_DIR};
 
 use super::validate::{TaskContext, TaskKind};
 use super::{RawTask, TaskError};

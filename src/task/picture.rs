@@ -15,7 +15,7 @@
 
 use std::path::{Component, Path, PathBuf};
 
-use crate::root::{PathProblem, Root, check_written};
+use crate::shared_folder::root::{PathProblem, Root, check_written};
 
 /// The largest picture file read (64 MiB).
 pub const MAX_PICTURE_BYTES: u64 = 64 * 1024 * 1024;
@@ -80,8 +80,14 @@ pub fn resolve(root: &Root, task_dir: &Path, user: &str) -> Result<PathBuf, Path
 /// its size is sane. Returns why not, as the end of a sentence.
 pub fn check(path: &Path) -> Result<(), String> {
     // Untrusted: not through a link, without blocking, a regular file, capped.
-    let read = crate::fsroot::read_nofollow(path, MAX_PICTURE_BYTES + 1)
-        .map_err(|e| format!("it cannot be read ({})", crate::fsroot::describe(&e)))?;
+    let read = crate::shared_folder::confined::read_nofollow(path, MAX_PICTURE_BYTES + 1).map_err(
+        |e| {
+            format!(
+                "it cannot be read ({})",
+                crate::shared_folder::confined::describe(&e)
+            )
+        },
+    )?;
     if read.bytes.len() as u64 > MAX_PICTURE_BYTES {
         return Err(format!(
             "it is larger than {} MiB, more than a picture may have; save a smaller copy (a few hundred pixels wide is plenty)",

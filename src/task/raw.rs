@@ -1,9 +1,9 @@
 //! The `raw` field: extra `generate.py` options, accepted only from the allow-list of the
-//! option table ([`crate::options`]) and type-checked into [`EngineOptions`]. The text is
+//! option table ([`crate::call::options`]) and type-checked into [`EngineOptions`]. The text is
 //! split into words like a shell would (quotes group words) but no shell is ever run.
 
-use crate::job::EngineOptions;
-use crate::options::{self, GenOption, Raw};
+use crate::call::job::EngineOptions;
+use crate::call::options::{self, GenOption, Raw};
 
 fn allowed_list() -> String {
     options::raw_allowed()
@@ -103,7 +103,7 @@ mod tests {
 
     #[test]
     fn maps_allowed_options_onto_job_keys() {
-        use crate::options::Value;
+        use crate::call::options::Value;
         let o = parse("-lr 0.05 -cuts 64 -cutm updated -aug Ji Sh -opt AdamW -in gradient -iw 0.5 -nps 1 2 -npw 0.5 -0.5 -se 10 -cutp 2").unwrap();
         let text = |s: &str| Some(Value::Text(s.into()));
         assert_eq!(o.get("step_size"), Some(&Value::Number(0.05)));
@@ -127,7 +127,7 @@ mod tests {
 
     #[test]
     fn every_optimiser_of_generate_py_is_accepted() {
-        for name in crate::options::OPTIMISERS {
+        for name in crate::call::options::OPTIMISERS {
             assert!(parse(&format!("-opt {name}")).is_ok(), "{name}");
         }
         assert!(parse("-opt SGD").unwrap_err()[0].contains("one of Adam, AdamW"));
@@ -138,7 +138,7 @@ mod tests {
         let o = parse("--learning_rate=0.2 --augments Ji").unwrap();
         assert_eq!(
             o.get("step_size"),
-            Some(&crate::options::Value::Number(0.2))
+            Some(&crate::call::options::Value::Number(0.2))
         );
         assert!(parse("-lr").unwrap_err()[0].contains("needs a value, e.g. \"-lr 0.05\""));
         assert!(parse("-aug").unwrap_err()[0].contains("at least one value"));

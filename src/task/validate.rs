@@ -4,9 +4,9 @@
 
 use std::path::{Path, PathBuf};
 
+use crate::call::job::EngineOptions;
 use crate::config::{Limits, MIN_SIDE};
-use crate::job::EngineOptions;
-use crate::root::{Root, TASKS_DIR};
+use crate::shared_folder::root::{Root, TASKS_DIR};
 
 pub use super::paths::FolderCache;
 use super::paths::{input_file, out_folder};
@@ -406,7 +406,10 @@ pub fn check_out_file(name: &str) -> Result<(), &'static str> {
     if name.starts_with('.') {
         return Err("it starts with a dot, which would hide the images");
     }
-    if name.chars().any(crate::root::is_invisible_format) {
+    if name
+        .chars()
+        .any(crate::shared_folder::root::is_invisible_format)
+    {
         return Err(
             "it contains an invisible formatting character (such as a right-to-left mark), which would disguise the file name",
         );

@@ -1,0 +1,451 @@
+//! The bridge to the Python engine: the only module that touches PyO3.
+//!
+//! It starts the embedded interpreter once, finds the Python environment that
+//! holds torch and friends, puts the project's `python/` and `vendor/` first on
+//! `sys.path`, and talks to the glue package `runvqgan_glue` with plain data:
+//! a job goes in as a dict, a small [`Generated`] result comes back. Progress
+//! comes back through a Python-callable object that also stops the engine when
+//! an interrupt was seen.
+
+pub mod pyhome;
+pub mod workdir;
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use anyhow::{Context, Result, anyhow, bail};
+use pyo3::exceptions::PyKeyboardInterrupt;
+use pyo3::prelude::*;
+use pyo3::types::{PyDict, PyList};
+use serde::Serialize;
+
+use crate::call::job::Job;
+use crate::config::EngineMode;
+use crate::records::events::FailureKind;
+
+/// Where the Python side lives: the project's `python/` and `vendor/` folders
+/// and the environment (a virtual environment or prefix) with the packages.
+#[derive(Debug, Clone)]
+pub struct PythonSetup {
+    /// The project folder holding `python/` and `vendor/`.
+    pub project_dir: PathBuf,
+    /// The environment whose site-packages are added (e.g. `.venv`).
+    pub env_dir: PathBuf,
+    /// How the environment was chosen, for messages ("--python-env", "VIRTUAL_ENV", ...).
+    pub env_source: String,
+}
+
+impl PythonSetup {
+    /// Chooses the environment: `--python-env` or `python_env` in runvqgan.toml (the
+    /// configuration, with the flag already applied), then `VIRTUAL_ENV`, then the
+    /// project's own `.venv`.
+    pub fn locate(configured: Option<&Path>) -> Result<PythonSetup> {
+        let project_dir = project_dir()?;
+        let (env_dir, env_source) = if let Some(p) = configured {
+            (
+                p.to_path_buf(),
+                "--python-env or python_env in runvqgan.toml".to_string(),
+            )
+        } else if let Some(p) = std::env::var_os("VIRTUAL_ENV").filter(|v| !v.is_empty()) {
+            (PathBuf::from(p), "the VIRTUAL_ENV variable".to_string())
+        } else {
+            (
+                project_dir.join(".venv"),
+                "the project's .venv (default)".to_string(),
+            )
+        };
+        Ok(PythonSetup {
+            project_dir,
+            env_dir,
+            env_source,
+        })
+    }
+}
+
+/// Finds the folder that holds `python/runvqgan_glue` and `vendor/vqgan_clip`:
+/// `RUNVQGAN_HOME`, then the folders above the executable, then the source
+/// folder this binary was built from.
+pub fn project_dir() -> Result<PathBuf> {
+    let is_project =
+        |d: &Path| d.join("python/runvqgan_glue").is_dir() && d.join("vendor").is_dir();
+    if let Some(home) = std::env::var_os("RUNVQGAN_HOME") {
+        let home = PathBuf::from(home);
+        if is_project(&home) {
+            return Ok(home);
+        }
+        bail!(
+            "RUNVQGAN_HOME is {}, but that folder has no python/runvqgan_glue and vendor/; \
+             point it at the runvqgan project folder",
+            home.display()
+        );
+    }
+    if let Ok(exe) = std::env::current_exe() {
+        for dir in exe.ancestors().skip(1) {
+            if is_project(dir) {
+                return Ok(dir.to_path_buf());
+            }
+        }
+    }
+    let built = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    if is_project(&built) {
+        return Ok(built);
+    }
+    bail!(
+        "cannot find the runvqgan project folder (with python/ and vendor/); \
+         set RUNVQGAN_HOME to it"
+    )
+}
+
+/// What one model set turned out to be, as `models check` prints it.
+#[derive(Debug, Clone, FromPyObject)]
+pub struct ModelInfo {
+    #[pyo3(item)]
+    pub vqgan_kind: String,
+    #[pyo3(item)]
+    pub factor: u32,
+    #[pyo3(item)]
+    pub n_embed: u32,
+    #[pyo3(item)]
+    pub embed_dim: u32,
+    #[pyo3(item)]
+    pub clip_model: String,
+    #[pyo3(item)]
+    pub clip_resolution: u32,
+    #[pyo3(item)]
+    pub device: String,
+    #[pyo3(item)]
+    pub load_seconds: f64,
+    /// False when the set came from the cache of this process.
+    #[pyo3(item)]
+    pub loaded: bool,
+}
+
+/// The files of one model set, as the engine takes them.
+#[derive(Debug, Clone, Serialize)]
+pub struct ModelFiles {
+    pub vqgan_config: String,
+    pub vqgan_checkpoint: String,
+    pub clip_model: String,
+    pub clip_dir: Option<String>,
+}
+
+/// What the engine reports for one finished image.
+#[derive(Debug, Clone, FromPyObject)]
+pub struct Generated {
+    #[pyo3(item)]
+    pub seed: u64,
+    #[pyo3(item)]
+    pub seconds: f64,
+    #[pyo3(item)]
+    pub final_loss: f64,
+    #[pyo3(item)]
+    pub device: String,
+    #[pyo3(item)]
+    pub size: Vec<u32>,
+    #[pyo3(item)]
+    pub iterations: u32,
+    /// How many images were optimised together.
+    #[pyo3(item)]
+    pub batch_size: u32,
+    /// Which behaviour of upstream generate.py the image follows (`vqgan_clip.method.METHOD`).
+    #[pyo3(item)]
+    pub method: String,
+    /// Versions and switches that change the pixels (`torch`, `cuda`, `driver`,
+    /// `determinism`), for the sidecar's provenance lines.
+    #[pyo3(item, default)]
+    pub environment: std::collections::BTreeMap<String, String>,
+}
+
+/// Why an image was not made.
+#[derive(Debug, thiserror::Error)]
+pub enum GenerateError {
+    /// Ctrl-C or SIGTERM was seen; the engine stopped and wrote nothing.
+    #[error("interrupted")]
+    Interrupted,
+    /// The engine raised an exception.
+    #[error("{message}")]
+    Failed {
+        /// The glue's classification of the exception.
+        kind: FailureKind,
+        /// One line, for the lab member's error file.
+        message: String,
+        /// The whole Python traceback, for the owner's log.
+        traceback: String,
+    },
+}
+
+/// Receives the engine's progress after every iteration.
+pub trait ProgressSink: Send + Sync {
+    fn step(&self, iteration: u32, total: u32, loss: f64);
+}
+
+/// The callable handed to Python: reports progress and raises
+/// `KeyboardInterrupt` inside the engine once a stop was requested.
+#[pyclass]
+struct ProgressHook {
+    sink: Arc<dyn ProgressSink>,
+    stop: Arc<AtomicBool>,
+}
+
+#[pymethods]
+impl ProgressHook {
+    fn __call__(&self, iteration: u32, total: u32, loss: f64) -> PyResult<()> {
+        self.sink.step(iteration, total, loss);
+        if self.stop.load(Ordering::SeqCst) {
+            return Err(PyKeyboardInterrupt::new_err("runvqgan: stop requested"));
+        }
+        Ok(())
+    }
+}
+
+/// The started interpreter with the glue package imported.
+pub struct Engine {
+    glue: Py<PyModule>,
+    stop: Arc<AtomicBool>,
+}
+
+impl Engine {
+    /// Starts Python and imports the glue. `stop` is the flag that the
+    /// signal handlers set; while it is set every generation stops.
+    pub fn start(setup: &PythonSetup, stop: Arc<AtomicBool>) -> Result<Engine> {
+        let home = crate::engine::pyhome::locate(&setup.env_dir, &setup.env_source)?;
+        initialize(&home)?;
+        let glue = Python::attach(|py| prepare(py, setup)).with_context(|| {
+            format!(
+                "cannot start the Python engine with the environment {} (chosen by {}); \
+                 run scripts/setup.sh in {} to create it, or name another with --python-env",
+                setup.env_dir.display(),
+                setup.env_source,
+                setup.project_dir.display()
+            )
+        })?;
+        Ok(Engine { glue, stop })
+    }
+
+    /// Loads a model set, or takes it from this process's cache.
+    ///
+    /// `mode` is fast or reference (see docs/interfaces.md); in deterministic mode
+    /// the glue decodes the images of a batch one by one, so that an image is
+    /// bit-identical however it was batched.
+    pub fn load_models(
+        &self,
+        name: &str,
+        files: &ModelFiles,
+        device: Option<&str>,
+        deterministic: bool,
+        mode: EngineMode,
+    ) -> Result<ModelInfo> {
+        Python::attach(|py| {
+            let spec = pythonize::pythonize(py, files)?;
+            let info = self
+                .glue
+                .bind(py)
+                .call_method1(
+                    "load_models",
+                    (name, spec, device, deterministic, mode.as_str()),
+                )
+                .map_err(|e| python_error(py, e))?;
+            Ok(info.extract()?)
+        })
+    }
+
+    /// Generates one image. `job` becomes the engine's plain job dict
+    /// (docs/interfaces.md); the PNG is written by the engine to `job.output`, so its paths
+    /// must be absolute ([`Job::resolved`]).
+    pub fn generate(
+        &self,
+        model: &str,
+        job: &Job,
+        sink: Arc<dyn ProgressSink>,
+    ) -> Result<Generated, GenerateError> {
+        let mut done = self.generate_batch(model, std::slice::from_ref(job), sink)?;
+        Ok(done.remove(0))
+    }
+
+    /// Generates several images of one size together (one result each, in order). The
+    /// engine writes every PNG at the end, so a stop or a failure writes none of them.
+    pub fn generate_batch(
+        &self,
+        model: &str,
+        jobs: &[Job],
+        sink: Arc<dyn ProgressSink>,
+    ) -> Result<Vec<Generated>, GenerateError> {
+        Python::attach(|py| {
+            let run = || -> PyResult<Vec<Generated>> {
+                let jobs = pythonize::pythonize(py, jobs)
+                    .map_err(|e| pyo3::exceptions::PyValueError::new_err(e.to_string()))?;
+                let hook = Bound::new(
+                    py,
+                    ProgressHook {
+                        sink,
+                        stop: self.stop.clone(),
+                    },
+                )?;
+                self.glue
+                    .bind(py)
+                    .call_method1("generate_batch", (model, jobs, hook))?
+                    .extract()
+            };
+            match run() {
+                Ok(done) => Ok(done),
+                Err(err) => {
+                    if self.stop.load(Ordering::SeqCst)
+                        || err.is_instance_of::<PyKeyboardInterrupt>(py)
+                    {
+                        return Err(GenerateError::Interrupted);
+                    }
+                    Err(self.describe(py, err))
+                }
+            }
+        })
+    }
+
+    /// How many model sets this process actually loaded (not cache hits).
+    pub fn load_count(&self) -> Result<u32> {
+        Python::attach(|py| Ok(self.glue.bind(py).call_method0("load_count")?.extract()?))
+    }
+
+    fn describe(&self, py: Python<'_>, err: PyErr) -> GenerateError {
+        let described = self
+            .glue
+            .bind(py)
+            .call_method1("describe_error", (err.value(py),))
+            .and_then(|d| {
+                let d = d.cast_into::<PyDict>()?;
+                let get = |k: &str| -> PyResult<String> {
+                    Ok(d.get_item(k)?.map(|v| v.to_string()).unwrap_or_default())
+                };
+                Ok((get("kind")?, get("message")?, get("traceback")?))
+            });
+        match described {
+            // The seam: from here on the kind is an enum.
+            Ok((kind, message, traceback)) => match FailureKind::from_glue(&kind) {
+                FailureKind::Interrupted => GenerateError::Interrupted,
+                kind => GenerateError::Failed {
+                    kind,
+                    message,
+                    traceback,
+                },
+            },
+            Err(_) => GenerateError::Failed {
+                kind: FailureKind::Engine,
+                message: err.to_string(),
+                traceback: format_traceback(py, &err),
+            },
+        }
+    }
+}
+
+/// Starts the interpreter with its home set to `home` (see [`crate::engine::pyhome`]), so that its
+/// standard library is never looked up through `PATH`. Like PyO3's own start, it leaves
+/// signal handling to runvqgan and releases the interpreter lock afterwards. Later calls do
+/// nothing.
+fn initialize(home: &crate::engine::pyhome::PythonHome) -> Result<()> {
+    use std::os::unix::ffi::OsStrExt;
+    static STARTED: std::sync::Mutex<bool> = std::sync::Mutex::new(false);
+    let mut started = STARTED.lock().unwrap_or_else(|e| e.into_inner());
+    // SAFETY: plain C calls on a config struct that lives on this stack frame, made at
+    // most once per process (the mutex above) and before any other use of Python.
+    unsafe {
+        if *started || pyo3::ffi::Py_IsInitialized() != 0 {
+            *started = true;
+            return Ok(());
+        }
+        let home_value = std::ffi::CString::new(home.config_value().as_bytes())
+            .map_err(|_| anyhow!("the Python home {} holds a NUL byte", home.prefix.display()))?;
+        let mut config = std::mem::MaybeUninit::<pyo3::ffi::PyConfig>::uninit();
+        pyo3::ffi::PyConfig_InitPythonConfig(config.as_mut_ptr());
+        let config = config.assume_init_mut();
+        config.install_signal_handlers = 0;
+        config.parse_argv = 0;
+        let status =
+            pyo3::ffi::PyConfig_SetBytesString(config, &mut config.home, home_value.as_ptr());
+        let status = if pyo3::ffi::PyStatus_Exception(status) == 0 {
+            pyo3::ffi::Py_InitializeFromConfig(config)
+        } else {
+            status
+        };
+        pyo3::ffi::PyConfig_Clear(config);
+        if pyo3::ffi::PyStatus_Exception(status) != 0 {
+            let why = if status.err_msg.is_null() {
+                "unknown error".into()
+            } else {
+                std::ffi::CStr::from_ptr(status.err_msg).to_string_lossy()
+            };
+            bail!(
+                "Python could not start with its home {} ({}): {why}",
+                home.prefix.display(),
+                home.source
+            );
+        }
+        pyo3::ffi::PyEval_SaveThread();
+        *started = true;
+    }
+    // Lets PyO3 see the interpreter as started; it does nothing more once one is running.
+    Python::initialize();
+    Ok(())
+}
+
+/// Sets up `sys.path` and imports the glue.
+fn prepare(py: Python<'_>, setup: &PythonSetup) -> Result<Py<PyModule>> {
+    let sys = py.import("sys")?;
+    let version: (u32, u32) = sys
+        .getattr("version_info")?
+        .extract::<(u32, u32, u32, String, u32)>()
+        .map(|v| (v.0, v.1))?;
+    let site_packages = setup
+        .env_dir
+        .join("lib")
+        .join(format!("python{}.{}", version.0, version.1))
+        .join("site-packages");
+    if !site_packages.is_dir() {
+        bail!(
+            "{} does not exist: the environment is missing or was made with another Python \
+             than the {}.{} that runvqgan was built against",
+            site_packages.display(),
+            version.0,
+            version.1
+        );
+    }
+    py.import("site")?
+        .call_method1("addsitedir", (site_packages.to_string_lossy().as_ref(),))?;
+    let path = sys
+        .getattr("path")?
+        .cast_into::<PyList>()
+        .map_err(|e| anyhow!("sys.path is not a list: {e}"))?;
+    for dir in ["vendor", "python"] {
+        path.insert(0, setup.project_dir.join(dir).to_string_lossy().as_ref())?;
+    }
+    let python = setup.env_dir.join("bin/python");
+    if python.exists() {
+        sys.setattr("executable", python.to_string_lossy().as_ref())?;
+    }
+    sys.setattr("argv", vec!["runvqgan"])?;
+    tracing::debug!(
+        "python: executable {}, path {}",
+        sys.getattr("executable")?,
+        sys.getattr("path")?
+    );
+    let glue = py
+        .import("runvqgan_glue")
+        .map_err(|e| python_error(py, e))?;
+    Ok(glue.unbind())
+}
+
+/// Turns a Python exception into an error that keeps its traceback.
+fn python_error(py: Python<'_>, err: PyErr) -> anyhow::Error {
+    let tb = format_traceback(py, &err);
+    if tb.is_empty() {
+        anyhow!("{err}")
+    } else {
+        anyhow!("{err}\n{tb}")
+    }
+}
+
+fn format_traceback(py: Python<'_>, err: &PyErr) -> String {
+    err.traceback(py)
+        .and_then(|t| t.format().ok())
+        .map(|t| format!("{t}{err}"))
+        .unwrap_or_default()
+}

@@ -1,0 +1,392 @@
+//! Output names: images are `<out_file>_<n>.png` with a sidecar `<out_file>_<n>.txt`, and a
+//! number is never reused while a `.png` or a `.txt` with it exists. New images are numbered
+//! on from the highest number present. Each output folder is listed once per plan
+//! ([`OutputIndex`]), and numbers handed out are reserved, so two tasks writing the same
+//! `out_file` never collide.
+//!
+//! This is also where an interrupted task's earlier images are found: sidecars among
+//! `<out_file>_<n>.txt` whose provenance names the same task file and content.
+//!
+//! Crash safety: before an image is generated its number is reserved on disk by a hidden
+//! *pending marker* `.<out_file>_<n>.runvqgan-pending` in the output folder, which names the
+//! task, its content hash and the image's index k ([`Pending`]). The marker is written under
+//! the root's names lock ([`crate::shared_folder::locks::lease::ClaimMethod::lock_names`]) and removed once the PNG and its
+//! sidecar exist. A run that died in between (kill -9, power cut) leaves the marker; the next
+//! run makes image k again under the same number n, replacing a PNG that was written without
+//! its sidecar, so no number is skipped and no image is made twice.
+//!
+//! Markers and sidecars lie in folders members write, so they are validated, not trusted:
+//! every folder is listed and every file read through the root's handle ([`crate::shared_folder::confined`]),
+//! without following links or blocking, with a size cap; a marker is honoured only for a
+//! number that has no sidecar (a finished image is never made again under its number).
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use crate::call::sidecar::Sidecar;
+
+/// The suffix of pending markers.
+pub const PENDING_SUFFIX: &str = ".runvqgan-pending";
+
+/// The pending marker of image `n` of `base`: `.base_n.runvqgan-pending`.
+pub fn pending_name(base: &str, n: u32) -> String {
+    format!(".{base}_{n}{PENDING_SUFFIX}")
+}
+
+/// Splits `.base_n.runvqgan-pending` into (`base`, n).
+pub fn parse_pending_name(file_name: &str) -> Option<(&str, u32)> {
+    let stem = file_name.strip_prefix('.')?.strip_suffix(PENDING_SUFFIX)?;
+    let (base, n) = stem.rsplit_once('_')?;
+    if n.is_empty() || !n.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    Some((base, n.parse().ok()?))
+}
+
+/// What a pending marker says: image k of this task (by path and content) is being made under
+/// this number.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Pending {
+    /// The task file, relative to the root.
+    pub task: String,
+    /// Hex SHA-256 of the task file's bytes.
+    pub task_sha256: String,
+    /// k, the 1-based index in the task's expansion.
+    pub image: u32,
+}
+
+impl Pending {
+    /// Writes the marker for number `n` of `base` in `folder` atomically; fails if one exists.
+    pub fn write(&self, folder: &Path, base: &str, n: u32, mode: u32) -> std::io::Result<()> {
+        crate::shared_folder::atomic::write(
+            &folder.join(pending_name(base, n)),
+            &format!(".{base}_{n}.pending."),
+            &serde_json::to_vec(self).expect("serialises"),
+            mode,
+            crate::shared_folder::atomic::Existing::Keep,
+        )
+    }
+
+    /// Reads a marker; `None` when it cannot be read or parsed, or is not a regular file of
+    /// at most [`crate::shared_folder::confined::MAX_SMALL_FILE`] bytes (a link, a fifo, a folder).
+    pub fn read(path: &Path) -> Option<Pending> {
+        let file = crate::shared_folder::confined::read_nofollow(
+            path,
+            crate::shared_folder::confined::MAX_SMALL_FILE,
+        )
+        .ok()?;
+        if file.bytes.len() as u64 > crate::shared_folder::confined::MAX_SMALL_FILE {
+            return None;
+        }
+        serde_json::from_slice(&file.bytes).ok()
+    }
+}
+
+/// Reserves one number of `base` in `folder` for an image made outside a task's plan
+/// (`reproduce`), the way `run` reserves its numbers: under the root's names lock
+/// ([`crate::shared_folder::locks::lease::ClaimMethod::lock_names`]), the next number after every `.png`, `.txt` and pending
+/// marker ([`OutputIndex::allocate`]) gets a pending marker saying `marker`. With `exact`,
+/// that number is reserved, or `AlreadyExists` when anything has it.
+pub fn reserve(
+    root: &Path,
+    claims: &crate::shared_folder::locks::lease::ClaimMethod,
+    folder: &Path,
+    base: &str,
+    exact: Option<u32>,
+    marker: &Pending,
+    mode: u32,
+) -> std::io::Result<u32> {
+    let _names = claims.lock_names(root)?;
+    let mut index = OutputIndex::new();
+    let n = match exact {
+        Some(n) => {
+            if index.base(folder, base)?.slots.contains_key(&n) {
+                return Err(std::io::Error::new(
+                    std::io::ErrorKind::AlreadyExists,
+                    format!("{base}_{n} is taken (a .png, .txt or a pending image has it)"),
+                ));
+            }
+            n
+        }
+        None => index.allocate(folder, base, 1)?[0],
+    };
+    marker.write(folder, base, n, mode)?;
+    Ok(n)
+}
+
+/// Removes the pending marker of number `n` of `base` in `folder` (through the root's handle;
+/// a missing marker is fine).
+pub fn remove_pending(folder: &Path, base: &str, n: u32) -> std::io::Result<()> {
+    let dir = crate::shared_folder::confined::open_dir(folder)?;
+    match dir.remove(std::ffi::OsStr::new(&pending_name(base, n))) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(e),
+        _ => Ok(()),
+    }
+}
+
+/// Removes the hidden temporary files of number `n` of `base` in `folder` that a process which
+/// died while writing left behind: `.base_n.png.*.tmp` (the engine's), `.base_n.txt.*.tmp`
+/// (sidecars) and `.base_n.pending.*.tmp` (markers). Only the holder of the task's claim may
+/// call this.
+pub fn remove_stale_temporaries(folder: &Path, base: &str, n: u32) {
+    let Ok(dir) = crate::shared_folder::confined::open_dir(folder) else {
+        return;
+    };
+    let Ok(listing) = dir.entries() else {
+        return;
+    };
+    let prefixes = [
+        format!(".{base}_{n}.png."),
+        format!(".{base}_{n}.txt."),
+        format!(".{base}_{n}.pending."),
+    ];
+    for (entry, _) in listing {
+        let Some(name) = entry.to_str() else { continue };
+        if name.ends_with(".tmp") && prefixes.iter().any(|p| name.starts_with(p.as_str())) {
+            let path = folder.join(name);
+            match dir.remove(&entry) {
+                Ok(()) => tracing::info!("removed a stale temporary file {}", path.display()),
+                Err(e) => tracing::warn!("cannot remove {}: {e}", path.display()),
+            }
+        }
+    }
+}
+
+/// The file names of image `n` of `base`: (`base_n.png`, `base_n.txt`).
+pub fn output_names(base: &str, n: u32) -> (String, String) {
+    (format!("{base}_{n}.png"), format!("{base}_{n}.txt"))
+}
+
+/// Splits `base_n.png` / `base_n.txt` into (`base`, n, is_png). Other names give `None`.
+pub fn parse_output_name(file_name: &str) -> Option<(&str, u32, bool)> {
+    let (stem, png) = if let Some(s) = file_name.strip_suffix(".png") {
+        (s, true)
+    } else if let Some(s) = file_name.strip_suffix(".txt") {
+        (s, false)
+    } else {
+        return None;
+    };
+    let (base, n) = stem.rsplit_once('_')?;
+    if n.is_empty() || !n.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    Some((base, n.parse().ok()?, png))
+}
+
+/// What exists (or is reserved) under one number.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+struct Slot {
+    png: bool,
+    txt: bool,
+    reserved: bool,
+    pending: bool,
+}
+
+/// One `out_file` in one folder.
+#[derive(Debug, Default)]
+struct BaseIndex {
+    slots: BTreeMap<u32, Slot>,
+    /// Provenance of finished images (`png` and `txt` present), read on first use:
+    /// (task, task-sha256, k).
+    made: Option<Vec<(String, String, u32)>>,
+    /// Pending markers, read on first use: (n, marker or `None` when unreadable).
+    pending: Option<Vec<(u32, Option<Pending>)>>,
+}
+
+/// The listing of output folders, read once each, with the numbers handed out so far.
+#[derive(Debug, Default)]
+pub struct OutputIndex {
+    folders: HashMap<PathBuf, HashMap<String, BaseIndex>>,
+}
+
+impl OutputIndex {
+    /// An empty index; folders are listed on first use.
+    pub fn new() -> OutputIndex {
+        OutputIndex::default()
+    }
+
+    fn base(&mut self, folder: &Path, base: &str) -> std::io::Result<&mut BaseIndex> {
+        if !self.folders.contains_key(folder) {
+            let mut bases: HashMap<String, BaseIndex> = HashMap::new();
+            for (name, _) in crate::shared_folder::confined::open_dir(folder)?.entries()? {
+                let Some(name) = name.to_str() else { continue };
+                if let Some((b, n)) = parse_pending_name(name) {
+                    bases
+                        .entry(b.to_string())
+                        .or_default()
+                        .slots
+                        .entry(n)
+                        .or_default()
+                        .pending = true;
+                } else if let Some((b, n, png)) = parse_output_name(name) {
+                    let slot = bases
+                        .entry(b.to_string())
+                        .or_default()
+                        .slots
+                        .entry(n)
+                        .or_default();
+                    if png {
+                        slot.png = true;
+                    } else {
+                        slot.txt = true;
+                    }
+                }
+            }
+            self.folders.insert(folder.to_path_buf(), bases);
+        }
+        Ok(self
+            .folders
+            .get_mut(folder)
+            .expect("inserted above")
+            .entry(base.to_string())
+            .or_default())
+    }
+
+    /// The highest number taken by a `.png`, a `.txt` or a reservation (0 when none).
+    pub fn highest(&mut self, folder: &Path, base: &str) -> std::io::Result<u32> {
+        Ok(self
+            .base(folder, base)?
+            .slots
+            .keys()
+            .next_back()
+            .copied()
+            .unwrap_or(0))
+    }
+
+    /// Whether number `n` of `base` has a sidecar `.txt` (or a file of that name): its image
+    /// is finished, and no pending marker may make it again.
+    pub fn has_sidecar(&mut self, folder: &Path, base: &str, n: u32) -> std::io::Result<bool> {
+        Ok(self
+            .base(folder, base)?
+            .slots
+            .get(&n)
+            .is_some_and(|slot| slot.txt))
+    }
+
+    /// Hands out `count` new numbers after the highest taken one, and reserves them.
+    pub fn allocate(&mut self, folder: &Path, base: &str, count: u32) -> std::io::Result<Vec<u32>> {
+        let b = self.base(folder, base)?;
+        let start = b.slots.keys().next_back().copied().unwrap_or(0) + 1;
+        let numbers: Vec<u32> = (start..start + count).collect();
+        for n in &numbers {
+            b.slots.entry(*n).or_default().reserved = true;
+        }
+        Ok(numbers)
+    }
+
+    /// The pending markers of `base` in `folder`: (n, what the marker says, or `None` when it
+    /// cannot be read).
+    pub fn pending(
+        &mut self,
+        folder: &Path,
+        base: &str,
+    ) -> std::io::Result<Vec<(u32, Option<Pending>)>> {
+        let b = self.base(folder, base)?;
+        if b.pending.is_none() {
+            let list = b
+                .slots
+                .iter()
+                .filter(|(_, s)| s.pending)
+                .map(|(n, _)| (*n, Pending::read(&folder.join(pending_name(base, *n)))))
+                .collect();
+            b.pending = Some(list);
+        }
+        Ok(b.pending.clone().expect("filled above"))
+    }
+
+    /// Forgets the pending marker of number `n` (after it was removed from disk); the number
+    /// stays taken if a file has it.
+    pub fn forget_pending(&mut self, folder: &Path, base: &str, n: u32) -> std::io::Result<()> {
+        let b = self.base(folder, base)?;
+        if let Some(slot) = b.slots.get_mut(&n) {
+            slot.pending = false;
+            if *slot == Slot::default() {
+                b.slots.remove(&n);
+            }
+        }
+        if let Some(list) = &mut b.pending {
+            list.retain(|(m, _)| *m != n);
+        }
+        Ok(())
+    }
+
+    /// The expansion indices (k) of images already made for this task (same task path and
+    /// same content hash), found in the provenance of `base_n.txt` sidecars whose `base_n.png`
+    /// also exists.
+    pub fn made_images(
+        &mut self,
+        folder: &Path,
+        base: &str,
+        task_rel: &str,
+        task_sha256: &str,
+    ) -> std::io::Result<BTreeSet<u32>> {
+        let b = self.base(folder, base)?;
+        if b.made.is_none() {
+            let mut made = Vec::new();
+            for (n, slot) in &b.slots {
+                if !(slot.png && slot.txt) {
+                    continue;
+                }
+                let path = folder.join(output_names(base, *n).1);
+                let Ok(Ok(sidecar)) = read_sidecar(&path) else {
+                    continue;
+                };
+                let p = sidecar.provenance;
+                if let (Some(task), Some(sha), Some(image)) = (p.task, p.task_sha256, p.image) {
+                    made.push((task, sha, image.index));
+                }
+            }
+            b.made = Some(made);
+        }
+        Ok(b.made
+            .as_ref()
+            .expect("filled above")
+            .iter()
+            .filter(|(t, s, _)| t == task_rel && s == task_sha256)
+            .map(|(_, _, k)| *k)
+            .collect())
+    }
+}
+
+/// Reads a sidecar that a member may have replaced: through the root's handle, not following
+/// a link, not blocking, regular files of at most [`crate::shared_folder::confined::MAX_SMALL_FILE`] bytes.
+pub fn read_sidecar(
+    path: &Path,
+) -> std::io::Result<Result<Sidecar, crate::call::sidecar::SidecarError>> {
+    let file = crate::shared_folder::confined::read_nofollow(
+        path,
+        crate::shared_folder::confined::MAX_SMALL_FILE,
+    )?;
+    if file.bytes.len() as u64 > crate::shared_folder::confined::MAX_SMALL_FILE {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::InvalidData,
+            format!(
+                "it is larger than {} KiB, far more than a sidecar holds",
+                crate::shared_folder::confined::MAX_SMALL_FILE / 1024
+            ),
+        ));
+    }
+    let text = String::from_utf8(file.bytes).map_err(|_| {
+        std::io::Error::new(std::io::ErrorKind::InvalidData, "it is not UTF-8 text")
+    })?;
+    Ok(Sidecar::parse(&text))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_output_names() {
+        assert_eq!(parse_output_name("dog_3.png"), Some(("dog", 3, true)));
+        assert_eq!(
+            parse_output_name("task_robot_12.txt"),
+            Some(("task_robot", 12, false))
+        );
+        assert_eq!(parse_output_name("dog.png"), None);
+        assert_eq!(parse_output_name("dog_x.png"), None);
+        assert_eq!(parse_output_name("dog_3.jpg"), None);
+    }
+}

@@ -1,0 +1,468 @@
+//! Finding task files in the shared folder, and the order they run in.
+//!
+//! Task files are every `*.txt` under `<root>/tasks/` and every `task_*.txt` under any other
+//! top-level folder (a member's folder), at any depth, that [`crate::queue::classify`] takes for a
+//! task: decided by content where the name is ambiguous. runvqgan's own files (sidecars,
+//! error and warnings files, `.done`) and hidden files are passed over in silence; every other
+//! file not run (templates, notes beside a picture, a link out of the root, ...) is returned
+//! in [`Found::skipped`] with its reason.
+//!
+//! Order ([`fair_order`]): first the tasks in the priority folder, oldest first; then one task
+//! per member in turn (round-robin; `tasks/` counts as one member), each member's oldest task
+//! first. Members take their turns in the order of their oldest waiting task. "Oldest" is the
+//! file's modification time; ties are broken by the path.
+
+use std::collections::{BTreeMap, HashSet};
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::SystemTime;
+
+mod skip;
+use crate::queue::classify::{self, Role, is_hidden};
+pub use skip::{Found, SkipReason, Skipped, skip_reason};
+
+use crate::shared_folder::root::{Root, TASKS_DIR};
+use crate::task::{MAX_TASK_BYTES, TaskError, TaskKind};
+
+/// A task file found in the root.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TaskFile {
+    /// The path (under the canonical root; may pass through a link that stays inside).
+    pub path: PathBuf,
+    /// The path relative to the root, `/`-separated.
+    pub rel: String,
+    /// Shared (`tasks/`) or a member's.
+    pub kind: TaskKind,
+    /// Modification time.
+    pub modified: SystemTime,
+    /// Whether it lies in the priority folder.
+    pub priority: bool,
+    /// The modification time of its `_ERROR.txt`, if it has one.
+    pub error_modified: Option<SystemTime>,
+    /// Whether a `_WARNINGS.txt` lies beside it.
+    pub has_warnings_file: bool,
+    /// The file's bytes as read during discovery (a task is validated, hashed and run from
+    /// exactly these bytes; [`TaskFile::reread`] refreshes them). At most
+    /// [`MAX_TASK_BYTES`] + 1 bytes are read.
+    pub bytes: Arc<[u8]>,
+    /// Why the file cannot be a task although it is where a task would be (a folder, a fifo,
+    /// unreadable, a link out of the root, a bad name); it gets an `_ERROR.txt` saying so.
+    pub problem: Option<TaskError>,
+}
+
+impl TaskFile {
+    /// Reads the file again (contents, modification time, error file), e.g. just before
+    /// running a task planned hours earlier.
+    /// A file that no longer exists is an `Err` (`NotFound`); one that cannot be read is an
+    /// `Ok` with [`TaskFile::problem`] set.
+    pub fn reread(&mut self) -> std::io::Result<()> {
+        match read_task_file(&self.path) {
+            Ok((bytes, modified)) => {
+                self.bytes = bytes.into();
+                self.modified = modified;
+                self.problem = None;
+            }
+            Err(ReadProblem::Gone(e)) => return Err(e),
+            Err(ReadProblem::Task(p)) => {
+                self.bytes = Arc::from(&b""[..]);
+                self.problem = Some(p);
+            }
+        }
+        self.error_modified = crate::shared_folder::confined::modified(
+            &crate::outputs::lifecycle::error_file_path(&self.path),
+        );
+        self.has_warnings_file = crate::shared_folder::confined::modified(
+            &crate::outputs::notes::warnings_file_path(&self.path),
+        )
+        .is_some();
+        Ok(())
+    }
+}
+
+/// Why a task file could not be read.
+#[derive(Debug)]
+pub enum ReadProblem {
+    /// It does not exist (any more).
+    Gone(std::io::Error),
+    /// It exists but cannot be a task file: the problem to report.
+    Task(TaskError),
+}
+
+/// Reads a task file, untrusted, and its modification time with one open: beneath the
+/// root's handle (a link is followed only while it stays inside the root), never blocking on
+/// a fifo or device (opened with `O_NONBLOCK`, and only a regular file is read), and at most
+/// [`MAX_TASK_BYTES`] + 1 bytes (the parser reports a file above the limit).
+pub fn read_task_file(path: &Path) -> Result<(Vec<u8>, SystemTime), ReadProblem> {
+    let read_err = |e: std::io::Error| {
+        if e.kind() == std::io::ErrorKind::NotFound {
+            ReadProblem::Gone(e)
+        } else if crate::shared_folder::confined::is_escape(&e) {
+            ReadProblem::Task(TaskError::BadLink {
+                problem: crate::shared_folder::root::PathProblem::Escapes,
+            })
+        } else if e.raw_os_error() == Some(libc::ELOOP) {
+            ReadProblem::Task(TaskError::BadLink {
+                problem: crate::shared_folder::root::PathProblem::LinkLoop,
+            })
+        } else {
+            ReadProblem::Task(TaskError::Read {
+                message: io_message(&e),
+            })
+        }
+    };
+    let f = crate::shared_folder::confined::open_read(path, true).map_err(read_err)?;
+    let meta = f.metadata().map_err(read_err)?;
+    if !meta.is_file() {
+        return Err(ReadProblem::Task(TaskError::NotAFile {
+            what: file_type_name(&meta.file_type()),
+        }));
+    }
+    let modified = meta.modified().unwrap_or(SystemTime::UNIX_EPOCH);
+    let cap = MAX_TASK_BYTES as u64 + 1;
+    let mut bytes = Vec::with_capacity(meta.len().min(cap) as usize);
+    let mut limited = f.take(cap);
+    loop {
+        match limited.read_to_end(&mut bytes) {
+            Ok(_) => break,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(read_err(e)),
+        }
+    }
+    Ok((bytes, modified))
+}
+
+/// An I/O error as a lab member reads it ("permission denied", not "Permission denied (os
+/// error 13)").
+fn io_message(e: &std::io::Error) -> String {
+    match e.kind() {
+        std::io::ErrorKind::PermissionDenied => {
+            "permission denied; make the file readable for the workstation's runvqgan user"
+                .to_string()
+        }
+        _ => {
+            let text = e.to_string();
+            match text.find(" (os error") {
+                Some(i) => text[..i].to_string(),
+                None => text,
+            }
+        }
+    }
+}
+
+/// What a file that is not a regular file is, in words.
+fn file_type_name(ft: &std::fs::FileType) -> &'static str {
+    use std::os::unix::fs::FileTypeExt;
+    if ft.is_dir() {
+        "a folder"
+    } else if ft.is_fifo() {
+        "a named pipe (fifo)"
+    } else if ft.is_socket() {
+        "a socket"
+    } else if ft.is_block_device() || ft.is_char_device() {
+        "a device"
+    } else if ft.is_symlink() {
+        "a link"
+    } else {
+        "not a regular file"
+    }
+}
+
+/// The type of a folder entry, as the listing (or `lstat`) gave it.
+#[derive(Debug, Clone, Copy)]
+struct Kind(rustix::fs::FileType);
+
+impl Kind {
+    fn is_symlink(&self) -> bool {
+        self.0 == rustix::fs::FileType::Symlink
+    }
+    fn is_dir(&self) -> bool {
+        self.0 == rustix::fs::FileType::Directory
+    }
+    fn is_file(&self) -> bool {
+        self.0 == rustix::fs::FileType::RegularFile
+    }
+    fn name(&self) -> &'static str {
+        crate::shared_folder::confined::kind_name(self.0)
+    }
+}
+
+struct Walk<'a> {
+    root: &'a Root,
+    priority: Option<&'a str>,
+    found: Vec<TaskFile>,
+    skipped: Vec<Skipped>,
+    /// Canonical folders entered through links (guards against link loops).
+    linked_dirs: HashSet<PathBuf>,
+}
+
+impl Walk<'_> {
+    /// Records a file that is not run, unless it is one passed over in silence.
+    fn skip(&mut self, path: PathBuf, reason: SkipReason) {
+        if reason.is_silent() {
+            tracing::trace!("skipping {}: {reason}", path.display());
+            return;
+        }
+        tracing::debug!("not run: {}: {reason}", path.display());
+        self.skipped.push(Skipped {
+            rel: self.root.rel(&path),
+            path,
+            reason,
+        });
+    }
+
+    /// Walks `dir` (lexically under the root) with one directory listing per folder and no
+    /// `stat` for plain files until one is a candidate.
+    fn dir(&mut self, dir: &Path, in_tasks: bool) {
+        // Listed through the root's handle: a folder swapped for a link out of the root
+        // since it was found is not listed.
+        let listed =
+            crate::shared_folder::confined::open_dir(dir).and_then(|d| Ok((d.entries()?, d)));
+        let (listing, handle) = match listed {
+            Ok(l) => l,
+            Err(e) => {
+                tracing::warn!(
+                    "skipping the folder {}: {}",
+                    dir.display(),
+                    crate::shared_folder::confined::describe(&e)
+                );
+                return;
+            }
+        };
+        let mut entries: Vec<(String, Kind)> = Vec::new();
+        for (name, kind) in listing {
+            let kind = match kind {
+                Some(k) => k,
+                None => match handle.stat(&name) {
+                    Ok(st) => rustix::fs::FileType::from_raw_mode(st.st_mode),
+                    Err(_) => continue,
+                },
+            };
+            match name.into_string() {
+                Ok(name) => entries.push((name, Kind(kind))),
+                Err(name) => {
+                    let shown = name.to_string_lossy().into_owned();
+                    tracing::warn!(
+                        "skipping {}: its name is not valid UTF-8; rename it",
+                        dir.join(&name).display()
+                    );
+                    if !Kind(kind).is_dir() && classify::by_name(&shown, in_tasks).is_none() {
+                        self.skip(dir.join(shown), SkipReason::BadNameEncoding);
+                    }
+                }
+            }
+        }
+        entries.sort_by(|a, b| a.0.cmp(&b.0));
+        let names: HashSet<&str> = entries.iter().map(|(n, _)| n.as_str()).collect();
+        for (name, ft) in &entries {
+            if is_hidden(name) {
+                continue;
+            }
+            let path = dir.join(name);
+            // What the name alone says (`None`: a task file's name here, the content decides).
+            let by_name = classify::by_name(name, in_tasks);
+            let task_name = by_name.is_none();
+            let (is_dir, is_file, problem) = if ft.is_symlink() {
+                match path.canonicalize() {
+                    Ok(c) if self.root.contains(&c) => {
+                        if c.is_dir() {
+                            if !self.linked_dirs.insert(c) {
+                                continue;
+                            }
+                            (true, false, None)
+                        } else {
+                            (false, true, None)
+                        }
+                    }
+                    Ok(_) => {
+                        // Never followed, never written beside: listed as not run.
+                        if task_name {
+                            self.skip(path, SkipReason::LinkOutside);
+                        } else {
+                            tracing::debug!(
+                                "skipping {}: a link that leads outside the shared folder",
+                                path.display()
+                            );
+                        }
+                        continue;
+                    }
+                    Err(e) => {
+                        let problem = if e.raw_os_error() == Some(libc::ELOOP) {
+                            crate::shared_folder::root::PathProblem::LinkLoop
+                        } else {
+                            crate::shared_folder::root::PathProblem::Missing
+                        };
+                        tracing::warn!("skipping {}: a link: {problem}", path.display());
+                        (false, task_name, Some(TaskError::BadLink { problem }))
+                    }
+                }
+            } else if ft.is_dir() && task_name && name.to_lowercase().ends_with(".txt") {
+                // A folder named like a task file: tell its owner rather than walk into it.
+                (false, true, Some(TaskError::NotAFile { what: "a folder" }))
+            } else if !ft.is_dir() && !ft.is_file() {
+                (
+                    false,
+                    task_name,
+                    Some(TaskError::NotAFile { what: ft.name() }),
+                )
+            } else {
+                (ft.is_dir(), ft.is_file(), None)
+            };
+            if is_dir {
+                self.dir(&path, in_tasks);
+                continue;
+            }
+            if !is_file {
+                continue;
+            }
+            if let Some(reason) = by_name {
+                self.skip(path, reason);
+                continue;
+            }
+            let stem = &name[..name.len() - 4];
+            let mut problem = problem;
+            if problem.is_none() && name.chars().any(char::is_control) {
+                problem = Some(TaskError::BadFileName);
+            }
+            let (bytes, modified) = match &problem {
+                Some(_) => (
+                    Vec::new(),
+                    std::fs::symlink_metadata(&path)
+                        .and_then(|m| m.modified())
+                        .unwrap_or(SystemTime::UNIX_EPOCH),
+                ),
+                None => match read_task_file(&path) {
+                    Ok(r) => r,
+                    Err(ReadProblem::Gone(_)) => continue,
+                    Err(ReadProblem::Task(p)) => {
+                        tracing::warn!("cannot read {}: {p}", path.display());
+                        problem = Some(p);
+                        (
+                            Vec::new(),
+                            std::fs::symlink_metadata(&path)
+                                .and_then(|m| m.modified())
+                                .unwrap_or(SystemTime::UNIX_EPOCH),
+                        )
+                    }
+                },
+            };
+            let head = problem.is_none().then_some(bytes.as_slice());
+            if let Role::Skip(reason) =
+                classify::by_content(name, head, &|other| names.contains(other))
+            {
+                self.skip(path, reason);
+                continue;
+            }
+            let error_name = format!("{stem}{}", classify::ERROR_SUFFIX);
+            let error_modified = names
+                .contains(error_name.as_str())
+                .then(|| crate::shared_folder::confined::modified(&dir.join(&error_name)))
+                .flatten();
+            let has_warnings_file =
+                names.contains(format!("{stem}{}", classify::WARNINGS_SUFFIX).as_str());
+            let rel = self.root.rel(&path);
+            let priority = self.priority.is_some_and(|p| {
+                let p = p.trim_end_matches('/');
+                rel.starts_with(p) && rel[p.len()..].starts_with('/')
+            });
+            self.found.push(TaskFile {
+                kind: TaskKind::from_rel(&rel),
+                path,
+                rel,
+                modified,
+                priority,
+                error_modified,
+                has_warnings_file,
+                bytes: bytes.into(),
+                problem,
+            });
+        }
+    }
+}
+
+/// Finds the task files of `root`, in processing order (see the module docs).
+pub fn discover(root: &Root, priority_folder: Option<&str>) -> std::io::Result<Vec<TaskFile>> {
+    Ok(discover_all(root, priority_folder)?.tasks)
+}
+
+/// Finds the task files of `root`, in processing order, and the files where a task could be
+/// that are not run, with the reason.
+pub fn discover_all(root: &Root, priority_folder: Option<&str>) -> std::io::Result<Found> {
+    let mut walk = Walk {
+        root,
+        priority: priority_folder,
+        found: Vec::new(),
+        skipped: Vec::new(),
+        linked_dirs: HashSet::new(),
+    };
+    let mut tops: Vec<(PathBuf, bool)> = Vec::new();
+    for entry in std::fs::read_dir(root.path())? {
+        let entry = entry?;
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if is_hidden(&name) {
+            continue;
+        }
+        let path = entry.path();
+        let inside = path
+            .canonicalize()
+            .is_ok_and(|c| root.contains(&c) && c.is_dir());
+        if inside {
+            tops.push((path, name == TASKS_DIR));
+        }
+    }
+    tops.sort();
+    for (top, in_tasks) in tops {
+        walk.dir(&top, in_tasks);
+    }
+    let mut found = walk.found;
+    if !walk.linked_dirs.is_empty() {
+        // A file reachable through a link inside the root is taken once, by its first path.
+        let mut seen = HashSet::new();
+        found.retain(|t| seen.insert(t.path.canonicalize().unwrap_or_else(|_| t.path.clone())));
+    }
+    let mut skipped = walk.skipped;
+    skipped.sort_by(|a, b| a.rel.cmp(&b.rel));
+    Ok(Found {
+        tasks: fair_order(found),
+        skipped,
+    })
+}
+
+/// Orders tasks: the priority folder first (oldest first), then round-robin across members,
+/// each member's oldest first, members in the order of their oldest task.
+pub fn fair_order(tasks: Vec<TaskFile>) -> Vec<TaskFile> {
+    let older = |a: &TaskFile, b: &TaskFile| (a.modified, &a.rel).cmp(&(b.modified, &b.rel));
+    let (mut priority, rest): (Vec<_>, Vec<_>) = tasks.into_iter().partition(|t| t.priority);
+    priority.sort_by(older);
+    let mut members: BTreeMap<String, Vec<TaskFile>> = BTreeMap::new();
+    for t in rest {
+        members
+            .entry(t.kind.member().to_string())
+            .or_default()
+            .push(t);
+    }
+    let mut queues: Vec<Vec<TaskFile>> = members
+        .into_values()
+        .map(|mut q| {
+            q.sort_by(older);
+            q.reverse(); // pop() takes the oldest
+            q
+        })
+        .collect();
+    queues.sort_by(|a, b| match (a.last(), b.last()) {
+        (Some(x), Some(y)) => older(x, y),
+        (x, y) => x.is_some().cmp(&y.is_some()),
+    });
+    let mut out = priority;
+    while queues.iter().any(|q| !q.is_empty()) {
+        for q in &mut queues {
+            if let Some(t) = q.pop() {
+                out.push(t);
+            }
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,7 @@
+//! What the shared folder holds and what a run would do with it: finding task files
+//! ([`discover`]), telling a task from runvqgan's own files ([`classify`]), and the whole
+//! plan of a night as a pure function ([`plan`]).
+
+pub mod classify;
+pub mod discover;
+pub mod plan;

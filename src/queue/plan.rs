@@ -1,0 +1,442 @@
+//! The whole pipeline without a GPU: discover -> read -> validate -> expand -> name. A pure
+//! function of the shared folder's contents (it writes nothing), used by `plan` to show what
+//! a run would do and by `run` to do it.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use serde::Serialize;
+
+use crate::call::job::Job;
+use crate::call::sidecar::{GenerateCall, ImageIndex, ModelRef, Provenance, Sidecar};
+use crate::config::Config;
+use crate::outputs::lifecycle;
+use crate::outputs::naming::{OutputIndex, output_names};
+use crate::queue::discover::{Skipped, TaskFile, discover_all};
+use crate::shared_folder::root::Root;
+use crate::task::validate::{FolderCache, TaskContext, check_bytes};
+use crate::task::{Problems, TaskError, TaskSpec, Validated, expand};
+
+/// What will happen to a task, as `plan --json` names it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Status {
+    /// Valid: its missing images will be made.
+    Ok,
+    /// Invalid: an `_ERROR.txt` will be written.
+    Invalid,
+    /// Not run: a file where a task could be that is not one (a template, notes beside a
+    /// picture, ...); the reason says why.
+    Skipped,
+}
+
+/// One image the run will make.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PlannedImage {
+    /// `k`: the 1-based index in the task's expansion.
+    pub index: u32,
+    /// `N`: the task's total number of images.
+    pub total: u32,
+    /// `n` in `<out_file>_<n>.png`.
+    pub number: u32,
+    /// The style of this image (`""`: plain).
+    pub style: String,
+    /// The PNG, absolute.
+    pub output: PathBuf,
+    /// The PNG, relative to the root.
+    pub output_rel: String,
+    /// The sidecar `.txt`, absolute.
+    pub sidecar_path: PathBuf,
+    /// The engine job (paths relative to the root; see [`Job::resolved`]). `job.seed` is
+    /// `seed + k - 1` when the task gives a seed, else `None` (the engine picks one).
+    pub job: Job,
+    /// Whether a pending marker left by an earlier, interrupted run already reserves this
+    /// number for this image (see [`crate::outputs::naming`]).
+    pub reserved: bool,
+}
+
+impl PlannedImage {
+    /// The final prompt string.
+    pub fn prompt(&self) -> &str {
+        self.job.prompts.as_deref().unwrap_or_default()
+    }
+
+    /// Iterations (the planner always sets them).
+    pub fn iterations(&self) -> u32 {
+        self.job
+            .iterations
+            .expect("a planned job always has its iterations")
+    }
+
+    /// `[width, height]` (the planner always sets it).
+    pub fn size(&self) -> [u32; 2] {
+        self.job.size.expect("a planned job always has its size")
+    }
+
+    /// The sidecar to write once the image exists: the call with this image's settings and
+    /// models, and the provenance runvqgan knows before generating. `run` fills in
+    /// `call.job.seed` (when the engine picked it), `device`, `started`, `seconds` and
+    /// `final_loss`.
+    pub fn sidecar(&self, task: &str, sha256: &str, config: &Config, root: &Root) -> Sidecar {
+        let set = config.model_set();
+        Sidecar {
+            call: GenerateCall {
+                job: self.job.clone(),
+                models: ModelRef {
+                    clip_model: Some(set.clip_model.clone()),
+                    vqgan_config: Some(set.vqgan_config.clone()),
+                    vqgan_checkpoint: Some(set.vqgan_checkpoint.clone()),
+                },
+                cuda_device: None,
+                deterministic: false,
+            },
+            provenance: Provenance {
+                runvqgan: Some(env!("CARGO_PKG_VERSION").to_string()),
+                task: Some(task.to_string()),
+                task_sha256: Some(sha256.to_string()),
+                image: Some(ImageIndex {
+                    index: self.index,
+                    total: self.total,
+                }),
+                model_set: Some(config.model.clone()),
+                root: Some(root.path().display().to_string()),
+                ..Provenance::default()
+            },
+        }
+    }
+}
+
+/// One task and what the run will do with it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PlannedTask {
+    /// The task file.
+    pub file: TaskFile,
+    /// Ready, invalid or skipped, with what each needs.
+    pub verdict: Verdict,
+}
+
+/// The planner's verdict on a task.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Verdict {
+    /// Valid: its missing images will be made.
+    Ready(Box<ReadyTask>),
+    /// Invalid: every problem, for its `_ERROR.txt`.
+    Invalid(Problems),
+    /// Not run, and why: a file where a task could be that is not one (a template, notes
+    /// beside a picture, ...; see [`crate::queue::classify`]).
+    Skipped(String),
+}
+
+/// A valid task and the images it still needs.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ReadyTask {
+    /// The validated task.
+    pub spec: TaskSpec,
+    /// Hex SHA-256 of the task file's bytes.
+    pub sha256: String,
+    /// Caps applied.
+    pub warnings: Vec<String>,
+    /// Images still to make, in expansion order (empty when all exist already).
+    pub images: Vec<PlannedImage>,
+    /// Expansion indices k already made by an earlier, interrupted run.
+    pub already_made: Vec<u32>,
+    /// Numbers in the output folder whose pending markers are stale: they name this task
+    /// with other contents or an image already made, or a task file that no longer exists.
+    pub stale_pending: Vec<u32>,
+}
+
+impl PlannedTask {
+    /// Ok, invalid or skipped.
+    pub fn status(&self) -> Status {
+        match self.verdict {
+            Verdict::Ready(_) => Status::Ok,
+            Verdict::Invalid(_) => Status::Invalid,
+            Verdict::Skipped(_) => Status::Skipped,
+        }
+    }
+
+    /// The images still to make (none unless ready).
+    pub fn images(&self) -> &[PlannedImage] {
+        match &self.verdict {
+            Verdict::Ready(ready) => &ready.images,
+            _ => &[],
+        }
+    }
+
+    /// The caps applied (none unless ready).
+    pub fn warnings(&self) -> &[String] {
+        match &self.verdict {
+            Verdict::Ready(ready) => &ready.warnings,
+            _ => &[],
+        }
+    }
+
+    /// The text for the `error` field of `plan --json` and for people: the problems of an
+    /// invalid task (one per line, each naming the file), or why a task is skipped.
+    pub fn error_text(&self) -> Option<String> {
+        match &self.verdict {
+            Verdict::Ready(_) => None,
+            Verdict::Invalid(problems) => Some(problems.to_string()),
+            Verdict::Skipped(reason) => Some(reason.clone()),
+        }
+    }
+}
+
+/// Plans tasks one at a time, sharing one [`OutputIndex`] so that numbers handed to one task
+/// are not handed to the next.
+pub struct Planner<'a> {
+    root: &'a Root,
+    config: &'a Config,
+    index: OutputIndex,
+    folders: FolderCache,
+}
+
+impl<'a> Planner<'a> {
+    /// A planner for `root` with `config`.
+    pub fn new(root: &'a Root, config: &'a Config) -> Planner<'a> {
+        Planner {
+            root,
+            config,
+            index: OutputIndex::new(),
+            folders: FolderCache::default(),
+        }
+    }
+
+    /// Plans one task file.
+    pub fn plan_task(&mut self, file: &TaskFile) -> PlannedTask {
+        PlannedTask {
+            file: file.clone(),
+            verdict: self.verdict(file),
+        }
+    }
+
+    fn verdict(&mut self, file: &TaskFile) -> Verdict {
+        let invalid = |errors: Vec<TaskError>| {
+            Verdict::Invalid(Problems {
+                task: file.rel.clone(),
+                errors,
+            })
+        };
+        let sha256 = lifecycle::task_sha256(&file.bytes);
+        let validated = match check_task(file, self.root, self.config, &self.folders) {
+            Ok(v) => v,
+            Err(errors) => return invalid(errors),
+        };
+        let spec = validated.spec;
+        match self.name_images(&spec, &file.rel, &sha256) {
+            Ok((images, already_made, stale_pending)) => Verdict::Ready(Box::new(ReadyTask {
+                spec,
+                sha256,
+                warnings: validated.warnings,
+                images,
+                already_made,
+                stale_pending,
+            })),
+            Err(e) => invalid(vec![TaskError::BadPath {
+                field: "out_folder",
+                value: spec.out_folder_rel.clone(),
+                problem: crate::shared_folder::root::PathProblem::Missing,
+                fix: format!("the folder cannot be listed ({e}); ask the workstation owner"),
+            }]),
+        }
+    }
+
+    fn name_images(
+        &mut self,
+        spec: &TaskSpec,
+        task_rel: &str,
+        sha: &str,
+    ) -> std::io::Result<(Vec<PlannedImage>, Vec<u32>, Vec<u32>)> {
+        let folder = &spec.out_folder;
+        let made = self
+            .index
+            .made_images(folder, &spec.out_file, task_rel, sha)?;
+        // Numbers reserved for this task's images by a run that did not finish them.
+        let mut reserved: BTreeMap<u32, u32> = BTreeMap::new();
+        let mut stale = Vec::new();
+        for (n, marker) in self.index.pending(folder, &spec.out_file)? {
+            let Some(marker) = marker else { continue };
+            if marker.task != task_rel {
+                if !self.root.path().join(&marker.task).exists() {
+                    stale.push(n);
+                }
+                continue;
+            }
+            let k = marker.image;
+            if marker.task_sha256 != sha
+                || self.index.has_sidecar(folder, &spec.out_file, n)?
+                || made.contains(&k)
+                || k == 0
+                || k > spec.total_images()
+                || reserved.contains_key(&k)
+            {
+                stale.push(n);
+            } else {
+                reserved.insert(k, n);
+            }
+        }
+        let todo: Vec<_> = expand(spec)
+            .into_iter()
+            .filter(|img| !made.contains(&img.index))
+            .collect();
+        let fresh = todo
+            .iter()
+            .filter(|img| !reserved.contains_key(&img.index))
+            .count();
+        let mut numbers = self
+            .index
+            .allocate(folder, &spec.out_file, fresh as u32)?
+            .into_iter();
+        let images = todo
+            .into_iter()
+            .map(|img| match reserved.get(&img.index) {
+                Some(n) => (img, *n, true),
+                None => (
+                    img,
+                    numbers.next().expect("one number per fresh image"),
+                    false,
+                ),
+            })
+            .map(|(img, number, reserved)| {
+                let (png, txt) = output_names(&spec.out_file, number);
+                let output_rel = join_rel(&spec.out_folder_rel, &png);
+                PlannedImage {
+                    index: img.index,
+                    total: img.total,
+                    number,
+                    style: img.style,
+                    output: folder.join(&png),
+                    sidecar_path: folder.join(&txt),
+                    job: Job {
+                        prompts: Some(img.prompt),
+                        image_prompts: spec.in_file.iter().cloned().collect(),
+                        iterations: Some(spec.iterations),
+                        size: Some(spec.size),
+                        init_image: spec.template_file.clone(),
+                        seed: img.seed,
+                        output: Some(output_rel.clone()),
+                        options: spec.options.clone(),
+                    },
+                    output_rel,
+                    reserved,
+                }
+            })
+            .collect();
+        let made = made
+            .into_iter()
+            .filter(|k| *k <= spec.total_images())
+            .collect();
+        Ok((images, made, stale))
+    }
+}
+
+fn join_rel(folder: &str, name: &str) -> String {
+    if folder.is_empty() {
+        name.to_string()
+    } else {
+        format!("{folder}/{name}")
+    }
+}
+
+/// Validates a discovered task file exactly as `run` does (the same check for `plan`,
+/// `check` and `run`): its read problem, or its contents in its place in the root.
+pub fn check_task(
+    file: &TaskFile,
+    root: &Root,
+    config: &Config,
+    folders: &FolderCache,
+) -> Result<Validated, Vec<TaskError>> {
+    if let Some(problem) = &file.problem {
+        return Err(vec![problem.clone()]);
+    }
+    let ctx = TaskContext {
+        root,
+        task: &file.path,
+        kind: &file.kind,
+        limits: &config.limits(),
+        folders: Some(folders),
+    };
+    check_bytes(&file.bytes, &ctx)
+}
+
+/// A file that is not run, as a planned entry with status [`Status::Skipped`] and the reason.
+pub fn skipped_entry(s: &Skipped) -> PlannedTask {
+    PlannedTask {
+        file: TaskFile {
+            path: s.path.clone(),
+            rel: s.rel.clone(),
+            kind: crate::task::TaskKind::from_rel(&s.rel),
+            modified: std::time::SystemTime::UNIX_EPOCH,
+            priority: false,
+            error_modified: None,
+            has_warnings_file: false,
+            bytes: std::sync::Arc::from(&b""[..]),
+            problem: None,
+        },
+        verdict: Verdict::Skipped(format!("{}: not run: {}", s.rel, s.reason)),
+    }
+}
+
+/// Discovers, validates, expands and names every task of `root`, in processing order,
+/// followed by the files not run (by path), each with its reason. Writes nothing.
+pub fn plan(root: &Root, config: &Config) -> std::io::Result<Vec<PlannedTask>> {
+    let found = discover_all(root, config.priority_folder.as_deref())?;
+    let mut planner = Planner::new(root, config);
+    let mut planned: Vec<PlannedTask> = found.tasks.iter().map(|f| planner.plan_task(f)).collect();
+    planned.extend(found.skipped.iter().map(skipped_entry));
+    Ok(planned)
+}
+
+/// One image in `plan --json`.
+#[derive(Debug, Serialize)]
+pub struct JsonImage<'a> {
+    /// The PNG, relative to the root.
+    pub output: &'a str,
+    /// The final prompt string.
+    pub prompt: &'a str,
+    /// `[width, height]`.
+    pub size: [u32; 2],
+    /// Iterations.
+    pub iterations: u32,
+    /// The seed, or null when the engine will pick one.
+    pub seed: Option<u64>,
+}
+
+/// One task in `plan --json`. The shape is an interface: other tools read it.
+#[derive(Debug, Serialize)]
+pub struct JsonTask<'a> {
+    /// The task file, relative to the root.
+    pub task: &'a str,
+    /// `ok`, `invalid` or `skipped`.
+    pub status: Status,
+    /// The problems (invalid) or the reason (skipped); null when ok.
+    pub error: Option<String>,
+    /// Caps applied.
+    pub warnings: &'a [String],
+    /// The images still to make.
+    pub images: Vec<JsonImage<'a>>,
+}
+
+/// The `plan --json` view of a plan.
+pub fn json_view(tasks: &[PlannedTask]) -> Vec<JsonTask<'_>> {
+    tasks
+        .iter()
+        .map(|t| JsonTask {
+            task: &t.file.rel,
+            status: t.status(),
+            error: t.error_text(),
+            warnings: t.warnings(),
+            images: t
+                .images()
+                .iter()
+                .map(|i| JsonImage {
+                    output: &i.output_rel,
+                    prompt: i.prompt(),
+                    size: i.size(),
+                    iterations: i.iterations(),
+                    seed: i.job.seed,
+                })
+                .collect(),
+        })
+        .collect()
+}

@@ -1,0 +1,9 @@
+//! What a run leaves for the owner: the typed [`events`] and their [`sinks`] (log, terminal,
+//! members' error files), the [`progress`] display, run [`summary`] files and measured
+//! [`speeds`].
+
+pub mod events;
+pub mod progress;
+pub mod sinks;
+pub mod speeds;
+pub mod summary;

@@ -1,0 +1,410 @@
+//! The three human-facing sinks of a night's [`Event`]s: the run log file (`runvqgan.log`,
+//! one line per event for the owner), the terminal (messages between the progress bars) and
+//! the members' `_ERROR.txt` files. Every name that reaches a log line or the terminal has
+//! its control characters escaped ([`escape`]), so a task file's name cannot forge a line.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use crate::outputs::lifecycle::{self, Failure};
+use crate::records::events::{Event, NoteState, Outcome, Sink, TaskCounts, escape};
+use crate::records::progress::{Progress, RunLog, timestamp};
+
+/// The line the run log gets for `event` (without its timestamp), or `None`.
+pub fn log_line(event: &Event) -> Option<String> {
+    Some(match event {
+        Event::RunStarted {
+            host,
+            pid,
+            slurm_job_id,
+            slurm_array_job_id,
+            slurm_array_task_id,
+            device,
+            tasks,
+            images,
+            invalid,
+            skipped,
+            deadline,
+        } => format!(
+            "run started (host {host}, process {pid}{}{}): {tasks} task(s) to do with \
+             {images} image(s), {invalid} invalid, {skipped} skipped{}",
+            slurm_job_id
+                .as_deref()
+                .map(|j| format!(
+                    ", {}",
+                    crate::host::slurm::describe_job(
+                        j,
+                        slurm_array_job_id.as_deref(),
+                        slurm_array_task_id.as_deref()
+                    )
+                ))
+                .unwrap_or_default(),
+            device
+                .as_deref()
+                .map(|d| format!(", device {d}"))
+                .unwrap_or_default(),
+            deadline
+                .as_deref()
+                .map(|d| format!("; no image starts that cannot end by {d}"))
+                .unwrap_or_default(),
+        ),
+        Event::ClaimsChosen { kind, reason, .. } => format!("claims: {kind}; {reason}"),
+        Event::ClaimLost { task } => format!(
+            "task {task}: this run's lease on it expired or was taken over by another run; \
+             left to that run (the images made stay)"
+        ),
+        Event::ClaimTakenOver { task, host, pid } => format!(
+            "task {task}: took over the claim of process {pid} on host {host}, which stopped \
+             renewing it"
+        ),
+        Event::TaskSkipped { reason, .. } => reason.clone(),
+        Event::TaskInvalid {
+            task,
+            error_file,
+            error_file_state,
+            ..
+        } => match error_file_state {
+            NoteState::Unchanged => {
+                format!("task still invalid: {task} (unchanged, see {error_file})")
+            }
+            NoteState::Busy => format!(
+                "task invalid: {task}; another runvqgan process holds it, its error file is left to that process"
+            ),
+            NoteState::Written | NoteState::Failed => {
+                format!("task invalid: {task} (see {error_file})")
+            }
+        },
+        Event::TaskNotes {
+            task,
+            wrote,
+            removed,
+        } => {
+            let mut parts: Vec<String> = wrote.iter().map(|w| format!("wrote {w}")).collect();
+            parts.extend(
+                removed
+                    .iter()
+                    .map(|r| format!("removed {r}, which no longer applies")),
+            );
+            format!("task {task}: {}", parts.join("; "))
+        }
+        Event::TaskWarning { task, warning } => format!("task {task}: warning: {warning}"),
+        Event::TaskBusy { task } => {
+            format!("task {task}: another runvqgan process is working on it; left to that process")
+        }
+        Event::ClaimFailed {
+            task,
+            claim_file,
+            error,
+        } => format!(
+            "task {task}: cannot be claimed (the claim file {claim_file} cannot be written: \
+             {error}); the folder of the task must be writable for runvqgan"
+        ),
+        Event::TaskGone { task } => {
+            format!("task {task}: it was removed or renamed before it ran; nothing done")
+        }
+        Event::ModelSetLoaded {
+            model_set,
+            vqgan_kind,
+            factor,
+            n_embed,
+            clip_model,
+            device,
+            seconds,
+        } => format!(
+            "loaded model set {model_set}: {vqgan_kind} f{factor} ({n_embed} codes), \
+             CLIP {clip_model}, on {device} in {seconds:.1} s"
+        ),
+        Event::BatchSplit {
+            output, from, to, ..
+        } => format!(
+            "a batch of {from} images of {output} ran out of GPU memory; trying batches of {to}"
+        ),
+        Event::ImageWritten {
+            task,
+            output,
+            seconds,
+            iterations,
+            final_loss,
+            seed,
+            ..
+        } => format!(
+            "image {task} -> {output}: {seconds:.1} s, {:.2} it/s, final loss {final_loss:.4}, \
+             seed {seed}",
+            f64::from(*iterations) / seconds.max(1e-9)
+        ),
+        Event::ImageFailed {
+            task,
+            output,
+            message,
+            traceback,
+            ..
+        } => {
+            // The traceback follows, indented, one escaped line each: it cannot start a line
+            // that looks like an event.
+            let mut line = escape(&format!("image failed: {task} -> {output}: {message}"));
+            for tb in traceback.lines() {
+                line.push_str("\n    | ");
+                line.push_str(&escape(tb));
+            }
+            return Some(line);
+        }
+        Event::TaskFailed {
+            task,
+            error_file,
+            message,
+            ..
+        } => format!("task failed: {task}: {message} (see {error_file})"),
+        Event::ErrorFileFailed { task, error, .. } => {
+            format!("task {task}: its error file cannot be written: {error}")
+        }
+        Event::TaskChanged {
+            task,
+            reason,
+            all_made: false,
+        } => format!("task {task}: {reason}; its remaining images are left for the next run"),
+        Event::TaskChanged {
+            task,
+            reason,
+            all_made: true,
+        } => {
+            format!("task {task}: {reason}; it is not marked done, the next run looks at it again")
+        }
+        Event::TaskDone { task, renamed_to } => format!("task done: {task} -> {renamed_to}"),
+        Event::DoneRenameFailed { task, error } => {
+            format!("task {task}: all images exist, but it cannot be renamed to .done: {error}")
+        }
+        Event::NothingToClaim { busy } => format!(
+            "nothing left to claim: all {busy} task(s) to do are being run by other runvqgan \
+             processes"
+        ),
+        Event::BudgetReached { reason, left } => format!(
+            "stopped for the time budget: {reason}. Left for the next run: {}",
+            left.join(", ")
+        ),
+        Event::Interrupted {} => {
+            "interrupted (Ctrl-C or SIGTERM): nothing partial was written; the next run makes \
+             the missing images"
+                .to_string()
+        }
+        Event::RunFinished {
+            outcome,
+            tasks:
+                TaskCounts {
+                    done,
+                    failed,
+                    invalid,
+                    still_invalid,
+                    skipped,
+                    busy,
+                    changed,
+                },
+            images,
+            seconds,
+            ..
+        } => {
+            let mut s = format!(
+                "run {}: {done} task(s) done, {failed} failed, {invalid} invalid, {skipped} \
+                 skipped; {images} image(s) written in {}",
+                match outcome {
+                    Outcome::Interrupted => "interrupted",
+                    Outcome::BudgetReached => "stopped for the time budget",
+                    Outcome::Finished => "finished",
+                },
+                humantime::format_duration(Duration::from_secs(*seconds)),
+            );
+            if *still_invalid > 0 {
+                s.push_str(&format!(
+                    "; {still_invalid} of the invalid task(s) already had the same error file"
+                ));
+            }
+            if *busy > 0 {
+                s.push_str(&format!(
+                    "; {busy} task(s) left to other runvqgan processes"
+                ));
+            }
+            if *changed > 0 {
+                s.push_str(&format!(
+                    "; {changed} task(s) changed or removed while running, left for the next run"
+                ));
+            }
+            s
+        }
+        Event::RunFailed { error, .. } => format!("run failed: {error}"),
+        Event::GalleryBuilt {
+            dir,
+            images,
+            thumbnails_made,
+            seconds,
+        } => format!(
+            "gallery: {images} image(s), {thumbnails_made} new thumbnail(s), in {seconds:.1} s \
+             -> {dir}/index.html"
+        ),
+        Event::GalleryFailed { dir, error } => format!("gallery {dir} not built: {error}"),
+        Event::DeviceBusy { device, holder } => format!(
+            "run not started: device {device} is in use by another runvqgan run ({}); this run \
+             touches no task",
+            if holder.is_empty() {
+                "process unknown"
+            } else {
+                holder
+            }
+        ),
+    })
+    .map(|line| escape(&line))
+}
+
+/// How loud a terminal message is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Level {
+    Info,
+    Warn,
+    Error,
+}
+
+/// The terminal's message for `event`, or `None`. Most are the log line; a few are shorter.
+pub fn terminal_line(event: &Event) -> Option<(Level, String)> {
+    let (level, text) = match event {
+        Event::TaskSkipped { reason, .. } => (Level::Info, reason.clone()),
+        Event::TaskInvalid {
+            problems,
+            error_file_state: NoteState::Unchanged,
+            ..
+        } => (
+            Level::Info,
+            format!("still invalid: {}", problems.lines().join("; ")),
+        ),
+        Event::TaskInvalid { problems, .. } => (
+            Level::Warn,
+            format!("invalid task: {}", problems.lines().join("; ")),
+        ),
+        Event::TaskWarning { .. }
+        | Event::TaskNotes { .. }
+        | Event::RunStarted { .. }
+        | Event::ModelSetLoaded { .. } => {
+            return None;
+        }
+        Event::ImageWritten {
+            output,
+            seconds,
+            iterations,
+            final_loss,
+            seed,
+            ..
+        } => (
+            Level::Info,
+            format!(
+                "wrote {output} ({seconds:.1} s, {:.2} it/s, loss {final_loss:.4}, seed {seed})",
+                f64::from(*iterations) / seconds.max(1e-9)
+            ),
+        ),
+        Event::ImageFailed {
+            task,
+            output,
+            message,
+            ..
+        } => (Level::Error, format!("{task} -> {output}: {message}")),
+        Event::TaskDone { task, .. } => (Level::Info, format!("done: {task}")),
+        Event::TaskFailed { .. } | Event::TaskGone { .. } => return None,
+        Event::ClaimFailed { .. }
+        | Event::ErrorFileFailed { .. }
+        | Event::DoneRenameFailed { .. }
+        | Event::RunFailed { .. } => (Level::Error, log_line(event)?),
+        Event::GalleryFailed { .. } => (Level::Warn, log_line(event)?),
+        Event::GalleryBuilt { .. } => (Level::Info, log_line(event)?),
+        Event::DeviceBusy { .. } => (Level::Warn, log_line(event)?),
+        Event::BatchSplit { .. }
+        | Event::TaskChanged { .. }
+        | Event::ClaimLost { .. }
+        | Event::ClaimTakenOver { .. }
+        | Event::BudgetReached { .. }
+        | Event::Interrupted {} => (Level::Warn, log_line(event)?),
+        Event::TaskBusy { .. }
+        | Event::NothingToClaim { .. }
+        | Event::RunFinished { .. }
+        | Event::ClaimsChosen { .. } => (Level::Info, log_line(event)?),
+    };
+    Some((level, escape(&text)))
+}
+
+/// The run log file as a sink.
+pub struct LogSink(pub RunLog);
+
+impl Sink for LogSink {
+    fn event(&self, event: &Event, _at: SystemTime, _follow: &mut Vec<Event>) {
+        if let Some(line) = log_line(event) {
+            self.0.line(&line);
+        }
+    }
+}
+
+/// The terminal as a sink: messages go through `tracing`, between the progress bars.
+pub struct TerminalSink(pub Arc<Progress>);
+
+impl Sink for TerminalSink {
+    fn event(&self, event: &Event, _at: SystemTime, _follow: &mut Vec<Event>) {
+        let Some((level, text)) = terminal_line(event) else {
+            return;
+        };
+        self.0.say(|| match level {
+            Level::Info => tracing::info!("{text}"),
+            Level::Warn => tracing::warn!("{text}"),
+            Level::Error => tracing::error!("{text}"),
+        });
+        if let Event::ImageFailed { traceback, .. } = event
+            && !traceback.is_empty()
+        {
+            tracing::debug!("{traceback}");
+        }
+    }
+}
+
+/// The members' `_ERROR.txt` files of failures as a sink: a task that failed while generating
+/// gets the reason and a hint (an invalid task's error file is kept by [`crate::outputs::notes::sync`],
+/// which `check` shares). A file that cannot be written becomes an [`Event::ErrorFileFailed`].
+pub struct ErrorFileSink {
+    /// The root the events' paths are relative to.
+    pub root: PathBuf,
+}
+
+impl Sink for ErrorFileSink {
+    fn event(&self, event: &Event, _at: SystemTime, follow: &mut Vec<Event>) {
+        // An invalid task's error file is written by `notes::sync` (shared with `check`)
+        // before its event; this sink writes the reports of failures while generating.
+        let (task, error_file, written) = match event {
+            Event::TaskFailed {
+                task,
+                output,
+                error_file,
+                kind,
+                message,
+                size,
+            } => {
+                let failure = Failure {
+                    kind: *kind,
+                    message: message.clone(),
+                    size: *size,
+                };
+                let text = lifecycle::failure_report(task, output, &failure);
+                (
+                    task,
+                    error_file,
+                    lifecycle::write_failure_file(&self.root.join(task), &text),
+                )
+            }
+            _ => return,
+        };
+        if let Err(e) = written {
+            follow.push(Event::ErrorFileFailed {
+                task: task.clone(),
+                error_file: error_file.clone(),
+                error: e.to_string(),
+            });
+        }
+    }
+}
+
+/// The RFC 3339 form of a deadline, for [`Event::RunStarted`].
+pub fn deadline_text(deadline: Option<SystemTime>) -> Option<String> {
+    deadline.map(timestamp)
+}

@@ -1,0 +1,531 @@
+//! The morning after, machine-readable: every run's summary, built from its events, written
+//! to `<root>/.runvqgan/runs/<run>.json` when the run ends (finished, stopped, interrupted or
+//! failed). When configured, the same moment also writes a Prometheus textfile
+//! (`metrics_file`) and runs the owner's `on_finish` command (a program and its arguments,
+//! never a shell) with the summary JSON on its standard input, so that the owner can mail
+//! or chat it with the tools they already use. `runvqgan status` reads the last summary.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::Mutex;
+use std::time::{Duration, Instant, SystemTime};
+
+use serde::{Deserialize, Serialize};
+
+use crate::records::events::{Event, Outcome, Sink, TaskCounts};
+use crate::records::progress::local_timestamp;
+
+/// The folder of run summaries, relative to the root.
+pub const RUNS_DIR: &str = ".runvqgan/runs";
+
+/// How long `on_finish` may take before it is stopped.
+pub const ON_FINISH_TIMEOUT: Duration = Duration::from_secs(120);
+
+/// A task that failed, and why.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FailedTask {
+    pub task: String,
+    /// The failure kind (`out_of_memory`, `engine`, ...; see docs/events.md).
+    pub kind: String,
+    pub message: String,
+}
+
+/// A task that is invalid, and its problems.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct InvalidTask {
+    pub task: String,
+    pub problems: Vec<String>,
+}
+
+/// What one run did. Written as `<root>/.runvqgan/runs/<run>.json`; the fields are
+/// documented in docs/events.md.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RunSummary {
+    /// The run's id, as in `events.jsonl`.
+    pub run: String,
+    pub root: String,
+    /// Local time with offset.
+    pub started: String,
+    pub finished: String,
+    /// Seconds since 1970, for programs.
+    pub started_unix: u64,
+    pub finished_unix: u64,
+    pub seconds: u64,
+    /// `finished`, `budget_reached`, `interrupted` or `failed`.
+    pub outcome: String,
+    pub exit_code: u8,
+    /// Why the run failed (`failed` only).
+    pub error: Option<String>,
+    pub model_set: String,
+    /// The device the engine ran on, or the configured one when the engine never started.
+    pub device: Option<String>,
+    /// The machine the run ran on.
+    #[serde(default)]
+    pub host: String,
+    /// `SLURM_JOB_ID`, when the run was a Slurm job.
+    #[serde(default)]
+    pub slurm_job_id: Option<String>,
+    /// `SLURM_ARRAY_JOB_ID`, when it was an element of a Slurm job array.
+    #[serde(default)]
+    pub slurm_array_job_id: Option<String>,
+    /// `SLURM_ARRAY_TASK_ID`, when it was an element of a Slurm job array.
+    #[serde(default)]
+    pub slurm_array_task_id: Option<String>,
+    /// How it claimed tasks: `flock`, `lease` or `flock+lease`.
+    #[serde(default)]
+    pub claims: Option<String>,
+    pub images: usize,
+    pub tasks: TaskCounts,
+    pub done: Vec<String>,
+    pub failed: Vec<FailedTask>,
+    pub invalid: Vec<InvalidTask>,
+    /// The time budget's reason for stopping, and the tasks it left.
+    pub budget_reached: Option<String>,
+    pub left: Vec<String>,
+}
+
+impl RunSummary {
+    /// The summary of the last run on `root` (by start time), if any.
+    pub fn last(root: &Path) -> Option<RunSummary> {
+        let dir = root.join(RUNS_DIR);
+        let newest = std::fs::read_dir(&dir)
+            .ok()?
+            .filter_map(|e| e.ok())
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .filter(|n| n.ends_with(".json") && !n.starts_with('.'))
+            .max_by_key(|n| run_order(n))?;
+        let bytes = crate::records::speeds::read_state_file(&dir.join(newest))?;
+        serde_json::from_slice(&bytes).ok()
+    }
+
+    /// The summaries of every element of the Slurm job array `array_job_id` on `root`, by
+    /// element (a resubmitted array has new ids; an element run twice shows twice).
+    pub fn of_array(root: &Path, array_job_id: &str) -> Vec<RunSummary> {
+        let dir = root.join(RUNS_DIR);
+        let Ok(entries) = std::fs::read_dir(&dir) else {
+            return Vec::new();
+        };
+        let mut runs: Vec<RunSummary> = entries
+            .filter_map(|e| e.ok())
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .filter(|n| n.ends_with(".json") && !n.starts_with('.'))
+            .filter_map(|n| crate::records::speeds::read_state_file(&dir.join(n)))
+            .filter_map(|bytes| serde_json::from_slice::<RunSummary>(&bytes).ok())
+            .filter(|r| r.slurm_array_job_id.as_deref() == Some(array_job_id))
+            .collect();
+        let element = |r: &RunSummary| {
+            r.slurm_array_task_id
+                .as_deref()
+                .and_then(|i| i.parse::<u64>().ok())
+                .unwrap_or(u64::MAX)
+        };
+        runs.sort_by(|a, b| {
+            element(a)
+                .cmp(&element(b))
+                .then(a.started_unix.cmp(&b.started_unix))
+        });
+        runs
+    }
+
+    /// The Prometheus textfile of this run (node_exporter's textfile collector format).
+    pub fn metrics(&self) -> String {
+        let root = prometheus_label(&self.root);
+        let mut out = String::new();
+        let mut gauge = |name: &str, help: &str, samples: &[(String, f64)]| {
+            out.push_str(&format!(
+                "# HELP runvqgan_{name} {help}\n# TYPE runvqgan_{name} gauge\n"
+            ));
+            for (labels, value) in samples {
+                out.push_str(&format!(
+                    "runvqgan_{name}{{root=\"{root}\"{labels}}} {value}\n"
+                ));
+            }
+        };
+        let one = |v: f64| [(String::new(), v)];
+        gauge(
+            "last_run_start_timestamp_seconds",
+            "When the last run started.",
+            &one(self.started_unix as f64),
+        );
+        gauge(
+            "last_run_end_timestamp_seconds",
+            "When the last run ended.",
+            &one(self.finished_unix as f64),
+        );
+        gauge(
+            "last_run_duration_seconds",
+            "How long the last run took.",
+            &one(self.seconds as f64),
+        );
+        gauge(
+            "last_run_exit_code",
+            "The exit code of the last run (0 all good, 3 some tasks failed or invalid).",
+            &one(f64::from(self.exit_code)),
+        );
+        gauge(
+            "last_run_images_written",
+            "Images the last run wrote.",
+            &one(self.images as f64),
+        );
+        let t = &self.tasks;
+        let states: Vec<(String, f64)> = [
+            ("done", t.done),
+            ("failed", t.failed),
+            ("invalid", t.invalid),
+            ("skipped", t.skipped),
+            ("busy", t.busy),
+            ("changed", t.changed),
+        ]
+        .iter()
+        .map(|(s, n)| (format!(",state=\"{s}\""), *n as f64))
+        .collect();
+        gauge(
+            "last_run_tasks",
+            "Tasks of the last run, by what became of them.",
+            &states,
+        );
+        out
+    }
+}
+
+/// Run ids start with their UTC start time (`20261129T230000Z-gpu1-4711`): ordering by the
+/// name orders by start.
+fn run_order(name: &str) -> (String, u64) {
+    let stem = name.trim_end_matches(".json");
+    let (time, pid) = stem.rsplit_once('-').unwrap_or((stem, "0"));
+    (time.to_string(), pid.parse().unwrap_or(0))
+}
+
+fn prometheus_label(value: &str) -> String {
+    value
+        .replace('\\', "\\\\")
+        .replace('"', "\\\"")
+        .replace('\n', "\\n")
+}
+
+/// Where the summary goes besides `.runvqgan/runs/`: the configured textfile and command.
+#[derive(Debug, Clone, Default)]
+pub struct Outputs {
+    /// `metrics_file`, made absolute.
+    pub metrics_file: Option<PathBuf>,
+    /// `on_finish`.
+    pub on_finish: Option<Vec<String>>,
+}
+
+/// Builds the summary from the run's events and writes it when the run ends.
+pub struct SummarySink {
+    root: PathBuf,
+    outputs: Outputs,
+    state: Mutex<RunSummary>,
+}
+
+fn unix(t: SystemTime) -> u64 {
+    t.duration_since(SystemTime::UNIX_EPOCH)
+        .unwrap_or_default()
+        .as_secs()
+}
+
+impl SummarySink {
+    /// A sink for the run `run` of `model_set` on `root` that started at `started`,
+    /// configured to run on `device` (`None`: the default).
+    pub fn new(
+        root: &Path,
+        run: &str,
+        started: SystemTime,
+        model_set: &str,
+        device: Option<&str>,
+        outputs: Outputs,
+    ) -> SummarySink {
+        SummarySink {
+            root: root.to_path_buf(),
+            outputs,
+            state: Mutex::new(RunSummary {
+                run: run.to_string(),
+                root: root.display().to_string(),
+                started: local_timestamp(started),
+                finished: String::new(),
+                started_unix: unix(started),
+                finished_unix: 0,
+                seconds: 0,
+                outcome: String::new(),
+                exit_code: 0,
+                error: None,
+                model_set: model_set.to_string(),
+                device: device.map(str::to_string),
+                host: crate::shared_folder::locks::lease::host_name(),
+                slurm_job_id: None,
+                slurm_array_job_id: None,
+                slurm_array_task_id: None,
+                claims: None,
+                images: 0,
+                tasks: TaskCounts::default(),
+                done: Vec::new(),
+                failed: Vec::new(),
+                invalid: Vec::new(),
+                budget_reached: None,
+                left: Vec::new(),
+            }),
+        }
+    }
+
+    fn finish(&self, summary: &RunSummary) {
+        let json = serde_json::to_vec_pretty(summary).expect("a summary always serialises");
+        let written = crate::shared_folder::locks::device::state_dir(&self.root).and_then(|_| {
+            let dir = self.root.join(RUNS_DIR);
+            match std::fs::create_dir(&dir) {
+                Err(e) if e.kind() != std::io::ErrorKind::AlreadyExists => return Err(e),
+                _ => {}
+            }
+            if !std::fs::symlink_metadata(&dir)?.is_dir() {
+                return Err(std::io::Error::other("it is not a folder"));
+            }
+            crate::shared_folder::atomic::write(
+                &dir.join(format!("{}.json", summary.run)),
+                ".summary-",
+                &json,
+                0o644,
+                crate::shared_folder::atomic::Existing::Replace,
+            )
+        });
+        if let Err(e) = written {
+            tracing::warn!(
+                "cannot write the run's summary in {}: {e}",
+                self.root.join(RUNS_DIR).display()
+            );
+        }
+        if let Some(path) = &self.outputs.metrics_file
+            && let Err(e) = write_metrics(path, &summary.metrics())
+        {
+            tracing::warn!("cannot write metrics_file {}: {e}", path.display());
+        }
+        if let Some(argv) = &self.outputs.on_finish
+            && let Err(e) = run_on_finish(argv, &json, ON_FINISH_TIMEOUT)
+        {
+            tracing::warn!("on_finish {argv:?}: {e}");
+        }
+    }
+}
+
+/// Writes the metrics textfile whole (temporary file in its folder, then rename), so that
+/// the collector never reads half of it. The path is the owner's (usually outside the shared
+/// folder, such as node_exporter's textfile folder), so it is written as given.
+fn write_metrics(path: &Path, text: &str) -> std::io::Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = path.parent().unwrap_or(Path::new("."));
+    let mut tmp = tempfile::Builder::new()
+        .prefix(".runvqgan-metrics-")
+        .tempfile_in(dir)?;
+    tmp.write_all(text.as_bytes())?;
+    tmp.as_file()
+        .set_permissions(std::fs::Permissions::from_mode(0o644))?;
+    tmp.persist(path).map_err(|e| e.error)?;
+    Ok(())
+}
+
+/// Runs `argv` (no shell) with `input` on its standard input; its output goes where
+/// runvqgan's goes. `Err` when it cannot start, fails, or outlives `timeout` (then it is
+/// killed).
+pub fn run_on_finish(argv: &[String], input: &[u8], timeout: Duration) -> Result<(), String> {
+    let (program, args) = argv.split_first().ok_or("the command is empty")?;
+    let mut child = Command::new(program)
+        .args(args)
+        .stdin(Stdio::piped())
+        .spawn()
+        .map_err(|e| format!("cannot start it: {e}"))?;
+    if let Some(mut stdin) = child.stdin.take() {
+        // A command that does not read its input is fine.
+        let _ = stdin.write_all(input);
+    }
+    let deadline = Instant::now() + timeout;
+    loop {
+        match child.try_wait() {
+            Ok(Some(status)) if status.success() => return Ok(()),
+            Ok(Some(status)) => return Err(format!("it exited with {status}")),
+            Ok(None) if Instant::now() >= deadline => {
+                let _ = child.kill();
+                let _ = child.wait();
+                return Err(format!(
+                    "it ran longer than {} s and was stopped",
+                    timeout.as_secs()
+                ));
+            }
+            Ok(None) => std::thread::sleep(Duration::from_millis(50)),
+            Err(e) => return Err(e.to_string()),
+        }
+    }
+}
+
+impl Sink for SummarySink {
+    fn event(&self, event: &Event, at: SystemTime, _follow: &mut Vec<Event>) {
+        let mut s = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        match event {
+            Event::TaskInvalid { task, problems, .. } => s.invalid.push(InvalidTask {
+                task: task.clone(),
+                problems: problems.errors.iter().map(ToString::to_string).collect(),
+            }),
+            Event::ModelSetLoaded { device, .. } => s.device = Some(device.clone()),
+            Event::RunStarted {
+                host,
+                slurm_job_id,
+                slurm_array_job_id,
+                slurm_array_task_id,
+                ..
+            } => {
+                s.host = host.clone();
+                s.slurm_job_id = slurm_job_id.clone();
+                s.slurm_array_job_id = slurm_array_job_id.clone();
+                s.slurm_array_task_id = slurm_array_task_id.clone();
+            }
+            Event::ClaimsChosen { kind, .. } => s.claims = Some(kind.clone()),
+            Event::TaskFailed {
+                task,
+                kind,
+                message,
+                ..
+            } => s.failed.push(FailedTask {
+                task: task.clone(),
+                kind: serde_json::to_value(kind)
+                    .ok()
+                    .and_then(|v| v.as_str().map(str::to_string))
+                    .unwrap_or_default(),
+                message: message.clone(),
+            }),
+            Event::ClaimFailed { task, error, .. } => s.failed.push(FailedTask {
+                task: task.clone(),
+                kind: "task_file".into(),
+                message: error.clone(),
+            }),
+            Event::DoneRenameFailed { task, error } => s.failed.push(FailedTask {
+                task: task.clone(),
+                kind: "write".into(),
+                message: error.clone(),
+            }),
+            Event::TaskDone { task, .. } => s.done.push(task.clone()),
+            Event::BudgetReached { reason, left } => {
+                s.budget_reached = Some(reason.clone());
+                s.left = left.clone();
+            }
+            Event::RunFinished {
+                outcome,
+                tasks,
+                images,
+                exit_code,
+                ..
+            } => {
+                s.outcome = match outcome {
+                    Outcome::Finished => "finished",
+                    Outcome::BudgetReached => "budget_reached",
+                    Outcome::Interrupted => "interrupted",
+                }
+                .into();
+                s.tasks = *tasks;
+                s.images = *images;
+                s.exit_code = *exit_code;
+                s.finished = local_timestamp(at);
+                s.finished_unix = unix(at);
+                // From the command's start (the night's own count starts after the
+                // configuration is read), so that it is the difference of the two stamps.
+                s.seconds = s.finished_unix.saturating_sub(s.started_unix);
+                let summary = s.clone();
+                drop(s);
+                self.finish(&summary);
+            }
+            Event::RunFailed { error, exit_code } => {
+                s.outcome = "failed".into();
+                s.error = Some(error.clone());
+                s.exit_code = *exit_code;
+                s.finished = local_timestamp(at);
+                s.finished_unix = unix(at);
+                s.seconds = s.finished_unix.saturating_sub(s.started_unix);
+                s.tasks.invalid = s.invalid.len();
+                s.tasks.failed = s.failed.len();
+                s.tasks.done = s.done.len();
+                let summary = s.clone();
+                drop(s);
+                self.finish(&summary);
+            }
+            _ => {}
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn metrics_are_prometheus_gauges_labelled_with_the_root() {
+        let sink = SummarySink::new(
+            Path::new("/srv/va\"lab"),
+            "20261129T230000Z-1",
+            SystemTime::UNIX_EPOCH + Duration::from_secs(1_800_000_000),
+            "default",
+            None,
+            Outputs::default(),
+        );
+        let mut s = sink.state.lock().unwrap().clone();
+        s.images = 7;
+        s.exit_code = 3;
+        s.tasks.done = 2;
+        let text = s.metrics();
+        assert!(
+            text.contains("# TYPE runvqgan_last_run_images_written gauge\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains("runvqgan_last_run_images_written{root=\"/srv/va\\\"lab\"} 7\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains("runvqgan_last_run_tasks{root=\"/srv/va\\\"lab\",state=\"done\"} 2\n"),
+            "{text}"
+        );
+        assert!(text.contains(
+            "runvqgan_last_run_start_timestamp_seconds{root=\"/srv/va\\\"lab\"} 1800000000\n"
+        ));
+        assert!(text.contains("runvqgan_last_run_exit_code{root=\"/srv/va\\\"lab\"} 3\n"));
+    }
+
+    #[test]
+    fn on_finish_gets_the_summary_on_stdin_without_a_shell() {
+        let dir = tempfile::tempdir().unwrap();
+        let out = dir.path().join("got; rm -rf x");
+        let argv = vec![
+            "/bin/cp".to_string(),
+            "/dev/stdin".to_string(),
+            out.display().to_string(),
+        ];
+        run_on_finish(&argv, b"{\"run\": 1}", Duration::from_secs(30)).unwrap();
+        assert_eq!(std::fs::read(&out).unwrap(), b"{\"run\": 1}");
+    }
+
+    #[test]
+    fn on_finish_failures_and_overruns_are_reported() {
+        let fails = vec!["/bin/false".to_string()];
+        assert!(
+            run_on_finish(&fails, b"", Duration::from_secs(30))
+                .unwrap_err()
+                .contains("exited")
+        );
+        let missing = vec!["/nonexistent/mailer".to_string()];
+        assert!(
+            run_on_finish(&missing, b"", Duration::from_secs(30))
+                .unwrap_err()
+                .contains("cannot start")
+        );
+        let slow = vec!["/bin/sleep".to_string(), "30".to_string()];
+        let err = run_on_finish(&slow, b"", Duration::from_millis(200)).unwrap_err();
+        assert!(err.contains("was stopped"), "{err}");
+    }
+
+    #[test]
+    fn the_last_summary_is_the_newest_run() {
+        assert!(run_order("20261129T230000Z-99.json") < run_order("20261130T230000Z-1.json"));
+        assert!(
+            run_order("20261129T230000Z-node9-99.json")
+                < run_order("20261129T230001Z-node1-1.json")
+        );
+        assert!(run_order("20261129T230000Z-99.json") < run_order("20261129T230000Z-100.json"));
+    }
+}

@@ -1,0 +1,351 @@
+//! Several `runvqgan run` processes on one root (one per GPU, or a second cron entry): each
+//! task is worked on by one process at a time, and output numbers are handed out one
+//! process at a time.
+//!
+//! - A **task claim** is an exclusive OS file lock (`flock`) on a hidden file beside the task,
+//!   `.<name>.runvqgan-claim`. The operating system releases it when the process ends, however
+//!   it ends, so a claim held by a process that died (kill -9, power cut) is free for the next
+//!   run. The claim file is removed when the task is done.
+//! - The **names lock** is an exclusive lock on `<root>/.runvqgan.lock` ([`FolderLock`]), held for the few
+//!   milliseconds in which a process lists an output folder and reserves numbers in it (see
+//!   [`crate::outputs::naming`]), so two processes never choose the same output name.
+//!
+//! Removing a lock file that another process may have opened is a race (it would lock the
+//! removed file while a third process locks a new one); [`TaskClaim::try_claim`] therefore
+//! checks after locking that the path still names the file it locked, and tries again if not.
+//!
+//! Claim files sit in folders members write, so a claim may be anything: it is opened
+//! beneath the root's handle, never through a link and never blocking ([`crate::shared_folder::confined`]).
+//! A link, fifo or socket in its place is removed (removing a link never touches what it
+//! points to) and a real claim made; a folder in its place is an error that the run reports
+//! in the task's `_ERROR.txt`.
+
+use std::ffi::OsString;
+use std::fs::{File, TryLockError};
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
+
+use rustix::fs::FileType;
+
+use crate::shared_folder::confined::{self, Dir};
+
+/// The claim file of a task: `dir/name.txt` -> `dir/.name.txt.runvqgan-claim`.
+pub fn claim_path(task: &Path) -> PathBuf {
+    let name = task
+        .file_name()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    task.with_file_name(format!(".{name}.runvqgan-claim"))
+}
+
+/// A task this process works on; dropping it releases the claim (the file stays, unlocked,
+/// until [`TaskClaim::finish`]).
+#[derive(Debug)]
+pub struct TaskClaim {
+    file: File,
+    dir: Dir,
+    name: OsString,
+}
+
+impl TaskClaim {
+    /// Claims `task`, or returns `None` when another live process holds its claim. An error
+    /// says why the claim file cannot be used (for the task's `_ERROR.txt`).
+    pub fn try_claim(task: &Path) -> std::io::Result<Option<TaskClaim>> {
+        let path = claim_path(task);
+        let (dir, name) = confined::parent(&path)?;
+        for _ in 0..10 {
+            let file = match dir.open_lock(&name) {
+                Ok(f) => f,
+                Err(e) => {
+                    // Not a regular file: a link, fifo or socket is replaced safely (unlink
+                    // removes the entry itself); a folder is left to its owner.
+                    match dir.stat(&name).map(|s| FileType::from_raw_mode(s.st_mode)) {
+                        Ok(FileType::Directory) | Err(_) => return Err(e),
+                        Ok(FileType::RegularFile) => return Err(e),
+                        Ok(kind) => {
+                            tracing::warn!(
+                                "{}: the claim file was {}; removed it (not followed)",
+                                path.display(),
+                                confined::kind_name(kind)
+                            );
+                            dir.remove(&name)?;
+                            continue;
+                        }
+                    }
+                }
+            };
+            match file.try_lock() {
+                Ok(()) => {}
+                Err(TryLockError::WouldBlock) => return Ok(None),
+                Err(TryLockError::Error(e)) => return Err(e),
+            }
+            let locked = file.metadata()?;
+            match dir.stat(&name) {
+                Ok(now) if now.st_dev == locked.dev() && now.st_ino == locked.ino() => {
+                    return Ok(Some(TaskClaim { file, dir, name }));
+                }
+                // The holder removed the file after finishing the task: try again (on a
+                // fresh file, whose task is then usually gone).
+                _ => continue,
+            }
+        }
+        Ok(None)
+    }
+
+    /// Ends the claim of a finished task: removes the claim file, then releases the lock.
+    pub fn finish(self) {
+        let _ = self.dir.remove(&self.name);
+        drop(self.file);
+    }
+}
+
+/// The process on this machine that holds the claim of `task` now, from the kernel's
+/// table of file locks (`/proc/locks`): read-only, so looking never disturbs a run's
+/// `try_lock` (as taking even a shared lock to test it would). `None`: unclaimed, or held
+/// from another machine (a network filesystem's lock server knows that, this table not).
+pub fn flock_holder(task: &Path, locks: &ProcLocks) -> Option<u32> {
+    let st = confined::stat_nofollow(&claim_path(task)).ok()?;
+    if FileType::from_raw_mode(st.st_mode) != FileType::RegularFile {
+        return None;
+    }
+    locks.holder(st.st_dev as u64, st.st_ino as u64)
+}
+
+/// The `flock` locks held on this machine (`/proc/locks`), by device and inode.
+#[derive(Debug, Default, Clone)]
+pub struct ProcLocks {
+    holders: std::collections::HashMap<(u32, u32, u64), u32>,
+}
+
+impl ProcLocks {
+    /// The process that holds a `flock` on the file with device `dev` and inode `ino`.
+    pub fn holder(&self, dev: u64, ino: u64) -> Option<u32> {
+        let key = (rustix::fs::major(dev), rustix::fs::minor(dev), ino);
+        self.holders.get(&key).copied()
+    }
+
+    /// Reads `/proc/locks` (empty when it cannot be read).
+    pub fn read() -> ProcLocks {
+        ProcLocks::parse(&std::fs::read_to_string("/proc/locks").unwrap_or_default())
+    }
+
+    /// Parses lines such as `1: FLOCK  ADVISORY  WRITE 4711 00:2d:1234 0 EOF` (or `READ`: a
+    /// shared lock also keeps others' exclusive ones out; waiters,
+    /// `1: -> FLOCK ...`, hold nothing and are skipped).
+    fn parse(text: &str) -> ProcLocks {
+        let mut holders = std::collections::HashMap::new();
+        for line in text.lines() {
+            let fields: Vec<&str> = line.split_whitespace().collect();
+            let [_, "FLOCK", _, "WRITE" | "READ", pid, file, ..] = fields.as_slice() else {
+                continue;
+            };
+            let parts: Vec<&str> = file.split(':').collect();
+            let [major, minor, inode] = parts.as_slice() else {
+                continue;
+            };
+            let (Ok(major), Ok(minor), Ok(inode), Ok(pid)) = (
+                u32::from_str_radix(major, 16),
+                u32::from_str_radix(minor, 16),
+                inode.parse::<u64>(),
+                pid.parse::<u32>(),
+            ) else {
+                continue;
+            };
+            holders.insert((major, minor, inode), pid);
+        }
+        ProcLocks { holders }
+    }
+}
+
+/// The lock file of the root's names lock, in the root.
+pub const NAMES_LOCK: &str = ".runvqgan.lock";
+
+/// An exclusive `flock` on a lock file in a folder under the root, held until dropped: the
+/// root's names lock (held while output numbers are chosen and reserved) and the gallery's
+/// lock.
+#[derive(Debug)]
+pub struct FolderLock {
+    _file: File,
+}
+
+/// How long a run waits for the names lock or the gallery's lock. runvqgan's own holders keep
+/// the names lock for moments and the gallery's lock for one build, but `flock` needs only a
+/// file that can be opened for reading, so any member can hold either for ever: after this
+/// long the wait ends with an error naming the holder instead of hanging the night.
+pub const LOCK_WAIT: std::time::Duration = std::time::Duration::from_secs(30 * 60);
+
+/// Calls `attempt` with growing pauses (5 ms up to 1 s) until it gives `Some`, or until
+/// [`LOCK_WAIT`] (in debug builds `RUNVQGAN_TEST_LOCK_WAIT_SECONDS` when set) has passed;
+/// then the error is `TimedOut` with `who()`'s words on the holder.
+pub fn wait_for<T>(
+    what: &Path,
+    mut attempt: impl FnMut() -> std::io::Result<Option<T>>,
+    who: impl Fn() -> String,
+) -> std::io::Result<T> {
+    let wait = crate::host::testhook::lock_wait(LOCK_WAIT);
+    let start = std::time::Instant::now();
+    let mut pause = std::time::Duration::from_millis(5);
+    loop {
+        if let Some(t) = attempt()? {
+            return Ok(t);
+        }
+        if start.elapsed() >= wait {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::TimedOut,
+                format!(
+                    "{} has been held for {} by {}; runvqgan's own runs hold it for moments, so \
+                     stop that process (or, if it is a run of runvqgan, wait for it)",
+                    what.display(),
+                    humantime::format_duration(std::time::Duration::from_secs(wait.as_secs())),
+                    who()
+                ),
+            ));
+        }
+        std::thread::sleep(pause);
+        pause = (pause * 2).min(std::time::Duration::from_secs(1));
+    }
+}
+
+impl FolderLock {
+    /// Waits (at most [`LOCK_WAIT`]) for the lock on `dir/name` and takes it (the file is
+    /// opened beneath the root's handle, never through a link, never blocking on a fifo).
+    pub fn acquire(dir: &Path, name: &str) -> std::io::Result<FolderLock> {
+        let handle = confined::open_dir(dir)?;
+        let file = handle.open_lock(std::ffi::OsStr::new(name))?;
+        let path = dir.join(name);
+        wait_for(
+            &path,
+            || match file.try_lock() {
+                Ok(()) => Ok(Some(())),
+                Err(TryLockError::WouldBlock) => Ok(None),
+                Err(TryLockError::Error(e)) => Err(e),
+            },
+            || lock_holder_words(&file),
+        )?;
+        Ok(FolderLock { _file: file })
+    }
+}
+
+/// Who holds the `flock` on `file`, in words: the process, its user and its program, from
+/// `/proc/locks` and `/proc/PID`; or why that cannot be said.
+fn lock_holder_words(file: &File) -> String {
+    let Ok(meta) = file.metadata() else {
+        return "another process".into();
+    };
+    let Some(pid) = ProcLocks::read().holder(meta.dev(), meta.ino()) else {
+        return "a process of another machine, or one this user cannot see".into();
+    };
+    let proc = PathBuf::from(format!("/proc/{pid}"));
+    let program = std::fs::read_to_string(proc.join("comm"))
+        .map(|c| c.trim().to_string())
+        .unwrap_or_else(|_| "?".into());
+    let uid = std::fs::metadata(&proc).map(|m| m.uid()).ok();
+    let user = uid.map_or_else(|| "?".to_string(), user_name);
+    crate::records::events::escape(&format!("process {pid} (program {program}, user {user})"))
+}
+
+/// The name of user `uid` from `/etc/passwd`, else the number.
+fn user_name(uid: u32) -> String {
+    std::fs::read_to_string("/etc/passwd")
+        .ok()
+        .and_then(|text| {
+            text.lines().find_map(|l| {
+                let f: Vec<&str> = l.split(':').collect();
+                (f.len() > 2 && f[2] == uid.to_string()).then(|| f[0].to_string())
+            })
+        })
+        .unwrap_or_else(|| uid.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_claim_is_exclusive_until_released() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = crate::shared_folder::root::Root::open(dir.path()).unwrap();
+        let task = root.path().join("dog.txt");
+        std::fs::write(&task, "{}").unwrap();
+        let first = TaskClaim::try_claim(&task).unwrap().expect("free");
+        assert!(TaskClaim::try_claim(&task).unwrap().is_none());
+        drop(first);
+        let again = TaskClaim::try_claim(&task).unwrap().expect("released");
+        assert!(claim_path(&task).exists());
+        again.finish();
+        assert!(!claim_path(&task).exists());
+    }
+}
+
+#[cfg(test)]
+mod holders {
+    use super::*;
+
+    #[test]
+    fn the_holder_of_a_claim_on_this_machine_is_found_in_the_lock_table_without_locking() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = crate::shared_folder::root::Root::open(dir.path()).unwrap();
+        let task = root.path().join("dog.txt");
+        let free = root.path().join("cat.txt");
+        std::fs::write(&task, "{}").unwrap();
+        std::fs::write(&free, "{}").unwrap();
+        let claim = TaskClaim::try_claim(&task).unwrap().unwrap();
+        let unlocked = TaskClaim::try_claim(&free).unwrap().unwrap();
+        drop(unlocked);
+        let locks = ProcLocks::read();
+        assert_eq!(flock_holder(&task, &locks), Some(std::process::id()));
+        assert_eq!(flock_holder(&free, &locks), None);
+        // Looking took no lock: the claim is still this process's, and cat's is free.
+        assert!(TaskClaim::try_claim(&free).unwrap().is_some());
+        claim.finish();
+        assert_eq!(flock_holder(&task, &ProcLocks::read()), None);
+    }
+
+    #[test]
+    fn the_lock_table_is_parsed_and_waiters_and_posix_locks_are_skipped() {
+        let locks = ProcLocks::parse(
+            "1: FLOCK  ADVISORY  WRITE 4711 00:2d:1234 0 EOF
+             1: -> FLOCK  ADVISORY  WRITE 4712 00:2d:1234 0 EOF
+             2: POSIX  ADVISORY  WRITE 99 fd:01:55 0 EOF
+             3: FLOCK  ADVISORY  WRITE 5 103:0a:77 0 EOF
+",
+        );
+        assert_eq!(locks.holders.get(&(0, 0x2d, 1234)), Some(&4711));
+        assert_eq!(locks.holders.get(&(0x103, 0x0a, 77)), Some(&5));
+        assert_eq!(locks.holders.len(), 2);
+    }
+}
+
+#[cfg(test)]
+mod hostile {
+    use super::*;
+
+    #[test]
+    fn a_claim_that_is_a_link_is_replaced_without_following_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = crate::shared_folder::root::Root::open(dir.path()).unwrap();
+        let outside = tempfile::tempdir().unwrap();
+        let task = root.path().join("dog.txt");
+        std::fs::write(&task, "{}").unwrap();
+        let target = outside.path().join("created-by-owner");
+        std::os::unix::fs::symlink(&target, claim_path(&task)).unwrap();
+        let claim = TaskClaim::try_claim(&task).unwrap().expect("free");
+        assert!(!target.exists(), "the link was followed");
+        assert!(
+            std::fs::symlink_metadata(claim_path(&task))
+                .unwrap()
+                .is_file()
+        );
+        claim.finish();
+    }
+
+    #[test]
+    fn a_claim_that_is_a_folder_is_an_error_that_says_so() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = crate::shared_folder::root::Root::open(dir.path()).unwrap();
+        let task = root.path().join("dog.txt");
+        std::fs::create_dir(claim_path(&task)).unwrap();
+        let e = TaskClaim::try_claim(&task).unwrap_err();
+        assert!(e.to_string().contains("a folder"), "{e}");
+    }
+}

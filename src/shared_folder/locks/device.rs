@@ -1,0 +1,378 @@
+//! One run per GPU. Task claims ([`crate::shared_folder::locks::claim`]) keep two runs off one task, but not off
+//! one GPU: an overlapping cron start or a manual run beside the nightly one would load the
+//! models twice and double the memory on the device. So a run takes an exclusive OS lock
+//! (`flock`) for its GPU before it touches any task, and a second run on the same GPU
+//! exits at once, saying which process holds it.
+//!
+//! The lock file is `<root>/.runvqgan/device-<host>-gpu<N>.lock`: per machine (several
+//! machines may share a root, each with its own `cuda:0`) and per physical GPU (`cuda:N`
+//! counts among `CUDA_VISIBLE_DEVICES` when that is set). Runs on other GPUs share the root
+//! as before. The CPU is not locked: it is not a device whose memory a second run would
+//! double, and several CPU runs on one root are how the claims are exercised without a GPU.
+//! Like every `flock`, the lock is released by the operating system when the process ends,
+//! however it ends.
+//!
+//! Inside a Slurm job the GPU is named by Slurm's own numbering: Slurm gives each element
+//! of a job array its own GPU, but with cgroup device confinement (`ConstrainDevices`) it
+//! sets `CUDA_VISIBLE_DEVICES=0` in every element, so two elements on different GPUs of
+//! one node would both look like "GPU 0" here and the second would stop at once. Slurm's
+//! `SLURM_STEP_GPUS` / `SLURM_JOB_GPUS` list the job's GPUs by their index on the node (the
+//! same order as `CUDA_VISIBLE_DEVICES`), so the `n`-th visible GPU is the `n`-th entry
+//! there; a run outside Slurm on that GPU (`cuda:N` with nothing hidden) gets the same lock.
+
+use std::fs::{File, OpenOptions, TryLockError};
+use std::io::{Read, Seek, Write};
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
+use std::path::{Path, PathBuf};
+use std::time::SystemTime;
+
+use crate::records::events::{Event, Reporter};
+
+/// The folder of runvqgan's own records in the root.
+pub const STATE_DIR: &str = ".runvqgan";
+
+/// What [`DeviceLock::acquire`] found.
+#[derive(Debug)]
+pub enum DeviceLock {
+    /// This run has the GPU until the value is dropped.
+    Held(HeldLock),
+    /// Another live run holds the GPU; what its lock file says about it.
+    Busy {
+        /// The GPU, as this run named it (e.g. `cuda:0`).
+        device: String,
+        /// The other run's own line (`process 123 since ...`), when it wrote one.
+        holder: String,
+    },
+    /// The run is on the CPU: nothing to lock.
+    NotNeeded,
+}
+
+/// The held lock of one GPU.
+#[derive(Debug)]
+pub struct HeldLock {
+    _file: File,
+    /// The lock file.
+    pub path: PathBuf,
+}
+
+impl DeviceLock {
+    /// Takes the lock of the GPU that `device` (the configured device; `None`: CUDA when
+    /// present) names, for the root `root`. Never blocks.
+    pub fn acquire(root: &Path, device: Option<&str>) -> std::io::Result<DeviceLock> {
+        DeviceLock::acquire_in(root, device, &GpuEnv::from_env())
+    }
+
+    /// [`DeviceLock::acquire`] with the GPU environment given (testable without one).
+    fn acquire_in(root: &Path, device: Option<&str>, env: &GpuEnv) -> std::io::Result<DeviceLock> {
+        let Some(gpu) = physical_gpu(device, env) else {
+            return Ok(DeviceLock::NotNeeded);
+        };
+        let shown = device.unwrap_or("cuda (the default)").to_string();
+        let dir = state_dir(root)?;
+        let host = crate::shared_folder::locks::lease::file_safe(
+            &crate::shared_folder::locks::lease::host_name(),
+        );
+        let path = dir.join(format!("device-{host}-gpu{gpu}.lock"));
+        // Not group-readable: a member who could open it could also hold it.
+        let mut file = OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .read(true)
+            .write(true)
+            .mode(0o600)
+            .custom_flags(libc::O_NOFOLLOW)
+            .open(&path)?;
+        match file.try_lock() {
+            Ok(()) => {}
+            Err(TryLockError::WouldBlock) => {
+                let mut holder = String::new();
+                let _ = file.read_to_string(&mut holder);
+                return Ok(DeviceLock::Busy {
+                    device: shown,
+                    holder: holder.trim().to_string(),
+                });
+            }
+            Err(TryLockError::Error(e)) => return Err(e),
+        }
+        file.set_len(0)?;
+        file.rewind()?;
+        writeln!(
+            file,
+            "process {} since {}",
+            std::process::id(),
+            crate::records::progress::timestamp(SystemTime::now())
+        )?;
+        Ok(DeviceLock::Held(HeldLock { _file: file, path }))
+    }
+}
+
+/// What `run` does before it plans: takes the lock of its GPU, or reports
+/// [`Event::DeviceBusy`] and returns `None`, in which case the run ends at once without
+/// touching a task.
+pub fn for_run(
+    root: &Path,
+    device: Option<&str>,
+    reporter: &Reporter,
+) -> anyhow::Result<Option<DeviceLock>> {
+    let lock = DeviceLock::acquire(root, device).map_err(|e| {
+        anyhow::anyhow!(
+            "cannot take the lock of the device in {}: {e}",
+            root.join(STATE_DIR).display()
+        )
+    })?;
+    if let DeviceLock::Busy { device, holder } = &lock {
+        reporter.emit(Event::DeviceBusy {
+            device: device.clone(),
+            holder: holder.clone(),
+        });
+        return Ok(None);
+    }
+    Ok(Some(lock))
+}
+
+/// `<root>/.runvqgan`, made when missing (readable by all, writable by the owner only), and
+/// refused when it is a link or not a folder: members can write the root.
+pub fn state_dir(root: &Path) -> std::io::Result<PathBuf> {
+    let dir = root.join(STATE_DIR);
+    match std::fs::DirBuilder::new().mode(0o755).create(&dir) {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+        Err(e) => return Err(e),
+    }
+    let meta = std::fs::symlink_metadata(&dir)?;
+    if !meta.is_dir() {
+        return Err(std::io::Error::other(format!(
+            "{} is not a folder (a link or a file); remove it, runvqgan makes it again",
+            dir.display()
+        )));
+    }
+    Ok(dir)
+}
+
+/// What the environment says about the GPUs a run may use.
+#[derive(Debug, Clone, Default)]
+struct GpuEnv {
+    /// `CUDA_VISIBLE_DEVICES`.
+    visible: Option<String>,
+    /// `SLURM_STEP_GPUS`, else `SLURM_JOB_GPUS`: the node's indices of the GPUs Slurm gave
+    /// this job, in the order of `CUDA_VISIBLE_DEVICES`.
+    slurm_gpus: Option<String>,
+    /// Whether this machine has an NVIDIA GPU (what the engine's default, "cuda when
+    /// present", decides on).
+    present: bool,
+}
+
+impl GpuEnv {
+    fn from_env() -> GpuEnv {
+        let var = |k: &str| std::env::var(k).ok().filter(|v| !v.trim().is_empty());
+        GpuEnv {
+            visible: std::env::var("CUDA_VISIBLE_DEVICES").ok(),
+            slurm_gpus: var("SLURM_STEP_GPUS").or_else(|| var("SLURM_JOB_GPUS")),
+            present: gpu_present(),
+        }
+    }
+}
+
+/// The physical GPU a run on `device` uses, as a name for the lock file, or `None` for
+/// the CPU.
+fn physical_gpu(device: Option<&str>, env: &GpuEnv) -> Option<String> {
+    let index: usize = match device.map(str::trim) {
+        None if env.present => 0,
+        None => return None,
+        Some("cuda") => 0,
+        Some(d) => d.strip_prefix("cuda:")?.parse().ok()?,
+    };
+    let entry = match &env.visible {
+        // The `index`-th visible GPU; none there: the engine falls back to the CPU.
+        Some(visible) => {
+            let entry = visible.split(',').map(str::trim).nth(index)?;
+            if entry.is_empty() || entry == "-1" {
+                return None;
+            }
+            entry.to_string()
+        }
+        None => index.to_string(),
+    };
+    // In a Slurm job the `index`-th GPU of the job is the `index`-th of Slurm's list.
+    let entry = match env.slurm_gpus.as_deref() {
+        Some(slurm) => slurm
+            .split(',')
+            .map(str::trim)
+            .nth(index)
+            .filter(|e| !e.is_empty())
+            .map_or(entry, str::to_string),
+        None => entry,
+    };
+    let name: String = entry
+        .chars()
+        .filter(|c| c.is_ascii_alphanumeric() || *c == '-')
+        .collect();
+    (!name.is_empty()).then_some(name)
+}
+
+/// Whether the NVIDIA driver shows a GPU.
+fn gpu_present() -> bool {
+    Path::new("/dev/nvidia0").exists()
+        || std::fs::read_dir("/proc/driver/nvidia/gpus").is_ok_and(|mut d| d.next().is_some())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(visible: Option<&str>, present: bool) -> GpuEnv {
+        GpuEnv {
+            visible: visible.map(String::from),
+            slurm_gpus: None,
+            present,
+        }
+    }
+
+    /// An element of a Slurm job array that was given the node's GPU `gpu`, with cgroup
+    /// device confinement (it sees only that GPU, as `CUDA_VISIBLE_DEVICES=0`).
+    fn slurm_element(gpu: &str) -> GpuEnv {
+        GpuEnv {
+            visible: Some("0".into()),
+            slurm_gpus: Some(gpu.into()),
+            present: true,
+        }
+    }
+
+    #[test]
+    fn slurm_elements_on_different_gpus_of_one_node_take_different_locks() {
+        assert_eq!(
+            physical_gpu(Some("cuda"), &slurm_element("2")).as_deref(),
+            Some("2")
+        );
+        assert_eq!(
+            physical_gpu(None, &slurm_element("3")).as_deref(),
+            Some("3")
+        );
+        // Without confinement Slurm shows the node's numbers: the same GPU either way.
+        let unconfined = GpuEnv {
+            visible: Some("2,3".into()),
+            slurm_gpus: Some("2,3".into()),
+            present: true,
+        };
+        assert_eq!(
+            physical_gpu(Some("cuda:1"), &unconfined).as_deref(),
+            Some("3")
+        );
+
+        let root = tempfile::tempdir().unwrap();
+        let two = DeviceLock::acquire_in(root.path(), Some("cuda"), &slurm_element("2")).unwrap();
+        let three = DeviceLock::acquire_in(root.path(), Some("cuda"), &slurm_element("3")).unwrap();
+        assert!(matches!(two, DeviceLock::Held(_)), "{two:?}");
+        assert!(matches!(three, DeviceLock::Held(_)), "{three:?}");
+        // A run outside Slurm on the node's GPU 2 (nothing hidden) is the same GPU.
+        assert!(matches!(
+            DeviceLock::acquire_in(root.path(), Some("cuda:2"), &env(None, true)).unwrap(),
+            DeviceLock::Busy { .. }
+        ));
+        // And so is a second element given GPU 2 (a resubmission while the first runs).
+        assert!(matches!(
+            DeviceLock::acquire_in(root.path(), Some("cuda"), &slurm_element("2")).unwrap(),
+            DeviceLock::Busy { .. }
+        ));
+    }
+
+    #[test]
+    fn runs_on_the_cpu_never_lock_inside_slurm_or_out() {
+        let root = tempfile::tempdir().unwrap();
+        for gpus in [env(None, true), env(Some("0"), true), slurm_element("1")] {
+            let first = DeviceLock::acquire_in(root.path(), Some("cpu"), &gpus).unwrap();
+            let second = DeviceLock::acquire_in(root.path(), Some("cpu"), &gpus).unwrap();
+            assert!(matches!(first, DeviceLock::NotNeeded), "{first:?}");
+            assert!(matches!(second, DeviceLock::NotNeeded), "{second:?}");
+        }
+        // A CPU-only Slurm element (no --gres) on a machine without a GPU: nothing to lock.
+        let cpu_slot = GpuEnv::default();
+        assert!(matches!(
+            DeviceLock::acquire_in(root.path(), None, &cpu_slot).unwrap(),
+            DeviceLock::NotNeeded
+        ));
+        assert!(!root.path().join(STATE_DIR).exists(), "no lock file made");
+    }
+
+    #[test]
+    fn cuda_devices_name_their_gpu_and_the_cpu_is_never_locked() {
+        assert_eq!(
+            physical_gpu(Some("cuda"), &env(None, true)).as_deref(),
+            Some("0")
+        );
+        assert_eq!(
+            physical_gpu(Some("cuda:0"), &env(None, false)).as_deref(),
+            Some("0")
+        );
+        assert_eq!(
+            physical_gpu(Some("cuda:3"), &env(None, true)).as_deref(),
+            Some("3")
+        );
+        assert_eq!(physical_gpu(Some("cpu"), &env(None, true)), None);
+        assert_eq!(physical_gpu(Some("mps"), &env(None, true)), None);
+    }
+
+    #[test]
+    fn the_default_device_is_gpu_0_only_when_a_gpu_is_present() {
+        assert_eq!(physical_gpu(None, &env(None, true)).as_deref(), Some("0"));
+        assert_eq!(physical_gpu(None, &env(None, false)), None);
+    }
+
+    #[test]
+    fn cuda_visible_devices_maps_to_the_physical_gpu() {
+        assert_eq!(
+            physical_gpu(Some("cuda:0"), &env(Some("2,3"), true)).as_deref(),
+            Some("2")
+        );
+        assert_eq!(
+            physical_gpu(Some("cuda:1"), &env(Some("2, 3"), true)).as_deref(),
+            Some("3")
+        );
+        assert_eq!(
+            physical_gpu(Some("cuda"), &env(Some("GPU-8a1b/x"), true)).as_deref(),
+            Some("GPU-8a1bx")
+        );
+        // No GPU visible: the engine falls back to the CPU.
+        assert_eq!(physical_gpu(None, &env(Some(""), true)), None);
+        assert_eq!(physical_gpu(None, &env(Some("-1"), true)), None);
+        assert_eq!(physical_gpu(Some("cuda:2"), &env(Some("0,1"), true)), None);
+    }
+
+    #[test]
+    fn a_second_lock_on_the_same_gpu_is_busy_and_names_the_holder() {
+        let root = tempfile::tempdir().unwrap();
+        let first = DeviceLock::acquire(root.path(), Some("cuda:0")).unwrap();
+        let DeviceLock::Held(held) = first else {
+            panic!("first lock not held: {first:?}")
+        };
+        match DeviceLock::acquire(root.path(), Some("cuda")).unwrap() {
+            DeviceLock::Busy { device, holder } => {
+                assert_eq!(device, "cuda");
+                assert!(
+                    holder.starts_with(&format!("process {} since ", std::process::id())),
+                    "{holder}"
+                );
+            }
+            other => panic!("not busy: {other:?}"),
+        }
+        assert!(matches!(
+            DeviceLock::acquire(root.path(), Some("cuda:1")).unwrap(),
+            DeviceLock::Held(_)
+        ));
+        drop(held);
+        assert!(matches!(
+            DeviceLock::acquire(root.path(), Some("cuda:0")).unwrap(),
+            DeviceLock::Held(_)
+        ));
+    }
+
+    #[test]
+    fn a_linked_state_folder_is_refused() {
+        let root = tempfile::tempdir().unwrap();
+        let elsewhere = tempfile::tempdir().unwrap();
+        std::os::unix::fs::symlink(elsewhere.path(), root.path().join(STATE_DIR)).unwrap();
+        let err = DeviceLock::acquire(root.path(), Some("cuda:0")).unwrap_err();
+        assert!(err.to_string().contains("not a folder"), "{err}");
+        assert_eq!(std::fs::read_dir(elsewhere.path()).unwrap().count(), 0);
+    }
+}
