@@ -20,3 +20,4 @@ pub mod queue;
 pub mod records;
 pub mod shared_folder;
 pub mod task;
+pub mod text;

@@ -10,7 +10,8 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use runvqgan::config::Config;
-use runvqgan::shared_folder::locks::lease::{ClaimMethod, host_name};
+use runvqgan::host::host_name;
+use runvqgan::shared_folder::locks::lease::ClaimMethod;
 
 const HOST: &str = "RUNVQGAN_TEST_HOST";
 const DIR: &str = "RUNVQGAN_TEST_DIR";

@@ -43,11 +43,7 @@ pub fn run(opts: &RunOptions<'_>) -> anyhow::Result<ExitCode> {
     let clock = SystemClock;
     let started = clock.now();
     let root = Root::open(opts.root)?;
-    let run = run_id(
-        started,
-        &crate::shared_folder::locks::lease::host_name(),
-        std::process::id(),
-    );
+    let run = run_id(started, &crate::host::host_name(), std::process::id());
     let (config, budget) = match settings(&root, opts, started) {
         Ok(settings) => settings,
         Err(e) => {

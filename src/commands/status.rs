@@ -235,7 +235,7 @@ fn write_human(s: &Status, out: &mut dyn Write) -> std::io::Result<()> {
                 r.started, r.exit_code
             )?;
             if let Some(error) = &r.error {
-                writeln!(out, "  why: {}", crate::records::events::escape(error))?;
+                writeln!(out, "  why: {}", crate::text::escape(error))?;
             }
             let t = &r.tasks;
             writeln!(
@@ -256,36 +256,34 @@ fn write_human(s: &Status, out: &mut dyn Write) -> std::io::Result<()> {
                 writeln!(
                     out,
                     "  failed: {} ({}): {}",
-                    crate::records::events::escape(&f.task),
+                    crate::text::escape(&f.task),
                     f.kind,
-                    crate::records::events::escape(&f.message)
+                    crate::text::escape(&f.message)
                 )?;
             }
             for i in &r.invalid {
                 writeln!(
                     out,
                     "  invalid: {}: {}",
-                    crate::records::events::escape(&i.task),
-                    crate::records::events::escape(i.problems.first().map_or("", String::as_str))
+                    crate::text::escape(&i.task),
+                    crate::text::escape(i.problems.first().map_or("", String::as_str))
                 )?;
             }
             if let Some(why) = &r.budget_reached {
-                writeln!(out, "  stopped: {}", crate::records::events::escape(why))?;
+                writeln!(out, "  stopped: {}", crate::text::escape(why))?;
             }
             if let (Some(array), false) = (&r.slurm_array_job_id, s.last_array.is_empty()) {
                 writeln!(
                     out,
                     "  it was an element of Slurm array job {}:",
-                    crate::records::events::escape(array)
+                    crate::text::escape(array)
                 )?;
                 for e in &s.last_array {
                     writeln!(
                         out,
                         "    element {} on {}: {}, {} image(s), exit code {}",
-                        crate::records::events::escape(
-                            e.slurm_array_task_id.as_deref().unwrap_or("?")
-                        ),
-                        crate::records::events::escape(&e.host),
+                        crate::text::escape(e.slurm_array_task_id.as_deref().unwrap_or("?")),
+                        crate::text::escape(&e.host),
                         outcome_words(&e.outcome),
                         e.images,
                         e.exit_code
@@ -304,17 +302,13 @@ fn write_human(s: &Status, out: &mut dyn Write) -> std::io::Result<()> {
         writeln!(
             out,
             "  {:<16} {} task(s), {} image(s)",
-            crate::records::events::escape(&m.member),
+            crate::text::escape(&m.member),
             m.tasks,
             m.images
         )?;
     }
     if !q.invalid.is_empty() {
-        let names: Vec<String> = q
-            .invalid
-            .iter()
-            .map(|t| crate::records::events::escape(t))
-            .collect();
+        let names: Vec<String> = q.invalid.iter().map(|t| crate::text::escape(t)).collect();
         writeln!(
             out,
             "  {} invalid task(s) wait for a fix: {}",
@@ -366,7 +360,7 @@ fn write_claims(c: &ClaimsNow, out: &mut dyn Write) -> std::io::Result<()> {
         c.lease_seconds
             .map(|s| format!(", leases of {s} s"))
             .unwrap_or_default(),
-        crate::records::events::escape(&c.reason)
+        crate::text::escape(&c.reason)
     )?;
     for h in &c.held {
         let slurm = h
@@ -378,7 +372,7 @@ fn write_claims(c: &ClaimsNow, out: &mut dyn Write) -> std::io::Result<()> {
                     h.slurm_array_job_id.as_deref(),
                     h.slurm_array_task_id.as_deref(),
                 );
-                format!(", {}", crate::records::events::escape(&job))
+                format!(", {}", crate::text::escape(&job))
             })
             .unwrap_or_default();
         let state = match h.lease_expires_in {
@@ -392,8 +386,8 @@ fn write_claims(c: &ClaimsNow, out: &mut dyn Write) -> std::io::Result<()> {
         writeln!(
             out,
             "  working now: {} (host {}, process {}{slurm}, {}{state})",
-            crate::records::events::escape(&h.task),
-            crate::records::events::escape(&h.host),
+            crate::text::escape(&h.task),
+            crate::text::escape(&h.host),
             h.pid,
             h.claim
         )?;

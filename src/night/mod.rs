@@ -27,8 +27,9 @@ use crate::config::{Config, ConfigError, EngineMode};
 use crate::engine::{GenerateError, Generated, ModelInfo, ProgressSink};
 use crate::night::budget::{Budget, Clock};
 use crate::records::events::{Event, Reporter};
-use crate::records::progress::{Progress, timestamp};
+use crate::records::progress::Progress;
 use crate::shared_folder::root::Root;
+use crate::text::timestamp;
 
 pub use schedule::run;
 

@@ -14,8 +14,9 @@ use crate::night::budget::Budget;
 use crate::outputs::lifecycle::{self, Failure};
 use crate::outputs::naming;
 use crate::queue::plan::{PlannedImage, PlannedTask, ReadyTask};
-use crate::records::events::{Event, FailureKind, escape};
+use crate::records::events::{Event, FailureKind};
 use crate::records::progress::ImageProgress;
+use crate::text::escape;
 
 use super::reserve::unchanged;
 use super::{Generator, Night, batch_size, record_result};

@@ -277,21 +277,6 @@ fn problem_sentences<S: Serializer>(problems: &Problems, s: S) -> Result<S::Ok, 
     s.collect_seq(problems.errors.iter().map(ToString::to_string))
 }
 
-/// `text` with every control character written as an escape (`\n`, `\u{7}`), so that a name
-/// chosen by a member (a task file called `a\n2026-01-01T00:00:00Z task done: b.txt`) cannot
-/// forge a line of the log or the terminal.
-pub fn escape(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        if c.is_control() {
-            out.extend(c.escape_default());
-        } else {
-            out.push(c);
-        }
-    }
-    out
-}
-
 /// A consumer of events. `follow` takes events that handling this one caused (an error file
 /// that cannot be written); they are handed to every sink after this one.
 pub trait Sink: Send + Sync {
@@ -339,10 +324,7 @@ pub fn run_id(started: SystemTime, host: &str, pid: u32) -> String {
     let stamp = humantime::format_rfc3339_seconds(started)
         .to_string()
         .replace(['-', ':'], "");
-    format!(
-        "{stamp}-{}-{pid}",
-        crate::shared_folder::locks::lease::file_safe(host)
-    )
+    format!("{stamp}-{}-{pid}", crate::host::file_safe(host))
 }
 
 /// One line of `events.jsonl`.
@@ -460,12 +442,6 @@ impl Sink for std::sync::Arc<Recorder> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn control_characters_are_escaped() {
-        assert_eq!(escape("a\nb\u{7}c\td"), "a\\nb\\u{7}c\\td");
-        assert_eq!(escape("plain é/ü"), "plain é/ü");
-    }
 
     #[test]
     fn glue_kinds_become_failure_kinds() {

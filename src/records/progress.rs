@@ -2,6 +2,7 @@
 //! the night), plain log lines under cron, and the run log file in the root with one line
 //! per image for the owner to read in the morning.
 
+use crate::text::local_timestamp;
 use std::fs::File;
 use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
@@ -12,46 +13,6 @@ use std::time::{Instant, SystemTime};
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use crate::engine::ProgressSink;
-
-/// The time now as RFC 3339 with seconds, in UTC, for log lines and sidecars.
-pub fn timestamp(t: SystemTime) -> String {
-    humantime::format_rfc3339_seconds(t).to_string()
-}
-
-/// `t` as the local clock shows it, RFC 3339 with seconds and the offset from UTC
-/// (`2026-11-29T23:00:01+01:00`): for the log, which the owner reads beside a time budget
-/// given in local time. UTC (`Z`) when the local time zone cannot be read.
-pub fn local_timestamp(t: SystemTime) -> String {
-    let secs = t
-        .duration_since(SystemTime::UNIX_EPOCH)
-        .unwrap_or_default()
-        .as_secs() as libc::time_t;
-    // SAFETY: `tm` is a plain C struct that localtime_r fills in from `secs`.
-    let tm = unsafe {
-        let mut tm: libc::tm = std::mem::zeroed();
-        if libc::localtime_r(&secs, &mut tm).is_null() {
-            return timestamp(t);
-        }
-        tm
-    };
-    let offset = tm.tm_gmtoff;
-    let (sign, abs) = if offset < 0 {
-        ('-', -offset)
-    } else {
-        ('+', offset)
-    };
-    format!(
-        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}{sign}{:02}:{:02}",
-        tm.tm_year + 1900,
-        tm.tm_mon + 1,
-        tm.tm_mday,
-        tm.tm_hour,
-        tm.tm_min,
-        tm.tm_sec,
-        abs / 3600,
-        abs % 3600 / 60
-    )
-}
 
 /// The run log file (`runvqgan.log` in the root unless configured): appended to, one line
 /// per event, each starting with a timestamp. Writing it never stops a run: a failure to

@@ -8,8 +8,9 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use crate::outputs::lifecycle::{self, Failure};
-use crate::records::events::{Event, NoteState, Outcome, Sink, TaskCounts, escape};
-use crate::records::progress::{Progress, RunLog, timestamp};
+use crate::records::events::{Event, NoteState, Outcome, Sink, TaskCounts};
+use crate::records::progress::{Progress, RunLog};
+use crate::text::{escape, timestamp};
 
 /// The line the run log gets for `event` (without its timestamp), or `None`.
 pub fn log_line(event: &Event) -> Option<String> {

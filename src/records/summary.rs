@@ -14,7 +14,7 @@ use std::time::{Duration, Instant, SystemTime};
 use serde::{Deserialize, Serialize};
 
 use crate::records::events::{Event, Outcome, Sink, TaskCounts};
-use crate::records::progress::local_timestamp;
+use crate::text::local_timestamp;
 
 /// The folder of run summaries, relative to the root.
 pub const RUNS_DIR: &str = ".runvqgan/runs";
@@ -253,7 +253,7 @@ impl SummarySink {
                 error: None,
                 model_set: model_set.to_string(),
                 device: device.map(str::to_string),
-                host: crate::shared_folder::locks::lease::host_name(),
+                host: crate::host::host_name(),
                 slurm_job_id: None,
                 slurm_array_job_id: None,
                 slurm_array_task_id: None,

@@ -2,6 +2,7 @@
 //! types. Every single-valued field may be a scalar or a one-element list. Nothing about the
 //! values' meaning is checked here (see [`super::validate`]).
 
+use crate::text::nearest;
 use serde_json::{Map, Value};
 
 use super::{FIELDS, MAX_NESTING, MAX_TASK_BYTES, TaskError};
@@ -209,17 +210,6 @@ pub fn curly_quotes_hint(text: &str) -> Option<String> {
         "The file contains curly quotes ({}), which word processors type instead of straight ones; JSON needs straight double quotes (\") around every field name and text. Replace each curly quote with \", or write the file in a plain text editor (Notepad, TextEdit in plain text mode) with smart quotes turned off.",
         shown.trim_end()
     ))
-}
-
-/// The nearest of `known` to `name`, when it is close enough to be a likely typo.
-pub fn nearest<'a>(name: &str, known: &[&'a str]) -> Option<&'a str> {
-    let lower = name.to_lowercase().replace(['-', ' '], "_");
-    known
-        .iter()
-        .map(|k| (strsim::damerau_levenshtein(&lower, k), *k))
-        .filter(|(d, k)| *d <= 2.max(k.len() / 3))
-        .min_by_key(|(d, _)| *d)
-        .map(|(_, k)| k)
 }
 
 fn describe(v: &Value) -> String {
@@ -441,13 +431,5 @@ mod tests {
             }]
         );
         assert!(duplicate_keys(r#"{"a": {"a": 1}, "b": [{"a": 2}, {"a": 3}]}"#).is_empty());
-    }
-
-    #[test]
-    fn suggests_nearest_field() {
-        assert_eq!(nearest("iteration", FIELDS), Some("iterations"));
-        assert_eq!(nearest("outfile", FIELDS), Some("out_file"));
-        assert_eq!(nearest("Portrait", FIELDS), Some("portrait"));
-        assert_eq!(nearest("colour", FIELDS), None);
     }
 }

@@ -241,7 +241,7 @@ fn lock_holder_words(file: &File) -> String {
         .unwrap_or_else(|_| "?".into());
     let uid = std::fs::metadata(&proc).map(|m| m.uid()).ok();
     let user = uid.map_or_else(|| "?".to_string(), user_name);
-    crate::records::events::escape(&format!("process {pid} (program {program}, user {user})"))
+    crate::text::escape(&format!("process {pid} (program {program}, user {user})"))
 }
 
 /// The name of user `uid` from `/etc/passwd`, else the number.

@@ -69,9 +69,7 @@ impl DeviceLock {
         };
         let shown = device.unwrap_or("cuda (the default)").to_string();
         let dir = state_dir(root)?;
-        let host = crate::shared_folder::locks::lease::file_safe(
-            &crate::shared_folder::locks::lease::host_name(),
-        );
+        let host = crate::host::file_safe(&crate::host::host_name());
         let path = dir.join(format!("device-{host}-gpu{gpu}.lock"));
         // Not group-readable: a member who could open it could also hold it.
         let mut file = OpenOptions::new()
@@ -100,7 +98,7 @@ impl DeviceLock {
             file,
             "process {} since {}",
             std::process::id(),
-            crate::records::progress::timestamp(SystemTime::now())
+            crate::text::timestamp(SystemTime::now())
         )?;
         Ok(DeviceLock::Held(HeldLock { _file: file, path }))
     }

@@ -32,6 +32,7 @@
 //! time, so a renewal may be late by two thirds of it. On this machine a lease whose holder
 //! process is gone is taken over at once.
 
+use crate::host::host_name;
 use std::ffi::{OsStr, OsString};
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -74,33 +75,6 @@ impl Holder {
             pid: std::process::id(),
             slurm: SlurmJob::from_env(),
         }
-    }
-}
-
-/// This machine's host name (`gethostname(2)`; a UTS namespace has its own).
-pub fn host_name() -> String {
-    let mut buf = [0u8; 256];
-    // SAFETY: the buffer is valid for its length; gethostname writes at most that much.
-    let rc = unsafe { libc::gethostname(buf.as_mut_ptr().cast(), buf.len()) };
-    if rc != 0 {
-        return "unknown-host".into();
-    }
-    let end = buf.iter().position(|&b| b == 0).unwrap_or(buf.len());
-    String::from_utf8_lossy(&buf[..end]).into_owned()
-}
-
-/// `name` (a host name) reduced to characters safe in a file name on any share, at most 64
-/// of them; `localhost` when none is left.
-pub fn file_safe(name: &str) -> String {
-    let safe: String = name
-        .chars()
-        .filter(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '.' | '_'))
-        .take(64)
-        .collect();
-    if safe.is_empty() {
-        "localhost".into()
-    } else {
-        safe
     }
 }
 
@@ -425,7 +399,7 @@ impl Lease {
             path,
             || Lease::try_acquire(path, holder, ttl),
             || match LeaseFile::open(path).and_then(|f| f.read(ttl)) {
-                Ok(r) if !r.host.is_empty() => crate::records::events::escape(&format!(
+                Ok(r) if !r.host.is_empty() => crate::text::escape(&format!(
                     "host {}, process {} (its lease file says)",
                     r.host, r.pid
                 )),
