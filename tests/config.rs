@@ -3,7 +3,7 @@
 mod common;
 use common::{Shared, task};
 use runvqgan::config::{Config, ConfigOverrides, DEFAULT_VQGAN_CONFIG, ModelSet};
-use runvqgan::shared_folder::root::CONFIG_FILE;
+use runvqgan::shared_folder::files::CONFIG_FILE;
 
 #[test]
 fn unknown_config_key_is_a_usage_error_with_exit_code_2() {

@@ -5,8 +5,9 @@
 mod common;
 use common::Shared;
 use runvqgan::config::Config;
-use runvqgan::outputs::lifecycle::{error_file_path, mark_done};
+use runvqgan::outputs::lifecycle::mark_done;
 use runvqgan::queue::plan::{Status, plan};
+use runvqgan::shared_folder::files::error_file_path;
 use runvqgan::shared_folder::root::Root;
 
 /// The modification time of `rel`.

@@ -4,6 +4,7 @@
 mod common;
 
 use common::Shared;
+use runvqgan::shared_folder::files::lease_path;
 
 #[test]
 fn slurm_script_prints_an_array_over_the_root_and_makes_the_output_folder() {
@@ -64,7 +65,7 @@ fn status_shows_the_claim_kind_and_which_hosts_and_array_elements_hold_claims_no
 
     use runvqgan::host::slurm::SlurmJob;
     use runvqgan::shared_folder::locks::claim::TaskClaim;
-    use runvqgan::shared_folder::locks::lease::{Holder, Lease, lease_path};
+    use runvqgan::shared_folder::locks::lease::{Holder, Lease};
     use runvqgan::shared_folder::root::Root;
 
     let s = Shared::new();

@@ -7,6 +7,7 @@ use std::path::Path;
 use crate::config::{Config, ConfigOverrides};
 use crate::exit_codes::ExitCode;
 use crate::gallery::{self, BuildReport, GalleryOptions};
+use crate::shared_folder::files::GALLERY_DIR;
 use crate::shared_folder::locks::lease::ClaimMethod;
 use crate::shared_folder::root::Root;
 
@@ -33,7 +34,7 @@ pub fn run(options: &GalleryCommandOptions, out: &mut dyn Write) -> anyhow::Resu
             let config = Config::load(root.path(), &ConfigOverrides::default())?;
             let dir = config
                 .gallery_dir()
-                .unwrap_or_else(|| gallery::DEFAULT_DIR.to_string());
+                .unwrap_or_else(|| GALLERY_DIR.to_string());
             (dir, config)
         }
     };

@@ -69,7 +69,7 @@ pub fn check_model_files(root: &Path, config: &Config) -> Result<(), ConfigError
             .map(|n| format!("; did you mean {}?", n.display()))
             .unwrap_or_default();
         return Err(ConfigError::Value {
-            path: root.join(crate::shared_folder::root::CONFIG_FILE),
+            path: root.join(crate::shared_folder::files::CONFIG_FILE),
             key: format!("{table}.{key}"),
             problem: format!(
                 "names {}, which does not exist{near} (relative paths are relative to the \

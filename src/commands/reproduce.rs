@@ -365,7 +365,7 @@ fn output_target(
         }
     };
     let in_tasks =
-        root.rel(&folder).split('/').next() == Some(crate::shared_folder::root::TASKS_DIR);
+        root.rel(&folder).split('/').next() == Some(crate::shared_folder::files::TASKS_DIR);
     if !root.contains(&folder) || folder == root.path() || in_tasks {
         bail!(
             "{} is not inside a folder of the shared folder {} (the top and `tasks/` take no \

@@ -8,7 +8,8 @@ use std::path::{Path, PathBuf};
 use crate::config::{Config, ConfigOverrides};
 use crate::exit_codes::ExitCode;
 use crate::queue::discover::{ReadProblem, SkipReason, read_task_file, skip_reason};
-use crate::shared_folder::root::{OUTPUT_DIR, Root, RootError, TASKS_DIR};
+use crate::shared_folder::files::{OUTPUT_DIR, TASKS_DIR};
+use crate::shared_folder::root::{Root, RootError};
 use crate::task::validate::{FolderCache, TaskContext, check_bytes};
 use crate::task::{Problems, TaskError, TaskKind};
 

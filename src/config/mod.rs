@@ -9,6 +9,7 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
+use crate::shared_folder::files::CONFIG_FILE;
 use serde::{Deserialize, Deserializer, Serialize};
 
 mod error;
@@ -18,7 +19,7 @@ pub use error::ConfigError;
 use error::parse_error;
 
 use crate::shared_folder::locks::filesystem::ClaimSetting;
-use crate::shared_folder::root::{CONFIG_FILE, check_relative};
+use crate::shared_folder::root::check_relative;
 
 /// The built-in model set `default`.
 pub const DEFAULT_VQGAN_CONFIG: &str = "models/vqgan_imagenet_f16_16384.yaml";
@@ -178,7 +179,7 @@ impl Config {
     /// The gallery's folder after a run, or `None` when `gallery = false`.
     pub fn gallery_dir(&self) -> Option<String> {
         match &self.gallery {
-            GallerySetting::On(true) => Some(crate::gallery::DEFAULT_DIR.to_string()),
+            GallerySetting::On(true) => Some(crate::shared_folder::files::GALLERY_DIR.to_string()),
             GallerySetting::On(false) => None,
             GallerySetting::Dir(d) => Some(d.clone()),
         }

@@ -14,7 +14,7 @@ use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 
 use crate::config::ConfigError;
-use crate::shared_folder::root::CONFIG_FILE;
+use crate::shared_folder::files::CONFIG_FILE;
 
 /// The largest configuration file read.
 const MAX_CONFIG: u64 = 1024 * 1024;

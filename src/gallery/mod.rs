@@ -26,11 +26,9 @@ use std::time::{Duration, Instant, SystemTime};
 
 use thiserror::Error;
 
+use crate::shared_folder::files::GALLERY_DIR;
 use crate::shared_folder::locks::lease::ClaimMethod;
 use crate::shared_folder::root::{PathProblem, Root, check_relative};
-
-/// The gallery's folder inside the root when none is configured.
-pub const DEFAULT_DIR: &str = "gallery";
 
 /// Where and how the gallery is built.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -42,7 +40,7 @@ pub struct GalleryOptions {
 impl Default for GalleryOptions {
     fn default() -> Self {
         GalleryOptions {
-            dir: DEFAULT_DIR.to_string(),
+            dir: GALLERY_DIR.to_string(),
         }
     }
 }
@@ -154,9 +152,7 @@ pub fn build_exclusive(
     let _lock = claims
         .lock_gallery(root.path())
         .map_err(|source| GalleryError::Io {
-            path: root
-                .path()
-                .join(crate::shared_folder::locks::device::STATE_DIR),
+            path: root.path().join(crate::shared_folder::files::STATE_DIR),
             source,
         })?;
     build(root, options)

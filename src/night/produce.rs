@@ -20,6 +20,7 @@ use crate::text::escape;
 
 use super::reserve::unchanged;
 use super::{Generator, Night, batch_size, record_result};
+use crate::shared_folder::files::error_file_path;
 
 /// How making a task's images ended.
 #[derive(Debug, PartialEq)]
@@ -368,7 +369,7 @@ pub fn report_failure(night: &Night<'_>, task: &PlannedTask, output_rel: &str, r
     night.reporter.emit(Event::TaskFailed {
         task: task.file.rel.clone(),
         output: output_rel.to_string(),
-        error_file: night.root.rel(&lifecycle::error_file_path(&task.file.path)),
+        error_file: night.root.rel(&error_file_path(&task.file.path)),
         kind: reason.kind,
         message: reason.message.clone(),
         size: reason.size,

@@ -21,6 +21,7 @@ use super::produce::{Producer, TaskEnd, pause, report_failure};
 use super::reserve::{claim_task, unchanged};
 use super::{Generator, Night};
 use crate::records::sinks::deadline_text;
+use crate::shared_folder::files::error_file_path;
 
 /// What the night came to.
 #[derive(Debug, Default)]
@@ -308,7 +309,7 @@ fn report_invalid(
     claim: Claim<'_>,
     tally: &mut Tally,
 ) {
-    let error_file = night.root.rel(&lifecycle::error_file_path(&task.file.path));
+    let error_file = night.root.rel(&error_file_path(&task.file.path));
     let (state, failure) = match notes::sync(&task.file, notes::Verdict::Invalid(&problems), claim)
     {
         Ok(s) if s.busy => (NoteState::Busy, None),
@@ -360,7 +361,7 @@ fn keep_notes(night: &Night<'_>, claims: &ClaimMethod, task: &PlannedTask, warni
         Ok(_) => {}
         Err(e) => night.reporter.emit(Event::ErrorFileFailed {
             task: task.file.rel.clone(),
-            error_file: night.root.rel(&lifecycle::error_file_path(&task.file.path)),
+            error_file: night.root.rel(&error_file_path(&task.file.path)),
             error: e.to_string(),
         }),
     }

@@ -8,16 +8,8 @@ use std::time::SystemTime;
 use sha2::{Digest, Sha256};
 
 use crate::records::events::FailureKind;
+use crate::shared_folder::files::error_file_path;
 use crate::task::Problems;
-
-/// The error file of a task: `name.txt` -> `name_ERROR.txt`, beside it.
-pub fn error_file_path(task: &Path) -> PathBuf {
-    let stem = task
-        .file_stem()
-        .map(|s| s.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    task.with_file_name(format!("{stem}_ERROR.txt"))
-}
 
 /// The text of an error file: every problem with its field and fix, then how retrying works.
 pub fn error_report(problems: &Problems) -> String {
@@ -119,7 +111,7 @@ pub fn mark_done(task: &Path) -> std::io::Result<PathBuf> {
     }
     for note in [
         error_file_path(task),
-        crate::outputs::notes::warnings_file_path(task),
+        crate::shared_folder::files::warnings_file_path(task),
     ] {
         let note_name = note
             .file_name()

@@ -26,9 +26,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use crate::call::sidecar::Sidecar;
-
-/// The suffix of pending markers.
-pub const PENDING_SUFFIX: &str = ".runvqgan-pending";
+use crate::shared_folder::files::PENDING_SUFFIX;
 
 /// The pending marker of image `n` of `base`: `.base_n.runvqgan-pending`.
 pub fn pending_name(base: &str, n: u32) -> String {

@@ -15,20 +15,12 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::outputs::lifecycle::{self, error_file_path};
-use crate::queue::classify::{self, WARNINGS_HEADER, WARNINGS_SUFFIX};
+use crate::outputs::lifecycle;
+use crate::queue::classify::{self, WARNINGS_HEADER};
 use crate::queue::discover::TaskFile;
+use crate::shared_folder::files::{error_file_path, warnings_file_path};
 use crate::shared_folder::locks::lease::ClaimMethod;
 use crate::task::Problems;
-
-/// The warnings note of a task: `name.txt` -> `name_WARNINGS.txt`, beside it.
-pub fn warnings_file_path(task: &Path) -> PathBuf {
-    let stem = task
-        .file_stem()
-        .map(|s| s.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    task.with_file_name(format!("{stem}{WARNINGS_SUFFIX}"))
-}
 
 /// The text of a warnings note: every warning, then what to do.
 pub fn warnings_report(task_rel: &str, warnings: &[String]) -> String {
@@ -326,7 +318,7 @@ mod tests {
             slurm: None,
         };
         let held = crate::shared_folder::locks::lease::Lease::try_acquire(
-            &crate::shared_folder::locks::lease::lease_path(&f.path),
+            &crate::shared_folder::files::lease_path(&f.path),
             &elsewhere,
             Duration::from_secs(60),
         )
@@ -342,7 +334,7 @@ mod tests {
         assert!(!s3.busy);
         assert!(error_file_path(&f.path).exists());
         assert!(
-            !crate::shared_folder::locks::lease::lease_path(&f.path).exists(),
+            !crate::shared_folder::files::lease_path(&f.path).exists(),
             "its own lease is gone"
         );
     }

@@ -22,12 +22,7 @@
 //! `plan`, `check` and the night's log.
 
 use crate::call::sidecar::looks_like_generate_call;
-
-/// The exact suffix of an error file: `dog.txt` -> `dog_ERROR.txt` (case matters).
-pub const ERROR_SUFFIX: &str = "_ERROR.txt";
-
-/// The exact suffix of a warnings file: `dog.txt` -> `dog_WARNINGS.txt` (case matters).
-pub const WARNINGS_SUFFIX: &str = "_WARNINGS.txt";
+use crate::shared_folder::files::{ERROR_SUFFIX, WARNINGS_SUFFIX};
 
 /// First lines of the error files runvqgan writes (an invalid task, a failure while
 /// generating), as prefixes.

@@ -13,6 +13,7 @@ use std::time::SystemTime;
 
 use serde::{Serialize, Serializer};
 
+use crate::shared_folder::files::EVENTS_FILE;
 use crate::task::Problems;
 
 /// Why an image or a task failed. The engine's glue classifies its exceptions with strings;
@@ -344,9 +345,6 @@ pub struct JsonlSink {
     path: PathBuf,
     run: String,
 }
-
-/// Where the record of events lives, relative to the root.
-pub const EVENTS_FILE: &str = ".runvqgan/events.jsonl";
 
 impl JsonlSink {
     /// Opens (creates) the record of `root` for run `run`. A record that cannot be opened

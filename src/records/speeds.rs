@@ -16,10 +16,7 @@ use std::time::SystemTime;
 use serde::{Deserialize, Serialize};
 
 use crate::records::events::{Event, Sink};
-use crate::shared_folder::locks::device::STATE_DIR;
-
-/// The file of measured speeds, relative to the root.
-pub const SPEEDS_FILE: &str = ".runvqgan/speeds.json";
+use crate::shared_folder::files::{SPEEDS_FILE, STATE_DIR};
 
 /// How much a new measurement counts against the stored one.
 const WEIGHT_OF_NEW: f64 = 0.5;

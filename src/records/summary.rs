@@ -14,10 +14,8 @@ use std::time::{Duration, Instant, SystemTime};
 use serde::{Deserialize, Serialize};
 
 use crate::records::events::{Event, Outcome, Sink, TaskCounts};
+use crate::shared_folder::files::RUNS_DIR;
 use crate::text::local_timestamp;
-
-/// The folder of run summaries, relative to the root.
-pub const RUNS_DIR: &str = ".runvqgan/runs";
 
 /// How long `on_finish` may take before it is stopped.
 pub const ON_FINISH_TIMEOUT: Duration = Duration::from_secs(120);

@@ -3,5 +3,6 @@
 
 pub mod atomic;
 pub mod confined;
+pub mod files;
 pub mod locks;
 pub mod root;

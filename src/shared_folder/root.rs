@@ -3,14 +3,8 @@
 
 use std::path::{Component, Path, PathBuf};
 
+use crate::shared_folder::files::{CONFIG_FILE, TASKS_DIR};
 use thiserror::Error;
-
-/// The name of the optional configuration file at the top of the root.
-pub const CONFIG_FILE: &str = "runvqgan.toml";
-/// The folder of shared task files.
-pub const TASKS_DIR: &str = "tasks";
-/// The common output folder, the default `out_folder` of tasks in `tasks/`.
-pub const OUTPUT_DIR: &str = "output";
 
 /// The shared folder, by its canonical path (links resolved), so that confinement checks
 /// compare like with like.

@@ -5,10 +5,11 @@ use std::cell::RefCell;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
-use crate::shared_folder::root::{OUTPUT_DIR, PathProblem, Root, TASKS_DIR};
+use crate::shared_folder::root::{PathProblem, Root};
 
 use super::validate::{TaskContext, TaskKind};
 use super::{RawTask, TaskError};
+use crate::shared_folder::files::{OUTPUT_DIR, TASKS_DIR};
 
 pub(super) fn out_folder(
     raw: &RawTask,

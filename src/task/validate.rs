@@ -6,7 +6,8 @@ use std::path::{Path, PathBuf};
 
 use crate::call::job::EngineOptions;
 use crate::config::{Limits, MIN_SIDE};
-use crate::shared_folder::root::{Root, TASKS_DIR};
+use crate::shared_folder::files::TASKS_DIR;
+use crate::shared_folder::root::Root;
 
 pub use super::paths::FolderCache;
 use super::paths::{input_file, out_folder};

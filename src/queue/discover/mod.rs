@@ -20,9 +20,10 @@ use std::time::SystemTime;
 
 mod skip;
 use crate::queue::classify::{self, Role, is_hidden};
+use crate::shared_folder::files::{ERROR_SUFFIX, TASKS_DIR, WARNINGS_SUFFIX};
 pub use skip::{Found, SkipReason, Skipped, skip_reason};
 
-use crate::shared_folder::root::{Root, TASKS_DIR};
+use crate::shared_folder::root::Root;
 use crate::task::{MAX_TASK_BYTES, TaskError, TaskKind};
 
 /// A task file found in the root.
@@ -70,10 +71,10 @@ impl TaskFile {
             }
         }
         self.error_modified = crate::shared_folder::confined::modified(
-            &crate::outputs::lifecycle::error_file_path(&self.path),
+            &crate::shared_folder::files::error_file_path(&self.path),
         );
         self.has_warnings_file = crate::shared_folder::confined::modified(
-            &crate::outputs::notes::warnings_file_path(&self.path),
+            &crate::shared_folder::files::warnings_file_path(&self.path),
         )
         .is_some();
         Ok(())
@@ -353,13 +354,12 @@ impl Walk<'_> {
                 self.skip(path, reason);
                 continue;
             }
-            let error_name = format!("{stem}{}", classify::ERROR_SUFFIX);
+            let error_name = format!("{stem}{}", ERROR_SUFFIX);
             let error_modified = names
                 .contains(error_name.as_str())
                 .then(|| crate::shared_folder::confined::modified(&dir.join(&error_name)))
                 .flatten();
-            let has_warnings_file =
-                names.contains(format!("{stem}{}", classify::WARNINGS_SUFFIX).as_str());
+            let has_warnings_file = names.contains(format!("{stem}{}", WARNINGS_SUFFIX).as_str());
             let rel = self.root.rel(&path);
             let priority = self.priority.is_some_and(|p| {
                 let p = p.trim_end_matches('/');

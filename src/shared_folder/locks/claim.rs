@@ -28,15 +28,7 @@ use std::path::{Path, PathBuf};
 use rustix::fs::FileType;
 
 use crate::shared_folder::confined::{self, Dir};
-
-/// The claim file of a task: `dir/name.txt` -> `dir/.name.txt.runvqgan-claim`.
-pub fn claim_path(task: &Path) -> PathBuf {
-    let name = task
-        .file_name()
-        .map(|s| s.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    task.with_file_name(format!(".{name}.runvqgan-claim"))
-}
+use crate::shared_folder::files::claim_path;
 
 /// A task this process works on; dropping it releases the claim (the file stays, unlocked,
 /// until [`TaskClaim::finish`]).
@@ -156,9 +148,6 @@ impl ProcLocks {
         ProcLocks { holders }
     }
 }
-
-/// The lock file of the root's names lock, in the root.
-pub const NAMES_LOCK: &str = ".runvqgan.lock";
 
 /// An exclusive `flock` on a lock file in a folder under the root, held until dropped: the
 /// root's names lock (held while output numbers are chosen and reserved) and the gallery's

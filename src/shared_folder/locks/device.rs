@@ -27,9 +27,7 @@ use std::path::{Path, PathBuf};
 use std::time::SystemTime;
 
 use crate::records::events::{Event, Reporter};
-
-/// The folder of runvqgan's own records in the root.
-pub const STATE_DIR: &str = ".runvqgan";
+use crate::shared_folder::files::STATE_DIR;
 
 /// What [`DeviceLock::acquire`] found.
 #[derive(Debug)]

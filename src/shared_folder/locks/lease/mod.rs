@@ -48,7 +48,10 @@ use sha2::{Digest, Sha256};
 use crate::config::Config;
 use crate::host::slurm::SlurmJob;
 use crate::shared_folder::confined::{self, Dir, Place};
-use crate::shared_folder::locks::claim::{FolderLock, NAMES_LOCK, TaskClaim};
+use crate::shared_folder::files::{
+    GALLERY_LEASE, GALLERY_LOCK, NAMES_LEASE, NAMES_LOCK, lease_path,
+};
+use crate::shared_folder::locks::claim::{FolderLock, TaskClaim};
 use crate::shared_folder::locks::filesystem::{ClaimPlan, FsInfo};
 use rustix::fs::{AtFlags, FileType};
 use rustix::io::Errno;
@@ -567,7 +570,7 @@ impl ClaimMethod {
     pub fn claim(&self, task: &Path) -> Result<Option<Claim>, ClaimFileError> {
         let flock = if self.plan.flock {
             match TaskClaim::try_claim(task).map_err(|source| ClaimFileError {
-                file: crate::shared_folder::locks::claim::claim_path(task),
+                file: crate::shared_folder::files::claim_path(task),
                 source,
             })? {
                 Some(c) => Some(c),
@@ -646,22 +649,6 @@ pub struct ClaimFileError {
     /// The hidden file beside the task.
     pub file: PathBuf,
     pub source: std::io::Error,
-}
-
-/// The lease of the root's names lock.
-pub const NAMES_LEASE: &str = ".runvqgan-names.lease";
-/// The gallery's lock file and lease, in `<root>/.runvqgan/`.
-pub const GALLERY_LOCK: &str = "gallery.lock";
-/// See [`GALLERY_LOCK`].
-pub const GALLERY_LEASE: &str = "gallery.lease";
-
-/// The lease file of a task: `dir/name.txt` -> `dir/.name.txt.runvqgan-lease`.
-pub fn lease_path(task: &Path) -> PathBuf {
-    let name = task
-        .file_name()
-        .map(|s| s.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    task.with_file_name(format!(".{name}.runvqgan-lease"))
 }
 
 /// A task this run works on. Dropping it releases the claim.
