@@ -87,72 +87,7 @@ pub const TASK_SAMPLE: &str = r#"{
 "#;
 
 /// The members' README, written to `README.txt` at the top of the folder.
-pub const MEMBER_README: &str = r#"How to get images made by the lab's VQGAN-CLIP workstation
-=============================================================
-
-You describe a picture in a small task file and leave it in this folder. Every night
-the workstation picks up all task files, paints the pictures with VQGAN-CLIP and puts
-them where you asked. You never need to log in to the workstation.
-
-WHERE TASK FILES GO
-  * tasks/                     any name ending in .txt, e.g. tasks/john_robots.txt
-  * your own folder            a name of the form task_<something>.txt
-  Use plain names: letters, digits, "-" and "_". Files called sample.txt,
-  task_sample.txt or README.txt are never run: they are templates, so copy
-  tasks/task_sample.txt to a new name instead of editing it.
-
-WHAT A TASK FILE LOOKS LIKE
-  A task file holds one JSON object, for example:
-
-  {
-    "text": ["A painting of a lighthouse in a storm"],
-    "style": ["", "Banksy"],
-    "iterations": [300],
-    "out_file": ["john_lighthouse"],
-    "each": [2]
-  }
-
-  This makes 4 pictures (2 styles, 2 of each): john_lighthouse_1.png to _4.png.
-  A value may be written with or without the square brackets; only "style" takes
-  several values.
-
-  text        (needed) what to paint. Quotation marks are fine. Several prompts are
-              separated by |, and each may carry a weight: "dog:2|blurry:-0.5".
-              A colon always starts a weight, so write "ratio 3 to 2", not "3:2".
-  style       one series of pictures per style; "" is the plain text, "Banksy"
-              adds " in the style of Banksy".
-  iterations  how long to work on each picture: 80 or more; default 200; at most
-              6000 (more is cut to 6000).
-  out_file    (needed) the start of the picture names. Pick something unique, such
-              as your name and a word. Numbers go on from the highest one already
-              there: nothing is ever overwritten.
-  out_folder  where the pictures go: "output" (everyone's) for tasks in tasks/,
-              your own folder for tasks in your folder. The folder must exist.
-  portrait    true for upright 300 x 450, false (default) for 450 x 300.
-  each        how many pictures per style; default 1; at most 25.
-  resolution  [width, height], at most 450 x 300; the painter rounds each side
-              down to a multiple of 16 (450 x 300 becomes 448 x 288).
-  seed        a whole number, to get the same picture again later.
-  in_file     a picture to steer towards, next to your task file.
-  template_file  a picture to start from, next to your task file.
-
-WHAT HAPPENS
-  * Each picture takes one to a few minutes (longer with more iterations).
-  * Next to each picture there is a .txt with the exact settings that made it,
-    seed included, so it can be made again.
-  * When all pictures of a task exist, the task file is renamed to <name>.txt.done.
-    It is still the same file: rename it back to run it again.
-  * If something is wrong with a task file, nothing runs for it and a file
-    <name>_ERROR.txt appears beside it, saying what is wrong and how to fix it.
-    Fix the task file and save it: it is tried again the next night.
-  * Hidden files (names starting with a dot) are the runner's bookkeeping: please
-    leave them alone.
-
-MORE
-  The method is the VQGAN-CLIP of https://github.com/nerdyrodent/VQGAN-CLIP
-  (there you find what the "raw" options do). Ask the workstation's owner for
-  anything else.
-"#;
+pub const MEMBER_README: &str = include_str!("../../docs/members.md");
 
 /// Options of `init`.
 #[derive(Debug, Clone)]

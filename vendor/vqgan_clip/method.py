@@ -25,7 +25,7 @@ ask for different iteration counts: an image that is done leaves the batch and k
 latent.
 
 Parity with generate.py (:data:`METHOD` names the behaviour followed; reference mode on the
-CPU gives the same losses and pixels, see scripts/compare_upstream.py and the README):
+CPU gives the same losses and pixels, see scripts/compare_upstream.py and docs/method.md):
 
 - random numbers: an image's set-up (starting tokens, the Gumbel encoder's noise, image
   prompts' cutouts) draws from the job's seed, then the RNG is seeded again with the same
