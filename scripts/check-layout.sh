@@ -35,7 +35,7 @@ for p in files:
     if n > MAX_LINES:
         problems.append(f"{p}: {n} lines (at most {MAX_LINES}; move tests or a part out)")
 
-PATH = re.compile(r"(?<![A-Za-z0-9_])((?:crate|super)(?:::[A-Za-z_][A-Za-z0-9_]*)+)")
+PATH = re.compile(r"(?<![A-Za-z0-9_:])((?:[A-Za-z_][A-Za-z0-9_]*)(?:::[A-Za-z_][A-Za-z0-9_]*)+)")
 
 
 def code_of(text: str) -> str:
@@ -48,13 +48,20 @@ def code_of(text: str) -> str:
 
 
 def resolve(segments: list, here: tuple) -> tuple | None:
-    """The longest module prefix that a path names (None if it names no module of ours)."""
+    """The longest module prefix that a path names (None if it names no module of ours):
+    `crate::`, `super::`, `self::`, or a path that starts with a child module's name."""
     if segments[0] == "crate":
         base, rest = (), segments[1:]
-    else:
+    elif segments[0] == "self":
+        base, rest = here, segments[1:]
+    elif segments[0] == "super":
         base, rest = here, segments
         while rest and rest[0] == "super":
             base, rest = base[:-1], rest[1:]
+    elif here + (segments[0],) in modules:
+        base, rest = here, segments
+    else:
+        return None
     best = base if base in modules else None
     cur = base
     for s in rest:

@@ -68,11 +68,13 @@ pub fn source(path: &Path, exists: &dyn Fn(&Path) -> bool) -> Source {
 /// A sidecar made from the `settings` text chunk the engine writes into every PNG.
 pub fn from_png(png: &Path) -> anyhow::Result<Sidecar> {
     // A picture in the shared folder is untrusted: no link, no fifo, a size cap.
-    let bytes =
-        crate::shared_folder::confined::read_nofollow(png, crate::task::picture::MAX_PICTURE_BYTES)
-            .map_err(|e| anyhow::anyhow!(crate::shared_folder::confined::describe(&e)))
-            .with_context(|| format!("cannot read {}", png.display()))?
-            .bytes;
+    let bytes = crate::shared_folder::confined::read_nofollow(
+        png,
+        crate::shared_folder::confined::MAX_IMAGE,
+    )
+    .map_err(|e| anyhow::anyhow!(crate::shared_folder::confined::describe(&e)))
+    .with_context(|| format!("cannot read {}", png.display()))?
+    .bytes;
     let mut decoder = png::Decoder::new(std::io::Cursor::new(bytes));
     decoder.set_ignore_text_chunk(false);
     let reader = decoder

@@ -5,7 +5,7 @@
 //!
 //! Safe to run from cron every few minutes, also while a night runs: it writes only what
 //! changed, and it never touches the files of a task another runvqgan process has claimed
-//! (see [`crate::outputs::notes::sync`]).
+//! (see [`crate::queue::notes::sync`]).
 
 use std::io::Write;
 use std::path::Path;
@@ -14,8 +14,8 @@ use anyhow::Context;
 
 use crate::config::{Config, ConfigOverrides};
 use crate::exit_codes::ExitCode;
-use crate::outputs::notes::{self, Change, Claim, Verdict};
 use crate::queue::discover::discover_all;
+use crate::queue::notes::{self, Change, Claim, Verdict};
 use crate::queue::plan::check_task;
 use crate::shared_folder::locks::lease::ClaimMethod;
 use crate::shared_folder::root::Root;

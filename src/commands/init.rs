@@ -9,7 +9,8 @@ use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
 use std::path::Path;
 
 use crate::exit_codes::ExitCode;
-use crate::shared_folder::root::{CONFIG_FILE, OUTPUT_DIR, RootError, TASKS_DIR};
+use crate::shared_folder::files::{CONFIG_FILE, OUTPUT_DIR, TASKS_DIR};
+use crate::shared_folder::root::RootError;
 
 /// Group-writable, setgid: members' files take the folder's group.
 const SHARED_DIR_MODE: u32 = 0o2775;
@@ -54,7 +55,7 @@ pub const CONFIG_TEMPLATE: &str = r#"# runvqgan.toml: the settings of this share
 #gallery = true                   # the web gallery of every image, rebuilt after each run, in gallery/;
 #                                 # false: none; or a folder inside this one, such as "public/gallery"
 
-# Several machines or a Slurm job array on this folder (see the README's cluster section).
+# Several machines or a Slurm job array on this folder (see docs/cluster.md).
 #claims = "auto"                  # "flock" on a local disk, a lease too on NFS, Lustre, BeeGFS, GPFS;
 #                                 # or "flock" (one machine only), "lease"
 #lease_seconds = 60.0             # a claim whose holder stopped renewing it is taken over after this
@@ -164,7 +165,7 @@ pub fn run(opts: &InitOptions<'_>, out: &mut dyn Write) -> anyhow::Result<ExitCo
     )?;
     writeln!(
         out,
-        "  install the nightly job: README, \"Installing as a service\" (or the cron line)"
+        "  install the nightly job: docs/owner.md, \"Installing as a service\" (or the cron line)"
     )?;
     Ok(ExitCode::Success)
 }

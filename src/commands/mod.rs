@@ -21,7 +21,7 @@ use anyhow::Context;
 use crate::config::ConfigError;
 use crate::engine::pyhome::PythonEnvError;
 use crate::exit_codes::ExitCode;
-use crate::gallery::GalleryError;
+use crate::gallery::disk::GalleryError;
 use crate::shared_folder::root::RootError;
 
 /// The engine could not start: the Python environment or the model files (the owner's

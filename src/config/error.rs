@@ -35,11 +35,18 @@ pub enum ConfigError {
     },
 }
 
-pub(super) fn parse_error(path: &Path, e: toml::de::Error, text: &str) -> ConfigError {
+/// The error for TOML that does not parse as a configuration, with a hint where one helps.
+/// `at_top(line)`: whether `line` alone is a valid top-level setting (for a general setting
+/// written under a table by mistake).
+pub(super) fn parse_error(
+    path: &Path,
+    e: toml::de::Error,
+    text: &str,
+    at_top: &dyn Fn(&str) -> bool,
+) -> ConfigError {
     let mut message = e.to_string().trim_end().to_string();
-    let at_top = |line: &str| toml::from_str::<super::Config>(line).is_ok();
     if let Some(hint) =
-        super::hint::misplaced_key(text, &message, &at_top).or_else(|| unknown_key_hint(&message))
+        super::hint::misplaced_key(text, &message, at_top).or_else(|| unknown_key_hint(&message))
     {
         message.push_str(&hint);
     }

@@ -155,7 +155,7 @@ pub struct Config {
     pub models: BTreeMap<String, ModelSet>,
     /// How runs sharing this folder claim tasks: `auto` (flock on a local disk; a lease,
     /// plus flock between the runs of one machine, on a network filesystem), `flock` or
-    /// `lease`. See the README's cluster section.
+    /// `lease`. See docs/cluster.md.
     pub claims: ClaimSetting,
     /// Seconds a lease lasts unless its holder renews it (every third of it): how long a
     /// task claimed by a node that died waits before another run takes it over.
@@ -269,7 +269,7 @@ fn read_config_file(
     root: &Path,
     given: Option<&Path>,
 ) -> Result<(PathBuf, Option<String>), ConfigError> {
-    crate::config::trust::read_config(root, given)
+    trust::read_config(root, given)
 }
 
 impl Config {
@@ -284,10 +284,10 @@ impl Config {
         }
         let command_line = Path::new("the command line");
         let mut table: toml::Table =
-            toml::from_str(&text).map_err(|e| parse_error(&path, e, &text))?;
+            toml::from_str(&text).map_err(|e| parse_error(&path, e, &text, &parses_at_top))?;
         table.extend(overrides.0.clone());
         let config = Config::deserialize(toml::Value::Table(table))
-            .map_err(|e| parse_error(command_line, e, ""))?;
+            .map_err(|e| parse_error(command_line, e, "", &parses_at_top))?;
         config.check(command_line)?;
         Ok(config)
     }
@@ -298,7 +298,8 @@ impl Config {
     }
 
     fn parse(path: &Path, text: &str) -> Result<Config, ConfigError> {
-        let config: Config = toml::from_str(text).map_err(|e| parse_error(path, e, text))?;
+        let config: Config =
+            toml::from_str(text).map_err(|e| parse_error(path, e, text, &parses_at_top))?;
         config.check(path)?;
         Ok(config)
     }
@@ -460,4 +461,9 @@ fn valid_device(d: &str) -> bool {
         || d == "cuda"
         || d.strip_prefix("cuda:")
             .is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
+}
+
+/// Whether `line` alone parses as a configuration (a general setting at the top level).
+fn parses_at_top(line: &str) -> bool {
+    toml::from_str::<Config>(line).is_ok()
 }

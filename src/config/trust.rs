@@ -13,7 +13,7 @@ use std::io::Read;
 use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 
-use crate::config::ConfigError;
+use super::error::ConfigError;
 use crate::shared_folder::files::CONFIG_FILE;
 
 /// The largest configuration file read.

@@ -7,9 +7,11 @@
 //! comes back through a Python-callable object that also stops the engine when
 //! an interrupt was seen.
 
+pub mod failure;
 pub mod pyhome;
 pub mod workdir;
 
+use crate::engine::failure::FailureKind;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -22,7 +24,6 @@ use serde::Serialize;
 
 use crate::call::job::Job;
 use crate::config::EngineMode;
-use crate::records::events::FailureKind;
 
 /// Where the Python side lives: the project's `python/` and `vendor/` folders
 /// and the environment (a virtual environment or prefix) with the packages.

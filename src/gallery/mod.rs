@@ -17,18 +17,19 @@
 //! build one after another, each from a scan made under the lock, and since only new images
 //! get thumbnails and unchanged files are not rewritten, the later builds are cheap.
 
+pub mod disk;
 pub mod scan;
 pub mod site;
 pub mod thumbs;
+pub mod when;
 
 use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant, SystemTime};
-
-use thiserror::Error;
+use std::time::{Duration, Instant};
 
 use crate::shared_folder::files::GALLERY_DIR;
 use crate::shared_folder::locks::lease::ClaimMethod;
-use crate::shared_folder::root::{PathProblem, Root, check_relative};
+use crate::shared_folder::root::{Root, check_relative};
+use disk::{GalleryError, make_dirs};
 
 /// Where and how the gallery is built.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -43,37 +44,6 @@ impl Default for GalleryOptions {
             dir: GALLERY_DIR.to_string(),
         }
     }
-}
-
-/// A gallery that cannot be built.
-#[derive(Debug, Error)]
-pub enum GalleryError {
-    /// The configured folder is not a plain relative path inside the root.
-    #[error(
-        "the gallery folder {dir:?} is refused: {problem}; give a folder inside the shared folder, such as \"gallery\""
-    )]
-    BadDir {
-        /// As configured.
-        dir: String,
-        /// Why.
-        problem: PathProblem,
-    },
-    /// Reading the shared folder or writing the gallery failed.
-    #[error("cannot build the gallery in {path}: {source}")]
-    Io {
-        /// The gallery folder.
-        path: PathBuf,
-        /// The I/O error.
-        source: std::io::Error,
-    },
-    /// A template failed to render (a bug in runvqgan, not in the shared folder).
-    #[error("the gallery template {name} failed: {message}")]
-    Template {
-        /// The template.
-        name: String,
-        /// What went wrong.
-        message: String,
-    },
 }
 
 /// What a build did.
@@ -156,117 +126,4 @@ pub fn build_exclusive(
             source,
         })?;
     build(root, options)
-}
-
-/// Creates the folders of `rel` under `base` as needed. A member can write the shared folder,
-/// so a link on the way (`gallery -> /etc`) is refused rather than followed.
-fn make_dirs(base: &Path, rel: &Path) -> std::io::Result<()> {
-    let mut path = base.to_path_buf();
-    for part in rel.components() {
-        path.push(part);
-        match std::fs::symlink_metadata(&path) {
-            Ok(m) if m.is_dir() => {}
-            Ok(_) => {
-                return Err(std::io::Error::other(format!(
-                    "{} is a link or a file, not a folder; remove it",
-                    path.display()
-                )));
-            }
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => std::fs::create_dir(&path)?,
-            Err(e) => return Err(e),
-        }
-    }
-    Ok(())
-}
-
-/// The bytes of the regular file at `path`, read without following a link or blocking on a
-/// fifo; `None` for anything else. Gallery files are compared with them before writing.
-pub(crate) fn read_regular(path: &Path) -> Option<Vec<u8>> {
-    crate::shared_folder::confined::read_own_file(path, u64::MAX)
-}
-
-/// Writes `bytes` to `path` (atomically, mode 0644) unless the file holds them already;
-/// returns whether it wrote. Whatever was at `path` (a link included) is replaced, never
-/// written through.
-pub(crate) fn write_if_changed(path: &Path, bytes: &[u8]) -> std::io::Result<bool> {
-    if read_regular(path).is_some_and(|old| old == bytes) {
-        return Ok(false);
-    }
-    crate::shared_folder::atomic::write(
-        path,
-        ".gallery.",
-        bytes,
-        0o644,
-        crate::shared_folder::atomic::Existing::Replace,
-    )?;
-    Ok(true)
-}
-
-/// A moment in local time, as the gallery shows it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct LocalTime {
-    /// `YYYY-MM-DD HH:MM`.
-    pub minute: String,
-    /// The night it belongs to: the date of the evening, `YYYY-MM-DD`. A night runs from noon
-    /// to noon, so an image made at 02:00 on the 29th belongs to the night of the 28th.
-    pub night: String,
-}
-
-/// [`LocalTime`] of `t` in the machine's time zone.
-pub fn local_time(t: SystemTime) -> LocalTime {
-    let fmt = |tm: &libc::tm, with_time: bool| {
-        let date = format!(
-            "{:04}-{:02}-{:02}",
-            tm.tm_year + 1900,
-            tm.tm_mon + 1,
-            tm.tm_mday
-        );
-        if with_time {
-            format!("{date} {:02}:{:02}", tm.tm_hour, tm.tm_min)
-        } else {
-            date
-        }
-    };
-    let minute = fmt(&local_tm(t), true);
-    let night = fmt(&local_tm(t - Duration::from_secs(12 * 3600)), false);
-    LocalTime { minute, night }
-}
-
-fn local_tm(t: SystemTime) -> libc::tm {
-    let secs = match t.duration_since(SystemTime::UNIX_EPOCH) {
-        Ok(d) => d.as_secs() as libc::time_t,
-        Err(e) => -(e.duration().as_secs() as libc::time_t),
-    };
-    // SAFETY: `tm` is a plain C struct that localtime_r fills in; the call only reads `secs`
-    // and writes `tm`.
-    unsafe {
-        let mut tm: libc::tm = std::mem::zeroed();
-        libc::localtime_r(&secs, &mut tm);
-        tm
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn a_night_runs_from_noon_to_noon() {
-        // Whatever the time zone: 12 hours apart within one night give one night, and the
-        // night of an image is never after its own date.
-        let evening = SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_000_000);
-        let t = local_time(evening);
-        assert!(t.night.as_str() <= &t.minute[..10]);
-        let day = local_tm(evening);
-        let to_noon = (12 - i64::from(day.tm_hour)) * 3600 - i64::from(day.tm_min) * 60;
-        let noon = if to_noon > 0 {
-            evening + Duration::from_secs(to_noon as u64)
-        } else {
-            evening - Duration::from_secs((-to_noon) as u64)
-        };
-        let before = local_time(noon - Duration::from_secs(60));
-        let after = local_time(noon + Duration::from_secs(60));
-        assert_ne!(before.night, after.night);
-        assert_eq!(after.night, after.minute[..10]);
-    }
 }

@@ -28,9 +28,10 @@ use minijinja::{Environment, Value, context};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
+use super::disk::{GalleryError, write_if_changed};
 use super::scan::{Found, FoundImage};
 use super::thumbs::{THUMB_DIR, Thumb};
-use super::{GalleryError, local_time, write_if_changed};
+use super::when::local_time;
 use crate::task::prompt::style_of;
 
 const TEMPLATES: &[(&str, &str)] = &[

@@ -77,7 +77,7 @@ pub fn key(image: &FoundImage) -> String {
 /// images that are gone, and returns one [`Thumb`] per image, in order.
 pub fn update(dir: &Path, images: &[FoundImage]) -> std::io::Result<(Vec<Thumb>, ThumbStats)> {
     let manifest_path = dir.join(MANIFEST);
-    let old_manifest_text = super::read_regular(&manifest_path)
+    let old_manifest_text = super::disk::read_regular(&manifest_path)
         .map(|b| String::from_utf8_lossy(&b).into_owned())
         .unwrap_or_default();
     let old: Manifest = serde_json::from_str(&old_manifest_text).unwrap_or_default();
@@ -136,7 +136,7 @@ pub fn update(dir: &Path, images: &[FoundImage]) -> std::io::Result<(Vec<Thumb>,
     }
     let text = serde_json::to_string(&manifest).expect("a manifest always serialises");
     if text != old_manifest_text {
-        super::write_if_changed(&manifest_path, text.as_bytes())?;
+        super::disk::write_if_changed(&manifest_path, text.as_bytes())?;
     }
 
     let thumbs = keys
@@ -176,6 +176,7 @@ fn make(src: &Path, dest: &Path) -> Result<[u32; 2], String> {
     image::codecs::jpeg::JpegEncoder::new_with_quality(&mut bytes, QUALITY)
         .encode_image(&small)
         .map_err(|e| format!("cannot be made into a JPEG: {e}"))?;
-    super::write_if_changed(dest, &bytes).map_err(|e| format!("thumbnail not written: {e}"))?;
+    super::disk::write_if_changed(dest, &bytes)
+        .map_err(|e| format!("thumbnail not written: {e}"))?;
     Ok([width, height])
 }

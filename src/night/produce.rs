@@ -14,12 +14,13 @@ use crate::night::budget::Budget;
 use crate::outputs::lifecycle::{self, Failure};
 use crate::outputs::naming;
 use crate::queue::plan::{PlannedImage, PlannedTask, ReadyTask};
-use crate::records::events::{Event, FailureKind};
+use crate::records::events::Event;
 use crate::records::progress::ImageProgress;
 use crate::text::escape;
 
 use super::reserve::unchanged;
 use super::{Generator, Night, batch_size, record_result};
+use crate::engine::failure::FailureKind;
 use crate::shared_folder::files::error_file_path;
 
 /// How making a task's images ended.

@@ -4,10 +4,10 @@
 //! the same name. See [`crate::outputs::naming`] and [`crate::shared_folder::locks::lease::ClaimMethod`].
 
 use crate::config::Config;
+use crate::engine::failure::FailureKind;
 use crate::outputs::lifecycle::{self, Failure};
 use crate::outputs::naming;
 use crate::queue::plan::{PlannedTask, Planner, Verdict};
-use crate::records::events::FailureKind;
 use crate::shared_folder::locks::lease::ClaimMethod;
 use crate::shared_folder::root::Root;
 

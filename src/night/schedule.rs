@@ -12,7 +12,7 @@ use crate::exit_codes::ExitCode;
 use crate::host::slurm::SlurmJob;
 use crate::host::testhook;
 use crate::outputs::lifecycle;
-use crate::outputs::notes::{self, Claim};
+use crate::queue::notes::{self, Claim};
 use crate::queue::plan::{PlannedTask, Verdict, plan};
 use crate::records::events::{Event, NoteState, Outcome, TaskCounts};
 use crate::shared_folder::locks::lease::{self, ClaimMethod};
@@ -285,7 +285,7 @@ fn claim(
             // The member learns why in the task's _ERROR.txt (a folder or something else in
             // the claim's place, a folder runvqgan cannot write).
             let failure = crate::outputs::lifecycle::Failure {
-                kind: crate::records::events::FailureKind::TaskFile,
+                kind: crate::engine::failure::FailureKind::TaskFile,
                 message: format!(
                     "the hidden claim file {claim_file} beside the task cannot be used: {}; \
                      remove it if you made it (the folder of the task must also be writable \

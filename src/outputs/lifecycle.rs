@@ -1,5 +1,5 @@
 //! What happens to a task file around a run: the text of the `_ERROR.txt` written beside an
-//! invalid task or a failed one (kept in step with the task by [`crate::outputs::notes`]), and the
+//! invalid task or a failed one (kept in step with the task by [`crate::queue::notes`]), and the
 //! `.done` rename of a finished one.
 
 use std::path::{Path, PathBuf};
@@ -7,7 +7,7 @@ use std::time::SystemTime;
 
 use sha2::{Digest, Sha256};
 
-use crate::records::events::FailureKind;
+use crate::engine::failure::FailureKind;
 use crate::shared_folder::files::error_file_path;
 use crate::task::Problems;
 

@@ -4,4 +4,3 @@
 
 pub mod lifecycle;
 pub mod naming;
-pub mod notes;

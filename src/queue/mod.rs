@@ -4,4 +4,5 @@
 
 pub mod classify;
 pub mod discover;
+pub mod notes;
 pub mod plan;

@@ -13,41 +13,9 @@ use std::time::SystemTime;
 
 use serde::{Serialize, Serializer};
 
+use crate::engine::failure::FailureKind;
 use crate::shared_folder::files::EVENTS_FILE;
 use crate::task::Problems;
-
-/// Why an image or a task failed. The engine's glue classifies its exceptions with strings;
-/// [`FailureKind::from_glue`] turns them into this enum at the seam, and nothing after it
-/// compares strings.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum FailureKind {
-    /// The GPU (or the machine) ran out of memory: a batch is split, a single image fails.
-    OutOfMemory,
-    /// A file the member's task names cannot be read (`in_file`, `template_file`).
-    MemberInput,
-    /// An output, a marker or an error file cannot be written (read-only, full disk, quota).
-    Write,
-    /// The task file cannot be read again or claimed.
-    TaskFile,
-    /// Ctrl-C or SIGTERM stopped the engine.
-    Interrupted,
-    /// Anything else the engine raised: the owner's problem, with a traceback in the log.
-    Engine,
-}
-
-impl FailureKind {
-    /// The glue's `describe_error` kind (`python/runvqgan_glue/cache.py`) as a [`FailureKind`].
-    pub fn from_glue(kind: &str) -> FailureKind {
-        match kind {
-            "out_of_memory" => FailureKind::OutOfMemory,
-            "missing_file" | "member_input" => FailureKind::MemberInput,
-            "write" => FailureKind::Write,
-            "interrupted" => FailureKind::Interrupted,
-            _ => FailureKind::Engine,
-        }
-    }
-}
 
 /// How a night ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -146,7 +114,7 @@ pub enum Event {
     /// A file where a task could be that is not run, and why (`reason` names the file).
     TaskSkipped { task: String, reason: String },
     /// A task that cannot run; `error_file` is its `_ERROR.txt`, brought up to date by
-    /// [`crate::outputs::notes::sync`] before this event (`error_file_state` says what it did).
+    /// [`crate::queue::notes::sync`] before this event (`error_file_state` says what it did).
     TaskInvalid {
         task: String,
         error_file: String,

@@ -361,7 +361,7 @@ impl Sink for TerminalSink {
 }
 
 /// The members' `_ERROR.txt` files of failures as a sink: a task that failed while generating
-/// gets the reason and a hint (an invalid task's error file is kept by [`crate::outputs::notes::sync`],
+/// gets the reason and a hint (an invalid task's error file is kept by [`crate::queue::notes::sync`],
 /// which `check` shares). A file that cannot be written becomes an [`Event::ErrorFileFailed`].
 pub struct ErrorFileSink {
     /// The root the events' paths are relative to.

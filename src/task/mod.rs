@@ -25,7 +25,7 @@ pub const MAX_TASK_BYTES: usize = 64 * 1024;
 /// 300]]}`).
 pub const MAX_NESTING: usize = 16;
 
-/// Every field a task file may hold, in the order the README lists them.
+/// Every field a task file may hold, in the order the members' guide (docs/members.md) lists them.
 pub const FIELDS: &[&str] = &[
     "text",
     "style",

@@ -15,10 +15,8 @@
 
 use std::path::{Component, Path, PathBuf};
 
+use crate::shared_folder::confined::MAX_IMAGE;
 use crate::shared_folder::root::{PathProblem, Root, check_written};
-
-/// The largest picture file read (64 MiB).
-pub const MAX_PICTURE_BYTES: u64 = 64 * 1024 * 1024;
 
 /// The longest side accepted, in pixels (the engine scales a picture to the image size, at
 /// most a few hundred pixels; a bigger one only costs memory).
@@ -80,18 +78,16 @@ pub fn resolve(root: &Root, task_dir: &Path, user: &str) -> Result<PathBuf, Path
 /// its size is sane. Returns why not, as the end of a sentence.
 pub fn check(path: &Path) -> Result<(), String> {
     // Untrusted: not through a link, without blocking, a regular file, capped.
-    let read = crate::shared_folder::confined::read_nofollow(path, MAX_PICTURE_BYTES + 1).map_err(
-        |e| {
-            format!(
-                "it cannot be read ({})",
-                crate::shared_folder::confined::describe(&e)
-            )
-        },
-    )?;
-    if read.bytes.len() as u64 > MAX_PICTURE_BYTES {
+    let read = crate::shared_folder::confined::read_nofollow(path, MAX_IMAGE + 1).map_err(|e| {
+        format!(
+            "it cannot be read ({})",
+            crate::shared_folder::confined::describe(&e)
+        )
+    })?;
+    if read.bytes.len() as u64 > MAX_IMAGE {
         return Err(format!(
             "it is larger than {} MiB, more than a picture may have; save a smaller copy (a few hundred pixels wide is plenty)",
-            MAX_PICTURE_BYTES / (1024 * 1024)
+            MAX_IMAGE / (1024 * 1024)
         ));
     }
     decode(&read.bytes)

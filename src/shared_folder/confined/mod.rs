@@ -32,7 +32,8 @@ use rustix::io::Errno;
 
 /// The largest sidecar, pending marker or claim read (they hold a few hundred bytes).
 pub const MAX_SMALL_FILE: u64 = 64 * 1024;
-/// The largest image read for `-ii` / `-ip` (a 450 x 300 PNG is well under 1 MiB).
+/// The largest picture read: a task's `-ii` / `-ip`, or a PNG whose settings `reproduce` reads
+/// (a 450 x 300 PNG is well under 1 MiB).
 pub const MAX_IMAGE: u64 = 64 * 1024 * 1024;
 
 /// The most links followed while resolving one path (the kernel's limit too).

@@ -347,7 +347,7 @@ mod tests {
             "tasks/dog.txt",
             "output/dog_1.png",
             &lifecycle::Failure {
-                kind: crate::records::events::FailureKind::Engine,
+                kind: crate::engine::failure::FailureKind::Engine,
                 message: "boom".into(),
                 size: None,
             },
