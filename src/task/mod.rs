@@ -12,11 +12,12 @@ pub mod validate;
 
 use thiserror::Error;
 
+use crate::shared_folder::files::TASKS_DIR;
 use crate::shared_folder::root::PathProblem;
 
 pub use expand::{ImageSpec, expand};
 pub use schema::RawTask;
-pub use validate::{TaskContext, TaskKind, TaskSpec, Validated, validate};
+pub use validate::{TaskContext, TaskSpec, Validated, validate};
 
 /// The largest task file read (64 KiB): a task needs a few hundred bytes.
 pub const MAX_TASK_BYTES: usize = 64 * 1024;
@@ -299,5 +300,37 @@ impl Problems {
 impl std::fmt::Display for Problems {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(&self.lines().join("\n"))
+    }
+}
+
+/// Where a task file lives, which decides its default output folder.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum TaskKind {
+    /// A file under `<root>/tasks/`: output goes to `output/` by default.
+    Shared,
+    /// A `task_*.txt` under `<root>/<member>/`: output goes to the member's folder by default.
+    Personal {
+        /// The member's top-level folder name.
+        member: String,
+    },
+}
+
+impl TaskKind {
+    /// The kind of a task file from its path relative to the root (`/`-separated).
+    pub fn from_rel(rel: &str) -> TaskKind {
+        match rel.split_once('/') {
+            Some((first, _)) if first != TASKS_DIR => TaskKind::Personal {
+                member: first.to_string(),
+            },
+            _ => TaskKind::Shared,
+        }
+    }
+
+    /// The name used for fair ordering: `tasks` for shared tasks, else the member.
+    pub fn member(&self) -> &str {
+        match self {
+            TaskKind::Shared => TASKS_DIR,
+            TaskKind::Personal { member } => member,
+        }
     }
 }

@@ -7,17 +7,19 @@ use std::path::{Path, PathBuf};
 
 use crate::shared_folder::root::{PathProblem, Root};
 
-use super::validate::{TaskContext, TaskKind};
-use super::{RawTask, TaskError};
+use super::{RawTask, TaskError, TaskKind};
 use crate::shared_folder::files::{OUTPUT_DIR, TASKS_DIR};
 
+/// The task's output folder (its own `out_folder`, or the default for its `kind`), resolved
+/// inside the root through `folders` when given; a problem is added to `errors`.
 pub(super) fn out_folder(
     raw: &RawTask,
-    ctx: &TaskContext<'_>,
+    root: &Root,
+    kind: &TaskKind,
+    folders: Option<&FolderCache>,
     errors: &mut Vec<TaskError>,
 ) -> Option<(PathBuf, String)> {
-    let root = ctx.root;
-    let (value, fix) = match (&raw.out_folder, ctx.kind) {
+    let (value, fix) = match (&raw.out_folder, kind) {
         (Some(v), _) => (
             v.clone(),
             "write a folder that exists in the shared folder, relative to it, such as \"output\" or your own folder".to_string(),
@@ -37,7 +39,7 @@ pub(super) fn out_folder(
         problem,
         fix,
     };
-    let resolved = match ctx.folders {
+    let resolved = match folders {
         Some(cache) => cache.resolve(root, &value),
         None => resolve_out_folder(root, &value),
     };

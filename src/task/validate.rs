@@ -6,13 +6,12 @@ use std::path::{Path, PathBuf};
 
 use crate::call::job::EngineOptions;
 use crate::config::{Limits, MIN_SIDE};
-use crate::shared_folder::files::TASKS_DIR;
 use crate::shared_folder::root::Root;
 
 pub use super::paths::FolderCache;
 use super::paths::{input_file, out_folder};
 use super::prompt::{self, Prompt};
-use super::{RawTask, TaskError, raw, schema};
+use super::{RawTask, TaskError, TaskKind, raw, schema};
 
 /// The most styles one task may list (each style is a series of up to `max_each` images).
 pub const MAX_STYLES: usize = 100;
@@ -24,38 +23,6 @@ pub const MAX_TASK_NAME_BYTES: usize = 255 - 16;
 /// The longest `out_file`, in bytes: the longest name made from it is the pending marker's
 /// temporary `.OUT_N.pending.XXXXXXXX.tmp`, 23 bytes plus the number (up to 10 digits).
 pub const MAX_OUT_FILE_BYTES: usize = 255 - 23 - 10;
-
-/// Where a task file lives, which decides its default output folder.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum TaskKind {
-    /// A file under `<root>/tasks/`: output goes to `output/` by default.
-    Shared,
-    /// A `task_*.txt` under `<root>/<member>/`: output goes to the member's folder by default.
-    Personal {
-        /// The member's top-level folder name.
-        member: String,
-    },
-}
-
-impl TaskKind {
-    /// The kind of a task file from its path relative to the root (`/`-separated).
-    pub fn from_rel(rel: &str) -> TaskKind {
-        match rel.split_once('/') {
-            Some((first, _)) if first != TASKS_DIR => TaskKind::Personal {
-                member: first.to_string(),
-            },
-            _ => TaskKind::Shared,
-        }
-    }
-
-    /// The name used for fair ordering: `tasks` for shared tasks, else the member.
-    pub fn member(&self) -> &str {
-        match self {
-            TaskKind::Shared => TASKS_DIR,
-            TaskKind::Personal { member } => member,
-        }
-    }
-}
 
 /// Everything validation needs to know about where a task file is.
 #[derive(Debug, Clone, Copy)]
@@ -242,7 +209,7 @@ pub fn validate(raw: &RawTask, ctx: &TaskContext<'_>) -> Result<Validated, Vec<T
             max: MAX_TASK_NAME_BYTES,
         });
     }
-    let out_folder = out_folder(raw, ctx, &mut errors);
+    let out_folder = out_folder(raw, ctx.root, ctx.kind, ctx.folders, &mut errors);
     let task_dir = ctx.task.parent().unwrap_or(ctx.root.path());
     let in_file = input_file(
         "in_file",
