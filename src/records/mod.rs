@@ -3,6 +3,7 @@
 //! [`speeds`].
 
 pub mod events;
+pub mod finish;
 pub mod progress;
 pub mod sinks;
 pub mod speeds;

@@ -5,20 +5,17 @@
 //! never a shell) with the summary JSON on its standard input, so that the owner can mail
 //! or chat it with the tools they already use. `runvqgan status` reads the last summary.
 
-use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+
 use std::sync::Mutex;
-use std::time::{Duration, Instant, SystemTime};
+use std::time::SystemTime;
 
 use serde::{Deserialize, Serialize};
 
 use crate::records::events::{Event, Outcome, Sink, TaskCounts};
+use crate::records::finish::{ON_FINISH_TIMEOUT, prometheus_label, run_on_finish, write_metrics};
 use crate::shared_folder::files::RUNS_DIR;
 use crate::text::local_timestamp;
-
-/// How long `on_finish` may take before it is stopped.
-pub const ON_FINISH_TIMEOUT: Duration = Duration::from_secs(120);
 
 /// A task that failed, and why.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -195,13 +192,6 @@ fn run_order(name: &str) -> (String, u64) {
     (time.to_string(), pid.parse().unwrap_or(0))
 }
 
-fn prometheus_label(value: &str) -> String {
-    value
-        .replace('\\', "\\\\")
-        .replace('"', "\\\"")
-        .replace('\n', "\\n")
-}
-
 /// Where the summary goes besides `.runvqgan/runs/`: the configured textfile and command.
 #[derive(Debug, Clone, Default)]
 pub struct Outputs {
@@ -305,55 +295,6 @@ impl SummarySink {
     }
 }
 
-/// Writes the metrics textfile whole (temporary file in its folder, then rename), so that
-/// the collector never reads half of it. The path is the owner's (usually outside the shared
-/// folder, such as node_exporter's textfile folder), so it is written as given.
-fn write_metrics(path: &Path, text: &str) -> std::io::Result<()> {
-    use std::os::unix::fs::PermissionsExt;
-    let dir = path.parent().unwrap_or(Path::new("."));
-    let mut tmp = tempfile::Builder::new()
-        .prefix(".runvqgan-metrics-")
-        .tempfile_in(dir)?;
-    tmp.write_all(text.as_bytes())?;
-    tmp.as_file()
-        .set_permissions(std::fs::Permissions::from_mode(0o644))?;
-    tmp.persist(path).map_err(|e| e.error)?;
-    Ok(())
-}
-
-/// Runs `argv` (no shell) with `input` on its standard input; its output goes where
-/// runvqgan's goes. `Err` when it cannot start, fails, or outlives `timeout` (then it is
-/// killed).
-pub fn run_on_finish(argv: &[String], input: &[u8], timeout: Duration) -> Result<(), String> {
-    let (program, args) = argv.split_first().ok_or("the command is empty")?;
-    let mut child = Command::new(program)
-        .args(args)
-        .stdin(Stdio::piped())
-        .spawn()
-        .map_err(|e| format!("cannot start it: {e}"))?;
-    if let Some(mut stdin) = child.stdin.take() {
-        // A command that does not read its input is fine.
-        let _ = stdin.write_all(input);
-    }
-    let deadline = Instant::now() + timeout;
-    loop {
-        match child.try_wait() {
-            Ok(Some(status)) if status.success() => return Ok(()),
-            Ok(Some(status)) => return Err(format!("it exited with {status}")),
-            Ok(None) if Instant::now() >= deadline => {
-                let _ = child.kill();
-                let _ = child.wait();
-                return Err(format!(
-                    "it ran longer than {} s and was stopped",
-                    timeout.as_secs()
-                ));
-            }
-            Ok(None) => std::thread::sleep(Duration::from_millis(50)),
-            Err(e) => return Err(e.to_string()),
-        }
-    }
-}
-
 impl Sink for SummarySink {
     fn event(&self, event: &Event, at: SystemTime, _follow: &mut Vec<Event>) {
         let mut s = self.state.lock().unwrap_or_else(|e| e.into_inner());
@@ -449,81 +390,4 @@ impl Sink for SummarySink {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn metrics_are_prometheus_gauges_labelled_with_the_root() {
-        let sink = SummarySink::new(
-            Path::new("/srv/va\"lab"),
-            "20261129T230000Z-1",
-            SystemTime::UNIX_EPOCH + Duration::from_secs(1_800_000_000),
-            "default",
-            None,
-            Outputs::default(),
-        );
-        let mut s = sink.state.lock().unwrap().clone();
-        s.images = 7;
-        s.exit_code = 3;
-        s.tasks.done = 2;
-        let text = s.metrics();
-        assert!(
-            text.contains("# TYPE runvqgan_last_run_images_written gauge\n"),
-            "{text}"
-        );
-        assert!(
-            text.contains("runvqgan_last_run_images_written{root=\"/srv/va\\\"lab\"} 7\n"),
-            "{text}"
-        );
-        assert!(
-            text.contains("runvqgan_last_run_tasks{root=\"/srv/va\\\"lab\",state=\"done\"} 2\n"),
-            "{text}"
-        );
-        assert!(text.contains(
-            "runvqgan_last_run_start_timestamp_seconds{root=\"/srv/va\\\"lab\"} 1800000000\n"
-        ));
-        assert!(text.contains("runvqgan_last_run_exit_code{root=\"/srv/va\\\"lab\"} 3\n"));
-    }
-
-    #[test]
-    fn on_finish_gets_the_summary_on_stdin_without_a_shell() {
-        let dir = tempfile::tempdir().unwrap();
-        let out = dir.path().join("got; rm -rf x");
-        let argv = vec![
-            "/bin/cp".to_string(),
-            "/dev/stdin".to_string(),
-            out.display().to_string(),
-        ];
-        run_on_finish(&argv, b"{\"run\": 1}", Duration::from_secs(30)).unwrap();
-        assert_eq!(std::fs::read(&out).unwrap(), b"{\"run\": 1}");
-    }
-
-    #[test]
-    fn on_finish_failures_and_overruns_are_reported() {
-        let fails = vec!["/bin/false".to_string()];
-        assert!(
-            run_on_finish(&fails, b"", Duration::from_secs(30))
-                .unwrap_err()
-                .contains("exited")
-        );
-        let missing = vec!["/nonexistent/mailer".to_string()];
-        assert!(
-            run_on_finish(&missing, b"", Duration::from_secs(30))
-                .unwrap_err()
-                .contains("cannot start")
-        );
-        let slow = vec!["/bin/sleep".to_string(), "30".to_string()];
-        let err = run_on_finish(&slow, b"", Duration::from_millis(200)).unwrap_err();
-        assert!(err.contains("was stopped"), "{err}");
-    }
-
-    #[test]
-    fn the_last_summary_is_the_newest_run() {
-        assert!(run_order("20261129T230000Z-99.json") < run_order("20261130T230000Z-1.json"));
-        assert!(
-            run_order("20261129T230000Z-node9-99.json")
-                < run_order("20261129T230001Z-node1-1.json")
-        );
-        assert!(run_order("20261129T230000Z-99.json") < run_order("20261129T230000Z-100.json"));
-    }
-}
+mod tests;

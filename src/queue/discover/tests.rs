@@ -1,5 +1,6 @@
 //! Tests of the skip rules and the fair order.
 use super::*;
+use std::sync::Arc;
 use std::time::Duration;
 
 fn t(rel: &str, secs: u64, priority: bool) -> TaskFile {

@@ -1,0 +1,152 @@
+//! A task file as found: its path, kind and bytes (read once, without following links and
+//! with a size cap), and what kept a file where a task would be from being read.
+
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::SystemTime;
+
+use crate::task::{MAX_TASK_BYTES, TaskError, TaskKind};
+
+/// A task file found in the root.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TaskFile {
+    /// The path (under the canonical root; may pass through a link that stays inside).
+    pub path: PathBuf,
+    /// The path relative to the root, `/`-separated.
+    pub rel: String,
+    /// Shared (`tasks/`) or a member's.
+    pub kind: TaskKind,
+    /// Modification time.
+    pub modified: SystemTime,
+    /// Whether it lies in the priority folder.
+    pub priority: bool,
+    /// The modification time of its `_ERROR.txt`, if it has one.
+    pub error_modified: Option<SystemTime>,
+    /// Whether a `_WARNINGS.txt` lies beside it.
+    pub has_warnings_file: bool,
+    /// The file's bytes as read during discovery (a task is validated, hashed and run from
+    /// exactly these bytes; [`TaskFile::reread`] refreshes them). At most
+    /// [`MAX_TASK_BYTES`] + 1 bytes are read.
+    pub bytes: Arc<[u8]>,
+    /// Why the file cannot be a task although it is where a task would be (a folder, a fifo,
+    /// unreadable, a link out of the root, a bad name); it gets an `_ERROR.txt` saying so.
+    pub problem: Option<TaskError>,
+}
+
+impl TaskFile {
+    /// Reads the file again (contents, modification time, error file), e.g. just before
+    /// running a task planned hours earlier.
+    /// A file that no longer exists is an `Err` (`NotFound`); one that cannot be read is an
+    /// `Ok` with [`TaskFile::problem`] set.
+    pub fn reread(&mut self) -> std::io::Result<()> {
+        match read_task_file(&self.path) {
+            Ok((bytes, modified)) => {
+                self.bytes = bytes.into();
+                self.modified = modified;
+                self.problem = None;
+            }
+            Err(ReadProblem::Gone(e)) => return Err(e),
+            Err(ReadProblem::Task(p)) => {
+                self.bytes = Arc::from(&b""[..]);
+                self.problem = Some(p);
+            }
+        }
+        self.error_modified = crate::shared_folder::confined::modified(
+            &crate::shared_folder::files::error_file_path(&self.path),
+        );
+        self.has_warnings_file = crate::shared_folder::confined::modified(
+            &crate::shared_folder::files::warnings_file_path(&self.path),
+        )
+        .is_some();
+        Ok(())
+    }
+}
+
+/// Why a task file could not be read.
+#[derive(Debug)]
+pub enum ReadProblem {
+    /// It does not exist (any more).
+    Gone(std::io::Error),
+    /// It exists but cannot be a task file: the problem to report.
+    Task(TaskError),
+}
+
+/// Reads a task file, untrusted, and its modification time with one open: beneath the
+/// root's handle (a link is followed only while it stays inside the root), never blocking on
+/// a fifo or device (opened with `O_NONBLOCK`, and only a regular file is read), and at most
+/// [`MAX_TASK_BYTES`] + 1 bytes (the parser reports a file above the limit).
+pub fn read_task_file(path: &Path) -> Result<(Vec<u8>, SystemTime), ReadProblem> {
+    let read_err = |e: std::io::Error| {
+        if e.kind() == std::io::ErrorKind::NotFound {
+            ReadProblem::Gone(e)
+        } else if crate::shared_folder::confined::is_escape(&e) {
+            ReadProblem::Task(TaskError::BadLink {
+                problem: crate::shared_folder::root::PathProblem::Escapes,
+            })
+        } else if e.raw_os_error() == Some(libc::ELOOP) {
+            ReadProblem::Task(TaskError::BadLink {
+                problem: crate::shared_folder::root::PathProblem::LinkLoop,
+            })
+        } else {
+            ReadProblem::Task(TaskError::Read {
+                message: io_message(&e),
+            })
+        }
+    };
+    let f = crate::shared_folder::confined::open_read(path, true).map_err(read_err)?;
+    let meta = f.metadata().map_err(read_err)?;
+    if !meta.is_file() {
+        return Err(ReadProblem::Task(TaskError::NotAFile {
+            what: file_type_name(&meta.file_type()),
+        }));
+    }
+    let modified = meta.modified().unwrap_or(SystemTime::UNIX_EPOCH);
+    let cap = MAX_TASK_BYTES as u64 + 1;
+    let mut bytes = Vec::with_capacity(meta.len().min(cap) as usize);
+    let mut limited = f.take(cap);
+    loop {
+        match limited.read_to_end(&mut bytes) {
+            Ok(_) => break,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(read_err(e)),
+        }
+    }
+    Ok((bytes, modified))
+}
+
+/// An I/O error as a lab member reads it ("permission denied", not "Permission denied (os
+/// error 13)").
+fn io_message(e: &std::io::Error) -> String {
+    match e.kind() {
+        std::io::ErrorKind::PermissionDenied => {
+            "permission denied; make the file readable for the workstation's runvqgan user"
+                .to_string()
+        }
+        _ => {
+            let text = e.to_string();
+            match text.find(" (os error") {
+                Some(i) => text[..i].to_string(),
+                None => text,
+            }
+        }
+    }
+}
+
+/// What a file that is not a regular file is, in words.
+fn file_type_name(ft: &std::fs::FileType) -> &'static str {
+    use std::os::unix::fs::FileTypeExt;
+    if ft.is_dir() {
+        "a folder"
+    } else if ft.is_fifo() {
+        "a named pipe (fifo)"
+    } else if ft.is_socket() {
+        "a socket"
+    } else if ft.is_block_device() || ft.is_char_device() {
+        "a device"
+    } else if ft.is_symlink() {
+        "a link"
+    } else {
+        "not a regular file"
+    }
+}
