@@ -1,10 +1,8 @@
-//! The `runvqgan` binary: parses the command line ([`cli`]) and hands each command to the
+//! The `runvqgan` binary: parses the command line (`runvqgan::commands::cli`) and hands each command to the
 //! library. All work happens in the library.
 
-mod cli;
-
 use clap::Parser;
-use cli::{Cli, Command, ModelsCommand};
+use runvqgan::commands::cli::{Cli, Command, ModelsCommand};
 use runvqgan::commands::{self, exit_code_for};
 use runvqgan::config::ConfigOverrides;
 use runvqgan::exit_codes::ExitCode;

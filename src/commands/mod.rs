@@ -3,6 +3,7 @@
 //! report to the given output and returns the exit code. `main.rs` only parses flags.
 
 pub mod check;
+pub mod cli;
 pub mod gallery;
 pub mod init;
 pub mod models;
