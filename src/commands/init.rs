@@ -9,7 +9,8 @@ use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
 use std::path::Path;
 
 use crate::exit_codes::ExitCode;
-use crate::shared_folder::root::{CONFIG_FILE, OUTPUT_DIR, RootError, TASKS_DIR};
+use crate::shared_folder::files::{CONFIG_FILE, OUTPUT_DIR, TASKS_DIR};
+use crate::shared_folder::root::RootError;
 
 /// Group-writable, setgid: members' files take the folder's group.
 const SHARED_DIR_MODE: u32 = 0o2775;
