@@ -27,7 +27,7 @@ use std::time::{Duration, Instant, SystemTime};
 use thiserror::Error;
 
 use crate::shared_folder::files::GALLERY_DIR;
-use crate::shared_folder::locks::lease::ClaimMethod;
+use crate::shared_folder::locks::method::ClaimMethod;
 use crate::shared_folder::root::{PathProblem, Root, check_relative};
 
 /// Where and how the gallery is built.
