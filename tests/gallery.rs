@@ -483,18 +483,18 @@ fn run_builds_the_gallery_at_the_end_unless_turned_off() {
 #[test]
 fn a_build_waits_while_another_holds_the_gallery_lock() {
     use runvqgan::config::Config;
-    use runvqgan::shared_folder::locks::lease::ClaimMethod;
+    use runvqgan::shared_folder::locks::method::ClaimMethod;
     use std::time::Duration;
     for claims in ["flock", "lease"] {
         let s = night();
         let root = Root::open(&s.root()).unwrap();
         let config = Config::from_toml(&format!("claims = \"{claims}\"\n")).unwrap();
-        let method = ClaimMethod::for_root(root.path(), &config);
+        let method = ClaimMethod::for_root(root.path(), config.claims, config.lease_seconds);
         let held = method.lock_gallery(root.path()).unwrap();
         let (tx, rx) = std::sync::mpsc::channel();
         std::thread::scope(|scope| {
             scope.spawn(|| {
-                let other = ClaimMethod::for_root(root.path(), &config);
+                let other = ClaimMethod::for_root(root.path(), config.claims, config.lease_seconds);
                 let built = gallery::build_exclusive(&root, &GalleryOptions::default(), &other);
                 tx.send(built.map(|r| r.images).map_err(|e| e.to_string()))
                     .unwrap();

@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use runvqgan::config::Config;
 use runvqgan::host::host_name;
-use runvqgan::shared_folder::locks::lease::ClaimMethod;
+use runvqgan::shared_folder::locks::method::ClaimMethod;
 
 const HOST: &str = "RUNVQGAN_TEST_HOST";
 const DIR: &str = "RUNVQGAN_TEST_DIR";
@@ -56,7 +56,8 @@ fn host_process() {
     // Lease files are reached through the root's confined access, as in `run`.
     let root = runvqgan::shared_folder::root::Root::open(&dir).unwrap();
     let dir = root.path().to_path_buf();
-    let claims = ClaimMethod::for_root(&dir, &lease_config());
+    let config = lease_config();
+    let claims = ClaimMethod::for_root(&dir, config.claims, config.lease_seconds);
     assert_eq!(claims.holder.host, host);
     match std::env::var(MODE).unwrap().as_str() {
         "race" => {

@@ -17,7 +17,7 @@ use crate::exit_codes::ExitCode;
 use crate::queue::discover::discover_all;
 use crate::queue::notes::{self, Change, Claim, Verdict};
 use crate::queue::plan::check_task;
-use crate::shared_folder::locks::lease::ClaimMethod;
+use crate::shared_folder::locks::method::ClaimMethod;
 use crate::shared_folder::root::Root;
 use crate::task::Problems;
 use crate::task::validate::FolderCache;
@@ -103,7 +103,7 @@ pub fn check_root(root: &Root, config: &Config, out: &mut dyn Write) -> anyhow::
         ..CheckTally::default()
     };
     // Notes are written under the task's claim, taken as the root's runs take it.
-    let claims = ClaimMethod::for_root(root.path(), config);
+    let claims = ClaimMethod::for_root(root.path(), config.claims, config.lease_seconds);
     for file in &found.tasks {
         let checked = check_task(file, root, config, &folders);
         let problems;

@@ -8,7 +8,7 @@ use crate::config::{Config, ConfigOverrides};
 use crate::exit_codes::ExitCode;
 use crate::gallery::{self, BuildReport, GalleryOptions};
 use crate::shared_folder::files::GALLERY_DIR;
-use crate::shared_folder::locks::lease::ClaimMethod;
+use crate::shared_folder::locks::method::ClaimMethod;
 use crate::shared_folder::root::Root;
 
 /// Options of `gallery`.
@@ -38,7 +38,7 @@ pub fn run(options: &GalleryCommandOptions, out: &mut dyn Write) -> anyhow::Resu
             (dir, config)
         }
     };
-    let claims = ClaimMethod::for_root(root.path(), &config);
+    let claims = ClaimMethod::for_root(root.path(), config.claims, config.lease_seconds);
     let report = gallery::build_exclusive(&root, &GalleryOptions { dir }, &claims)?;
     write_report(&report, &root, out)?;
     Ok(ExitCode::Success)

@@ -22,7 +22,7 @@ use crate::records::progress::{Progress, RunLog};
 use crate::records::sinks::{ErrorFileSink, LogSink, TerminalSink};
 use crate::records::speeds::{SpeedSink, Speeds};
 use crate::records::summary::{Outputs, SummarySink};
-use crate::shared_folder::locks::device;
+use crate::shared_folder::locks::device::{self, DeviceLock};
 use crate::shared_folder::root::Root;
 
 /// Options of `run`.
@@ -97,8 +97,13 @@ pub fn run(opts: &RunOptions<'_>) -> anyhow::Result<ExitCode> {
         ],
         move || clock.now(),
     );
-    let Some(_gpu) = device::for_run(root.path(), config.device.as_deref(), &reporter)? else {
-        return Ok(ExitCode::Success);
+    // Held (or not needed) until the run ends.
+    let _gpu = match device::for_run(root.path(), config.device.as_deref())? {
+        DeviceLock::Busy { device, holder } => {
+            reporter.emit(Event::DeviceBusy { device, holder });
+            return Ok(ExitCode::Success);
+        }
+        lock => lock,
     };
     let mut engine = NightEngine {
         root: &root,
@@ -139,7 +144,11 @@ fn build_gallery(root: &Root, dir: &str, config: &Config) -> Event {
     let options = crate::gallery::GalleryOptions {
         dir: dir.to_string(),
     };
-    let claims = crate::shared_folder::locks::lease::ClaimMethod::for_root(root.path(), config);
+    let claims = crate::shared_folder::locks::method::ClaimMethod::for_root(
+        root.path(),
+        config.claims,
+        config.lease_seconds,
+    );
     match crate::gallery::build_exclusive(root, &options, &claims) {
         Ok(report) => Event::GalleryBuilt {
             dir: dir.to_string(),

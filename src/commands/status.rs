@@ -16,7 +16,7 @@ use crate::queue::plan::{PlannedTask, Verdict, plan};
 use crate::records::speeds::{Estimate, Speeds, expected_device};
 use crate::records::summary::RunSummary;
 use crate::shared_folder::locks::claim::{ProcLocks, flock_holder};
-use crate::shared_folder::locks::lease::{ClaimMethod, lease_holder};
+use crate::shared_folder::locks::method::{ClaimMethod, lease_holder};
 use crate::shared_folder::root::Root;
 
 /// Options of `status`.
@@ -85,7 +85,7 @@ pub struct HeldTask {
 /// The claims of `root` now: the kind a run would use, and every task of `tasks` that a
 /// lease file or (on this machine) a held `flock` says is being worked on.
 pub fn claims_now(root: &Path, config: &Config, tasks: &[PlannedTask]) -> ClaimsNow {
-    let method = ClaimMethod::for_root(root, config);
+    let method = ClaimMethod::for_root(root, config.claims, config.lease_seconds);
     let locks = ProcLocks::read();
     let now_ms = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)

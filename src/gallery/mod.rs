@@ -27,7 +27,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use crate::shared_folder::files::GALLERY_DIR;
-use crate::shared_folder::locks::lease::ClaimMethod;
+use crate::shared_folder::locks::method::ClaimMethod;
 use crate::shared_folder::root::{Root, check_relative};
 use disk::{GalleryError, make_dirs};
 

@@ -1,14 +1,14 @@
 //! Output numbers for a claimed task: the task is planned again from its current bytes under
 //! the root's names lock, and each missing image's number is reserved with a pending marker
 //! (reusing the markers an interrupted run left), so that no other run or `reproduce` picks
-//! the same name. See [`crate::outputs::naming`] and [`crate::shared_folder::locks::lease::ClaimMethod`].
+//! the same name. See [`crate::outputs::naming`] and [`crate::shared_folder::locks::method::ClaimMethod`].
 
 use crate::config::Config;
 use crate::engine::failure::FailureKind;
 use crate::outputs::lifecycle::{self, Failure};
 use crate::outputs::naming;
 use crate::queue::plan::{PlannedTask, Planner, Verdict};
-use crate::shared_folder::locks::lease::ClaimMethod;
+use crate::shared_folder::locks::method::ClaimMethod;
 use crate::shared_folder::root::Root;
 
 /// Plans a claimed task again from its current bytes, under the names lock, and reserves

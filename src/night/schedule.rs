@@ -15,7 +15,7 @@ use crate::outputs::lifecycle;
 use crate::queue::notes::{self, Claim};
 use crate::queue::plan::{PlannedTask, Verdict, plan};
 use crate::records::events::{Event, NoteState, Outcome, TaskCounts};
-use crate::shared_folder::locks::lease::{self, ClaimMethod};
+use crate::shared_folder::locks::method::{self, ClaimMethod};
 
 use super::produce::{Producer, TaskEnd, pause, report_failure};
 use super::reserve::{claim_task, unchanged};
@@ -74,7 +74,11 @@ pub fn run(night: Night<'_>, generator: &mut dyn Generator) -> anyhow::Result<Ex
     })?;
     let mut tally = Tally::default();
     let mut work: Vec<&PlannedTask> = Vec::new();
-    let claims = ClaimMethod::for_root(night.root.path(), night.config);
+    let claims = ClaimMethod::for_root(
+        night.root.path(),
+        night.config.claims,
+        night.config.lease_seconds,
+    );
     for task in &tasks {
         match &task.verdict {
             Verdict::Ready(ready) => {
@@ -254,7 +258,7 @@ fn claim(
     claims: &ClaimMethod,
     task: &PlannedTask,
     tally: &mut Tally,
-) -> Option<lease::Claim> {
+) -> Option<method::Claim> {
     match claims.claim(&task.file.path) {
         Ok(Some(c)) => {
             tally.claimed += 1;
@@ -369,7 +373,7 @@ fn keep_notes(night: &Night<'_>, claims: &ClaimMethod, task: &PlannedTask, warni
 
 /// Renames a task whose images all exist to `.done`, after checking that it was not changed
 /// while it ran, and ends its claim.
-fn finish_task(night: &Night<'_>, task: &PlannedTask, claim: lease::Claim, tally: &mut Tally) {
+fn finish_task(night: &Night<'_>, task: &PlannedTask, claim: method::Claim, tally: &mut Tally) {
     testhook::reached("before-done");
     if claim.is_lost() {
         tally.tasks.busy += 1;

@@ -10,7 +10,7 @@
 //! Crash safety: before an image is generated its number is reserved on disk by a hidden
 //! *pending marker* `.<out_file>_<n>.runvqgan-pending` in the output folder, which names the
 //! task, its content hash and the image's index k ([`Pending`]). The marker is written under
-//! the root's names lock ([`crate::shared_folder::locks::lease::ClaimMethod::lock_names`]) and removed once the PNG and its
+//! the root's names lock ([`crate::shared_folder::locks::method::ClaimMethod::lock_names`]) and removed once the PNG and its
 //! sidecar exist. A run that died in between (kill -9, power cut) leaves the marker; the next
 //! run makes image k again under the same number n, replacing a PNG that was written without
 //! its sidecar, so no number is skipped and no image is made twice.
@@ -84,12 +84,12 @@ impl Pending {
 
 /// Reserves one number of `base` in `folder` for an image made outside a task's plan
 /// (`reproduce`), the way `run` reserves its numbers: under the root's names lock
-/// ([`crate::shared_folder::locks::lease::ClaimMethod::lock_names`]), the next number after every `.png`, `.txt` and pending
+/// ([`crate::shared_folder::locks::method::ClaimMethod::lock_names`]), the next number after every `.png`, `.txt` and pending
 /// marker ([`OutputIndex::allocate`]) gets a pending marker saying `marker`. With `exact`,
 /// that number is reserved, or `AlreadyExists` when anything has it.
 pub fn reserve(
     root: &Path,
-    claims: &crate::shared_folder::locks::lease::ClaimMethod,
+    claims: &crate::shared_folder::locks::method::ClaimMethod,
     folder: &Path,
     base: &str,
     exact: Option<u32>,

@@ -19,7 +19,7 @@ use crate::outputs::lifecycle;
 use crate::queue::classify::{self, WARNINGS_HEADER};
 use crate::queue::discover::TaskFile;
 use crate::shared_folder::files::{error_file_path, warnings_file_path};
-use crate::shared_folder::locks::lease::ClaimMethod;
+use crate::shared_folder::locks::method::ClaimMethod;
 use crate::task::Problems;
 
 /// The text of a warnings note: every warning, then what to do.
@@ -250,7 +250,7 @@ mod tests {
     fn method(dir: &Path, claims: &str) -> ClaimMethod {
         let root = dir.canonicalize().unwrap();
         let config = crate::config::Config::from_toml(&format!("claims = \"{claims}\"\n")).unwrap();
-        ClaimMethod::for_root(&root, &config)
+        ClaimMethod::for_root(&root, config.claims, config.lease_seconds)
     }
 
     #[test]

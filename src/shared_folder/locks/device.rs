@@ -26,7 +26,6 @@ use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 use std::time::SystemTime;
 
-use crate::records::events::{Event, Reporter};
 use crate::shared_folder::files::STATE_DIR;
 
 /// What [`DeviceLock::acquire`] found.
@@ -102,28 +101,16 @@ impl DeviceLock {
     }
 }
 
-/// What `run` does before it plans: takes the lock of its GPU, or reports
-/// [`Event::DeviceBusy`] and returns `None`, in which case the run ends at once without
-/// touching a task.
-pub fn for_run(
-    root: &Path,
-    device: Option<&str>,
-    reporter: &Reporter,
-) -> anyhow::Result<Option<DeviceLock>> {
-    let lock = DeviceLock::acquire(root, device).map_err(|e| {
+/// What `run` does before it plans: takes the lock of its GPU, with an error that names the
+/// state folder. [`DeviceLock::Busy`]: another run has the GPU, and `run` reports that (its
+/// `device_busy` event) and ends at once without touching a task.
+pub fn for_run(root: &Path, device: Option<&str>) -> anyhow::Result<DeviceLock> {
+    DeviceLock::acquire(root, device).map_err(|e| {
         anyhow::anyhow!(
             "cannot take the lock of the device in {}: {e}",
             root.join(STATE_DIR).display()
         )
-    })?;
-    if let DeviceLock::Busy { device, holder } = &lock {
-        reporter.emit(Event::DeviceBusy {
-            device: device.clone(),
-            holder: holder.clone(),
-        });
-        return Ok(None);
-    }
-    Ok(Some(lock))
+    })
 }
 
 /// `<root>/.runvqgan`, made when missing (readable by all, writable by the owner only), and

@@ -1,0 +1,169 @@
+//! How a run holds things on its root: a task's claim, the root's names lock, the gallery's
+//! lock. Each is a `flock` ([`crate::shared_folder::locks::claim`]), a lease
+//! ([`crate::shared_folder::locks::lease`]) or both, as the root's filesystem calls for
+//! ([`ClaimPlan::choose`]). This module applies that choice, so the callers hold a
+//! [`Claim`] or a [`LockGuard`] without knowing which it is, and the lease itself knows
+//! nothing of the choice.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use crate::shared_folder::files::{
+    GALLERY_LEASE, GALLERY_LOCK, NAMES_LEASE, NAMES_LOCK, lease_path,
+};
+use crate::shared_folder::locks::claim::{FolderLock, TaskClaim};
+use crate::shared_folder::locks::filesystem::{ClaimPlan, ClaimSetting, FsInfo};
+use crate::shared_folder::locks::lease::{self, Holder, Lease, LeaseRecord};
+
+/// How this run claims tasks and reserves output numbers on its root: `flock`
+/// ([`crate::shared_folder::locks::claim`]), a lease, or both, as [`ClaimPlan::choose`]
+/// decided for the root's filesystem.
+#[derive(Debug, Clone)]
+pub struct ClaimMethod {
+    /// Which claims are taken, and why.
+    pub plan: ClaimPlan,
+    /// The root's filesystem.
+    pub fs: FsInfo,
+    /// This process.
+    pub holder: Holder,
+    /// How long a lease lasts unless renewed (`lease_seconds`).
+    pub ttl: Duration,
+    /// Why the names lock could not be taken, once a wait for it ran out: the later tasks
+    /// of the run fail at once with the same words instead of each waiting again.
+    names_blocked: std::sync::OnceLock<String>,
+}
+
+impl ClaimMethod {
+    /// The claims the runs on `root` use under the configured `claims` setting, with leases
+    /// of `lease_seconds` (`claims` and `lease_seconds` in runvqgan.toml).
+    pub fn for_root(root: &Path, claims: ClaimSetting, lease_seconds: f64) -> ClaimMethod {
+        let fs = FsInfo::of(root);
+        ClaimMethod {
+            plan: ClaimPlan::choose(claims, &fs),
+            fs,
+            holder: Holder::this_process(),
+            ttl: Duration::from_secs_f64(lease_seconds),
+            names_blocked: std::sync::OnceLock::new(),
+        }
+    }
+
+    /// Claims `task`, or `None` when another live run holds its claim. An error names the
+    /// hidden file (claim or lease) that cannot be used, for the task's `_ERROR.txt`.
+    pub fn claim(&self, task: &Path) -> Result<Option<Claim>, ClaimFileError> {
+        let flock = if self.plan.flock {
+            match TaskClaim::try_claim(task).map_err(|source| ClaimFileError {
+                file: crate::shared_folder::files::claim_path(task),
+                source,
+            })? {
+                Some(c) => Some(c),
+                None => return Ok(None),
+            }
+        } else {
+            None
+        };
+        let lease = if self.plan.lease {
+            let file = lease_path(task);
+            match Lease::try_acquire(&file, &self.holder, self.ttl)
+                .map_err(|source| ClaimFileError { file, source })?
+            {
+                Some(l) => Some(l.keep_renewed()),
+                None => return Ok(None),
+            }
+        } else {
+            None
+        };
+        Ok(Some(Claim { lease, flock }))
+    }
+
+    /// Waits for the root's names lock (see [`crate::outputs::naming`]) and takes it.
+    pub fn lock_names(&self, root: &Path) -> std::io::Result<LockGuard> {
+        if let Some(why) = self.names_blocked.get() {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::TimedOut,
+                why.clone(),
+            ));
+        }
+        self.lock(root, NAMES_LOCK, NAMES_LEASE).inspect_err(|e| {
+            if e.kind() == std::io::ErrorKind::TimedOut {
+                let _ = self.names_blocked.set(e.to_string());
+            }
+        })
+    }
+
+    /// Waits for the gallery's lock (in `<root>/.runvqgan/`) and takes it: one gallery build
+    /// at a time on a root, whichever run or machine makes it.
+    pub fn lock_gallery(&self, root: &Path) -> std::io::Result<LockGuard> {
+        let dir = crate::shared_folder::locks::device::state_dir(root)?;
+        self.lock(&dir, GALLERY_LOCK, GALLERY_LEASE)
+    }
+
+    /// The lock `flock_name` and/or the lease `lease_name` in `dir`, as the plan says.
+    fn lock(&self, dir: &Path, flock_name: &str, lease_name: &str) -> std::io::Result<LockGuard> {
+        let flock = if self.plan.flock {
+            Some(FolderLock::acquire(dir, flock_name)?)
+        } else {
+            None
+        };
+        let lease = if self.plan.lease {
+            Some(Lease::acquire(&dir.join(lease_name), &self.holder, self.ttl)?.keep_renewed())
+        } else {
+            None
+        };
+        Ok(LockGuard {
+            _lease: lease,
+            _flock: flock,
+        })
+    }
+}
+
+/// Who holds the lease of `task` now (it may have expired: a node that died), read without
+/// following a link or blocking; `None` when there is none, or nothing runvqgan wrote.
+pub fn lease_holder(task: &Path, ttl: Duration) -> Option<LeaseRecord> {
+    let record = lease::read_at(&lease_path(task), ttl).ok()?;
+    (!record.host.is_empty()).then_some(record)
+}
+
+/// A task's claim file or lease cannot be used (a folder in its place, a folder runvqgan
+/// cannot write, a folder swapped for a link out of the root).
+#[derive(Debug, thiserror::Error)]
+#[error("{}: {source}", file.display())]
+pub struct ClaimFileError {
+    /// The hidden file beside the task.
+    pub file: PathBuf,
+    pub source: std::io::Error,
+}
+
+/// A task this run works on. Dropping it releases the claim.
+#[derive(Debug)]
+pub struct Claim {
+    lease: Option<Lease>,
+    flock: Option<TaskClaim>,
+}
+
+impl Claim {
+    /// Whether the task's lease expired or was taken over while this run worked on it: then
+    /// another run may be finishing it, and this one must not mark it done.
+    pub fn is_lost(&self) -> bool {
+        self.lease.as_ref().is_some_and(Lease::is_lost)
+    }
+
+    /// The lease this claim replaced (its holder had stopped renewing it), if any.
+    pub fn took_over(&self) -> Option<&LeaseRecord> {
+        self.lease.as_ref().and_then(|l| l.took_over.as_ref())
+    }
+
+    /// Ends the claim of a finished task: removes the lease, then the claim file.
+    pub fn finish(self) {
+        drop(self.lease);
+        if let Some(flock) = self.flock {
+            flock.finish();
+        }
+    }
+}
+
+/// The root's names lock or the gallery's lock while it is held.
+#[derive(Debug)]
+pub struct LockGuard {
+    _lease: Option<Lease>,
+    _flock: Option<FolderLock>,
+}
