@@ -12,6 +12,8 @@ if [[ "${CI:-}" == "true" && $(id -u) == 0 ]]; then
     scripts/install-browser.sh
 fi
 
+echo "== layout (import cycles, file lengths)"
+scripts/check-layout.sh
 echo "== cargo fmt --check"
 cargo fmt --check
 echo "== cargo clippy"

@@ -1,11 +1,13 @@
 //! runvqgan: the nightly VQGAN-CLIP task runner for a shared lab folder.
 //!
-//! Everything that can be decided without a GPU lives here: finding task files
-//! ([`discover`]), reading and checking them ([`task`]), naming outputs ([`naming`]),
-//! sidecars ([`sidecar`]), the task lifecycle ([`lifecycle`]), configuration ([`config`]) and
-//! the whole pipeline as one pure function ([`plan`]). The nightly run is [`night`], which
-//! reaches Python only through its `Generator` seam and reports every outcome as an
-//! [`events::Event`]. The static gallery of the outputs is [`gallery`].
+//! The modules are the architecture (docs/architecture.md), each importing only those
+//! below it: [`commands`] (one file per command) drive [`night`] (the run's pipeline:
+//! schedule -> reserve -> produce) over [`queue`] (what the folder holds and what a run
+//! would do), which reads task files ([`task`]) and names their outputs ([`outputs`]);
+//! [`records`] keep what happened, [`gallery`] shows the images, [`engine`] is the only
+//! door to Python, [`call`] is the generate.py call and its text forms, [`config`] the
+//! owner's settings, [`shared_folder`] the folder itself (confined access, the names of
+//! runvqgan's own files, locks), and [`host`], [`text`] and [`exit_codes`] small leaves.
 
 pub mod call;
 pub mod commands;

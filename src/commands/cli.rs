@@ -1,6 +1,6 @@
 //! The `runvqgan` command line: clap definitions only. Every flag that overrides a key of
 //! `runvqgan.toml` is a field named after that key; the argument structs serialise (serde)
-//! to the table of overrides ([`ConfigOverrides::from_flags`]), so no code copies a flag
+//! to the table of overrides ([`crate::config::ConfigOverrides::from_flags`]), so no code copies a flag
 //! into the configuration by hand. Fields that are not configuration are `#[serde(skip)]`.
 
 use std::path::PathBuf;

@@ -123,7 +123,7 @@ fn write_human(
     }
     if images > 0 {
         writeln!(out)?;
-        match crate::commands::status::estimate(root.path(), config, tasks) {
+        match crate::queue::estimate::estimate(root.path(), config, tasks) {
             Some(e) => writeln!(
                 out,
                 "Estimate: {} on {} (model set {}), from the speeds of earlier runs.",

@@ -23,8 +23,8 @@ use anyhow::{Context, bail};
 
 use crate::call::png_settings;
 use crate::call::sidecar::Sidecar;
-use crate::commands::models::model_files;
 use crate::config::{Config, ConfigOverrides, EngineMode, ModelSet};
+use crate::engine::models::model_files;
 use crate::engine::workdir::WorkDir;
 use crate::engine::{Engine, GenerateError, PythonSetup};
 use crate::exit_codes::ExitCode;

@@ -12,8 +12,9 @@ use serde::Serialize;
 use crate::config::{Config, ConfigOverrides};
 use crate::exit_codes::ExitCode;
 use crate::host::slurm::describe_job;
+use crate::queue::estimate::estimate;
 use crate::queue::plan::{PlannedTask, Verdict, plan};
-use crate::records::speeds::{Estimate, Speeds, expected_device};
+use crate::records::speeds::Estimate;
 use crate::records::summary::RunSummary;
 use crate::shared_folder::locks::claim::{ProcLocks, flock_holder};
 use crate::shared_folder::locks::method::{ClaimMethod, lease_holder};
@@ -173,18 +174,6 @@ pub fn queue(tasks: &[PlannedTask]) -> Queue {
     }
     queue.members = members.into_values().collect();
     queue
-}
-
-/// How long `run` would take for `tasks` now, from the measured speeds of `root`.
-pub fn estimate(root: &Path, config: &Config, tasks: &[PlannedTask]) -> Option<Estimate> {
-    let speeds = Speeds::load(root);
-    let device = expected_device(config.device.as_deref(), &speeds, &config.model)?;
-    let images: Vec<([u32; 2], u32)> = tasks
-        .iter()
-        .flat_map(|t| t.images())
-        .map(|i| (i.size(), i.iterations()))
-        .collect();
-    speeds.estimate(&config.model, &device, &images)
 }
 
 /// The status of `root`.

@@ -8,6 +8,7 @@
 //! an interrupt was seen.
 
 pub mod failure;
+pub mod models;
 pub mod pyhome;
 pub mod python;
 pub use python::{PythonSetup, project_dir};

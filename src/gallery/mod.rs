@@ -34,7 +34,7 @@ use disk::{GalleryError, make_dirs};
 /// Where and how the gallery is built.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct GalleryOptions {
-    /// The gallery's folder, relative to the root (default [`DEFAULT_DIR`]).
+    /// The gallery's folder, relative to the root (default [`GALLERY_DIR`]).
     pub dir: String,
 }
 

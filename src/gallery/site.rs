@@ -75,7 +75,7 @@ pub struct Card {
     pub model: String,
     /// When it was made, `YYYY-MM-DD HH:MM` local time.
     pub date: String,
-    /// The night it belongs to, `YYYY-MM-DD` (see [`super::LocalTime`]).
+    /// The night it belongs to, `YYYY-MM-DD` (see [`super::when::LocalTime`]).
     pub night: String,
     /// The task file, relative to the root.
     pub task: String,

@@ -5,8 +5,10 @@
 //! - [`reserve`]: plans a claimed task again and reserves its output numbers;
 //! - [`produce`]: makes a task's images in batches through a [`Generator`], within the time
 //!   budget, halving the batch on out-of-memory, stopping on an interrupt;
-//! - [`sinks`]: the log, the terminal and the error files, which (with
-//!   [`crate::records::events::JsonlSink`]) consume the [`crate::records::events::Event`]s the others emit.
+//!
+//! Data flows one way: `schedule` calls `reserve`, then `produce`; the pieces they share
+//! (the [`Night`], [`report_failure`], [`pause`]) live here. Every outcome is an
+//! [`crate::records::events::Event`], consumed by the sinks in [`crate::records`].
 //!
 //! Only the [`Generator`] crosses into Python; [`crate::engine`] implements it for the real
 //! engine and the tests implement it with a fake, so every rule of the night is tested
@@ -18,16 +20,19 @@ pub mod reserve;
 pub mod schedule;
 
 use std::sync::Arc;
-use std::sync::atomic::AtomicBool;
-use std::time::SystemTime;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, SystemTime};
 
 use crate::call::job::Job;
 use crate::call::sidecar::Sidecar;
 use crate::config::{Config, ConfigError, EngineMode};
 use crate::engine::{GenerateError, Generated, ModelInfo, ProgressSink};
 use crate::night::budget::{Budget, Clock};
+use crate::outputs::lifecycle::Failure;
+use crate::queue::plan::PlannedTask;
 use crate::records::events::{Event, Reporter};
 use crate::records::progress::Progress;
+use crate::shared_folder::files::error_file_path;
 use crate::shared_folder::root::Root;
 use crate::text::timestamp;
 
@@ -143,5 +148,34 @@ pub fn batch_size(configured: Option<u32>, device: &str) -> usize {
         Some(n) => n as usize,
         None if device.starts_with("cuda") => 4,
         None => 1,
+    }
+}
+
+/// Reports a task that failed while generating; the error-file sink writes its `_ERROR.txt`.
+pub fn report_failure(night: &Night<'_>, task: &PlannedTask, output_rel: &str, reason: &Failure) {
+    night.reporter.emit(Event::TaskFailed {
+        task: task.file.rel.clone(),
+        output: output_rel.to_string(),
+        error_file: night.root.rel(&error_file_path(&task.file.path)),
+        kind: reason.kind,
+        message: reason.message.clone(),
+        size: reason.size,
+    });
+}
+
+/// Waits `seconds` on `night`'s clock, waking early on a stop. Returns false when stopped.
+pub fn pause(night: &Night<'_>, seconds: f64) -> bool {
+    let until = night.clock.now() + Duration::from_secs_f64(seconds);
+    loop {
+        if night.stop.load(Ordering::SeqCst) {
+            return false;
+        }
+        let Ok(left) = until.duration_since(night.clock.now()) else {
+            return true;
+        };
+        if left.is_zero() {
+            return true;
+        }
+        night.clock.sleep(Duration::from_millis(100).min(left));
     }
 }

@@ -5,8 +5,7 @@
 //! the root's handle, never replacing a file) and completed with its sidecar and marker.
 
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
-use std::time::{Duration, SystemTime};
+use std::time::SystemTime;
 
 use crate::engine::{GenerateError, Generated, ProgressSink};
 use crate::host::testhook;
@@ -18,10 +17,8 @@ use crate::records::events::Event;
 use crate::records::progress::ImageProgress;
 use crate::text::escape;
 
-use super::reserve::unchanged;
-use super::{Generator, Night, batch_size, record_result};
+use super::{Generator, Night, batch_size, record_result, report_failure};
 use crate::engine::failure::FailureKind;
-use crate::shared_folder::files::error_file_path;
 
 /// How making a task's images ended.
 #[derive(Debug, PartialEq)]
@@ -104,7 +101,7 @@ impl<'a> Producer<'a> {
         let images = &ready.images;
         let mut start = 0;
         while start < images.len() {
-            if let Err(why) = unchanged(task) {
+            if let Err(why) = task.file.unchanged() {
                 return TaskEnd::Changed(why);
             }
             let size = self
@@ -365,18 +362,6 @@ fn finish_image(
     Ok(())
 }
 
-/// Reports a task that failed while generating; the error-file sink writes its `_ERROR.txt`.
-pub fn report_failure(night: &Night<'_>, task: &PlannedTask, output_rel: &str, reason: &Failure) {
-    night.reporter.emit(Event::TaskFailed {
-        task: task.file.rel.clone(),
-        output: output_rel.to_string(),
-        error_file: night.root.rel(&error_file_path(&task.file.path)),
-        kind: reason.kind,
-        message: reason.message.clone(),
-        size: reason.size,
-    });
-}
-
 /// The progress display of one image, with the `mid-image` test hook after iteration 2.
 struct HookedSink(Arc<ImageProgress>);
 
@@ -386,22 +371,5 @@ impl ProgressSink for HookedSink {
         if iteration == 2 {
             testhook::reached("mid-image");
         }
-    }
-}
-
-/// Waits `seconds` on `night`'s clock, waking early on a stop. Returns false when stopped.
-pub fn pause(night: &Night<'_>, seconds: f64) -> bool {
-    let until = night.clock.now() + Duration::from_secs_f64(seconds);
-    loop {
-        if night.stop.load(Ordering::SeqCst) {
-            return false;
-        }
-        let Ok(left) = until.duration_since(night.clock.now()) else {
-            return true;
-        };
-        if left.is_zero() {
-            return true;
-        }
-        night.clock.sleep(Duration::from_millis(100).min(left));
     }
 }

@@ -107,18 +107,3 @@ pub fn describe_io(e: &std::io::Error) -> String {
         _ => e.to_string(),
     }
 }
-
-/// `Ok` when the task file still holds the bytes the task was planned from; else why not.
-pub fn unchanged(task: &PlannedTask) -> Result<(), String> {
-    let mut now = task.file.clone();
-    match now.reread() {
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            Err("the task file was removed or renamed while it ran".into())
-        }
-        Err(e) => Err(format!("the task file cannot be read again: {e}")),
-        Ok(()) if now.problem.is_some() || *now.bytes != *task.file.bytes => {
-            Err("the task file was changed while it ran".into())
-        }
-        Ok(()) => Ok(()),
-    }
-}

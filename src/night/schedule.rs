@@ -17,9 +17,10 @@ use crate::queue::plan::{PlannedTask, Verdict, plan};
 use crate::records::events::{Event, NoteState, Outcome, TaskCounts};
 use crate::shared_folder::locks::method::{self, ClaimMethod};
 
-use super::produce::{Producer, TaskEnd, pause, report_failure};
-use super::reserve::{claim_task, unchanged};
+use super::produce::{Producer, TaskEnd};
+use super::reserve::claim_task;
 use super::{Generator, Night};
+use super::{pause, report_failure};
 use crate::records::sinks::deadline_text;
 use crate::shared_folder::files::error_file_path;
 
@@ -298,7 +299,7 @@ fn claim(
                 ),
                 size: None,
             };
-            super::produce::report_failure(night, task, "", &failure);
+            report_failure(night, task, "", &failure);
             None
         }
     }
@@ -382,7 +383,7 @@ fn finish_task(night: &Night<'_>, task: &PlannedTask, claim: method::Claim, tall
         });
         return;
     }
-    if let Err(reason) = unchanged(task) {
+    if let Err(reason) = task.file.unchanged() {
         tally.tasks.changed += 1;
         night.reporter.emit(Event::TaskChanged {
             task: task.file.rel.clone(),

@@ -4,5 +4,6 @@
 
 pub mod classify;
 pub mod discover;
+pub mod estimate;
 pub mod notes;
 pub mod plan;

@@ -35,6 +35,22 @@ pub struct TaskFile {
 }
 
 impl TaskFile {
+    /// `Ok` when the file still holds the bytes it was read with (the bytes a task was planned
+    /// from); else why not, in words for the member's error file.
+    pub fn unchanged(&self) -> Result<(), String> {
+        let mut now = self.clone();
+        match now.reread() {
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                Err("the task file was removed or renamed while it ran".into())
+            }
+            Err(e) => Err(format!("the task file cannot be read again: {e}")),
+            Ok(()) if now.problem.is_some() || *now.bytes != *self.bytes => {
+                Err("the task file was changed while it ran".into())
+            }
+            Ok(()) => Ok(()),
+        }
+    }
+
     /// Reads the file again (contents, modification time, error file), e.g. just before
     /// running a task planned hours earlier.
     /// A file that no longer exists is an `Err` (`NotFound`); one that cannot be read is an
