@@ -74,7 +74,11 @@ fn status_shows_the_claim_kind_and_which_hosts_and_array_elements_hold_claims_no
         s.write(&format!("tasks/{name}.txt"), common::task(name));
     }
     let root = Root::open(&s.root()).unwrap();
-    let task = |name: &str| root.path().join(format!("tasks/{name}.txt"));
+    let task = |name: &str| lease_path(root.path(), &format!("tasks/{name}.txt"));
+    let leases = runvqgan::shared_folder::state::StateDir::open(root.path()).unwrap();
+    leases
+        .sub(runvqgan::shared_folder::files::LEASES_NAME)
+        .unwrap();
     let element = Holder {
         host: "node7".into(),
         pid: 4711,
@@ -85,7 +89,7 @@ fn status_shows_the_claim_kind_and_which_hosts_and_array_elements_hold_claims_no
             end_time: None,
         }),
     };
-    let live = Lease::try_acquire(&lease_path(&task("dog")), &element, Duration::from_secs(60))
+    let live = Lease::try_acquire(&task("dog"), &element, Duration::from_secs(60))
         .unwrap()
         .unwrap();
     // A node that died holding the cat: its lease is not renewed and has run out.
@@ -95,11 +99,13 @@ fn status_shows_the_claim_kind_and_which_hosts_and_array_elements_hold_claims_no
         slurm: None,
     };
     std::mem::forget(
-        Lease::try_acquire(&lease_path(&task("cat")), &dead, Duration::from_millis(1))
+        Lease::try_acquire(&task("cat"), &dead, Duration::from_millis(1))
             .unwrap()
             .unwrap(),
     );
-    let flock = TaskClaim::try_claim(&task("cow")).unwrap().unwrap();
+    let flock = TaskClaim::try_claim(root.path(), "tasks/cow.txt")
+        .unwrap()
+        .unwrap();
     std::thread::sleep(Duration::from_millis(20));
 
     let out = s

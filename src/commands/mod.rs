@@ -53,16 +53,5 @@ pub fn exit_code_for(err: &anyhow::Error) -> ExitCode {
 /// summary line and exits 130. A second signal while the first is being handled ends the
 /// process at once with exit code 130.
 pub fn stop_flag() -> anyhow::Result<Arc<AtomicBool>> {
-    let stop = Arc::new(AtomicBool::new(false));
-    for signal in [
-        signal_hook::consts::SIGINT,
-        signal_hook::consts::SIGTERM,
-        signal_hook::consts::SIGHUP,
-    ] {
-        signal_hook::flag::register_conditional_shutdown(signal, 130, stop.clone())
-            .context("cannot install the Ctrl-C/SIGTERM handler")?;
-        signal_hook::flag::register(signal, stop.clone())
-            .context("cannot install the Ctrl-C/SIGTERM handler")?;
-    }
-    Ok(stop)
+    crate::host::stop::install().context("cannot install the Ctrl-C/SIGTERM handler")
 }

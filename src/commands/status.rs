@@ -95,7 +95,8 @@ pub fn claims_now(root: &Path, config: &Config, tasks: &[PlannedTask]) -> Claims
     let held = tasks
         .iter()
         .filter_map(|t| {
-            if let Some(r) = lease_holder(&t.file.path, method.ttl) {
+            let rel = method.task_rel(&t.file.path);
+            if let Some(r) = lease_holder(&method.root, &rel, method.ttl) {
                 return Some(HeldTask {
                     task: t.file.rel.clone(),
                     claim: "lease".into(),
@@ -107,7 +108,7 @@ pub fn claims_now(root: &Path, config: &Config, tasks: &[PlannedTask]) -> Claims
                     lease_expires_in: Some((r.expires_ms as i128 - now_ms) as f64 / 1000.0),
                 });
             }
-            flock_holder(&t.file.path, &locks).map(|pid| HeldTask {
+            flock_holder(&method.root, &rel, &locks).map(|pid| HeldTask {
                 task: t.file.rel.clone(),
                 claim: "flock".into(),
                 host: method.holder.host.clone(),

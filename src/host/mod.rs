@@ -2,6 +2,7 @@
 //! the fault hooks of the tests ([`testhook`]).
 
 pub mod slurm;
+pub mod stop;
 pub mod testhook;
 
 /// This machine's host name (`gethostname(2)`; a UTS namespace has its own).
@@ -29,4 +30,17 @@ pub fn file_safe(name: &str) -> String {
     } else {
         safe
     }
+}
+
+/// The name of user `uid` from `/etc/passwd`, else the number.
+pub fn user_name(uid: u32) -> String {
+    std::fs::read_to_string("/etc/passwd")
+        .ok()
+        .and_then(|text| {
+            text.lines().find_map(|l| {
+                let f: Vec<&str> = l.split(':').collect();
+                (f.len() > 2 && f[2] == uid.to_string()).then(|| f[0].to_string())
+            })
+        })
+        .unwrap_or_else(|| uid.to_string())
 }

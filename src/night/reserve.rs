@@ -41,6 +41,13 @@ pub fn claim_task(
         size: None,
     };
     let _names = claims.lock_names(root.path()).map_err(|e| {
+        if e.kind() == std::io::ErrorKind::Interrupted {
+            return Failure {
+                kind: FailureKind::Interrupted,
+                message: e.to_string(),
+                size: None,
+            };
+        }
         write_failure(
             "the names lock of the shared folder cannot be taken".into(),
             e,

@@ -8,6 +8,7 @@ use std::sync::atomic::Ordering;
 
 use anyhow::Context;
 
+use crate::engine::failure::FailureKind;
 use crate::exit_codes::ExitCode;
 use crate::host::slurm::SlurmJob;
 use crate::host::testhook;
@@ -159,6 +160,11 @@ pub fn run(night: Night<'_>, generator: &mut dyn Generator) -> anyhow::Result<Ex
                 });
                 continue;
             }
+            Err(failure) if failure.kind == FailureKind::Interrupted => {
+                // Stopped while waiting for the names lock: nothing was reserved.
+                tally.interrupted = true;
+                break;
+            }
             Err(failure) => {
                 tally.tasks.failed += 1;
                 report_failure(&night, task, "", &failure);
@@ -290,7 +296,7 @@ fn claim(
             // The member learns why in the task's _ERROR.txt (a folder or something else in
             // the claim's place, a folder runvqgan cannot write).
             let failure = crate::outputs::lifecycle::Failure {
-                kind: crate::engine::failure::FailureKind::TaskFile,
+                kind: FailureKind::TaskFile,
                 message: format!(
                     "the hidden claim file {claim_file} beside the task cannot be used: {}; \
                      remove it if you made it (the folder of the task must also be writable \

@@ -293,7 +293,8 @@ mod tests {
     fn a_task_claimed_by_another_process_is_left_alone() {
         let dir = tempfile::tempdir().unwrap();
         let f = file(dir.path());
-        let held = crate::shared_folder::locks::claim::TaskClaim::try_claim(&f.path)
+        let root = dir.path().canonicalize().unwrap();
+        let held = crate::shared_folder::locks::claim::TaskClaim::try_claim(&root, "dog.txt")
             .unwrap()
             .unwrap();
         let p = problems();
@@ -317,8 +318,13 @@ mod tests {
             pid: 4711,
             slurm: None,
         };
+        let root = dir.path().canonicalize().unwrap();
+        let leases = crate::shared_folder::state::StateDir::open(&root).unwrap();
+        leases
+            .sub(crate::shared_folder::files::LEASES_NAME)
+            .unwrap();
         let held = crate::shared_folder::locks::lease::Lease::try_acquire(
-            &crate::shared_folder::files::lease_path(&f.path),
+            &crate::shared_folder::files::lease_path(&root, "dog.txt"),
             &elsewhere,
             Duration::from_secs(60),
         )
@@ -334,7 +340,7 @@ mod tests {
         assert!(!s3.busy);
         assert!(error_file_path(&f.path).exists());
         assert!(
-            !crate::shared_folder::files::lease_path(&f.path).exists(),
+            !crate::shared_folder::files::lease_path(&root, "dog.txt").exists(),
             "its own lease is gone"
         );
     }

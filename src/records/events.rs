@@ -14,7 +14,7 @@ use std::time::SystemTime;
 use serde::{Serialize, Serializer};
 
 use crate::engine::failure::FailureKind;
-use crate::shared_folder::files::EVENTS_FILE;
+use crate::shared_folder::files::{EVENTS_FILE, EVENTS_NAME};
 use crate::task::Problems;
 
 /// How a night ended.
@@ -319,7 +319,9 @@ impl JsonlSink {
     /// is reported once and the run goes on without it.
     pub fn open(root: &Path, run: &str) -> JsonlSink {
         let path = root.join(EVENTS_FILE);
-        let file = open_record(&path);
+        let file = crate::shared_folder::state::StateDir::open(root)
+            .map_err(std::io::Error::from)
+            .and_then(|state| state.append(EVENTS_NAME));
         if let Err(e) = &file {
             tracing::warn!("cannot write the record of events {}: {e}", path.display());
         }
@@ -329,21 +331,6 @@ impl JsonlSink {
             run: run.to_string(),
         }
     }
-}
-
-fn open_record(path: &Path) -> std::io::Result<File> {
-    let dir = path.parent().unwrap_or(Path::new("."));
-    match std::fs::symlink_metadata(dir) {
-        Ok(m) if !m.is_dir() => {
-            return Err(std::io::Error::other(
-                "its folder is not a folder (a link or a file)",
-            ));
-        }
-        Ok(_) => {}
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => std::fs::create_dir(dir)?,
-        Err(e) => return Err(e),
-    }
-    crate::records::progress::open_append(path)
 }
 
 impl Sink for JsonlSink {

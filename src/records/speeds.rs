@@ -16,6 +16,7 @@ use std::time::SystemTime;
 use serde::{Deserialize, Serialize};
 
 use crate::records::events::{Event, Sink};
+use crate::shared_folder::files::SPEEDS_NAME;
 use crate::shared_folder::files::{SPEEDS_FILE, STATE_DIR};
 
 /// How much a new measurement counts against the stored one.
@@ -222,16 +223,10 @@ impl SpeedSink {
     fn update(&self, change: impl FnOnce(&mut Speeds)) {
         let mut speeds = Speeds::load(&self.root);
         change(&mut speeds);
-        let written = crate::shared_folder::locks::device::state_dir(&self.root).and_then(|_| {
-            let bytes = serde_json::to_vec_pretty(&speeds).expect("speeds always serialise");
-            crate::shared_folder::atomic::write(
-                &self.root.join(SPEEDS_FILE),
-                ".speeds-",
-                &bytes,
-                0o644,
-                crate::shared_folder::atomic::Existing::Replace,
-            )
-        });
+        let bytes = serde_json::to_vec_pretty(&speeds).expect("speeds always serialise");
+        let written = crate::shared_folder::state::StateDir::open(&self.root)
+            .map_err(std::io::Error::from)
+            .and_then(|state| state.write_atomic(SPEEDS_NAME, &bytes, 0o644));
         if let Err(e) = written {
             tracing::warn!(
                 "cannot write {}/{STATE_DIR}/speeds.json: {e}",

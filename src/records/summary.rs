@@ -14,7 +14,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::records::events::{Event, Outcome, Sink, TaskCounts};
 use crate::records::finish::{ON_FINISH_TIMEOUT, prometheus_label, run_on_finish, write_metrics};
-use crate::shared_folder::files::RUNS_DIR;
+use crate::shared_folder::files::{RUNS_DIR, RUNS_NAME};
 use crate::text::local_timestamp;
 
 /// A task that failed, and why.
@@ -259,23 +259,10 @@ impl SummarySink {
 
     fn finish(&self, summary: &RunSummary) {
         let json = serde_json::to_vec_pretty(summary).expect("a summary always serialises");
-        let written = crate::shared_folder::locks::device::state_dir(&self.root).and_then(|_| {
-            let dir = self.root.join(RUNS_DIR);
-            match std::fs::create_dir(&dir) {
-                Err(e) if e.kind() != std::io::ErrorKind::AlreadyExists => return Err(e),
-                _ => {}
-            }
-            if !std::fs::symlink_metadata(&dir)?.is_dir() {
-                return Err(std::io::Error::other("it is not a folder"));
-            }
-            crate::shared_folder::atomic::write(
-                &dir.join(format!("{}.json", summary.run)),
-                ".summary-",
-                &json,
-                0o644,
-                crate::shared_folder::atomic::Existing::Replace,
-            )
-        });
+        let written = crate::shared_folder::state::StateDir::open(&self.root)
+            .and_then(|state| state.sub(RUNS_NAME))
+            .map_err(std::io::Error::from)
+            .and_then(|runs| runs.write_atomic(&format!("{}.json", summary.run), &json, 0o644));
         if let Err(e) = written {
             tracing::warn!(
                 "cannot write the run's summary in {}: {e}",

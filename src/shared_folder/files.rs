@@ -5,9 +5,28 @@
 
 use std::path::{Path, PathBuf};
 
-/// The owner's state folder at the top of the root: events, run summaries, speeds, the
-/// device and gallery locks. Hidden from members' listings.
-pub const STATE_DIR: &str = ".runvqgan";
+/// The state folder's name, for the names below that are made from it.
+macro_rules! state_dir {
+    () => {
+        ".runvqgan"
+    };
+}
+
+/// The owner's state folder at the top of the root: events, run summaries, speeds and every
+/// lock (names, gallery, device, task claims and leases). Hidden from members' listings,
+/// the owner's alone ([`crate::shared_folder::state`]).
+pub const STATE_DIR: &str = state_dir!();
+
+/// In the state folder: the record of events.
+pub const EVENTS_NAME: &str = "events.jsonl";
+/// In the state folder: the folder of run summaries.
+pub const RUNS_NAME: &str = "runs";
+/// In the state folder: the measured speeds.
+pub const SPEEDS_NAME: &str = "speeds.json";
+/// In the state folder: the folder of task claims (`flock`).
+pub const CLAIMS_NAME: &str = "claims";
+/// In the state folder: the folder of task leases.
+pub const LEASES_NAME: &str = "leases";
 
 /// The name of the optional configuration file at the top of the root.
 pub const CONFIG_FILE: &str = "runvqgan.toml";
@@ -22,42 +41,57 @@ pub const OUTPUT_DIR: &str = "output";
 pub const GALLERY_DIR: &str = "gallery";
 
 /// Where the record of events lives, relative to the root.
-pub const EVENTS_FILE: &str = ".runvqgan/events.jsonl";
+pub const EVENTS_FILE: &str = concat!(state_dir!(), "/events.jsonl");
 
 /// The folder of run summaries, relative to the root.
-pub const RUNS_DIR: &str = ".runvqgan/runs";
+pub const RUNS_DIR: &str = concat!(state_dir!(), "/runs");
 
 /// The file of measured speeds, relative to the root.
-pub const SPEEDS_FILE: &str = ".runvqgan/speeds.json";
+pub const SPEEDS_FILE: &str = concat!(state_dir!(), "/speeds.json");
 
-/// The lock file of the root's names lock, in the root.
-pub const NAMES_LOCK: &str = ".runvqgan.lock";
+/// In the state folder: the lock file of the root's names lock (held while a run chooses
+/// and reserves output numbers).
+pub const NAMES_LOCK: &str = "names.lock";
 
-/// The claim file of a task: `dir/name.txt` -> `dir/.name.txt.runvqgan-claim`.
-pub fn claim_path(task: &Path) -> PathBuf {
-    let name = task
-        .file_name()
-        .map(|s| s.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    task.with_file_name(format!(".{name}.runvqgan-claim"))
+/// The name, in the state folder's `claims/` and `leases/`, that stands for the task whose
+/// path relative to the root is `task_rel`: a digest of the path (any length, any
+/// characters) and the file name's first letters, for whoever looks.
+pub fn task_key(task_rel: &str) -> String {
+    use sha2::{Digest, Sha256};
+    let digest = Sha256::digest(task_rel.as_bytes());
+    let hex: String = digest[..12].iter().map(|b| format!("{b:02x}")).collect();
+    let name = task_rel.rsplit('/').next().unwrap_or_default();
+    let readable: String = name
+        .chars()
+        .filter(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+        .take(40)
+        .collect();
+    format!("{hex}-{readable}")
 }
 
-/// The lease of the root's names lock.
-pub const NAMES_LEASE: &str = ".runvqgan-names.lease";
+/// The claim file of the task `task_rel` (its path relative to the root):
+/// `<root>/.runvqgan/claims/<key>.claim`, where members cannot open it.
+pub fn claim_path(root: &Path, task_rel: &str) -> PathBuf {
+    root.join(STATE_DIR)
+        .join(CLAIMS_NAME)
+        .join(format!("{}.claim", task_key(task_rel)))
+}
 
-/// The gallery's lock file and lease, in `<root>/.runvqgan/`.
+/// In the state folder: the lease of the root's names lock.
+pub const NAMES_LEASE: &str = "names.lease";
+
+/// In the state folder: the gallery's lock file and lease.
 pub const GALLERY_LOCK: &str = "gallery.lock";
 
 /// See [`GALLERY_LOCK`].
 pub const GALLERY_LEASE: &str = "gallery.lease";
 
-/// The lease file of a task: `dir/name.txt` -> `dir/.name.txt.runvqgan-lease`.
-pub fn lease_path(task: &Path) -> PathBuf {
-    let name = task
-        .file_name()
-        .map(|s| s.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    task.with_file_name(format!(".{name}.runvqgan-lease"))
+/// The lease file of the task `task_rel` (its path relative to the root):
+/// `<root>/.runvqgan/leases/<key>.lease`.
+pub fn lease_path(root: &Path, task_rel: &str) -> PathBuf {
+    root.join(STATE_DIR)
+        .join(LEASES_NAME)
+        .join(format!("{}.lease", task_key(task_rel)))
 }
 
 /// The exact suffix of an error file: `dog.txt` -> `dog_ERROR.txt` (case matters).

@@ -6,3 +6,4 @@ pub mod confined;
 pub mod files;
 pub mod locks;
 pub mod root;
+pub mod state;

@@ -270,6 +270,11 @@ pub enum Place {
 }
 
 impl Dir {
+    /// A folder already opened and checked by the caller (the owner's state folder).
+    pub(crate) fn from_fd(fd: OwnedFd) -> Dir {
+        Dir { fd }
+    }
+
     /// The folder's handle.
     pub fn fd(&self) -> BorrowedFd<'_> {
         self.fd.as_fd()

@@ -20,61 +20,44 @@
 //! points to) and a real claim made; a folder in its place is an error that the run reports
 //! in the task's `_ERROR.txt`.
 
-use std::ffi::OsString;
 use std::fs::{File, TryLockError};
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
 use rustix::fs::FileType;
 
-use crate::shared_folder::confined::{self, Dir};
-use crate::shared_folder::files::claim_path;
+use crate::shared_folder::confined;
+use crate::shared_folder::files::{CLAIMS_NAME, claim_path, task_key};
+use crate::shared_folder::state::StateDir;
 
 /// A task this process works on; dropping it releases the claim (the file stays, unlocked,
 /// until [`TaskClaim::finish`]).
 #[derive(Debug)]
 pub struct TaskClaim {
     file: File,
-    dir: Dir,
-    name: OsString,
+    claims: StateDir,
+    name: String,
 }
 
 impl TaskClaim {
-    /// Claims `task`, or returns `None` when another live process holds its claim. An error
-    /// says why the claim file cannot be used (for the task's `_ERROR.txt`).
-    pub fn try_claim(task: &Path) -> std::io::Result<Option<TaskClaim>> {
-        let path = claim_path(task);
-        let (dir, name) = confined::parent(&path)?;
+    /// Claims the task whose path relative to `root` is `task_rel`, or returns `None` when
+    /// another live process holds its claim. An error says why the claim file cannot be used.
+    pub fn try_claim(root: &Path, task_rel: &str) -> std::io::Result<Option<TaskClaim>> {
+        let claims = StateDir::open(root)?.sub(CLAIMS_NAME)?;
+        let name = format!("{}.claim", task_key(task_rel));
         for _ in 0..10 {
-            let file = match dir.open_lock(&name) {
-                Ok(f) => f,
-                Err(e) => {
-                    // Not a regular file: a link, fifo or socket is replaced safely (unlink
-                    // removes the entry itself); a folder is left to its owner.
-                    match dir.stat(&name).map(|s| FileType::from_raw_mode(s.st_mode)) {
-                        Ok(FileType::Directory) | Err(_) => return Err(e),
-                        Ok(FileType::RegularFile) => return Err(e),
-                        Ok(kind) => {
-                            tracing::warn!(
-                                "{}: the claim file was {}; removed it (not followed)",
-                                path.display(),
-                                confined::kind_name(kind)
-                            );
-                            dir.remove(&name)?;
-                            continue;
-                        }
-                    }
-                }
-            };
+            // Owner-only, in the owner-only state folder; anything else in its place is
+            // replaced, never followed (StateDir::lock_file).
+            let file = claims.lock_file(&name)?;
             match file.try_lock() {
                 Ok(()) => {}
                 Err(TryLockError::WouldBlock) => return Ok(None),
                 Err(TryLockError::Error(e)) => return Err(e),
             }
             let locked = file.metadata()?;
-            match dir.stat(&name) {
+            match claims.stat(&name) {
                 Ok(now) if now.st_dev == locked.dev() && now.st_ino == locked.ino() => {
-                    return Ok(Some(TaskClaim { file, dir, name }));
+                    return Ok(Some(TaskClaim { file, claims, name }));
                 }
                 // The holder removed the file after finishing the task: try again (on a
                 // fresh file, whose task is then usually gone).
@@ -86,7 +69,7 @@ impl TaskClaim {
 
     /// Ends the claim of a finished task: removes the claim file, then releases the lock.
     pub fn finish(self) {
-        let _ = self.dir.remove(&self.name);
+        let _ = self.claims.remove(&self.name);
         drop(self.file);
     }
 }
@@ -95,8 +78,8 @@ impl TaskClaim {
 /// table of file locks (`/proc/locks`): read-only, so looking never disturbs a run's
 /// `try_lock` (as taking even a shared lock to test it would). `None`: unclaimed, or held
 /// from another machine (a network filesystem's lock server knows that, this table not).
-pub fn flock_holder(task: &Path, locks: &ProcLocks) -> Option<u32> {
-    let st = confined::stat_nofollow(&claim_path(task)).ok()?;
+pub fn flock_holder(root: &Path, task_rel: &str, locks: &ProcLocks) -> Option<u32> {
+    let st = confined::stat_nofollow(&claim_path(root, task_rel)).ok()?;
     if FileType::from_raw_mode(st.st_mode) != FileType::RegularFile {
         return None;
     }
@@ -165,7 +148,8 @@ pub const LOCK_WAIT: std::time::Duration = std::time::Duration::from_secs(30 * 6
 
 /// Calls `attempt` with growing pauses (5 ms up to 1 s) until it gives `Some`, or until
 /// [`LOCK_WAIT`] (in debug builds `RUNVQGAN_TEST_LOCK_WAIT_SECONDS` when set) has passed;
-/// then the error is `TimedOut` with `who()`'s words on the holder.
+/// then the error is `TimedOut` with `who()`'s words on the holder. A stop (Ctrl-C, SIGTERM;
+/// [`crate::host::stop`]) ends the wait within a second with `Interrupted`.
 pub fn wait_for<T>(
     what: &Path,
     mut attempt: impl FnMut() -> std::io::Result<Option<T>>,
@@ -177,6 +161,15 @@ pub fn wait_for<T>(
     loop {
         if let Some(t) = attempt()? {
             return Ok(t);
+        }
+        if crate::host::stop::requested() {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::Interrupted,
+                format!(
+                    "stopped (Ctrl-C or SIGTERM) while waiting for {}",
+                    what.display()
+                ),
+            ));
         }
         if start.elapsed() >= wait {
             return Err(std::io::Error::new(
@@ -196,14 +189,11 @@ pub fn wait_for<T>(
 }
 
 impl FolderLock {
-    /// Waits (at most [`LOCK_WAIT`]) for the lock on `dir/name` and takes it (the file is
-    /// opened beneath the root's handle, never through a link, never blocking on a fifo).
-    pub fn acquire(dir: &Path, name: &str) -> std::io::Result<FolderLock> {
-        let handle = confined::open_dir(dir)?;
-        let file = handle.open_lock(std::ffi::OsStr::new(name))?;
-        let path = dir.join(name);
+    /// Waits (at most [`LOCK_WAIT`]) for the lock on the lock file `file` (at `path`, for
+    /// messages) and takes it.
+    pub fn acquire(file: File, path: &Path) -> std::io::Result<FolderLock> {
         wait_for(
-            &path,
+            path,
             || match file.try_lock() {
                 Ok(()) => Ok(Some(())),
                 Err(TryLockError::WouldBlock) => Ok(None),
@@ -229,21 +219,8 @@ fn lock_holder_words(file: &File) -> String {
         .map(|c| c.trim().to_string())
         .unwrap_or_else(|_| "?".into());
     let uid = std::fs::metadata(&proc).map(|m| m.uid()).ok();
-    let user = uid.map_or_else(|| "?".to_string(), user_name);
+    let user = uid.map_or_else(|| "?".to_string(), crate::host::user_name);
     crate::text::escape(&format!("process {pid} (program {program}, user {user})"))
-}
-
-/// The name of user `uid` from `/etc/passwd`, else the number.
-fn user_name(uid: u32) -> String {
-    std::fs::read_to_string("/etc/passwd")
-        .ok()
-        .and_then(|text| {
-            text.lines().find_map(|l| {
-                let f: Vec<&str> = l.split(':').collect();
-                (f.len() > 2 && f[2] == uid.to_string()).then(|| f[0].to_string())
-            })
-        })
-        .unwrap_or_else(|| uid.to_string())
 }
 
 #[cfg(test)]
@@ -256,13 +233,21 @@ mod tests {
         let root = crate::shared_folder::root::Root::open(dir.path()).unwrap();
         let task = root.path().join("dog.txt");
         std::fs::write(&task, "{}").unwrap();
-        let first = TaskClaim::try_claim(&task).unwrap().expect("free");
-        assert!(TaskClaim::try_claim(&task).unwrap().is_none());
+        let first = TaskClaim::try_claim(root.path(), "dog.txt")
+            .unwrap()
+            .expect("free");
+        assert!(
+            TaskClaim::try_claim(root.path(), "dog.txt")
+                .unwrap()
+                .is_none()
+        );
         drop(first);
-        let again = TaskClaim::try_claim(&task).unwrap().expect("released");
-        assert!(claim_path(&task).exists());
+        let again = TaskClaim::try_claim(root.path(), "dog.txt")
+            .unwrap()
+            .expect("released");
+        assert!(claim_path(root.path(), "dog.txt").exists());
         again.finish();
-        assert!(!claim_path(&task).exists());
+        assert!(!claim_path(root.path(), "dog.txt").exists());
     }
 }
 
@@ -278,16 +263,30 @@ mod holders {
         let free = root.path().join("cat.txt");
         std::fs::write(&task, "{}").unwrap();
         std::fs::write(&free, "{}").unwrap();
-        let claim = TaskClaim::try_claim(&task).unwrap().unwrap();
-        let unlocked = TaskClaim::try_claim(&free).unwrap().unwrap();
+        let claim = TaskClaim::try_claim(root.path(), "dog.txt")
+            .unwrap()
+            .unwrap();
+        let unlocked = TaskClaim::try_claim(root.path(), "cat.txt")
+            .unwrap()
+            .unwrap();
         drop(unlocked);
         let locks = ProcLocks::read();
-        assert_eq!(flock_holder(&task, &locks), Some(std::process::id()));
-        assert_eq!(flock_holder(&free, &locks), None);
+        assert_eq!(
+            flock_holder(root.path(), "dog.txt", &locks),
+            Some(std::process::id())
+        );
+        assert_eq!(flock_holder(root.path(), "cat.txt", &locks), None);
         // Looking took no lock: the claim is still this process's, and cat's is free.
-        assert!(TaskClaim::try_claim(&free).unwrap().is_some());
+        assert!(
+            TaskClaim::try_claim(root.path(), "cat.txt")
+                .unwrap()
+                .is_some()
+        );
         claim.finish();
-        assert_eq!(flock_holder(&task, &ProcLocks::read()), None);
+        assert_eq!(
+            flock_holder(root.path(), "dog.txt", &ProcLocks::read()),
+            None
+        );
     }
 
     #[test]
@@ -317,11 +316,17 @@ mod hostile {
         let task = root.path().join("dog.txt");
         std::fs::write(&task, "{}").unwrap();
         let target = outside.path().join("created-by-owner");
-        std::os::unix::fs::symlink(&target, claim_path(&task)).unwrap();
-        let claim = TaskClaim::try_claim(&task).unwrap().expect("free");
+        StateDir::open(root.path())
+            .unwrap()
+            .sub(CLAIMS_NAME)
+            .unwrap();
+        std::os::unix::fs::symlink(&target, claim_path(root.path(), "dog.txt")).unwrap();
+        let claim = TaskClaim::try_claim(root.path(), "dog.txt")
+            .unwrap()
+            .expect("free");
         assert!(!target.exists(), "the link was followed");
         assert!(
-            std::fs::symlink_metadata(claim_path(&task))
+            std::fs::symlink_metadata(claim_path(root.path(), "dog.txt"))
                 .unwrap()
                 .is_file()
         );
@@ -332,9 +337,12 @@ mod hostile {
     fn a_claim_that_is_a_folder_is_an_error_that_says_so() {
         let dir = tempfile::tempdir().unwrap();
         let root = crate::shared_folder::root::Root::open(dir.path()).unwrap();
-        let task = root.path().join("dog.txt");
-        std::fs::create_dir(claim_path(&task)).unwrap();
-        let e = TaskClaim::try_claim(&task).unwrap_err();
+        StateDir::open(root.path())
+            .unwrap()
+            .sub(CLAIMS_NAME)
+            .unwrap();
+        std::fs::create_dir(claim_path(root.path(), "dog.txt")).unwrap();
+        let e = TaskClaim::try_claim(root.path(), "dog.txt").unwrap_err();
         assert!(e.to_string().contains("a folder"), "{e}");
     }
 }

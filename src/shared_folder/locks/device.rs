@@ -20,13 +20,13 @@
 //! same order as `CUDA_VISIBLE_DEVICES`), so the `n`-th visible GPU is the `n`-th entry
 //! there; a run outside Slurm on that GPU (`cuda:N` with nothing hidden) gets the same lock.
 
-use std::fs::{File, OpenOptions, TryLockError};
+use std::fs::{File, TryLockError};
 use std::io::{Read, Seek, Write};
-use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 use std::time::SystemTime;
 
 use crate::shared_folder::files::STATE_DIR;
+use crate::shared_folder::state::StateDir;
 
 /// What [`DeviceLock::acquire`] found.
 #[derive(Debug)]
@@ -65,26 +65,21 @@ impl DeviceLock {
             return Ok(DeviceLock::NotNeeded);
         };
         let shown = device.unwrap_or("cuda (the default)").to_string();
-        let dir = state_dir(root)?;
+        let state = StateDir::open(root)?;
         let host = crate::host::file_safe(&crate::host::host_name());
-        let path = dir.join(format!("device-{host}-gpu{gpu}.lock"));
-        // Not group-readable: a member who could open it could also hold it.
-        let mut file = OpenOptions::new()
-            .create(true)
-            .truncate(false)
-            .read(true)
-            .write(true)
-            .mode(0o600)
-            .custom_flags(libc::O_NOFOLLOW)
-            .open(&path)?;
+        let name = format!("device-{host}-gpu{gpu}.lock");
+        let path = state.path().join(&name);
+        // Owner-only (0600) in the owner-only state folder: a member cannot open it, so
+        // cannot hold it (StateDir::lock_file).
+        let mut file = state.lock_file(&name)?;
         match file.try_lock() {
             Ok(()) => {}
             Err(TryLockError::WouldBlock) => {
                 let mut holder = String::new();
-                let _ = file.read_to_string(&mut holder);
+                let _ = (&mut file).take(200).read_to_string(&mut holder);
                 return Ok(DeviceLock::Busy {
                     device: shown,
-                    holder: holder.trim().to_string(),
+                    holder: crate::text::escape(holder.trim()),
                 });
             }
             Err(TryLockError::Error(e)) => return Err(e),
@@ -111,25 +106,6 @@ pub fn for_run(root: &Path, device: Option<&str>) -> anyhow::Result<DeviceLock> 
             root.join(STATE_DIR).display()
         )
     })
-}
-
-/// `<root>/.runvqgan`, made when missing (readable by all, writable by the owner only), and
-/// refused when it is a link or not a folder: members can write the root.
-pub fn state_dir(root: &Path) -> std::io::Result<PathBuf> {
-    let dir = root.join(STATE_DIR);
-    match std::fs::DirBuilder::new().mode(0o755).create(&dir) {
-        Ok(()) => {}
-        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
-        Err(e) => return Err(e),
-    }
-    let meta = std::fs::symlink_metadata(&dir)?;
-    if !meta.is_dir() {
-        return Err(std::io::Error::other(format!(
-            "{} is not a folder (a link or a file); remove it, runvqgan makes it again",
-            dir.display()
-        )));
-    }
-    Ok(dir)
 }
 
 /// What the environment says about the GPUs a run may use.

@@ -9,17 +9,20 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use crate::shared_folder::files::{
-    GALLERY_LEASE, GALLERY_LOCK, NAMES_LEASE, NAMES_LOCK, lease_path,
+    GALLERY_LEASE, GALLERY_LOCK, LEASES_NAME, NAMES_LEASE, NAMES_LOCK, claim_path, lease_path,
 };
 use crate::shared_folder::locks::claim::{FolderLock, TaskClaim};
 use crate::shared_folder::locks::filesystem::{ClaimPlan, ClaimSetting, FsInfo};
 use crate::shared_folder::locks::lease::{self, Holder, Lease, LeaseRecord};
+use crate::shared_folder::state::StateDir;
 
 /// How this run claims tasks and reserves output numbers on its root: `flock`
 /// ([`crate::shared_folder::locks::claim`]), a lease, or both, as [`ClaimPlan::choose`]
 /// decided for the root's filesystem.
 #[derive(Debug, Clone)]
 pub struct ClaimMethod {
+    /// The root (canonical): claims and leases live in its state folder.
+    pub root: PathBuf,
     /// Which claims are taken, and why.
     pub plan: ClaimPlan,
     /// The root's filesystem.
@@ -39,6 +42,7 @@ impl ClaimMethod {
     pub fn for_root(root: &Path, claims: ClaimSetting, lease_seconds: f64) -> ClaimMethod {
         let fs = FsInfo::of(root);
         ClaimMethod {
+            root: root.to_path_buf(),
             plan: ClaimPlan::choose(claims, &fs),
             fs,
             holder: Holder::this_process(),
@@ -50,9 +54,10 @@ impl ClaimMethod {
     /// Claims `task`, or `None` when another live run holds its claim. An error names the
     /// hidden file (claim or lease) that cannot be used, for the task's `_ERROR.txt`.
     pub fn claim(&self, task: &Path) -> Result<Option<Claim>, ClaimFileError> {
+        let rel = self.task_rel(task);
         let flock = if self.plan.flock {
-            match TaskClaim::try_claim(task).map_err(|source| ClaimFileError {
-                file: crate::shared_folder::files::claim_path(task),
+            match TaskClaim::try_claim(&self.root, &rel).map_err(|source| ClaimFileError {
+                file: claim_path(&self.root, &rel),
                 source,
             })? {
                 Some(c) => Some(c),
@@ -62,7 +67,14 @@ impl ClaimMethod {
             None
         };
         let lease = if self.plan.lease {
-            let file = lease_path(task);
+            let file = lease_path(&self.root, &rel);
+            let leases = StateDir::open(&self.root).and_then(|s| s.sub(LEASES_NAME));
+            if let Err(e) = leases {
+                return Err(ClaimFileError {
+                    file,
+                    source: e.into(),
+                });
+            }
             match Lease::try_acquire(&file, &self.holder, self.ttl)
                 .map_err(|source| ClaimFileError { file, source })?
             {
@@ -75,6 +87,14 @@ impl ClaimMethod {
         Ok(Some(Claim { lease, flock }))
     }
 
+    /// `task`'s path relative to the root, `/`-separated (the key of its claim and lease).
+    pub fn task_rel(&self, task: &Path) -> String {
+        task.strip_prefix(&self.root)
+            .unwrap_or(task)
+            .to_string_lossy()
+            .into_owned()
+    }
+
     /// Waits for the root's names lock (see [`crate::outputs::naming`]) and takes it.
     pub fn lock_names(&self, root: &Path) -> std::io::Result<LockGuard> {
         if let Some(why) = self.names_blocked.get() {
@@ -83,7 +103,8 @@ impl ClaimMethod {
                 why.clone(),
             ));
         }
-        self.lock(root, NAMES_LOCK, NAMES_LEASE).inspect_err(|e| {
+        let state = StateDir::open(root)?;
+        self.lock(&state, NAMES_LOCK, NAMES_LEASE).inspect_err(|e| {
             if e.kind() == std::io::ErrorKind::TimedOut {
                 let _ = self.names_blocked.set(e.to_string());
             }
@@ -93,19 +114,27 @@ impl ClaimMethod {
     /// Waits for the gallery's lock (in `<root>/.runvqgan/`) and takes it: one gallery build
     /// at a time on a root, whichever run or machine makes it.
     pub fn lock_gallery(&self, root: &Path) -> std::io::Result<LockGuard> {
-        let dir = crate::shared_folder::locks::device::state_dir(root)?;
-        self.lock(&dir, GALLERY_LOCK, GALLERY_LEASE)
+        let state = StateDir::open(root)?;
+        self.lock(&state, GALLERY_LOCK, GALLERY_LEASE)
     }
 
-    /// The lock `flock_name` and/or the lease `lease_name` in `dir`, as the plan says.
-    fn lock(&self, dir: &Path, flock_name: &str, lease_name: &str) -> std::io::Result<LockGuard> {
+    /// The lock `flock_name` and/or the lease `lease_name` in the state folder, as the plan
+    /// says.
+    fn lock(
+        &self,
+        state: &StateDir,
+        flock_name: &str,
+        lease_name: &str,
+    ) -> std::io::Result<LockGuard> {
         let flock = if self.plan.flock {
-            Some(FolderLock::acquire(dir, flock_name)?)
+            let path = state.path().join(flock_name);
+            Some(FolderLock::acquire(state.lock_file(flock_name)?, &path)?)
         } else {
             None
         };
         let lease = if self.plan.lease {
-            Some(Lease::acquire(&dir.join(lease_name), &self.holder, self.ttl)?.keep_renewed())
+            let path = state.path().join(lease_name);
+            Some(Lease::acquire(&path, &self.holder, self.ttl)?.keep_renewed())
         } else {
             None
         };
@@ -118,8 +147,8 @@ impl ClaimMethod {
 
 /// Who holds the lease of `task` now (it may have expired: a node that died), read without
 /// following a link or blocking; `None` when there is none, or nothing runvqgan wrote.
-pub fn lease_holder(task: &Path, ttl: Duration) -> Option<LeaseRecord> {
-    let record = lease::read_at(&lease_path(task), ttl).ok()?;
+pub fn lease_holder(root: &Path, task_rel: &str, ttl: Duration) -> Option<LeaseRecord> {
+    let record = lease::read_at(&lease_path(root, task_rel), ttl).ok()?;
     (!record.host.is_empty()).then_some(record)
 }
 
@@ -128,7 +157,7 @@ pub fn lease_holder(task: &Path, ttl: Duration) -> Option<LeaseRecord> {
 #[derive(Debug, thiserror::Error)]
 #[error("{}: {source}", file.display())]
 pub struct ClaimFileError {
-    /// The hidden file beside the task.
+    /// The claim or lease file in the state folder.
     pub file: PathBuf,
     pub source: std::io::Error,
 }
