@@ -81,9 +81,13 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             },
             &mut stdout,
         ),
-        Command::Init(args) => {
-            commands::init::run(&commands::init::InitOptions { dir: &args.dir }, &mut stdout)
-        }
+        Command::Init(args) => commands::init::run(
+            &commands::init::InitOptions {
+                dir: &args.dir,
+                group: args.group.as_deref(),
+            },
+            &mut stdout,
+        ),
         Command::Models(ModelsCommand::Check(args)) => commands::models::check(
             &commands::models::CheckOptions {
                 root: &args.root.root,

@@ -149,6 +149,12 @@ pub struct InitArgs {
     /// The new shared folder (made when missing; an existing one must be empty).
     #[arg(value_name = "DIR")]
     pub dir: PathBuf,
+
+    /// The lab's group: the members' accounts (and the owner's) are in it, and the shared
+    /// folders belong to it. Default: the group a new folder gets (your primary group, or
+    /// the group of a setgid folder above DIR).
+    #[arg(long, value_name = "GROUP")]
+    pub group: Option<String>,
 }
 
 #[derive(Debug, Args)]

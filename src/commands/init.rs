@@ -1,19 +1,25 @@
 //! `runvqgan init DIR`: a new shared folder, ready for the first night: `tasks/` and
 //! `output/`, a commented `runvqgan.toml`, a `README.txt` for the lab's members and a
-//! `tasks/task_sample.txt` to copy. The folders are group-writable with the setgid bit, so
-//! that everything members add belongs to the folder's group. It never touches a folder
-//! that already holds something.
+//! `tasks/task_sample.txt` to copy, set up for a lab of Unix accounts (docs/permissions.md):
+//! the root, `tasks/` and `output/` belong to the owner and the lab's group, group-writable,
+//! setgid (what members add belongs to the group) and sticky (a member can remove or rename
+//! only their own entries, never the owner's `.runvqgan/`, `gallery/` or configuration), with
+//! a default ACL that keeps every folder a member makes writable by the owner and the group,
+//! whatever the member's umask; `.runvqgan/` and `gallery/` are made the owner's alone. It
+//! never touches a folder that already holds something.
 
 use std::io::Write;
-use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
+use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt, PermissionsExt};
 use std::path::Path;
 
 use crate::exit_codes::ExitCode;
-use crate::shared_folder::files::{CONFIG_FILE, OUTPUT_DIR, TASKS_DIR};
+use crate::shared_folder::acl::{AclOutcome, set_shared_default};
+use crate::shared_folder::files::{CONFIG_FILE, GALLERY_DIR, OUTPUT_DIR, TASKS_DIR};
 use crate::shared_folder::root::RootError;
 
-/// Group-writable, setgid: members' files take the folder's group.
-const SHARED_DIR_MODE: u32 = 0o2775;
+/// Group-writable, setgid (members' files take the folder's group) and sticky (members
+/// remove or rename only their own entries).
+const SHARED_DIR_MODE: u32 = 0o3775;
 /// Readable by members, writable by the owner only (a configuration others can write is
 /// not trusted, and the sample is a template to copy, not to edit).
 const OWNER_FILE_MODE: u32 = 0o644;
@@ -95,6 +101,8 @@ pub const MEMBER_README: &str = include_str!("../../docs/members.md");
 pub struct InitOptions<'a> {
     /// The new shared folder (made when missing; an existing one must be empty).
     pub dir: &'a Path,
+    /// The lab's group (`None`: the group of the folder above `dir`).
+    pub group: Option<&'a str>,
 }
 
 /// Makes the shared folder `opts.dir` and says what to do next.
@@ -127,12 +135,30 @@ pub fn run(opts: &InitOptions<'_>, out: &mut dyn Write) -> anyhow::Result<ExitCo
             .into());
         }
     }
-    make_shared_dir(dir, false)?;
-    make_shared_dir(&dir.join(TASKS_DIR), true)?;
-    make_shared_dir(&dir.join(OUTPUT_DIR), true)?;
+    let gid = match opts.group {
+        Some(name) => Some(group_id(name)?),
+        None => None,
+    };
+    let shared = [dir.to_path_buf(), dir.join(TASKS_DIR), dir.join(OUTPUT_DIR)];
+    for (i, folder) in shared.iter().enumerate() {
+        make_shared_dir(folder, i > 0, gid)?;
+    }
     write_new(&dir.join(CONFIG_FILE), CONFIG_TEMPLATE)?;
     write_new(&dir.join("README.txt"), MEMBER_README)?;
     write_new(&dir.join(TASKS_DIR).join("task_sample.txt"), TASK_SAMPLE)?;
+    // The owner's own folders, made before the default ACLs so that nothing is inherited.
+    let canonical = dir.canonicalize()?;
+    crate::shared_folder::state::StateDir::open(&canonical)?;
+    make_owner_dir(&dir.join(GALLERY_DIR))?;
+    // SAFETY: geteuid has no preconditions and cannot fail.
+    let owner = unsafe { libc::geteuid() };
+    let mut acls = AclOutcome::Set;
+    for folder in &shared {
+        let fd = std::fs::File::open(folder)?;
+        if set_shared_default(&fd, owner)? == AclOutcome::Unsupported {
+            acls = AclOutcome::Unsupported;
+        }
+    }
 
     let shown = dir.display();
     writeln!(out, "made the shared folder {shown}:")?;
@@ -149,12 +175,39 @@ pub fn run(opts: &InitOptions<'_>, out: &mut dyn Write) -> anyhow::Result<ExitCo
         out,
         "  README.txt    for the lab's members: how to write a task file"
     )?;
-    writeln!(out)?;
-    writeln!(out, "next:")?;
     writeln!(
         out,
-        "  chgrp -R <the lab's group> {shown}   so that members can write in it"
+        "  .runvqgan/ gallery/   the owner's state and the gallery: yours alone"
     )?;
+    writeln!(out)?;
+    let group = std::fs::metadata(dir).map(|m| crate::host::group_name(m.gid()))?;
+    writeln!(
+        out,
+        "permissions: {shown}, {TASKS_DIR}/ and {OUTPUT_DIR}/ belong to you and the group {group} \
+         (rwxrwxr-x, setgid, sticky)"
+    )?;
+    match acls {
+        AclOutcome::Set => writeln!(
+            out,
+            "  with a default ACL: a folder a member makes here stays writable by you and {group}, \
+             whatever their umask"
+        )?,
+        AclOutcome::Unsupported => writeln!(
+            out,
+            "  this file system keeps no ACLs: a folder a member makes with mkdir under umask 022 \
+             is not writable by you; members make theirs with `mkdir -m 2775 {shown}/<name>`, and \
+             `runvqgan status` names any folder you cannot write, with its fix"
+        )?,
+    }
+    writeln!(out)?;
+    writeln!(out, "next:")?;
+    if opts.group.is_none() {
+        writeln!(
+            out,
+            "  the group is {group}: if that is not the lab's, run `runvqgan init --group <the lab's group>` \
+             on a new folder, or `chgrp -R <group> {shown}`"
+        )?;
+    }
     writeln!(
         out,
         "  mkdir {shown}/<name>                  a personal folder for a member (optional)"
@@ -170,9 +223,9 @@ pub fn run(opts: &InitOptions<'_>, out: &mut dyn Write) -> anyhow::Result<ExitCo
     Ok(ExitCode::Success)
 }
 
-/// Makes (or, for the top folder, takes) a folder and gives it the shared folder's mode,
-/// whatever the umask.
-fn make_shared_dir(path: &Path, create: bool) -> anyhow::Result<()> {
+/// Makes (or, for the top folder, takes) a folder, gives it the lab's group (when given) and
+/// the shared folder's mode, whatever the umask.
+fn make_shared_dir(path: &Path, create: bool, gid: Option<u32>) -> anyhow::Result<()> {
     let cannot = |e: std::io::Error| anyhow::anyhow!("cannot make {}: {e}", path.display());
     if create {
         std::fs::DirBuilder::new()
@@ -180,7 +233,42 @@ fn make_shared_dir(path: &Path, create: bool) -> anyhow::Result<()> {
             .create(path)
             .map_err(cannot)?;
     }
+    if let Some(gid) = gid {
+        std::os::unix::fs::chown(path, None, Some(gid)).map_err(|e| {
+            anyhow::anyhow!(
+                "cannot give {} to the group: {e}; you must be a member of the group \
+                 (`id` lists yours)",
+                path.display()
+            )
+        })?;
+    }
     std::fs::set_permissions(path, std::fs::Permissions::from_mode(SHARED_DIR_MODE)).map_err(cannot)
+}
+
+/// Makes a folder of the owner's alone (0755 whatever the umask, no inherited ACL).
+fn make_owner_dir(path: &Path) -> anyhow::Result<()> {
+    let cannot = |e: std::io::Error| anyhow::anyhow!("cannot make {}: {e}", path.display());
+    std::fs::DirBuilder::new()
+        .mode(0o755)
+        .create(path)
+        .map_err(cannot)?;
+    let fd = std::fs::File::open(path).map_err(cannot)?;
+    crate::shared_folder::state::drop_inherited_acls(&fd);
+    fd.set_permissions(std::fs::Permissions::from_mode(0o755))
+        .map_err(cannot)
+}
+
+/// The id of the group `name` (from the system's group database).
+fn group_id(name: &str) -> anyhow::Result<u32> {
+    let c = std::ffi::CString::new(name)?;
+    // SAFETY: getgrnam with a valid C string; the id is copied out at once.
+    let gid = unsafe {
+        let gr = libc::getgrnam(c.as_ptr());
+        (!gr.is_null()).then(|| (*gr).gr_gid)
+    };
+    gid.ok_or_else(|| {
+        anyhow::anyhow!("there is no group {name:?} on this machine (`getent group` lists them)")
+    })
 }
 
 /// Writes a new file (never replacing one) with the owner's file mode.

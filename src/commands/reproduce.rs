@@ -113,12 +113,7 @@ pub fn run(opts: &ReproduceOptions<'_>, out: &mut dyn Write) -> anyhow::Result<E
     };
     // The same names lock as `run` (a lease too on a network filesystem), so that a run on
     // another machine never picks this number.
-    let claims = crate::shared_folder::locks::method::ClaimMethod::for_root(
-        root.path(),
-        config.claims,
-        config.lease_seconds,
-    );
-    let n = naming::reserve(root.path(), &claims, &folder, &base, exact, &marker, 0o644)
+    let n = naming::reserve(&folder, &base, exact, &marker, 0o644)
         .with_context(|| format!("cannot reserve a name in {}", root.rel(&folder)))?;
     crate::host::testhook::reached("reserved");
     let (png_name, txt_name) = output_names(&base, n);

@@ -44,3 +44,18 @@ pub fn user_name(uid: u32) -> String {
         })
         .unwrap_or_else(|| uid.to_string())
 }
+
+/// The name of group `gid` from the system's group database, else the number.
+pub fn group_name(gid: u32) -> String {
+    // SAFETY: getgrgid returns a pointer into static storage or null; the name is copied
+    // out at once.
+    unsafe {
+        let gr = libc::getgrgid(gid);
+        if gr.is_null() {
+            return gid.to_string();
+        }
+        std::ffi::CStr::from_ptr((*gr).gr_name)
+            .to_string_lossy()
+            .into_owned()
+    }
+}

@@ -7,6 +7,7 @@ use crate::config::Config;
 use crate::engine::failure::FailureKind;
 use crate::outputs::lifecycle::{self, Failure};
 use crate::outputs::naming;
+use crate::queue::discover::TaskFile;
 use crate::queue::plan::{PlannedTask, Planner, Verdict};
 use crate::shared_folder::locks::method::ClaimMethod;
 use crate::shared_folder::root::Root;
@@ -53,7 +54,28 @@ pub fn claim_task(
             e,
         )
     })?;
-    let mut fresh = Planner::new(root, config).plan_task(&file);
+    // A `reproduce` reserves its number without the names lock, by making its marker
+    // exclusively: when it took a number this plan chose, the marker cannot be made and the
+    // task is planned again, around it (the markers already made are this task's and kept).
+    let mut tries = 0;
+    loop {
+        match plan_and_reserve(&file, root, config) {
+            Err((_, e)) if e.kind() == std::io::ErrorKind::AlreadyExists && tries < 5 => {
+                tries += 1;
+            }
+            other => return other.map_err(|(what, e)| write_failure(what, e)),
+        }
+    }
+}
+
+/// Plans `file` and writes the pending markers of its missing images (the names lock held).
+/// `Err`: what could not be written, and why.
+fn plan_and_reserve(
+    file: &TaskFile,
+    root: &Root,
+    config: &Config,
+) -> Result<Option<PlannedTask>, (String, std::io::Error)> {
+    let mut fresh = Planner::new(root, config).plan_task(file);
     let Verdict::Ready(ready) = &fresh.verdict else {
         return Ok(Some(fresh));
     };
@@ -68,7 +90,7 @@ pub fn claim_task(
             let _ = naming::remove_pending(&folder, &base, *n);
             naming::remove_stale_temporaries(&folder, &base, *n);
         }
-        fresh = Planner::new(root, config).plan_task(&file);
+        fresh = Planner::new(root, config).plan_task(file);
     }
     let mode = lifecycle::output_mode(&file.path);
     let Verdict::Ready(ready) = &mut fresh.verdict else {
@@ -87,7 +109,7 @@ pub fn claim_task(
         marker
             .write(&folder, &base, image.number, mode)
             .map_err(|e| {
-                write_failure(
+                (
                     format!(
                         "the output folder {} cannot be written",
                         if folder_rel.is_empty() {

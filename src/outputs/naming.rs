@@ -83,35 +83,67 @@ impl Pending {
 }
 
 /// Reserves one number of `base` in `folder` for an image made outside a task's plan
-/// (`reproduce`), the way `run` reserves its numbers: under the root's names lock
-/// ([`crate::shared_folder::locks::method::ClaimMethod::lock_names`]), the next number after every `.png`, `.txt` and pending
-/// marker ([`OutputIndex::allocate`]) gets a pending marker saying `marker`. With `exact`,
+/// (`reproduce`), without any lock, so that whoever runs it (a member too) needs nothing the
+/// owner's run holds: the next number after every `.png`, `.txt` and pending marker
+/// ([`OutputIndex::allocate`]) is taken by creating its pending marker exclusively (it
+/// fails when a run or another `reproduce` made that marker first: then the next number is
+/// tried), and kept only when no `.png` or `.txt` of that number appeared meanwhile (an
+/// image placed and its marker removed between the listing and the marker). With `exact`,
 /// that number is reserved, or `AlreadyExists` when anything has it.
 pub fn reserve(
-    root: &Path,
-    claims: &crate::shared_folder::locks::method::ClaimMethod,
     folder: &Path,
     base: &str,
     exact: Option<u32>,
     marker: &Pending,
     mode: u32,
 ) -> std::io::Result<u32> {
-    let _names = claims.lock_names(root)?;
-    let mut index = OutputIndex::new();
-    let n = match exact {
-        Some(n) => {
-            if index.base(folder, base)?.slots.contains_key(&n) {
-                return Err(std::io::Error::new(
-                    std::io::ErrorKind::AlreadyExists,
-                    format!("{base}_{n} is taken (a .png, .txt or a pending image has it)"),
-                ));
-            }
-            n
-        }
-        None => index.allocate(folder, base, 1)?[0],
+    let taken = |n: u32| {
+        std::io::Error::new(
+            std::io::ErrorKind::AlreadyExists,
+            format!("{base}_{n} is taken (a .png, .txt or a pending image has it)"),
+        )
     };
-    marker.write(folder, base, n, mode)?;
-    Ok(n)
+    let dir = crate::shared_folder::confined::open_dir(folder)?;
+    let placed = |n: u32| {
+        ["png", "txt"].iter().any(|ext| {
+            dir.stat(std::ffi::OsStr::new(&format!("{base}_{n}.{ext}")))
+                .is_ok()
+        })
+    };
+    for _ in 0..1000 {
+        let n = match exact {
+            Some(n) => n,
+            None => OutputIndex::new().allocate(folder, base, 1)?[0],
+        };
+        if exact.is_some()
+            && OutputIndex::new()
+                .base(folder, base)?
+                .slots
+                .contains_key(&n)
+        {
+            return Err(taken(n));
+        }
+        match marker.write(folder, base, n, mode) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => match exact {
+                Some(n) => return Err(taken(n)),
+                None => continue,
+            },
+            Err(e) => return Err(e),
+        }
+        if placed(n) {
+            remove_pending(folder, base, n)?;
+            match exact {
+                Some(n) => return Err(taken(n)),
+                None => continue,
+            }
+        }
+        return Ok(n);
+    }
+    Err(std::io::Error::other(format!(
+        "no free number for {base} in {}: every try was taken by another run meanwhile",
+        folder.display()
+    )))
 }
 
 /// Removes the pending marker of number `n` of `base` in `folder` (through the root's handle;

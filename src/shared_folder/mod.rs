@@ -1,6 +1,7 @@
 //! The shared folder itself: finding the [`root`], [`confined`] access that links and `..`
 //! cannot escape, [`atomic`] writes, and the [`locks`] that several runs share it by.
 
+pub mod acl;
 pub mod atomic;
 pub mod confined;
 pub mod files;

@@ -45,9 +45,20 @@ pub enum RootError {
     },
     /// No root was found above a file.
     #[error(
-        "no shared folder found above {path}: no folder on the way up (that you own, for reproduce) holds `runvqgan.toml` or a `tasks` folder; pass --root DIR"
+        "no shared folder found above {path}: no folder on the way up holds `runvqgan.toml` or a `tasks` folder; pass --root DIR"
     )]
     NotFound {
+        /// Where the search started.
+        path: PathBuf,
+    },
+    /// No folder above a file to reproduce holds a configuration the running user may trust.
+    #[error(
+        "no shared folder above {path} holds a runvqgan.toml that you (or root) own, so the \
+         shared folder cannot be chosen from the file's place; give it: --root DIR (the lab's \
+         shared folder), and --config DIR/runvqgan.toml when the workstation owner's \
+         configuration should be used"
+    )]
+    NoTrustedRoot {
         /// Where the search started.
         path: PathBuf,
     },
@@ -128,17 +139,25 @@ impl Root {
     }
 
     /// Finds the root above `start` for a command that runs as whoever holds a file
-    /// (`reproduce`): the nearest folder, `start` itself included, that holds
-    /// `runvqgan.toml` or a `tasks` folder **and is owned by the running user or by root**.
-    /// A member can make a `tasks` folder or drop a `runvqgan.toml` in their own folder; a
-    /// folder they own is passed over, so they cannot choose the root (and with it the
-    /// configuration) of someone else's command.
+    /// (`reproduce`): the nearest folder, `start` itself included, that is owned by the
+    /// running user or by root **and holds a `runvqgan.toml` that the running user may trust**
+    /// (a regular file, not a link, owned by the running user or by root, writable by no
+    /// one else). A `tasks` folder alone is not enough: a member can make one in any folder
+    /// the owner owns but they can write (`output/tasks/`), and so can drop a
+    /// `runvqgan.toml` there, which they then own; neither makes a root for someone else's
+    /// command. Otherwise the root is given: `--root` or `RUNVQGAN_ROOT`.
     pub fn find_trusted_above(start: &Path) -> Result<Root, RootError> {
         use std::os::unix::fs::MetadataExt;
         // SAFETY: geteuid has no preconditions and cannot fail.
         let me = unsafe { libc::geteuid() };
+        let trusted = |m: &std::fs::Metadata| m.uid() == me || m.uid() == 0;
         Root::find_first_above(start, |d| {
-            std::fs::symlink_metadata(d).is_ok_and(|m| m.uid() == me || m.uid() == 0)
+            std::fs::symlink_metadata(d).is_ok_and(|m| trusted(&m))
+                && std::fs::symlink_metadata(d.join(CONFIG_FILE))
+                    .is_ok_and(|m| m.file_type().is_file() && trusted(&m) && m.mode() & 0o022 == 0)
+        })
+        .map_err(|_| RootError::NoTrustedRoot {
+            path: start.to_path_buf(),
         })
     }
 
