@@ -18,7 +18,10 @@ use crate::queue::discover::discover_all;
 use crate::queue::notes::{self, Change, Claim, Verdict};
 use crate::queue::plan::check_task;
 use crate::shared_folder::locks::method::ClaimMethod;
+use crate::shared_folder::permissions;
 use crate::shared_folder::root::Root;
+use crate::shared_folder::state::{StateDir, StateError};
+use crate::text::escape;
 use crate::task::Problems;
 use crate::task::validate::FolderCache;
 
@@ -58,7 +61,7 @@ pub struct CheckTally {
 /// tasks' state), 1 when one could not be written.
 pub fn run(opts: &CheckOptions<'_>, out: &mut dyn Write) -> anyhow::Result<ExitCode> {
     let root = Root::open(opts.root)?;
-    let config = Config::load(root.path(), &opts.overrides)?;
+    let config = Config::load_to_read(root.path(), &opts.overrides)?;
     let tally = check_root(&root, &config, out)?;
     writeln!(
         out,
@@ -102,8 +105,21 @@ pub fn check_root(root: &Root, config: &Config, out: &mut dyn Write) -> anyhow::
         not_run: found.skipped.len(),
         ..CheckTally::default()
     };
-    // Notes are written under the task's claim, taken as the root's runs take it.
+    // Notes are written under the task's claim, taken as the root's runs take it; the
+    // claims are the owner's, so another account (a member) only reads: it sees what the
+    // owner's check writes into the notes.
     let claims = ClaimMethod::for_root(root.path(), config.claims, config.lease_seconds);
+    let reader = match StateDir::open(root.path()) {
+        Err(e @ StateError::Foreign { .. }) => Some(e),
+        _ => None,
+    };
+    if let Some(why) = &reader {
+        writeln!(
+            out,
+            "Only looking: {why}. The notes below are what the owner's check writes beside each \
+             task within minutes."
+        )?;
+    }
     for file in &found.tasks {
         let checked = check_task(file, root, config, &folders);
         let problems;
@@ -124,6 +140,16 @@ pub fn check_root(root: &Root, config: &Config, out: &mut dyn Write) -> anyhow::
                 Verdict::Invalid(&problems)
             }
         };
+        if reader.is_some() {
+            match &verdict {
+                Verdict::Invalid(p) => writeln!(out, "{}: invalid:\n{p}", escape(&file.rel))?,
+                Verdict::Valid(w) if !w.is_empty() => {
+                    writeln!(out, "{}: valid, with warnings: {}", escape(&file.rel), escape(&w.join("; ")))?
+                }
+                Verdict::Valid(_) => writeln!(out, "{}: valid", escape(&file.rel))?,
+            }
+            continue;
+        }
         match notes::sync(file, verdict, Claim::Take(&claims)) {
             Ok(synced) if synced.busy => {
                 tally.busy += 1;
@@ -163,8 +189,13 @@ pub fn check_root(root: &Root, config: &Config, out: &mut dyn Write) -> anyhow::
                 tally.failed += 1;
                 writeln!(
                     out,
-                    "{}: its error or warnings file cannot be written: {e}",
-                    file.rel
+                    "{}: its error or warnings file cannot be written: {e}{}",
+                    file.rel,
+                    if e.kind() == std::io::ErrorKind::PermissionDenied {
+                        " (see Permissions below for the fix)"
+                    } else {
+                        ""
+                    }
                 )?;
                 tracing::error!(
                     "{}: cannot update its error or warnings file: {e}",
@@ -176,5 +207,13 @@ pub fn check_root(root: &Root, config: &Config, out: &mut dyn Write) -> anyhow::
     for s in &found.skipped {
         writeln!(out, "{}: not run: {}", s.rel, s.reason)?;
     }
+    let mut folders: Vec<std::path::PathBuf> = found
+        .tasks
+        .iter()
+        .filter_map(|f| f.path.parent().map(|p| p.to_path_buf()))
+        .collect();
+    folders.dedup();
+    let findings = permissions::check(root.path(), config.gallery_dir().as_deref(), &folders);
+    crate::commands::write_permissions(&findings, out)?;
     Ok(tally)
 }

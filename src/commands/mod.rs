@@ -14,6 +14,7 @@ pub mod slurm_script;
 pub mod status;
 pub mod validate;
 
+use std::io::Write;
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
 
@@ -23,7 +24,9 @@ use crate::config::ConfigError;
 use crate::engine::pyhome::PythonEnvError;
 use crate::exit_codes::ExitCode;
 use crate::gallery::disk::GalleryError;
+use crate::shared_folder::permissions::Finding;
 use crate::shared_folder::root::RootError;
+use crate::shared_folder::state::StateError;
 
 /// The engine could not start: the Python environment or the model files (the owner's
 /// setup, like a bad configuration: exit code 2).
@@ -39,6 +42,7 @@ pub fn exit_code_for(err: &anyhow::Error) -> ExitCode {
         e.is::<ConfigError>()
             || e.is::<RootError>()
             || e.is::<PythonEnvError>()
+            || e.is::<StateError>()
             || matches!(e.downcast_ref(), Some(GalleryError::BadDir { .. }))
     }) || err.downcast_ref::<SetupFailed>().is_some()
     {
@@ -54,4 +58,17 @@ pub fn exit_code_for(err: &anyhow::Error) -> ExitCode {
 /// process at once with exit code 130.
 pub fn stop_flag() -> anyhow::Result<Arc<AtomicBool>> {
     crate::host::stop::install().context("cannot install the Ctrl-C/SIGTERM handler")
+}
+
+/// Writes the permission findings (nothing when there are none).
+pub fn write_permissions(findings: &[Finding], out: &mut dyn Write) -> std::io::Result<()> {
+    if findings.is_empty() {
+        return Ok(());
+    }
+    writeln!(out, "Permissions: {} problem(s):", findings.len())?;
+    for f in findings {
+        writeln!(out, "  {}: {}", crate::text::escape(&f.folder), crate::text::escape(&f.problem))?;
+        writeln!(out, "    fix: {}", crate::text::escape(&f.fix))?;
+    }
+    Ok(())
 }

@@ -25,7 +25,7 @@ pub struct PlanOptions<'a> {
 /// Runs `plan`. Exit code 0 (the plan was made, whatever the tasks' status).
 pub fn run(opts: &PlanOptions<'_>, out: &mut dyn Write) -> anyhow::Result<ExitCode> {
     let root = Root::open(opts.root)?;
-    let config = Config::load(root.path(), &opts.overrides)?;
+    let config = Config::load_to_read(root.path(), &opts.overrides)?;
     let tasks = plan(&root, &config)
         .with_context(|| format!("cannot read the shared folder {}", root.path().display()))?;
     if opts.json {

@@ -23,7 +23,9 @@ use crate::records::sinks::{ErrorFileSink, LogSink, TerminalSink};
 use crate::records::speeds::{SpeedSink, Speeds};
 use crate::records::summary::{Outputs, SummarySink};
 use crate::shared_folder::locks::device::{self, DeviceLock};
+use crate::shared_folder::permissions;
 use crate::shared_folder::root::Root;
+use crate::shared_folder::state::StateDir;
 
 /// Options of `run`.
 #[derive(Debug, Clone)]
@@ -97,6 +99,13 @@ pub fn run(opts: &RunOptions<'_>) -> anyhow::Result<ExitCode> {
         ],
         move || clock.now(),
     );
+    for f in permissions::check(root.path(), config.gallery_dir().as_deref(), &[]) {
+        reporter.emit(Event::PermissionProblem {
+            folder: f.folder,
+            problem: f.problem,
+            fix: f.fix,
+        });
+    }
     // Held (or not needed) until the run ends.
     let _gpu = match device::for_run(root.path(), config.device.as_deref())? {
         DeviceLock::Busy { device, holder } => {
@@ -170,6 +179,8 @@ fn settings(
     started: std::time::SystemTime,
 ) -> anyhow::Result<(Config, Budget)> {
     let config = Config::load(root.path(), &opts.overrides)?;
+    // The owner's state is the owner's, or the night does not start (exit 2, with the fix).
+    StateDir::open(root.path())?;
     night::check_delay(&config)?;
     let until = opts
         .until

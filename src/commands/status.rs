@@ -13,6 +13,8 @@ use crate::config::{Config, ConfigOverrides};
 use crate::exit_codes::ExitCode;
 use crate::host::slurm::describe_job;
 use crate::queue::estimate::estimate;
+use crate::commands::write_permissions;
+use crate::shared_folder::permissions::{self, Finding};
 use crate::queue::plan::{PlannedTask, Verdict, plan};
 use crate::records::speeds::Estimate;
 use crate::records::summary::RunSummary;
@@ -142,6 +144,8 @@ pub struct Status {
     /// `None` when no earlier run measured this model set on this device.
     pub estimate: Option<Estimate>,
     pub claims: ClaimsNow,
+    /// What is not as the permission model says, seen by the account running `status`.
+    pub permissions: Vec<Finding>,
 }
 
 /// What the queue of `tasks` holds, member by member.
@@ -193,13 +197,33 @@ pub fn status(root: &Root, config: &Config) -> anyhow::Result<Status> {
         queue: queue(&tasks),
         estimate: estimate(root.path(), config, &tasks),
         claims: claims_now(root.path(), config, &tasks),
+        permissions: permissions::check(
+            root.path(),
+            config.gallery_dir().as_deref(),
+            &task_folders(&tasks),
+        ),
     })
+}
+
+/// The folders the night writes for `tasks`: each task file's folder (its notes, its
+/// `.done`) and each valid task's output folder.
+pub fn task_folders(tasks: &[PlannedTask]) -> Vec<std::path::PathBuf> {
+    let mut folders = Vec::new();
+    for t in tasks {
+        if let Some(dir) = t.file.path.parent() {
+            folders.push(dir.to_path_buf());
+        }
+        if let Verdict::Ready(ready) = &t.verdict {
+            folders.push(ready.spec.out_folder.clone());
+        }
+    }
+    folders
 }
 
 /// Runs `status`. Exit code 0.
 pub fn run(opts: &StatusOptions<'_>, out: &mut dyn Write) -> anyhow::Result<ExitCode> {
     let root = Root::open(opts.root)?;
-    let config = Config::load(root.path(), &opts.overrides)?;
+    let config = Config::load_to_read(root.path(), &opts.overrides)?;
     let status = status(&root, &config)?;
     if opts.json {
         serde_json::to_writer_pretty(&mut *out, &status)?;
@@ -329,7 +353,8 @@ fn write_human(s: &Status, out: &mut dyn Write) -> std::io::Result<()> {
             "Tonight: no estimate yet (no earlier run measured this model set on this device)."
         )?,
     }
-    write_claims(&s.claims, out)
+    write_claims(&s.claims, out)?;
+    write_permissions(&s.permissions, out)
 }
 
 /// How a run ended, in words.

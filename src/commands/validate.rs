@@ -82,7 +82,7 @@ pub fn run(opts: &ValidateOptions<'_>, out: &mut dyn Write) -> anyhow::Result<Ex
             )?;
         }
         if !configs.contains_key(root.path()) {
-            let config = Config::load(root.path(), &opts.overrides)?;
+            let config = Config::load_to_read(root.path(), &opts.overrides)?;
             configs.insert(root.path().to_path_buf(), config);
         }
         let config = &configs[root.path()];

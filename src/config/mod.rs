@@ -230,15 +230,30 @@ fn with_default_set<'de, D: Deserializer<'de>>(
 fn read_config_file(
     root: &Path,
     given: Option<&Path>,
+    use_: trust::Use,
 ) -> Result<(PathBuf, Option<String>), ConfigError> {
-    trust::read_config(root, given)
+    trust::read_config(root, given, use_)
 }
 
 impl Config {
     /// Loads `<root>/runvqgan.toml` (built-in defaults when it does not exist), applies
     /// `overrides`, and checks the result.
     pub fn load(root: &Path, overrides: &ConfigOverrides) -> Result<Config, ConfigError> {
-        let (path, text) = read_config_file(root, overrides.1.as_deref())?;
+        Config::load_for(root, overrides, trust::Use::StartsPython)
+    }
+
+    /// [`Config::load`] for a command that starts no Python and loads no model (`plan`,
+    /// `status`, `check`, `validate`): the shared folder owner's file is trusted too.
+    pub fn load_to_read(root: &Path, overrides: &ConfigOverrides) -> Result<Config, ConfigError> {
+        Config::load_for(root, overrides, trust::Use::ReadOnly)
+    }
+
+    fn load_for(
+        root: &Path,
+        overrides: &ConfigOverrides,
+        use_: trust::Use,
+    ) -> Result<Config, ConfigError> {
+        let (path, text) = read_config_file(root, overrides.1.as_deref(), use_)?;
         let text = text.unwrap_or_default();
         let config = Config::parse(&path, &text)?;
         if overrides.is_empty() {

@@ -5,7 +5,9 @@
 //! - a file named with `--config FILE` (or `RUNVQGAN_CONFIG`): the caller chose it;
 //! - else `<root>/runvqgan.toml`, used only when it is a regular file (not a link) owned by
 //!   the running user (or by root) and not writable by group or others, like ssh's
-//!   StrictModes; otherwise the command stops and says how to fix the permissions.
+//!   StrictModes; otherwise the command stops and says how to fix the permissions. A
+//!   command that starts no Python and loads no model ([`Use::ReadOnly`]) also trusts the
+//!   file of the shared folder's owner, so that members can run `plan` and `status`.
 //!
 //! Both are read without blocking and with a size cap.
 
@@ -25,10 +27,11 @@ const MAX_CONFIG: u64 = 1024 * 1024;
 pub fn read_config(
     root: &Path,
     given: Option<&Path>,
+    use_: Use,
 ) -> Result<(PathBuf, Option<String>), ConfigError> {
     match given {
         Some(path) => {
-            let text = read(path, false)?.ok_or_else(|| ConfigError::Read {
+            let text = read(path, None)?.ok_or_else(|| ConfigError::Read {
                 path: path.to_path_buf(),
                 source: std::io::Error::new(
                     std::io::ErrorKind::NotFound,
@@ -39,10 +42,26 @@ pub fn read_config(
         }
         None => {
             let path = root.join(CONFIG_FILE);
-            let text = read(&path, true)?;
+            let also = match use_ {
+                Use::StartsPython => None,
+                Use::ReadOnly => std::fs::metadata(root).ok().map(|m| m.uid()),
+            };
+            let text = read(&path, Some(also))?;
             Ok((path, text))
         }
     }
+}
+
+/// What the configuration is read for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Use {
+    /// A command that starts Python or loads models (`run`, `reproduce`, `models check`,
+    /// `gallery`): only a file the running user (or root) owns is trusted, since the file
+    /// names the Python environment (whose `.pth` files run) and the model files (pickles).
+    StartsPython,
+    /// A command that only reads the folder (`plan`, `status`, `check`, `validate`): the
+    /// file of the shared folder's owner is trusted too, so that members can run them.
+    ReadOnly,
 }
 
 fn refuse(path: &Path, why: String) -> ConfigError {
@@ -52,19 +71,20 @@ fn refuse(path: &Path, why: String) -> ConfigError {
     }
 }
 
-/// Reads a configuration file; `strict`: the checks for a file found in the shared folder.
-fn read(path: &Path, strict: bool) -> Result<Option<String>, ConfigError> {
+/// Reads a configuration file; `strict`: the checks for a file found in the shared folder,
+/// with the account (besides the running user and root) whose file is trusted.
+fn read(path: &Path, strict: Option<Option<u32>>) -> Result<Option<String>, ConfigError> {
     let mut options = std::fs::OpenOptions::new();
     options.read(true);
     let mut flags = libc::O_NONBLOCK | libc::O_NOCTTY;
-    if strict {
+    if strict.is_some() {
         flags |= libc::O_NOFOLLOW;
     }
     options.custom_flags(flags);
     let file = match options.open(path) {
         Ok(f) => f,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-        Err(e) if strict && e.raw_os_error() == Some(libc::ELOOP) => {
+        Err(e) if strict.is_some() && e.raw_os_error() == Some(libc::ELOOP) => {
             return Err(refuse(
                 path,
                 format!(
@@ -90,8 +110,8 @@ fn read(path: &Path, strict: bool) -> Result<Option<String>, ConfigError> {
     if !meta.is_file() {
         return Err(refuse(path, "it is not a regular file".into()));
     }
-    if strict {
-        check_owner(path, meta.uid(), meta.mode())?;
+    if let Some(also) = strict {
+        check_owner(path, meta.uid(), meta.mode(), also)?;
     }
     let mut text = String::new();
     file.take(MAX_CONFIG + 1)
@@ -108,10 +128,10 @@ fn read(path: &Path, strict: bool) -> Result<Option<String>, ConfigError> {
 
 /// Refuses a configuration in the shared folder that someone other than the running user
 /// (or root) owns or could change.
-fn check_owner(path: &Path, owner: u32, mode: u32) -> Result<(), ConfigError> {
+fn check_owner(path: &Path, owner: u32, mode: u32, also: Option<u32>) -> Result<(), ConfigError> {
     // SAFETY: geteuid has no preconditions and cannot fail.
     let me = unsafe { libc::geteuid() };
-    if owner != me && owner != 0 {
+    if owner != me && owner != 0 && Some(owner) != also {
         return Err(refuse(
             path,
             format!(
@@ -148,10 +168,10 @@ mod tests {
         let path = dir.path().join(CONFIG_FILE);
         std::fs::write(&path, "max_each = 3\n").unwrap();
         std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o664)).unwrap();
-        let e = read_config(dir.path(), None).unwrap_err().to_string();
+        let e = read_config(dir.path(), None, Use::StartsPython).unwrap_err().to_string();
         assert!(e.contains("chmod go-w"), "{e}");
         std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
-        assert!(read_config(dir.path(), None).unwrap().1.is_some());
+        assert!(read_config(dir.path(), None, Use::StartsPython).unwrap().1.is_some());
     }
 
     #[test]
@@ -160,9 +180,9 @@ mod tests {
         let real = dir.path().join("real.toml");
         std::fs::write(&real, "").unwrap();
         std::os::unix::fs::symlink(&real, dir.path().join(CONFIG_FILE)).unwrap();
-        let e = read_config(dir.path(), None).unwrap_err().to_string();
+        let e = read_config(dir.path(), None, Use::StartsPython).unwrap_err().to_string();
         assert!(e.contains("is a link"), "{e}");
         let given = dir.path().join(CONFIG_FILE);
-        assert!(read_config(dir.path(), Some(&given)).is_ok());
+        assert!(read_config(dir.path(), Some(&given), Use::StartsPython).is_ok());
     }
 }

@@ -240,6 +240,17 @@ pub enum Event {
         /// The other run's line in the lock file (`process 123 since ...`), or empty.
         holder: String,
     },
+    /// At the start of a run: something in the shared folder is not as the permission model
+    /// says (a member's folder the owner cannot write, a root without the sticky bit), with
+    /// the command that fixes it ([`crate::shared_folder::permissions`]).
+    PermissionProblem {
+        /// The folder, relative to the root.
+        folder: String,
+        /// What is wrong and what follows.
+        problem: String,
+        /// The command that fixes it.
+        fix: String,
+    },
 }
 
 fn problem_sentences<S: Serializer>(problems: &Problems, s: S) -> Result<S::Ok, S::Error> {

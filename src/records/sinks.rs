@@ -242,6 +242,16 @@ pub fn log_line(event: &Event) -> Option<String> {
              -> {dir}/index.html"
         ),
         Event::GalleryFailed { dir, error } => format!("gallery {dir} not built: {error}"),
+        Event::PermissionProblem {
+            folder,
+            problem,
+            fix,
+        } => format!(
+            "permissions: {}: {}; fix: {}",
+            escape(folder),
+            escape(problem),
+            escape(fix)
+        ),
         Event::DeviceBusy { device, holder } => format!(
             "run not started: device {device} is in use by another runvqgan run ({}); this run \
              touches no task",
@@ -313,7 +323,9 @@ pub fn terminal_line(event: &Event) -> Option<(Level, String)> {
         | Event::RunFailed { .. } => (Level::Error, log_line(event)?),
         Event::GalleryFailed { .. } => (Level::Warn, log_line(event)?),
         Event::GalleryBuilt { .. } => (Level::Info, log_line(event)?),
-        Event::DeviceBusy { .. } => (Level::Warn, log_line(event)?),
+        Event::DeviceBusy { .. } | Event::PermissionProblem { .. } => {
+            (Level::Warn, log_line(event)?)
+        }
         Event::BatchSplit { .. }
         | Event::TaskChanged { .. }
         | Event::ClaimLost { .. }

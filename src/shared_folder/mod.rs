@@ -7,4 +7,5 @@ pub mod confined;
 pub mod files;
 pub mod locks;
 pub mod root;
+pub mod permissions;
 pub mod state;

@@ -97,7 +97,9 @@ fn me() -> u32 {
 }
 
 impl StateDir {
-    /// Opens `<root>/.runvqgan` as the owner's, making it when missing.
+    /// Opens `<root>/.runvqgan` as the owner's, making it when missing: only the shared
+    /// folder's owner (or root) makes it, so a member's command never makes the owner's state
+    /// theirs before the first night.
     pub fn open(root: &Path) -> Result<StateDir, StateError> {
         let root_fd = rustix::fs::open(
             root,
@@ -108,7 +110,19 @@ impl StateDir {
             path: root.to_path_buf(),
             source: errno(e),
         })?;
-        open_owned(&root_fd, OsStr::new(STATE_DIR), root.join(STATE_DIR))
+        let path = root.join(STATE_DIR);
+        let owner = rustix::fs::fstat(&root_fd).map(|s| s.st_uid).unwrap_or(0);
+        if owner != me()
+            && me() != 0
+            && rustix::fs::statat(&root_fd, STATE_DIR, AtFlags::SYMLINK_NOFOLLOW).is_err()
+        {
+            return Err(StateError::Foreign {
+                path,
+                owner: crate::host::user_name(owner),
+                me: crate::host::user_name(me()),
+            });
+        }
+        open_owned(&root_fd, OsStr::new(STATE_DIR), path)
     }
 
     /// The subfolder `name` (`runs`, `claims`, `leases`), made when missing, checked as the

@@ -1,0 +1,152 @@
+//! Whether the shared folder is set up as the permission model says (docs/permissions.md),
+//! seen by the account that runs the command (the owner's, for the night): a folder the
+//! owner must write but cannot (a member's `mkdir` under umask 022 on a file system
+//! without the default ACL), the owner's state or gallery that another account owns or can
+//! write, a root without the sticky bit. Each finding names the folder, what follows from
+//! it, and the command that fixes it; `status`, `check` and the night's log show them.
+//! Looking changes nothing.
+
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+
+use crate::shared_folder::files::{GALLERY_DIR, STATE_DIR};
+
+/// One thing that is not as the permission model says.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Finding {
+    /// The folder, relative to the root (`.` for the root).
+    pub folder: String,
+    /// What is wrong and what follows from it.
+    pub problem: String,
+    /// The command that fixes it.
+    pub fix: String,
+}
+
+fn me() -> u32 {
+    // SAFETY: geteuid has no preconditions and cannot fail.
+    unsafe { libc::geteuid() }
+}
+
+/// `drwxr-xr-x anna:lab`, for messages.
+fn shown(meta: &std::fs::Metadata) -> String {
+    format!(
+        "mode {:04o}, {}:{}",
+        meta.mode() & 0o7777,
+        crate::host::user_name(meta.uid()),
+        crate::host::group_name(meta.gid())
+    )
+}
+
+/// Whether this account may write in (and enter) the folder `path`.
+fn can_write(path: &Path) -> bool {
+    rustix::fs::access(
+        path,
+        rustix::fs::Access::WRITE_OK | rustix::fs::Access::EXEC_OK,
+    )
+    .is_ok()
+}
+
+/// The findings for `root` (canonical): the root itself, the owner's state folder and gallery
+/// (`gallery`: its folder relative to the root), and every folder the night must write:
+/// the top-level folders (members' own) and `more` (the folders of tasks and their outputs).
+pub fn check(root: &Path, gallery: Option<&str>, more: &[PathBuf]) -> Vec<Finding> {
+    let mut out = Vec::new();
+    let me_name = crate::host::user_name(me());
+    let rel = |p: &Path| {
+        p.strip_prefix(root)
+            .ok()
+            .map(|r| r.to_string_lossy().into_owned())
+            .filter(|r| !r.is_empty())
+            .unwrap_or_else(|| ".".into())
+    };
+    let Ok(root_meta) = std::fs::metadata(root) else {
+        return out;
+    };
+    if root_meta.mode() & 0o022 != 0 && root_meta.mode() & 0o1000 == 0 {
+        out.push(Finding {
+            folder: ".".into(),
+            problem: format!(
+                "the shared folder is writable by others but not sticky ({}): a member can \
+                 rename or remove the owner's .runvqgan/, gallery/ and runvqgan.toml and put \
+                 their own in their place",
+                shown(&root_meta)
+            ),
+            fix: format!("chmod +t {}", root.display()),
+        });
+    }
+    for (name, what) in [
+        (STATE_DIR, "the owner's state (records and locks)"),
+        (gallery.unwrap_or(GALLERY_DIR), "the gallery"),
+    ] {
+        let path = root.join(name);
+        let Ok(meta) = std::fs::symlink_metadata(&path) else {
+            continue;
+        };
+        let problem = if !meta.is_dir() {
+            Some(format!("{name} is not a folder (a link or a file)"))
+        } else if meta.uid() != me() && me() != 0 {
+            Some(format!(
+                "{name} ({what}) belongs to {}, not to {me_name} ({})",
+                crate::host::user_name(meta.uid()),
+                shown(&meta)
+            ))
+        } else if meta.mode() & 0o022 != 0 {
+            Some(format!(
+                "{name} ({what}) can be written by other accounts ({})",
+                shown(&meta)
+            ))
+        } else {
+            None
+        };
+        if let Some(problem) = problem {
+            out.push(Finding {
+                folder: name.into(),
+                problem,
+                fix: format!(
+                    "as {me_name}: `mv {p} {p}.suspect` (look at what is in it), runvqgan makes \
+                     it again, the owner's alone",
+                    p = path.display()
+                ),
+            });
+        }
+    }
+    let mut folders: Vec<PathBuf> = std::fs::read_dir(root)
+        .map(|entries| {
+            entries
+                .flatten()
+                .filter(|e| !e.file_name().to_string_lossy().starts_with('.'))
+                .filter(|e| e.file_name().to_str() != Some(gallery.unwrap_or(GALLERY_DIR)))
+                .filter(|e| e.file_type().is_ok_and(|t| t.is_dir()))
+                .map(|e| e.path())
+                .collect()
+        })
+        .unwrap_or_default();
+    folders.extend(more.iter().filter(|p| p.starts_with(root)).cloned());
+    folders.sort();
+    folders.dedup();
+    for folder in folders {
+        if can_write(&folder) {
+            continue;
+        }
+        let Ok(meta) = std::fs::metadata(&folder) else {
+            continue;
+        };
+        let owner = crate::host::user_name(meta.uid());
+        let p = folder.display();
+        out.push(Finding {
+            folder: rel(&folder),
+            problem: format!(
+                "{me_name} cannot write this folder ({}), so its tasks get neither images nor \
+                 error files",
+                shown(&meta)
+            ),
+            fix: format!(
+                "{owner} runs `chmod 2775 {p}` (its group must be the lab's: `chgrp <group> {p}`), \
+                 or the owner with sudo: `sudo setfacl -m u:{me_name}:rwx,d:u:{me_name}:rwx {p}`"
+            ),
+        });
+    }
+    out
+}
