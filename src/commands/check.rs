@@ -21,9 +21,9 @@ use crate::shared_folder::locks::method::ClaimMethod;
 use crate::shared_folder::permissions;
 use crate::shared_folder::root::Root;
 use crate::shared_folder::state::{StateDir, StateError};
-use crate::text::escape;
 use crate::task::Problems;
 use crate::task::validate::FolderCache;
+use crate::text::escape;
 
 /// Options of `check`.
 #[derive(Debug, Clone)]
@@ -143,9 +143,12 @@ pub fn check_root(root: &Root, config: &Config, out: &mut dyn Write) -> anyhow::
         if reader.is_some() {
             match &verdict {
                 Verdict::Invalid(p) => writeln!(out, "{}: invalid:\n{p}", escape(&file.rel))?,
-                Verdict::Valid(w) if !w.is_empty() => {
-                    writeln!(out, "{}: valid, with warnings: {}", escape(&file.rel), escape(&w.join("; ")))?
-                }
+                Verdict::Valid(w) if !w.is_empty() => writeln!(
+                    out,
+                    "{}: valid, with warnings: {}",
+                    escape(&file.rel),
+                    escape(&w.join("; "))
+                )?,
                 Verdict::Valid(_) => writeln!(out, "{}: valid", escape(&file.rel))?,
             }
             continue;

@@ -67,7 +67,12 @@ pub fn write_permissions(findings: &[Finding], out: &mut dyn Write) -> std::io::
     }
     writeln!(out, "Permissions: {} problem(s):", findings.len())?;
     for f in findings {
-        writeln!(out, "  {}: {}", crate::text::escape(&f.folder), crate::text::escape(&f.problem))?;
+        writeln!(
+            out,
+            "  {}: {}",
+            crate::text::escape(&f.folder),
+            crate::text::escape(&f.problem)
+        )?;
         writeln!(out, "    fix: {}", crate::text::escape(&f.fix))?;
     }
     Ok(())

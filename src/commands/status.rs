@@ -9,17 +9,17 @@ use std::path::Path;
 use anyhow::Context;
 use serde::Serialize;
 
+use crate::commands::write_permissions;
 use crate::config::{Config, ConfigOverrides};
 use crate::exit_codes::ExitCode;
 use crate::host::slurm::describe_job;
 use crate::queue::estimate::estimate;
-use crate::commands::write_permissions;
-use crate::shared_folder::permissions::{self, Finding};
 use crate::queue::plan::{PlannedTask, Verdict, plan};
 use crate::records::speeds::Estimate;
 use crate::records::summary::RunSummary;
 use crate::shared_folder::locks::claim::{ProcLocks, flock_holder};
 use crate::shared_folder::locks::method::{ClaimMethod, lease_holder};
+use crate::shared_folder::permissions::{self, Finding};
 use crate::shared_folder::root::Root;
 
 /// Options of `status`.

@@ -168,10 +168,17 @@ mod tests {
         let path = dir.path().join(CONFIG_FILE);
         std::fs::write(&path, "max_each = 3\n").unwrap();
         std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o664)).unwrap();
-        let e = read_config(dir.path(), None, Use::StartsPython).unwrap_err().to_string();
+        let e = read_config(dir.path(), None, Use::StartsPython)
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("chmod go-w"), "{e}");
         std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
-        assert!(read_config(dir.path(), None, Use::StartsPython).unwrap().1.is_some());
+        assert!(
+            read_config(dir.path(), None, Use::StartsPython)
+                .unwrap()
+                .1
+                .is_some()
+        );
     }
 
     #[test]
@@ -180,7 +187,9 @@ mod tests {
         let real = dir.path().join("real.toml");
         std::fs::write(&real, "").unwrap();
         std::os::unix::fs::symlink(&real, dir.path().join(CONFIG_FILE)).unwrap();
-        let e = read_config(dir.path(), None, Use::StartsPython).unwrap_err().to_string();
+        let e = read_config(dir.path(), None, Use::StartsPython)
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("is a link"), "{e}");
         let given = dir.path().join(CONFIG_FILE);
         assert!(read_config(dir.path(), Some(&given), Use::StartsPython).is_ok());

@@ -6,6 +6,6 @@ pub mod atomic;
 pub mod confined;
 pub mod files;
 pub mod locks;
-pub mod root;
 pub mod permissions;
+pub mod root;
 pub mod state;
