@@ -90,7 +90,7 @@ impl Lease {
             if create_exclusive(&file.dir, &file.name, &record)? {
                 return Ok(Some(Lease::held(file, record, ttl, None, clock)));
             }
-            let theirs = match file.read(ttl) {
+            let theirs = match file.read(ttl, clock.now_ms()) {
                 Ok(r) => r,
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
                 Err(e) => return Err(e),
@@ -183,7 +183,7 @@ impl Drop for Lease {
         self.stop_renewing();
         let token = self.record().token;
         let file = &self.shared.file;
-        if let Ok(now) = file.read(self.shared.ttl)
+        if let Ok(now) = file.read(self.shared.ttl, self.shared.clock.now_ms())
             && now.token == token
         {
             let _ = file.dir.remove(&file.name);
@@ -205,14 +205,14 @@ fn take_over(
     marker.push(format!(".takeover-{}", theirs.token));
     if !create_exclusive(&file.dir, &marker, &ours)? {
         // Another process is taking it over, or died doing so: its marker expires too.
-        if let Ok(m) = read_record(&file.dir, &marker, ttl)
+        if let Ok(m) = read_record(&file.dir, &marker, ttl, clock.now_ms())
             && m.is_free(clock.now_ms(), holder)
         {
             let _ = file.dir.remove(&marker);
         }
         return Ok(None);
     }
-    let still = matches!(file.read(ttl), Ok(r) if r.token == theirs.token);
+    let still = matches!(file.read(ttl, clock.now_ms()), Ok(r) if r.token == theirs.token);
     let result = if still {
         match replace(&file.dir, &file.name, &ours) {
             Ok(()) => {

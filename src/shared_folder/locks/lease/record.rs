@@ -160,13 +160,40 @@ pub(super) fn new_token(holder: &Holder) -> String {
         .collect()
 }
 
-/// Reads the lease `name` in `dir` as untrusted input (members can write the folder): never
-/// through a link, never blocking on a fifo, at most [`MAX_LEASE_BYTES`]. A regular file
-/// that is not a lease runvqgan wrote counts as a lease of nobody that expires `ttl` after it
-/// was last written; a link, fifo, socket or device in its place was planted (runvqgan
+/// When this process first saw each lease record (by file, token and expiry), in its own
+/// clock's milliseconds: a lease's life is capped from what the run itself observed, never
+/// from a time in the file (its expiry or its modification time) that whoever wrote the
+/// file chose.
+static OBSERVED: std::sync::Mutex<Option<std::collections::HashMap<String, u64>>> =
+    std::sync::Mutex::new(None);
+
+/// The first time (`now_ms` if never before) this process saw the record `key`; entries
+/// unseen for long are dropped.
+fn first_seen(key: String, now_ms: u64, ttl: Duration) -> u64 {
+    let mut guard = OBSERVED.lock().unwrap_or_else(|e| e.into_inner());
+    let map = guard.get_or_insert_with(Default::default);
+    if map.len() > 4096 {
+        let horizon = now_ms.saturating_sub(10 * ttl.as_millis() as u64);
+        map.retain(|_, seen| *seen >= horizon);
+    }
+    *map.entry(key).or_insert(now_ms)
+}
+
+/// Reads the lease `name` in `dir` as untrusted input (never through a link, never blocking
+/// on a fifo, at most [`MAX_LEASE_BYTES`]); `now_ms` is the reader's clock. A record is held
+/// at most two lease times after this process first saw it unchanged (a holder that renews
+/// writes a new expiry, which is a new record), whatever expiry it claims: a record that
+/// stays the same for longer is a holder that stopped, or a forgery. A regular file that is
+/// not a lease runvqgan wrote counts as a lease of nobody that expires `ttl` after this
+/// process first saw it; a link, fifo, socket or device in its place was planted (runvqgan
 /// never makes one), so it counts as expired at once and is replaced by a takeover (a rename
 /// replaces the entry itself and never follows it). A folder is an error that says so.
-pub(super) fn read_record(dir: &Dir, name: &OsStr, ttl: Duration) -> std::io::Result<LeaseRecord> {
+pub(super) fn read_record(
+    dir: &Dir,
+    name: &OsStr,
+    ttl: Duration,
+    now_ms: u64,
+) -> std::io::Result<LeaseRecord> {
     let file = match dir.read(name, MAX_LEASE_BYTES) {
         Ok(file) => file,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Err(e),
@@ -183,20 +210,28 @@ pub(super) fn read_record(dir: &Dir, name: &OsStr, ttl: Duration) -> std::io::Re
         .flatten()
         .and_then(|text| serde_json::from_str::<LeaseRecord>(text.trim()).ok())
         .filter(LeaseRecord::is_plausible);
-    // A lease nobody could have renewed lately (its expiry far ahead, or no lease at all)
-    // expires `ttl` after it was last written.
-    let written_ms =
-        (file.stat.st_mtime.max(0) as u64) * 1000 + (file.stat.st_mtime_nsec as u64) / 1_000_000;
-    let latest = written_ms + 2 * ttl.as_millis() as u64;
+    let place = format!("{}/{}", file.stat.st_dev, name.to_string_lossy());
     Ok(match parsed {
         Some(mut r) => {
-            r.expires_ms = r.expires_ms.min(latest);
+            let seen = first_seen(format!("{place}/{}/{}", r.token, r.expires_ms), now_ms, ttl);
+            r.expires_ms = r.expires_ms.min(seen + 2 * ttl.as_millis() as u64);
             r
         }
-        None => LeaseRecord::foreign(
-            format!("unreadable-{}", file.stat.st_ino),
-            written_ms + ttl.as_millis() as u64,
-        ),
+        None => {
+            let seen = first_seen(
+                format!(
+                    "{place}/unreadable-{}-{}",
+                    file.stat.st_ino,
+                    file.bytes.len()
+                ),
+                now_ms,
+                ttl,
+            );
+            LeaseRecord::foreign(
+                format!("unreadable-{}", file.stat.st_ino),
+                seen + ttl.as_millis() as u64,
+            )
+        }
     })
 }
 
@@ -270,13 +305,14 @@ impl LeaseFile {
         })
     }
 
-    pub(super) fn read(&self, ttl: Duration) -> std::io::Result<LeaseRecord> {
-        read_record(&self.dir, &self.name, ttl)
+    pub(super) fn read(&self, ttl: Duration, now_ms: u64) -> std::io::Result<LeaseRecord> {
+        read_record(&self.dir, &self.name, ttl, now_ms)
     }
 }
 
 /// What the lease file at `path` says now (it may have expired), read as untrusted input
 /// (see [`read_record`]).
 pub(crate) fn read_at(path: &Path, ttl: Duration) -> std::io::Result<LeaseRecord> {
-    LeaseFile::open(path)?.read(ttl)
+    use super::clock::{Clock, SystemClock};
+    LeaseFile::open(path)?.read(ttl, SystemClock.now_ms())
 }

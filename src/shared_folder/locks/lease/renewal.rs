@@ -28,7 +28,7 @@ impl Shared {
     pub(super) fn renew(&self) -> bool {
         let now_ms = || self.clock.now_ms();
         let mut record = self.record.lock().unwrap_or_else(|e| e.into_inner());
-        match self.file.read(self.ttl) {
+        match self.file.read(self.ttl, now_ms()) {
             Ok(now) if now.token == record.token => {}
             Ok(_) => return false,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return false,

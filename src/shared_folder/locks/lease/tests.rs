@@ -312,3 +312,42 @@ fn a_forged_lease_whose_token_would_lead_the_takeover_marker_out_is_foreign() {
     assert_eq!(std::fs::read_dir(outside.path()).unwrap().count(), 1);
     drop(lease);
 }
+
+/// Finding 8 of round 3: a forged lease that claims to last until 2099, its file's time set
+/// to 2099 as well (`touch -d`), held the task for ever. Its life is now capped from when
+/// this process first saw it: two lease times later it is taken over.
+#[test]
+fn a_forged_lease_dated_2099_expires_two_lease_times_after_it_was_first_seen() {
+    let (_dir, root) = root();
+    let path = root.as_path().join(".forged.lease");
+    let ttl = Duration::from_secs(30);
+    let year_2099_ms: u64 = 4_070_908_800_000;
+    let forged = LeaseRecord::of(
+        &host("node-forged"),
+        "0123456789abcdef01234567".into(),
+        year_2099_ms,
+    );
+    std::fs::write(&path, serde_json::to_string(&forged).unwrap()).unwrap();
+    let file = std::fs::OpenOptions::new().write(true).open(&path).unwrap();
+    file.set_modified(SystemTime::UNIX_EPOCH + Duration::from_millis(year_2099_ms))
+        .unwrap();
+    let clock = ManualClock::new();
+    let us = host("owner");
+    assert!(
+        Lease::try_acquire_with(&path, &us, ttl, clock.clone())
+            .unwrap()
+            .is_none(),
+        "held while it is new"
+    );
+    clock.advance(ttl);
+    assert!(
+        Lease::try_acquire_with(&path, &us, ttl, clock.clone())
+            .unwrap()
+            .is_none()
+    );
+    clock.advance(ttl + Duration::from_secs(1));
+    let ours = Lease::try_acquire_with(&path, &us, ttl, clock.clone())
+        .unwrap()
+        .expect("taken over two lease times after it was first seen, whatever it says");
+    assert_eq!(ours.took_over.as_ref().unwrap().host, "node-forged");
+}
