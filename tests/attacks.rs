@@ -15,7 +15,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{Shared, tiny_models_toml};
+use common::{Shared, give_to, member, tiny_models_toml};
 
 /// A tiny image: two iterations at 32 x 32 pixels.
 const TINY: &str = r#""iterations": 2, "resolution": [32, 32]"#;
@@ -115,44 +115,6 @@ fn files_under(dir: &Path) -> Vec<String> {
         .collect();
     out.sort();
     out
-}
-
-/// The uid and gid of a lab member who is not the owner (created once; needs root, as in
-/// CI).
-fn member() -> (u32, u32) {
-    static LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());
-    let _one_at_a_time = LOCK.lock().unwrap_or_else(|e| e.into_inner());
-    let name = std::ffi::CString::new("runvqgan-member").unwrap();
-    // SAFETY: getpwnam with a valid C string; the record is copied out at once.
-    let find = || unsafe {
-        let pw = libc::getpwnam(name.as_ptr());
-        (!pw.is_null()).then(|| ((*pw).pw_uid, (*pw).pw_gid))
-    };
-    if let Some(ids) = find() {
-        return ids;
-    }
-    // SAFETY: geteuid has no preconditions.
-    assert_eq!(
-        unsafe { libc::geteuid() },
-        0,
-        "this test creates a second user (a lab member) and needs root, as CI has"
-    );
-    let status = Command::new("useradd")
-        .args([
-            "--system",
-            "--no-create-home",
-            "--shell",
-            "/usr/sbin/nologin",
-        ])
-        .arg("runvqgan-member")
-        .status()
-        .expect("useradd");
-    find().unwrap_or_else(|| panic!("useradd runvqgan-member failed: {status}"))
-}
-
-/// Makes `path` (a member's folder) belong to the member.
-fn give_to(path: &Path, (uid, gid): (u32, u32)) {
-    std::os::unix::fs::chown(path, Some(uid), Some(gid)).unwrap();
 }
 
 /// Copies `from` to `to` as the member (a child process with the member's uid and gid).

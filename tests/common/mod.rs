@@ -196,3 +196,41 @@ pub fn tiny_models_toml() -> String {
         m.join("clip.pt").display()
     )
 }
+
+/// The uid and gid of a lab member who is not the owner (created once; needs root, as in
+/// CI).
+pub fn member() -> (u32, u32) {
+    static LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    let _one_at_a_time = LOCK.lock().unwrap_or_else(|e| e.into_inner());
+    let name = std::ffi::CString::new("runvqgan-member").unwrap();
+    // SAFETY: getpwnam with a valid C string; the record is copied out at once.
+    let find = || unsafe {
+        let pw = libc::getpwnam(name.as_ptr());
+        (!pw.is_null()).then(|| ((*pw).pw_uid, (*pw).pw_gid))
+    };
+    if let Some(ids) = find() {
+        return ids;
+    }
+    // SAFETY: geteuid has no preconditions.
+    assert_eq!(
+        unsafe { libc::geteuid() },
+        0,
+        "this test creates a second user (a lab member) and needs root, as CI has"
+    );
+    let status = std::process::Command::new("useradd")
+        .args([
+            "--system",
+            "--no-create-home",
+            "--shell",
+            "/usr/sbin/nologin",
+        ])
+        .arg("runvqgan-member")
+        .status()
+        .expect("useradd");
+    find().unwrap_or_else(|| panic!("useradd runvqgan-member failed: {status}"))
+}
+
+/// Makes `path` (a member's folder) belong to the member.
+pub fn give_to(path: &Path, (uid, gid): (u32, u32)) {
+    std::os::unix::fs::chown(path, Some(uid), Some(gid)).unwrap();
+}

@@ -334,4 +334,29 @@ mod tests {
         assert!(err.to_string().contains("not a folder"), "{err}");
         assert_eq!(std::fs::read_dir(elsewhere.path()).unwrap().count(), 0);
     }
+
+    /// Finding 6 of round 3: a member made `device-<host>-gpu0.lock` (0666) in a state folder
+    /// they could write and held it, so the GPU night said "in use by another runvqgan run"
+    /// with text the member wrote, and did nothing. A lock file of another account is now
+    /// replaced (the state folder is the owner's alone), and the night takes the GPU.
+    #[test]
+    fn a_device_lock_file_of_another_account_is_replaced_and_the_gpu_taken() {
+        use std::os::unix::fs::PermissionsExt;
+        let root = tempfile::tempdir().unwrap();
+        let state = StateDir::open(root.path()).unwrap();
+        let host = crate::host::file_safe(&crate::host::host_name());
+        let planted = state.path().join(format!("device-{host}-gpu0.lock"));
+        std::fs::write(&planted, "pid 1 on gpu-node-7").unwrap();
+        std::fs::set_permissions(&planted, std::fs::Permissions::from_mode(0o666)).unwrap();
+        std::os::unix::fs::lchown(&planted, Some(65534), Some(65534))
+            .expect("giving a file to another account needs root (CI is root)");
+        // The member holds it open with a lock, as `flock` would.
+        let held = std::fs::File::open(&planted).unwrap();
+        held.try_lock_shared().unwrap();
+        let lock = DeviceLock::acquire_in(root.path(), Some("cuda:0"), &env(None, true)).unwrap();
+        assert!(matches!(lock, DeviceLock::Held(_)), "{lock:?}");
+        let meta = std::fs::metadata(&planted).unwrap();
+        assert_eq!(meta.permissions().mode() & 0o7777, 0o600);
+        drop(held);
+    }
 }

@@ -1,0 +1,148 @@
+//! Untrusted folder, round 3: the owner's state, the locks and `reproduce`'s root. Each
+//! test is a finding, written as the attack (docs/permissions.md has the threat table).
+//! Findings about the gallery are in tests/gallery_attacks.rs, about names and state read
+//! back in tests/state_and_names.rs; the state folder's and the locks' own rules are unit
+//! tests in src/shared_folder/state/tests.rs and src/shared_folder/locks/.
+
+mod common;
+
+use std::os::unix::process::CommandExt;
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use common::{Shared, give_to, member, tiny_models_toml};
+
+fn bin() -> std::path::PathBuf {
+    assert_cmd::cargo::cargo_bin("runvqgan")
+}
+
+fn text(out: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
+/// Finding 10: a member makes `output/tasks/` (and a `runvqgan.toml` and models of theirs
+/// there); the owner runs the `reproduce output/x_1.txt` that the gallery offers. `output/`
+/// (the owner's, holding `tasks/`) was taken as the root: the built-in defaults replaced
+/// the owner's runvqgan.toml and its caps. The root is now found only in a folder the owner
+/// owns that holds a runvqgan.toml the owner may trust: the real root, whose cap holds.
+#[test]
+fn f10_a_member_made_output_tasks_is_not_a_root_for_the_owners_reproduce() {
+    let ids = member();
+    let s = Shared::new();
+    s.write(
+        "runvqgan.toml",
+        format!("max_iterations = 50\n{}", tiny_models_toml()),
+    );
+    let root = s.root();
+    s.write("output/x_1.png", b"png");
+    s.write(
+        "output/x_1.txt",
+        "python generate.py -p 'a dog' -i 400 -s 32 32 -sd 7 -o output/x_1.png\n",
+    );
+    let fake = s.mkdir("output/tasks");
+    give_to(&fake, ids);
+    s.write("output/runvqgan.toml", "max_iterations = 100000\n");
+    give_to(&root.join("output/runvqgan.toml"), ids);
+
+    let out = Command::new(bin())
+        .args(["reproduce", "output/x_1.txt"])
+        .current_dir(&root)
+        .env_remove("RUNVQGAN_ROOT")
+        .env_remove("RUNVQGAN_CONFIG")
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    let said = text(&out);
+    assert!(!out.status.success(), "{said}");
+    assert!(
+        said.contains("400") && said.contains("50"),
+        "the real root's cap (max_iterations = 50) must refuse -i 400:\n{said}"
+    );
+    assert!(!said.contains("output/runvqgan.toml"), "{said}");
+}
+
+/// Finding 11: while the names lock was held, a run waiting for it ignored SIGTERM (still
+/// running 11 minutes later), and a second signal killed it without its summary. The wait
+/// now looks at the stop request at least once a second: the run ends within a few seconds,
+/// interrupted (exit 130), with its summary and its last log line.
+#[test]
+fn f11_sigterm_while_waiting_for_the_names_lock_ends_the_run_with_its_summary() {
+    let s = Shared::new();
+    s.write("runvqgan.toml", tiny_models_toml());
+    s.write(
+        "tasks/dog.txt",
+        r#"{"text": "dog", "out_file": "dog", "iterations": 2, "resolution": [32, 32]}"#,
+    );
+    let root = s.root();
+    drop(
+        runvqgan::shared_folder::state::StateDir::open(&root)
+            .unwrap()
+            .lock_file("names.lock")
+            .unwrap(),
+    );
+    let mut holder = Command::new("flock")
+        .arg("--close")
+        .arg(root.join(".runvqgan/names.lock"))
+        .args(["sleep", "600"])
+        .spawn()
+        .unwrap();
+    let mut run = Command::new(bin())
+        .args(["run", "--root", "."])
+        .current_dir(&root)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .process_group(0)
+        .spawn()
+        .unwrap();
+    // Until the run waits for the lock: its log says it loaded the models (the claim and
+    // the wait follow at once).
+    let deadline = Instant::now() + Duration::from_secs(300);
+    while !std::fs::read_to_string(root.join("runvqgan.log"))
+        .unwrap_or_default()
+        .contains("loaded model set")
+    {
+        assert!(Instant::now() < deadline, "the run never loaded its models");
+        assert!(
+            run.try_wait().unwrap().is_none(),
+            "the run ended before waiting"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    std::thread::sleep(Duration::from_secs(3));
+    assert!(
+        run.try_wait().unwrap().is_none(),
+        "the run should be waiting"
+    );
+    // SAFETY: kill with a valid pid and signal.
+    unsafe { libc::kill(run.id() as i32, libc::SIGTERM) };
+    let signalled = Instant::now();
+    let code = loop {
+        if let Some(status) = run.try_wait().unwrap() {
+            break status.code();
+        }
+        assert!(
+            signalled.elapsed() < Duration::from_secs(10),
+            "the run ignored SIGTERM while it waited for the names lock"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let _ = holder.kill();
+    let _ = holder.wait();
+    let out = run.wait_with_output().unwrap();
+    assert_eq!(code, Some(130), "{}", text(&out));
+    let log = std::fs::read_to_string(root.join("runvqgan.log")).unwrap();
+    assert!(log.contains("run interrupted"), "{log}");
+    let summaries = std::fs::read_dir(root.join(".runvqgan/runs"))
+        .unwrap()
+        .count();
+    assert_eq!(summaries, 1, "the run's summary was written");
+    assert!(
+        !s.exists("tasks/dog_ERROR.txt"),
+        "an interrupt is no failure"
+    );
+}
