@@ -167,7 +167,19 @@ fn cards_carry_the_sidecar_facts_newest_night_first_grouped_by_task() {
     assert_eq!(robot["image_of"], "2 of 2");
     assert_eq!(robot["image"], "../alice/robot_2.png");
     assert_eq!(robot["sidecar"], "../alice/robot_2.txt");
-    assert_eq!(robot["reproduce"], "runvqgan reproduce alice/robot_2.txt");
+    // Runnable from anywhere: the root and the sidecar by absolute path, and -o for the new
+    // image in a folder of the member's.
+    let root = s.root().display().to_string();
+    let q = |p: String| shlex::try_quote(&p).unwrap().into_owned();
+    assert_eq!(
+        robot["reproduce"],
+        format!(
+            "runvqgan reproduce --root {} -o {} {}",
+            q(root.clone()),
+            q(format!("{root}/YOUR-FOLDER/NAME_1.png")),
+            q(format!("{root}/alice/robot_2.txt"))
+        )
+    );
     assert!(
         robot["call"]
             .as_str()

@@ -1,7 +1,13 @@
-//! The gallery's own files on disk: its folders, and pages, assets and thumbnails written
-//! only when their bytes change (a synced share sees no churn), and what can go wrong.
+//! The gallery's own files on disk: its folders, opened beneath the root by handle and never
+//! through a link; pages, assets and thumbnails written through those handles only when
+//! their bytes change (a synced share sees no churn); and what can go wrong.
 
-use std::path::{Path, PathBuf};
+use std::ffi::OsStr;
+use std::io::Read;
+use std::path::{Component, Path, PathBuf};
+
+use crate::shared_folder::confined::nofollow::is_not_a_folder;
+use crate::shared_folder::confined::{Dir, Place, describe};
 
 use thiserror::Error;
 
@@ -38,46 +44,90 @@ pub enum GalleryError {
     },
 }
 
-/// Creates the folders of `rel` under `base` as needed. A member can write the shared folder,
-/// so a link on the way (`gallery -> /etc`) is refused rather than followed.
-pub(crate) fn make_dirs(base: &Path, rel: &Path) -> std::io::Result<()> {
-    let mut path = base.to_path_buf();
+/// The most bytes of the thumbnails' manifest that are read back (a few dozen bytes per image);
+/// a longer one is not runvqgan's and counts as missing. Pages and assets have no cap of
+/// their own: they are read only when their length is that of the new content
+/// ([`write_if_changed`]).
+pub(crate) const MAX_MANIFEST: u64 = 32 * 1024 * 1024;
+
+/// The prefix of the temporary files that pages and thumbnails are written through.
+const TEMP_PREFIX: &str = ".gallery.";
+
+/// Opens the folder `rel` (a checked relative path) below `base`, whose path is
+/// `base_path`, one folder at a time by handle, making the missing ones. A member can write
+/// the shared folder, so a link on the way (`gallery -> /etc`) is refused, naming it,
+/// rather than followed.
+pub(crate) fn open_folders(base: &Dir, base_path: &Path, rel: &Path) -> std::io::Result<Dir> {
+    let mut path = base_path.to_path_buf();
+    let mut dir: Option<Dir> = None;
     for part in rel.components() {
-        path.push(part);
-        match std::fs::symlink_metadata(&path) {
-            Ok(m) if m.is_dir() => {}
-            Ok(_) => {
-                return Err(std::io::Error::other(format!(
+        let Component::Normal(name) = part else {
+            continue;
+        };
+        path.push(name);
+        let parent = dir.as_ref().unwrap_or(base);
+        let next = parent.open_or_make_subdir(name, 0o777).map_err(|e| {
+            if is_not_a_folder(&e) {
+                std::io::Error::other(format!(
                     "{} is a link or a file, not a folder; remove it",
                     path.display()
-                )));
+                ))
+            } else {
+                std::io::Error::new(e.kind(), format!("{}: {}", path.display(), describe(&e)))
             }
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => std::fs::create_dir(&path)?,
-            Err(e) => return Err(e),
-        }
+        })?;
+        dir = Some(next);
     }
-    Ok(())
+    dir.ok_or_else(|| {
+        std::io::Error::other("the gallery must be a folder inside the shared folder, not its top")
+    })
 }
 
-/// The bytes of the regular file at `path`, read without following a link or blocking on a
-/// fifo; `None` for anything else. Gallery files are compared with them before writing.
-pub(crate) fn read_regular(path: &Path) -> Option<Vec<u8>> {
-    crate::shared_folder::confined::read_own_file(path, u64::MAX)
+/// The bytes of runvqgan's own file `name` in `dir` (not through a link, not blocking, a
+/// regular file only); `None` when it is missing, unreadable or longer than `cap`.
+pub(crate) fn read_own(dir: &Dir, name: &str, cap: u64) -> Option<Vec<u8>> {
+    let file = dir.read(OsStr::new(name), cap).ok()?;
+    (file.bytes.len() as u64 <= cap).then_some(file.bytes)
 }
 
-/// Writes `bytes` to `path` (atomically, mode 0644) unless the file holds them already;
-/// returns whether it wrote. Whatever was at `path` (a link included) is replaced, never
-/// written through.
-pub(crate) fn write_if_changed(path: &Path, bytes: &[u8]) -> std::io::Result<bool> {
-    if read_regular(path).is_some_and(|old| old == bytes) {
+/// Whether the regular file `name` in `dir` holds exactly `bytes`. A file of another length
+/// is not read at all, and no more than `bytes.len()` + 1 bytes are ever read: a page that a
+/// member grew to gigabytes costs one `fstat`.
+fn holds(dir: &Dir, name: &OsStr, bytes: &[u8]) -> bool {
+    let Ok((file, stat)) = dir.open_regular(name) else {
+        return false;
+    };
+    if u64::try_from(stat.st_size).ok() != Some(bytes.len() as u64) {
+        return false;
+    }
+    let mut old = Vec::with_capacity(bytes.len());
+    file.take(bytes.len() as u64 + 1)
+        .read_to_end(&mut old)
+        .is_ok()
+        && old == bytes
+}
+
+/// Writes `bytes` as the file `name` in `dir` (atomically: a temporary file and a rename in
+/// that folder's handle; mode 0644) unless it holds them already; returns whether it wrote.
+/// Whatever was at `name` (a link included) is replaced, never written through.
+pub(crate) fn write_if_changed(dir: &Dir, name: &str, bytes: &[u8]) -> std::io::Result<bool> {
+    let name = OsStr::new(name);
+    if holds(dir, name, bytes) {
         return Ok(false);
     }
-    crate::shared_folder::atomic::write(
-        path,
-        ".gallery.",
-        bytes,
-        0o644,
-        crate::shared_folder::atomic::Existing::Replace,
-    )?;
+    dir.write_atomic(name, TEMP_PREFIX, bytes, 0o644, Place::Replace)
+        .map_err(|e| {
+            let what = format!(
+                "{} cannot be written: {}",
+                name.to_string_lossy(),
+                describe(&e)
+            );
+            std::io::Error::new(e.kind(), what)
+        })?;
     Ok(true)
+}
+
+/// Whether `name` is a temporary file that a build which died left behind.
+pub(crate) fn is_leftover_temp(name: &str) -> bool {
+    name.starts_with(TEMP_PREFIX) && name.ends_with(".tmp")
 }

@@ -8,6 +8,14 @@
 //! is not rewritten, so a rebuild with nothing new touches nothing that a sync client would
 //! upload again.
 //!
+//! Members can write the whole shared folder, the gallery's own folder included, and may
+//! swap any folder for a link while a build runs (DESIGN.md section 10). So a build never
+//! uses a path below the root: it opens the root's folder handle, the gallery's folders from
+//! it one by one without following links ([`disk::open_folders`]: a link there stops the
+//! build, naming it), walks the members' folders the same way ([`scan`]), makes each
+//! thumbnail from the PNG opened beside the sidecar that was read ([`thumbs`]), and writes
+//! and removes only through those handles. Its own files are read back with a cap.
+//!
 //! Several runs may end at once on one root (the elements of a Slurm job array, a second
 //! machine), and each builds the gallery at its end. Each page is written atomically, but
 //! two builds at once could still leave pages from two different scans side by side, and
@@ -17,19 +25,21 @@
 //! build one after another, each from a scan made under the lock, and since only new images
 //! get thumbnails and unchanged files are not rewritten, the later builds are cheap.
 
+pub mod card;
 pub mod disk;
 pub mod scan;
 pub mod site;
 pub mod thumbs;
 pub mod when;
 
-use std::path::{Path, PathBuf};
+use std::path::{Component, Path, PathBuf};
 use std::time::{Duration, Instant};
 
+use crate::shared_folder::confined;
 use crate::shared_folder::files::GALLERY_DIR;
 use crate::shared_folder::locks::method::ClaimMethod;
-use crate::shared_folder::root::{Root, check_relative};
-use disk::{GalleryError, make_dirs};
+use crate::shared_folder::root::{Root, check_relative, slash_path};
+use disk::{GalleryError, open_folders};
 
 /// Where and how the gallery is built.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -74,21 +84,28 @@ pub fn build(root: &Root, options: &GalleryOptions) -> Result<BuildReport, Galle
         dir: options.dir.clone(),
         problem,
     })?;
-    let dir = root.path().join(&options.dir);
+    // The folder as plain names (`./gallery/` is `gallery`).
+    let rel: PathBuf = Path::new(&options.dir)
+        .components()
+        .filter(|c| matches!(c, Component::Normal(_)))
+        .collect();
+    let dir = root.path().join(&rel);
     let io = |source| GalleryError::Io {
         path: dir.clone(),
         source,
     };
-    let found = scan::scan(root.path(), &dir).map_err(io)?;
-    make_dirs(root.path(), Path::new(&options.dir)).map_err(io)?;
-    for sub in [thumbs::THUMB_DIR, site::ASSET_DIR] {
-        make_dirs(&dir, Path::new(sub)).map_err(io)?;
-    }
-    let (thumbs, thumb_stats) =
-        thumbs::update(&dir.join(thumbs::THUMB_DIR), &found.images).map_err(io)?;
-    let depth = Path::new(&options.dir).components().count();
-    let site = site::Site::new(&found, &thumbs, depth);
-    let files_written = site.write(&dir)?;
+    // Every access below goes through these handles: the root's, and the gallery's folders
+    // opened from it one by one, never through a link.
+    let root_dir = confined::open_dir(root.path()).map_err(io)?;
+    let top = open_folders(&root_dir, root.path(), &rel).map_err(io)?;
+    let thumbs_dir = open_folders(&top, &dir, Path::new(thumbs::THUMB_DIR)).map_err(io)?;
+    let assets_dir = open_folders(&top, &dir, Path::new(site::ASSET_DIR)).map_err(io)?;
+    let mut thumbnailer = thumbs::Thumbnailer::open(&thumbs_dir).map_err(io)?;
+    let found = scan::scan(&root_dir, &slash_path(&rel), &mut thumbnailer);
+    let (thumbs, thumb_stats) = thumbnailer.finish(&found.images).map_err(io)?;
+    let depth = rel.components().count();
+    let site = site::Site::new(&found, &thumbs, depth, root.path());
+    let files_written = site.write(&top, &assets_dir, &dir)?;
     let mut skipped = found.skipped;
     skipped.extend(
         thumb_stats

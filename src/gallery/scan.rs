@@ -1,13 +1,18 @@
 //! What the gallery shows, found in the shared folder: every PNG with a readable sidecar
-//! beside it, and every error file. Everything here is written by members, so nothing is
-//! followed through a link, nothing blocks (a fifo named `x.txt`), and reads are capped.
+//! beside it, and every error file. Everything here is written by members, so the walk goes
+//! from the root's handle down, each folder opened from its parent's handle without
+//! following a link; a PNG and its sidecar are opened through the handle of the folder that
+//! was listed, and the PNG handed on open ([`PngSink`]), so that its thumbnail is made from
+//! that very file. Nothing blocks (a fifo named `x.txt`), and reads are capped.
 
-use std::io::Read;
-use std::path::{Path, PathBuf};
-use std::time::SystemTime;
+use std::ffi::{OsStr, OsString};
+use std::os::unix::ffi::{OsStrExt, OsStringExt};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use rustix::fs::FileType;
 
 use crate::call::sidecar::Sidecar;
-use crate::shared_folder::root::slash_path;
+use crate::shared_folder::confined::{Dir, describe};
 
 /// The most bytes of a sidecar that are read; a longer one is not an image's sidecar.
 const SIDECAR_CAP: u64 = 256 * 1024;
@@ -15,14 +20,14 @@ const SIDECAR_CAP: u64 = 256 * 1024;
 const ERROR_HEAD_CAP: u64 = 4096;
 /// How many lines of an error file the errors page shows.
 const ERROR_HEAD_LINES: usize = 6;
+/// How deep below the root folders are searched (a member could nest folders without end).
+const MAX_DEPTH: usize = 64;
 
 /// One image and its sidecar.
 #[derive(Debug, Clone)]
 pub struct FoundImage {
     /// The PNG, relative to the root, `/`-separated.
     pub rel: String,
-    /// The PNG's path.
-    pub path: PathBuf,
     /// The top-level folder it lies in: a member's folder or `output`.
     pub folder: String,
     /// The sidecar, relative to the root.
@@ -31,10 +36,19 @@ pub struct FoundImage {
     pub sidecar: Sidecar,
     /// The sidecar's first line as written (the generate call).
     pub call: String,
-    /// The PNG's size in bytes and modification time: what the thumbnail is keyed by.
+    /// The PNG's size in bytes and modification time (from the opened file when it was
+    /// opened for its thumbnail): what the thumbnail is keyed by.
     pub len: u64,
     /// See `len`.
     pub modified: SystemTime,
+}
+
+impl FoundImage {
+    /// Takes `len` and `modified` from the PNG's status.
+    fn set_status(&mut self, stat: &rustix::fs::Stat) {
+        self.len = u64::try_from(stat.st_size).unwrap_or_default();
+        self.modified = mtime(stat);
+    }
 }
 
 /// One `*_ERROR.txt` and its first lines.
@@ -70,88 +84,103 @@ pub struct Found {
     pub skipped: Vec<Skipped>,
 }
 
-/// Walks the root's folders (not its hidden ones, not `exclude`, the gallery's own folder)
-/// and collects images and error files. Files at the top of the root are not in any
-/// member's folder and are ignored.
-pub fn scan(root: &Path, exclude: &Path) -> std::io::Result<Found> {
-    let mut found = Found::default();
-    let walker = walkdir::WalkDir::new(root)
-        .min_depth(1)
-        .follow_links(false)
-        .sort_by_file_name()
-        .into_iter()
-        .filter_entry(|e| {
-            let hidden = e.file_name().to_string_lossy().starts_with('.');
-            !hidden && e.path() != exclude
-        });
-    for entry in walker {
-        let entry = match entry {
-            Ok(e) => e,
+/// Takes the opened PNG of each image found whose pixels are wanted (the thumbnails).
+pub trait PngSink {
+    /// Whether the pixels of `image` are needed (it has no thumbnail yet).
+    fn wants(&self, image: &FoundImage) -> bool;
+    /// The PNG of `found.images[index]`, opened through its folder's handle (the one its
+    /// sidecar was read through), or why it could not be opened.
+    fn take(&mut self, index: usize, image: &FoundImage, png: std::io::Result<std::fs::File>);
+}
+
+/// Walks the root's folders (not its hidden ones, not the gallery's own folder `exclude`,
+/// `/`-separated relative to the root) from the root's handle `root`, collects images and
+/// error files, and hands [`PngSink`] the PNGs it wants. Files at the top of the root are
+/// not in any member's folder and are ignored. A folder that cannot be opened or listed (or
+/// became a link since it was listed) hides its images; the rest is still found.
+pub fn scan(root: &Dir, exclude: &str, sink: &mut dyn PngSink) -> Found {
+    let mut walk = Walk {
+        exclude,
+        sink,
+        found: Found::default(),
+    };
+    walk.folder(root, "", 0);
+    walk.found
+}
+
+struct Walk<'a> {
+    exclude: &'a str,
+    sink: &'a mut dyn PngSink,
+    found: Found,
+}
+
+impl Walk<'_> {
+    /// Everything in the folder `dir` (at `rel`, `depth` folders below the root), names in
+    /// byte order, depth first.
+    fn folder(&mut self, dir: &Dir, rel: &str, depth: usize) {
+        let mut entries = match dir.entries() {
+            Ok(entries) => entries,
             Err(e) => {
-                // An unreadable folder hides its images; the rest of the gallery still builds.
-                tracing::warn!("gallery: {e}");
-                continue;
+                tracing::warn!("gallery: cannot list {rel:?}: {}", describe(&e));
+                return;
             }
         };
-        if entry.depth() < 2 || !entry.file_type().is_file() {
-            continue;
-        }
-        let path = entry.path();
-        let rel_path = path.strip_prefix(root).unwrap_or(path);
-        let rel = slash_path(rel_path);
-        let folder = rel.split('/').next().unwrap_or_default().to_string();
-        let name = entry.file_name().to_string_lossy();
-        if name.ends_with(".png") {
-            let metadata = entry.metadata()?;
-            let sidecar_path = path.with_extension("txt");
-            let sidecar_rel = slash_path(sidecar_path.strip_prefix(root).unwrap_or(&sidecar_path));
-            let text = match read_capped(&sidecar_path, SIDECAR_CAP) {
-                Ok((text, false)) => text,
-                Ok((_, true)) => {
-                    found.skipped.push(Skipped {
-                        rel,
-                        reason: format!("its .txt is longer than {SIDECAR_CAP} bytes"),
-                    });
-                    continue;
-                }
-                Err(e) => {
-                    found.skipped.push(Skipped {
-                        rel,
-                        reason: format!("its .txt cannot be read ({e})"),
-                    });
-                    continue;
-                }
-            };
-            match Sidecar::parse(&text) {
-                Ok(sidecar) => {
-                    let call = crate::call::sidecar::split_call(
-                        text.trim_start_matches('\u{feff}').trim_start(),
-                    )
-                    .map(|(call, _)| call.trim_end_matches('\r').to_string())
-                    .unwrap_or_default();
-                    found.images.push(FoundImage {
-                        rel,
-                        path: path.to_path_buf(),
-                        folder,
-                        sidecar_rel,
-                        sidecar,
-                        call,
-                        len: metadata.len(),
-                        modified: metadata.modified()?,
-                    });
-                }
-                Err(e) => found.skipped.push(Skipped {
-                    rel,
-                    reason: format!("its .txt is not a sidecar: {e}"),
-                }),
+        entries.sort_by(|a, b| a.0.cmp(&b.0));
+        for (name, kind) in entries {
+            let lossy = name.to_string_lossy();
+            if lossy.starts_with('.') {
+                continue;
             }
-        } else if name.to_lowercase().ends_with("_error.txt") {
-            let modified = entry.metadata()?.modified()?;
-            let head = match read_capped(path, ERROR_HEAD_CAP) {
-                Ok((text, _)) => first_lines(&text, ERROR_HEAD_LINES),
-                Err(e) => format!("(cannot be read: {e})"),
+            let child = if rel.is_empty() {
+                lossy.into_owned()
+            } else {
+                format!("{rel}/{lossy}")
             };
-            found.errors.push(FoundError {
+            let kind = match kind {
+                Some(kind) => kind,
+                None => match dir.stat(&name) {
+                    Ok(st) => FileType::from_raw_mode(st.st_mode),
+                    Err(_) => continue,
+                },
+            };
+            match kind {
+                FileType::Directory if child != self.exclude => {
+                    if depth + 1 >= MAX_DEPTH {
+                        tracing::warn!("gallery: {child:?} is more than {MAX_DEPTH} folders deep");
+                        continue;
+                    }
+                    // Not through a link, even one put there since the listing.
+                    match dir.open_subdir(&name) {
+                        Ok(sub) => self.folder(&sub, &child, depth + 1),
+                        Err(e) => tracing::warn!("gallery: {child:?}: {}", describe(&e)),
+                    }
+                }
+                FileType::RegularFile if depth > 0 => self.file(dir, &name, child),
+                _ => {}
+            }
+        }
+    }
+
+    fn file(&mut self, dir: &Dir, name: &OsStr, rel: String) {
+        let folder = rel.split('/').next().unwrap_or_default().to_string();
+        let lossy = name.to_string_lossy();
+        if let Some(stem) = name.as_bytes().strip_suffix(b".png") {
+            let mut txt = stem.to_vec();
+            txt.extend_from_slice(b".txt");
+            self.image(dir, name, &OsString::from_vec(txt), rel, folder);
+        } else if lossy.to_lowercase().ends_with("_error.txt") {
+            let (modified, head) = match dir.read(name, ERROR_HEAD_CAP) {
+                Ok(mut file) => {
+                    file.bytes.truncate(ERROR_HEAD_CAP as usize);
+                    let text = String::from_utf8_lossy(&file.bytes);
+                    (mtime(&file.stat), first_lines(&text, ERROR_HEAD_LINES))
+                }
+                Err(e) => (
+                    dir.stat(name).map(|st| mtime(&st)).unwrap_or(UNIX_EPOCH),
+                    format!("(cannot be read: {})", describe(&e)),
+                ),
+            };
+            self.found.errors.push(FoundError {
                 rel,
                 folder,
                 modified,
@@ -159,25 +188,75 @@ pub fn scan(root: &Path, exclude: &Path) -> std::io::Result<Found> {
             });
         }
     }
-    Ok(found)
+
+    /// The PNG `name` and its sidecar `txt`, both in `dir`.
+    fn image(&mut self, dir: &Dir, name: &OsStr, txt: &OsStr, rel: String, folder: String) {
+        let stat = match dir.stat(name) {
+            Ok(st) if FileType::from_raw_mode(st.st_mode) == FileType::RegularFile => st,
+            _ => return,
+        };
+        let sidecar_rel = match rel.strip_suffix(".png") {
+            Some(stem) => format!("{stem}.txt"),
+            None => rel.clone(),
+        };
+        let text = match dir.read(txt, SIDECAR_CAP) {
+            Ok(file) if file.bytes.len() as u64 > SIDECAR_CAP => {
+                return self.skip(rel, format!("its .txt is longer than {SIDECAR_CAP} bytes"));
+            }
+            Ok(file) => String::from_utf8_lossy(&file.bytes).into_owned(),
+            Err(e) => return self.skip(rel, format!("its .txt cannot be read ({e})")),
+        };
+        let sidecar = match Sidecar::parse(&text) {
+            Ok(sidecar) => sidecar,
+            Err(e) => return self.skip(rel, format!("its .txt is not a sidecar: {e}")),
+        };
+        let call =
+            crate::call::sidecar::split_call(text.trim_start_matches('\u{feff}').trim_start())
+                .map(|(call, _)| call.trim_end_matches('\r').to_string())
+                .unwrap_or_default();
+        let mut image = FoundImage {
+            rel,
+            folder,
+            sidecar_rel,
+            sidecar,
+            call,
+            len: 0,
+            modified: UNIX_EPOCH,
+        };
+        image.set_status(&stat);
+        let index = self.found.images.len();
+        if self.sink.wants(&image) {
+            // Opened once, through the handle its sidecar was read through; its own status
+            // keys the thumbnail (the name may have changed hands since the `stat`), and
+            // the thumbnail is made from it.
+            match dir.open_regular(name) {
+                Ok((png, stat)) => {
+                    image.set_status(&stat);
+                    if self.sink.wants(&image) {
+                        self.sink.take(index, &image, Ok(png));
+                    }
+                }
+                // Unreadable (another member's 0600 file): shown without a thumbnail.
+                Err(e) => self.sink.take(index, &image, Err(e)),
+            }
+        }
+        self.found.images.push(image);
+    }
+
+    fn skip(&mut self, rel: String, reason: String) {
+        self.found.skipped.push(Skipped { rel, reason });
+    }
 }
 
-/// Reads at most `cap` bytes of a regular file without following a link or blocking;
-/// returns the text (invalid UTF-8 replaced) and whether the file was longer.
-fn read_capped(path: &Path, cap: u64) -> std::io::Result<(String, bool)> {
-    use std::os::unix::fs::OpenOptionsExt;
-    let file = std::fs::OpenOptions::new()
-        .read(true)
-        .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK)
-        .open(path)?;
-    if !file.metadata()?.is_file() {
-        return Err(std::io::Error::other("not a regular file"));
+/// The modification time in a file's status.
+fn mtime(stat: &rustix::fs::Stat) -> SystemTime {
+    let nanos = Duration::new(0, stat.st_mtime_nsec as u32);
+    let secs = Duration::from_secs(stat.st_mtime.unsigned_abs());
+    if stat.st_mtime >= 0 {
+        UNIX_EPOCH + secs + nanos
+    } else {
+        UNIX_EPOCH - secs + nanos
     }
-    let mut bytes = Vec::new();
-    file.take(cap + 1).read_to_end(&mut bytes)?;
-    let longer = bytes.len() as u64 > cap;
-    bytes.truncate(cap as usize);
-    Ok((String::from_utf8_lossy(&bytes).into_owned(), longer))
 }
 
 /// The first `n` non-empty lines of `text`, joined by line breaks.

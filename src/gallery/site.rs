@@ -28,11 +28,13 @@ use minijinja::{Environment, Value, context};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
+pub use super::card::Card;
+use super::card::{OUT_PLACEHOLDER, card, url_path};
 use super::disk::{GalleryError, write_if_changed};
-use super::scan::{Found, FoundImage};
-use super::thumbs::{THUMB_DIR, Thumb};
+use super::scan::Found;
+use super::thumbs::Thumb;
 use super::when::local_time;
-use crate::task::prompt::style_of;
+use crate::shared_folder::confined::Dir;
 
 const TEMPLATES: &[(&str, &str)] = &[
     ("layout.html", include_str!("templates/layout.html")),
@@ -47,45 +49,6 @@ const ASSETS: &[(&str, &str)] = &[
 pub const ASSET_DIR: &str = "assets";
 /// The global that `data.js` sets.
 const DATA_GLOBAL: &str = "RUNVQGAN_GALLERY";
-
-/// One image as the page's script sees it.
-#[derive(Debug, Clone, Serialize)]
-pub struct Card {
-    /// The PNG relative to the root: the image's identity (also in `#image=` links).
-    pub id: String,
-    /// Its top-level folder.
-    pub folder: String,
-    /// Link to the PNG, relative to the gallery.
-    pub image: String,
-    /// Link to the sidecar, relative to the gallery.
-    pub sidecar: String,
-    /// Link to the thumbnail, relative to the gallery; empty when there is none.
-    pub thumb: String,
-    /// The whole prompt string, as the engine got it (style included).
-    pub prompt: String,
-    /// The style, if the prompt carries one.
-    pub style: String,
-    /// The seed, empty for an old sidecar without one.
-    pub seed: String,
-    /// Iterations.
-    pub iterations: String,
-    /// `WxH` in pixels.
-    pub size: String,
-    /// The model set (or, for old sidecars, the CLIP model).
-    pub model: String,
-    /// When it was made, `YYYY-MM-DD HH:MM` local time.
-    pub date: String,
-    /// The night it belongs to, `YYYY-MM-DD` (see [`super::when::LocalTime`]).
-    pub night: String,
-    /// The task file, relative to the root.
-    pub task: String,
-    /// `k of N` within its task.
-    pub image_of: String,
-    /// The sidecar's first line: the generate call.
-    pub call: String,
-    /// The command that makes it again, run in the shared folder.
-    pub reproduce: String,
-}
 
 /// A link in the navigation.
 #[derive(Debug, Clone, Serialize)]
@@ -121,14 +84,14 @@ pub struct Site {
 impl Site {
     /// Turns what was found into cards, ordered newest night first, then by task (the task
     /// with the newest image first), then by the image's place in its task. `depth`: how
-    /// many folders the gallery lies below the root.
-    pub fn new(found: &Found, thumbs: &[Thumb], depth: usize) -> Site {
+    /// many folders the gallery lies below the root `root`.
+    pub fn new(found: &Found, thumbs: &[Thumb], depth: usize, root: &Path) -> Site {
         let up = "../".repeat(depth);
         let cards: Vec<(Card, SystemTime, u32)> = found
             .images
             .iter()
             .zip(thumbs)
-            .map(|(image, thumb)| card(image, thumb, &up))
+            .map(|(image, thumb)| card(image, thumb, &up, root))
             .collect();
         // Each (night, task) group sorts by its newest image.
         let mut newest: HashMap<(&str, &str), SystemTime> = HashMap::new();
@@ -201,12 +164,13 @@ impl Site {
         &self.cards
     }
 
-    /// Writes every page, asset and the data file into `dir`, skipping files whose content
-    /// is unchanged, and removes folder pages of folders that have no images any more.
-    /// Returns how many files were written.
-    pub fn write(&self, dir: &Path) -> Result<usize, GalleryError> {
+    /// Writes every page and the data file into the gallery's folder `top` and the assets
+    /// into its folder `assets` (handles, opened beneath the root; `path` names the
+    /// gallery in errors), skipping files whose content is unchanged, and removes folder
+    /// pages of folders that have no images any more. Returns how many files were written.
+    pub fn write(&self, top: &Dir, assets: &Dir, path: &Path) -> Result<usize, GalleryError> {
         let io = |source| GalleryError::Io {
-            path: dir.to_path_buf(),
+            path: path.to_path_buf(),
             source,
         };
         let mut env = Environment::new();
@@ -215,20 +179,20 @@ impl Site {
                 .map_err(|e| template_error(name, e))?;
         }
         let mut written = 0;
-        let mut put = |rel: &str, bytes: &[u8]| -> Result<(), GalleryError> {
-            let path = dir.join(rel);
-            if write_if_changed(&path, bytes).map_err(io)? {
+        let mut put = |dir: &Dir, name: &str, bytes: &[u8]| -> Result<(), GalleryError> {
+            if write_if_changed(dir, name, bytes).map_err(io)? {
                 written += 1;
             }
             Ok(())
         };
 
         for (name, source) in ASSETS {
-            put(&format!("{ASSET_DIR}/{name}"), source.as_bytes())?;
+            put(assets, name, source.as_bytes())?;
         }
         let data = serde_json::to_string(&serde_json::json!({ "images": self.cards }))
             .expect("cards always serialise");
         put(
+            top,
             "data.js",
             format!("window.{DATA_GLOBAL} = {data};\n").as_bytes(),
         )?;
@@ -272,7 +236,7 @@ impl Site {
                 "images.html",
                 context! { title => "All images", current => "index.html", nav => Serde(nav.clone()),
                 folder => "", folders => Serde(folders.clone()), models => Serde(models.clone()),
-                nights => Serde(nights.clone()), total => self.cards.len() },
+                nights => Serde(nights.clone()), total => self.cards.len(), out_placeholder => OUT_PLACEHOLDER },
             )?,
         )];
         for (folder, count) in &self.folders {
@@ -281,7 +245,7 @@ impl Site {
                 "images.html",
                 context! { title => folder, current => &page, nav => Serde(nav.clone()),
                 folder => folder, folders => Serde(folders.clone()), models => Serde(models.clone()),
-                nights => Serde(nights.clone()), total => count },
+                nights => Serde(nights.clone()), total => count, out_placeholder => OUT_PLACEHOLDER },
             )?;
             pages.push((page, html));
         }
@@ -295,12 +259,12 @@ impl Site {
         ));
         let names: BTreeSet<String> = pages.iter().map(|(n, _)| n.clone()).collect();
         for (name, html) in &pages {
-            put(name, html.as_bytes())?;
+            put(top, name, html.as_bytes())?;
         }
-        for entry in std::fs::read_dir(dir).map_err(io)?.flatten() {
-            let name = entry.file_name().to_string_lossy().into_owned();
-            if name.starts_with("folder-") && name.ends_with(".html") && !names.contains(&name) {
-                std::fs::remove_file(entry.path()).map_err(io)?;
+        for (entry, _) in top.entries().map_err(io)? {
+            let name = entry.to_string_lossy();
+            if name.starts_with("folder-") && name.ends_with(".html") && !names.contains(&*name) {
+                top.remove(&entry).map_err(io)?;
             }
         }
         Ok(written)
@@ -330,88 +294,6 @@ pub fn folder_page(folder: &str) -> String {
     }
 }
 
-/// A root-relative `/`-separated path as a URL path: each component percent-encoded.
-fn url_path(rel: &str) -> String {
-    const SET: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
-        .remove(b'-')
-        .remove(b'_')
-        .remove(b'.')
-        .remove(b'~');
-    rel.split('/')
-        .map(|part| percent_encoding::utf8_percent_encode(part, SET).to_string())
-        .collect::<Vec<_>>()
-        .join("/")
-}
-
-/// The card of one image, with its time (for ordering) and its index in its task.
-fn card(image: &FoundImage, thumb: &Thumb, up: &str) -> (Card, SystemTime, u32) {
-    let s = &image.sidecar;
-    let job = &s.call.job;
-    let p = &s.provenance;
-    let made = p
-        .started
-        .as_deref()
-        .and_then(|t| humantime::parse_rfc3339_weak(t).ok())
-        .unwrap_or(image.modified);
-    let when = local_time(made);
-    let size = if thumb.width > 0 {
-        format!("{}x{}", thumb.width, thumb.height)
-    } else {
-        job.size
-            .map(|[w, h]| format!("{w}x{h}"))
-            .unwrap_or_default()
-    };
-    let prompt = job.prompts.clone().unwrap_or_default();
-    let task = p.task.clone().unwrap_or_else(|| series_of(&image.rel));
-    let reproduce = format!(
-        "runvqgan reproduce {}",
-        shlex::try_quote(&image.sidecar_rel).unwrap_or_else(|_| image.sidecar_rel.clone().into())
-    );
-    let card = Card {
-        id: image.rel.clone(),
-        folder: image.folder.clone(),
-        image: format!("{up}{}", url_path(&image.rel)),
-        sidecar: format!("{up}{}", url_path(&image.sidecar_rel)),
-        thumb: thumb
-            .file
-            .as_ref()
-            .map(|f| format!("{THUMB_DIR}/{f}"))
-            .unwrap_or_default(),
-        style: style_of(&prompt).unwrap_or_default(),
-        prompt,
-        seed: job.seed.map(|s| s.to_string()).unwrap_or_default(),
-        iterations: job.iterations.map(|i| i.to_string()).unwrap_or_default(),
-        size,
-        model: p
-            .model_set
-            .clone()
-            .or_else(|| s.call.models.clip_model.clone())
-            .unwrap_or_else(|| "unknown".into()),
-        date: when.minute,
-        night: when.night,
-        task,
-        image_of: p
-            .image
-            .map(|i| format!("{} of {}", i.index, i.total))
-            .unwrap_or_default(),
-        call: image.call.clone(),
-        reproduce,
-    };
-    (card, made, p.image.map_or(0, |i| i.index))
-}
-
-/// For a sidecar without a `task` line (the old R runner's): the series the image belongs
-/// to, its path without the `_N.png` number.
-fn series_of(rel: &str) -> String {
-    let stem = rel.strip_suffix(".png").unwrap_or(rel);
-    match stem.rsplit_once('_') {
-        Some((base, n)) if !n.is_empty() && n.chars().all(|c| c.is_ascii_digit()) => {
-            format!("{base}_N")
-        }
-        _ => stem.to_string(),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -421,17 +303,5 @@ mod tests {
         assert_eq!(folder_page("alice"), "folder-alice.html");
         assert!(folder_page("../x y").starts_with("folder-x"));
         assert_ne!(folder_page("a b"), folder_page("a c"));
-    }
-
-    #[test]
-    fn url_paths_encode_each_component() {
-        assert_eq!(url_path("alice/a b#1.png"), "alice/a%20b%231.png");
-        assert_eq!(url_path("bob/Ünï.png"), "bob/%C3%9Cn%C3%AF.png");
-    }
-
-    #[test]
-    fn old_sidecars_group_by_series() {
-        assert_eq!(series_of("output/dog_12.png"), "output/dog_N");
-        assert_eq!(series_of("output/dog.png"), "output/dog");
     }
 }

@@ -108,6 +108,7 @@ fn escape() -> std::io::Error {
 
 mod resolve;
 use resolve::open_beneath;
+pub mod nofollow;
 
 /// A folder under the root, opened beneath the root's handle; names given to its methods
 /// are single file names inside it.

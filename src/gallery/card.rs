@@ -1,0 +1,199 @@
+//! One image as the page's script sees it: its card, made from its sidecar, its thumbnail
+//! and where the gallery lies, with the command that makes the image again.
+
+use std::path::Path;
+use std::time::SystemTime;
+
+use serde::Serialize;
+
+use super::scan::FoundImage;
+use super::thumbs::{THUMB_DIR, Thumb};
+use super::when::local_time;
+use crate::task::prompt::style_of;
+
+/// What stands for the new image's path in [`reproduce_command`]: a member puts their own
+/// folder and a new name there (`-o` must name a `.png` numbered like the others).
+pub const OUT_PLACEHOLDER: &str = "YOUR-FOLDER/NAME_1.png";
+
+/// One image as the page's script sees it.
+#[derive(Debug, Clone, Serialize)]
+pub struct Card {
+    /// The PNG relative to the root: the image's identity (also in `#image=` links).
+    pub id: String,
+    /// Its top-level folder.
+    pub folder: String,
+    /// Link to the PNG, relative to the gallery.
+    pub image: String,
+    /// Link to the sidecar, relative to the gallery.
+    pub sidecar: String,
+    /// Link to the thumbnail, relative to the gallery; empty when there is none.
+    pub thumb: String,
+    /// The whole prompt string, as the engine got it (style included).
+    pub prompt: String,
+    /// The style, if the prompt carries one.
+    pub style: String,
+    /// The seed, empty for an old sidecar without one.
+    pub seed: String,
+    /// Iterations.
+    pub iterations: String,
+    /// `WxH` in pixels.
+    pub size: String,
+    /// The model set (or, for old sidecars, the CLIP model).
+    pub model: String,
+    /// When it was made, `YYYY-MM-DD HH:MM` local time.
+    pub date: String,
+    /// The night it belongs to, `YYYY-MM-DD` (see [`super::when::LocalTime`]).
+    pub night: String,
+    /// The task file, relative to the root.
+    pub task: String,
+    /// `k of N` within its task.
+    pub image_of: String,
+    /// The sidecar's first line: the generate call.
+    pub call: String,
+    /// The command that makes it again, for whoever runs it wherever ([`reproduce_command`]).
+    pub reproduce: String,
+}
+
+/// The command that makes an image again, as a member (or the owner) runs it from any
+/// folder: the shared folder `root` (as this build sees it, absolute) given with `--root`,
+/// the sidecar by its absolute path, and `-o` naming the new image with
+/// [`OUT_PLACEHOLDER`] inside the root, to be replaced by a folder and name of their own
+/// (without `-o`, the new image would go beside the original, in someone else's folder).
+/// Every argument is quoted for a POSIX shell.
+pub fn reproduce_command(root: &Path, sidecar_rel: &str) -> String {
+    let root = root.display().to_string();
+    let quote = |s: String| match shlex::try_quote(&s) {
+        Ok(quoted) => quoted.into_owned(),
+        Err(_) => s,
+    };
+    format!(
+        "runvqgan reproduce --root {} -o {} {}",
+        quote(root.clone()),
+        quote(format!("{root}/{OUT_PLACEHOLDER}")),
+        quote(format!("{root}/{sidecar_rel}"))
+    )
+}
+
+/// A root-relative `/`-separated path as a URL path: each component percent-encoded.
+pub(super) fn url_path(rel: &str) -> String {
+    const SET: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
+        .remove(b'-')
+        .remove(b'_')
+        .remove(b'.')
+        .remove(b'~');
+    rel.split('/')
+        .map(|part| percent_encoding::utf8_percent_encode(part, SET).to_string())
+        .collect::<Vec<_>>()
+        .join("/")
+}
+
+/// The card of one image, with its time (for ordering) and its index in its task.
+pub(super) fn card(
+    image: &FoundImage,
+    thumb: &Thumb,
+    up: &str,
+    root: &Path,
+) -> (Card, SystemTime, u32) {
+    let s = &image.sidecar;
+    let job = &s.call.job;
+    let p = &s.provenance;
+    let made = p
+        .started
+        .as_deref()
+        .and_then(|t| humantime::parse_rfc3339_weak(t).ok())
+        .unwrap_or(image.modified);
+    let when = local_time(made);
+    let size = if thumb.width > 0 {
+        format!("{}x{}", thumb.width, thumb.height)
+    } else {
+        job.size
+            .map(|[w, h]| format!("{w}x{h}"))
+            .unwrap_or_default()
+    };
+    let prompt = job.prompts.clone().unwrap_or_default();
+    let task = p.task.clone().unwrap_or_else(|| series_of(&image.rel));
+    let reproduce = reproduce_command(root, &image.sidecar_rel);
+    let card = Card {
+        id: image.rel.clone(),
+        folder: image.folder.clone(),
+        image: format!("{up}{}", url_path(&image.rel)),
+        sidecar: format!("{up}{}", url_path(&image.sidecar_rel)),
+        thumb: thumb
+            .file
+            .as_ref()
+            .map(|f| format!("{THUMB_DIR}/{f}"))
+            .unwrap_or_default(),
+        style: style_of(&prompt).unwrap_or_default(),
+        prompt,
+        seed: job.seed.map(|s| s.to_string()).unwrap_or_default(),
+        iterations: job.iterations.map(|i| i.to_string()).unwrap_or_default(),
+        size,
+        model: p
+            .model_set
+            .clone()
+            .or_else(|| s.call.models.clip_model.clone())
+            .unwrap_or_else(|| "unknown".into()),
+        date: when.minute,
+        night: when.night,
+        task,
+        image_of: p
+            .image
+            .map(|i| format!("{} of {}", i.index, i.total))
+            .unwrap_or_default(),
+        call: image.call.clone(),
+        reproduce,
+    };
+    (card, made, p.image.map_or(0, |i| i.index))
+}
+
+/// For a sidecar without a `task` line (the old R runner's): the series the image belongs
+/// to, its path without the `_N.png` number.
+fn series_of(rel: &str) -> String {
+    let stem = rel.strip_suffix(".png").unwrap_or(rel);
+    match stem.rsplit_once('_') {
+        Some((base, n)) if !n.is_empty() && n.chars().all(|c| c.is_ascii_digit()) => {
+            format!("{base}_N")
+        }
+        _ => stem.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn url_paths_encode_each_component() {
+        assert_eq!(url_path("alice/a b#1.png"), "alice/a%20b%231.png");
+        assert_eq!(url_path("bob/Ünï.png"), "bob/%C3%9Cn%C3%AF.png");
+    }
+
+    #[test]
+    fn old_sidecars_group_by_series() {
+        assert_eq!(series_of("output/dog_12.png"), "output/dog_N");
+        assert_eq!(series_of("output/dog.png"), "output/dog");
+    }
+
+    #[test]
+    fn the_reproduce_command_names_the_root_the_sidecar_and_an_output_to_fill_in() {
+        use crate::commands::cli::{Cli, Command};
+        use clap::Parser;
+        let shown = reproduce_command(Path::new("/srv/lab share"), "alice/a b_1.txt");
+        assert_eq!(
+            shown,
+            "runvqgan reproduce --root '/srv/lab share' -o '/srv/lab share/YOUR-FOLDER/NAME_1.png' \
+             '/srv/lab share/alice/a b_1.txt'"
+        );
+        // As the shell splits it, the command line parses as a reproduce of that sidecar.
+        let words = shlex::split(&shown).unwrap();
+        let Command::Reproduce(args) = Cli::try_parse_from(words).unwrap().command else {
+            panic!("not a reproduce command");
+        };
+        assert_eq!(args.sidecar, Path::new("/srv/lab share/alice/a b_1.txt"));
+        assert_eq!(args.root.as_deref(), Some(Path::new("/srv/lab share")));
+        let out = args.output.unwrap();
+        assert_eq!(out, Path::new("/srv/lab share/YOUR-FOLDER/NAME_1.png"));
+        let name = out.file_name().unwrap().to_str().unwrap();
+        assert!(crate::outputs::naming::parse_output_name(name).is_some_and(|(.., png)| png));
+    }
+}
