@@ -18,6 +18,15 @@ pub enum ExitCode {
 }
 
 impl ExitCode {
+    /// Every exit code.
+    pub const ALL: [ExitCode; 5] = [
+        ExitCode::Success,
+        ExitCode::Failure,
+        ExitCode::Usage,
+        ExitCode::Partial,
+        ExitCode::Interrupted,
+    ];
+
     /// The numeric process exit status.
     pub fn code(self) -> u8 {
         match self {

@@ -26,7 +26,9 @@ fn init_logging(verbose: u8, quiet: bool) {
 }
 
 fn run(cli: Cli) -> anyhow::Result<ExitCode> {
-    let mut stdout = std::io::BufWriter::new(std::io::stdout().lock());
+    // Commands escape the names they print; this is the last guard (runvqgan::text).
+    let mut stdout =
+        runvqgan::text::TerminalSafe::new(std::io::BufWriter::new(std::io::stdout().lock()));
     let config = cli.config.clone();
     let code = match cli.command {
         Command::Validate(args) => commands::validate::run(
@@ -118,7 +120,10 @@ fn main() -> std::process::ExitCode {
     match run(cli) {
         Ok(code) => code.into(),
         Err(err) => {
-            eprintln!("runvqgan: {err:#}");
+            eprintln!(
+                "runvqgan: {}",
+                runvqgan::text::terminal_safe(&format!("{err:#}"))
+            );
             exit_code_for(&err).into()
         }
     }

@@ -18,6 +18,110 @@ pub fn escape(text: &str) -> String {
     out
 }
 
+/// `text` with every control character except line feeds and tabs written as an escape:
+/// for a text runvqgan made of several lines (an error with a Python traceback) whose
+/// member-chosen parts were escaped where they were put in, on its way to a terminal.
+pub fn terminal_safe(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        if c.is_control() && !matches!(c, '\n' | '\t') {
+            out.extend(c.escape_default());
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// JSON from serde_json with every control character that it leaves raw (DEL and the C1
+/// controls U+0080..U+009F, such as the one-character CSI U+009B) written as a `\u` escape.
+/// serde_json escapes U+0000..U+001F itself, and its structural whitespace is only line feeds
+/// and spaces, so every other control character stands inside a string, where `\u009b` means
+/// the same character: the JSON is equal, and no escape sequence reaches a terminal.
+pub fn json_safe(json: &str) -> String {
+    let mut out = String::with_capacity(json.len());
+    for c in json.chars() {
+        if c.is_control() && c != '\n' {
+            out.push_str(&format!("\\u{:04x}", u32::from(c)));
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// A writer for a command's standard output that passes line feeds and tabs and writes every
+/// other control character as an escape ([`terminal_safe`]), and a byte that is not UTF-8 as
+/// `\x9b`: the last guard between a member-chosen name that a command forgot to escape and
+/// the owner's terminal. Commands escape names themselves ([`escape`], which also escapes
+/// line feeds); JSON output is made safe first ([`json_safe`]), so this writer never changes it.
+pub struct TerminalSafe<W: std::io::Write> {
+    inner: W,
+    /// The start of a UTF-8 sequence that the last write ended in the middle of.
+    pending: Vec<u8>,
+}
+
+impl<W: std::io::Write> TerminalSafe<W> {
+    /// A writer onto `inner`.
+    pub fn new(inner: W) -> TerminalSafe<W> {
+        TerminalSafe {
+            inner,
+            pending: Vec::new(),
+        }
+    }
+
+    fn emit(&mut self, bytes: &[u8], end: bool) -> std::io::Result<()> {
+        let mut rest = bytes;
+        loop {
+            match std::str::from_utf8(rest) {
+                Ok(text) => return self.inner.write_all(terminal_safe(text).as_bytes()),
+                Err(e) => {
+                    let (good, bad) = rest.split_at(e.valid_up_to());
+                    let good = std::str::from_utf8(good).expect("valid up to here");
+                    self.inner.write_all(terminal_safe(good).as_bytes())?;
+                    match e.error_len() {
+                        None if !end => {
+                            self.pending = bad.to_vec();
+                            return Ok(());
+                        }
+                        n => {
+                            let n = n.unwrap_or(bad.len());
+                            for b in &bad[..n] {
+                                write!(self.inner, "\\x{b:02x}")?;
+                            }
+                            rest = &bad[n..];
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+impl<W: std::io::Write> std::io::Write for TerminalSafe<W> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let mut bytes = std::mem::take(&mut self.pending);
+        bytes.extend_from_slice(buf);
+        self.emit(&bytes, false)?;
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        let pending = std::mem::take(&mut self.pending);
+        self.emit(&pending, true)?;
+        self.inner.flush()
+    }
+}
+
+/// Whether `c` is a Unicode noncharacter: U+FDD0..U+FDEF and the last two code points of
+/// every plane (U+FFFE, U+FFFF, U+1FFFE, ...). They are not text: XML 1.0 cannot hold
+/// U+FFFE and U+FFFF at all and discourages the rest, so an image's XMP packet could not
+/// carry a prompt holding one.
+pub fn is_noncharacter(c: char) -> bool {
+    let n = u32::from(c);
+    (0xFDD0..=0xFDEF).contains(&n) || n & 0xFFFE == 0xFFFE
+}
+
 /// The time now as RFC 3339 with seconds, in UTC, for log lines and sidecars.
 pub fn timestamp(t: SystemTime) -> String {
     humantime::format_rfc3339_seconds(t).to_string()
@@ -77,6 +181,46 @@ mod tests {
     fn control_characters_are_escaped() {
         assert_eq!(escape("a\nb\u{7}c\td"), "a\\nb\\u{7}c\\td");
         assert_eq!(escape("plain é/ü"), "plain é/ü");
+    }
+
+    #[test]
+    fn terminal_output_keeps_lines_and_escapes_the_rest() {
+        assert_eq!(
+            terminal_safe("a\n\tb\u{1b}[2J\u{9b}"),
+            "a\n\tb\\u{1b}[2J\\u{9b}"
+        );
+        let mut out = TerminalSafe::new(Vec::new());
+        // A C1 control split across two writes, a stray byte, an unfinished sequence.
+        std::io::Write::write_all(&mut out, b"x\xc2").unwrap();
+        std::io::Write::write_all(&mut out, b"\x9b\x9by\n\x1b\xe2\x82").unwrap();
+        std::io::Write::flush(&mut out).unwrap();
+        assert_eq!(
+            String::from_utf8(out.inner).unwrap(),
+            "x\\u{9b}\\x9by\n\\u{1b}\\xe2\\x82"
+        );
+    }
+
+    #[test]
+    fn noncharacters_are_the_66_of_unicode() {
+        let all: Vec<u32> = (0..=0x10FFFF)
+            .filter_map(char::from_u32)
+            .filter(|c| is_noncharacter(*c))
+            .map(u32::from)
+            .collect();
+        assert_eq!(all.len(), 66);
+        assert!(all.contains(&0xFFFE) && all.contains(&0x10FFFF) && all.contains(&0xFDD0));
+        assert!(!is_noncharacter('\u{FFFD}') && !is_noncharacter('a'));
+    }
+
+    #[test]
+    fn json_made_safe_means_the_same() {
+        let value = serde_json::json!({"name": "a\u{1b}b\u{7f}c\u{9b}d\ne"});
+        let json = json_safe(&serde_json::to_string_pretty(&value).unwrap());
+        assert!(!json.chars().any(|c| c.is_control() && c != '\n'), "{json}");
+        assert_eq!(
+            serde_json::from_str::<serde_json::Value>(&json).unwrap(),
+            value
+        );
     }
 
     #[test]

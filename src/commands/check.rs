@@ -121,6 +121,7 @@ pub fn check_root(root: &Root, config: &Config, out: &mut dyn Write) -> anyhow::
         )?;
     }
     for file in &found.tasks {
+        let rel = escape(&file.rel);
         let checked = check_task(file, root, config, &folders);
         let problems;
         let verdict = match &checked {
@@ -158,8 +159,7 @@ pub fn check_root(root: &Root, config: &Config, out: &mut dyn Write) -> anyhow::
                 tally.busy += 1;
                 writeln!(
                     out,
-                    "{}: left alone: a running runvqgan process is working on it",
-                    file.rel
+                    "{rel}: left alone: a running runvqgan process is working on it"
                 )?;
             }
             Ok(synced) => {
@@ -167,33 +167,28 @@ pub fn check_root(root: &Root, config: &Config, out: &mut dyn Write) -> anyhow::
                     match change {
                         Change::Wrote(p) => {
                             tally.written += 1;
-                            writeln!(out, "{}: wrote {}", file.rel, root.rel(p))?;
+                            writeln!(out, "{rel}: wrote {}", escape(&root.rel(p)))?;
                         }
                         Change::Removed(p) => {
                             tally.removed += 1;
                             writeln!(
                                 out,
-                                "{}: removed {}, which no longer applies",
-                                file.rel,
-                                root.rel(p)
+                                "{rel}: removed {}, which no longer applies",
+                                escape(&root.rel(p))
                             )?;
                         }
                     }
                 }
                 if checked.is_err() && synced.changes.is_empty() {
-                    writeln!(
-                        out,
-                        "{}: still invalid, its error file is up to date",
-                        file.rel
-                    )?;
+                    writeln!(out, "{rel}: still invalid, its error file is up to date")?;
                 }
             }
             Err(e) => {
                 tally.failed += 1;
                 writeln!(
                     out,
-                    "{}: its error or warnings file cannot be written: {e}{}",
-                    file.rel,
+                    "{rel}: its error or warnings file cannot be written: {}{}",
+                    escape(&e.to_string()),
                     if e.kind() == std::io::ErrorKind::PermissionDenied {
                         " (see Permissions below for the fix)"
                     } else {
@@ -201,14 +196,19 @@ pub fn check_root(root: &Root, config: &Config, out: &mut dyn Write) -> anyhow::
                     }
                 )?;
                 tracing::error!(
-                    "{}: cannot update its error or warnings file: {e}",
-                    file.rel
+                    "{rel}: cannot update its error or warnings file: {}",
+                    escape(&e.to_string())
                 );
             }
         }
     }
     for s in &found.skipped {
-        writeln!(out, "{}: not run: {}", s.rel, s.reason)?;
+        writeln!(
+            out,
+            "{}: not run: {}",
+            escape(&s.rel),
+            escape(&s.reason.to_string())
+        )?;
     }
     let mut folders: Vec<std::path::PathBuf> = found
         .tasks

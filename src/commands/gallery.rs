@@ -62,7 +62,12 @@ pub fn write_report(report: &BuildReport, root: &Root, out: &mut dyn Write) -> s
         t.made, t.kept, t.removed, report.files_written
     )?;
     for s in &report.skipped {
-        writeln!(out, "gallery: {}: {}", s.rel, s.reason)?;
+        writeln!(
+            out,
+            "gallery: {}: {}",
+            crate::text::escape(&s.rel),
+            crate::text::escape(&s.reason.to_string())
+        )?;
     }
     Ok(())
 }

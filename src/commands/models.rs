@@ -10,6 +10,7 @@ use crate::config::{Config, ConfigOverrides};
 use crate::engine::models::{model_files, start_configured};
 use crate::exit_codes::ExitCode;
 use crate::shared_folder::root::Root;
+use crate::text::escape;
 
 /// Options of `models check`.
 #[derive(Debug, Clone)]
@@ -26,13 +27,16 @@ pub fn check(opts: &CheckOptions<'_>, out: &mut dyn Write) -> anyhow::Result<Exi
     let config = Config::load(root.path(), &opts.overrides)?;
     let files = model_files(root.path(), &config, None);
     let (_engine, info) = start_configured(&config, &files, Arc::new(AtomicBool::new(false)))?;
-    writeln!(out, "model set   {}", config.model)?;
+    // Names from the configuration and the engine; escaped all the same, as every name
+    // a command prints (a model folder inside the shared folder is members' ground).
+    writeln!(out, "model set   {}", escape(&config.model))?;
     writeln!(
         out,
         "VQGAN       {} ({})",
-        info.vqgan_kind, files.vqgan_config
+        escape(&info.vqgan_kind),
+        escape(&files.vqgan_config)
     )?;
-    writeln!(out, "checkpoint  {}", files.vqgan_checkpoint)?;
+    writeln!(out, "checkpoint  {}", escape(&files.vqgan_checkpoint))?;
     writeln!(
         out,
         "factor      f{} (sizes are rounded down to multiples of {})",
@@ -46,9 +50,10 @@ pub fn check(opts: &CheckOptions<'_>, out: &mut dyn Write) -> anyhow::Result<Exi
     writeln!(
         out,
         "CLIP        {} (input {} px)",
-        info.clip_model, info.clip_resolution
+        escape(&info.clip_model),
+        info.clip_resolution
     )?;
-    writeln!(out, "device      {}", info.device)?;
+    writeln!(out, "device      {}", escape(&info.device))?;
     writeln!(out, "load time   {:.1} s", info.load_seconds)?;
     Ok(ExitCode::Success)
 }

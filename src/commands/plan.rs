@@ -1,4 +1,5 @@
 //! `runvqgan plan`: what a run would do, in processing order, without writing anything.
+//! Member-chosen names are escaped ([`escape`]); the JSON keeps no raw control character.
 
 use std::io::Write;
 use std::path::Path;
@@ -10,6 +11,7 @@ use crate::exit_codes::ExitCode;
 use crate::queue::plan::{PlannedTask, Status, Verdict, json_view, plan};
 use crate::records::speeds::{DEFAULT_FACTOR, Speeds, engine_size};
 use crate::shared_folder::root::Root;
+use crate::text::{escape, json_safe};
 
 /// Options of `plan`.
 #[derive(Debug, Clone)]
@@ -29,8 +31,8 @@ pub fn run(opts: &PlanOptions<'_>, out: &mut dyn Write) -> anyhow::Result<ExitCo
     let tasks = plan(&root, &config)
         .with_context(|| format!("cannot read the shared folder {}", root.path().display()))?;
     if opts.json {
-        serde_json::to_writer_pretty(&mut *out, &json_view(&tasks))?;
-        writeln!(out)?;
+        let json = serde_json::to_string_pretty(&json_view(&tasks))?;
+        writeln!(out, "{}", json_safe(&json))?;
     } else {
         write_human(&root, &config, &tasks, out)?;
     }
@@ -73,7 +75,7 @@ fn write_human(
                     out,
                     "{:>3}. {}  ok, {} image(s){made}",
                     i + 1,
-                    t.file.rel,
+                    escape(&t.file.rel),
                     ready.images.len()
                 )?;
                 for img in &ready.images {
@@ -92,7 +94,7 @@ fn write_human(
                     writeln!(
                         out,
                         "       {}  {w}x{h}{asked}, {} iterations, {seed}, image {} of {}",
-                        img.output_rel,
+                        escape(&img.output_rel),
                         img.iterations(),
                         img.index,
                         img.total
@@ -105,20 +107,20 @@ fn write_human(
                     out,
                     "{:>3}. {}  INVALID (an _ERROR.txt will be written)",
                     i + 1,
-                    t.file.rel
+                    escape(&t.file.rel)
                 )?;
                 for line in problems.lines() {
-                    writeln!(out, "       {line}")?;
+                    writeln!(out, "       {}", escape(&line))?;
                 }
             }
             Verdict::Skipped(reason) => {
                 // Not in the processing order: listed after it, by path.
-                writeln!(out, "  -  {}  not run", t.file.rel)?;
-                writeln!(out, "       {reason}")?;
+                writeln!(out, "  -  {}  not run", escape(&t.file.rel))?;
+                writeln!(out, "       {}", escape(&reason.to_string()))?;
             }
         }
         for w in t.warnings() {
-            writeln!(out, "       warning: {w}")?;
+            writeln!(out, "       warning: {}", escape(w))?;
         }
     }
     if images > 0 {
@@ -127,12 +129,14 @@ fn write_human(
             Some(e) => writeln!(
                 out,
                 "Estimate: {} on {} (model set {}), from the speeds of earlier runs.",
-                e.text, e.device, e.model_set
+                e.text,
+                escape(&e.device),
+                escape(&e.model_set)
             )?,
             None => writeln!(
                 out,
                 "Estimate: none yet (no earlier run measured model set {} on this device).",
-                config.model
+                escape(&config.model)
             )?,
         }
     }

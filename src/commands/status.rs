@@ -50,6 +50,9 @@ pub struct Queue {
     /// Invalid tasks (they wait for their owner to fix them).
     pub invalid: Vec<String>,
     pub skipped: usize,
+    /// Of the files not run, those their owner should fix (a name that cannot be used,
+    /// notes beside a picture; not the templates): `path: not run: reason`.
+    pub not_run: Vec<String>,
 }
 
 /// How the runs on this root claim tasks, and who holds claims now.
@@ -157,6 +160,7 @@ pub fn queue(tasks: &[PlannedTask]) -> Queue {
         members: Vec::new(),
         invalid: Vec::new(),
         skipped: 0,
+        not_run: Vec::new(),
     };
     for t in tasks {
         match &t.verdict {
@@ -174,7 +178,12 @@ pub fn queue(tasks: &[PlannedTask]) -> Queue {
             }
             Verdict::Ready(_) => {}
             Verdict::Invalid(_) => queue.invalid.push(t.file.rel.clone()),
-            Verdict::Skipped(_) => queue.skipped += 1,
+            Verdict::Skipped(reason) => {
+                queue.skipped += 1;
+                if reason.asks_for_a_fix() {
+                    queue.not_run.extend(t.error_text());
+                }
+            }
         }
     }
     queue.members = members.into_values().collect();
@@ -226,8 +235,8 @@ pub fn run(opts: &StatusOptions<'_>, out: &mut dyn Write) -> anyhow::Result<Exit
     let config = Config::load_to_read(root.path(), &opts.overrides)?;
     let status = status(&root, &config)?;
     if opts.json {
-        serde_json::to_writer_pretty(&mut *out, &status)?;
-        writeln!(out)?;
+        let json = serde_json::to_string_pretty(&status)?;
+        writeln!(out, "{}", crate::text::json_safe(&json))?;
     } else {
         write_human(&status, out)?;
     }
@@ -246,7 +255,8 @@ fn write_human(s: &Status, out: &mut dyn Write) -> std::io::Result<()> {
             writeln!(
                 out,
                 "Last run: started {}, {how} after {took} (exit code {}).",
-                r.started, r.exit_code
+                crate::text::escape(&r.started),
+                r.exit_code
             )?;
             if let Some(error) = &r.error {
                 writeln!(out, "  why: {}", crate::text::escape(error))?;
@@ -271,7 +281,7 @@ fn write_human(s: &Status, out: &mut dyn Write) -> std::io::Result<()> {
                     out,
                     "  failed: {} ({}): {}",
                     crate::text::escape(&f.task),
-                    f.kind,
+                    crate::text::escape(&f.kind),
                     crate::text::escape(&f.message)
                 )?;
             }
@@ -330,13 +340,16 @@ fn write_human(s: &Status, out: &mut dyn Write) -> std::io::Result<()> {
             names.join(", ")
         )?;
     }
+    for line in &q.not_run {
+        writeln!(out, "  {}", crate::text::escape(line))?;
+    }
     match &s.estimate {
         Some(e) if q.images > 0 => writeln!(
             out,
             "Tonight: {} on {} (model set {}), from the speeds of earlier runs{}.",
             e.text,
-            e.device,
-            e.model_set,
+            crate::text::escape(&e.device),
+            crate::text::escape(&e.model_set),
             if e.images_scaled > 0 {
                 format!(
                     "; {} image(s) of sizes never made, scaled by pixels",

@@ -12,6 +12,7 @@ use crate::shared_folder::files::{OUTPUT_DIR, TASKS_DIR};
 use crate::shared_folder::root::{Root, RootError};
 use crate::task::validate::{FolderCache, TaskContext, check_bytes};
 use crate::task::{Problems, TaskError, TaskKind};
+use crate::text::escape;
 
 /// Options of `validate`.
 #[derive(Debug, Clone)]
@@ -30,11 +31,11 @@ pub fn run(opts: &ValidateOptions<'_>, out: &mut dyn Write) -> anyhow::Result<Ex
     let mut configs: HashMap<PathBuf, Config> = HashMap::new();
     let mut all_valid = true;
     for file in opts.files {
-        let shown = file.display().to_string();
+        let shown = escape(&file.display().to_string());
         let canonical = match file.canonicalize() {
             Ok(c) => c,
             Err(e) => {
-                writeln!(out, "{shown}: cannot be read: {e}.")?;
+                writeln!(out, "{shown}: cannot be read: {}.", escape(&e.to_string()))?;
                 all_valid = false;
                 continue;
             }
@@ -62,17 +63,18 @@ pub fn run(opts: &ValidateOptions<'_>, out: &mut dyn Write) -> anyhow::Result<Ex
             all_valid = false;
             continue;
         }
+        // Escaped: every line below starts with it.
         let rel = if standalone {
             shown.clone()
         } else {
-            root.rel(&canonical)
+            escape(&root.rel(&canonical))
         };
         // runvqgan's own files, matched by a glob such as `carla/task_*.txt`: not tasks.
         let top_in_tasks = root.rel(&canonical).starts_with(&format!("{TASKS_DIR}/"));
         if let Some(reason) = skip_reason(&canonical, top_in_tasks || standalone)
             && (is_own_file(&reason) || is_picture(&canonical))
         {
-            writeln!(out, "{rel}: skipped: {reason}.")?;
+            writeln!(out, "{rel}: skipped: {}.", escape(&reason.to_string()))?;
             continue;
         }
         if standalone {
@@ -89,7 +91,7 @@ pub fn run(opts: &ValidateOptions<'_>, out: &mut dyn Write) -> anyhow::Result<Ex
         let kind = if standalone {
             TaskKind::Shared
         } else {
-            TaskKind::from_rel(&rel)
+            TaskKind::from_rel(&root.rel(&canonical))
         };
         let folders = FolderCache::default();
         if standalone {
@@ -118,11 +120,11 @@ pub fn run(opts: &ValidateOptions<'_>, out: &mut dyn Write) -> anyhow::Result<Ex
                     "{rel}: valid: {} image(s) of {w}x{h} pixels, {} iterations each, into {}/{}_N.png.",
                     spec.total_images(),
                     spec.iterations,
-                    spec.out_folder_rel,
-                    spec.out_file
+                    escape(&spec.out_folder_rel),
+                    escape(&spec.out_file)
                 )?;
                 for w in &v.warnings {
-                    writeln!(out, "{rel}: warning: {w}")?;
+                    writeln!(out, "{rel}: warning: {}", escape(w))?;
                 }
             }
             Err(errors) => {
@@ -132,17 +134,18 @@ pub fn run(opts: &ValidateOptions<'_>, out: &mut dyn Write) -> anyhow::Result<Ex
                     errors,
                 };
                 for line in problems.lines() {
-                    writeln!(out, "{line}")?;
+                    writeln!(out, "{}", escape(&line))?;
                 }
             }
         }
         if standalone {
             continue;
         }
-        if let Some(reason) = run_would_skip(&rel, &canonical) {
+        if let Some(reason) = run_would_skip(&root.rel(&canonical), &canonical) {
             writeln!(
                 out,
-                "{rel}: note: `run` does not pick up this file: {reason}."
+                "{rel}: note: `run` does not pick up this file: {}.",
+                escape(&reason.to_string())
             )?;
         }
     }

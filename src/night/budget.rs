@@ -2,7 +2,8 @@
 //! `runvqgan.toml`. Before each image the run asks whether it can still finish in time, from
 //! the seconds per iteration measured on this run's earlier images; before the first image,
 //! from the speed earlier runs measured for its size ([`Budget::assume`], from
-//! [`crate::records::speeds`]), and when no run ever measured it, the image is assumed to fit. An image that would not fit is
+//! [`crate::records::speeds`], which leaves out what no real run can have measured), and when
+//! no run ever measured it, the image is assumed to fit. An image that would not fit is
 //! not started; the run stops cleanly and the rest waits for the next night. The pause
 //! between tasks (`delay_seconds`) counts too: a pause that would pass the end stops the night.
 //!

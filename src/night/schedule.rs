@@ -96,11 +96,11 @@ pub fn run(night: Night<'_>, generator: &mut dyn Generator) -> anyhow::Result<Ex
                     &mut tally,
                 );
             }
-            Verdict::Skipped(reason) => {
+            Verdict::Skipped(_) => {
                 tally.tasks.skipped += 1;
                 night.reporter.emit(Event::TaskSkipped {
                     task: task.file.rel.clone(),
-                    reason: reason.clone(),
+                    reason: task.error_text().unwrap_or_default(),
                 });
             }
         }

@@ -8,7 +8,9 @@
 //!
 //! - a first line that is a `python generate.py` call: a sidecar (runvqgan's or the R runner's);
 //! - the exact suffix `_ERROR.txt` (or `_WARNINGS.txt`) and a first line that runvqgan or the
-//!   R runner writes there: an error (warnings) file;
+//!   R runner writes there: an error (warnings) file, whatever else its name holds;
+//! - a name holding a control character (a tab, an escape): not run, and reported with the
+//!   fix; nothing is written beside it (a note named after it would hold the character too);
 //! - a JSON object (the first character, after a byte-order mark and blanks, is `{`): a task,
 //!   whatever its name (`trial_and_error.txt`) and whatever picture lies beside it;
 //! - an `X_ERROR.txt` beside its task `X.txt` (or `X.txt.done`): an error file in a format
@@ -80,9 +82,22 @@ pub enum SkipReason {
     LinkOutside,
     /// A file name that is not valid UTF-8.
     BadNameEncoding,
+    /// A file name with a control character (a tab, a line break, an escape): the files
+    /// runvqgan keeps beside a task are named after it, so it gets none (an error file
+    /// named after it would itself hold the character, and be taken for a task in turn).
+    BadName,
 }
 
+/// The fix for a file name that cannot be used, in the words of every message that gives it.
+pub const RENAME_FIX: &str = "rename it to plain letters, digits, - and _";
+
 impl SkipReason {
+    /// Whether the member should do something about the file (it looks like a task that is
+    /// not run): everything reported but the templates and README files, which are meant.
+    pub fn asks_for_a_fix(&self) -> bool {
+        !self.is_silent() && !matches!(self, SkipReason::Sample | SkipReason::Readme)
+    }
+
     /// Whether the file is passed over without a word: runvqgan's own files (sidecars, error
     /// and warnings files, `.done`), hidden files, and files that are not where tasks are.
     pub fn is_silent(&self) -> bool {
@@ -139,8 +154,12 @@ impl std::fmt::Display for SkipReason {
             SkipReason::LinkOutside => f.write_str(
                 "it is a link that leads outside the shared folder; put the file itself here",
             ),
-            SkipReason::BadNameEncoding => f.write_str(
-                "its name is not valid text (UTF-8); rename it with plain letters, digits and _",
+            SkipReason::BadNameEncoding => {
+                write!(f, "its name is not valid text (UTF-8); {RENAME_FIX}")
+            }
+            SkipReason::BadName => write!(
+                f,
+                "its name holds a control character (a tab, a line break or an escape), which cannot be shown or used to name the notes written beside a task, so it is not run; {RENAME_FIX}"
             ),
         }
     }
@@ -207,24 +226,39 @@ pub fn is_warnings_note(head: &[u8]) -> bool {
     first_line(head).starts_with(WARNINGS_HEADER.as_bytes())
 }
 
+/// Whether `name` can be a task's name: it holds no control character. runvqgan names the
+/// files it keeps beside a task after it (`_ERROR.txt`, claims), and shows it to people.
+pub fn is_usable_name(name: &str) -> bool {
+    !name.chars().any(char::is_control)
+}
+
 /// Decides by content what the candidate file `name` (one that [`by_name`] left open) is.
 /// `head`: its first bytes (a few hundred suffice), or `None` when it could not be read (it is
 /// then a task whose error file says why). `beside(other)`: whether a file named `other`
 /// lies in the same folder.
+///
+/// runvqgan's own files are recognised first, whatever their names hold; then a name that
+/// cannot be used ([`is_usable_name`]) is reported, never run and never written beside, so
+/// that no error file is ever named after an error file.
 pub fn by_content(name: &str, head: Option<&[u8]>, beside: &dyn Fn(&str) -> bool) -> Role {
+    let error_stem = name.strip_suffix(ERROR_SUFFIX);
+    if let Some(head) = head {
+        if looks_like_generate_call(head) {
+            return Role::Skip(SkipReason::Sidecar);
+        }
+        if error_stem.is_some() && is_error_report(head) {
+            return Role::Skip(SkipReason::ErrorFile);
+        }
+        if name.ends_with(WARNINGS_SUFFIX) && is_warnings_note(head) {
+            return Role::Skip(SkipReason::WarningsFile);
+        }
+    }
+    if !is_usable_name(name) {
+        return Role::Skip(SkipReason::BadName);
+    }
     let Some(head) = head else {
         return Role::Task;
     };
-    if looks_like_generate_call(head) {
-        return Role::Skip(SkipReason::Sidecar);
-    }
-    let error_stem = name.strip_suffix(ERROR_SUFFIX);
-    if error_stem.is_some() && is_error_report(head) {
-        return Role::Skip(SkipReason::ErrorFile);
-    }
-    if name.ends_with(WARNINGS_SUFFIX) && is_warnings_note(head) {
-        return Role::Skip(SkipReason::WarningsFile);
-    }
     if holds_json_object(head) {
         return Role::Task;
     }
@@ -307,6 +341,33 @@ mod tests {
         assert_eq!(
             role("x_ERROR.txt", "something", &[]),
             Role::Skip(SkipReason::ErrorName)
+        );
+    }
+
+    #[test]
+    fn a_name_with_a_control_character_is_reported_and_own_files_stay_silent() {
+        let task = r#"{"text": "dog", "out_file": "dog"}"#;
+        let report = "runvqgan could not run the task file tasks/a\tb.txt.";
+        for name in ["a\tb.txt", "c\u{1b}[31m.txt", "d\n_ERROR.txt"] {
+            assert_eq!(
+                role(name, task, &[]),
+                Role::Skip(SkipReason::BadName),
+                "{name:?}"
+            );
+            assert!(SkipReason::BadName.asks_for_a_fix());
+        }
+        assert_eq!(
+            role("a\tb_ERROR.txt", report, &["a\tb.txt"]),
+            Role::Skip(SkipReason::ErrorFile)
+        );
+        assert_eq!(
+            role("a\tb_ERROR_ERROR.txt", report, &[]),
+            Role::Skip(SkipReason::ErrorFile)
+        );
+        let beside = |_: &str| false;
+        assert_eq!(
+            by_content("e\u{7}.txt", None, &beside),
+            Role::Skip(SkipReason::BadName)
         );
     }
 

@@ -12,7 +12,7 @@ use crate::call::sidecar::{GenerateCall, ImageIndex, ModelRef, Provenance, Sidec
 use crate::config::Config;
 use crate::outputs::lifecycle;
 use crate::outputs::naming::{OutputIndex, output_names};
-use crate::queue::discover::{Skipped, TaskFile, discover_all};
+use crate::queue::discover::{SkipReason, Skipped, TaskFile, discover_all};
 use crate::shared_folder::root::Root;
 use crate::task::validate::{FolderCache, TaskContext, check_bytes};
 use crate::task::{Problems, TaskError, TaskSpec, Validated, expand};
@@ -124,7 +124,7 @@ pub enum Verdict {
     Invalid(Problems),
     /// Not run, and why: a file where a task could be that is not one (a template, notes
     /// beside a picture, ...; see [`crate::queue::classify`]).
-    Skipped(String),
+    Skipped(SkipReason),
 }
 
 /// A valid task and the images it still needs.
@@ -177,7 +177,7 @@ impl PlannedTask {
         match &self.verdict {
             Verdict::Ready(_) => None,
             Verdict::Invalid(problems) => Some(problems.to_string()),
-            Verdict::Skipped(reason) => Some(reason.clone()),
+            Verdict::Skipped(reason) => Some(format!("{}: not run: {reason}", self.file.rel)),
         }
     }
 }
@@ -373,7 +373,7 @@ pub fn skipped_entry(s: &Skipped) -> PlannedTask {
             bytes: std::sync::Arc::from(&b""[..]),
             problem: None,
         },
-        verdict: Verdict::Skipped(format!("{}: not run: {}", s.rel, s.reason)),
+        verdict: Verdict::Skipped(s.reason.clone()),
     }
 }
 

@@ -16,8 +16,10 @@ use std::time::SystemTime;
 use serde::{Deserialize, Serialize};
 
 use crate::records::events::{Event, Sink};
+use crate::records::plausible;
 use crate::shared_folder::files::SPEEDS_NAME;
 use crate::shared_folder::files::{SPEEDS_FILE, STATE_DIR};
+use crate::text::escape;
 
 /// How much a new measurement counts against the stored one.
 const WEIGHT_OF_NEW: f64 = 0.5;
@@ -85,11 +87,52 @@ pub struct Estimate {
 }
 
 impl Speeds {
-    /// Reads the speeds of `root`; none (empty) when the file is missing or unreadable.
+    /// Reads the speeds of `root`; none (empty) when the file is missing or unreadable. A
+    /// value no real run can have written ([`crate::records::plausible`]) is left out, with a
+    /// warning naming it: the file is untrusted, and it steers the time budget.
     pub fn load(root: &Path) -> Speeds {
-        read_state_file(&root.join(SPEEDS_FILE))
-            .and_then(|bytes| serde_json::from_slice(&bytes).ok())
-            .unwrap_or_default()
+        let Some(bytes) = read_state_file(&root.join(SPEEDS_FILE)) else {
+            return Speeds::default();
+        };
+        match serde_json::from_slice::<Speeds>(&bytes) {
+            Ok(speeds) => speeds.plausible(),
+            Err(e) => {
+                tracing::warn!("ignoring {SPEEDS_FILE}: it is not a file of speeds: {e}");
+                Speeds::default()
+            }
+        }
+    }
+
+    /// These speeds without the values a real run cannot have measured.
+    fn plausible(mut self) -> Speeds {
+        fn keep<V: std::fmt::Debug>(
+            map: &mut BTreeMap<String, V>,
+            what: &str,
+            ok: impl Fn(&V) -> bool,
+        ) {
+            map.retain(|key, value| {
+                let keep = ok(value);
+                if !keep {
+                    tracing::warn!(
+                        "ignoring {SPEEDS_FILE}: {what} {} = {}, which no run can have measured",
+                        escape(key),
+                        escape(&format!("{value:?}"))
+                    );
+                }
+                keep
+            });
+        }
+        keep(&mut self.per_iteration, "per_iteration", |v| {
+            plausible::seconds_per_iteration(*v)
+        });
+        keep(&mut self.startup, "startup", |v| {
+            plausible::startup_seconds(*v)
+        });
+        keep(&mut self.factor, "factor", |v| plausible::factor(*v));
+        keep(&mut self.last_device, "last_device", |v| {
+            plausible::device(v)
+        });
+        self
     }
 
     /// Seconds per iteration of one image of `size` (engine size), when measured.
@@ -162,7 +205,8 @@ impl Speeds {
     }
 
     fn record(&mut self, key: String, value: f64) {
-        if !(value.is_finite() && value > 0.0) {
+        if !plausible::seconds_per_iteration(value) {
+            tracing::debug!("not recording {value} s per iteration for {}", escape(&key));
             return;
         }
         let v = self.per_iteration.entry(key).or_insert(value);
@@ -249,7 +293,9 @@ impl Sink for SpeedSink {
                     .as_secs_f64();
                 let (set, device, factor) = (self.model_set.clone(), device.clone(), *factor);
                 self.update(|s| {
-                    s.startup.insert(format!("{set}@{device}"), startup);
+                    if plausible::startup_seconds(startup) {
+                        s.startup.insert(format!("{set}@{device}"), startup);
+                    }
                     s.factor.insert(set.clone(), factor);
                     s.last_device.insert(set, device);
                 });
@@ -352,6 +398,19 @@ mod tests {
                 .abs()
                 < 1e-12
         );
+    }
+
+    #[test]
+    fn values_no_run_can_have_measured_are_left_out() {
+        let mut s = measured();
+        s.per_iteration.insert(key("default", "cpu", [32, 32]), 1e9);
+        s.per_iteration
+            .insert(key("default", "cpu", [16, 16]), -1.0);
+        s.startup.insert("default@cpu".into(), 1e12);
+        s.factor.insert("big".into(), 100_000);
+        s.last_device
+            .insert("default".into(), "cpu\u{1b}[31m".into());
+        assert_eq!(s.plausible(), measured());
     }
 
     #[test]

@@ -12,10 +12,12 @@ use std::time::SystemTime;
 
 use serde::{Deserialize, Serialize};
 
+use crate::exit_codes::ExitCode;
 use crate::records::events::{Event, Outcome, Sink, TaskCounts};
 use crate::records::finish::{ON_FINISH_TIMEOUT, prometheus_label, run_on_finish, write_metrics};
+use crate::records::plausible;
 use crate::shared_folder::files::{RUNS_DIR, RUNS_NAME};
-use crate::text::local_timestamp;
+use crate::text::{escape, local_timestamp};
 
 /// A task that failed, and why.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -81,17 +83,64 @@ pub struct RunSummary {
 }
 
 impl RunSummary {
-    /// The summary of the last run on `root` (by start time), if any.
+    /// The summary of the last run on `root` (by start time), if any: the newest one that a
+    /// run can have written ([`RunSummary::read`]).
     pub fn last(root: &Path) -> Option<RunSummary> {
         let dir = root.join(RUNS_DIR);
-        let newest = std::fs::read_dir(&dir)
+        let mut names: Vec<String> = std::fs::read_dir(&dir)
             .ok()?
             .filter_map(|e| e.ok())
             .map(|e| e.file_name().to_string_lossy().into_owned())
             .filter(|n| n.ends_with(".json") && !n.starts_with('.'))
-            .max_by_key(|n| run_order(n))?;
-        let bytes = crate::records::speeds::read_state_file(&dir.join(newest))?;
-        serde_json::from_slice(&bytes).ok()
+            .collect();
+        names.sort_by_key(|n| std::cmp::Reverse(run_order(n)));
+        names.iter().find_map(|n| RunSummary::read(&dir, n))
+    }
+
+    /// The summary in the file `name` of `dir`, when it is one that a run can have written:
+    /// the file is untrusted (members can write the shared folder), so a summary whose name,
+    /// times, outcome, exit code or failure kinds are not what runvqgan writes is ignored with
+    /// a warning, never shown. Its free texts (task names, messages, host) are escaped where
+    /// they are shown.
+    fn read(dir: &Path, name: &str) -> Option<RunSummary> {
+        let bytes = crate::records::speeds::read_state_file(&dir.join(name))?;
+        let problem = match serde_json::from_slice::<RunSummary>(&bytes) {
+            Ok(s) => match s.implausible(name) {
+                None => return Some(s),
+                Some(why) => why,
+            },
+            Err(e) => format!("it is not a run summary: {e}"),
+        };
+        tracing::warn!("ignoring {RUNS_DIR}/{}: {}", escape(name), escape(&problem));
+        None
+    }
+
+    /// Why this summary, read from the file `name`, cannot have been written by a run.
+    fn implausible(&self, name: &str) -> Option<String> {
+        let bad = |what: &str, value: &dyn std::fmt::Debug| Some(format!("its {what} {value:?}"));
+        if !plausible::run_id(&self.run) || name != format!("{}.json", self.run) {
+            return bad("run id", &self.run);
+        }
+        for stamp in [&self.started, &self.finished] {
+            if !plausible::timestamp(stamp) {
+                return bad("time stamp", stamp);
+            }
+        }
+        // As the sink computes it (0 when the clock was set back during the run).
+        let length = self.finished_unix.saturating_sub(self.started_unix);
+        if length > plausible::RUN_SECONDS || length != self.seconds {
+            return bad("length in seconds", &self.seconds);
+        }
+        if !["finished", "budget_reached", "interrupted", "failed"].contains(&&*self.outcome) {
+            return bad("outcome", &self.outcome);
+        }
+        if !ExitCode::ALL.iter().any(|c| c.code() == self.exit_code) {
+            return bad("exit code", &self.exit_code);
+        }
+        if let Some(f) = self.failed.iter().find(|f| !plausible::word(&f.kind)) {
+            return bad("failure kind", &f.kind);
+        }
+        None
     }
 
     /// The summaries of every element of the Slurm job array `array_job_id` on `root`, by
@@ -105,8 +154,7 @@ impl RunSummary {
             .filter_map(|e| e.ok())
             .map(|e| e.file_name().to_string_lossy().into_owned())
             .filter(|n| n.ends_with(".json") && !n.starts_with('.'))
-            .filter_map(|n| crate::records::speeds::read_state_file(&dir.join(n)))
-            .filter_map(|bytes| serde_json::from_slice::<RunSummary>(&bytes).ok())
+            .filter_map(|n| RunSummary::read(&dir, &n))
             .filter(|r| r.slurm_array_job_id.as_deref() == Some(array_job_id))
             .collect();
         let element = |r: &RunSummary| {

@@ -81,11 +81,6 @@ pub enum TaskError {
         /// What is wrong with the link.
         problem: PathProblem,
     },
-    /// A file name with a control character.
-    #[error(
-        "the file name contains a control character (such as a line break or tab); rename the file, e.g. to task_dog.txt."
-    )]
-    BadFileName,
     /// Not UTF-8.
     #[error(
         "the file is not UTF-8 text (the first bad byte is at position {offset}); save it with the encoding UTF-8 (in Notepad: File > Save as > Encoding: UTF-8)."
@@ -269,7 +264,6 @@ impl TaskError {
             | TaskError::TooDeep { .. }
             | TaskError::NotAFile { .. }
             | TaskError::BadLink { .. }
-            | TaskError::BadFileName
             | TaskError::NotUtf8 { .. }
             | TaskError::JsonSyntax { .. }
             | TaskError::NotAnObject { .. }

@@ -58,6 +58,9 @@ pub fn parse(text: &str) -> Result<Prompt, Vec<String>> {
             u32::from(c)
         )]);
     }
+    if let Some(fix) = noncharacter(text) {
+        return Err(vec![format!("the prompt {fix}.")]);
+    }
     let chars = text.chars().count();
     if chars > MAX_TEXT_CHARS {
         return Err(vec![format!(
@@ -199,6 +202,22 @@ pub fn style_of(prompts: &str) -> Option<String> {
     (!style.is_empty()).then(|| style.to_string())
 }
 
+/// What is wrong with `text` when it holds a noncharacter ([`crate::text::is_noncharacter`],
+/// such as U+FFFE), and the fix: which one, and where. Pasted into the prompt, it would make
+/// the image's XMP metadata unreadable, and no keyboard types it: it came in unseen.
+fn noncharacter(text: &str) -> Option<String> {
+    let (i, c) = text
+        .chars()
+        .enumerate()
+        .find(|(_, c)| crate::text::is_noncharacter(*c))?;
+    let (code, position) = (u32::from(c), i + 1);
+    Some(format!(
+        "holds U+{code:04X}, a code point that is not a character, which the image's \
+         metadata cannot carry; remove the invisible character U+{code:04X} at position \
+         {position} (counting characters from 1)"
+    ))
+}
+
 /// Checks a style name: it is pasted into the prompt, so it must not contain the prompt's
 /// separators. Returns the reason (with the fix) when it cannot be used.
 pub fn check_style(style: &str) -> Result<(), String> {
@@ -209,6 +228,9 @@ pub fn check_style(style: &str) -> Result<(), String> {
     }
     if style.chars().any(char::is_control) {
         return Err("it contains a line break or another control character; remove it".into());
+    }
+    if let Some(fix) = noncharacter(style) {
+        return Err(format!("it {fix}"));
     }
     let chars = style.chars().count();
     if chars > MAX_STYLE_CHARS {

@@ -13,7 +13,7 @@ from pathlib import Path
 import torch
 from PIL import Image
 
-from vqgan_clip.png import DIGITAL_SOURCE_TYPE, XMP_KEYWORD, infotext
+from vqgan_clip.png import DIGITAL_SOURCE_TYPE, XMP_KEYWORD, infotext, xmp_packet
 
 SMALL = {"size": [64, 48], "iterations": 2, "cutn": 2}
 PROMPT = 'A "friendly" robot in the style of Banksy:1.5|rust, metal:-0.3'
@@ -70,26 +70,63 @@ def test_written_png_has_parameters_in_infotext_layout(tiny_engine, tmp_path):
     assert json.loads(text["settings"])["seed"] == 77
 
 
-def test_written_png_has_xmp_with_the_digital_source_type(tiny_engine, tmp_path):
-    out = tmp_path / "robot_2.png"
-    tiny_engine.generate({"prompts": PROMPT, "seed": 78, **SMALL, "output": str(out)})
-    itxt = [body for kind, body in chunks(out) if kind == b"iTXt"]
+RDF = {"rdf": "http://www.w3.org/1999/02/22-rdf-syntax-ns#",
+       "dc": "http://purl.org/dc/elements/1.1/"}
+SOURCE_TYPE = "{http://iptc.org/std/Iptc4xmpExt/2008-02-29/}DigitalSourceType"
+
+
+def parse_xmp(packet: str) -> ET.Element:
+    """The rdf:Description of an XMP packet, parsed by a strict XML parser (expat)."""
+    assert packet.startswith("<?xpacket begin=")
+    root = ET.fromstring(packet[packet.index("<x:xmpmeta"):packet.index("<?xpacket end")])
+    return root.find("rdf:RDF/rdf:Description", RDF)
+
+
+def xmp_of(path: Path) -> str:
+    """The XMP packet of a PNG, from its iTXt chunk."""
+    itxt = [body for kind, body in chunks(path) if kind == b"iTXt"]
     xmp = [b for b in itxt if b.startswith(XMP_KEYWORD.encode() + b"\0")]
     assert len(xmp) == 1
     # keyword \0, compression flag 0 (XMP must be uncompressed), method, language \0,
     # translated keyword \0, then the packet.
     rest = xmp[0][len(XMP_KEYWORD) + 1:]
     assert rest[0] == 0
-    packet = rest[2:].split(b"\0", 2)[2].decode("utf-8")
-    assert packet.startswith("<?xpacket begin=")
-    root = ET.fromstring(packet[packet.index("<x:xmpmeta"):packet.index("<?xpacket end")])
-    ns = {"rdf": "http://www.w3.org/1999/02/22-rdf-syntax-ns#",
-          "dc": "http://purl.org/dc/elements/1.1/"}
-    desc = root.find("rdf:RDF/rdf:Description", ns)
-    source = desc.get("{http://iptc.org/std/Iptc4xmpExt/2008-02-29/}DigitalSourceType")
+    return rest[2:].split(b"\0", 2)[2].decode("utf-8")
+
+
+def test_written_png_has_xmp_with_the_digital_source_type(tiny_engine, tmp_path):
+    out = tmp_path / "robot_2.png"
+    tiny_engine.generate({"prompts": PROMPT, "seed": 78, **SMALL, "output": str(out)})
+    desc = parse_xmp(xmp_of(out))
+    source = desc.get(SOURCE_TYPE)
     assert source == DIGITAL_SOURCE_TYPE
     assert source.endswith("/digitalsourcetype/trainedAlgorithmicMedia")
-    assert desc.find("dc:description/rdf:Alt/rdf:li", ns).text == PROMPT
+    assert desc.find("dc:description/rdf:Alt/rdf:li", RDF).text == PROMPT
+
+
+def test_a_prompt_xml_cannot_hold_still_gives_a_well_formed_marked_xmp(tiny_engine, tmp_path):
+    # U+FFFE and U+FFFF are outside XML 1.0's characters (not even &#xFFFE; may name them):
+    # escaped as they were, the packet is not XML and the marking is lost. The engine takes
+    # any prompt (a sidecar given to reproduce, the generate command line).
+    prompt = "A dog\ufffe in the rain\uffff"
+    out = tmp_path / "dog_1.png"
+    tiny_engine.generate({"prompts": prompt, "seed": 3, **SMALL, "output": str(out)})
+    desc = parse_xmp(xmp_of(out))
+    assert desc.get(SOURCE_TYPE) == DIGITAL_SOURCE_TYPE
+    assert desc.find("dc:description/rdf:Alt/rdf:li", RDF).text == (
+        "A dog\ufffd in the rain\ufffd")
+    with Image.open(out) as img:
+        assert img.text["prompt"] == prompt  # runvqgan's own chunk keeps the exact text
+
+
+def test_xmp_is_well_formed_whatever_the_prompt_holds():
+    nasty = ("\x00\x01\x08\x0b\x0c\x1b[31m\x7f\x9b\ud800\udfff\ufdd0\ufdef\ufffe\uffff"
+             "\U0001fffe\U0010ffff <&>\"'\t\r\n ok")
+    desc = parse_xmp(xmp_packet(nasty, 'runvqgan "1" <x>\ufffe'))
+    assert desc.get(SOURCE_TYPE) == DIGITAL_SOURCE_TYPE
+    text = desc.find("dc:description/rdf:Alt/rdf:li", RDF).text
+    assert text == "\ufffd" * 6 + "[31m" + "\ufffd" * 10 + " <&>\"'\t\r\n ok"
+    assert desc.get("{http://ns.adobe.com/xap/1.0/}CreatorTool") == 'runvqgan "1" <x>\ufffd'
 
 
 def test_written_png_records_versions_and_determinism(tiny_engine, tmp_path):

@@ -151,9 +151,39 @@ def infotext(prompt: str, settings: dict[str, Any], software: str,
     return f"{prompt}\n{line}"
 
 
+#: What an XMP packet cannot carry. XML 1.0 (its ``Char`` production) excludes the C0
+#: controls other than tab, line feed and carriage return, the surrogates, and U+FFFE and
+#: U+FFFF: not even a character reference may name them, so one of them in the prompt makes
+#: the packet unreadable and the ``trainedAlgorithmicMedia`` marking is lost with it. XML also
+#: discourages DEL, the C1 controls and the other noncharacters (U+FDD0..U+FDEF and the last
+#: two code points of every plane); XMP readers are not bound to accept them, so they go too.
+_NOT_IN_XMP = re.compile(
+    "[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff\ufdd0-\ufdef"
+    + "".join(chr(plane + 0xFFFE) + chr(plane + 0xFFFF) for plane in range(0, 0x110000, 0x10000))
+    + "]"
+)
+
+
+def xml_text(text: str) -> str:
+    """``text`` escaped for XML character data or an attribute in double quotes: markup
+    characters as entities, a carriage return as ``&#13;`` (a parser would turn a raw one
+    into a line feed), and every character XML cannot carry or discourages
+    (:data:`_NOT_IN_XMP`) replaced by U+FFFD, the replacement character. The image's
+    ``prompt`` chunk keeps the exact text; the XMP description is for other tools."""
+    return escape(_NOT_IN_XMP.sub("\ufffd", text), {'"': "&quot;", "\r": "&#13;"})
+
+
+def png_text(text: str) -> str:
+    """``text`` as a PNG text chunk can hold it: no NUL (PNG forbids it in text) and no lone
+    surrogate (from a command line in a broken encoding; UTF-8 cannot encode it), each
+    replaced by U+FFFD."""
+    return re.sub("[\x00\ud800-\udfff]", "\ufffd", text)
+
+
 def xmp_packet(prompt: str, software: str) -> str:
     """An XMP packet saying the image was made by a trained algorithm, with the prompt as its
-    description and runvqgan as the creator tool."""
+    description and runvqgan as the creator tool; well-formed XML whatever the prompt holds
+    (:func:`xml_text`)."""
     return (
         '<?xpacket begin="\ufeff" id="W5M0MpCehiHzreSzNTczkc9d"?>\n'
         '<x:xmpmeta xmlns:x="adobe:ns:meta/">\n'
@@ -163,9 +193,9 @@ def xmp_packet(prompt: str, software: str) -> str:
         '    xmlns:dc="http://purl.org/dc/elements/1.1/"\n'
         '    xmlns:xmp="http://ns.adobe.com/xap/1.0/"\n'
         f'    Iptc4xmpExt:DigitalSourceType="{DIGITAL_SOURCE_TYPE}"\n'
-        f'    xmp:CreatorTool="{escape(software, {chr(34): "&quot;"})}">\n'
+        f'    xmp:CreatorTool="{xml_text(software)}">\n'
         '   <dc:description><rdf:Alt>'
-        f'<rdf:li xml:lang="x-default">{escape(prompt)}</rdf:li>'
+        f'<rdf:li xml:lang="x-default">{xml_text(prompt)}</rdf:li>'
         '</rdf:Alt></dc:description>\n'
         '  </rdf:Description>\n'
         ' </rdf:RDF>\n'
@@ -198,9 +228,9 @@ def write_png(image: Image.Image, path: str | os.PathLike[str], text: dict[str, 
     info = PngImagePlugin.PngInfo()
     for key, value in text.items():
         if key == XMP_KEYWORD:
-            info.add_itxt(key, value)
+            info.add_itxt(key, png_text(value))
         else:
-            info.add_text(key, value)
+            info.add_text(key, png_text(value))
     fd, tmp = tempfile.mkstemp(prefix="." + os.path.basename(path) + ".", suffix=".tmp",
                                dir=folder)
     try:

@@ -58,10 +58,10 @@ impl Walk<'_> {
     /// Records a file that is not run, unless it is one passed over in silence.
     fn skip(&mut self, path: PathBuf, reason: SkipReason) {
         if reason.is_silent() {
-            tracing::trace!("skipping {}: {reason}", path.display());
+            tracing::trace!("skipping {}: {reason}", shown(&path));
             return;
         }
-        tracing::debug!("not run: {}: {reason}", path.display());
+        tracing::debug!("not run: {}: {reason}", shown(&path));
         self.skipped.push(Skipped {
             rel: self.root.rel(&path),
             path,
@@ -81,7 +81,7 @@ impl Walk<'_> {
             Err(e) => {
                 tracing::warn!(
                     "skipping the folder {}: {}",
-                    dir.display(),
+                    shown(dir),
                     crate::shared_folder::confined::describe(&e)
                 );
                 return;
@@ -99,13 +99,13 @@ impl Walk<'_> {
             match name.into_string() {
                 Ok(name) => entries.push((name, Kind(kind))),
                 Err(name) => {
-                    let shown = name.to_string_lossy().into_owned();
+                    let lossy = name.to_string_lossy().into_owned();
                     tracing::warn!(
                         "skipping {}: its name is not valid UTF-8; rename it",
-                        dir.join(&name).display()
+                        shown(&dir.join(&name))
                     );
-                    if !Kind(kind).is_dir() && classify::by_name(&shown, in_tasks).is_none() {
-                        self.skip(dir.join(shown), SkipReason::BadNameEncoding);
+                    if !Kind(kind).is_dir() && classify::by_name(&lossy, in_tasks).is_none() {
+                        self.skip(dir.join(lossy), SkipReason::BadNameEncoding);
                     }
                 }
             }
@@ -139,7 +139,7 @@ impl Walk<'_> {
                         } else {
                             tracing::debug!(
                                 "skipping {}: a link that leads outside the shared folder",
-                                path.display()
+                                shown(&path)
                             );
                         }
                         continue;
@@ -150,7 +150,7 @@ impl Walk<'_> {
                         } else {
                             crate::shared_folder::root::PathProblem::Missing
                         };
-                        tracing::warn!("skipping {}: a link: {problem}", path.display());
+                        tracing::warn!("skipping {}: a link: {problem}", shown(&path));
                         (false, task_name, Some(TaskError::BadLink { problem }))
                     }
                 }
@@ -179,9 +179,6 @@ impl Walk<'_> {
             }
             let stem = &name[..name.len() - 4];
             let mut problem = problem;
-            if problem.is_none() && name.chars().any(char::is_control) {
-                problem = Some(TaskError::BadFileName);
-            }
             let (bytes, modified) = match &problem {
                 Some(_) => (
                     Vec::new(),
@@ -193,7 +190,7 @@ impl Walk<'_> {
                     Ok(r) => r,
                     Err(ReadProblem::Gone(_)) => continue,
                     Err(ReadProblem::Task(p)) => {
-                        tracing::warn!("cannot read {}: {p}", path.display());
+                        tracing::warn!("cannot read {}: {p}", shown(&path));
                         problem = Some(p);
                         (
                             Vec::new(),
@@ -235,6 +232,11 @@ impl Walk<'_> {
             });
         }
     }
+}
+
+/// A path for a log line, its control characters escaped (a member chose its name).
+fn shown(path: &Path) -> String {
+    crate::text::escape(&path.display().to_string())
 }
 
 /// Finds the task files of `root`, in processing order (see the module docs).

@@ -77,3 +77,43 @@ fn the_last_summary_is_the_newest_run() {
     );
     assert!(run_order("20261129T230000Z-99.json") < run_order("20261129T230000Z-100.json"));
 }
+
+#[test]
+fn a_summary_as_a_run_writes_it_is_believed_and_a_forged_one_is_not() {
+    let started = SystemTime::UNIX_EPOCH + Duration::from_secs(1_800_000_000);
+    let run = crate::records::events::run_id(started, "gpu1.lab", 4711);
+    let name = format!("{run}.json");
+    let sink = SummarySink::new(
+        Path::new("/srv/lab"),
+        &run,
+        started,
+        "default",
+        None,
+        Outputs::default(),
+    );
+    let mut s = sink.state.lock().unwrap().clone();
+    let end = started + Duration::from_secs(600);
+    s.finished = local_timestamp(end);
+    s.finished_unix = unix(end);
+    s.seconds = 600;
+    s.outcome = "finished".into();
+    s.failed.push(FailedTask {
+        task: "tasks/\u{1b}[31mx.txt".into(),
+        kind: "out_of_memory".into(),
+        message: "free texts are escaped where they are shown".into(),
+    });
+    assert_eq!(s.implausible(&name), None);
+    assert!(s.implausible("20991231T235959Z-x-1.json").is_some());
+    let forged: [&dyn Fn(&mut RunSummary); 5] = [
+        &|r| r.started = "\u{1b}[2J".into(),
+        &|r| r.seconds = 1,
+        &|r| r.outcome = "finished\n".into(),
+        &|r| r.exit_code = 27,
+        &|r| r.failed[0].kind = "engine\u{1b}[31m".into(),
+    ];
+    for forge in forged {
+        let mut f = s.clone();
+        forge(&mut f);
+        assert!(f.implausible(&name).is_some(), "{f:?}");
+    }
+}
