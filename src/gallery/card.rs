@@ -59,15 +59,20 @@ pub struct Card {
 /// the sidecar by its absolute path, and `-o` naming the new image with
 /// [`OUT_PLACEHOLDER`] inside the root, to be replaced by a folder and name of their own
 /// (without `-o`, the new image would go beside the original, in someone else's folder).
-/// Every argument is quoted for a POSIX shell.
-pub fn reproduce_command(root: &Path, sidecar_rel: &str) -> String {
+/// `config`: the owner's runvqgan.toml, given with `--config` (a command that starts Python
+/// trusts a configuration only from its own user, root, or a flag). Every argument is
+/// quoted for a POSIX shell.
+pub fn reproduce_command(root: &Path, config: Option<&Path>, sidecar_rel: &str) -> String {
     let root = root.display().to_string();
     let quote = |s: String| match shlex::try_quote(&s) {
         Ok(quoted) => quoted.into_owned(),
         Err(_) => s,
     };
+    let config = config
+        .map(|c| format!(" --config {}", quote(c.display().to_string())))
+        .unwrap_or_default();
     format!(
-        "runvqgan reproduce --root {} -o {} {}",
+        "runvqgan reproduce --root {}{config} -o {} {}",
         quote(root.clone()),
         quote(format!("{root}/{OUT_PLACEHOLDER}")),
         quote(format!("{root}/{sidecar_rel}"))
@@ -93,6 +98,7 @@ pub(super) fn card(
     thumb: &Thumb,
     up: &str,
     root: &Path,
+    config: Option<&Path>,
 ) -> (Card, SystemTime, u32) {
     let s = &image.sidecar;
     let job = &s.call.job;
@@ -112,7 +118,7 @@ pub(super) fn card(
     };
     let prompt = job.prompts.clone().unwrap_or_default();
     let task = p.task.clone().unwrap_or_else(|| series_of(&image.rel));
-    let reproduce = reproduce_command(root, &image.sidecar_rel);
+    let reproduce = reproduce_command(root, config, &image.sidecar_rel);
     let card = Card {
         id: image.rel.clone(),
         folder: image.folder.clone(),
@@ -178,7 +184,7 @@ mod tests {
     fn the_reproduce_command_names_the_root_the_sidecar_and_an_output_to_fill_in() {
         use crate::commands::cli::{Cli, Command};
         use clap::Parser;
-        let shown = reproduce_command(Path::new("/srv/lab share"), "alice/a b_1.txt");
+        let shown = reproduce_command(Path::new("/srv/lab share"), None, "alice/a b_1.txt");
         assert_eq!(
             shown,
             "runvqgan reproduce --root '/srv/lab share' -o '/srv/lab share/YOUR-FOLDER/NAME_1.png' \

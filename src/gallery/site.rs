@@ -35,6 +35,7 @@ use super::scan::Found;
 use super::thumbs::Thumb;
 use super::when::local_time;
 use crate::shared_folder::confined::Dir;
+use crate::shared_folder::files::CONFIG_FILE;
 
 const TEMPLATES: &[(&str, &str)] = &[
     ("layout.html", include_str!("templates/layout.html")),
@@ -87,11 +88,16 @@ impl Site {
     /// many folders the gallery lies below the root `root`.
     pub fn new(found: &Found, thumbs: &[Thumb], depth: usize, root: &Path) -> Site {
         let up = "../".repeat(depth);
+        // The owner's configuration, named in the reproduce command when there is one: a
+        // member's reproduce (which starts Python) trusts a configuration given by flag.
+        let config = std::fs::symlink_metadata(root.join(CONFIG_FILE))
+            .is_ok_and(|m| m.is_file())
+            .then(|| root.join(CONFIG_FILE));
         let cards: Vec<(Card, SystemTime, u32)> = found
             .images
             .iter()
             .zip(thumbs)
-            .map(|(image, thumb)| card(image, thumb, &up, root))
+            .map(|(image, thumb)| card(image, thumb, &up, root, config.as_deref()))
             .collect();
         // Each (night, task) group sorts by its newest image.
         let mut newest: HashMap<(&str, &str), SystemTime> = HashMap::new();

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import shlex
 import shutil
 import subprocess
 import time
@@ -172,8 +173,11 @@ def test_cards_search_filters_and_the_image_view(night, browser):
     assert wait_for(lambda: viewer.get_attribute("open") is not None)
     assert browser.find_element(By.ID, "viewer-call").text == calls[image_id]
     sidecar = image_id.removesuffix(".png") + ".txt"
-    assert browser.find_element(By.ID, "viewer-reproduce").text == \
-        f"runvqgan reproduce {sidecar}"
+    root = night.resolve()
+    assert browser.find_element(By.ID, "viewer-reproduce").text == shlex.join([
+        "runvqgan", "reproduce", "--root", str(root),
+        "--config", str(root / "runvqgan.toml"),
+        "-o", f"{root}/YOUR-FOLDER/NAME_1.png", f"{root}/{sidecar}"])
     assert wait_for(lambda: browser.execute_script(
         "const i = document.querySelector('#viewer img.full');"
         "return i.complete && i.naturalWidth > 0"))
