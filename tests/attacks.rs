@@ -448,7 +448,7 @@ fn d6_fifos_and_dev_zero_never_block_plan_or_reproduce() {
     assert_eq!(dog["images"][0]["output"], "output/dog_5.png");
 
     for sidecar in ["output/dog_1.txt", "output/dog_2.txt"] {
-        let out = finish(cmd(&s, &["reproduce", sidecar]), 120);
+        let out = finish(cmd(&s, &["reproduce", "--root", ".", sidecar]), 120);
         assert!(!out.status.success(), "{}", text(&out));
         let said = text(&out);
         assert!(

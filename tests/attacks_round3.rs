@@ -146,3 +146,49 @@ fn f11_sigterm_while_waiting_for_the_names_lock_ends_the_run_with_its_summary() 
         "an interrupt is no failure"
     );
 }
+
+/// The gallery is the owner's (finding 5, and "a member can create either folder before the
+/// first night"): a `gallery/` a member made, or one others can write, is refused with the
+/// fix (exit 2); a new one is made the owner's alone, whatever the umask and the shared
+/// folder's default ACL.
+#[test]
+fn a_gallery_folder_a_member_made_or_can_write_is_refused_with_the_fix() {
+    use std::os::unix::fs::{MetadataExt, PermissionsExt};
+    let ids = member();
+    let s = Shared::new();
+    let root = s.root();
+    let gallery = |s: &Shared| {
+        Command::new(bin())
+            .args(["gallery", "--root", "."])
+            .current_dir(s.root())
+            .stdin(Stdio::null())
+            .output()
+            .unwrap()
+    };
+    let g = s.mkdir("gallery");
+    give_to(&g, ids);
+    let out = gallery(&s);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(
+        text(&out).contains("belongs to runvqgan-member"),
+        "{}",
+        text(&out)
+    );
+    assert!(text(&out).contains("mv "), "{}", text(&out));
+
+    std::os::unix::fs::chown(&g, Some(0), Some(0)).unwrap();
+    std::fs::set_permissions(&g, std::fs::Permissions::from_mode(0o775)).unwrap();
+    let out = gallery(&s);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(
+        text(&out).contains("can be written by other accounts"),
+        "{}",
+        text(&out)
+    );
+
+    std::fs::remove_dir(&g).unwrap();
+    let out = gallery(&s);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let mode = std::fs::metadata(root.join("gallery")).unwrap().mode() & 0o7777;
+    assert_eq!(mode, 0o755);
+}

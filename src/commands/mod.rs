@@ -43,7 +43,10 @@ pub fn exit_code_for(err: &anyhow::Error) -> ExitCode {
             || e.is::<RootError>()
             || e.is::<PythonEnvError>()
             || e.is::<StateError>()
-            || matches!(e.downcast_ref(), Some(GalleryError::BadDir { .. }))
+            || matches!(
+                e.downcast_ref(),
+                Some(GalleryError::BadDir { .. } | GalleryError::NotTheOwners { .. })
+            )
     }) || err.downcast_ref::<SetupFailed>().is_some()
     {
         ExitCode::Usage

@@ -34,6 +34,18 @@ pub enum GalleryError {
         /// The I/O error.
         source: std::io::Error,
     },
+    /// The gallery's folder is not the owner's alone: a member made it, or can write it.
+    #[error(
+        "the gallery folder {path} {problem}, so a member could change the pages the lab \
+         opens; move it away as its owner or with sudo (`mv {path} {path}.suspect`, and look at \
+         what is in it): runvqgan makes it again, writable by its own account only"
+    )]
+    NotTheOwners {
+        /// The gallery folder.
+        path: PathBuf,
+        /// Who owns it or can write it.
+        problem: String,
+    },
     /// A template failed to render (a bug in runvqgan, not in the shared folder).
     #[error("the gallery template {name} failed: {message}")]
     Template {
@@ -60,12 +72,21 @@ const TEMP_PREFIX: &str = ".gallery.";
 pub(crate) fn open_folders(base: &Dir, base_path: &Path, rel: &Path) -> std::io::Result<Dir> {
     let mut path = base_path.to_path_buf();
     let mut dir: Option<Dir> = None;
+    let last = rel.components().rev().find_map(|c| match c {
+        Component::Normal(name) => Some(name),
+        _ => None,
+    });
     for part in rel.components() {
         let Component::Normal(name) = part else {
             continue;
         };
         path.push(name);
         let parent = dir.as_ref().unwrap_or(base);
+        if Some(name) == last {
+            make_owner_folder(parent, name).map_err(|e| {
+                std::io::Error::new(e.kind(), format!("{}: {}", path.display(), describe(&e)))
+            })?;
+        }
         let next = parent.open_or_make_subdir(name, 0o777).map_err(|e| {
             if is_not_a_folder(&e) {
                 std::io::Error::other(format!(
@@ -81,6 +102,42 @@ pub(crate) fn open_folders(base: &Dir, base_path: &Path, rel: &Path) -> std::io:
     dir.ok_or_else(|| {
         std::io::Error::other("the gallery must be a folder inside the shared folder, not its top")
     })
+}
+
+/// Makes the gallery's own folder `name` in `parent` when it is missing: the owner's alone
+/// (0755, without the ACL it would inherit from the shared folder), whatever the umask.
+pub(crate) fn make_owner_folder(parent: &Dir, name: &OsStr) -> std::io::Result<()> {
+    match rustix::fs::mkdirat(parent.fd(), name, rustix::fs::Mode::from_raw_mode(0o700)) {
+        Ok(()) => {}
+        Err(rustix::io::Errno::EXIST) => return Ok(()),
+        Err(e) => return Err(std::io::Error::from_raw_os_error(e.raw_os_error())),
+    }
+    let made = parent.open_subdir(name)?;
+    crate::shared_folder::state::drop_inherited_acls(&made.fd());
+    rustix::fs::fchmod(made.fd(), rustix::fs::Mode::from_raw_mode(0o755))
+        .map_err(|e| std::io::Error::from_raw_os_error(e.raw_os_error()))
+}
+
+/// `Err` with what is wrong when the gallery's folder `dir` belongs to another account or
+/// can be written by others.
+pub(crate) fn check_owners(dir: &Dir) -> Result<(), String> {
+    let st = rustix::fs::fstat(dir.fd()).map_err(|e| e.to_string())?;
+    // SAFETY: geteuid has no preconditions and cannot fail.
+    let me = unsafe { libc::geteuid() };
+    if st.st_uid != me && me != 0 {
+        return Err(format!(
+            "belongs to {}, not to {}",
+            crate::host::user_name(st.st_uid),
+            crate::host::user_name(me)
+        ));
+    }
+    if st.st_mode & 0o022 != 0 {
+        return Err(format!(
+            "can be written by other accounts (mode {:04o})",
+            st.st_mode & 0o7777
+        ));
+    }
+    Ok(())
 }
 
 /// The bytes of runvqgan's own file `name` in `dir` (not through a link, not blocking, a

@@ -98,6 +98,10 @@ pub fn build(root: &Root, options: &GalleryOptions) -> Result<BuildReport, Galle
     // opened from it one by one, never through a link.
     let root_dir = confined::open_dir(root.path()).map_err(io)?;
     let top = open_folders(&root_dir, root.path(), &rel).map_err(io)?;
+    disk::check_owners(&top).map_err(|problem| GalleryError::NotTheOwners {
+        path: dir.clone(),
+        problem,
+    })?;
     let thumbs_dir = open_folders(&top, &dir, Path::new(thumbs::THUMB_DIR)).map_err(io)?;
     let assets_dir = open_folders(&top, &dir, Path::new(site::ASSET_DIR)).map_err(io)?;
     let mut thumbnailer = thumbs::Thumbnailer::open(&thumbs_dir).map_err(io)?;
