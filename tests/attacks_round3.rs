@@ -99,14 +99,14 @@ fn f11_sigterm_while_waiting_for_the_names_lock_ends_the_run_with_its_summary() 
         .process_group(0)
         .spawn()
         .unwrap();
-    // Until the run waits for the lock: its log says it loaded the models (the claim and
-    // the wait follow at once).
+    // Until the run waits for the lock: its log says how it claims (it plans, claims the
+    // task and waits for the names lock right after; the engine starts after that).
     let deadline = Instant::now() + Duration::from_secs(300);
     while !std::fs::read_to_string(root.join("runvqgan.log"))
         .unwrap_or_default()
-        .contains("loaded model set")
+        .contains("claims: ")
     {
-        assert!(Instant::now() < deadline, "the run never loaded its models");
+        assert!(Instant::now() < deadline, "the run never started");
         assert!(
             run.try_wait().unwrap().is_none(),
             "the run ended before waiting"
