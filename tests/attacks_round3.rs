@@ -192,3 +192,104 @@ fn a_gallery_folder_a_member_made_or_can_write_is_refused_with_the_fix() {
     let mode = std::fs::metadata(root.join("gallery")).unwrap().mode() & 0o7777;
     assert_eq!(mode, 0o755);
 }
+
+/// A night and its gallery over a folder whose member swaps their folder for a link to a
+/// folder of the owner's, again and again, while the night runs: nothing outside the root is
+/// read into the outputs or the gallery, written or removed, and every task that was not
+/// disturbed is made.
+#[test]
+fn a_night_while_a_member_swaps_their_folder_for_a_link_in_a_loop_reaches_nothing_outside() {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, Ordering};
+    let s = Shared::new();
+    s.write("runvqgan.toml", tiny_models_toml());
+    let root = s.root();
+    let tiny = r#""iterations": 2, "resolution": [32, 32]"#;
+    for name in ["a", "b", "c", "d"] {
+        s.write(
+            &format!("alice/task_{name}.txt"),
+            format!(r#"{{"text": "{name}", "out_file": "{name}", {tiny}}}"#),
+        );
+        s.write(
+            &format!("tasks/{name}.txt"),
+            format!(r#"{{"text": "{name}", "out_file": "shared_{name}", {tiny}}}"#),
+        );
+    }
+    // The owner's own folder outside the root: a task and a picture of the owner's, 0600.
+    let outside = tempfile::tempdir().unwrap();
+    let secret = outside.path().join("task_secret.txt");
+    std::fs::write(
+        &secret,
+        format!(r#"{{"text": "owner secret", "out_file": "secret", {tiny}}}"#),
+    )
+    .unwrap();
+    std::fs::write(outside.path().join("secret_1.png"), b"not for the gallery").unwrap();
+    std::fs::write(
+        outside.path().join("secret_1.txt"),
+        "python generate.py -p 'owner secret' -i 2 -s 32 32 -sd 1 -o alice/secret_1.png\n",
+    )
+    .unwrap();
+    let before = std::fs::read_dir(outside.path()).unwrap().count();
+
+    let stop = Arc::new(AtomicBool::new(false));
+    let swapper = {
+        let (stop, root, target) = (stop.clone(), root.clone(), outside.path().to_path_buf());
+        std::thread::spawn(move || {
+            let (alice, real) = (root.join("alice"), root.join("alice.real"));
+            let mut swaps = 0;
+            while !stop.load(Ordering::SeqCst) {
+                if std::fs::rename(&alice, &real).is_ok() {
+                    let _ = std::os::unix::fs::symlink(&target, &alice);
+                    std::thread::sleep(Duration::from_millis(3));
+                    let _ = std::fs::remove_file(&alice);
+                    let _ = std::fs::rename(&real, &alice);
+                    swaps += 1;
+                }
+                std::thread::sleep(Duration::from_millis(2));
+            }
+            swaps
+        })
+    };
+    let out = Command::new(bin())
+        .args(["run", "--root", "."])
+        .current_dir(&root)
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    stop.store(true, Ordering::SeqCst);
+    let swaps = swapper.join().unwrap();
+    assert!(swaps > 10, "the folder was swapped only {swaps} times");
+    assert!(out.status.code().is_some(), "{}", text(&out));
+
+    let after: Vec<String> = std::fs::read_dir(outside.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(after.len(), before, "written outside the root: {after:?}");
+    assert_eq!(
+        std::fs::read(outside.path().join("secret_1.png")).unwrap(),
+        b"not for the gallery"
+    );
+    for name in ["a", "b", "c", "d"] {
+        assert!(
+            s.exists(&format!("output/shared_{name}_1.png")),
+            "the undisturbed shared task {name} was not made:\n{}",
+            text(&out)
+        );
+    }
+    let mut gallery = String::new();
+    for entry in walkdir::WalkDir::new(root.join("gallery")) {
+        let entry = entry.unwrap();
+        if entry.file_type().is_file()
+            && let Ok(t) = std::fs::read_to_string(entry.path())
+        {
+            gallery.push_str(&t);
+        }
+    }
+    assert!(!gallery.is_empty(), "no gallery was built:\n{}", text(&out));
+    assert!(
+        !gallery.contains("owner secret"),
+        "an owner-only file reached the gallery"
+    );
+    assert!(!s.exists("output/secret_1.png") && !s.exists("alice/secret_1.png"));
+}

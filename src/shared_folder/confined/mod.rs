@@ -393,33 +393,6 @@ impl Dir {
         }
         written
     }
-
-    /// Opens (creating it when missing) the lock file `name` for `flock`: never through a
-    /// link, never blocking on a fifo; anything but a regular file is an error naming what
-    /// it is.
-    pub fn open_lock(&self, name: &OsStr) -> std::io::Result<std::fs::File> {
-        let fd = rustix::fs::openat(
-            &self.fd,
-            name,
-            OFlags::RDWR
-                | OFlags::CREATE
-                | OFlags::NOFOLLOW
-                | OFlags::NONBLOCK
-                | OFlags::NOCTTY
-                | OFlags::CLOEXEC,
-            Mode::from_raw_mode(0o644),
-        )
-        .map_err(|e| match e {
-            Errno::LOOP => not_regular(FileType::Symlink),
-            Errno::ISDIR => not_regular(FileType::Directory),
-            e => errno(e),
-        })?;
-        let kind = FileType::from_raw_mode(rustix::fs::fstat(&fd).map_err(errno)?.st_mode);
-        if kind != FileType::RegularFile {
-            return Err(not_regular(kind));
-        }
-        Ok(std::fs::File::from(fd))
-    }
 }
 
 /// A file runvqgan wrote itself (gallery pages, state under `.runvqgan/`), read without

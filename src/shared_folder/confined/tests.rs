@@ -52,9 +52,6 @@ fn untrusted_reads_refuse_links_fifos_and_stop_at_the_cap() {
     assert!(read_beneath(&r.join("zero"), 10).is_err());
     let e = read_nofollow(&r.join("fifo"), 10).unwrap_err();
     assert!(e.to_string().contains("fifo"), "{e}");
-    let (dir, _) = parent(&r.join("fifo")).unwrap();
-    assert!(dir.open_lock(OsStr::new("fifo")).is_err());
-    assert!(dir.open_lock(OsStr::new("zero")).is_err());
 }
 
 #[test]
