@@ -116,6 +116,16 @@ MSG
     break
 done
 
+closed=$(closed_folder "$(pwd -P)")
+if [[ -n $closed ]]; then
+    cat >&2 <<MSG
+setup: WARNING: this runvqgan folder lies under $closed (mode $(stat -c %a -- "$closed")),
+setup: WARNING: which other accounts cannot enter: only $(id -un) can run its build and its
+setup: WARNING: .venv. For the owner's nightly job, install it where the owner can read it
+setup: WARNING: (e.g. /opt/runvqgan; docs/owner.md, "Installing").
+MSG
+fi
+
 # 2. .venv, made with that Python.
 made_venv=false
 if [[ -x .venv/bin/python ]]; then
