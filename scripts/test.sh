@@ -1,11 +1,14 @@
 #!/usr/bin/env bash
-# Runs every test: Rust formatting, lints and tests, Python lints and tests.
+# Runs every test: Rust formatting, lints and tests, the systemd units of contrib/, Python
+# lints and tests.
 # Works on a fresh clone: it first makes the Python environment and the tiny
 # models when they are missing (scripts/setup.sh --env-only).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 scripts/setup.sh --env-only
+# PyO3 builds against the .venv's Python, as setup.sh's builds do (.cargo/config.toml).
+export PYO3_PYTHON="$(pwd -P)/.venv/bin/python3"
 # CI (root, CI=true) installs the browser of the gallery's browser test; elsewhere that
 # test runs when chromium is present and says loudly when it is skipped.
 if [[ "${CI:-}" == "true" && $(id -u) == 0 ]]; then
@@ -20,6 +23,8 @@ echo "== cargo clippy"
 cargo clippy --all-targets --quiet -- -D warnings
 echo "== cargo test"
 cargo test
+echo "== units"
+scripts/check-units.sh
 echo "== ruff"
 .venv/bin/ruff check vendor python scripts tests/python
 echo "== pytest"

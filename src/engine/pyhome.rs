@@ -7,10 +7,14 @@
 //! reaches the log). So the home is the one of the Python runvqgan was built against,
 //! recorded by `build.rs`; only a binary built without that record reads it from the
 //! environment's `pyvenv.cfg` (`home = <folder of the base python>`). Everything here is
-//! checked before Python starts, so a broken environment is a plain error message.
+//! checked before Python starts, so a broken environment is a plain error message, and one
+//! that another account cannot read (a Python under `/root`, mode 0700) names the folder that
+//! stops this account rather than a missing `os.py`.
 
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
+
+use crate::host::access::{first_denied, may_enter, this_account};
 
 /// The `major.minor` of the Python runvqgan is built against.
 pub const BUILT_VERSION: &str = env!("RUNVQGAN_PYTHON_VERSION");
@@ -56,38 +60,87 @@ impl PythonHome {
         }
     }
 
-    /// `Err(what is missing)` unless the standard library of `version` is there.
-    fn check(&self, version: &str) -> Result<(), String> {
+    /// `Ok` when the standard library of `version` is there and this account may read it.
+    /// `enter` says whether this account may enter a folder ([`may_enter`]).
+    fn check(
+        &self,
+        version: &str,
+        enter: &dyn Fn(&Path) -> std::io::Result<()>,
+    ) -> Result<(), Unusable> {
         let stdlib = self.prefix.join(format!("lib/python{version}"));
         let dynload = self
             .exec_prefix
             .join(format!("lib/python{version}/lib-dynload"));
+        // A folder this account cannot enter hides what is under it: name it, not a
+        // missing os.py.
+        for dir in [&stdlib, &dynload] {
+            if let Some(closed) = first_denied(dir, enter) {
+                return Err(Unusable::Denied(closed));
+            }
+        }
         if !stdlib.join("os.py").is_file() {
-            return Err(format!("{} has no os.py", stdlib.display()));
+            return Err(Unusable::Missing(format!(
+                "{} has no os.py",
+                stdlib.display()
+            )));
         }
         if !dynload.is_dir() {
-            return Err(format!("{} is missing", dynload.display()));
+            return Err(Unusable::Missing(format!(
+                "{} is missing",
+                dynload.display()
+            )));
         }
         Ok(())
     }
 }
 
+/// Why a Python home cannot be used.
+#[derive(Debug)]
+enum Unusable {
+    /// Part of its standard library is missing (what, in words).
+    Missing(String),
+    /// This account may not enter this folder on the way to it.
+    Denied(PathBuf),
+}
+
+/// What to do when the Python that runvqgan was built against is private to another account.
+const READABLE_PYTHON_FIX: &str = "rebuild runvqgan with a Python every account can read: \
+     scripts/setup.sh uses Debian's python3.11 (sudo apt-get install python3.11 \
+     python3.11-venv python3.11-dev, then scripts/setup.sh in the runvqgan folder)";
+
 /// Chooses and checks the home of the embedded interpreter for the environment `env_dir`
 /// (a virtual environment or a prefix; `env_source` says who chose it), and checks that
 /// the environment has the site-packages of the Python runvqgan is built against.
 pub fn locate(env_dir: &Path, env_source: &str) -> Result<PythonHome, PythonEnvError> {
-    locate_with(BUILT_HOME, BUILT_VERSION, env_dir, env_source)
+    let test_home = crate::host::testhook::python_home();
+    let built_home = test_home.as_deref().or(BUILT_HOME);
+    locate_with(built_home, BUILT_VERSION, env_dir, env_source, &may_enter)
 }
 
+/// [`locate`] with the recorded home, the built version and the check of folders
+/// (`enter`, [`may_enter`] outside tests) given.
 fn locate_with(
     built_home: Option<&str>,
     version: &str,
     env_dir: &Path,
     env_source: &str,
+    enter: &dyn Fn(&Path) -> std::io::Result<()>,
 ) -> Result<PythonHome, PythonEnvError> {
-    let cfg = read_pyvenv_cfg(env_dir);
     let setup_hint = "run scripts/setup.sh in the runvqgan folder to make it, or name another \
                       with --python-env (runvqgan.toml: python_env)";
+    if let Some(closed) = first_denied(env_dir, enter) {
+        return Err(PythonEnvError(format!(
+            "the Python environment {} (chosen by {env_source}) cannot be read: permission \
+             denied on {}, which this account, {}, cannot enter; make the environment where \
+             every account that runs runvqgan can read it (scripts/setup.sh makes .venv in \
+             the runvqgan folder), or name another with --python-env (runvqgan.toml: \
+             python_env)",
+            env_dir.display(),
+            closed.display(),
+            this_account()
+        )));
+    }
+    let cfg = read_pyvenv_cfg(env_dir);
     if !env_dir.is_dir() {
         return Err(PythonEnvError(format!(
             "the Python environment {} (chosen by {env_source}) does not exist; {setup_hint}",
@@ -134,15 +187,24 @@ fn locate_with(
             }
         }
     };
-    home.check(version).map_err(|missing| {
-        PythonEnvError(format!(
+    home.check(version, enter).map_err(|why| match why {
+        Unusable::Denied(closed) => PythonEnvError(format!(
+            "the standard library of Python {version} at {} ({}) cannot be read: permission \
+             denied on {}, which this account, {}, cannot enter (the Python runvqgan was \
+             built with is private to another account); {READABLE_PYTHON_FIX}",
+            home.prefix.display(),
+            home.source,
+            closed.display(),
+            this_account()
+        )),
+        Unusable::Missing(missing) => PythonEnvError(format!(
             "the standard library of Python {version} at {} ({}) cannot be used: {missing}; \
              rebuild runvqgan (cargo build --release, or scripts/setup.sh) with the Python \
              that made the environment {}",
             home.prefix.display(),
             home.source,
             env_dir.display()
-        ))
+        )),
     })?;
     Ok(home)
 }
@@ -211,7 +273,7 @@ mod tests {
         let built = fake_prefix(&dir.path().join("built"));
         let other = fake_prefix(&dir.path().join("other"));
         let env = fake_venv(dir.path(), &other, "3.11.2");
-        let home = locate_with(built.to_str(), "3.11", &env, "test").unwrap();
+        let home = locate_with(built.to_str(), "3.11", &env, "test", &may_enter).unwrap();
         assert_eq!(home.prefix, built);
         assert_eq!(home.config_value(), built.into_os_string());
     }
@@ -221,7 +283,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let base = fake_prefix(dir.path());
         let env = fake_venv(dir.path(), &base, "3.11.7");
-        let home = locate_with(None, "3.11", &env, "test").unwrap();
+        let home = locate_with(None, "3.11", &env, "test", &may_enter).unwrap();
         assert_eq!(home.prefix, base);
         assert_eq!(home.exec_prefix, base);
         assert_eq!(home.source, "the environment's pyvenv.cfg");
@@ -241,7 +303,7 @@ mod tests {
         let base = fake_prefix(dir.path());
         let env = fake_venv(dir.path(), &base, "3.11.7");
         let gone = dir.path().join("gone");
-        let err = locate_with(gone.to_str(), "3.11", &env, "test")
+        let err = locate_with(gone.to_str(), "3.11", &env, "test", &may_enter)
             .unwrap_err()
             .to_string();
         assert!(err.contains("has no os.py"), "{err}");
@@ -253,7 +315,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let base = fake_prefix(dir.path());
         let env = fake_venv(dir.path(), &base, "3.12.1");
-        let err = locate_with(base.to_str(), "3.11", &env, "test")
+        let err = locate_with(base.to_str(), "3.11", &env, "test", &may_enter)
             .unwrap_err()
             .to_string();
         assert!(err.contains("made with Python 3.12.1"), "{err}");
@@ -269,12 +331,74 @@ mod tests {
             "3.11",
             &dir.path().join("nope"),
             "VIRTUAL_ENV",
+            &may_enter,
         )
         .unwrap_err()
         .to_string();
         assert!(err.contains("does not exist"), "{err}");
         assert!(err.contains("chosen by VIRTUAL_ENV"), "{err}");
         assert!(err.contains("scripts/setup.sh"), "{err}");
+    }
+
+    /// What `may_enter` says for an account that neither owns a folder nor is in its group,
+    /// from the mode bits alone (root, which runs the tests in CI, may enter every folder).
+    fn others_may_enter(dir: &Path) -> std::io::Result<()> {
+        use std::os::unix::fs::PermissionsExt;
+        if std::fs::metadata(dir)?.permissions().mode() & 0o001 == 0 {
+            return Err(std::io::ErrorKind::PermissionDenied.into());
+        }
+        Ok(())
+    }
+
+    /// A temporary folder other accounts may enter, with `locked/` (mode 0700) in it.
+    fn with_locked_folder() -> (tempfile::TempDir, PathBuf) {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+        let locked = dir.path().join("locked");
+        std::fs::create_dir(&locked).unwrap();
+        (dir, locked)
+    }
+
+    fn lock(folder: &Path) {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(folder, std::fs::Permissions::from_mode(0o700)).unwrap();
+    }
+
+    #[test]
+    fn a_python_home_another_account_cannot_enter_is_named_with_the_fix() {
+        let (dir, locked) = with_locked_folder();
+        let built = fake_prefix(&locked);
+        let env = fake_venv(dir.path(), &built, "3.11.7");
+        lock(&locked);
+        let err = locate_with(built.to_str(), "3.11", &env, "test", &others_may_enter)
+            .unwrap_err()
+            .to_string();
+        let denied = format!("permission denied on {},", locked.display());
+        assert!(err.contains(&denied), "{err}");
+        assert!(!err.contains("os.py"), "{err}");
+        assert!(err.contains("a Python every account can read"), "{err}");
+        assert!(
+            err.contains("scripts/setup.sh uses Debian's python3.11"),
+            "{err}"
+        );
+        assert!(err.contains(&this_account()), "{err}");
+        // The account that built it (here: one that may enter every folder) is not stopped.
+        assert!(locate_with(built.to_str(), "3.11", &env, "test", &|_| Ok(())).is_ok());
+    }
+
+    #[test]
+    fn an_environment_another_account_cannot_enter_is_named() {
+        let (dir, locked) = with_locked_folder();
+        let base = fake_prefix(dir.path());
+        let env = fake_venv(&locked, &base, "3.11.7");
+        lock(&locked);
+        let err = locate_with(base.to_str(), "3.11", &env, "test", &others_may_enter)
+            .unwrap_err()
+            .to_string();
+        let denied = format!("permission denied on {},", locked.display());
+        assert!(err.contains(&denied), "{err}");
+        assert!(!err.contains("does not exist"), "{err}");
     }
 
     #[test]

@@ -9,7 +9,8 @@
 //!   through the root's handle, with a rename that never replaces an existing file.
 //!
 //! The folder is made by the running user in the system's temporary folder with mode 0700
-//! (nobody else can enter it) and removed when the run ends.
+//! (nobody else can enter it), whatever the umask (a service's `UMask=0002` would otherwise
+//! make it 0775), and removed when the run ends.
 
 use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
@@ -44,9 +45,21 @@ pub struct WorkDir {
 impl WorkDir {
     /// Makes a new private work folder (mode 0700) in the temporary folder.
     pub fn new() -> std::io::Result<WorkDir> {
+        use rustix::fs::{Mode, OFlags};
+        use std::os::unix::fs::PermissionsExt;
         let dir = tempfile::Builder::new()
             .prefix("runvqgan-work-")
+            .permissions(std::fs::Permissions::from_mode(0o700))
             .tempdir()?;
+        // The umask only takes bits away from 0700, but the mode is set once more on the
+        // folder just made (by its handle, never through a link): the folder is private
+        // whatever the process was started with.
+        let fd = rustix::fs::open(
+            dir.path(),
+            OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC,
+            Mode::empty(),
+        )?;
+        rustix::fs::fchmod(&fd, Mode::from_raw_mode(0o700))?;
         Ok(WorkDir {
             dir,
             inputs: AtomicU32::new(0),
@@ -158,6 +171,49 @@ mod tests {
         assert_eq!(split_weights("a/b.png:0.5"), ("a/b.png", ":0.5"));
         assert_eq!(split_weights("a/b.png:2:-1"), ("a/b.png", ":2:-1"));
         assert_eq!(split_weights("a:b.png"), ("a:b.png", ""));
+    }
+
+    #[test]
+    fn the_work_folder_is_private_whatever_the_umask() {
+        // The umask belongs to the whole process, and tests run side by side: the check runs
+        // in a child (this test binary, running only the test below) started under umask 0002.
+        let out = std::process::Command::new("sh")
+            .args(["-c", "umask 0002 && exec \"$0\" \"$@\""])
+            .arg(std::env::current_exe().unwrap())
+            .args([
+                "--exact",
+                "engine::workdir::tests::private_under_umask_0002",
+                "--ignored",
+                "--test-threads=1",
+            ])
+            .output()
+            .unwrap();
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            out.status.success() && text.contains("1 passed"),
+            "{text}{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+
+    /// Run by the test above, in a child started under umask 0002.
+    #[test]
+    #[ignore = "run by the_work_folder_is_private_whatever_the_umask, under umask 0002"]
+    fn private_under_umask_0002() {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o7777;
+        // SAFETY: umask has no preconditions; this process runs this one test only.
+        let umask = unsafe { libc::umask(0o002) };
+        assert_eq!(umask, 0o002, "started under umask 0002");
+        let plain = tempfile::tempdir().unwrap();
+        std::fs::create_dir(plain.path().join("d")).unwrap();
+        assert_eq!(
+            mode(&plain.path().join("d")),
+            0o775,
+            "the umask is in effect"
+        );
+        let work = WorkDir::new().unwrap();
+        assert_eq!(mode(work.path()), 0o700);
     }
 
     #[test]

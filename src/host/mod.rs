@@ -1,6 +1,7 @@
-//! The machine and job this process runs on: its host name, its Slurm job ([`slurm`]) and
-//! the fault hooks of the tests ([`testhook`]).
+//! The machine and job this process runs on: its host name, its Slurm job ([`slurm`]), what
+//! this account may reach ([`access`]) and the fault hooks of the tests ([`testhook`]).
 
+pub mod access;
 pub mod slurm;
 pub mod stop;
 pub mod testhook;

@@ -11,7 +11,9 @@
 //! (tests/attacks.rs) changes the shared folder at that moment (swaps a folder for a link),
 //! then sends SIGCONT.
 //!
-//! `RUNVQGAN_TEST_LOCK_WAIT_SECONDS` shortens the wait for a held lock ([`lock_wait`]).
+//! `RUNVQGAN_TEST_LOCK_WAIT_SECONDS` shortens the wait for a held lock ([`lock_wait`]), and
+//! `RUNVQGAN_TEST_PYTHON_HOME` stands in for the Python home recorded at build time
+//! ([`python_home`]).
 //!
 //! Compiled only into debug builds (which `cargo test` uses): a release build never reads
 //! the variables, and [`reached`] does nothing.
@@ -104,4 +106,19 @@ pub fn lock_wait(default: std::time::Duration) -> std::time::Duration {
         return std::time::Duration::from_secs_f64(s);
     }
     default
+}
+
+/// In debug builds, `RUNVQGAN_TEST_PYTHON_HOME` when set: a Python home (`prefix` or
+/// `prefix:exec_prefix`) that stands in for the one recorded at build time, so that a test
+/// can show what an account that cannot read the recorded home is told
+/// ([`crate::engine::pyhome`]). Release builds: always `None`.
+pub fn python_home() -> Option<String> {
+    #[cfg(debug_assertions)]
+    if let Some(home) = std::env::var("RUNVQGAN_TEST_PYTHON_HOME")
+        .ok()
+        .filter(|h| !h.is_empty())
+    {
+        return Some(home);
+    }
+    None
 }

@@ -23,11 +23,16 @@ pub struct RunLog {
 }
 
 impl RunLog {
-    /// Opens (creates) the log file for appending, without following a link.
+    /// Opens (creates) the log file for appending, without following a link: a link that a
+    /// member planted at its place is left alone, and the run goes on without the file.
     pub fn open(path: &Path) -> RunLog {
         let file = open_append(path);
         if let Err(e) = &file {
-            tracing::warn!("cannot write the log file {}: {e}", path.display());
+            tracing::warn!(
+                "cannot write the log file {}: {}; the run goes on without it",
+                path.display(),
+                crate::shared_folder::confined::describe(e)
+            );
         }
         RunLog {
             file: Mutex::new(file.ok()),
