@@ -43,19 +43,10 @@ pub fn may_enter(dir: &Path) -> std::io::Result<()> {
 pub fn this_account() -> String {
     // SAFETY: geteuid has no preconditions and cannot fail.
     let uid = unsafe { libc::geteuid() };
-    match user_name(uid) {
-        Some(name) => format!("{name} (uid {uid})"),
-        None => format!("uid {uid}"),
+    match super::user_name(uid) {
+        name if name == uid.to_string() => format!("uid {uid}"),
+        name => format!("{name} (uid {uid})"),
     }
-}
-
-/// The name of user `uid` from `/etc/passwd`.
-fn user_name(uid: u32) -> Option<String> {
-    let passwd = std::fs::read_to_string("/etc/passwd").ok()?;
-    passwd.lines().find_map(|line| {
-        let fields: Vec<&str> = line.split(':').collect();
-        (fields.len() > 2 && fields[2] == uid.to_string()).then(|| fields[0].to_string())
-    })
 }
 
 #[cfg(test)]

@@ -33,17 +33,19 @@ pub fn file_safe(name: &str) -> String {
     }
 }
 
-/// The name of user `uid` from `/etc/passwd`, else the number.
+/// The name of user `uid` from the system's user database, else the number.
 pub fn user_name(uid: u32) -> String {
-    std::fs::read_to_string("/etc/passwd")
-        .ok()
-        .and_then(|text| {
-            text.lines().find_map(|l| {
-                let f: Vec<&str> = l.split(':').collect();
-                (f.len() > 2 && f[2] == uid.to_string()).then(|| f[0].to_string())
-            })
-        })
-        .unwrap_or_else(|| uid.to_string())
+    // SAFETY: getpwuid returns a pointer into static storage or null; the name is copied
+    // out at once.
+    unsafe {
+        let pw = libc::getpwuid(uid);
+        if pw.is_null() {
+            return uid.to_string();
+        }
+        std::ffi::CStr::from_ptr((*pw).pw_name)
+            .to_string_lossy()
+            .into_owned()
+    }
 }
 
 /// The name of group `gid` from the system's group database, else the number.
