@@ -206,8 +206,8 @@ fn killed_at_every_point_the_next_runs_end_with_exactly_the_expected_files() {
     let mut got = visible(&root);
     got.sort();
     assert_eq!(got, expected);
-    // Only the root's names lock and runvqgan's records (events, speeds, one summary per
-    // run that ended) stay hidden: no claims, markers or temporaries.
+    // Only runvqgan's records (events, speeds, one summary per run that ended) and the names
+    // lock stay hidden, in the owner's state folder: no claims, markers or temporaries.
     let mut hidden: Vec<String> = all_files(&root)
         .into_iter()
         .filter(|f| f.split('/').any(|c| c.starts_with('.')))
@@ -219,8 +219,8 @@ fn killed_at_every_point_the_next_runs_end_with_exactly_the_expected_files() {
     assert_eq!(
         hidden,
         [
-            ".runvqgan.lock",
             ".runvqgan/events.jsonl",
+            ".runvqgan/names.lock",
             ".runvqgan/speeds.json"
         ]
     );
@@ -296,18 +296,17 @@ fn a_run_with_nothing_left_to_claim_exits_at_once_and_says_so() {
     let s = Shared::new();
     s.write("tasks/a.txt", tiny_task("a", &[""], 1));
     s.write("anna/task_b.txt", tiny_task("b", &[""], 1));
-    // Another live process holds both claims.
-    let held: Vec<File> = [
-        "tasks/.a.txt.runvqgan-claim",
-        "anna/.task_b.txt.runvqgan-claim",
-    ]
-    .iter()
-    .map(|rel| {
-        let f = File::create(s.root().join(rel)).unwrap();
-        f.try_lock().unwrap();
-        f
-    })
-    .collect();
+    // Another live process holds both claims (in the owner's state folder).
+    let root = s.root().canonicalize().unwrap();
+    let held: Vec<runvqgan::shared_folder::locks::claim::TaskClaim> =
+        ["tasks/a.txt", "anna/task_b.txt"]
+            .iter()
+            .map(|rel| {
+                runvqgan::shared_folder::locks::claim::TaskClaim::try_claim(&root, rel)
+                    .unwrap()
+                    .unwrap()
+            })
+            .collect();
     let started = Instant::now();
     let out = run(&s, None, &[]);
     assert!(out.status.success(), "{}", stderr(&out));

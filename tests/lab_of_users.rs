@@ -295,7 +295,7 @@ fn a_lab_of_accounts_works_and_members_cannot_touch_the_owners_state() {
             &p("runvqgan.toml"),
             &p("anna/robot_1.txt"),
             "-o",
-            &p("bob/robot.png"),
+            &p("bob/robot_1.png"),
         ],
     ));
     assert!(out.status.success(), "bob's reproduce: {}", text(&out));

@@ -164,8 +164,8 @@ fn init_makes_a_shared_folder_that_the_next_run_works_in_and_refuses_an_existing
     for folder in ["", "tasks", "output"] {
         assert_eq!(
             mode(folder),
-            0o2775,
-            "{folder:?}: group-writable with setgid"
+            0o3775,
+            "{folder:?}: group-writable with setgid, and sticky"
         );
     }
     for file in ["runvqgan.toml", "README.txt", "tasks/task_sample.txt"] {

@@ -124,7 +124,7 @@ pub(crate) fn check_owners(dir: &Dir) -> Result<(), String> {
     let st = rustix::fs::fstat(dir.fd()).map_err(|e| e.to_string())?;
     // SAFETY: geteuid has no preconditions and cannot fail.
     let me = unsafe { libc::geteuid() };
-    if st.st_uid != me && me != 0 {
+    if st.st_uid != me {
         return Err(format!(
             "belongs to {}, not to {}",
             crate::host::user_name(st.st_uid),

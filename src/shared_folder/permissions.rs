@@ -86,10 +86,11 @@ pub fn check(root: &Path, gallery: Option<&str>, more: &[PathBuf]) -> Vec<Findin
         };
         let problem = if !meta.is_dir() {
             Some(format!("{name} is not a folder (a link or a file)"))
-        } else if meta.uid() != me() && me() != 0 {
+        } else if meta.uid() != root_meta.uid() {
             Some(format!(
-                "{name} ({what}) belongs to {}, not to {me_name} ({})",
+                "{name} ({what}) belongs to {}, not to the shared folder's owner {} ({})",
                 crate::host::user_name(meta.uid()),
+                crate::host::user_name(root_meta.uid()),
                 shown(&meta)
             ))
         } else if meta.mode() & 0o022 != 0 {
@@ -105,12 +106,17 @@ pub fn check(root: &Path, gallery: Option<&str>, more: &[PathBuf]) -> Vec<Findin
                 folder: name.into(),
                 problem,
                 fix: format!(
-                    "as {me_name}: `mv {p} {p}.suspect` (look at what is in it), runvqgan makes \
-                     it again, the owner's alone",
+                    "as its owner or with sudo: `mv {p} {p}.suspect` (look at what is in it); \
+                     runvqgan makes it again, the shared folder owner's alone",
                     p = path.display()
                 ),
             });
         }
+    }
+    // Which folders the night can write is a question for the owner's account (the one the
+    // night runs as): another account's view of them says nothing about it.
+    if root_meta.uid() != me() && me() != 0 {
+        return out;
     }
     let mut folders: Vec<PathBuf> = std::fs::read_dir(root)
         .map(|entries| {

@@ -98,8 +98,8 @@ fn me() -> u32 {
 
 impl StateDir {
     /// Opens `<root>/.runvqgan` as the owner's, making it when missing: only the shared
-    /// folder's owner (or root) makes it, so a member's command never makes the owner's state
-    /// theirs before the first night.
+    /// folder's owner makes it, so another account's command (a member's, or root's) never
+    /// makes the owner's state theirs before the first night.
     pub fn open(root: &Path) -> Result<StateDir, StateError> {
         let root_fd = rustix::fs::open(
             root,
@@ -113,7 +113,6 @@ impl StateDir {
         let path = root.join(STATE_DIR);
         let owner = rustix::fs::fstat(&root_fd).map(|s| s.st_uid).unwrap_or(0);
         if owner != me()
-            && me() != 0
             && rustix::fs::statat(&root_fd, STATE_DIR, AtFlags::SYMLINK_NOFOLLOW).is_err()
         {
             return Err(StateError::Foreign {
