@@ -7,19 +7,18 @@
 //! [`records`] keep what happened, [`gallery`] shows the images, [`engine`] is the only
 //! door to Python, [`call`] is the generate.py call and its text forms, [`config`] the
 //! owner's settings, [`shared_folder`] the folder itself (confined access, the names of
-//! runvqgan's own files, locks), and [`host`], [`text`] and [`exit_codes`] small leaves.
+//! runvqgan's own files, locks, permissions), and [`process`] the leaf below them all: this
+//! process and its system (account, host, Slurm job, signals, exit codes, escaped text).
 
 pub mod call;
 pub mod commands;
 pub mod config;
 pub mod engine;
-pub mod exit_codes;
 pub mod gallery;
-pub mod host;
 pub mod night;
 pub mod outputs;
+pub mod process;
 pub mod queue;
 pub mod records;
 pub mod shared_folder;
 pub mod task;
-pub mod text;

@@ -5,7 +5,7 @@ use clap::Parser;
 use runvqgan::commands::cli::{Cli, Command, ModelsCommand};
 use runvqgan::commands::{self, exit_code_for};
 use runvqgan::config::ConfigOverrides;
-use runvqgan::exit_codes::ExitCode;
+use runvqgan::process::exit_codes::ExitCode;
 
 fn init_logging(verbose: u8, quiet: bool) {
     let level = match (quiet, verbose) {
@@ -26,9 +26,10 @@ fn init_logging(verbose: u8, quiet: bool) {
 }
 
 fn run(cli: Cli) -> anyhow::Result<ExitCode> {
-    // Commands escape the names they print; this is the last guard (runvqgan::text).
-    let mut stdout =
-        runvqgan::text::TerminalSafe::new(std::io::BufWriter::new(std::io::stdout().lock()));
+    // Commands escape the names they print; this is the last guard (runvqgan::process::text).
+    let mut stdout = runvqgan::process::text::TerminalSafe::new(std::io::BufWriter::new(
+        std::io::stdout().lock(),
+    ));
     let config = cli.config.clone();
     let code = match cli.command {
         Command::Validate(args) => commands::validate::run(
@@ -122,7 +123,7 @@ fn main() -> std::process::ExitCode {
         Err(err) => {
             eprintln!(
                 "runvqgan: {}",
-                runvqgan::text::terminal_safe(&format!("{err:#}"))
+                runvqgan::process::text::terminal_safe(&format!("{err:#}"))
             );
             exit_code_for(&err).into()
         }

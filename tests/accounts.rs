@@ -13,7 +13,7 @@ use std::process::{Command, Output};
 
 use common::{Shared, tiny_models_toml};
 use runvqgan::engine::pyhome::BUILT_VERSION;
-use runvqgan::host::access::first_denied;
+use runvqgan::process::access::first_denied;
 
 /// The account the binary runs as: `nobody` when the tests run as root.
 const NOBODY: u32 = 65534;

@@ -10,7 +10,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use runvqgan::config::Config;
-use runvqgan::host::host_name;
+use runvqgan::process::host_name;
 use runvqgan::shared_folder::locks::method::ClaimMethod;
 
 const HOST: &str = "RUNVQGAN_TEST_HOST";

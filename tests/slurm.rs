@@ -63,7 +63,7 @@ fn slurm_script_refuses_a_root_it_cannot_write_into_a_directive() {
 fn status_shows_the_claim_kind_and_which_hosts_and_array_elements_hold_claims_now() {
     use std::time::Duration;
 
-    use runvqgan::host::slurm::SlurmJob;
+    use runvqgan::process::slurm::SlurmJob;
     use runvqgan::shared_folder::locks::claim::TaskClaim;
     use runvqgan::shared_folder::locks::lease::{Holder, Lease};
     use runvqgan::shared_folder::root::Root;

@@ -13,7 +13,8 @@ use std::path::Path;
 use anyhow::Context;
 
 use crate::config::{Config, ConfigOverrides};
-use crate::exit_codes::ExitCode;
+use crate::process::exit_codes::ExitCode;
+use crate::process::text::escape;
 use crate::queue::discover::discover_all;
 use crate::queue::notes::{self, Change, Claim, Verdict};
 use crate::queue::plan::check_task;
@@ -23,7 +24,6 @@ use crate::shared_folder::root::Root;
 use crate::shared_folder::state::{StateDir, StateError};
 use crate::task::Problems;
 use crate::task::validate::FolderCache;
-use crate::text::escape;
 
 /// Options of `check`.
 #[derive(Debug, Clone)]

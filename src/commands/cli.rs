@@ -5,7 +5,7 @@
 
 use std::path::PathBuf;
 
-use crate::exit_codes::EXIT_CODES_HELP;
+use crate::process::exit_codes::EXIT_CODES_HELP;
 use clap::{ArgAction, Args, Parser, Subcommand};
 use serde::{Serialize, Serializer};
 

@@ -5,8 +5,8 @@ use std::io::Write;
 use std::path::Path;
 
 use crate::config::{Config, ConfigOverrides};
-use crate::exit_codes::ExitCode;
 use crate::gallery::{self, BuildReport, GalleryOptions};
+use crate::process::exit_codes::ExitCode;
 use crate::shared_folder::files::GALLERY_DIR;
 use crate::shared_folder::locks::method::ClaimMethod;
 use crate::shared_folder::root::Root;
@@ -65,8 +65,8 @@ pub fn write_report(report: &BuildReport, root: &Root, out: &mut dyn Write) -> s
         writeln!(
             out,
             "gallery: {}: {}",
-            crate::text::escape(&s.rel),
-            crate::text::escape(&s.reason.to_string())
+            crate::process::text::escape(&s.rel),
+            crate::process::text::escape(&s.reason.to_string())
         )?;
     }
     Ok(())

@@ -12,7 +12,7 @@ use std::io::Write;
 use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt, PermissionsExt};
 use std::path::Path;
 
-use crate::exit_codes::ExitCode;
+use crate::process::exit_codes::ExitCode;
 use crate::shared_folder::acl::{AclOutcome, set_shared_default};
 use crate::shared_folder::files::{CONFIG_FILE, GALLERY_DIR, OUTPUT_DIR, TASKS_DIR};
 use crate::shared_folder::root::RootError;
@@ -180,7 +180,7 @@ pub fn run(opts: &InitOptions<'_>, out: &mut dyn Write) -> anyhow::Result<ExitCo
         "  .runvqgan/ gallery/   the owner's state and the gallery: yours alone"
     )?;
     writeln!(out)?;
-    let group = std::fs::metadata(dir).map(|m| crate::host::group_name(m.gid()))?;
+    let group = std::fs::metadata(dir).map(|m| crate::process::group_name(m.gid()))?;
     writeln!(
         out,
         "permissions: {shown}, {TASKS_DIR}/ and {OUTPUT_DIR}/ belong to you and the group {group} \

@@ -22,8 +22,8 @@ use anyhow::Context;
 
 use crate::config::ConfigError;
 use crate::engine::pyhome::PythonEnvError;
-use crate::exit_codes::ExitCode;
 use crate::gallery::disk::GalleryError;
+use crate::process::exit_codes::ExitCode;
 use crate::shared_folder::permissions::Finding;
 use crate::shared_folder::root::RootError;
 use crate::shared_folder::state::StateError;
@@ -60,7 +60,7 @@ pub fn exit_code_for(err: &anyhow::Error) -> ExitCode {
 /// summary line and exits 130. A second signal while the first is being handled ends the
 /// process at once with exit code 130.
 pub fn stop_flag() -> anyhow::Result<Arc<AtomicBool>> {
-    crate::host::stop::install().context("cannot install the Ctrl-C/SIGTERM handler")
+    crate::process::stop::install().context("cannot install the Ctrl-C/SIGTERM handler")
 }
 
 /// Writes the permission findings (nothing when there are none).
@@ -73,10 +73,10 @@ pub fn write_permissions(findings: &[Finding], out: &mut dyn Write) -> std::io::
         writeln!(
             out,
             "  {}: {}",
-            crate::text::escape(&f.folder),
-            crate::text::escape(&f.problem)
+            crate::process::text::escape(&f.folder),
+            crate::process::text::escape(&f.problem)
         )?;
-        writeln!(out, "    fix: {}", crate::text::escape(&f.fix))?;
+        writeln!(out, "    fix: {}", crate::process::text::escape(&f.fix))?;
     }
     Ok(())
 }

@@ -8,9 +8,9 @@ use std::sync::atomic::AtomicBool;
 
 use crate::config::{Config, ConfigOverrides};
 use crate::engine::models::{model_files, start_configured};
-use crate::exit_codes::ExitCode;
+use crate::process::exit_codes::ExitCode;
+use crate::process::text::escape;
 use crate::shared_folder::root::Root;
-use crate::text::escape;
 
 /// Options of `models check`.
 #[derive(Debug, Clone)]

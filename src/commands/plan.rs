@@ -7,11 +7,11 @@ use std::path::Path;
 use anyhow::Context;
 
 use crate::config::{Config, ConfigOverrides};
-use crate::exit_codes::ExitCode;
+use crate::process::exit_codes::ExitCode;
+use crate::process::text::{escape, json_safe};
 use crate::queue::plan::{PlannedTask, Status, Verdict, json_view, plan};
 use crate::records::speeds::{DEFAULT_FACTOR, Speeds, engine_size};
 use crate::shared_folder::root::Root;
-use crate::text::{escape, json_safe};
 
 /// Options of `plan`.
 #[derive(Debug, Clone)]

@@ -27,9 +27,9 @@ use crate::config::{Config, ConfigOverrides, EngineMode, ModelSet};
 use crate::engine::models::model_files;
 use crate::engine::workdir::WorkDir;
 use crate::engine::{Engine, GenerateError, PythonSetup};
-use crate::exit_codes::ExitCode;
 use crate::night::record_result;
 use crate::outputs::naming::{self, Pending, output_names, parse_output_name};
+use crate::process::exit_codes::ExitCode;
 use crate::records::progress::Progress;
 use crate::shared_folder::confined::{self, Place};
 use crate::shared_folder::root::Root;
@@ -115,7 +115,7 @@ pub fn run(opts: &ReproduceOptions<'_>, out: &mut dyn Write) -> anyhow::Result<E
     // another machine never picks this number.
     let n = naming::reserve(&folder, &base, exact, &marker, 0o644)
         .with_context(|| format!("cannot reserve a name in {}", root.rel(&folder)))?;
-    crate::host::testhook::reached("reserved");
+    crate::process::testhook::reached("reserved");
     let (png_name, txt_name) = output_names(&base, n);
     let (png, txt) = (folder.join(&png_name), folder.join(&txt_name));
     let result = make(&ReproduceRun {

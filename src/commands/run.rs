@@ -13,10 +13,10 @@ use crate::commands::exit_code_for;
 use crate::config::{Config, ConfigError, ConfigOverrides};
 use crate::engine::models::{check_model_files, model_files, start_configured};
 use crate::engine::{Engine, GenerateError, Generated, ModelInfo, ProgressSink, PythonSetup};
-use crate::exit_codes::ExitCode;
-use crate::host::slurm::SlurmJob;
 use crate::night::budget::{self, Budget, Clock, SystemClock};
 use crate::night::{self, Generator, Night};
+use crate::process::exit_codes::ExitCode;
+use crate::process::slurm::SlurmJob;
 use crate::records::events::{Event, JsonlSink, Reporter, run_id};
 use crate::records::progress::{Progress, RunLog};
 use crate::records::sinks::{ErrorFileSink, LogSink, TerminalSink};
@@ -45,7 +45,7 @@ pub fn run(opts: &RunOptions<'_>) -> anyhow::Result<ExitCode> {
     let clock = SystemClock;
     let started = clock.now();
     let root = Root::open(opts.root)?;
-    let run = run_id(started, &crate::host::host_name(), std::process::id());
+    let run = run_id(started, &crate::process::host_name(), std::process::id());
     let (config, budget) = match settings(&root, opts, started) {
         Ok(settings) => settings,
         Err(e) => {

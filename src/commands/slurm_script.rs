@@ -1,5 +1,5 @@
 //! `runvqgan slurm-script`: prints the sbatch script that runs the night of a shared folder
-//! as a Slurm job array ([`crate::host::slurm::script`]).
+//! as a Slurm job array ([`crate::process::slurm::script`]).
 
 use std::io::Write;
 use std::path::Path;
@@ -7,8 +7,8 @@ use std::path::Path;
 use anyhow::Context;
 
 use crate::config::ConfigError;
-use crate::exit_codes::ExitCode;
-use crate::host::slurm::{ScriptOptions, script};
+use crate::process::exit_codes::ExitCode;
+use crate::process::slurm::{ScriptOptions, script};
 use crate::shared_folder::root::Root;
 
 /// Options of `slurm-script`.

@@ -11,8 +11,8 @@ use serde::Serialize;
 
 use crate::commands::write_permissions;
 use crate::config::{Config, ConfigOverrides};
-use crate::exit_codes::ExitCode;
-use crate::host::slurm::describe_job;
+use crate::process::exit_codes::ExitCode;
+use crate::process::slurm::describe_job;
 use crate::queue::estimate::estimate;
 use crate::queue::plan::{PlannedTask, Verdict, plan};
 use crate::records::speeds::Estimate;
@@ -236,7 +236,7 @@ pub fn run(opts: &StatusOptions<'_>, out: &mut dyn Write) -> anyhow::Result<Exit
     let status = status(&root, &config)?;
     if opts.json {
         let json = serde_json::to_string_pretty(&status)?;
-        writeln!(out, "{}", crate::text::json_safe(&json))?;
+        writeln!(out, "{}", crate::process::text::json_safe(&json))?;
     } else {
         write_human(&status, out)?;
     }
@@ -255,11 +255,11 @@ fn write_human(s: &Status, out: &mut dyn Write) -> std::io::Result<()> {
             writeln!(
                 out,
                 "Last run: started {}, {how} after {took} (exit code {}).",
-                crate::text::escape(&r.started),
+                crate::process::text::escape(&r.started),
                 r.exit_code
             )?;
             if let Some(error) = &r.error {
-                writeln!(out, "  why: {}", crate::text::escape(error))?;
+                writeln!(out, "  why: {}", crate::process::text::escape(error))?;
             }
             let t = &r.tasks;
             writeln!(
@@ -280,34 +280,36 @@ fn write_human(s: &Status, out: &mut dyn Write) -> std::io::Result<()> {
                 writeln!(
                     out,
                     "  failed: {} ({}): {}",
-                    crate::text::escape(&f.task),
-                    crate::text::escape(&f.kind),
-                    crate::text::escape(&f.message)
+                    crate::process::text::escape(&f.task),
+                    crate::process::text::escape(&f.kind),
+                    crate::process::text::escape(&f.message)
                 )?;
             }
             for i in &r.invalid {
                 writeln!(
                     out,
                     "  invalid: {}: {}",
-                    crate::text::escape(&i.task),
-                    crate::text::escape(i.problems.first().map_or("", String::as_str))
+                    crate::process::text::escape(&i.task),
+                    crate::process::text::escape(i.problems.first().map_or("", String::as_str))
                 )?;
             }
             if let Some(why) = &r.budget_reached {
-                writeln!(out, "  stopped: {}", crate::text::escape(why))?;
+                writeln!(out, "  stopped: {}", crate::process::text::escape(why))?;
             }
             if let (Some(array), false) = (&r.slurm_array_job_id, s.last_array.is_empty()) {
                 writeln!(
                     out,
                     "  it was an element of Slurm array job {}:",
-                    crate::text::escape(array)
+                    crate::process::text::escape(array)
                 )?;
                 for e in &s.last_array {
                     writeln!(
                         out,
                         "    element {} on {}: {}, {} image(s), exit code {}",
-                        crate::text::escape(e.slurm_array_task_id.as_deref().unwrap_or("?")),
-                        crate::text::escape(&e.host),
+                        crate::process::text::escape(
+                            e.slurm_array_task_id.as_deref().unwrap_or("?")
+                        ),
+                        crate::process::text::escape(&e.host),
                         outcome_words(&e.outcome),
                         e.images,
                         e.exit_code
@@ -326,13 +328,17 @@ fn write_human(s: &Status, out: &mut dyn Write) -> std::io::Result<()> {
         writeln!(
             out,
             "  {:<16} {} task(s), {} image(s)",
-            crate::text::escape(&m.member),
+            crate::process::text::escape(&m.member),
             m.tasks,
             m.images
         )?;
     }
     if !q.invalid.is_empty() {
-        let names: Vec<String> = q.invalid.iter().map(|t| crate::text::escape(t)).collect();
+        let names: Vec<String> = q
+            .invalid
+            .iter()
+            .map(|t| crate::process::text::escape(t))
+            .collect();
         writeln!(
             out,
             "  {} invalid task(s) wait for a fix: {}",
@@ -341,15 +347,15 @@ fn write_human(s: &Status, out: &mut dyn Write) -> std::io::Result<()> {
         )?;
     }
     for line in &q.not_run {
-        writeln!(out, "  {}", crate::text::escape(line))?;
+        writeln!(out, "  {}", crate::process::text::escape(line))?;
     }
     match &s.estimate {
         Some(e) if q.images > 0 => writeln!(
             out,
             "Tonight: {} on {} (model set {}), from the speeds of earlier runs{}.",
             e.text,
-            crate::text::escape(&e.device),
-            crate::text::escape(&e.model_set),
+            crate::process::text::escape(&e.device),
+            crate::process::text::escape(&e.model_set),
             if e.images_scaled > 0 {
                 format!(
                     "; {} image(s) of sizes never made, scaled by pixels",
@@ -388,7 +394,7 @@ fn write_claims(c: &ClaimsNow, out: &mut dyn Write) -> std::io::Result<()> {
         c.lease_seconds
             .map(|s| format!(", leases of {s} s"))
             .unwrap_or_default(),
-        crate::text::escape(&c.reason)
+        crate::process::text::escape(&c.reason)
     )?;
     for h in &c.held {
         let slurm = h
@@ -400,7 +406,7 @@ fn write_claims(c: &ClaimsNow, out: &mut dyn Write) -> std::io::Result<()> {
                     h.slurm_array_job_id.as_deref(),
                     h.slurm_array_task_id.as_deref(),
                 );
-                format!(", {}", crate::text::escape(&job))
+                format!(", {}", crate::process::text::escape(&job))
             })
             .unwrap_or_default();
         let state = match h.lease_expires_in {
@@ -414,8 +420,8 @@ fn write_claims(c: &ClaimsNow, out: &mut dyn Write) -> std::io::Result<()> {
         writeln!(
             out,
             "  working now: {} (host {}, process {}{slurm}, {}{state})",
-            crate::text::escape(&h.task),
-            crate::text::escape(&h.host),
+            crate::process::text::escape(&h.task),
+            crate::process::text::escape(&h.host),
             h.pid,
             h.claim
         )?;

@@ -6,13 +6,13 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use crate::config::{Config, ConfigOverrides};
-use crate::exit_codes::ExitCode;
+use crate::process::exit_codes::ExitCode;
+use crate::process::text::escape;
 use crate::queue::discover::{ReadProblem, SkipReason, read_task_file, skip_reason};
 use crate::shared_folder::files::{OUTPUT_DIR, TASKS_DIR};
 use crate::shared_folder::root::{Root, RootError};
 use crate::task::validate::{FolderCache, TaskContext, check_bytes};
 use crate::task::{Problems, TaskError, TaskKind};
-use crate::text::escape;
 
 /// Options of `validate`.
 #[derive(Debug, Clone)]

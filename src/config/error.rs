@@ -62,6 +62,6 @@ fn unknown_key_hint(message: &str) -> Option<String> {
     let start = message.find("unknown field `")? + "unknown field `".len();
     let (key, rest) = message[start..].split_once('`')?;
     let known: Vec<&str> = rest.split('`').skip(1).step_by(2).collect();
-    let best = crate::text::nearest(key, &known)?;
+    let best = crate::process::text::nearest(key, &known)?;
     Some(format!("\ndid you mean `{best}`?"))
 }

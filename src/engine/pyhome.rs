@@ -14,7 +14,7 @@
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 
-use crate::host::access::{first_denied, may_enter, this_account};
+use crate::process::access::{first_denied, may_enter, this_account};
 
 /// The `major.minor` of the Python runvqgan is built against.
 pub const BUILT_VERSION: &str = env!("RUNVQGAN_PYTHON_VERSION");
@@ -112,7 +112,7 @@ const READABLE_PYTHON_FIX: &str = "rebuild runvqgan with a Python every account 
 /// (a virtual environment or a prefix; `env_source` says who chose it), and checks that
 /// the environment has the site-packages of the Python runvqgan is built against.
 pub fn locate(env_dir: &Path, env_source: &str) -> Result<PythonHome, PythonEnvError> {
-    let test_home = crate::host::testhook::python_home();
+    let test_home = crate::process::testhook::python_home();
     let built_home = test_home.as_deref().or(BUILT_HOME);
     locate_with(built_home, BUILT_VERSION, env_dir, env_source, &may_enter)
 }

@@ -127,8 +127,8 @@ pub(crate) fn check_owners(dir: &Dir) -> Result<(), String> {
     if st.st_uid != me {
         return Err(format!(
             "belongs to {}, not to {}",
-            crate::host::user_name(st.st_uid),
-            crate::host::user_name(me)
+            crate::process::user_name(st.st_uid),
+            crate::process::user_name(me)
         ));
     }
     if st.st_mode & 0o022 != 0 {

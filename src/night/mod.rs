@@ -29,12 +29,12 @@ use crate::config::{Config, ConfigError, EngineMode};
 use crate::engine::{GenerateError, Generated, ModelInfo, ProgressSink};
 use crate::night::budget::{Budget, Clock};
 use crate::outputs::lifecycle::Failure;
+use crate::process::text::timestamp;
 use crate::queue::plan::PlannedTask;
 use crate::records::events::{Event, Reporter};
 use crate::records::progress::Progress;
 use crate::shared_folder::files::error_file_path;
 use crate::shared_folder::root::Root;
-use crate::text::timestamp;
 
 pub use schedule::run;
 

@@ -8,14 +8,14 @@ use std::sync::Arc;
 use std::time::SystemTime;
 
 use crate::engine::{GenerateError, Generated, ProgressSink};
-use crate::host::testhook;
 use crate::night::budget::Budget;
 use crate::outputs::lifecycle::{self, Failure};
 use crate::outputs::naming;
+use crate::process::testhook;
+use crate::process::text::escape;
 use crate::queue::plan::{PlannedImage, PlannedTask, ReadyTask};
 use crate::records::events::Event;
 use crate::records::progress::ImageProgress;
-use crate::text::escape;
 
 use super::{Generator, Night, batch_size, record_result, report_failure};
 use crate::engine::failure::FailureKind;

@@ -9,10 +9,10 @@ use std::sync::atomic::Ordering;
 use anyhow::Context;
 
 use crate::engine::failure::FailureKind;
-use crate::exit_codes::ExitCode;
-use crate::host::slurm::SlurmJob;
-use crate::host::testhook;
 use crate::outputs::lifecycle;
+use crate::process::exit_codes::ExitCode;
+use crate::process::slurm::SlurmJob;
+use crate::process::testhook;
 use crate::queue::notes::{self, Claim};
 use crate::queue::plan::{PlannedTask, Verdict, plan};
 use crate::records::events::{Event, NoteState, Outcome, TaskCounts};

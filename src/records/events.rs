@@ -304,7 +304,7 @@ pub fn run_id(started: SystemTime, host: &str, pid: u32) -> String {
     let stamp = humantime::format_rfc3339_seconds(started)
         .to_string()
         .replace(['-', ':'], "");
-    format!("{stamp}-{}-{pid}", crate::host::file_safe(host))
+    format!("{stamp}-{}-{pid}", crate::process::file_safe(host))
 }
 
 /// One line of `events.jsonl`.

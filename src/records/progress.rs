@@ -2,7 +2,7 @@
 //! the night), plain log lines under cron, and the run log file in the root with one line
 //! per image for the owner to read in the morning.
 
-use crate::text::local_timestamp;
+use crate::process::text::local_timestamp;
 use std::fs::File;
 use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};

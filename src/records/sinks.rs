@@ -8,9 +8,9 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use crate::outputs::lifecycle::{self, Failure};
+use crate::process::text::{escape, timestamp};
 use crate::records::events::{Event, NoteState, Outcome, Sink, TaskCounts};
 use crate::records::progress::{Progress, RunLog};
-use crate::text::{escape, timestamp};
 
 /// The line the run log gets for `event` (without its timestamp), or `None`.
 pub fn log_line(event: &Event) -> Option<String> {
@@ -34,7 +34,7 @@ pub fn log_line(event: &Event) -> Option<String> {
                 .as_deref()
                 .map(|j| format!(
                     ", {}",
-                    crate::host::slurm::describe_job(
+                    crate::process::slurm::describe_job(
                         j,
                         slurm_array_job_id.as_deref(),
                         slurm_array_task_id.as_deref()

@@ -15,11 +15,11 @@ use std::time::SystemTime;
 
 use serde::{Deserialize, Serialize};
 
+use crate::process::text::escape;
 use crate::records::events::{Event, Sink};
 use crate::records::plausible;
 use crate::shared_folder::files::SPEEDS_NAME;
 use crate::shared_folder::files::{SPEEDS_FILE, STATE_DIR};
-use crate::text::escape;
 
 /// How much a new measurement counts against the stored one.
 const WEIGHT_OF_NEW: f64 = 0.5;

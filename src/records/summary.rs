@@ -12,12 +12,12 @@ use std::time::SystemTime;
 
 use serde::{Deserialize, Serialize};
 
-use crate::exit_codes::ExitCode;
+use crate::process::exit_codes::ExitCode;
+use crate::process::text::{escape, local_timestamp};
 use crate::records::events::{Event, Outcome, Sink, TaskCounts};
 use crate::records::finish::{ON_FINISH_TIMEOUT, prometheus_label, run_on_finish, write_metrics};
 use crate::records::plausible;
 use crate::shared_folder::files::{RUNS_DIR, RUNS_NAME};
-use crate::text::{escape, local_timestamp};
 
 /// A task that failed, and why.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -289,7 +289,7 @@ impl SummarySink {
                 error: None,
                 model_set: model_set.to_string(),
                 device: device.map(str::to_string),
-                host: crate::host::host_name(),
+                host: crate::process::host_name(),
                 slurm_job_id: None,
                 slurm_array_job_id: None,
                 slurm_array_task_id: None,

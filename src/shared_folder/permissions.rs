@@ -34,8 +34,8 @@ fn shown(meta: &std::fs::Metadata) -> String {
     format!(
         "mode {:04o}, {}:{}",
         meta.mode() & 0o7777,
-        crate::host::user_name(meta.uid()),
-        crate::host::group_name(meta.gid())
+        crate::process::user_name(meta.uid()),
+        crate::process::group_name(meta.gid())
     )
 }
 
@@ -53,7 +53,7 @@ fn can_write(path: &Path) -> bool {
 /// the top-level folders (members' own) and `more` (the folders of tasks and their outputs).
 pub fn check(root: &Path, gallery: Option<&str>, more: &[PathBuf]) -> Vec<Finding> {
     let mut out = Vec::new();
-    let me_name = crate::host::user_name(me());
+    let me_name = crate::process::user_name(me());
     let rel = |p: &Path| {
         p.strip_prefix(root)
             .ok()
@@ -89,8 +89,8 @@ pub fn check(root: &Path, gallery: Option<&str>, more: &[PathBuf]) -> Vec<Findin
         } else if meta.uid() != root_meta.uid() {
             Some(format!(
                 "{name} ({what}) belongs to {}, not to the shared folder's owner {} ({})",
-                crate::host::user_name(meta.uid()),
-                crate::host::user_name(root_meta.uid()),
+                crate::process::user_name(meta.uid()),
+                crate::process::user_name(root_meta.uid()),
                 shown(&meta)
             ))
         } else if meta.mode() & 0o022 != 0 {
@@ -139,7 +139,7 @@ pub fn check(root: &Path, gallery: Option<&str>, more: &[PathBuf]) -> Vec<Findin
         let Ok(meta) = std::fs::metadata(&folder) else {
             continue;
         };
-        let owner = crate::host::user_name(meta.uid());
+        let owner = crate::process::user_name(meta.uid());
         let p = folder.display();
         out.push(Finding {
             folder: rel(&folder),

@@ -117,8 +117,8 @@ impl StateDir {
         {
             return Err(StateError::Foreign {
                 path,
-                owner: crate::host::user_name(owner),
-                me: crate::host::user_name(me()),
+                owner: crate::process::user_name(owner),
+                me: crate::process::user_name(me()),
             });
         }
         open_owned(&root_fd, OsStr::new(STATE_DIR), path)
@@ -231,7 +231,7 @@ impl StateDir {
             };
             tracing::warn!(
                 "{}: the lock file was {stray}; removed it (not followed) and made a new one",
-                crate::text::escape(&self.path.join(name).display().to_string())
+                crate::process::text::escape(&self.path.join(name).display().to_string())
             );
             rustix::fs::unlinkat(self.dir.fd(), name, AtFlags::empty()).map_err(errno)?;
         }
@@ -276,8 +276,8 @@ fn open_owned(parent: &impl AsFd, name: &OsStr, path: PathBuf) -> Result<StateDi
     if st.st_uid != me() {
         return Err(StateError::Foreign {
             path,
-            owner: crate::host::user_name(st.st_uid),
-            me: crate::host::user_name(me()),
+            owner: crate::process::user_name(st.st_uid),
+            me: crate::process::user_name(me()),
         });
     }
     if made {

@@ -202,14 +202,14 @@ pub fn style_of(prompts: &str) -> Option<String> {
     (!style.is_empty()).then(|| style.to_string())
 }
 
-/// What is wrong with `text` when it holds a noncharacter ([`crate::text::is_noncharacter`],
+/// What is wrong with `text` when it holds a noncharacter ([`crate::process::text::is_noncharacter`],
 /// such as U+FFFE), and the fix: which one, and where. Pasted into the prompt, it would make
 /// the image's XMP metadata unreadable, and no keyboard types it: it came in unseen.
 fn noncharacter(text: &str) -> Option<String> {
     let (i, c) = text
         .chars()
         .enumerate()
-        .find(|(_, c)| crate::text::is_noncharacter(*c))?;
+        .find(|(_, c)| crate::process::text::is_noncharacter(*c))?;
     let (code, position) = (u32::from(c), i + 1);
     Some(format!(
         "holds U+{code:04X}, a code point that is not a character, which the image's \

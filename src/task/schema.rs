@@ -2,7 +2,7 @@
 //! types. Every single-valued field may be a scalar or a one-element list. Nothing about the
 //! values' meaning is checked here (see [`super::validate`]).
 
-use crate::text::nearest;
+use crate::process::text::nearest;
 use serde_json::{Map, Value};
 
 use super::{FIELDS, MAX_NESTING, MAX_TASK_BYTES, TaskError};

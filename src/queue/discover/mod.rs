@@ -236,7 +236,7 @@ impl Walk<'_> {
 
 /// A path for a log line, its control characters escaped (a member chose its name).
 fn shown(path: &Path) -> String {
-    crate::text::escape(&path.display().to_string())
+    crate::process::text::escape(&path.display().to_string())
 }
 
 /// Finds the task files of `root`, in processing order (see the module docs).

@@ -149,20 +149,20 @@ pub const LOCK_WAIT: std::time::Duration = std::time::Duration::from_secs(30 * 6
 /// Calls `attempt` with growing pauses (5 ms up to 1 s) until it gives `Some`, or until
 /// [`LOCK_WAIT`] (in debug builds `RUNVQGAN_TEST_LOCK_WAIT_SECONDS` when set) has passed;
 /// then the error is `TimedOut` with `who()`'s words on the holder. A stop (Ctrl-C, SIGTERM;
-/// [`crate::host::stop`]) ends the wait within a second with `Interrupted`.
+/// [`crate::process::stop`]) ends the wait within a second with `Interrupted`.
 pub fn wait_for<T>(
     what: &Path,
     mut attempt: impl FnMut() -> std::io::Result<Option<T>>,
     who: impl Fn() -> String,
 ) -> std::io::Result<T> {
-    let wait = crate::host::testhook::lock_wait(LOCK_WAIT);
+    let wait = crate::process::testhook::lock_wait(LOCK_WAIT);
     let start = std::time::Instant::now();
     let mut pause = std::time::Duration::from_millis(5);
     loop {
         if let Some(t) = attempt()? {
             return Ok(t);
         }
-        if crate::host::stop::requested() {
+        if crate::process::stop::requested() {
             return Err(std::io::Error::new(
                 std::io::ErrorKind::Interrupted,
                 format!(
@@ -219,8 +219,8 @@ fn lock_holder_words(file: &File) -> String {
         .map(|c| c.trim().to_string())
         .unwrap_or_else(|_| "?".into());
     let uid = std::fs::metadata(&proc).map(|m| m.uid()).ok();
-    let user = uid.map_or_else(|| "?".to_string(), crate::host::user_name);
-    crate::text::escape(&format!("process {pid} (program {program}, user {user})"))
+    let user = uid.map_or_else(|| "?".to_string(), crate::process::user_name);
+    crate::process::text::escape(&format!("process {pid} (program {program}, user {user})"))
 }
 
 #[cfg(test)]

@@ -66,7 +66,7 @@ impl DeviceLock {
         };
         let shown = device.unwrap_or("cuda (the default)").to_string();
         let state = StateDir::open(root)?;
-        let host = crate::host::file_safe(&crate::host::host_name());
+        let host = crate::process::file_safe(&crate::process::host_name());
         let name = format!("device-{host}-gpu{gpu}.lock");
         let path = state.path().join(&name);
         // Owner-only (0600) in the owner-only state folder: a member cannot open it, so
@@ -79,7 +79,7 @@ impl DeviceLock {
                 let _ = (&mut file).take(200).read_to_string(&mut holder);
                 return Ok(DeviceLock::Busy {
                     device: shown,
-                    holder: crate::text::escape(holder.trim()),
+                    holder: crate::process::text::escape(holder.trim()),
                 });
             }
             Err(TryLockError::Error(e)) => return Err(e),
@@ -90,7 +90,7 @@ impl DeviceLock {
             file,
             "process {} since {}",
             std::process::id(),
-            crate::text::timestamp(SystemTime::now())
+            crate::process::text::timestamp(SystemTime::now())
         )?;
         Ok(DeviceLock::Held(HeldLock { _file: file, path }))
     }
@@ -344,7 +344,7 @@ mod tests {
         use std::os::unix::fs::PermissionsExt;
         let root = tempfile::tempdir().unwrap();
         let state = StateDir::open(root.path()).unwrap();
-        let host = crate::host::file_safe(&crate::host::host_name());
+        let host = crate::process::file_safe(&crate::process::host_name());
         let planted = state.path().join(format!("device-{host}-gpu0.lock"));
         std::fs::write(&planted, "pid 1 on gpu-node-7").unwrap();
         std::fs::set_permissions(&planted, std::fs::Permissions::from_mode(0o666)).unwrap();

@@ -117,7 +117,7 @@ impl Lease {
             path,
             || Lease::try_acquire(path, holder, ttl),
             || match read_at(path, ttl) {
-                Ok(r) if !r.host.is_empty() => crate::text::escape(&format!(
+                Ok(r) if !r.host.is_empty() => crate::process::text::escape(&format!(
                     "host {}, process {} (its lease file says)",
                     r.host, r.pid
                 )),

@@ -18,8 +18,8 @@ use rustix::io::Errno;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use crate::host::host_name;
-use crate::host::slurm::SlurmJob;
+use crate::process::host_name;
+use crate::process::slurm::SlurmJob;
 use crate::shared_folder::confined::{self, Dir, Place};
 
 /// The most bytes of a lease file that are read (a member could put anything there).

@@ -1,10 +1,16 @@
-//! The machine and job this process runs on: its host name, its Slurm job ([`slurm`]), what
-//! this account may reach ([`access`]) and the fault hooks of the tests ([`testhook`]).
+//! This process and the system around it, the leaf that every other module may use: who
+//! and where it runs (the account and its names, the host name, the Slurm job
+//! ([`slurm`]), what this account may reach ([`access`])), how it stops ([`stop`]: the
+//! signals; [`exit_codes`]: what cron and scripts read), how it speaks ([`text`]:
+//! member-chosen text escaped, time stamps, the nearest known name), and the fault hooks of
+//! the tests ([`testhook`]).
 
 pub mod access;
+pub mod exit_codes;
 pub mod slurm;
 pub mod stop;
 pub mod testhook;
+pub mod text;
 
 /// This machine's host name (`gethostname(2)`; a UTS namespace has its own).
 pub fn host_name() -> String {
