@@ -293,3 +293,62 @@ fn a_night_while_a_member_swaps_their_folder_for_a_link_in_a_loop_reaches_nothin
     );
     assert!(!s.exists("output/secret_1.png") && !s.exists("alice/secret_1.png"));
 }
+
+/// Finding 9: any member could block any task on a local disk by holding `flock -s` on its
+/// claim file beside the task ("another runvqgan process is working on it", every night, no
+/// error file). Claims now live in the owner's state folder, 0600: the member cannot open
+/// the claim, and a lock they hold where it used to be stops nothing.
+#[test]
+fn f9_a_member_cannot_hold_a_tasks_claim() {
+    let ids = member();
+    let s = Shared::new();
+    s.write("runvqgan.toml", tiny_models_toml());
+    s.write(
+        "tasks/dog.txt",
+        r#"{"text": "dog", "out_file": "dog", "iterations": 2, "resolution": [32, 32]}"#,
+    );
+    let root = s.root();
+    // The claim as the owner's runs make it.
+    let canonical = root.canonicalize().unwrap();
+    drop(
+        runvqgan::shared_folder::locks::claim::TaskClaim::try_claim(&canonical, "tasks/dog.txt")
+            .unwrap()
+            .unwrap(),
+    );
+    let claim = runvqgan::shared_folder::files::claim_path(&canonical, "tasks/dog.txt");
+    assert!(claim.exists());
+    let try_claim = Command::new("flock")
+        .args(["--shared", "--nonblock"])
+        .arg(&claim)
+        .arg("true")
+        .uid(ids.0)
+        .gid(ids.1)
+        .output()
+        .unwrap();
+    assert!(
+        !try_claim.status.success(),
+        "the member could lock the claim"
+    );
+    // Where the claim used to be: the member holds a lock for ever.
+    let old = root.join("tasks/.dog.txt.runvqgan-claim");
+    std::fs::write(&old, "").unwrap();
+    give_to(&old, ids);
+    let mut holder = Command::new("flock")
+        .args(["--shared", "--close"])
+        .arg(&old)
+        .args(["sleep", "600"])
+        .uid(ids.0)
+        .gid(ids.1)
+        .spawn()
+        .unwrap();
+    let out = Command::new(bin())
+        .args(["run", "--root", "."])
+        .current_dir(&root)
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    let _ = holder.kill();
+    let _ = holder.wait();
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert!(s.exists("tasks/dog.txt.done") && s.exists("output/dog_1.png"));
+}
