@@ -154,9 +154,9 @@ check_end_state() {
     if ls "$root"/tasks/*.txt >/dev/null 2>&1; then
         ls -la "$root/tasks"; fail "a task was not marked done"
     fi
-    left=$(find "$root" -name '*.runvqgan-pending' -o -name '*.runvqgan-lease' \
-        -o -name '*.runvqgan-claim' -o -name '*.tmp' -o -name '*takeover*' \
-        -o -name '*_ERROR.txt')
+    # Claims and leases live in the owner's state folder (.runvqgan/claims, .runvqgan/leases).
+    left=$(find "$root" -name '*.runvqgan-pending' -o -name '*.claim' -o -name '*.lease' \
+        -o -name '*.tmp' -o -name '*takeover*' -o -name '*_ERROR.txt')
     [ -z "$left" ] || fail "left behind: $left"
 }
 

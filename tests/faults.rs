@@ -488,7 +488,7 @@ fn killed_between_a_batchs_pngs_and_their_sidecars_the_next_run_completes_the_sa
     assert_eq!(
         all_files(&root)
             .iter()
-            .filter(|f| f.contains("runvqgan-pending") || f.contains("runvqgan-claim"))
+            .filter(|f| f.contains("runvqgan-pending") || f.ends_with(".claim"))
             .count(),
         0,
         "the bookkeeping is cleaned up when the task is done"

@@ -223,7 +223,7 @@ pub enum TaskError {
     },
     /// A task file name too long for the files runvqgan keeps beside it.
     #[error(
-        "the file name is {bytes} bytes long, but runvqgan keeps files named after it beside it (such as .NAME.runvqgan-claim) and file names end at 255 bytes, so a task file name may be at most {max} bytes; rename it to something shorter, e.g. task_dog.txt."
+        "the file name is {bytes} bytes long, but runvqgan keeps files named after it beside it (such as NAME_WARNINGS.txt and NAME.txt.done) and file names end at 255 bytes, so a task file name may be at most {max} bytes; rename it to something shorter, e.g. task_dog.txt."
     )]
     FileNameTooLong {
         /// The name's length in bytes (UTF-8).

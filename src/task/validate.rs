@@ -16,8 +16,9 @@ use super::{RawTask, TaskError, TaskKind, raw, schema};
 /// The most styles one task may list (each style is a series of up to `max_each` images).
 pub const MAX_STYLES: usize = 100;
 
-/// The longest task file name, in bytes: file names end at 255 bytes, and the claim file
-/// `.NAME.runvqgan-claim` beside the task is 16 bytes longer than the task's name.
+/// The longest task file name, in bytes: file names end at 255 bytes, and runvqgan's files
+/// beside a task (`NAME_WARNINGS.txt`, the `.N.done` renames) need room after the name
+/// (kept from when a claim file, 16 bytes longer than the name, also lay beside the task).
 pub const MAX_TASK_NAME_BYTES: usize = 255 - 16;
 
 /// The longest `out_file`, in bytes: the longest name made from it is the pending marker's

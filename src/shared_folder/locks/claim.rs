@@ -2,23 +2,21 @@
 //! task is worked on by one process at a time, and output numbers are handed out one
 //! process at a time.
 //!
-//! - A **task claim** is an exclusive OS file lock (`flock`) on a hidden file beside the task,
-//!   `.<name>.runvqgan-claim`. The operating system releases it when the process ends, however
-//!   it ends, so a claim held by a process that died (kill -9, power cut) is free for the next
-//!   run. The claim file is removed when the task is done.
-//! - The **names lock** is an exclusive lock on `<root>/.runvqgan.lock` ([`FolderLock`]), held for the few
-//!   milliseconds in which a process lists an output folder and reserves numbers in it (see
-//!   [`crate::outputs::naming`]), so two processes never choose the same output name.
+//! - A **task claim** is an exclusive OS file lock (`flock`) on the task's claim file in the
+//!   owner's state folder, `.runvqgan/claims/<key>.claim` (mode 0600: members cannot open
+//!   it, so cannot hold it). The operating system releases it when the process ends,
+//!   however it ends, so a claim held by a process that died (kill -9, power cut) is free for
+//!   the next run. The claim file is removed when the task is done.
+//! - The **names lock** is an exclusive lock on `.runvqgan/names.lock` ([`FolderLock`]), held
+//!   for the few milliseconds in which a run lists an output folder and reserves numbers in
+//!   it (see [`crate::outputs::naming`]), so two runs never choose the same output name.
 //!
 //! Removing a lock file that another process may have opened is a race (it would lock the
 //! removed file while a third process locks a new one); [`TaskClaim::try_claim`] therefore
 //! checks after locking that the path still names the file it locked, and tries again if not.
 //!
-//! Claim files sit in folders members write, so a claim may be anything: it is opened
-//! beneath the root's handle, never through a link and never blocking ([`crate::shared_folder::confined`]).
-//! A link, fifo or socket in its place is removed (removing a link never touches what it
-//! points to) and a real claim made; a folder in its place is an error that the run reports
-//! in the task's `_ERROR.txt`.
+//! Claim files are opened through [`crate::shared_folder::state::StateDir::lock_file`]:
+//! never through a link, never blocking; anything else in a claim's place is replaced.
 
 use std::fs::{File, TryLockError};
 use std::os::unix::fs::MetadataExt;
