@@ -353,6 +353,14 @@ fn a_lab_of_accounts_works_and_members_cannot_touch_the_owners_state() {
         shown.contains(&format!("chmod 2775 {}", p("anna"))),
         "{shown}"
     );
+    // The night's log names it too, with the fix.
+    let out = run(&mut as_user(owner, &bin, &["run", "--root", root_s]));
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let log = std::fs::read_to_string(root.join("runvqgan.log")).unwrap();
+    assert!(
+        log.contains("permissions: anna: rvq-owner cannot write this folder"),
+        "{log}"
+    );
     // A member sees the queue too (status trusts the owner's configuration for reading).
     let out = run(&mut as_user(bob, &bin, &["status", "--root", root_s]));
     assert!(out.status.success(), "bob's status: {}", text(&out));
