@@ -95,6 +95,8 @@ fn a_second_run_on_a_busy_gpu_exits_at_once_and_touches_no_task() {
     let out = shared
         .cmd()
         .args(["run", "--device", "cuda:0", "--root"])
+        // As on a machine with a GPU (the CUDA preflight would stop the run first here).
+        .env("RUNVQGAN_TEST_GPU", "1")
         .arg(shared.root())
         .timeout(Duration::from_secs(60))
         .output()
@@ -126,6 +128,7 @@ fn a_second_run_on_a_busy_gpu_exits_at_once_and_touches_no_task() {
         .cmd()
         .args(["run", "--device", "cuda:1", "--root"])
         .arg(shared.root())
+        .env("RUNVQGAN_TEST_GPU", "1")
         .timeout(Duration::from_secs(60))
         .output()
         .unwrap();
@@ -245,7 +248,18 @@ fn init_makes_a_shared_folder_that_the_next_run_works_in_and_refuses_an_existing
 /// (`2026-11-29T23:00:01+01:00 `); what follows it.
 fn last_log_line(root: &Path) -> String {
     let log = log_text(root);
-    let last = log.lines().last().unwrap_or_default().to_string();
+    // The last entry: its other lines (an error's, a traceback's) follow it indented, and
+    // belong to it.
+    let lines: Vec<&str> = log.lines().collect();
+    let start = lines
+        .iter()
+        .rposition(|l| !l.starts_with("    | "))
+        .unwrap_or_default();
+    let last = lines.get(start).copied().unwrap_or_default().to_string();
+    let more: Vec<&str> = lines[start + 1..]
+        .iter()
+        .map(|l| l.trim_start_matches("    | "))
+        .collect();
     let (stamp, rest) = last.split_once(' ').unwrap_or_default();
     let b = stamp.as_bytes();
     assert!(
@@ -256,7 +270,10 @@ fn last_log_line(root: &Path) -> String {
             && stamp[..4].parse::<u32>().is_ok(),
         "not a local time with offset: {last}"
     );
-    rest.to_string()
+    std::iter::once(rest)
+        .chain(more)
+        .collect::<Vec<_>>()
+        .join("\n")
 }
 
 /// The one run summary in `.runvqgan/runs/`.

@@ -181,6 +181,11 @@ fn settings(
     let config = Config::load(root.path(), &opts.overrides)?;
     // The owner's state is the owner's, or the night does not start (exit 2, with the fix).
     StateDir::open(root.path())?;
+    device::preflight(config.device.as_deref()).map_err(|problem| ConfigError::Value {
+        path: "--device (or device in runvqgan.toml)".into(),
+        key: "device".into(),
+        problem,
+    })?;
     night::check_delay(&config)?;
     let until = opts
         .until

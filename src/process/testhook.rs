@@ -122,3 +122,16 @@ pub fn python_home() -> Option<String> {
     }
     None
 }
+
+/// In debug builds, `RUNVQGAN_TEST_GPU`: `0` makes the machine count as having no GPU, `1`
+/// as having one, so that the tests of the CUDA preflight and of the GPU lock hold on any
+/// machine. `None` (and always in release builds): look at the machine.
+pub fn gpu() -> Option<bool> {
+    #[cfg(debug_assertions)]
+    match std::env::var("RUNVQGAN_TEST_GPU").as_deref() {
+        Ok("0") => return Some(false),
+        Ok("1") => return Some(true),
+        _ => {}
+    }
+    None
+}

@@ -231,7 +231,17 @@ pub fn log_line(event: &Event) -> Option<String> {
             }
             s
         }
-        Event::RunFailed { error, .. } => format!("run failed: {error}"),
+        Event::RunFailed { error, .. } => {
+            // A Python traceback keeps its lines, indented under the entry, one escaped line
+            // each: none of them can start a line that looks like an entry.
+            let mut lines = error.lines();
+            let mut line = escape(&format!("run failed: {}", lines.next().unwrap_or_default()));
+            for more in lines {
+                line.push_str("\n    | ");
+                line.push_str(&escape(more));
+            }
+            return Some(line);
+        }
         Event::GalleryBuilt {
             dir,
             images,

@@ -169,10 +169,27 @@ fn physical_gpu(device: Option<&str>, env: &GpuEnv) -> Option<String> {
     (!name.is_empty()).then_some(name)
 }
 
-/// Whether the NVIDIA driver shows a GPU.
+/// Whether the NVIDIA driver (or AMD's ROCm, which torch also calls CUDA) shows a GPU.
 fn gpu_present() -> bool {
-    Path::new("/dev/nvidia0").exists()
-        || std::fs::read_dir("/proc/driver/nvidia/gpus").is_ok_and(|mut d| d.next().is_some())
+    crate::process::testhook::gpu().unwrap_or_else(|| {
+        Path::new("/dev/nvidia0").exists()
+            || Path::new("/dev/kfd").exists()
+            || std::fs::read_dir("/proc/driver/nvidia/gpus").is_ok_and(|mut d| d.next().is_some())
+    })
+}
+
+/// Before a run claims anything: a CUDA device asked for (`--device cuda…`, or `device` in
+/// runvqgan.toml) on a machine whose driver shows none is refused at once, in one plain
+/// sentence with the fix, rather than after the first claim when the engine fails to start.
+pub fn preflight(device: Option<&str>) -> Result<(), String> {
+    match device {
+        Some(d) if d.starts_with("cuda") && !gpu_present() => Err(format!(
+            "names the CUDA device {d}, but this machine shows none (no /dev/nvidia0, \
+             /dev/kfd or /proc/driver/nvidia/gpus: no GPU, or its driver is not loaded); run \
+             with --device cpu, or check the driver with nvidia-smi"
+        )),
+        _ => Ok(()),
+    }
 }
 
 #[cfg(test)]
