@@ -1,8 +1,9 @@
 //! Whether the shared folder is set up as the permission model says (docs/permissions.md),
 //! seen by the account that runs the command (the owner's, for the night): a folder the
 //! owner must write but cannot (a member's `mkdir` under umask 022 on a file system
-//! without the default ACL), the owner's state or gallery that another account owns or can
-//! write, a root without the sticky bit. Each finding names the folder, what follows from
+//! without the default ACL), a shared folder without the default ACL that prevents that,
+//! the owner's state or gallery that another account owns or can write, a root without the
+//! sticky bit. Each finding names the folder, what follows from
 //! it, and the command that fixes it; `status`, `check` and the night's log show them.
 //! Looking changes nothing.
 
@@ -11,7 +12,7 @@ use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
-use crate::shared_folder::files::{GALLERY_DIR, STATE_DIR};
+use crate::shared_folder::files::{GALLERY_DIR, OUTPUT_DIR, STATE_DIR, TASKS_DIR};
 
 /// One thing that is not as the permission model says.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -75,6 +76,39 @@ pub fn check(root: &Path, gallery: Option<&str>, more: &[PathBuf]) -> Vec<Findin
             ),
             fix: format!("chmod +t {}", root.display()),
         });
+    }
+    // A shared folder members write (the root, tasks/, output/) keeps what they make in it
+    // writable by the owner only with a default ACL (init sets it): without one, a member's
+    // `mkdir` under umask 022 makes a folder the night cannot write.
+    for folder in [
+        root.to_path_buf(),
+        root.join(TASKS_DIR),
+        root.join(OUTPUT_DIR),
+    ] {
+        let Ok(meta) = std::fs::metadata(&folder) else {
+            continue;
+        };
+        let Ok(handle) = std::fs::File::open(&folder) else {
+            continue;
+        };
+        if meta.mode() & 0o022 != 0
+            && !crate::shared_folder::acl::default_lets_owner_write(&handle, root_meta.uid())
+        {
+            let owner = crate::process::user_name(root_meta.uid());
+            out.push(Finding {
+                folder: rel(&folder),
+                problem: format!(
+                    "members write here but it has no default ACL for {owner} ({}): a folder \
+                     a member makes with mkdir under umask 022 is not writable by the night",
+                    shown(&meta)
+                ),
+                fix: format!(
+                    "sudo setfacl -d -m u:{owner}:rwx,g::rwx {p} (the acl package), or members \
+                     make their folders with `mkdir -m 2775`",
+                    p = folder.display()
+                ),
+            });
+        }
     }
     for (name, what) in [
         (STATE_DIR, "the owner's state (records and locks)"),
@@ -155,4 +189,41 @@ pub fn check(root: &Path, gallery: Option<&str>, more: &[PathBuf]) -> Vec<Findin
         });
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::PermissionsExt;
+
+    #[test]
+    fn a_group_writable_shared_folder_without_the_default_acl_is_named_with_its_fix() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().canonicalize().unwrap();
+        for sub in [TASKS_DIR, OUTPUT_DIR] {
+            std::fs::create_dir(root.join(sub)).unwrap();
+        }
+        for folder in [root.clone(), root.join(TASKS_DIR), root.join(OUTPUT_DIR)] {
+            std::fs::set_permissions(&folder, std::fs::Permissions::from_mode(0o3775)).unwrap();
+        }
+        let found = check(&root, None, &[]);
+        let acl: Vec<&Finding> = found
+            .iter()
+            .filter(|f| f.problem.contains("no default ACL"))
+            .collect();
+        assert_eq!(acl.len(), 3, "{found:#?}");
+        assert!(acl[0].fix.contains("setfacl -d -m u:"), "{:?}", acl[0]);
+
+        // SAFETY: geteuid has no preconditions and cannot fail.
+        let me = unsafe { libc::geteuid() };
+        for folder in [root.clone(), root.join(TASKS_DIR), root.join(OUTPUT_DIR)] {
+            let fd = std::fs::File::open(&folder).unwrap();
+            crate::shared_folder::acl::set_shared_default(&fd, me).unwrap();
+        }
+        let found = check(&root, None, &[]);
+        assert!(
+            found.iter().all(|f| !f.problem.contains("no default ACL")),
+            "{found:#?}"
+        );
+    }
 }
