@@ -15,7 +15,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{Shared, give_to, member, tiny_models_toml};
+use common::{Shared, give_to, member, member_can_lock, member_holds_lock, tiny_models_toml};
 
 /// A tiny image: two iterations at 32 x 32 pixels.
 const TINY: &str = r#""iterations": 2, "resolution": [32, 32]"#;
@@ -750,26 +750,11 @@ fn d13_a_member_cannot_hold_the_names_lock_and_the_old_lock_file_stops_nothing()
     let old = root.join(".runvqgan.lock");
     std::fs::write(&old, "").unwrap();
     std::fs::set_permissions(&old, std::fs::Permissions::from_mode(0o644)).unwrap();
-    let try_names = Command::new("flock")
-        .args(["--shared", "--nonblock"])
-        .arg(root.join(".runvqgan/names.lock"))
-        .arg("true")
-        .uid(ids.0)
-        .gid(ids.1)
-        .output()
-        .unwrap();
     assert!(
-        !try_names.status.success(),
+        !member_can_lock(ids, &root.join(".runvqgan/names.lock")),
         "the member could open and lock the names lock"
     );
-    let mut holder = Command::new("flock")
-        .args(["--shared", "--close"])
-        .arg(&old)
-        .args(["sleep", "600"])
-        .uid(ids.0)
-        .gid(ids.1)
-        .spawn()
-        .unwrap();
+    let mut holder = member_holds_lock(ids, &old);
     let out = finish(cmd(&s, &["run", "--root", "."]), 600);
     let _ = holder.kill();
     let _ = holder.wait();

@@ -10,7 +10,7 @@ use std::os::unix::process::CommandExt;
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{Shared, give_to, member, tiny_models_toml};
+use common::{Shared, give_to, member, member_can_lock, member_holds_lock, tiny_models_toml};
 
 fn bin() -> std::path::PathBuf {
     assert_cmd::cargo::cargo_bin("runvqgan")
@@ -317,30 +317,15 @@ fn f9_a_member_cannot_hold_a_tasks_claim() {
     );
     let claim = runvqgan::shared_folder::files::claim_path(&canonical, "tasks/dog.txt");
     assert!(claim.exists());
-    let try_claim = Command::new("flock")
-        .args(["--shared", "--nonblock"])
-        .arg(&claim)
-        .arg("true")
-        .uid(ids.0)
-        .gid(ids.1)
-        .output()
-        .unwrap();
     assert!(
-        !try_claim.status.success(),
+        !member_can_lock(ids, &claim),
         "the member could lock the claim"
     );
     // Where the claim used to be: the member holds a lock for ever.
     let old = root.join("tasks/.dog.txt.runvqgan-claim");
     std::fs::write(&old, "").unwrap();
     give_to(&old, ids);
-    let mut holder = Command::new("flock")
-        .args(["--shared", "--close"])
-        .arg(&old)
-        .args(["sleep", "600"])
-        .uid(ids.0)
-        .gid(ids.1)
-        .spawn()
-        .unwrap();
+    let mut holder = member_holds_lock(ids, &old);
     let out = Command::new(bin())
         .args(["run", "--root", "."])
         .current_dir(&root)

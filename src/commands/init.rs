@@ -149,9 +149,12 @@ pub fn run(opts: &InitOptions<'_>, out: &mut dyn Write) -> anyhow::Result<ExitCo
     // The owner's own folders, made before the default ACLs so that nothing is inherited.
     let canonical = dir.canonicalize()?;
     crate::shared_folder::state::StateDir::open(&canonical)?;
-    make_owner_dir(&dir.join(GALLERY_DIR))?;
-    // SAFETY: geteuid has no preconditions and cannot fail.
-    let owner = unsafe { libc::geteuid() };
+    crate::shared_folder::state::make_owner_folder(
+        &std::fs::File::open(&canonical)?,
+        std::ffi::OsStr::new(GALLERY_DIR),
+    )
+    .map_err(|e| anyhow::anyhow!("cannot make {}: {e}", dir.join(GALLERY_DIR).display()))?;
+    let owner = crate::process::euid();
     let mut acls = AclOutcome::Set;
     for folder in &shared {
         let fd = std::fs::File::open(folder)?;
@@ -243,19 +246,6 @@ fn make_shared_dir(path: &Path, create: bool, gid: Option<u32>) -> anyhow::Resul
         })?;
     }
     std::fs::set_permissions(path, std::fs::Permissions::from_mode(SHARED_DIR_MODE)).map_err(cannot)
-}
-
-/// Makes a folder of the owner's alone (0755 whatever the umask, no inherited ACL).
-fn make_owner_dir(path: &Path) -> anyhow::Result<()> {
-    let cannot = |e: std::io::Error| anyhow::anyhow!("cannot make {}: {e}", path.display());
-    std::fs::DirBuilder::new()
-        .mode(0o755)
-        .create(path)
-        .map_err(cannot)?;
-    let fd = std::fs::File::open(path).map_err(cannot)?;
-    crate::shared_folder::state::drop_inherited_acls(&fd);
-    fd.set_permissions(std::fs::Permissions::from_mode(0o755))
-        .map_err(cannot)
 }
 
 /// The id of the group `name` (from the system's group database).

@@ -129,8 +129,7 @@ fn read(path: &Path, strict: Option<Option<u32>>) -> Result<Option<String>, Conf
 /// Refuses a configuration in the shared folder that someone other than the running user
 /// (or root) owns or could change.
 fn check_owner(path: &Path, owner: u32, mode: u32, also: Option<u32>) -> Result<(), ConfigError> {
-    // SAFETY: geteuid has no preconditions and cannot fail.
-    let me = unsafe { libc::geteuid() };
+    let me = crate::process::euid();
     if owner != me && owner != 0 && Some(owner) != also {
         return Err(refuse(
             path,

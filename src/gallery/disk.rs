@@ -8,6 +8,7 @@ use std::path::{Component, Path, PathBuf};
 
 use crate::shared_folder::confined::nofollow::is_not_a_folder;
 use crate::shared_folder::confined::{Dir, Place, describe};
+use crate::shared_folder::state::make_owner_folder;
 
 use thiserror::Error;
 
@@ -83,7 +84,8 @@ pub(crate) fn open_folders(base: &Dir, base_path: &Path, rel: &Path) -> std::io:
         path.push(name);
         let parent = dir.as_ref().unwrap_or(base);
         if Some(name) == last {
-            make_owner_folder(parent, name).map_err(|e| {
+            // The gallery's own folders are the owner's alone.
+            make_owner_folder(&parent.fd(), name).map_err(|e| {
                 std::io::Error::new(e.kind(), format!("{}: {}", path.display(), describe(&e)))
             })?;
         }
@@ -104,26 +106,11 @@ pub(crate) fn open_folders(base: &Dir, base_path: &Path, rel: &Path) -> std::io:
     })
 }
 
-/// Makes the gallery's own folder `name` in `parent` when it is missing: the owner's alone
-/// (0755, without the ACL it would inherit from the shared folder), whatever the umask.
-pub(crate) fn make_owner_folder(parent: &Dir, name: &OsStr) -> std::io::Result<()> {
-    match rustix::fs::mkdirat(parent.fd(), name, rustix::fs::Mode::from_raw_mode(0o700)) {
-        Ok(()) => {}
-        Err(rustix::io::Errno::EXIST) => return Ok(()),
-        Err(e) => return Err(std::io::Error::from_raw_os_error(e.raw_os_error())),
-    }
-    let made = parent.open_subdir(name)?;
-    crate::shared_folder::state::drop_inherited_acls(&made.fd());
-    rustix::fs::fchmod(made.fd(), rustix::fs::Mode::from_raw_mode(0o755))
-        .map_err(|e| std::io::Error::from_raw_os_error(e.raw_os_error()))
-}
-
 /// `Err` with what is wrong when the gallery's folder `dir` belongs to another account or
 /// can be written by others.
 pub(crate) fn check_owners(dir: &Dir) -> Result<(), String> {
     let st = rustix::fs::fstat(dir.fd()).map_err(|e| e.to_string())?;
-    // SAFETY: geteuid has no preconditions and cannot fail.
-    let me = unsafe { libc::geteuid() };
+    let me = crate::process::euid();
     if st.st_uid != me {
         return Err(format!(
             "belongs to {}, not to {}",

@@ -41,8 +41,7 @@ pub fn may_enter(dir: &Path) -> std::io::Result<()> {
 
 /// The name of this process's effective user, with its number: `vqgan (uid 1001)`.
 pub fn this_account() -> String {
-    // SAFETY: geteuid has no preconditions and cannot fail.
-    let uid = unsafe { libc::geteuid() };
+    let uid = super::euid();
     match super::user_name(uid) {
         name if name == uid.to_string() => format!("uid {uid}"),
         name => format!("{name} (uid {uid})"),

@@ -39,6 +39,12 @@ pub fn file_safe(name: &str) -> String {
     }
 }
 
+/// This process's effective user id: the account whose files and folders runvqgan makes.
+pub fn euid() -> u32 {
+    // SAFETY: geteuid has no preconditions and cannot fail.
+    unsafe { libc::geteuid() }
+}
+
 /// The name of user `uid` from the system's user database, else the number.
 pub fn user_name(uid: u32) -> String {
     // SAFETY: getpwuid returns a pointer into static storage or null; the name is copied

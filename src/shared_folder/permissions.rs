@@ -12,6 +12,7 @@ use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
+use crate::process::euid;
 use crate::shared_folder::files::{GALLERY_DIR, OUTPUT_DIR, STATE_DIR, TASKS_DIR};
 
 /// One thing that is not as the permission model says.
@@ -23,11 +24,6 @@ pub struct Finding {
     pub problem: String,
     /// The command that fixes it.
     pub fix: String,
-}
-
-fn me() -> u32 {
-    // SAFETY: geteuid has no preconditions and cannot fail.
-    unsafe { libc::geteuid() }
 }
 
 /// `drwxr-xr-x anna:lab`, for messages.
@@ -54,7 +50,7 @@ fn can_write(path: &Path) -> bool {
 /// the top-level folders (members' own) and `more` (the folders of tasks and their outputs).
 pub fn check(root: &Path, gallery: Option<&str>, more: &[PathBuf]) -> Vec<Finding> {
     let mut out = Vec::new();
-    let me_name = crate::process::user_name(me());
+    let me_name = crate::process::user_name(euid());
     let rel = |p: &Path| {
         p.strip_prefix(root)
             .ok()
@@ -85,10 +81,10 @@ pub fn check(root: &Path, gallery: Option<&str>, more: &[PathBuf]) -> Vec<Findin
         root.join(TASKS_DIR),
         root.join(OUTPUT_DIR),
     ] {
-        let Ok(meta) = std::fs::metadata(&folder) else {
+        let Ok(handle) = std::fs::File::open(&folder) else {
             continue;
         };
-        let Ok(handle) = std::fs::File::open(&folder) else {
+        let Ok(meta) = handle.metadata() else {
             continue;
         };
         if meta.mode() & 0o022 != 0
@@ -149,7 +145,7 @@ pub fn check(root: &Path, gallery: Option<&str>, more: &[PathBuf]) -> Vec<Findin
     }
     // Which folders the night can write is a question for the owner's account (the one the
     // night runs as): another account's view of them says nothing about it.
-    if root_meta.uid() != me() && me() != 0 {
+    if root_meta.uid() != euid() && euid() != 0 {
         return out;
     }
     let mut folders: Vec<PathBuf> = std::fs::read_dir(root)
@@ -214,8 +210,7 @@ mod tests {
         assert_eq!(acl.len(), 3, "{found:#?}");
         assert!(acl[0].fix.contains("setfacl -d -m u:"), "{:?}", acl[0]);
 
-        // SAFETY: geteuid has no preconditions and cannot fail.
-        let me = unsafe { libc::geteuid() };
+        let me = crate::process::euid();
         for folder in [root.clone(), root.join(TASKS_DIR), root.join(OUTPUT_DIR)] {
             let fd = std::fs::File::open(&folder).unwrap();
             crate::shared_folder::acl::set_shared_default(&fd, me).unwrap();

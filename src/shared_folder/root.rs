@@ -148,8 +148,7 @@ impl Root {
     /// command. Otherwise the root is given: `--root` or `RUNVQGAN_ROOT`.
     pub fn find_trusted_above(start: &Path) -> Result<Root, RootError> {
         use std::os::unix::fs::MetadataExt;
-        // SAFETY: geteuid has no preconditions and cannot fail.
-        let me = unsafe { libc::geteuid() };
+        let me = crate::process::euid();
         let trusted = |m: &std::fs::Metadata| m.uid() == me || m.uid() == 0;
         Root::find_first_above(start, |d| {
             std::fs::symlink_metadata(d).is_ok_and(|m| trusted(&m))

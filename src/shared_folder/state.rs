@@ -21,6 +21,7 @@ use std::path::{Path, PathBuf};
 use rustix::fs::{AtFlags, FileType, Mode, OFlags};
 use rustix::io::Errno;
 
+use crate::process::euid;
 use crate::shared_folder::confined::{Dir, Place};
 use crate::shared_folder::files::STATE_DIR;
 
@@ -91,11 +92,6 @@ fn errno(e: Errno) -> std::io::Error {
     std::io::Error::from_raw_os_error(e.raw_os_error())
 }
 
-fn me() -> u32 {
-    // SAFETY: geteuid has no preconditions and cannot fail.
-    unsafe { libc::geteuid() }
-}
-
 impl StateDir {
     /// Opens `<root>/.runvqgan` as the owner's, making it when missing: only the shared
     /// folder's owner makes it, so another account's command (a member's, or root's) never
@@ -112,13 +108,13 @@ impl StateDir {
         })?;
         let path = root.join(STATE_DIR);
         let owner = rustix::fs::fstat(&root_fd).map(|s| s.st_uid).unwrap_or(0);
-        if owner != me()
+        if owner != euid()
             && rustix::fs::statat(&root_fd, STATE_DIR, AtFlags::SYMLINK_NOFOLLOW).is_err()
         {
             return Err(StateError::Foreign {
                 path,
                 owner: crate::process::user_name(owner),
-                me: crate::process::user_name(me()),
+                me: crate::process::user_name(euid()),
             });
         }
         open_owned(&root_fd, OsStr::new(STATE_DIR), path)
@@ -168,7 +164,7 @@ impl StateDir {
         )
         .map_err(errno)?;
         let st = rustix::fs::fstat(&fd).map_err(errno)?;
-        if FileType::from_raw_mode(st.st_mode) != FileType::RegularFile || st.st_uid != me() {
+        if FileType::from_raw_mode(st.st_mode) != FileType::RegularFile || st.st_uid != euid() {
             return Err(std::io::Error::new(
                 std::io::ErrorKind::PermissionDenied,
                 format!(
@@ -207,7 +203,7 @@ impl StateDir {
                 Ok(fd) => {
                     let st = rustix::fs::fstat(&fd).map_err(errno)?;
                     let kind = FileType::from_raw_mode(st.st_mode);
-                    if kind == FileType::RegularFile && st.st_uid == me() {
+                    if kind == FileType::RegularFile && st.st_uid == euid() {
                         if st.st_mode & 0o7777 != LOCK_MODE {
                             rustix::fs::fchmod(&fd, Mode::from_raw_mode(LOCK_MODE))
                                 .map_err(errno)?;
@@ -250,11 +246,7 @@ fn open_owned(parent: &impl AsFd, name: &OsStr, path: PathBuf) -> Result<StateDi
         path: path.clone(),
         source,
     };
-    let made = match rustix::fs::mkdirat(parent, name, Mode::from_raw_mode(0o700)) {
-        Ok(()) => true,
-        Err(Errno::EXIST) => false,
-        Err(e) => return Err(io(errno(e))),
-    };
+    let made = make_owner_folder(parent, name).map_err(io)?;
     let fd = match rustix::fs::openat(
         parent,
         name,
@@ -273,17 +265,14 @@ fn open_owned(parent: &impl AsFd, name: &OsStr, path: PathBuf) -> Result<StateDi
         Err(e) => return Err(io(errno(e))),
     };
     let st = rustix::fs::fstat(&fd).map_err(|e| io(errno(e)))?;
-    if st.st_uid != me() {
+    if st.st_uid != euid() {
         return Err(StateError::Foreign {
             path,
             owner: crate::process::user_name(st.st_uid),
-            me: crate::process::user_name(me()),
+            me: crate::process::user_name(euid()),
         });
     }
-    if made {
-        drop_inherited_acls(&fd);
-        rustix::fs::fchmod(&fd, Mode::from_raw_mode(STATE_DIR_MODE)).map_err(|e| io(errno(e)))?;
-    } else if st.st_mode & 0o022 != 0 {
+    if !made && st.st_mode & 0o022 != 0 {
         return Err(StateError::Writable {
             path,
             who: if st.st_mode & 0o002 != 0 {
@@ -298,6 +287,28 @@ fn open_owned(parent: &impl AsFd, name: &OsStr, path: PathBuf) -> Result<StateDi
         dir: Dir::from_fd(fd),
         path,
     })
+}
+
+/// Makes the folder `name` in `parent` the owner's alone when it is missing: made 0700, its
+/// inherited ACLs dropped, then given [`STATE_DIR_MODE`], whatever the umask and the shared
+/// folder's default ACL (the state folder, the gallery's folders). `true` when it made it;
+/// `false` when something is there already (the caller checks what).
+pub fn make_owner_folder(parent: &impl AsFd, name: &OsStr) -> std::io::Result<bool> {
+    match rustix::fs::mkdirat(parent, name, Mode::from_raw_mode(0o700)) {
+        Ok(()) => {}
+        Err(Errno::EXIST) => return Ok(false),
+        Err(e) => return Err(errno(e)),
+    }
+    let fd = rustix::fs::openat(
+        parent,
+        name,
+        OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC,
+        Mode::empty(),
+    )
+    .map_err(errno)?;
+    drop_inherited_acls(&fd);
+    rustix::fs::fchmod(&fd, Mode::from_raw_mode(STATE_DIR_MODE)).map_err(errno)?;
+    Ok(true)
 }
 
 /// Removes the access and default ACLs that a new folder inherited from the root's default

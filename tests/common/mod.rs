@@ -234,3 +234,33 @@ pub fn member() -> (u32, u32) {
 pub fn give_to(path: &Path, (uid, gid): (u32, u32)) {
     std::os::unix::fs::chown(path, Some(uid), Some(gid)).unwrap();
 }
+
+/// Whether the member `ids` can take a shared `flock` on `path` at once (to open it, they
+/// must be allowed to read it).
+pub fn member_can_lock(ids: (u32, u32), path: &Path) -> bool {
+    use std::os::unix::process::CommandExt;
+    std::process::Command::new("flock")
+        .args(["--shared", "--nonblock"])
+        .arg(path)
+        .arg("true")
+        .uid(ids.0)
+        .gid(ids.1)
+        .output()
+        .unwrap()
+        .status
+        .success()
+}
+
+/// The member `ids` holding a shared `flock` on `path` for ten minutes (`--close`: the lock
+/// stays with flock itself, not with the `sleep` it starts); kill the child to end it.
+pub fn member_holds_lock(ids: (u32, u32), path: &Path) -> std::process::Child {
+    use std::os::unix::process::CommandExt;
+    std::process::Command::new("flock")
+        .args(["--shared", "--close"])
+        .arg(path)
+        .args(["sleep", "600"])
+        .uid(ids.0)
+        .gid(ids.1)
+        .spawn()
+        .unwrap()
+}
