@@ -7,7 +7,7 @@
 //! it, and the command that fixes it; `status`, `check` and the night's log show them.
 //! Looking changes nothing.
 
-use std::os::unix::fs::MetadataExt;
+use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 
 use serde::Serialize;
@@ -81,7 +81,13 @@ pub fn check(root: &Path, gallery: Option<&str>, more: &[PathBuf]) -> Vec<Findin
         root.join(TASKS_DIR),
         root.join(OUTPUT_DIR),
     ] {
-        let Ok(handle) = std::fs::File::open(&folder) else {
+        // A member may have put a fifo or a link in the folder's place (a root without the
+        // sticky bit): opened as a folder only, never through a link, never blocking.
+        let Ok(handle) = std::fs::OpenOptions::new()
+            .read(true)
+            .custom_flags(libc::O_DIRECTORY | libc::O_NOFOLLOW | libc::O_NONBLOCK)
+            .open(&folder)
+        else {
             continue;
         };
         let Ok(meta) = handle.metadata() else {
@@ -220,5 +226,22 @@ mod tests {
             found.iter().all(|f| !f.problem.contains("no default ACL")),
             "{found:#?}"
         );
+    }
+
+    #[test]
+    fn a_fifo_in_place_of_a_shared_folder_never_blocks_the_check() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().canonicalize().unwrap();
+        std::fs::set_permissions(&root, std::fs::Permissions::from_mode(0o3775)).unwrap();
+        std::fs::create_dir(root.join(OUTPUT_DIR)).unwrap();
+        rustix::fs::mkfifoat(
+            rustix::fs::CWD,
+            root.join(TASKS_DIR),
+            rustix::fs::Mode::from_raw_mode(0o666),
+        )
+        .unwrap();
+        // Returns: a blocking open of the fifo would hang here for ever.
+        let found = check(&root, None, &[]);
+        assert!(found.iter().any(|f| f.folder == "."), "{found:#?}");
     }
 }
