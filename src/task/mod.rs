@@ -3,6 +3,7 @@
 //! ([`expand`]). Nothing here writes to disk.
 
 pub mod expand;
+pub mod json_schema;
 mod paths;
 pub mod picture;
 pub mod prompt;
@@ -41,6 +42,10 @@ pub const FIELDS: &[&str] = &[
     "seed",
     "raw",
 ];
+
+/// The key with which a task file may name its JSON Schema (`"$schema":
+/// ".../task.schema.json"`, see [`json_schema`]): editors read it, runvqgan ignores it.
+pub const SCHEMA_KEY: &str = "$schema";
 
 /// One problem with a task file. Its message is a full sentence that names the field and
 /// says how to fix it; it becomes a line of the task's `_ERROR.txt`. The file itself is named

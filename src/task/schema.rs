@@ -5,10 +5,11 @@
 use crate::process::text::nearest;
 use serde_json::{Map, Value};
 
-use super::{FIELDS, MAX_NESTING, MAX_TASK_BYTES, TaskError};
+use super::{FIELDS, MAX_NESTING, MAX_TASK_BYTES, SCHEMA_KEY, TaskError};
 
-/// A task file's fields, typed but not yet checked. `None`: absent (or `null`).
-#[derive(Debug, Clone, Default, PartialEq)]
+/// A task file's fields, typed but not yet checked. `None`: absent (or `null`). Its JSON
+/// Schema is derived from it ([`super::json_schema`]).
+#[derive(Debug, Clone, Default, PartialEq, schemars::JsonSchema)]
 pub struct RawTask {
     /// `text`.
     pub text: Option<String>,
@@ -36,6 +37,7 @@ pub struct RawTask {
     pub raw: Option<String>,
     /// Fields present but of the wrong type (already reported; validation must not also
     /// call them missing).
+    #[schemars(skip)]
     pub mistyped: Vec<&'static str>,
 }
 
@@ -357,7 +359,8 @@ fn from_map(map: &Map<String, Value>) -> (RawTask, Vec<TaskError>) {
         mistyped: Vec::new(),
     };
     for key in map.keys() {
-        if !FIELDS.contains(&key.as_str()) {
+        // `$schema` names the task file's JSON Schema for editors; it asks for nothing.
+        if !FIELDS.contains(&key.as_str()) && key != SCHEMA_KEY {
             r.errors.push(TaskError::UnknownField {
                 field: key.clone(),
                 suggestion: nearest(key, FIELDS).map(str::to_string),
