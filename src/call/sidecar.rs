@@ -95,6 +95,12 @@ pub struct ImageIndex {
     pub total: u32,
 }
 
+/// The `# loss-curve:` line (in [`Provenance::extra`]): the loss at up to
+/// [`LOSS_CURVE_POINTS`] evenly spaced iterations, separated by spaces (the gallery draws it).
+pub const LOSS_CURVE: &str = "loss-curve";
+/// The most points of a [`LOSS_CURVE`].
+pub const LOSS_CURVE_POINTS: usize = 32;
+
 /// The `# key: value` lines.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Provenance {

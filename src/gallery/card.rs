@@ -6,6 +6,7 @@ use std::time::SystemTime;
 
 use serde::Serialize;
 
+use super::extras::{Input, TaskFields, curve, inputs, task_fields};
 use super::scan::FoundImage;
 use super::thumbs::{THUMB_DIR, Thumb};
 use super::when::local_time;
@@ -52,6 +53,28 @@ pub struct Card {
     pub call: String,
     /// The command that makes it again, for whoever runs it wherever ([`reproduce_command`]).
     pub reproduce: String,
+    /// The same as a member of its folder runs it, the new image going there (the command
+    /// on that member's page).
+    pub reproduce_here: String,
+    /// The same as the owner runs it: no `--config` (the owner's own is trusted), the new
+    /// image beside the original under the next free number.
+    pub reproduce_owner: String,
+    /// Width and height in pixels (1 when unknown): the thumbnail's place in the grid.
+    pub w: u32,
+    /// See `w`.
+    pub h: u32,
+    /// When it was made, in seconds since 1970 (for sorting).
+    pub time: i64,
+    /// The final loss, if recorded.
+    pub loss: Option<f64>,
+    /// The loss curve ([`crate::call::sidecar::LOSS_CURVE`]), empty when not recorded.
+    pub curve: Vec<f64>,
+    /// The pictures that steered it.
+    pub inputs: Vec<Input>,
+    /// Link to its video (issue 28), empty when it has none.
+    pub video: String,
+    /// The task file fields that ask for an image like it (the form's prefill).
+    pub fields: TaskFields,
 }
 
 /// The command that makes an image again, as a member (or the owner) runs it from any
@@ -63,6 +86,17 @@ pub struct Card {
 /// trusts a configuration only from its own user, root, or a flag). Every argument is
 /// quoted for a POSIX shell.
 pub fn reproduce_command(root: &Path, config: Option<&Path>, sidecar_rel: &str) -> String {
+    reproduce_to(root, config, Some(OUT_PLACEHOLDER), sidecar_rel)
+}
+
+/// [`reproduce_command`] with `out` (relative to the root) after `-o`, or no `-o` (the next
+/// free number beside the original).
+pub fn reproduce_to(
+    root: &Path,
+    config: Option<&Path>,
+    out: Option<&str>,
+    sidecar_rel: &str,
+) -> String {
     let root = root.display().to_string();
     let quote = |s: String| match shlex::try_quote(&s) {
         Ok(quoted) => quoted.into_owned(),
@@ -71,10 +105,12 @@ pub fn reproduce_command(root: &Path, config: Option<&Path>, sidecar_rel: &str) 
     let config = config
         .map(|c| format!(" --config {}", quote(c.display().to_string())))
         .unwrap_or_default();
+    let out = out
+        .map(|o| format!(" -o {}", quote(format!("{root}/{o}"))))
+        .unwrap_or_default();
     format!(
-        "runvqgan reproduce --root {}{config} -o {} {}",
+        "runvqgan reproduce --root {}{config}{out} {}",
         quote(root.clone()),
-        quote(format!("{root}/{OUT_PLACEHOLDER}")),
         quote(format!("{root}/{sidecar_rel}"))
     )
 }
@@ -119,6 +155,20 @@ pub(super) fn card(
     let prompt = job.prompts.clone().unwrap_or_default();
     let task = p.task.clone().unwrap_or_else(|| series_of(&image.rel));
     let reproduce = reproduce_command(root, config, &image.sidecar_rel);
+    let here = format!("{}/NAME_1.png", image.folder);
+    let reproduce_here = reproduce_to(root, config, Some(&here), &image.sidecar_rel);
+    let reproduce_owner = reproduce_to(root, None, None, &image.sidecar_rel);
+    let (w, h) = match (thumb.width, job.size) {
+        (0, Some([w, h])) => (w.max(1), h.max(1)),
+        (0, None) => (1, 1),
+        _ => (thumb.width, thumb.height.max(1)),
+    };
+    let time = match made.duration_since(std::time::UNIX_EPOCH) {
+        Ok(d) => i64::try_from(d.as_secs()).unwrap_or(i64::MAX),
+        Err(e) => -i64::try_from(e.duration().as_secs()).unwrap_or(i64::MAX),
+    };
+    let style = style_of(&prompt).unwrap_or_default();
+    let fields = task_fields(image, &style);
     let card = Card {
         id: image.rel.clone(),
         folder: image.folder.clone(),
@@ -129,7 +179,7 @@ pub(super) fn card(
             .as_ref()
             .map(|f| format!("{THUMB_DIR}/{f}"))
             .unwrap_or_default(),
-        style: style_of(&prompt).unwrap_or_default(),
+        style,
         prompt,
         seed: job.seed.map(|s| s.to_string()).unwrap_or_default(),
         iterations: job.iterations.map(|i| i.to_string()).unwrap_or_default(),
@@ -148,6 +198,20 @@ pub(super) fn card(
             .unwrap_or_default(),
         call: image.call.clone(),
         reproduce,
+        reproduce_here,
+        reproduce_owner,
+        w,
+        h,
+        time,
+        loss: p.final_loss.filter(|l| l.is_finite()),
+        curve: curve(image),
+        inputs: inputs(image, up),
+        video: image
+            .video
+            .as_deref()
+            .map(|v| format!("{up}{}", url_path(v)))
+            .unwrap_or_default(),
+        fields,
     };
     (card, made, p.image.map_or(0, |i| i.index))
 }

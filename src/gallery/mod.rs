@@ -27,6 +27,7 @@
 
 pub mod card;
 pub mod disk;
+pub mod extras;
 pub mod scan;
 pub mod site;
 pub mod thumbs;

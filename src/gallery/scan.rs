@@ -13,6 +13,7 @@ use rustix::fs::FileType;
 
 use crate::call::sidecar::Sidecar;
 use crate::shared_folder::confined::{Dir, describe};
+use crate::shared_folder::files::{ERROR_SUFFIX, WARNINGS_SUFFIX};
 
 /// The most bytes of a sidecar that are read; a longer one is not an image's sidecar.
 const SIDECAR_CAP: u64 = 256 * 1024;
@@ -36,6 +37,8 @@ pub struct FoundImage {
     pub sidecar: Sidecar,
     /// The sidecar's first line as written (the generate call).
     pub call: String,
+    /// Its video (issue 28: `<stem>.mp4` beside the PNG), relative to the root, if any.
+    pub video: Option<String>,
     /// The PNG's size in bytes and modification time (from the opened file when it was
     /// opened for its thumbnail): what the thumbnail is keyed by.
     pub len: u64,
@@ -51,9 +54,11 @@ impl FoundImage {
     }
 }
 
-/// One `*_ERROR.txt` and its first lines.
+/// One `*_ERROR.txt` or `*_WARNINGS.txt` and its first lines.
 #[derive(Debug, Clone)]
 pub struct FoundError {
+    /// A warnings note (`_WARNINGS.txt`) rather than an error file.
+    pub warning: bool,
     /// Relative to the root.
     pub rel: String,
     /// Its top-level folder (`tasks` for the common task folder).
@@ -168,7 +173,7 @@ impl Walk<'_> {
             let mut txt = stem.to_vec();
             txt.extend_from_slice(b".txt");
             self.image(dir, name, &OsString::from_vec(txt), rel, folder);
-        } else if lossy.to_lowercase().ends_with("_error.txt") {
+        } else if let Some(warning) = note_kind(&lossy) {
             let (modified, head) = match dir.read(name, ERROR_HEAD_CAP) {
                 Ok(mut file) => {
                     file.bytes.truncate(ERROR_HEAD_CAP as usize);
@@ -181,6 +186,7 @@ impl Walk<'_> {
                 ),
             };
             self.found.errors.push(FoundError {
+                warning,
                 rel,
                 folder,
                 modified,
@@ -214,12 +220,21 @@ impl Walk<'_> {
             crate::call::sidecar::split_call(text.trim_start_matches('\u{feff}').trim_start())
                 .map(|(call, _)| call.trim_end_matches('\r').to_string())
                 .unwrap_or_default();
+        let mut mp4 = stem_of(name).to_vec();
+        mp4.extend_from_slice(VIDEO_SUFFIX.as_bytes());
+        let video = match dir.stat(OsStr::from_bytes(&mp4)) {
+            Ok(st) if FileType::from_raw_mode(st.st_mode) == FileType::RegularFile => rel
+                .strip_suffix(".png")
+                .map(|s| format!("{s}{VIDEO_SUFFIX}")),
+            _ => None,
+        };
         let mut image = FoundImage {
             rel,
             folder,
             sidecar_rel,
             sidecar,
             call,
+            video,
             len: 0,
             modified: UNIX_EPOCH,
         };
@@ -245,6 +260,29 @@ impl Walk<'_> {
 
     fn skip(&mut self, rel: String, reason: String) {
         self.found.skipped.push(Skipped { rel, reason });
+    }
+}
+
+/// The suffix of an image's video (issue 28): `dog_3.png` -> `dog_3.mp4`.
+pub const VIDEO_SUFFIX: &str = ".mp4";
+
+/// A PNG's name without `.png`.
+fn stem_of(name: &OsStr) -> &[u8] {
+    name.as_bytes()
+        .strip_suffix(b".png")
+        .unwrap_or(name.as_bytes())
+}
+
+/// `Some(false)` for an error file, `Some(true)` for a warnings note, `None` otherwise
+/// (the suffixes of [`ERROR_SUFFIX`] and [`WARNINGS_SUFFIX`], in any case as before).
+fn note_kind(name: &str) -> Option<bool> {
+    let lower = name.to_lowercase();
+    if lower.ends_with(&ERROR_SUFFIX.to_lowercase()) {
+        Some(false)
+    } else if lower.ends_with(&WARNINGS_SUFFIX.to_lowercase()) {
+        Some(true)
+    } else {
+        None
     }
 }
 

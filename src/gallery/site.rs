@@ -36,6 +36,7 @@ use super::thumbs::Thumb;
 use super::when::local_time;
 use crate::shared_folder::confined::Dir;
 use crate::shared_folder::files::CONFIG_FILE;
+use crate::task::json_schema::{NOT_IN_SCHEMA, SCHEMA_FILE, task_schema, task_schema_text};
 
 const TEMPLATES: &[(&str, &str)] = &[
     ("layout.html", include_str!("templates/layout.html")),
@@ -44,19 +45,32 @@ const TEMPLATES: &[(&str, &str)] = &[
 ];
 const ASSETS: &[(&str, &str)] = &[
     ("gallery.js", include_str!("templates/gallery.js")),
+    ("grid.js", include_str!("templates/grid.js")),
+    ("viewer.js", include_str!("templates/viewer.js")),
+    ("compare.js", include_str!("templates/compare.js")),
+    ("form.js", include_str!("templates/form.js")),
     ("gallery.css", include_str!("templates/gallery.css")),
+    // ajv 8.17.1 (MIT, ajv-dist's ajv2020.min.js): the form checks fields against the schema.
+    (
+        "ajv2020.min.js",
+        include_str!("templates/vendor/ajv2020.min.js"),
+    ),
 ];
+/// The page of tonight's queue (issue 26 item 6, written by `check` and `run`).
+pub const QUEUE_PAGE: &str = "queue.html";
 /// The folder of the script and style sheet inside the gallery.
 pub const ASSET_DIR: &str = "assets";
 /// The global that `data.js` sets.
 const DATA_GLOBAL: &str = "RUNVQGAN_GALLERY";
+/// The global that `assets/task-schema.js` sets.
+const SCHEMA_GLOBAL: &str = "RUNVQGAN_TASK_SCHEMA";
 
 /// A link in the navigation.
 #[derive(Debug, Clone, Serialize)]
 struct NavLink {
     href: String,
     label: String,
-    count: usize,
+    count: Option<usize>,
 }
 
 /// One folder's error files.
@@ -68,6 +82,7 @@ struct ErrorGroup {
 
 #[derive(Debug, Clone, Serialize)]
 struct ErrorEntry {
+    warning: bool,
     rel: String,
     href: String,
     date: String,
@@ -80,6 +95,7 @@ pub struct Site {
     folders: Vec<(String, usize)>,
     errors: Vec<ErrorGroup>,
     error_count: usize,
+    warning_count: usize,
 }
 
 impl Site {
@@ -135,6 +151,7 @@ impl Site {
             by_folder.entry(e.folder.clone()).or_default().push((
                 e.modified,
                 ErrorEntry {
+                    warning: e.warning,
                     rel: e.rel.clone(),
                     href: format!("{up}{}", url_path(&e.rel)),
                     date: local_time(e.modified).minute,
@@ -156,7 +173,8 @@ impl Site {
             cards,
             folders: folder_counts.into_iter().collect(),
             errors,
-            error_count: found.errors.len(),
+            error_count: found.errors.iter().filter(|e| !e.warning).count(),
+            warning_count: found.errors.iter().filter(|e| e.warning).count(),
         }
     }
 
@@ -202,21 +220,40 @@ impl Site {
             "data.js",
             format!("window.{DATA_GLOBAL} = {data};\n").as_bytes(),
         )?;
+        // The task file's schema, for the form (a script: `fetch` is refused on file://) and
+        // as JSON for editors, with the rules it leaves to the night.
+        let schema = task_schema();
+        let night_only: Vec<_> = NOT_IN_SCHEMA
+            .iter()
+            .map(|(field, why)| serde_json::json!({ "field": field, "why": why }))
+            .collect();
+        let form = serde_json::json!({ "schema": schema, "night_only": night_only });
+        put(
+            assets,
+            "task-schema.js",
+            format!("window.{SCHEMA_GLOBAL} = {form};\n").as_bytes(),
+        )?;
+        put(assets, SCHEMA_FILE, task_schema_text().as_bytes())?;
 
         let mut nav = vec![NavLink {
             href: "index.html".into(),
             label: "All images".into(),
-            count: self.cards.len(),
+            count: Some(self.cards.len()),
         }];
         nav.extend(self.folders.iter().map(|(f, n)| NavLink {
             href: folder_page(f),
             label: f.clone(),
-            count: *n,
+            count: Some(*n),
         }));
         nav.push(NavLink {
             href: "errors.html".into(),
-            label: "Error files".into(),
-            count: self.error_count,
+            label: "Errors and warnings".into(),
+            count: Some(self.error_count + self.warning_count),
+        });
+        nav.push(NavLink {
+            href: QUEUE_PAGE.into(),
+            label: "Tonight's queue".into(),
+            count: None,
         });
         let set = |f: fn(&Card) -> &String| -> Vec<String> {
             self.cards
@@ -259,8 +296,9 @@ impl Site {
             "errors.html".to_string(),
             render(
                 "errors.html",
-                context! { title => "Error files", current => "errors.html", nav => Serde(nav.clone()),
-                           groups => Serde(self.errors.clone()), total => self.error_count },
+                context! { title => "Errors and warnings", current => "errors.html", nav => Serde(nav.clone()),
+                           groups => Serde(self.errors.clone()), errors => self.error_count,
+                           warnings => self.warning_count },
             )?,
         ));
         let names: BTreeSet<String> = pages.iter().map(|(n, _)| n.clone()).collect();

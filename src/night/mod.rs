@@ -125,6 +125,7 @@ pub fn record_result(
     p.final_loss = Some(made.final_loss);
     p.extra.retain(|(k, _)| {
         k != "engine-mode"
+            && k != crate::call::sidecar::LOSS_CURVE
             && k != "batch-size"
             && k != "method"
             && !made.environment.contains_key(k)

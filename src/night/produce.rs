@@ -4,7 +4,7 @@
 //! night, and each finished image placed (from the engine's private work folder, through
 //! the root's handle, never replacing a file) and completed with its sidecar and marker.
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::SystemTime;
 
 use crate::engine::{GenerateError, Generated, ProgressSink};
@@ -18,6 +18,7 @@ use crate::records::events::Event;
 use crate::records::progress::ImageProgress;
 
 use super::{Generator, Night, batch_size, record_result, report_failure};
+use crate::call::sidecar::{LOSS_CURVE, LOSS_CURVE_POINTS};
 use crate::engine::failure::FailureKind;
 
 /// How making a task's images ended.
@@ -174,7 +175,7 @@ impl<'a> Producer<'a> {
             n => format!("{} (+{} more)", first.output_rel, n - 1),
         });
         let shown = Arc::new(night.progress.image(&label, first.iterations()));
-        let sink = Arc::new(HookedSink(shown.clone()));
+        let sink = Arc::new(HookedSink(shown.clone(), Mutex::default()));
         let started_at = night.clock.now();
         if self.work.is_none() {
             let made = crate::engine::workdir::WorkDir::new().map_err(|e| {
@@ -204,7 +205,8 @@ impl<'a> Producer<'a> {
                 })?;
             jobs.push(job);
         }
-        let result = self.generator.generate(&jobs, sink);
+        let result = self.generator.generate(&jobs, sink.clone());
+        let curve = sink.curve();
         shown.finish();
         for _ in batch {
             night.progress.image_done();
@@ -249,7 +251,7 @@ impl<'a> Producer<'a> {
         }
         let mut finished = 0;
         for (image, made) in batch.iter().zip(made).take(placed) {
-            match finish_image(night, task, ready, image, made, started_at, mode) {
+            match finish_image(night, task, ready, image, made, started_at, mode, &curve) {
                 Ok(()) => finished += 1,
                 Err(reason) => {
                     report_failure(night, task, &image.output_rel, &reason);
@@ -308,7 +310,8 @@ fn place_png(
 }
 
 /// Completes one image whose PNG is in place: sidecar (with `mode`, that of the task's
-/// outputs), marker, event.
+/// outputs, and the batch's loss `curve`), marker, event.
+#[allow(clippy::too_many_arguments)]
 fn finish_image(
     night: &Night<'_>,
     task: &PlannedTask,
@@ -317,12 +320,19 @@ fn finish_image(
     made: Generated,
     started_at: SystemTime,
     mode: u32,
+    curve: &str,
 ) -> Result<(), Failure> {
     let config = night.config;
     testhook::reached("after-png");
     let mut sidecar = image.sidecar(&task.file.rel, &ready.sha256, config, night.root);
     sidecar.call.deterministic = config.deterministic;
     record_result(&mut sidecar, &made, started_at, config.engine_mode);
+    if !curve.is_empty() {
+        sidecar
+            .provenance
+            .extra
+            .push((LOSS_CURVE.into(), curve.to_string()));
+    }
     if let Err(e) = sidecar.write_new_with_mode(&image.sidecar_path, mode) {
         let message = format!("the image was made but its .txt cannot be written: {e}");
         night.reporter.emit(Event::ImageFailed {
@@ -362,12 +372,40 @@ fn finish_image(
     Ok(())
 }
 
-/// The progress display of one image, with the `mid-image` test hook after iteration 2.
-struct HookedSink(Arc<ImageProgress>);
+/// The progress display of one image, with the `mid-image` test hook after iteration 2;
+/// keeps the loss of every iteration for the sidecar's loss curve.
+struct HookedSink(Arc<ImageProgress>, Mutex<Vec<f64>>);
+
+impl HookedSink {
+    /// The losses at up to [`LOSS_CURVE_POINTS`] evenly spaced iterations (the last one
+    /// included), as the sidecar's `loss-curve` value.
+    fn curve(&self) -> String {
+        let losses = self.1.lock().unwrap_or_else(|e| e.into_inner());
+        let n = losses.len();
+        if n == 0 {
+            return String::new();
+        }
+        let points = n.min(LOSS_CURVE_POINTS);
+        (0..points)
+            .map(|i| {
+                losses[if points == 1 {
+                    n - 1
+                } else {
+                    i * (n - 1) / (points - 1)
+                }]
+            })
+            .map(|l| format!("{l:.4}"))
+            .collect::<Vec<_>>()
+            .join(" ")
+    }
+}
 
 impl ProgressSink for HookedSink {
     fn step(&self, iteration: u32, total: u32, loss: f64) {
         self.0.step(iteration, total, loss);
+        if loss.is_finite() {
+            self.1.lock().unwrap_or_else(|e| e.into_inner()).push(loss);
+        }
         if iteration == 2 {
             testhook::reached("mid-image");
         }

@@ -14,7 +14,7 @@ use serde_json::{Map, Value, json};
 
 use super::prompt::{MAX_STYLE_CHARS, MAX_TEXT_CHARS};
 use super::validate::MAX_STYLES;
-use super::{FIELDS, RawTask, SCHEMA_KEY};
+use super::{RawTask, SCHEMA_KEY};
 use crate::config::MIN_SIDE;
 
 /// Where the schema is published, for `$id` (the file in the repository's `docs/`).
@@ -239,6 +239,7 @@ pub fn schema_fields() -> Vec<String> {
 
 #[cfg(test)]
 mod tests {
+    use super::super::FIELDS;
     use super::*;
 
     #[test]

@@ -1,0 +1,130 @@
+//! What the viewer, the compare view and the "Make a task like this" form need of an image,
+//! beyond its card's facts: its final loss and loss curve (from the sidecar's `final-loss`
+//! and `loss-curve` lines), the pictures that steered it (`in_file` as `-ip`,
+//! `template_file` as `-ii`), and the task file fields that make an image like it.
+
+use serde::Serialize;
+
+use super::card::url_path;
+use super::scan::FoundImage;
+use crate::call::options::raw_allowed;
+use crate::call::sidecar::LOSS_CURVE;
+use crate::task::prompt::STYLE_JOIN;
+
+/// A picture that steered an image.
+#[derive(Debug, Clone, Serialize)]
+pub struct Input {
+    /// `in_file` or `template_file`.
+    pub field: &'static str,
+    /// The path as the sidecar names it (relative to the root).
+    pub path: String,
+    /// Link to it, relative to the gallery; empty for a path outside the root.
+    pub href: String,
+}
+
+/// The task file fields of an image, to prefill the form (`None`: left out).
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct TaskFields {
+    pub text: String,
+    pub style: String,
+    pub iterations: Option<u32>,
+    pub resolution: Option<[u32; 2]>,
+    pub seed: Option<u64>,
+    pub out_file: String,
+    pub in_file: String,
+    pub template_file: String,
+    pub raw: String,
+}
+
+/// The loss curve recorded in the sidecar: numbers separated by spaces.
+pub fn curve(image: &FoundImage) -> Vec<f64> {
+    image
+        .sidecar
+        .provenance
+        .extra
+        .iter()
+        .find(|(k, _)| k == LOSS_CURVE)
+        .map(|(_, v)| {
+            v.split_whitespace()
+                .filter_map(|n| n.parse::<f64>().ok())
+                .filter(|n| n.is_finite())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// The pictures that steered the image, with links (`up`: from the gallery to the root).
+pub fn inputs(image: &FoundImage, up: &str) -> Vec<Input> {
+    let job = &image.sidecar.call.job;
+    let link = |p: &str| {
+        let inside = !p.starts_with('/') && !p.split('/').any(|c| c == "..");
+        if inside {
+            format!("{up}{}", url_path(p))
+        } else {
+            String::new()
+        }
+    };
+    let mut out: Vec<Input> = job
+        .image_prompts
+        .iter()
+        .map(|p| Input {
+            field: "in_file",
+            path: p.clone(),
+            href: link(p),
+        })
+        .collect();
+    if let Some(p) = &job.init_image {
+        out.push(Input {
+            field: "template_file",
+            path: p.clone(),
+            href: link(p),
+        });
+    }
+    out
+}
+
+/// The fields of a task file that asks for an image like this one (its prompt without the
+/// style, the style, iterations, size, seed, the name without its number, the input
+/// pictures relative to the image's folder, and the engine options as `raw`).
+pub fn task_fields(image: &FoundImage, style: &str) -> TaskFields {
+    let job = &image.sidecar.call.job;
+    let prompt = job.prompts.clone().unwrap_or_default();
+    let text = if style.is_empty() {
+        prompt
+    } else {
+        prompt.replacen(&format!("{STYLE_JOIN}{style}"), "", 1)
+    };
+    let name = image.rel.rsplit('/').next().unwrap_or_default();
+    let stem = name.strip_suffix(".png").unwrap_or(name);
+    let out_file = match stem.rsplit_once('_') {
+        Some((base, n)) if !n.is_empty() && n.chars().all(|c| c.is_ascii_digit()) => base,
+        _ => stem,
+    };
+    let folder = match image.rel.rsplit_once('/') {
+        Some((folder, _)) => format!("{folder}/"),
+        None => String::new(),
+    };
+    let local = |p: &str| p.strip_prefix(&folder).unwrap_or(p).to_string();
+    let mut raw = Vec::new();
+    for option in raw_allowed() {
+        if let Some(value) = job.value(option) {
+            raw.push(option.short.to_string());
+            raw.extend(value.words(option.kind));
+        }
+    }
+    TaskFields {
+        text,
+        style: style.to_string(),
+        iterations: job.iterations,
+        resolution: job.size,
+        seed: job.seed,
+        out_file: out_file.to_string(),
+        in_file: job
+            .image_prompts
+            .first()
+            .map(|p| local(p))
+            .unwrap_or_default(),
+        template_file: job.init_image.as_deref().map(local).unwrap_or_default(),
+        raw: shlex::try_join(raw.iter().map(String::as_str)).unwrap_or_default(),
+    }
+}
