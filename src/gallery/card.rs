@@ -7,6 +7,7 @@ use std::time::SystemTime;
 use serde::Serialize;
 
 use super::extras::{Input, TaskFields, curve, inputs, task_fields};
+use super::links::url_path;
 use super::scan::FoundImage;
 use super::thumbs::{THUMB_DIR, Thumb};
 use super::when::local_time;
@@ -115,19 +116,6 @@ pub fn reproduce_to(
     )
 }
 
-/// A root-relative `/`-separated path as a URL path: each component percent-encoded.
-pub(super) fn url_path(rel: &str) -> String {
-    const SET: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
-        .remove(b'-')
-        .remove(b'_')
-        .remove(b'.')
-        .remove(b'~');
-    rel.split('/')
-        .map(|part| percent_encoding::utf8_percent_encode(part, SET).to_string())
-        .collect::<Vec<_>>()
-        .join("/")
-}
-
 /// The card of one image, with its time (for ordering) and its index in its task.
 pub(super) fn card(
     image: &FoundImage,
@@ -231,12 +219,6 @@ fn series_of(rel: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn url_paths_encode_each_component() {
-        assert_eq!(url_path("alice/a b#1.png"), "alice/a%20b%231.png");
-        assert_eq!(url_path("bob/Ünï.png"), "bob/%C3%9Cn%C3%AF.png");
-    }
 
     #[test]
     fn old_sidecars_group_by_series() {

@@ -5,7 +5,7 @@
 
 use serde::Serialize;
 
-use super::card::url_path;
+use super::links::url_path;
 use super::scan::FoundImage;
 use crate::call::options::raw_allowed;
 use crate::call::sidecar::LOSS_CURVE;

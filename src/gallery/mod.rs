@@ -28,6 +28,7 @@
 pub mod card;
 pub mod disk;
 pub mod extras;
+pub mod links;
 pub mod scan;
 pub mod site;
 pub mod thumbs;

@@ -29,7 +29,8 @@ use serde::Serialize;
 use sha2::{Digest, Sha256};
 
 pub use super::card::Card;
-use super::card::{OUT_PLACEHOLDER, card, url_path};
+use super::card::{OUT_PLACEHOLDER, card};
+use super::links::url_path;
 use super::disk::{GalleryError, write_if_changed};
 use super::scan::Found;
 use super::thumbs::Thumb;
