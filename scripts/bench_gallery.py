@@ -31,6 +31,8 @@ ROOT = Path(__file__).resolve().parents[1]
 WORDS = ("lighthouse storm robot forest dawn river castle cat dog city night ocean "
          "mountain garden portrait dragon ship desert moon train").split()
 STYLES = ["", "Banksy", "Picasso", "Monet", "Hokusai"]
+# A loss curve as runvqgan records it (32 points), so data.js is as large as a real one.
+LOSS_CURVE = " ".join(f"{0.95 - 0.15 * (1 - 0.9 ** k):.4f}" for k in range(32))
 
 
 def make_folder(root: Path, images: int, members: int, seed: int = 1) -> list[Path]:
@@ -75,7 +77,7 @@ def add_image(root: Path, folder: Path, i: int, rng: random.Random, picture: byt
         f"{call}\n# runvqgan: 0.1.0\n# task: {folder.name}/task_{base}.txt\n"
         f"# image: {n} of 8\n# model-set: {rng.choice(['default', 'wikiart'])}\n"
         f"# device: cuda:0\n# started: 2026-11-{night}T23:{i % 60:02d}:00Z\n"
-        f"# seconds: 61.0\n# final-loss: 0.8\n")
+        f"# seconds: 61.0\n# final-loss: 0.8\n# loss-curve: {LOSS_CURVE}\n")
 
 
 def timed(binary: Path, root: Path) -> str:

@@ -75,6 +75,9 @@ def night(tmp_path_factory, tiny_models) -> Path:
     gallery = subprocess.run([binary, "gallery", "--root", root], env=env,
                              capture_output=True, text=True)
     assert gallery.returncode == 0, gallery.stderr
+    # Each sidecar records the loss at the iterations (the viewer draws it).
+    for txt in [*root.glob("alice/robot_*.txt"), *root.glob("output/lighthouse_*.txt")]:
+        assert "\n# loss-curve: " in txt.read_text(), txt
     return root
 
 

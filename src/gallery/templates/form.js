@@ -100,7 +100,9 @@
       if (msg) { bad += 1; }
     });
     var ok = checkAll(t) && bad === 0;
-    var text = JSON.stringify(t, null, 2) + "\n";
+    // Two spaces of indent, with two numbers on one line ("resolution": [450, 300]); a
+    // line break never occurs inside a JSON string, so no text is touched.
+    var text = JSON.stringify(t, null, 2).replace(/\[\n *(-?\d+),\n *(-?\d+)\n *\]/g, "[$1, $2]") + "\n";
     $("form-preview").textContent = text;
     var dl = $("form-download");
     var status = $("form-status");
