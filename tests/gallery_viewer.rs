@@ -169,7 +169,8 @@ fn the_schema_ships_with_the_gallery_and_the_queue_is_linked() {
 #[test]
 fn the_error_page_lists_warnings_notes_with_the_daytime_checks_wording() {
     let s = folder();
-    build(&s);
+    let report = build(&s);
+    assert_eq!((report.error_files, report.warnings_notes), (1, 1));
     let page = read(&s, "gallery/errors.html");
     assert!(page.contains("alice/task_big_WARNINGS.txt"));
     assert!(page.contains("above the workstation&#x27;s limit"));

@@ -49,10 +49,11 @@ pub fn write_report(report: &BuildReport, root: &Root, out: &mut dyn Write) -> s
     let t = &report.thumbs;
     writeln!(
         out,
-        "gallery: {} image(s) in {} folder(s), {} error file(s) -> {}/index.html ({:.2} s)",
+        "gallery: {} image(s) in {} folder(s), {} error file(s), {} warnings note(s) -> {}/index.html ({:.2} s)",
         report.images,
         report.folders,
         report.error_files,
+        report.warnings_notes,
         root.rel(&report.dir),
         report.elapsed.as_secs_f64()
     )?;

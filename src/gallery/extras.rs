@@ -25,14 +25,23 @@ pub struct Input {
 /// The task file fields of an image, to prefill the form (`None`: left out).
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct TaskFields {
+    /// `text`: the prompt without its style.
     pub text: String,
+    /// `style` (empty: the plain prompt).
     pub style: String,
+    /// `iterations`.
     pub iterations: Option<u32>,
+    /// `resolution`, as the sidecar's `-s`.
     pub resolution: Option<[u32; 2]>,
+    /// `seed`.
     pub seed: Option<u64>,
+    /// `out_file`: the image's name without its number.
     pub out_file: String,
+    /// `in_file`, relative to the image's folder when it lies there.
     pub in_file: String,
+    /// `template_file`, likewise.
     pub template_file: String,
+    /// `raw`: the engine options of the call that `raw` may set.
     pub raw: String,
 }
 

@@ -67,8 +67,10 @@ pub struct BuildReport {
     pub images: usize,
     /// Folder pages (members' folders and `output`).
     pub folders: usize,
-    /// Error files listed.
+    /// Error files (`_ERROR.txt`) listed.
     pub error_files: usize,
+    /// Warnings notes (`_WARNINGS.txt`) listed.
+    pub warnings_notes: usize,
     /// What happened to the thumbnails.
     pub thumbs: thumbs::ThumbStats,
     /// Pages and data files written because their content changed.
@@ -126,7 +128,8 @@ pub fn build(root: &Root, options: &GalleryOptions) -> Result<BuildReport, Galle
         dir,
         images: found.images.len(),
         folders: site.folder_count(),
-        error_files: found.errors.len(),
+        error_files: found.errors.iter().filter(|e| !e.warning).count(),
+        warnings_notes: found.errors.iter().filter(|e| e.warning).count(),
         thumbs: thumb_stats,
         files_written,
         skipped,

@@ -30,8 +30,8 @@ use sha2::{Digest, Sha256};
 
 pub use super::card::Card;
 use super::card::{OUT_PLACEHOLDER, card};
-use super::links::url_path;
 use super::disk::{GalleryError, write_if_changed};
+use super::links::url_path;
 use super::scan::Found;
 use super::thumbs::Thumb;
 use super::when::local_time;

@@ -441,7 +441,7 @@ def test_search_is_accent_insensitive_and_kept_in_the_address(sixty, screen):
         box = screen.find_element("id", "search")
         box.clear()
         box.send_keys(words)
-        assert wait_for(lambda: len(visible_prompts(screen)) == expected), words
+        assert wait_for(lambda n=expected: len(visible_prompts(screen)) == n), words
 
 
 def test_image_links_react_to_hash_changes(sixty, screen):

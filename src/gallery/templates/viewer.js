@@ -166,6 +166,7 @@
   document.addEventListener("keydown", function (ev) {
     if (!dialog.open || ev.altKey || ev.ctrlKey || ev.metaKey) { return; }
     if (/^(INPUT|TEXTAREA|SELECT)$/.test(ev.target.tagName)) { return; }
+    if (document.querySelector("dialog[open]:not(#viewer)")) { return; }
     if (ev.key === "ArrowLeft") { ev.preventDefault(); step(-1); }
     if (ev.key === "ArrowRight") { ev.preventDefault(); step(1); }
   });
