@@ -71,6 +71,7 @@
       var height = last ? Math.min(target, room / sum) : room / sum;
       row.forEach(function (it) {
         it.el.style.width = (it.ratio * height).toFixed(2) + "px";
+        it.el.classList.toggle("narrow", it.ratio * height < 90);
         it.el.style.height = height.toFixed(2) + "px";
         div.appendChild(it.el);
       });
