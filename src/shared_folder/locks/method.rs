@@ -176,6 +176,12 @@ impl Claim {
         self.lease.as_ref().is_some_and(Lease::is_lost)
     }
 
+    /// Checks the claim now (a lease is read and renewed; a `flock` cannot be lost): `false`
+    /// when another run may be working on the task, so this one must stop working on it.
+    pub fn confirm(&self) -> bool {
+        self.lease.as_ref().is_none_or(Lease::confirm)
+    }
+
     /// The lease this claim replaced (its holder had stopped renewing it), if any.
     pub fn took_over(&self) -> Option<&LeaseRecord> {
         self.lease.as_ref().and_then(|l| l.took_over.as_ref())
