@@ -16,6 +16,7 @@ use crate::process::text::escape;
 use crate::queue::plan::{PlannedImage, PlannedTask, ReadyTask};
 use crate::records::events::Event;
 use crate::records::progress::ImageProgress;
+use crate::shared_folder::locks::method::Claim;
 
 use super::{Generator, Night, batch_size, record_result, report_failure};
 use crate::engine::failure::FailureKind;
@@ -33,6 +34,20 @@ pub enum TaskEnd {
     Changed(String),
     /// The next batch would not finish within the time budget; why.
     OutOfTime(String),
+    /// The task's lease was found expired or taken over (the run was frozen or cut off for
+    /// longer than `lease_seconds`): another run may be making these images, so this one
+    /// stopped, placing nothing more and reporting no failure.
+    ClaimLost,
+}
+
+/// Why a batch stopped short.
+enum Stop {
+    /// Ctrl-C or SIGTERM.
+    Interrupted,
+    /// The claim was lost; `finished` images of the batch were completed before.
+    Lost { finished: usize },
+    /// A failure, not yet reported.
+    Failed(Failure),
 }
 
 /// The engine's side of the night: started on the first image, then kept.
@@ -85,12 +100,15 @@ impl<'a> Producer<'a> {
     }
 
     /// Makes the missing images of `task`, checking before each batch that the task file is
-    /// unchanged and that the batch fits the time budget. The engine must be started.
+    /// unchanged, that this run still holds its `claim` and that the batch fits the time
+    /// budget; the claim is checked again before the images are placed. The engine must be
+    /// started.
     pub fn make_all(
         &mut self,
         night: &Night<'_>,
         task: &PlannedTask,
         ready: &ReadyTask,
+        claim: &Claim,
     ) -> TaskEnd {
         for warning in &ready.warnings {
             night.reporter.emit(Event::TaskWarning {
@@ -103,6 +121,9 @@ impl<'a> Producer<'a> {
         while start < images.len() {
             if let Err(why) = task.file.unchanged() {
                 return TaskEnd::Changed(why);
+            }
+            if !claim.confirm() {
+                return TaskEnd::ClaimLost;
             }
             let size = self
                 .batch
@@ -127,18 +148,26 @@ impl<'a> Producer<'a> {
                 return TaskEnd::OutOfTime(why);
             }
             testhook::reached("before-image");
-            match self.make_batch(night, task, ready, batch) {
+            match self.make_batch(night, task, ready, batch, claim) {
                 Ok((seconds, made)) => {
                     self.images += made;
                     self.budget.record(iterations, seconds);
                     if made < batch.len() {
-                        // The failure was reported by finish_image.
+                        // The failure was reported by make_batch.
                         return TaskEnd::Failed;
                     }
                     start += size;
                 }
-                Err(None) => return TaskEnd::Interrupted,
-                Err(Some(reason)) if reason.kind == FailureKind::OutOfMemory && size > 1 => {
+                Err(Stop::Interrupted) => return TaskEnd::Interrupted,
+                Err(Stop::Lost { finished }) => {
+                    self.images += finished;
+                    return TaskEnd::ClaimLost;
+                }
+                // A task lost meanwhile is another run's now: its failure is not reported.
+                Err(Stop::Failed(_)) if !claim.confirm() => return TaskEnd::ClaimLost,
+                Err(Stop::Failed(reason))
+                    if reason.kind == FailureKind::OutOfMemory && size > 1 =>
+                {
                     let smaller = size / 2;
                     self.batch = Some(smaller);
                     night.reporter.emit(Event::BatchSplit {
@@ -148,7 +177,7 @@ impl<'a> Producer<'a> {
                         to: smaller,
                     });
                 }
-                Err(Some(reason)) => {
+                Err(Stop::Failed(reason)) => {
                     report_failure(night, task, &batch[0].output_rel, &reason);
                     return TaskEnd::Failed;
                 }
@@ -159,15 +188,17 @@ impl<'a> Producer<'a> {
 
     /// Makes a batch of images of one task: the engine writes each PNG atomically, then
     /// each image's sidecar is written atomically beside it and its pending marker is
-    /// removed. Returns the seconds the engine took and how many images were finished;
-    /// `Err(None)`: interrupted.
+    /// removed. Returns the seconds the engine took and how many images were finished (a
+    /// failure after the first is reported here). Nothing is placed once `claim` is found
+    /// lost: checked before the first PNG is placed and again before a failure is reported.
     fn make_batch(
         &mut self,
         night: &Night<'_>,
         task: &PlannedTask,
         ready: &ReadyTask,
         batch: &[PlannedImage],
-    ) -> Result<(f64, usize), Option<Failure>> {
+        claim: &Claim,
+    ) -> Result<(f64, usize), Stop> {
         let first = &batch[0];
         let label = escape(&match batch.len() {
             1 => first.output_rel.clone(),
@@ -179,7 +210,7 @@ impl<'a> Producer<'a> {
         if self.work.is_none() {
             let made = crate::engine::workdir::WorkDir::new().map_err(|e| {
                 shown.finish();
-                Some(Failure {
+                Stop::Failed(Failure {
                     kind: FailureKind::Write,
                     message: format!("the engine's private work folder cannot be made: {e}"),
                     size: Some(first.size()),
@@ -196,7 +227,7 @@ impl<'a> Producer<'a> {
                 .engine_job(&image.job, night.root.path())
                 .map_err(|e| {
                     shown.finish();
-                    Some(Failure {
+                    Stop::Failed(Failure {
                         kind: FailureKind::MemberInput,
                         message: e.to_string(),
                         size: Some(first.size()),
@@ -211,7 +242,7 @@ impl<'a> Producer<'a> {
         }
         let made = match result {
             Ok(made) => made,
-            Err(GenerateError::Interrupted) => return Err(None),
+            Err(GenerateError::Interrupted) => return Err(Stop::Interrupted),
             Err(GenerateError::Failed {
                 kind,
                 message,
@@ -224,7 +255,7 @@ impl<'a> Producer<'a> {
                     message: message.clone(),
                     traceback,
                 });
-                return Err(Some(Failure {
+                return Err(Stop::Failed(Failure {
                     kind,
                     message,
                     size: Some(first.size()),
@@ -232,6 +263,12 @@ impl<'a> Producer<'a> {
             }
         };
         let seconds = made.first().map_or(0.0, |m| m.seconds);
+        // The engine may have run for long (or the process been frozen): whoever holds the
+        // task now may have placed these very images.
+        testhook::reached("before-place");
+        if !claim.confirm() {
+            return Err(Stop::Lost { finished: 0 });
+        }
         let mode = lifecycle::output_mode(&task.file.path);
         // Every PNG of the batch is placed first (the engine made them all), then the
         // sidecars are written.
@@ -251,11 +288,15 @@ impl<'a> Producer<'a> {
         for (image, made) in batch.iter().zip(made).take(placed) {
             match finish_image(night, task, ready, image, made, started_at, mode) {
                 Ok(()) => finished += 1,
+                Err(_) if !claim.confirm() => return Err(Stop::Lost { finished }),
                 Err(reason) => {
                     report_failure(night, task, &image.output_rel, &reason);
                     return Ok((seconds, finished));
                 }
             }
+        }
+        if unplaced.is_some() && !claim.confirm() {
+            return Err(Stop::Lost { finished });
         }
         if let Some((image, reason)) = unplaced {
             night.reporter.emit(Event::ImageFailed {

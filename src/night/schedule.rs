@@ -201,9 +201,10 @@ pub fn run(night: Night<'_>, generator: &mut dyn Generator) -> anyhow::Result<Ex
             first = false;
             producer.start(&night)?;
         }
-        match producer.make_all(&night, &fresh, ready) {
+        match producer.make_all(&night, &fresh, ready, &claim) {
             TaskEnd::AllMade => finish_task(&night, &fresh, claim, &mut tally),
             TaskEnd::Failed => tally.tasks.failed += 1,
+            TaskEnd::ClaimLost => lost(&night, task, &mut tally),
             TaskEnd::Changed(reason) => {
                 tally.tasks.changed += 1;
                 night.reporter.emit(Event::TaskChanged {
@@ -378,15 +379,21 @@ fn keep_notes(night: &Night<'_>, claims: &ClaimMethod, task: &PlannedTask, warni
     }
 }
 
+/// A task whose claim this run lost while working on it: left to the run that has it now,
+/// counted as busy (not a failure).
+fn lost(night: &Night<'_>, task: &PlannedTask, tally: &mut Tally) {
+    tally.tasks.busy += 1;
+    night.reporter.emit(Event::ClaimLost {
+        task: task.file.rel.clone(),
+    });
+}
+
 /// Renames a task whose images all exist to `.done`, after checking that it was not changed
 /// while it ran, and ends its claim.
 fn finish_task(night: &Night<'_>, task: &PlannedTask, claim: method::Claim, tally: &mut Tally) {
     testhook::reached("before-done");
-    if claim.is_lost() {
-        tally.tasks.busy += 1;
-        night.reporter.emit(Event::ClaimLost {
-            task: task.file.rel.clone(),
-        });
+    if !claim.confirm() {
+        lost(night, task, tally);
         return;
     }
     if let Err(reason) = task.file.unchanged() {

@@ -52,8 +52,10 @@ pub fn log_line(event: &Event) -> Option<String> {
         ),
         Event::ClaimsChosen { kind, reason, .. } => format!("claims: {kind}; {reason}"),
         Event::ClaimLost { task } => format!(
-            "task {task}: this run's lease on it expired or was taken over by another run; \
-             left to that run (the images made stay)"
+            "task {task}: this run's lease on it expired or was taken over by another run \
+             (this run was frozen, suspended or cut off for longer than lease_seconds); it \
+             stopped working on the task and left it to that run (the images it placed stay; \
+             not a failure)"
         ),
         Event::ClaimTakenOver { task, host, pid } => format!(
             "task {task}: took over the claim of process {pid} on host {host}, which stopped \
