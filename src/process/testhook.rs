@@ -124,6 +124,17 @@ pub fn python_home() -> Option<String> {
     None
 }
 
+/// In debug builds, `RUNVQGAN_TEST_FLOCK=refused`: every `flock` this process tries fails
+/// with ENOLCK, as on an NFS mount without a lock daemon, so that the tests of the fallback
+/// to leases hold on any filesystem. Release builds: always `false`.
+pub fn flock_refused() -> bool {
+    #[cfg(debug_assertions)]
+    if std::env::var("RUNVQGAN_TEST_FLOCK").as_deref() == Ok("refused") {
+        return true;
+    }
+    false
+}
+
 /// In debug builds, `RUNVQGAN_TEST_GPU`: `0` makes the machine count as having no GPU, `1`
 /// as having one, so that the tests of the CUDA preflight and of the GPU lock hold on any
 /// machine. `None` (and always in release builds): look at the machine.

@@ -97,7 +97,9 @@ impl Lease {
         for _ in 0..5 {
             let written_at = clock.boot_ms();
             if create_exclusive(&file.dir, &file.name, &record)? {
-                return Ok(Some(Lease::held(file, record, ttl, None, clock, written_at)));
+                return Ok(Some(Lease::held(
+                    file, record, ttl, None, clock, written_at,
+                )));
             }
             let theirs = match file.read(ttl, clock.as_ref()) {
                 Ok(r) => r,

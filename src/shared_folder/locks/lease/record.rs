@@ -18,9 +18,9 @@ use rustix::io::Errno;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
+use super::clock::Clock;
 use crate::process::host_name;
 use crate::process::slurm::SlurmJob;
-use super::clock::Clock;
 use crate::shared_folder::confined::{self, Dir, Place};
 
 /// The most bytes of a lease file that are read (a member could put anything there).
