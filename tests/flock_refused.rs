@@ -59,7 +59,10 @@ fn with_claims_auto_a_refused_flock_falls_back_to_leases_logged_once() {
     let out = run(&s, &[], &[REFUSED]);
     let log = std::fs::read_to_string(s.root().join("runvqgan.log")).unwrap();
     assert_eq!(out.status.code(), Some(0), "{log}");
-    assert!(s.exists("tasks/dog.txt.done") && s.exists("tasks/cat.txt.done"), "{log}");
+    assert!(
+        s.exists("tasks/dog.txt.done") && s.exists("tasks/cat.txt.done"),
+        "{log}"
+    );
     assert!(!s.exists("tasks/dog_ERROR.txt") && !s.exists("tasks/cat_ERROR.txt"));
     assert_eq!(
         log.matches("the filesystem refuses flock").count(),
@@ -72,7 +75,10 @@ fn with_claims_auto_a_refused_flock_falls_back_to_leases_logged_once() {
 #[test]
 fn with_claims_flock_the_member_is_not_blamed_for_runvqgans_claim_file() {
     let s = Shared::new();
-    s.write("runvqgan.toml", "device = \"cpu\"\ngallery = false\nclaims = \"flock\"\n");
+    s.write(
+        "runvqgan.toml",
+        "device = \"cpu\"\ngallery = false\nclaims = \"flock\"\n",
+    );
     s.write("tasks/dog.txt", tiny("dog"));
     let out = run(&s, &[], &[REFUSED]);
     assert_eq!(out.status.code(), Some(3), "{out:?}");
@@ -104,7 +110,10 @@ fn the_gpu_lock_falls_back_to_a_lease_that_keeps_a_second_run_off_the_gpu() {
     let DeviceLock::Held(lock) = held else {
         panic!("not held: {held:?}")
     };
-    assert!(lock.path.to_string_lossy().ends_with("-gpu0.lease"), "{lock:?}");
+    assert!(
+        lock.path.to_string_lossy().ends_with("-gpu0.lease"),
+        "{lock:?}"
+    );
 
     let gpu = [REFUSED, ("RUNVQGAN_TEST_GPU", "1")];
     let out = run(&s, &["--device", "cuda:0"], &gpu);
@@ -125,6 +134,9 @@ fn the_gpu_lock_falls_back_to_a_lease_that_keeps_a_second_run_off_the_gpu() {
     let out = run(&s, &["--device", "cuda:0"], &gpu);
     let said = String::from_utf8_lossy(&out.stderr);
     assert_ne!(out.status.code(), Some(0), "{said}");
-    assert!(said.contains("cannot take the lock of the device"), "{said}");
+    assert!(
+        said.contains("cannot take the lock of the device"),
+        "{said}"
+    );
     drop(lock);
 }

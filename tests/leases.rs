@@ -276,7 +276,11 @@ fn a_live_holder_in_another_pid_namespace_is_not_taken_for_dead() {
     use std::os::unix::fs::MetadataExt;
     assert_ne!(record["pid_ns"], ours.ino(), "{record}");
     // SAFETY: signal 0 only asks whether the process exists.
-    assert_ne!(unsafe { libc::kill(pid as libc::pid_t, 0) }, 0, "pid {pid} is taken here");
+    assert_ne!(
+        unsafe { libc::kill(pid as libc::pid_t, 0) },
+        0,
+        "pid {pid} is taken here"
+    );
 
     let config = lease_config();
     let claims = ClaimMethod::for_root(root.path(), config.claims, config.lease_seconds);
@@ -285,16 +289,16 @@ fn a_live_holder_in_another_pid_namespace_is_not_taken_for_dead() {
     // more than two lease times of renewals.
     let watched = Instant::now();
     while watched.elapsed() < Duration::from_secs(5) {
-        assert!(claims.claim(&task).unwrap().is_none(), "taken from a live holder");
+        assert!(
+            claims.claim(&task).unwrap().is_none(),
+            "taken from a live holder"
+        );
         std::thread::sleep(Duration::from_millis(200));
     }
     // The container ends (its process 1 is killed, and with it the namespace): the lease
     // is no longer renewed, and it is taken once it has run out.
-    let children = std::fs::read_to_string(format!(
-        "/proc/{0}/task/{0}/children",
-        holder.id()
-    ))
-    .unwrap();
+    let children =
+        std::fs::read_to_string(format!("/proc/{0}/task/{0}/children", holder.id())).unwrap();
     for c in children.split_whitespace() {
         // SAFETY: signalling our own grandchild (process 1 of the namespace).
         unsafe { libc::kill(c.parse().unwrap(), libc::SIGKILL) };

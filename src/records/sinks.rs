@@ -343,9 +343,7 @@ pub fn terminal_line(event: &Event) -> Option<(Level, String)> {
         Event::GalleryBuilt { .. } => (Level::Info, log_line(event)?),
         Event::DeviceBusy { .. }
         | Event::PermissionProblem { .. }
-        | Event::ClaimsDegraded { .. } => {
-            (Level::Warn, log_line(event)?)
-        }
+        | Event::ClaimsDegraded { .. } => (Level::Warn, log_line(event)?),
         Event::BatchSplit { .. }
         | Event::TaskChanged { .. }
         | Event::ClaimLost { .. }

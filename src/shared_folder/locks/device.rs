@@ -64,7 +64,7 @@ pub struct HeldLock {
 #[derive(Debug)]
 enum Hold {
     Flock(#[allow(dead_code)] File),
-    Lease(#[allow(dead_code)] Lease),
+    Lease(#[allow(dead_code)] Box<Lease>),
 }
 
 /// How the GPU lock may be taken: `claims` and `lease_seconds` of runvqgan.toml.
@@ -149,7 +149,7 @@ impl DeviceLock {
 fn by_lease(path: &Path, device: String, ttl: std::time::Duration) -> std::io::Result<DeviceLock> {
     match Lease::try_acquire(path, &Holder::this_process(), ttl)? {
         Some(lease) => Ok(DeviceLock::Held(HeldLock {
-            _hold: Hold::Lease(lease.keep_renewed()),
+            _hold: Hold::Lease(Box::new(lease.keep_renewed())),
             path: path.to_path_buf(),
         })),
         None => {
