@@ -99,6 +99,21 @@ fn files_in(dir: &Path) -> Vec<String> {
 
 #[test]
 fn a_run_frozen_past_its_lease_leaves_the_task_to_the_run_that_took_it_over() {
+    frozen_at("mid-image:1");
+}
+
+/// Frozen after placing its first PNG, before writing its sidecar: the run that takes over
+/// makes that image again in its place (a reserved image without a sidecar), and the frozen
+/// run, on waking, writes no sidecar for a PNG that is no longer its own.
+#[test]
+fn a_run_frozen_between_a_png_and_its_sidecar_writes_no_sidecar_once_it_lost_the_task() {
+    frozen_at("after-png:1");
+}
+
+/// Freezes a run at the test hook's `point` past its lease, lets another run take the task
+/// over and finish it, wakes the frozen run, and checks that nothing was failed, left or
+/// made twice.
+fn frozen_at(point: &str) {
     let s = shared();
     // An error file runvqgan wrote for this task on an earlier night.
     s.write(
@@ -107,7 +122,7 @@ fn a_run_frozen_past_its_lease_leaves_the_task_to_the_run_that_took_it_over() {
     );
     let log = s.root().join("frozen.stderr");
     let mut frozen = run_cmd(&s)
-        .env("RUNVQGAN_TEST_PAUSE_AT", "mid-image:1")
+        .env("RUNVQGAN_TEST_PAUSE_AT", point)
         .stdout(Stdio::null())
         .stderr(std::fs::File::create(&log).unwrap())
         .spawn()

@@ -286,6 +286,12 @@ impl<'a> Producer<'a> {
         }
         let mut finished = 0;
         for (image, made) in batch.iter().zip(made).take(placed) {
+            testhook::reached("after-png");
+            // Frozen here, a run that took the task over may have replaced this PNG (a
+            // reserved image without a sidecar is an orphan to it): its sidecar is not ours.
+            if !claim.confirm() {
+                return Err(Stop::Lost { finished });
+            }
             match finish_image(night, task, ready, image, made, started_at, mode) {
                 Ok(()) => finished += 1,
                 Err(_) if !claim.confirm() => return Err(Stop::Lost { finished }),
@@ -360,7 +366,6 @@ fn finish_image(
     mode: u32,
 ) -> Result<(), Failure> {
     let config = night.config;
-    testhook::reached("after-png");
     let mut sidecar = image.sidecar(&task.file.rel, &ready.sha256, config, night.root);
     sidecar.call.deterministic = config.deterministic;
     record_result(&mut sidecar, &made, started_at, config.engine_mode);

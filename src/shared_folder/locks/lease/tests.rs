@@ -183,7 +183,7 @@ fn a_foreign_file_in_the_leases_place_expires_after_the_lease_time() {
     let (_dir, root) = root();
     let path = root.as_path().join(".t.lease");
     std::fs::write(&path, "not a lease").unwrap();
-    // Started after the file was written: its expiry counts from the file's time.
+    // Not a lease runvqgan wrote: free once this process has seen it unchanged for a lease time.
     let clock = ManualClock::new();
     let ttl = Duration::from_millis(300);
     assert!(
