@@ -16,6 +16,7 @@ use runvqgan::shared_folder::locks::method::ClaimMethod;
 const HOST: &str = "RUNVQGAN_TEST_HOST";
 const DIR: &str = "RUNVQGAN_TEST_DIR";
 const MODE: &str = "RUNVQGAN_TEST_MODE";
+const PID: &str = "RUNVQGAN_TEST_PID";
 
 fn lease_config() -> Config {
     Config::from_toml("claims = \"lease\"\nlease_seconds = 2\n").unwrap()
@@ -49,9 +50,11 @@ fn tasks(dir: &Path) -> Vec<PathBuf> {
 fn host_process() {
     let host = std::env::var(HOST).expect("started by the tests of tests/leases.rs");
     let dir = PathBuf::from(std::env::var(DIR).unwrap());
-    // SAFETY: the name is a valid buffer of its length.
-    let rc = unsafe { libc::sethostname(host.as_ptr().cast(), host.len()) };
-    assert_eq!(rc, 0, "sethostname: {}", std::io::Error::last_os_error());
+    if host != host_name() {
+        // SAFETY: the name is a valid buffer of its length.
+        let rc = unsafe { libc::sethostname(host.as_ptr().cast(), host.len()) };
+        assert_eq!(rc, 0, "sethostname: {}", std::io::Error::last_os_error());
+    }
     let me = host_name();
     // Lease files are reached through the root's confined access, as in `run`.
     let root = runvqgan::shared_folder::root::Root::open(&dir).unwrap();
@@ -60,6 +63,19 @@ fn host_process() {
     let claims = ClaimMethod::for_root(&dir, config.claims, config.lease_seconds);
     assert_eq!(claims.holder.host, host);
     match std::env::var(MODE).unwrap().as_str() {
+        // Process 1 of a new PID namespace: starts the holder (`hold`) as process `PID` of
+        // the namespace (the kernel hands out the number after `ns_last_pid`).
+        "hold-as-pid" => {
+            let pid: u32 = std::env::var(PID).unwrap().parse().unwrap();
+            std::fs::write("/proc/sys/kernel/ns_last_pid", (pid - 1).to_string()).unwrap();
+            let status = Command::new(std::env::current_exe().unwrap())
+                .args(["--ignored", "--exact", "host_process", "--nocapture"])
+                .env(MODE, "hold")
+                .stdout(Stdio::null())
+                .status()
+                .unwrap();
+            assert!(status.success());
+        }
         "race" => {
             for task in tasks(&dir) {
                 let Some(claim) = claims.claim(&task).unwrap() else {
@@ -218,4 +234,84 @@ fn a_host_that_stops_renewing_loses_its_task_to_another_after_the_lease_expires(
         "{:?}",
         lines(dir.path())
     );
+}
+
+/// Issue 25, item 5: containers on one host share its name and boot but not process ids. A
+/// holder in another PID namespace (`unshare --pid`), whose process id names no process in
+/// this namespace, is not taken for dead: its lease is left until it expires.
+#[test]
+fn a_live_holder_in_another_pid_namespace_is_not_taken_for_dead() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("task.txt"), "{}").unwrap();
+    // A process id no process has in this namespace: the holder gets it in its own.
+    let pid = (300..100_000u32)
+        .find(|p| !Path::new(&format!("/proc/{p}")).exists())
+        .unwrap();
+    let mut holder = Command::new("unshare")
+        .args(["--pid", "--fork", "--mount-proc", "--"])
+        .arg(std::env::current_exe().unwrap())
+        .args(["--ignored", "--exact", "host_process", "--nocapture"])
+        .env(HOST, host_name())
+        .env(DIR, dir.path())
+        .env(MODE, "hold-as-pid")
+        .env(PID, pid.to_string())
+        .stdout(Stdio::null())
+        .spawn()
+        .expect("unshare (util-linux) must be installed; the test runs as root");
+    let start = Instant::now();
+    while !lines(dir.path()).iter().any(|l| l.starts_with("held ")) {
+        assert!(start.elapsed() < Duration::from_secs(60), "never held");
+        assert!(holder.try_wait().unwrap().is_none(), "the holder ended");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let root = runvqgan::shared_folder::root::Root::open(dir.path()).unwrap();
+    let lease = runvqgan::shared_folder::files::lease_path(root.path(), "task.txt");
+    let record: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&lease).unwrap()).unwrap();
+    assert_eq!(record["host"], host_name().as_str(), "{record}");
+    assert_eq!(record["pid"], pid, "{record}");
+    let boot = std::fs::read_to_string("/proc/sys/kernel/random/boot_id").unwrap();
+    assert_eq!(record["boot_id"], boot.trim(), "{record}");
+    let ours = std::fs::metadata("/proc/self/ns/pid").unwrap();
+    use std::os::unix::fs::MetadataExt;
+    assert_ne!(record["pid_ns"], ours.ino(), "{record}");
+    // SAFETY: signal 0 only asks whether the process exists.
+    assert_ne!(
+        unsafe { libc::kill(pid as libc::pid_t, 0) },
+        0,
+        "pid {pid} is taken here"
+    );
+
+    let config = lease_config();
+    let claims = ClaimMethod::for_root(root.path(), config.claims, config.lease_seconds);
+    let task = root.path().join("task.txt");
+    // Same host name, same boot, a process id that is free here: still not taken, through
+    // more than two lease times of renewals.
+    let watched = Instant::now();
+    while watched.elapsed() < Duration::from_secs(5) {
+        assert!(
+            claims.claim(&task).unwrap().is_none(),
+            "taken from a live holder"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    // The container ends (its process 1 is killed, and with it the namespace): the lease
+    // is no longer renewed, and it is taken once it has run out.
+    let children =
+        std::fs::read_to_string(format!("/proc/{0}/task/{0}/children", holder.id())).unwrap();
+    for c in children.split_whitespace() {
+        // SAFETY: signalling our own grandchild (process 1 of the namespace).
+        unsafe { libc::kill(c.parse().unwrap(), libc::SIGKILL) };
+    }
+    let _ = holder.wait();
+    let gone = Instant::now();
+    let claim = loop {
+        if let Some(c) = claims.claim(&task).unwrap() {
+            break c;
+        }
+        assert!(gone.elapsed() < Duration::from_secs(20), "never freed");
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    assert_eq!(claim.took_over().unwrap().pid, pid);
+    claim.finish();
 }

@@ -88,21 +88,23 @@ fn status_shows_the_claim_kind_and_which_hosts_and_array_elements_hold_claims_no
             array_task_id: Some("4".into()),
             end_time: None,
         }),
+        boot_id: None,
+        pid_ns: None,
     };
     let live = Lease::try_acquire(&task("dog"), &element, Duration::from_secs(60))
         .unwrap()
         .unwrap();
-    // A node that died holding the cat: its lease is not renewed and has run out.
-    let dead = Holder {
-        host: "node9".into(),
-        pid: 99,
-        slurm: None,
-    };
-    std::mem::forget(
-        Lease::try_acquire(&task("cat"), &dead, Duration::from_millis(1))
-            .unwrap()
-            .unwrap(),
-    );
+    // A node that died holding the cat an hour ago: its lease ran out long since.
+    let hour_ago = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis()
+        - 3_600_000;
+    std::fs::write(
+        task("cat"),
+        format!(r#"{{"host":"node9","pid":99,"token":"0a1b2c3d4e5f","expires_ms":{hour_ago}}}"#),
+    )
+    .unwrap();
     let flock = TaskClaim::try_claim(root.path(), "tasks/cow.txt")
         .unwrap()
         .unwrap();

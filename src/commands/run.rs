@@ -23,6 +23,7 @@ use crate::records::sinks::{ErrorFileSink, LogSink, TerminalSink};
 use crate::records::speeds::{SpeedSink, Speeds};
 use crate::records::summary::{Outputs, SummarySink};
 use crate::shared_folder::locks::device::{self, DeviceLock};
+use crate::shared_folder::locks::method;
 use crate::shared_folder::permissions;
 use crate::shared_folder::root::Root;
 use crate::shared_folder::state::StateDir;
@@ -107,8 +108,18 @@ pub fn run(opts: &RunOptions<'_>) -> anyhow::Result<ExitCode> {
         });
     }
     // Held (or not needed) until the run ends.
-    let _gpu = match device::for_run(root.path(), config.device.as_deref())? {
+    let lock_setting = device::LockSetting {
+        claims: config.claims,
+        lease: std::time::Duration::from_secs_f64(config.lease_seconds),
+    };
+    let _gpu = match device::for_run(root.path(), config.device.as_deref(), lock_setting)? {
         DeviceLock::Busy { device, holder } => {
+            if let Some((file, error)) = method::flock_refusal_to_report() {
+                reporter.emit(Event::ClaimsDegraded {
+                    lock_file: root.rel(&file),
+                    error,
+                });
+            }
             reporter.emit(Event::DeviceBusy { device, holder });
             return Ok(ExitCode::Success);
         }

@@ -160,7 +160,9 @@ pub struct Config {
     /// `lease`. See docs/cluster.md.
     pub claims: ClaimSetting,
     /// Seconds a lease lasts unless its holder renews it (every third of it): how long a
-    /// task claimed by a node that died waits before another run takes it over.
+    /// task claimed by a node that died waits before another run takes it over, how long a
+    /// run may be frozen (Slurm's suspend) before it loses its task, and how far the
+    /// machines' clocks may disagree (docs/cluster.md).
     pub lease_seconds: f64,
     /// The gallery built at the end of every run: `true` (in `gallery/`), `false` (none) or
     /// a folder under the root.

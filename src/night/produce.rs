@@ -7,7 +7,7 @@
 use std::sync::{Arc, Mutex};
 use std::time::SystemTime;
 
-use crate::engine::{GenerateError, Generated, ProgressSink};
+use crate::engine::{GenerateError, Generated};
 use crate::night::budget::Budget;
 use crate::outputs::lifecycle::{self, Failure};
 use crate::outputs::naming;
@@ -15,11 +15,14 @@ use crate::process::testhook;
 use crate::process::text::escape;
 use crate::queue::plan::{PlannedImage, PlannedTask, ReadyTask};
 use crate::records::events::Event;
-use crate::records::progress::ImageProgress;
+use crate::shared_folder::locks::method::Claim;
 
 use super::{Generator, Night, batch_size, record_result, report_failure};
-use crate::call::sidecar::{LOSS_CURVE, LOSS_CURVE_POINTS};
+
+mod sink;
+use crate::call::sidecar::LOSS_CURVE;
 use crate::engine::failure::FailureKind;
+use sink::HookedSink;
 
 /// How making a task's images ended.
 #[derive(Debug, PartialEq)]
@@ -34,6 +37,20 @@ pub enum TaskEnd {
     Changed(String),
     /// The next batch would not finish within the time budget; why.
     OutOfTime(String),
+    /// The task's lease was found expired or taken over (the run was frozen or cut off for
+    /// longer than `lease_seconds`): another run may be making these images, so this one
+    /// stopped, placing nothing more and reporting no failure.
+    ClaimLost,
+}
+
+/// Why a batch stopped short.
+enum Stop {
+    /// Ctrl-C or SIGTERM.
+    Interrupted,
+    /// The claim was lost; `finished` images of the batch were completed before.
+    Lost { finished: usize },
+    /// A failure, not yet reported.
+    Failed(Failure),
 }
 
 /// The engine's side of the night: started on the first image, then kept.
@@ -86,12 +103,15 @@ impl<'a> Producer<'a> {
     }
 
     /// Makes the missing images of `task`, checking before each batch that the task file is
-    /// unchanged and that the batch fits the time budget. The engine must be started.
+    /// unchanged, that this run still holds its `claim` and that the batch fits the time
+    /// budget; the claim is checked again before the images are placed. The engine must be
+    /// started.
     pub fn make_all(
         &mut self,
         night: &Night<'_>,
         task: &PlannedTask,
         ready: &ReadyTask,
+        claim: &Claim,
     ) -> TaskEnd {
         for warning in &ready.warnings {
             night.reporter.emit(Event::TaskWarning {
@@ -104,6 +124,9 @@ impl<'a> Producer<'a> {
         while start < images.len() {
             if let Err(why) = task.file.unchanged() {
                 return TaskEnd::Changed(why);
+            }
+            if !claim.confirm() {
+                return TaskEnd::ClaimLost;
             }
             let size = self
                 .batch
@@ -128,18 +151,26 @@ impl<'a> Producer<'a> {
                 return TaskEnd::OutOfTime(why);
             }
             testhook::reached("before-image");
-            match self.make_batch(night, task, ready, batch) {
+            match self.make_batch(night, task, ready, batch, claim) {
                 Ok((seconds, made)) => {
                     self.images += made;
                     self.budget.record(iterations, seconds);
                     if made < batch.len() {
-                        // The failure was reported by finish_image.
+                        // The failure was reported by make_batch.
                         return TaskEnd::Failed;
                     }
                     start += size;
                 }
-                Err(None) => return TaskEnd::Interrupted,
-                Err(Some(reason)) if reason.kind == FailureKind::OutOfMemory && size > 1 => {
+                Err(Stop::Interrupted) => return TaskEnd::Interrupted,
+                Err(Stop::Lost { finished }) => {
+                    self.images += finished;
+                    return TaskEnd::ClaimLost;
+                }
+                // A task lost meanwhile is another run's now: its failure is not reported.
+                Err(Stop::Failed(_)) if !claim.confirm() => return TaskEnd::ClaimLost,
+                Err(Stop::Failed(reason))
+                    if reason.kind == FailureKind::OutOfMemory && size > 1 =>
+                {
                     let smaller = size / 2;
                     self.batch = Some(smaller);
                     night.reporter.emit(Event::BatchSplit {
@@ -149,7 +180,7 @@ impl<'a> Producer<'a> {
                         to: smaller,
                     });
                 }
-                Err(Some(reason)) => {
+                Err(Stop::Failed(reason)) => {
                     report_failure(night, task, &batch[0].output_rel, &reason);
                     return TaskEnd::Failed;
                 }
@@ -160,15 +191,17 @@ impl<'a> Producer<'a> {
 
     /// Makes a batch of images of one task: the engine writes each PNG atomically, then
     /// each image's sidecar is written atomically beside it and its pending marker is
-    /// removed. Returns the seconds the engine took and how many images were finished;
-    /// `Err(None)`: interrupted.
+    /// removed. Returns the seconds the engine took and how many images were finished (a
+    /// failure after the first is reported here). Nothing is placed once `claim` is found
+    /// lost: checked before the first PNG is placed and again before a failure is reported.
     fn make_batch(
         &mut self,
         night: &Night<'_>,
         task: &PlannedTask,
         ready: &ReadyTask,
         batch: &[PlannedImage],
-    ) -> Result<(f64, usize), Option<Failure>> {
+        claim: &Claim,
+    ) -> Result<(f64, usize), Stop> {
         let first = &batch[0];
         let label = escape(&match batch.len() {
             1 => first.output_rel.clone(),
@@ -180,7 +213,7 @@ impl<'a> Producer<'a> {
         if self.work.is_none() {
             let made = crate::engine::workdir::WorkDir::new().map_err(|e| {
                 shown.finish();
-                Some(Failure {
+                Stop::Failed(Failure {
                     kind: FailureKind::Write,
                     message: format!("the engine's private work folder cannot be made: {e}"),
                     size: Some(first.size()),
@@ -197,7 +230,7 @@ impl<'a> Producer<'a> {
                 .engine_job(&image.job, night.root.path())
                 .map_err(|e| {
                     shown.finish();
-                    Some(Failure {
+                    Stop::Failed(Failure {
                         kind: FailureKind::MemberInput,
                         message: e.to_string(),
                         size: Some(first.size()),
@@ -213,7 +246,7 @@ impl<'a> Producer<'a> {
         }
         let made = match result {
             Ok(made) => made,
-            Err(GenerateError::Interrupted) => return Err(None),
+            Err(GenerateError::Interrupted) => return Err(Stop::Interrupted),
             Err(GenerateError::Failed {
                 kind,
                 message,
@@ -226,7 +259,7 @@ impl<'a> Producer<'a> {
                     message: message.clone(),
                     traceback,
                 });
-                return Err(Some(Failure {
+                return Err(Stop::Failed(Failure {
                     kind,
                     message,
                     size: Some(first.size()),
@@ -234,6 +267,12 @@ impl<'a> Producer<'a> {
             }
         };
         let seconds = made.first().map_or(0.0, |m| m.seconds);
+        // The engine may have run for long (or the process been frozen): whoever holds the
+        // task now may have placed these very images.
+        testhook::reached("before-place");
+        if !claim.confirm() {
+            return Err(Stop::Lost { finished: 0 });
+        }
         let mode = lifecycle::output_mode(&task.file.path);
         // Every PNG of the batch is placed first (the engine made them all), then the
         // sidecars are written.
@@ -251,13 +290,23 @@ impl<'a> Producer<'a> {
         }
         let mut finished = 0;
         for (image, made) in batch.iter().zip(made).take(placed) {
+            testhook::reached("after-png");
+            // Frozen here, a run that took the task over may have replaced this PNG (a
+            // reserved image without a sidecar is an orphan to it): its sidecar is not ours.
+            if !claim.confirm() {
+                return Err(Stop::Lost { finished });
+            }
             match finish_image(night, task, ready, image, made, started_at, mode, &curve) {
                 Ok(()) => finished += 1,
+                Err(_) if !claim.confirm() => return Err(Stop::Lost { finished }),
                 Err(reason) => {
                     report_failure(night, task, &image.output_rel, &reason);
                     return Ok((seconds, finished));
                 }
             }
+        }
+        if unplaced.is_some() && !claim.confirm() {
+            return Err(Stop::Lost { finished });
         }
         if let Some((image, reason)) = unplaced {
             night.reporter.emit(Event::ImageFailed {
@@ -323,7 +372,6 @@ fn finish_image(
     curve: &str,
 ) -> Result<(), Failure> {
     let config = night.config;
-    testhook::reached("after-png");
     let mut sidecar = image.sidecar(&task.file.rel, &ready.sha256, config, night.root);
     sidecar.call.deterministic = config.deterministic;
     record_result(&mut sidecar, &made, started_at, config.engine_mode);
@@ -370,44 +418,4 @@ fn finish_image(
         },
     });
     Ok(())
-}
-
-/// The progress display of one image, with the `mid-image` test hook after iteration 2;
-/// keeps the loss of every iteration for the sidecar's loss curve.
-struct HookedSink(Arc<ImageProgress>, Mutex<Vec<f64>>);
-
-impl HookedSink {
-    /// The losses at up to [`LOSS_CURVE_POINTS`] evenly spaced iterations (the last one
-    /// included), as the sidecar's `loss-curve` value.
-    fn curve(&self) -> String {
-        let losses = self.1.lock().unwrap_or_else(|e| e.into_inner());
-        let n = losses.len();
-        if n == 0 {
-            return String::new();
-        }
-        let points = n.min(LOSS_CURVE_POINTS);
-        (0..points)
-            .map(|i| {
-                losses[if points == 1 {
-                    n - 1
-                } else {
-                    i * (n - 1) / (points - 1)
-                }]
-            })
-            .map(|l| format!("{l:.4}"))
-            .collect::<Vec<_>>()
-            .join(" ")
-    }
-}
-
-impl ProgressSink for HookedSink {
-    fn step(&self, iteration: u32, total: u32, loss: f64) {
-        self.0.step(iteration, total, loss);
-        if loss.is_finite() {
-            self.1.lock().unwrap_or_else(|e| e.into_inner()).push(loss);
-        }
-        if iteration == 2 {
-            testhook::reached("mid-image");
-        }
-    }
 }

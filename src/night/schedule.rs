@@ -134,6 +134,7 @@ pub fn run(night: Night<'_>, generator: &mut dyn Generator) -> anyhow::Result<Ex
         lease_seconds: claims.plan.lease.then_some(night.config.lease_seconds),
         reason: claims.plan.reason.clone(),
     });
+    report_degraded(&night);
 
     let mut producer = Producer::new(generator, night.budget.clone());
     let mut first = true;
@@ -150,7 +151,9 @@ pub fn run(night: Night<'_>, generator: &mut dyn Generator) -> anyhow::Result<Ex
         let Some(claim) = claim(&night, &claims, task, &mut tally) else {
             continue;
         };
-        let fresh = match claim_task(task, night.root, night.config, &claims) {
+        let fresh = claim_task(task, night.root, night.config, &claims);
+        report_degraded(&night);
+        let fresh = match fresh {
             Ok(Some(fresh)) => fresh,
             Ok(None) => {
                 claim.finish();
@@ -201,9 +204,10 @@ pub fn run(night: Night<'_>, generator: &mut dyn Generator) -> anyhow::Result<Ex
             first = false;
             producer.start(&night)?;
         }
-        match producer.make_all(&night, &fresh, ready) {
+        match producer.make_all(&night, &fresh, ready, &claim) {
             TaskEnd::AllMade => finish_task(&night, &fresh, claim, &mut tally),
             TaskEnd::Failed => tally.tasks.failed += 1,
+            TaskEnd::ClaimLost => lost(&night, task, &mut tally),
             TaskEnd::Changed(reason) => {
                 tally.tasks.changed += 1;
                 night.reporter.emit(Event::TaskChanged {
@@ -266,7 +270,9 @@ fn claim(
     task: &PlannedTask,
     tally: &mut Tally,
 ) -> Option<method::Claim> {
-    match claims.claim(&task.file.path) {
+    let claimed = claims.claim(&task.file.path);
+    report_degraded(night);
+    match claimed {
         Ok(Some(c)) => {
             tally.claimed += 1;
             if let Some(old) = c.took_over() {
@@ -293,14 +299,15 @@ fn claim(
                 claim_file: claim_file.clone(),
                 error: e.source.to_string(),
             });
-            // The member learns why in the task's _ERROR.txt (a folder or something else in
-            // the claim's place, a folder runvqgan cannot write).
+            // The member learns that the task waits, and that it is not their doing: claim
+            // files and leases are runvqgan's own, in the owner's state folder.
             let failure = crate::outputs::lifecycle::Failure {
                 kind: FailureKind::TaskFile,
                 message: format!(
-                    "the hidden claim file {claim_file} beside the task cannot be used: {}; \
-                     remove it if you made it (the folder of the task must also be writable \
-                     for runvqgan)",
+                    "runvqgan could not claim the task: its own claim file {claim_file}, in the \
+                     workstation owner's state folder, cannot be used ({}). This is not a \
+                     problem of your task; the owner finds the details in runvqgan.log, and \
+                     the next run tries again",
                     crate::shared_folder::confined::describe(&e.source)
                 ),
                 size: None,
@@ -378,15 +385,32 @@ fn keep_notes(night: &Night<'_>, claims: &ClaimMethod, task: &PlannedTask, warni
     }
 }
 
+/// Reports, once per run, that the filesystem refused `flock` and leases stand in (whichever
+/// lock met it first: the GPU's, a task's, the names lock).
+fn report_degraded(night: &Night<'_>) {
+    if let Some((file, error)) = method::flock_refusal_to_report() {
+        night.reporter.emit(Event::ClaimsDegraded {
+            lock_file: night.root.rel(&file),
+            error,
+        });
+    }
+}
+
+/// A task whose claim this run lost while working on it: left to the run that has it now,
+/// counted as busy (not a failure).
+fn lost(night: &Night<'_>, task: &PlannedTask, tally: &mut Tally) {
+    tally.tasks.busy += 1;
+    night.reporter.emit(Event::ClaimLost {
+        task: task.file.rel.clone(),
+    });
+}
+
 /// Renames a task whose images all exist to `.done`, after checking that it was not changed
 /// while it ran, and ends its claim.
 fn finish_task(night: &Night<'_>, task: &PlannedTask, claim: method::Claim, tally: &mut Tally) {
     testhook::reached("before-done");
-    if claim.is_lost() {
-        tally.tasks.busy += 1;
-        night.reporter.emit(Event::ClaimLost {
-            task: task.file.rel.clone(),
-        });
+    if !claim.confirm() {
+        lost(night, task, tally);
         return;
     }
     if let Err(reason) = task.file.unchanged() {

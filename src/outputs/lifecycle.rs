@@ -190,8 +190,19 @@ pub fn failure_report(task_rel: &str, output_rel: &str, failure: &Failure) -> St
     text
 }
 
-/// Writes a [`failure_report`] as the task's `_ERROR.txt`, atomically.
+/// Writes a [`failure_report`] as the task's `_ERROR.txt`, atomically; nothing when the task
+/// file is gone (another run finished it and renamed it `.done`, or its member removed it):
+/// an error file beside no task would stay for ever and tell of a failure nobody can act on.
 pub fn write_failure_file(task: &Path, text: &str) -> std::io::Result<PathBuf> {
+    if let Err(e) = crate::shared_folder::confined::stat_nofollow(task)
+        && e.kind() == std::io::ErrorKind::NotFound
+    {
+        tracing::info!(
+            "no error file written for {}: the task file is gone",
+            crate::process::text::escape(&task.display().to_string())
+        );
+        return Ok(error_file_path(task));
+    }
     write_error_text(task, text)
 }
 

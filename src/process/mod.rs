@@ -24,6 +24,23 @@ pub fn host_name() -> String {
     String::from_utf8_lossy(&buf[..end]).into_owned()
 }
 
+/// This machine's boot id (`/proc/sys/kernel/random/boot_id`): a process id means the same
+/// process only within one boot, so a lease names the boot its holder ran in. `None` when it
+/// cannot be read.
+pub fn boot_id() -> Option<String> {
+    let id = std::fs::read_to_string("/proc/sys/kernel/random/boot_id").ok()?;
+    let id = id.trim();
+    (!id.is_empty() && id.len() <= 64).then(|| id.to_string())
+}
+
+/// This process's PID namespace (the inode of `/proc/self/ns/pid`): a process id means the
+/// same process only inside one namespace (containers on one host share the host name and
+/// the boot, not the process ids). `None` when it cannot be read.
+pub fn pid_namespace() -> Option<u64> {
+    use std::os::unix::fs::MetadataExt;
+    std::fs::metadata("/proc/self/ns/pid").ok().map(|m| m.ino())
+}
+
 /// `name` (a host name) reduced to characters safe in a file name on any share, at most 64
 /// of them; `localhost` when none is left.
 pub fn file_safe(name: &str) -> String {

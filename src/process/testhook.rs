@@ -2,9 +2,10 @@
 //! environment, the process kills itself with SIGKILL (exactly a kill -9: no clean-up at all)
 //! the `N`th time it reaches `POINT`. The points are `before-image` (after the image's number
 //! is reserved, before the engine starts on it), `mid-image` (after the second iteration of an
-//! image), `after-png` (the engine wrote the PNG, the sidecar is not written yet) and
-//! `before-done` (every image of a task exists, the task is not renamed yet); `reproduce` has
-//! `reserved` (its output number is reserved, the engine has not started).
+//! image), `before-place` (the engine made a batch's PNGs in its work folder, none is placed
+//! yet), `after-png` (the PNG is placed, the sidecar is not written yet) and `before-done`
+//! (every image of a task exists, the task is not renamed yet); `reproduce` has `reserved`
+//! (its output number is reserved, the engine has not started).
 //!
 //! With `RUNVQGAN_TEST_PAUSE_AT=POINT:N` the process instead stops itself (SIGSTOP) there,
 //! after printing `runvqgan: test hook: paused at POINT:N` on stderr: an attack test
@@ -121,6 +122,17 @@ pub fn python_home() -> Option<String> {
         return Some(home);
     }
     None
+}
+
+/// In debug builds, `RUNVQGAN_TEST_FLOCK=refused`: every `flock` this process tries fails
+/// with ENOLCK, as on an NFS mount without a lock daemon, so that the tests of the fallback
+/// to leases hold on any filesystem. Release builds: always `false`.
+pub fn flock_refused() -> bool {
+    #[cfg(debug_assertions)]
+    if std::env::var("RUNVQGAN_TEST_FLOCK").as_deref() == Ok("refused") {
+        return true;
+    }
+    false
 }
 
 /// In debug builds, `RUNVQGAN_TEST_GPU`: `0` makes the machine count as having no GPU, `1`

@@ -317,6 +317,8 @@ mod tests {
             host: "node7".into(),
             pid: 4711,
             slurm: None,
+            boot_id: None,
+            pid_ns: None,
         };
         let root = dir.path().canonicalize().unwrap();
         let leases = crate::shared_folder::state::StateDir::open(&root).unwrap();

@@ -101,6 +101,13 @@ pub enum Event {
         lease_seconds: Option<f64>,
         reason: String,
     },
+    /// The filesystem refused `flock` (no lock daemon, Lustre `noflock`) and, as
+    /// `claims = "auto"` allows, leases stand in for every lock of this run from then on.
+    ClaimsDegraded {
+        /// The lock file whose `flock` was refused first.
+        lock_file: String,
+        error: String,
+    },
     /// This run's lease on a task expired or was taken over while it worked on it: another
     /// run may finish it, so this run leaves it (what it made stays).
     ClaimLost { task: String },

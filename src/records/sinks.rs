@@ -51,9 +51,17 @@ pub fn log_line(event: &Event) -> Option<String> {
                 .unwrap_or_default(),
         ),
         Event::ClaimsChosen { kind, reason, .. } => format!("claims: {kind}; {reason}"),
+        Event::ClaimsDegraded { lock_file, error } => format!(
+            "claims: the filesystem refuses flock ({error}, on {lock_file}); this run uses \
+             leases instead for tasks, output numbers, the gallery and the GPU, as claims = \
+             \"auto\" allows (set claims = \"lease\" in runvqgan.toml to choose them from the \
+             start)"
+        ),
         Event::ClaimLost { task } => format!(
-            "task {task}: this run's lease on it expired or was taken over by another run; \
-             left to that run (the images made stay)"
+            "task {task}: this run's lease on it expired or was taken over by another run \
+             (this run was frozen, suspended or cut off for longer than lease_seconds); it \
+             stopped working on the task and left it to that run (the images it placed stay; \
+             not a failure)"
         ),
         Event::ClaimTakenOver { task, host, pid } => format!(
             "task {task}: took over the claim of process {pid} on host {host}, which stopped \
@@ -98,8 +106,8 @@ pub fn log_line(event: &Event) -> Option<String> {
             claim_file,
             error,
         } => format!(
-            "task {task}: cannot be claimed (the claim file {claim_file} cannot be written: \
-             {error}); the folder of the task must be writable for runvqgan"
+            "task {task}: cannot be claimed (runvqgan's claim file {claim_file}, in the state \
+             folder, cannot be used: {error})"
         ),
         Event::TaskGone { task } => {
             format!("task {task}: it was removed or renamed before it ran; nothing done")
@@ -333,9 +341,9 @@ pub fn terminal_line(event: &Event) -> Option<(Level, String)> {
         | Event::RunFailed { .. } => (Level::Error, log_line(event)?),
         Event::GalleryFailed { .. } => (Level::Warn, log_line(event)?),
         Event::GalleryBuilt { .. } => (Level::Info, log_line(event)?),
-        Event::DeviceBusy { .. } | Event::PermissionProblem { .. } => {
-            (Level::Warn, log_line(event)?)
-        }
+        Event::DeviceBusy { .. }
+        | Event::PermissionProblem { .. }
+        | Event::ClaimsDegraded { .. } => (Level::Warn, log_line(event)?),
         Event::BatchSplit { .. }
         | Event::TaskChanged { .. }
         | Event::ClaimLost { .. }

@@ -28,6 +28,50 @@ use crate::shared_folder::confined;
 use crate::shared_folder::files::{CLAIMS_NAME, claim_path, task_key};
 use crate::shared_folder::state::StateDir;
 
+/// Takes an exclusive `flock` on `file` without waiting: `Ok(true)` taken, `Ok(false)` held
+/// by another process. Every `flock` of runvqgan goes through here, so that the test hook
+/// [`crate::process::testhook::flock_refused`] reaches them all.
+pub fn try_flock(file: &File) -> std::io::Result<bool> {
+    if crate::process::testhook::flock_refused() {
+        return Err(std::io::Error::from_raw_os_error(libc::ENOLCK));
+    }
+    match file.try_lock() {
+        Ok(()) => Ok(true),
+        Err(TryLockError::WouldBlock) => Ok(false),
+        Err(TryLockError::Error(e)) => Err(e),
+    }
+}
+
+/// Whether `e` is the filesystem refusing `flock` altogether rather than a problem of one
+/// file: ENOLCK (NFS without a lock daemon, or out of locks), ENOSYS (Lustre mounted
+/// `noflock`), EOPNOTSUPP (a FUSE or other filesystem without locks).
+pub fn flock_refused(e: &std::io::Error) -> bool {
+    matches!(
+        e.raw_os_error(),
+        Some(libc::ENOLCK | libc::ENOSYS | libc::EOPNOTSUPP)
+    )
+}
+
+/// The first `flock` the filesystem refused in this process (a run is one process): the
+/// lock file and the error.
+static REFUSAL: std::sync::OnceLock<(PathBuf, String)> = std::sync::OnceLock::new();
+/// Whether [`REFUSAL`] was handed to [`flock_refusal_to_report`].
+static REPORTED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// Notes that the filesystem refused `flock` on `file` and that a lease stands in: the first
+/// refusal of the process is kept for [`flock_refusal_to_report`].
+pub fn note_flock_refused(file: &Path, e: &std::io::Error) {
+    let _ = REFUSAL.set((file.to_path_buf(), e.to_string()));
+    tracing::debug!("flock refused on {}: {e}", file.display());
+}
+
+/// The first refused `flock` of this process (lock file, error), once: the run reports it
+/// in its log once, whichever lock (a task's, the names lock, the GPU's) met it first.
+pub fn flock_refusal_to_report() -> Option<(PathBuf, String)> {
+    let refusal = REFUSAL.get()?;
+    (!REPORTED.swap(true, std::sync::atomic::Ordering::SeqCst)).then(|| refusal.clone())
+}
+
 /// A task this process works on; dropping it releases the claim (the file stays, unlocked,
 /// until [`TaskClaim::finish`]).
 #[derive(Debug)]
@@ -47,10 +91,8 @@ impl TaskClaim {
             // Owner-only, in the owner-only state folder; anything else in its place is
             // replaced, never followed (StateDir::lock_file).
             let file = claims.lock_file(&name)?;
-            match file.try_lock() {
-                Ok(()) => {}
-                Err(TryLockError::WouldBlock) => return Ok(None),
-                Err(TryLockError::Error(e)) => return Err(e),
+            if !try_flock(&file)? {
+                return Ok(None);
             }
             let locked = file.metadata()?;
             match claims.stat(&name) {
@@ -192,11 +234,7 @@ impl FolderLock {
     pub fn acquire(file: File, path: &Path) -> std::io::Result<FolderLock> {
         wait_for(
             path,
-            || match file.try_lock() {
-                Ok(()) => Ok(Some(())),
-                Err(TryLockError::WouldBlock) => Ok(None),
-                Err(TryLockError::Error(e)) => Err(e),
-            },
+            || try_flock(&file).map(|taken| taken.then_some(())),
             || lock_holder_words(&file),
         )?;
         Ok(FolderLock { _file: file })

@@ -19,13 +19,21 @@
 //! `SLURM_STEP_GPUS` / `SLURM_JOB_GPUS` list the job's GPUs by their index on the node (the
 //! same order as `CUDA_VISIBLE_DEVICES`), so the `n`-th visible GPU is the `n`-th entry
 //! there; a run outside Slurm on that GPU (`cuda:N` with nothing hidden) gets the same lock.
+//!
+//! Where the filesystem refuses `flock` (an NFS mount without a lock daemon, Lustre with
+//! `noflock`) and `claims` is not `"flock"`, the lock is a lease instead,
+//! `device-<host>-gpu<N>.lease` beside it ([`crate::shared_folder::locks::lease`]), as the
+//! task claims do ([`crate::shared_folder::locks::method`]).
 
-use std::fs::{File, TryLockError};
+use std::fs::File;
 use std::io::{Read, Seek, Write};
 use std::path::{Path, PathBuf};
 use std::time::SystemTime;
 
 use crate::shared_folder::files::STATE_DIR;
+use crate::shared_folder::locks::claim::{flock_refused, note_flock_refused, try_flock};
+use crate::shared_folder::locks::filesystem::ClaimSetting;
+use crate::shared_folder::locks::lease::{Holder, Lease};
 use crate::shared_folder::state::StateDir;
 
 /// What [`DeviceLock::acquire`] found.
@@ -47,20 +55,51 @@ pub enum DeviceLock {
 /// The held lock of one GPU.
 #[derive(Debug)]
 pub struct HeldLock {
-    _file: File,
-    /// The lock file.
+    _hold: Hold,
+    /// The lock file (or lease).
     pub path: PathBuf,
+}
+
+/// What holds the GPU: a `flock` on the open lock file, or a lease kept renewed.
+#[derive(Debug)]
+enum Hold {
+    Flock(#[allow(dead_code)] File),
+    Lease(#[allow(dead_code)] Box<Lease>),
+}
+
+/// How the GPU lock may be taken: `claims` and `lease_seconds` of runvqgan.toml.
+#[derive(Debug, Clone, Copy)]
+pub struct LockSetting {
+    /// `"flock"`: no lease stands in when the filesystem refuses `flock`.
+    pub claims: ClaimSetting,
+    /// The lease time, when a lease stands in.
+    pub lease: std::time::Duration,
 }
 
 impl DeviceLock {
     /// Takes the lock of the GPU that `device` (the configured device; `None`: CUDA when
     /// present) names, for the root `root`. Never blocks.
     pub fn acquire(root: &Path, device: Option<&str>) -> std::io::Result<DeviceLock> {
-        DeviceLock::acquire_in(root, device, &GpuEnv::from_env())
+        DeviceLock::acquire_in(root, device, &GpuEnv::from_env(), None)
+    }
+
+    /// [`DeviceLock::acquire`], with a lease standing in where the filesystem refuses
+    /// `flock` and `setting` allows it.
+    pub fn acquire_with(
+        root: &Path,
+        device: Option<&str>,
+        setting: LockSetting,
+    ) -> std::io::Result<DeviceLock> {
+        DeviceLock::acquire_in(root, device, &GpuEnv::from_env(), Some(setting))
     }
 
     /// [`DeviceLock::acquire`] with the GPU environment given (testable without one).
-    fn acquire_in(root: &Path, device: Option<&str>, env: &GpuEnv) -> std::io::Result<DeviceLock> {
+    fn acquire_in(
+        root: &Path,
+        device: Option<&str>,
+        env: &GpuEnv,
+        setting: Option<LockSetting>,
+    ) -> std::io::Result<DeviceLock> {
         let Some(gpu) = physical_gpu(device, env) else {
             return Ok(DeviceLock::NotNeeded);
         };
@@ -72,9 +111,9 @@ impl DeviceLock {
         // Owner-only (0600) in the owner-only state folder: a member cannot open it, so
         // cannot hold it (StateDir::lock_file).
         let mut file = state.lock_file(&name)?;
-        match file.try_lock() {
-            Ok(()) => {}
-            Err(TryLockError::WouldBlock) => {
+        match try_flock(&file) {
+            Ok(true) => {}
+            Ok(false) => {
                 let mut holder = String::new();
                 let _ = (&mut file).take(200).read_to_string(&mut holder);
                 return Ok(DeviceLock::Busy {
@@ -82,7 +121,14 @@ impl DeviceLock {
                     holder: crate::process::text::escape(holder.trim()),
                 });
             }
-            Err(TryLockError::Error(e)) => return Err(e),
+            Err(e) => match setting {
+                Some(s) if s.claims != ClaimSetting::Flock && flock_refused(&e) => {
+                    note_flock_refused(&path, &e);
+                    let lease = path.with_extension("lease");
+                    return by_lease(&lease, shown, s.lease);
+                }
+                _ => return Err(e),
+            },
         }
         file.set_len(0)?;
         file.rewind()?;
@@ -92,15 +138,41 @@ impl DeviceLock {
             std::process::id(),
             crate::process::text::timestamp(SystemTime::now())
         )?;
-        Ok(DeviceLock::Held(HeldLock { _file: file, path }))
+        Ok(DeviceLock::Held(HeldLock {
+            _hold: Hold::Flock(file),
+            path,
+        }))
+    }
+}
+
+/// The GPU lock as the lease at `path`: held, or busy with the words of its holder's lease.
+fn by_lease(path: &Path, device: String, ttl: std::time::Duration) -> std::io::Result<DeviceLock> {
+    match Lease::try_acquire(path, &Holder::this_process(), ttl)? {
+        Some(lease) => Ok(DeviceLock::Held(HeldLock {
+            _hold: Hold::Lease(Box::new(lease.keep_renewed())),
+            path: path.to_path_buf(),
+        })),
+        None => {
+            let holder = crate::shared_folder::locks::lease::read_at(path, ttl)
+                .map(|r| format!("process {} on host {} (its lease says)", r.pid, r.host))
+                .unwrap_or_default();
+            Ok(DeviceLock::Busy {
+                device,
+                holder: crate::process::text::escape(&holder),
+            })
+        }
     }
 }
 
 /// What `run` does before it plans: takes the lock of its GPU, with an error that names the
 /// state folder. [`DeviceLock::Busy`]: another run has the GPU, and `run` reports that (its
 /// `device_busy` event) and ends at once without touching a task.
-pub fn for_run(root: &Path, device: Option<&str>) -> anyhow::Result<DeviceLock> {
-    DeviceLock::acquire(root, device).map_err(|e| {
+pub fn for_run(
+    root: &Path,
+    device: Option<&str>,
+    setting: LockSetting,
+) -> anyhow::Result<DeviceLock> {
+    DeviceLock::acquire_with(root, device, setting).map_err(|e| {
         anyhow::anyhow!(
             "cannot take the lock of the device in {}: {e}",
             root.join(STATE_DIR).display()
@@ -193,187 +265,4 @@ pub fn preflight(device: Option<&str>) -> Result<(), String> {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn env(visible: Option<&str>, present: bool) -> GpuEnv {
-        GpuEnv {
-            visible: visible.map(String::from),
-            slurm_gpus: None,
-            present,
-        }
-    }
-
-    /// An element of a Slurm job array that was given the node's GPU `gpu`, with cgroup
-    /// device confinement (it sees only that GPU, as `CUDA_VISIBLE_DEVICES=0`).
-    fn slurm_element(gpu: &str) -> GpuEnv {
-        GpuEnv {
-            visible: Some("0".into()),
-            slurm_gpus: Some(gpu.into()),
-            present: true,
-        }
-    }
-
-    #[test]
-    fn slurm_elements_on_different_gpus_of_one_node_take_different_locks() {
-        assert_eq!(
-            physical_gpu(Some("cuda"), &slurm_element("2")).as_deref(),
-            Some("2")
-        );
-        assert_eq!(
-            physical_gpu(None, &slurm_element("3")).as_deref(),
-            Some("3")
-        );
-        // Without confinement Slurm shows the node's numbers: the same GPU either way.
-        let unconfined = GpuEnv {
-            visible: Some("2,3".into()),
-            slurm_gpus: Some("2,3".into()),
-            present: true,
-        };
-        assert_eq!(
-            physical_gpu(Some("cuda:1"), &unconfined).as_deref(),
-            Some("3")
-        );
-
-        let root = tempfile::tempdir().unwrap();
-        let two = DeviceLock::acquire_in(root.path(), Some("cuda"), &slurm_element("2")).unwrap();
-        let three = DeviceLock::acquire_in(root.path(), Some("cuda"), &slurm_element("3")).unwrap();
-        assert!(matches!(two, DeviceLock::Held(_)), "{two:?}");
-        assert!(matches!(three, DeviceLock::Held(_)), "{three:?}");
-        // A run outside Slurm on the node's GPU 2 (nothing hidden) is the same GPU.
-        assert!(matches!(
-            DeviceLock::acquire_in(root.path(), Some("cuda:2"), &env(None, true)).unwrap(),
-            DeviceLock::Busy { .. }
-        ));
-        // And so is a second element given GPU 2 (a resubmission while the first runs).
-        assert!(matches!(
-            DeviceLock::acquire_in(root.path(), Some("cuda"), &slurm_element("2")).unwrap(),
-            DeviceLock::Busy { .. }
-        ));
-    }
-
-    #[test]
-    fn runs_on_the_cpu_never_lock_inside_slurm_or_out() {
-        let root = tempfile::tempdir().unwrap();
-        for gpus in [env(None, true), env(Some("0"), true), slurm_element("1")] {
-            let first = DeviceLock::acquire_in(root.path(), Some("cpu"), &gpus).unwrap();
-            let second = DeviceLock::acquire_in(root.path(), Some("cpu"), &gpus).unwrap();
-            assert!(matches!(first, DeviceLock::NotNeeded), "{first:?}");
-            assert!(matches!(second, DeviceLock::NotNeeded), "{second:?}");
-        }
-        // A CPU-only Slurm element (no --gres) on a machine without a GPU: nothing to lock.
-        let cpu_slot = GpuEnv::default();
-        assert!(matches!(
-            DeviceLock::acquire_in(root.path(), None, &cpu_slot).unwrap(),
-            DeviceLock::NotNeeded
-        ));
-        assert!(!root.path().join(STATE_DIR).exists(), "no lock file made");
-    }
-
-    #[test]
-    fn cuda_devices_name_their_gpu_and_the_cpu_is_never_locked() {
-        assert_eq!(
-            physical_gpu(Some("cuda"), &env(None, true)).as_deref(),
-            Some("0")
-        );
-        assert_eq!(
-            physical_gpu(Some("cuda:0"), &env(None, false)).as_deref(),
-            Some("0")
-        );
-        assert_eq!(
-            physical_gpu(Some("cuda:3"), &env(None, true)).as_deref(),
-            Some("3")
-        );
-        assert_eq!(physical_gpu(Some("cpu"), &env(None, true)), None);
-        assert_eq!(physical_gpu(Some("mps"), &env(None, true)), None);
-    }
-
-    #[test]
-    fn the_default_device_is_gpu_0_only_when_a_gpu_is_present() {
-        assert_eq!(physical_gpu(None, &env(None, true)).as_deref(), Some("0"));
-        assert_eq!(physical_gpu(None, &env(None, false)), None);
-    }
-
-    #[test]
-    fn cuda_visible_devices_maps_to_the_physical_gpu() {
-        assert_eq!(
-            physical_gpu(Some("cuda:0"), &env(Some("2,3"), true)).as_deref(),
-            Some("2")
-        );
-        assert_eq!(
-            physical_gpu(Some("cuda:1"), &env(Some("2, 3"), true)).as_deref(),
-            Some("3")
-        );
-        assert_eq!(
-            physical_gpu(Some("cuda"), &env(Some("GPU-8a1b/x"), true)).as_deref(),
-            Some("GPU-8a1bx")
-        );
-        // No GPU visible: the engine falls back to the CPU.
-        assert_eq!(physical_gpu(None, &env(Some(""), true)), None);
-        assert_eq!(physical_gpu(None, &env(Some("-1"), true)), None);
-        assert_eq!(physical_gpu(Some("cuda:2"), &env(Some("0,1"), true)), None);
-    }
-
-    #[test]
-    fn a_second_lock_on_the_same_gpu_is_busy_and_names_the_holder() {
-        let root = tempfile::tempdir().unwrap();
-        let first = DeviceLock::acquire(root.path(), Some("cuda:0")).unwrap();
-        let DeviceLock::Held(held) = first else {
-            panic!("first lock not held: {first:?}")
-        };
-        match DeviceLock::acquire(root.path(), Some("cuda")).unwrap() {
-            DeviceLock::Busy { device, holder } => {
-                assert_eq!(device, "cuda");
-                assert!(
-                    holder.starts_with(&format!("process {} since ", std::process::id())),
-                    "{holder}"
-                );
-            }
-            other => panic!("not busy: {other:?}"),
-        }
-        assert!(matches!(
-            DeviceLock::acquire(root.path(), Some("cuda:1")).unwrap(),
-            DeviceLock::Held(_)
-        ));
-        drop(held);
-        assert!(matches!(
-            DeviceLock::acquire(root.path(), Some("cuda:0")).unwrap(),
-            DeviceLock::Held(_)
-        ));
-    }
-
-    #[test]
-    fn a_linked_state_folder_is_refused() {
-        let root = tempfile::tempdir().unwrap();
-        let elsewhere = tempfile::tempdir().unwrap();
-        std::os::unix::fs::symlink(elsewhere.path(), root.path().join(STATE_DIR)).unwrap();
-        let err = DeviceLock::acquire(root.path(), Some("cuda:0")).unwrap_err();
-        assert!(err.to_string().contains("not a folder"), "{err}");
-        assert_eq!(std::fs::read_dir(elsewhere.path()).unwrap().count(), 0);
-    }
-
-    /// Finding 6 of round 3: a member made `device-<host>-gpu0.lock` (0666) in a state folder
-    /// they could write and held it, so the GPU night said "in use by another runvqgan run"
-    /// with text the member wrote, and did nothing. A lock file of another account is now
-    /// replaced (the state folder is the owner's alone), and the night takes the GPU.
-    #[test]
-    fn a_device_lock_file_of_another_account_is_replaced_and_the_gpu_taken() {
-        use std::os::unix::fs::PermissionsExt;
-        let root = tempfile::tempdir().unwrap();
-        let state = StateDir::open(root.path()).unwrap();
-        let host = crate::process::file_safe(&crate::process::host_name());
-        let planted = state.path().join(format!("device-{host}-gpu0.lock"));
-        std::fs::write(&planted, "pid 1 on gpu-node-7").unwrap();
-        std::fs::set_permissions(&planted, std::fs::Permissions::from_mode(0o666)).unwrap();
-        std::os::unix::fs::lchown(&planted, Some(65534), Some(65534))
-            .expect("giving a file to another account needs root (CI is root)");
-        // The member holds it open with a lock, as `flock` would.
-        let held = std::fs::File::open(&planted).unwrap();
-        held.try_lock_shared().unwrap();
-        let lock = DeviceLock::acquire_in(root.path(), Some("cuda:0"), &env(None, true)).unwrap();
-        assert!(matches!(lock, DeviceLock::Held(_)), "{lock:?}");
-        let meta = std::fs::metadata(&planted).unwrap();
-        assert_eq!(meta.permissions().mode() & 0o7777, 0o600);
-        drop(held);
-    }
-}
+mod tests;

@@ -4,6 +4,12 @@
 //! ([`ClaimPlan::choose`]). This module applies that choice, so the callers hold a
 //! [`Claim`] or a [`LockGuard`] without knowing which it is, and the lease itself knows
 //! nothing of the choice.
+//!
+//! Claims degrade rather than fail: under `claims = "auto"`, a `flock` that the filesystem
+//! refuses altogether ([`claim::flock_refused`]: no lock daemon, Lustre `noflock`) switches
+//! this run to leases for everything from then on, logged once
+//! ([`claim::note_flock_refused`]); under `claims = "flock"` the owner asked for `flock`
+//! only, so the error stands and says so.
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -11,7 +17,7 @@ use std::time::Duration;
 use crate::shared_folder::files::{
     GALLERY_LEASE, GALLERY_LOCK, LEASES_NAME, NAMES_LEASE, NAMES_LOCK, claim_path, lease_path,
 };
-use crate::shared_folder::locks::claim::{FolderLock, TaskClaim};
+use crate::shared_folder::locks::claim::{self, FolderLock, TaskClaim};
 use crate::shared_folder::locks::filesystem::{ClaimPlan, ClaimSetting, FsInfo};
 use crate::shared_folder::locks::lease::{self, Holder, Lease, LeaseRecord};
 use crate::shared_folder::state::StateDir;
@@ -31,6 +37,11 @@ pub struct ClaimMethod {
     pub holder: Holder,
     /// How long a lease lasts unless renewed (`lease_seconds`).
     pub ttl: Duration,
+    /// The `claims` setting the plan came from.
+    setting: ClaimSetting,
+    /// Set when the filesystem refused `flock` (and `claims = "auto"`): leases only from
+    /// then on.
+    flock_refused: std::sync::OnceLock<()>,
     /// Why the names lock could not be taken, once a wait for it ran out: the later tasks
     /// of the run fail at once with the same words instead of each waiting again.
     names_blocked: std::sync::OnceLock<String>,
@@ -47,6 +58,8 @@ impl ClaimMethod {
             fs,
             holder: Holder::this_process(),
             ttl: Duration::from_secs_f64(lease_seconds),
+            setting: claims,
+            flock_refused: std::sync::OnceLock::new(),
             names_blocked: std::sync::OnceLock::new(),
         }
     }
@@ -55,18 +68,29 @@ impl ClaimMethod {
     /// hidden file (claim or lease) that cannot be used, for the task's `_ERROR.txt`.
     pub fn claim(&self, task: &Path) -> Result<Option<Claim>, ClaimFileError> {
         let rel = self.task_rel(task);
-        let flock = if self.plan.flock {
-            match TaskClaim::try_claim(&self.root, &rel).map_err(|source| ClaimFileError {
-                file: claim_path(&self.root, &rel),
-                source,
-            })? {
-                Some(c) => Some(c),
-                None => return Ok(None),
+        let flock = if self.uses_flock() {
+            let file = claim_path(&self.root, &rel);
+            match TaskClaim::try_claim(&self.root, &rel) {
+                Ok(Some(c)) => Some(c),
+                Ok(None) => return Ok(None),
+                Err(source) if self.degrade(&file, &source) => None,
+                Err(source) if claim::flock_refused(&source) => {
+                    let source = std::io::Error::new(
+                        source.kind(),
+                        format!(
+                            "{source}: the filesystem refuses flock, and claims = \"flock\" in \
+                             runvqgan.toml allows nothing else; set claims = \"auto\" or \
+                             \"lease\""
+                        ),
+                    );
+                    return Err(ClaimFileError { file, source });
+                }
+                Err(source) => return Err(ClaimFileError { file, source }),
             }
         } else {
             None
         };
-        let lease = if self.plan.lease {
+        let lease = if self.uses_lease() {
             let file = lease_path(&self.root, &rel);
             let leases = StateDir::open(&self.root).and_then(|s| s.sub(LEASES_NAME));
             if let Err(e) = leases {
@@ -85,6 +109,36 @@ impl ClaimMethod {
             None
         };
         Ok(Some(Claim { lease, flock }))
+    }
+
+    /// Whether `flock` is taken: the plan says so and the filesystem has not refused it.
+    fn uses_flock(&self) -> bool {
+        self.plan.flock && self.flock_refused.get().is_none()
+    }
+
+    /// Whether a lease is taken: the plan says so, or `flock` was refused.
+    fn uses_lease(&self) -> bool {
+        self.plan.lease || self.flock_refused.get().is_some()
+    }
+
+    /// `flock`, `lease` or `flock+lease`: what this run takes now.
+    pub fn kind(&self) -> &'static str {
+        match (self.uses_flock(), self.uses_lease()) {
+            (true, true) => "flock+lease",
+            (false, true) => "lease",
+            _ => "flock",
+        }
+    }
+
+    /// Whether the `flock` error `e` (on `file`) is the filesystem refusing locks and the
+    /// setting lets leases stand in: then leases only from now on (logged once).
+    fn degrade(&self, file: &Path, e: &std::io::Error) -> bool {
+        if self.setting != ClaimSetting::Auto || !claim::flock_refused(e) {
+            return false;
+        }
+        claim::note_flock_refused(file, e);
+        let _ = self.flock_refused.set(());
+        true
     }
 
     /// `task`'s path relative to the root, `/`-separated (the key of its claim and lease).
@@ -126,13 +180,17 @@ impl ClaimMethod {
         flock_name: &str,
         lease_name: &str,
     ) -> std::io::Result<LockGuard> {
-        let flock = if self.plan.flock {
+        let flock = if self.uses_flock() {
             let path = state.path().join(flock_name);
-            Some(FolderLock::acquire(state.lock_file(flock_name)?, &path)?)
+            match FolderLock::acquire(state.lock_file(flock_name)?, &path) {
+                Ok(lock) => Some(lock),
+                Err(e) if self.degrade(&path, &e) => None,
+                Err(e) => return Err(e),
+            }
         } else {
             None
         };
-        let lease = if self.plan.lease {
+        let lease = if self.uses_lease() {
             let path = state.path().join(lease_name);
             Some(Lease::acquire(&path, &self.holder, self.ttl)?.keep_renewed())
         } else {
@@ -144,6 +202,8 @@ impl ClaimMethod {
         })
     }
 }
+
+pub use claim::flock_refusal_to_report;
 
 /// Who holds the lease of `task` now (it may have expired: a node that died), read without
 /// following a link or blocking; `None` when there is none, or nothing runvqgan wrote.
@@ -174,6 +234,12 @@ impl Claim {
     /// another run may be finishing it, and this one must not mark it done.
     pub fn is_lost(&self) -> bool {
         self.lease.as_ref().is_some_and(Lease::is_lost)
+    }
+
+    /// Checks the claim now (a lease is read and renewed; a `flock` cannot be lost): `false`
+    /// when another run may be working on the task, so this one must stop working on it.
+    pub fn confirm(&self) -> bool {
+        self.lease.as_ref().is_none_or(Lease::confirm)
     }
 
     /// The lease this claim replaced (its holder had stopped renewing it), if any.

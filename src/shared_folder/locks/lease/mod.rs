@@ -27,10 +27,18 @@
 //! takeover's rename (which replaces the entry and never follows it); a folder there is an
 //! error that says so (it reaches the task's `_ERROR.txt`).
 //!
-//! The expiry is compared with this machine's clock, so the machines' clocks must agree to
-//! well within `lease_seconds` (NTP does that). The holder renews every third of the lease
-//! time, so a renewal may be late by two thirds of it. On this machine a lease whose holder
-//! process is gone is taken over at once.
+//! **Time.** The holder judges its own lease by its boot clock ([`Clock::since_boot`]): once a
+//! lease time has passed since it last renewed (it was frozen, suspended or cut off), the
+//! lease is lost to it, whatever any file says. A reader judges a lease by what it observed
+//! itself: a lease whose content stayed the same for a lease time on the reader's boot clock
+//! is free, and so is one whose written expiry is more than a lease time behind the reader's
+//! wall clock (see `record.rs`, `effective_expiry`). So the machines' wall clocks may
+//! disagree by up to `lease_seconds` without a live lease being taken, and the file
+//! server's clock (which sets modification times) plays no part. The holder renews every
+//! third of the lease time and checks its lease again ([`Lease::confirm`]) before work that
+//! must not be done twice. A lease whose holder process is gone is taken over at once, but
+//! only when host name, boot id and PID namespace all say the process is one this process
+//! can see.
 //!
 //! Here is the [`Lease`] itself: taking it, taking an expired one over, releasing it. The
 //! file's format and its single steps are in `record.rs`, the renewal thread in
@@ -44,7 +52,7 @@ mod renewal;
 mod tests;
 
 use std::path::Path;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -87,10 +95,13 @@ impl Lease {
         let record = LeaseRecord::of(holder, new_token(holder), expires_ms);
         let file = LeaseFile::open(path)?;
         for _ in 0..5 {
+            let written_at = clock.boot_ms();
             if create_exclusive(&file.dir, &file.name, &record)? {
-                return Ok(Some(Lease::held(file, record, ttl, None, clock)));
+                return Ok(Some(Lease::held(
+                    file, record, ttl, None, clock, written_at,
+                )));
             }
-            let theirs = match file.read(ttl, clock.now_ms()) {
+            let theirs = match file.read(ttl, clock.as_ref()) {
                 Ok(r) => r,
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
                 Err(e) => return Err(e),
@@ -132,6 +143,7 @@ impl Lease {
         ttl: Duration,
         took: Option<LeaseRecord>,
         clock: Arc<dyn Clock>,
+        written_at: u64,
     ) -> Lease {
         Lease {
             shared: Arc::new(Shared {
@@ -140,6 +152,7 @@ impl Lease {
                 ttl,
                 lost: AtomicBool::new(false),
                 clock,
+                renewed_boot_ms: AtomicU64::new(written_at),
             }),
             renewer: None,
             took_over: took,
@@ -157,6 +170,14 @@ impl Lease {
     /// done by another process.
     pub fn is_lost(&self) -> bool {
         self.shared.lost.load(Ordering::SeqCst)
+    }
+
+    /// Checks the lease now and renews it: `true` when this process still holds it, for at
+    /// least a lease time from now on; `false` when it is lost (taken over, or a lease time
+    /// passed since the last renewal on this machine's boot clock: the process was frozen or
+    /// suspended). Called before work that must not be done twice: an image, its placing.
+    pub fn confirm(&self) -> bool {
+        !self.is_lost() && self.shared.step()
     }
 
     /// What the lease file says now (for tests and messages).
@@ -183,7 +204,7 @@ impl Drop for Lease {
         self.stop_renewing();
         let token = self.record().token;
         let file = &self.shared.file;
-        if let Ok(now) = file.read(self.shared.ttl, self.shared.clock.now_ms())
+        if let Ok(now) = file.read(self.shared.ttl, self.shared.clock.as_ref())
             && now.token == token
         {
             let _ = file.dir.remove(&file.name);
@@ -205,19 +226,27 @@ fn take_over(
     marker.push(format!(".takeover-{}", theirs.token));
     if !create_exclusive(&file.dir, &marker, &ours)? {
         // Another process is taking it over, or died doing so: its marker expires too.
-        if let Ok(m) = read_record(&file.dir, &marker, ttl, clock.now_ms())
+        if let Ok(m) = read_record(&file.dir, &marker, ttl, clock.as_ref())
             && m.is_free(clock.now_ms(), holder)
         {
             let _ = file.dir.remove(&marker);
         }
         return Ok(None);
     }
-    let still = matches!(file.read(ttl, clock.now_ms()), Ok(r) if r.token == theirs.token);
+    let still = matches!(file.read(ttl, clock.as_ref()), Ok(r) if r.token == theirs.token);
     let result = if still {
+        let written_at = clock.boot_ms();
         match replace(&file.dir, &file.name, &ours) {
             Ok(()) => {
                 let _ = file.dir.remove(&marker);
-                return Ok(Some(Lease::held(file, ours, ttl, Some(theirs), clock)));
+                return Ok(Some(Lease::held(
+                    file,
+                    ours,
+                    ttl,
+                    Some(theirs),
+                    clock,
+                    written_at,
+                )));
             }
             Err(e) => Err(e),
         }

@@ -18,6 +18,7 @@ use rustix::io::Errno;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
+use super::clock::Clock;
 use crate::process::host_name;
 use crate::process::slurm::SlurmJob;
 use crate::shared_folder::confined::{self, Dir, Place};
@@ -34,6 +35,10 @@ pub struct Holder {
     pub pid: u32,
     /// The Slurm job (array element) the process runs in, if any.
     pub slurm: Option<SlurmJob>,
+    /// The boot of the host the process runs in ([`crate::process::boot_id`]).
+    pub boot_id: Option<String>,
+    /// The PID namespace its process id belongs to ([`crate::process::pid_namespace`]).
+    pub pid_ns: Option<u64>,
 }
 
 impl Holder {
@@ -43,6 +48,8 @@ impl Holder {
             host: host_name(),
             pid: std::process::id(),
             slurm: SlurmJob::from_env(),
+            boot_id: crate::process::boot_id(),
+            pid_ns: crate::process::pid_namespace(),
         }
     }
 }
@@ -67,6 +74,13 @@ pub struct LeaseRecord {
     /// `SLURM_ARRAY_TASK_ID` of the holder, for an array element.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub slurm_array_task_id: Option<String>,
+    /// The boot id of the holder's host: with `host` and `pid_ns` it says whether `pid` is a
+    /// process this machine can see.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub boot_id: Option<String>,
+    /// The holder's PID namespace (an inode number).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pid_ns: Option<u64>,
 }
 
 impl LeaseRecord {
@@ -81,6 +95,8 @@ impl LeaseRecord {
             slurm_job_id: slurm.map(|j| j.job_id.clone()),
             slurm_array_job_id: slurm.and_then(|j| j.array_job_id.clone()),
             slurm_array_task_id: slurm.and_then(|j| j.array_task_id.clone()),
+            boot_id: holder.boot_id.clone(),
+            pid_ns: holder.pid_ns,
         }
     }
 
@@ -104,6 +120,7 @@ impl LeaseRecord {
         .iter()
         .all(|v| v.as_deref().is_none_or(|v| word(v, 32)));
         word(&self.token, 64)
+            && self.boot_id.as_deref().is_none_or(|b| word(b, 64))
             && !self.host.is_empty()
             && self.host.len() <= 255
             && !self.host.chars().any(char::is_control)
@@ -117,6 +134,8 @@ impl LeaseRecord {
                 host: String::new(),
                 pid: 0,
                 slurm: None,
+                boot_id: None,
+                pid_ns: None,
             },
             token,
             expires_ms,
@@ -124,10 +143,23 @@ impl LeaseRecord {
     }
 
     /// Whether another process may take the lease over at `now_ms`, seen from `me`: it has
-    /// expired, or its holder ran on this host and is gone.
+    /// expired (as [`read_record`] judged it), or its holder is dead on this host.
     pub(super) fn is_free(&self, now_ms: u64, me: &Holder) -> bool {
-        now_ms > self.expires_ms
-            || (self.host == me.host && self.pid != me.pid && !process_alive(self.pid))
+        now_ms > self.expires_ms || self.holder_is_dead_here(me)
+    }
+
+    /// Whether the holder's process is one `me` can see, and it is gone: only when the host
+    /// name, the boot id and the PID namespace all match (a container on this host shares
+    /// its name and boot, not its process ids; a host that rebooted reuses them), otherwise
+    /// the lease is left to expire.
+    fn holder_is_dead_here(&self, me: &Holder) -> bool {
+        let same = |a: &Option<String>, b: &Option<String>| a.is_some() && a == b;
+        self.host == me.host
+            && same(&self.boot_id, &me.boot_id)
+            && self.pid_ns.is_some()
+            && self.pid_ns == me.pid_ns
+            && self.pid != me.pid
+            && !process_alive(self.pid)
     }
 }
 
@@ -160,40 +192,57 @@ pub(super) fn new_token(holder: &Holder) -> String {
         .collect()
 }
 
-/// When this process first saw each lease record (by file, token and expiry), in its own
-/// clock's milliseconds: a lease's life is capped from what the run itself observed, never
-/// from a time in the file (its expiry or its modification time) that whoever wrote the
-/// file chose.
+/// When this process first saw each lease's content (by file, token and expiry), on its
+/// boot clock ([`super::clock`]): a lease's life is judged from what the run itself
+/// observed, never from a file's modification time (the file server's clock sets it).
 static OBSERVED: std::sync::Mutex<Option<std::collections::HashMap<String, u64>>> =
     std::sync::Mutex::new(None);
 
-/// The first time (`now_ms` if never before) this process saw the record `key`; entries
-/// unseen for long are dropped.
-fn first_seen(key: String, now_ms: u64, ttl: Duration) -> u64 {
+/// How long (milliseconds on the boot clock, `boot_ms` now) this process has seen the
+/// content `key` unchanged: 0 the first time; entries unseen for long are dropped.
+fn unchanged_for(key: String, boot_ms: u64, ttl: Duration) -> u64 {
     let mut guard = OBSERVED.lock().unwrap_or_else(|e| e.into_inner());
     let map = guard.get_or_insert_with(Default::default);
     if map.len() > 4096 {
-        let horizon = now_ms.saturating_sub(10 * ttl.as_millis() as u64);
+        let horizon = boot_ms.saturating_sub(10 * ttl.as_millis() as u64);
         map.retain(|_, seen| *seen >= horizon);
     }
-    *map.entry(key).or_insert(now_ms)
+    boot_ms.saturating_sub(*map.entry(key).or_insert(boot_ms))
+}
+
+/// When the lease `written` (an expiry in its holder's wall-clock milliseconds), seen
+/// unchanged for `unchanged_ms`, counts as expired, in the reader's wall-clock milliseconds
+/// (`now_ms`). Whichever comes first:
+///
+/// - one lease time after the written expiry: the holder renews every third of the lease
+///   time, so a live lease says it lasts two thirds of it at least; a reader whose clock
+///   runs ahead of the holder's by less than the lease time never takes a live lease, and a
+///   lease of a node that died long ago is free at first sight;
+/// - one lease time after the reader first saw this content: a live holder rewrites it
+///   every third of the lease time, and gives the lease up itself once a lease time has
+///   passed on its own clock since it last did; this needs no clock but the reader's own.
+fn effective_expiry(written: u64, unchanged_ms: u64, now_ms: u64, ttl: Duration) -> u64 {
+    let ttl = ttl.as_millis() as u64;
+    let observed = (now_ms + ttl).saturating_sub(unchanged_ms);
+    written.saturating_add(ttl).min(observed)
 }
 
 /// Reads the lease `name` in `dir` as untrusted input (never through a link, never blocking
-/// on a fifo, at most [`MAX_LEASE_BYTES`]); `now_ms` is the reader's clock. A record is held
-/// at most two lease times after this process first saw it unchanged (a holder that renews
-/// writes a new expiry, which is a new record), whatever expiry it claims: a record that
-/// stays the same for longer is a holder that stopped, or a forgery. A regular file that is
-/// not a lease runvqgan wrote counts as a lease of nobody that expires `ttl` after this
-/// process first saw it; a link, fifo, socket or device in its place was planted (runvqgan
-/// never makes one), so it counts as expired at once and is replaced by a takeover (a rename
-/// replaces the entry itself and never follows it). A folder is an error that says so.
+/// on a fifo, at most [`MAX_LEASE_BYTES`]); `clock` is the reader's. The record's
+/// `expires_ms` is returned as this reader judges it ([`effective_expiry`]): a record that
+/// stays the same for a lease time is a holder that stopped, or a forgery, whatever expiry
+/// it claims. A regular file that is not a lease runvqgan wrote counts as a lease of nobody
+/// that expires `ttl` after this process first saw it unchanged; a link, fifo, socket or
+/// device in its place was planted (runvqgan never makes one), so it counts as expired at
+/// once and is replaced by a takeover (a rename replaces the entry itself and never follows
+/// it). A folder is an error that says so.
 pub(super) fn read_record(
     dir: &Dir,
     name: &OsStr,
     ttl: Duration,
-    now_ms: u64,
+    clock: &dyn Clock,
 ) -> std::io::Result<LeaseRecord> {
+    let (now_ms, boot_ms) = (clock.now_ms(), clock.boot_ms());
     let file = match dir.read(name, MAX_LEASE_BYTES) {
         Ok(file) => file,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Err(e),
@@ -213,23 +262,21 @@ pub(super) fn read_record(
     let place = format!("{}/{}", file.stat.st_dev, name.to_string_lossy());
     Ok(match parsed {
         Some(mut r) => {
-            let seen = first_seen(format!("{place}/{}/{}", r.token, r.expires_ms), now_ms, ttl);
-            r.expires_ms = r.expires_ms.min(seen + 2 * ttl.as_millis() as u64);
+            let key = format!("{place}/{}/{}", r.token, r.expires_ms);
+            let unchanged = unchanged_for(key, boot_ms, ttl);
+            r.expires_ms = effective_expiry(r.expires_ms, unchanged, now_ms, ttl);
             r
         }
         None => {
-            let seen = first_seen(
-                format!(
-                    "{place}/unreadable-{}-{}",
-                    file.stat.st_ino,
-                    file.bytes.len()
-                ),
-                now_ms,
-                ttl,
+            let key = format!(
+                "{place}/unreadable-{}-{}",
+                file.stat.st_ino,
+                file.bytes.len()
             );
+            let unchanged = unchanged_for(key, boot_ms, ttl);
             LeaseRecord::foreign(
                 format!("unreadable-{}", file.stat.st_ino),
-                seen + ttl.as_millis() as u64,
+                effective_expiry(u64::MAX, unchanged, now_ms, ttl),
             )
         }
     })
@@ -305,14 +352,13 @@ impl LeaseFile {
         })
     }
 
-    pub(super) fn read(&self, ttl: Duration, now_ms: u64) -> std::io::Result<LeaseRecord> {
-        read_record(&self.dir, &self.name, ttl, now_ms)
+    pub(super) fn read(&self, ttl: Duration, clock: &dyn Clock) -> std::io::Result<LeaseRecord> {
+        read_record(&self.dir, &self.name, ttl, clock)
     }
 }
 
 /// What the lease file at `path` says now (it may have expired), read as untrusted input
 /// (see [`read_record`]).
 pub(crate) fn read_at(path: &Path, ttl: Duration) -> std::io::Result<LeaseRecord> {
-    use super::clock::{Clock, SystemClock};
-    LeaseFile::open(path)?.read(ttl, SystemClock.now_ms())
+    LeaseFile::open(path)?.read(ttl, &super::clock::SystemClock)
 }

@@ -3,7 +3,7 @@
 //! it every third of the lease time ([`Renewer`]). The step is a plain function so the
 //! tests can call it with a clock they move, instead of waiting for the thread.
 
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::mpsc::{RecvTimeoutError, Sender, channel};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
@@ -21,35 +21,50 @@ pub(super) struct Shared {
     pub(super) lost: AtomicBool,
     /// What the expiry is compared with.
     pub(super) clock: Arc<dyn Clock>,
+    /// When the lease was last written (created or renewed), on the boot clock, taken just
+    /// before the write: a lease time after it, the lease is lost to this holder.
+    pub(super) renewed_boot_ms: AtomicU64,
 }
 
 impl Shared {
-    /// Renews the lease; `false` when it is lost (taken over, or expired before renewal).
+    /// Whether a lease time has passed since the lease was last written, on this machine's
+    /// boot clock (which counts time frozen or suspended): then others may have taken it.
+    fn outlived(&self) -> bool {
+        let since = self
+            .clock
+            .boot_ms()
+            .saturating_sub(self.renewed_boot_ms.load(Ordering::SeqCst));
+        since >= self.ttl.as_millis() as u64
+    }
+
+    /// Renews the lease; `false` when it is lost (taken over, or a lease time passed since
+    /// the last renewal).
     pub(super) fn renew(&self) -> bool {
-        let now_ms = || self.clock.now_ms();
         let mut record = self.record.lock().unwrap_or_else(|e| e.into_inner());
-        match self.file.read(self.ttl, now_ms()) {
+        if self.outlived() {
+            return false;
+        }
+        match self.file.read(self.ttl, self.clock.as_ref()) {
             Ok(now) if now.token == record.token => {}
             Ok(_) => return false,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return false,
             Err(e) => {
                 tracing::warn!("cannot read the lease {}: {e}", self.file.path.display());
-                return now_ms() <= record.expires_ms;
+                return !self.outlived();
             }
         }
-        if now_ms() > record.expires_ms {
-            return false;
-        }
+        let written_at = self.clock.boot_ms();
         let mut next = record.clone();
-        next.expires_ms = now_ms() + self.ttl.as_millis() as u64;
+        next.expires_ms = self.clock.now_ms() + self.ttl.as_millis() as u64;
         match replace(&self.file.dir, &self.file.name, &next) {
             Ok(()) => {
                 *record = next;
+                self.renewed_boot_ms.store(written_at, Ordering::SeqCst);
                 true
             }
             Err(e) => {
                 tracing::warn!("cannot renew the lease {}: {e}", self.file.path.display());
-                now_ms() <= record.expires_ms
+                !self.outlived()
             }
         }
     }
@@ -60,7 +75,9 @@ impl Shared {
         if self.renew() {
             return true;
         }
-        self.lost.store(true, Ordering::SeqCst);
+        if self.lost.swap(true, Ordering::SeqCst) {
+            return false;
+        }
         tracing::warn!(
             "the lease {} expired or was taken over by another run",
             self.file.path.display()
