@@ -198,6 +198,41 @@ pub struct SlurmScriptArgs {
     /// Run on CPU slots instead of GPUs (no --gres; `run --device cpu`): for testing.
     #[arg(long, help_heading = "Slurm")]
     pub cpu: bool,
+
+    /// The Slurm account to charge (--account).
+    #[arg(long, value_name = "NAME", help_heading = "Slurm")]
+    pub account: Option<String>,
+
+    /// The quality of service (--qos), e.g. a preemptible one for the night.
+    #[arg(long, value_name = "NAME", help_heading = "Slurm")]
+    pub qos: Option<String>,
+
+    /// The GPU type, as the cluster names it (--gres=gpu:TYPE:1), e.g. a100.
+    #[arg(long, value_name = "TYPE", help_heading = "Slurm")]
+    pub gpu_type: Option<String>,
+
+    /// Memory per element (--mem-per-gpu; --mem with --cpu), e.g. 24G (default 16G,
+    /// measured for the full models: docs/cluster.md).
+    #[arg(long, value_name = "SIZE", help_heading = "Slurm")]
+    pub mem: Option<String>,
+
+    /// Mail this address (--mail-user) when an element fails, or on --mail-type.
+    #[arg(long, value_name = "ADDRESS", help_heading = "Slurm")]
+    pub mail_user: Option<String>,
+
+    /// When Slurm mails (--mail-type: FAIL, END, ALL, ...; default FAIL).
+    #[arg(long, value_name = "TYPES", help_heading = "Slurm")]
+    pub mail_type: Option<String>,
+
+    /// Do not start before this time (--begin, Slurm's format: 23:00, now+2hours); default:
+    /// the start of the night window when runvqgan.toml has one.
+    #[arg(long, value_name = "TIME", help_heading = "Slurm")]
+    pub begin: Option<String>,
+
+    /// The night window the elements keep, HH:MM-HH:MM (run --window; default: window in
+    /// runvqgan.toml): an element started outside it does nothing and says so.
+    #[arg(long, value_name = "HH:MM-HH:MM", help_heading = "Slurm")]
+    pub window: Option<String>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -235,6 +270,25 @@ pub struct RunArgs {
     #[arg(long, value_name = "HH:MM", help_heading = "Time budget")]
     #[serde(skip)]
     pub until: Option<String>,
+
+    /// The night window, HH:MM-HH:MM local time (runvqgan.toml: window), e.g. 23:00-06:30:
+    /// started outside it the run does nothing and says so; inside it, no image starts that
+    /// cannot end by its end.
+    #[arg(long, value_name = "HH:MM-HH:MM", help_heading = "Time budget")]
+    pub window: Option<String>,
+
+    /// Run even when started outside the night window (then only --until and max_minutes
+    /// limit it).
+    #[arg(long, help_heading = "Time budget")]
+    #[serde(skip)]
+    pub ignore_window: bool,
+
+    /// Exit 0 instead of 3 when some tasks failed or were invalid (the summary and the log
+    /// still name them): for schedulers that treat any other code as a failed job (the
+    /// Slurm script uses it).
+    #[arg(long, help_heading = "Exit code")]
+    #[serde(skip)]
+    pub failed_tasks_ok: bool,
 
     /// Start no image that cannot finish within this many minutes of the start of the run
     /// (runvqgan.toml: max_minutes).

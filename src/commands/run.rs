@@ -10,6 +10,7 @@ use std::sync::atomic::AtomicBool;
 use crate::call::job::Job;
 use crate::commands::SetupFailed;
 use crate::commands::exit_code_for;
+use crate::config::window::NightWindow;
 use crate::config::{Config, ConfigError, ConfigOverrides};
 use crate::engine::models::{check_model_files, model_files, start_configured};
 use crate::engine::{Engine, GenerateError, Generated, ModelInfo, ProgressSink, PythonSetup};
@@ -36,6 +37,10 @@ pub struct RunOptions<'a> {
     pub overrides: ConfigOverrides,
     /// `--until HH:MM`: start no image that cannot finish before this local time.
     pub until: Option<String>,
+    /// `--ignore-window`: run even when started outside the night window.
+    pub ignore_window: bool,
+    /// `--failed-tasks-ok`: exit 0 instead of 3 when some tasks failed or were invalid.
+    pub failed_tasks_ok: bool,
 }
 
 /// Runs the nightly job on `opts.root`. Every run that finds its root ends with one final
@@ -46,7 +51,7 @@ pub fn run(opts: &RunOptions<'_>) -> anyhow::Result<ExitCode> {
     let started = clock.now();
     let root = Root::open(opts.root)?;
     let run = run_id(started, &crate::process::host_name(), std::process::id());
-    let (config, budget) = match settings(&root, opts, started) {
+    let (config, budget, outside) = match settings(&root, opts, started) {
         Ok(settings) => settings,
         Err(e) => {
             let config = Config::default();
@@ -106,6 +111,16 @@ pub fn run(opts: &RunOptions<'_>) -> anyhow::Result<ExitCode> {
             fix: f.fix,
         });
     }
+    if let Some(window) = outside {
+        reporter.emit(Event::OutsideWindow {
+            window: window.to_string(),
+            time: {
+                let m = crate::config::window::local_minute(started);
+                format!("{:02}:{:02}", m / 60, m % 60)
+            },
+        });
+        return Ok(ExitCode::Success);
+    }
     // Held (or not needed) until the run ends.
     let _gpu = match device::for_run(root.path(), config.device.as_deref())? {
         DeviceLock::Busy { device, holder } => {
@@ -142,6 +157,10 @@ pub fn run(opts: &RunOptions<'_>) -> anyhow::Result<ExitCode> {
             exit_code: exit_code_for(e).code(),
         })
     })?;
+    if opts.failed_tasks_ok && code == ExitCode::Partial {
+        // The summary and the log keep exit code 3 and the failed tasks.
+        return Ok(ExitCode::Success);
+    }
     Ok(code)
 }
 
@@ -172,12 +191,13 @@ fn build_gallery(root: &Root, dir: &str, config: &Config) -> Event {
     }
 }
 
-/// The configuration with the command line applied, and the time budget from `started`.
+/// The configuration with the command line applied, the time budget from `started`, and the
+/// night window when the run started outside it (and was not told to ignore it).
 fn settings(
     root: &Root,
     opts: &RunOptions<'_>,
     started: std::time::SystemTime,
-) -> anyhow::Result<(Config, Budget)> {
+) -> anyhow::Result<(Config, Budget, Option<NightWindow>)> {
     let config = Config::load(root.path(), &opts.overrides)?;
     // The owner's state is the owner's, or the night does not start (exit 2, with the fix).
     StateDir::open(root.path())?;
@@ -208,7 +228,29 @@ fn settings(
             format!("the end of {} less a minute", job.describe()),
         );
     }
-    Ok((config, budget))
+    let window = config
+        .window
+        .as_deref()
+        .map(NightWindow::parse)
+        .transpose()
+        .map_err(|problem| ConfigError::Value {
+            path: "runvqgan.toml (or --window)".into(),
+            key: "window".into(),
+            problem,
+        })?;
+    let mut outside = None;
+    if let Some(w) = window {
+        if w.contains(started) {
+            let (h, m) = w.end_hm();
+            budget = budget.limit_to(
+                budget::next_local(h, m, started),
+                format!("the end of the night window {w}"),
+            );
+        } else if !opts.ignore_window {
+            outside = Some(w);
+        }
+    }
+    Ok((config, budget, outside))
 }
 
 /// The embedded Python engine as the night's [`Generator`]: Python starts and the configured

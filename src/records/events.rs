@@ -240,6 +240,14 @@ pub enum Event {
         /// The other run's line in the lock file (`process 123 since ...`), or empty.
         holder: String,
     },
+    /// The run started outside the night window (`window` in runvqgan.toml): it ends at
+    /// once, touching no task (`run --ignore-window` runs anyway).
+    OutsideWindow {
+        /// The window, `HH:MM-HH:MM`.
+        window: String,
+        /// The local time the run started, `HH:MM`.
+        time: String,
+    },
     /// At the start of a run: something in the shared folder is not as the permission model
     /// says (a member's folder the owner cannot write, a root without the sticky bit), with
     /// the command that fixes it ([`crate::shared_folder::permissions`]).

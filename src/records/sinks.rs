@@ -262,6 +262,11 @@ pub fn log_line(event: &Event) -> Option<String> {
             escape(problem),
             escape(fix)
         ),
+        Event::OutsideWindow { window, time } => format!(
+            "run not started: it is {time}, outside the night window {window} (window in \
+             runvqgan.toml or --window); this run touches no task. A missed night waits for \
+             the next window; run with --ignore-window to work now"
+        ),
         Event::DeviceBusy { device, holder } => format!(
             "run not started: device {device} is in use by another runvqgan run ({}); this run \
              touches no task",
@@ -333,7 +338,7 @@ pub fn terminal_line(event: &Event) -> Option<(Level, String)> {
         | Event::RunFailed { .. } => (Level::Error, log_line(event)?),
         Event::GalleryFailed { .. } => (Level::Warn, log_line(event)?),
         Event::GalleryBuilt { .. } => (Level::Info, log_line(event)?),
-        Event::DeviceBusy { .. } | Event::PermissionProblem { .. } => {
+        Event::DeviceBusy { .. } | Event::PermissionProblem { .. } | Event::OutsideWindow { .. } => {
             (Level::Warn, log_line(event)?)
         }
         Event::BatchSplit { .. }
