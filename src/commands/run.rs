@@ -19,7 +19,10 @@ use crate::night::{self, Generator, Night};
 use crate::process::exit_codes::ExitCode;
 use crate::process::slurm::SlurmJob;
 use crate::records::events::{Event, JsonlSink, Reporter, run_id};
-use crate::records::progress::{Progress, RunLog};
+use crate::records::live::{Live, LiveSink};
+use crate::records::progress::{Progress, RunLog, copy_block};
+use crate::records::unfinished;
+use crate::shared_folder::locks::method::ClaimMethod;
 use crate::records::sinks::{ErrorFileSink, LogSink, TerminalSink};
 use crate::records::speeds::{SpeedSink, Speeds};
 use crate::records::summary::{Outputs, SummarySink};
@@ -80,6 +83,10 @@ pub fn run(opts: &RunOptions<'_>) -> anyhow::Result<ExitCode> {
     let stop = crate::commands::stop_flag()?;
 
     let progress = Arc::new(Progress::new(0));
+    let live = Live::start(root.path(), &run, started);
+    progress.set_live(live.clone());
+    let method = ClaimMethod::for_root(root.path(), config.claims, config.lease_seconds);
+    let log_path = root.path().join(&config.log_file);
     let reporter = Reporter::new(
         vec![
             // First: an error file that cannot be written is reported to the sinks after it.
@@ -99,11 +106,18 @@ pub fn run(opts: &RunOptions<'_>) -> anyhow::Result<ExitCode> {
                     on_finish: config.on_finish.clone(),
                 },
             )),
-            Box::new(LogSink(RunLog::open(&root.path().join(&config.log_file)))),
+            Box::new(LogSink(RunLog::for_run(
+                root.path(),
+                &log_path,
+                &run,
+                &method,
+            ))),
             Box::new(TerminalSink(progress.clone())),
+            Box::new(LiveSink(live.clone())),
         ],
         move || clock.now(),
     );
+    report_unfinished(root.path(), &run, &log_path, &method, &reporter);
     for f in permissions::check(root.path(), config.gallery_dir().as_deref(), &[]) {
         reporter.emit(Event::PermissionProblem {
             folder: f.folder,
@@ -162,6 +176,44 @@ pub fn run(opts: &RunOptions<'_>) -> anyhow::Result<ExitCode> {
         return Ok(ExitCode::Success);
     }
     Ok(code)
+}
+
+/// Reports the earlier runs on `root` that did not finish (killed or crashed) and writes
+/// their summaries; in block mode their own logs go into the shared log, with a last line.
+fn report_unfinished(
+    root: &Path,
+    run: &str,
+    log_path: &Path,
+    method: &ClaimMethod,
+    reporter: &Reporter,
+) {
+    for (live, s) in unfinished::find(root, std::time::SystemTime::now()) {
+        if s.run == run {
+            continue;
+        }
+        if let Err(e) = unfinished::settle(root, &s) {
+            tracing::warn!("cannot record that run {} did not finish: {e}", s.run);
+        }
+        if method.plan.lease {
+            let own = root
+                .join(crate::shared_folder::files::STATE_DIR)
+                .join(crate::shared_folder::files::RUN_LOGS_NAME)
+                .join(format!("{}.log", s.run));
+            let trailer = format!("[run {}] did not finish (killed or crashed at about {})", s.run, s.finished);
+            if let Err(e) = copy_block(log_path, &own, method, Some(&trailer)) {
+                tracing::warn!("cannot copy the log of run {} into the log: {e}", s.run);
+            }
+        }
+        reporter.emit(Event::UnfinishedRunFound {
+            run: s.run.clone(),
+            host: s.host.clone(),
+            pid: live.pid,
+            started: s.started.clone(),
+            last_seen: s.finished.clone(),
+            images: s.images,
+            tasks_done: s.tasks.done,
+        });
+    }
 }
 
 /// Brings the gallery up to date after the night (`gallery` in runvqgan.toml). A gallery

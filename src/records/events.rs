@@ -14,7 +14,7 @@ use std::time::SystemTime;
 use serde::{Serialize, Serializer};
 
 use crate::engine::failure::FailureKind;
-use crate::shared_folder::files::{EVENTS_FILE, EVENTS_NAME};
+use crate::shared_folder::files::{EVENTS_DIR_NAME, EVENTS_FILE, STATE_DIR};
 use crate::task::Problems;
 
 /// How a night ended.
@@ -240,6 +240,19 @@ pub enum Event {
         /// The other run's line in the lock file (`process 123 since ...`), or empty.
         holder: String,
     },
+    /// At the start of a run: an earlier run on the root did not finish (its process was
+    /// killed or crashed); its summary now says so ([`crate::records::unfinished`]).
+    UnfinishedRunFound {
+        run: String,
+        host: String,
+        pid: u32,
+        /// Local time with offset.
+        started: String,
+        /// When it was last seen alive (local time with offset).
+        last_seen: String,
+        images: usize,
+        tasks_done: usize,
+    },
     /// The run started outside the night window (`window` in runvqgan.toml): it ends at
     /// once, touching no task (`run --ignore-window` runs anyway).
     OutsideWindow {
@@ -324,9 +337,11 @@ struct Record<'a> {
     event: &'a Event,
 }
 
-/// The machine-readable record `<root>/.runvqgan/events.jsonl`: one JSON object per line,
-/// each appended with a single `write` to a file opened with `O_APPEND`, so that lines of
-/// several runs on one root never interleave. The file is opened without following links.
+/// The machine-readable record of a run, `<root>/.runvqgan/events/<run>.jsonl`: one JSON
+/// object per line. Each run writes its own file and no other process writes it, so nothing
+/// depends on `O_APPEND` being atomic between writers, which NFS does not give across
+/// machines (two hosts appending to one file overwrite each other's lines). Readers merge
+/// the files by time ([`read_all`]). The file is opened without following links.
 pub struct JsonlSink {
     file: Mutex<Option<File>>,
     path: PathBuf,
@@ -337,10 +352,12 @@ impl JsonlSink {
     /// Opens (creates) the record of `root` for run `run`. A record that cannot be opened
     /// is reported once and the run goes on without it.
     pub fn open(root: &Path, run: &str) -> JsonlSink {
-        let path = root.join(EVENTS_FILE);
+        let name = format!("{run}.jsonl");
+        let path = root.join(STATE_DIR).join(EVENTS_DIR_NAME).join(&name);
         let file = crate::shared_folder::state::StateDir::open(root)
+            .and_then(|state| state.sub(EVENTS_DIR_NAME))
             .map_err(std::io::Error::from)
-            .and_then(|state| state.append(EVENTS_NAME));
+            .and_then(|events| events.append(&name));
         if let Err(e) = &file {
             tracing::warn!("cannot write the record of events {}: {e}", path.display());
         }
@@ -363,7 +380,7 @@ impl Sink for JsonlSink {
         line.push(b'\n');
         let mut guard = self.file.lock().unwrap_or_else(|e| e.into_inner());
         if let Some(f) = guard.as_mut() {
-            // One write call per line: with O_APPEND the kernel places it whole at the end.
+            // One write call per line, by the file's only writer.
             match f.write(&line) {
                 Ok(n) if n == line.len() => {}
                 Ok(n) => {
@@ -384,6 +401,46 @@ impl Sink for JsonlSink {
             }
         }
     }
+}
+
+/// Every line of the root's record of events, of every run, merged in time order: the files
+/// `.runvqgan/events/<run>.jsonl` and the single `.runvqgan/events.jsonl` of older versions.
+/// Each line starts with its `time` (RFC 3339 in UTC, fixed width), so ordering by the text
+/// orders by time; the lines of one run keep their order. A line that is not JSON (a file a
+/// member could not have written, but a disk that filled) is left out.
+pub fn read_all(root: &Path) -> Vec<String> {
+    let mut files = vec![root.join(EVENTS_FILE)];
+    let dir = root.join(STATE_DIR).join(EVENTS_DIR_NAME);
+    if let Ok(entries) = std::fs::read_dir(&dir) {
+        let mut names: Vec<PathBuf> = entries
+            .filter_map(|e| e.ok())
+            .map(|e| e.path())
+            .filter(|p| p.extension().is_some_and(|x| x == "jsonl"))
+            .collect();
+        names.sort();
+        files.extend(names);
+    }
+    let mut lines: Vec<String> = Vec::new();
+    for f in files {
+        let Some(bytes) = crate::shared_folder::confined::read_own_file(&f, 256 << 20) else {
+            continue;
+        };
+        lines.extend(
+            String::from_utf8_lossy(&bytes)
+                .lines()
+                .filter(|l| serde_json::from_str::<serde_json::Value>(l).is_ok())
+                .map(str::to_string),
+        );
+    }
+    lines.sort_by(|a, b| time_of(a).cmp(time_of(b)));
+    lines
+}
+
+/// The `time` of a record line (its first key), for ordering.
+fn time_of(line: &str) -> &str {
+    line.strip_prefix("{\"time\":\"")
+        .and_then(|rest| rest.split('"').next())
+        .unwrap_or("")
 }
 
 /// Keeps every event in memory: for tests, and for anything that wants to look back.

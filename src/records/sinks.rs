@@ -262,6 +262,19 @@ pub fn log_line(event: &Event) -> Option<String> {
             escape(problem),
             escape(fix)
         ),
+        Event::UnfinishedRunFound {
+            run,
+            host,
+            pid,
+            started,
+            last_seen,
+            images,
+            tasks_done,
+        } => format!(
+            "found run {run} (host {host}, process {pid}, started {started}) that did not \
+             finish: killed or crashed at about {last_seen}, after {images} image(s) and \
+             {tasks_done} task(s) done; its summary now says so, and this run makes what it left"
+        ),
         Event::OutsideWindow { window, time } => format!(
             "run not started: it is {time}, outside the night window {window} (window in \
              runvqgan.toml or --window); this run touches no task. A missed night waits for \
@@ -346,6 +359,7 @@ pub fn terminal_line(event: &Event) -> Option<(Level, String)> {
         | Event::ClaimLost { .. }
         | Event::ClaimTakenOver { .. }
         | Event::BudgetReached { .. }
+        | Event::UnfinishedRunFound { .. }
         | Event::Interrupted {} => (Level::Warn, log_line(event)?),
         Event::TaskBusy { .. }
         | Event::NothingToClaim { .. }
