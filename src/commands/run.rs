@@ -21,12 +21,12 @@ use crate::process::slurm::SlurmJob;
 use crate::records::events::{Event, JsonlSink, Reporter, run_id};
 use crate::records::live::{Live, LiveSink};
 use crate::records::progress::{Progress, RunLog, copy_block};
-use crate::records::unfinished;
-use crate::shared_folder::locks::method::ClaimMethod;
 use crate::records::sinks::{ErrorFileSink, LogSink, TerminalSink};
 use crate::records::speeds::{SpeedSink, Speeds};
 use crate::records::summary::{Outputs, SummarySink};
+use crate::records::unfinished;
 use crate::shared_folder::locks::device::{self, DeviceLock};
+use crate::shared_folder::locks::method::ClaimMethod;
 use crate::shared_folder::permissions;
 use crate::shared_folder::root::Root;
 use crate::shared_folder::state::StateDir;
@@ -199,7 +199,10 @@ fn report_unfinished(
                 .join(crate::shared_folder::files::STATE_DIR)
                 .join(crate::shared_folder::files::RUN_LOGS_NAME)
                 .join(format!("{}.log", s.run));
-            let trailer = format!("[run {}] did not finish (killed or crashed at about {})", s.run, s.finished);
+            let trailer = format!(
+                "[run {}] did not finish (killed or crashed at about {})",
+                s.run, s.finished
+            );
             if let Err(e) = copy_block(log_path, &own, method, Some(&trailer)) {
                 tracing::warn!("cannot copy the log of run {} into the log: {e}", s.run);
             }

@@ -112,9 +112,19 @@ mod tests {
 
     #[test]
     fn a_window_that_is_not_two_times_of_day_is_refused_with_an_example() {
-        for bad in ["23:00", "23:00-6", "25:00-06:30", "23:00-06:60", "tonight", "06:30-06:30"] {
+        for bad in [
+            "23:00",
+            "23:00-6",
+            "25:00-06:30",
+            "23:00-06:60",
+            "tonight",
+            "06:30-06:30",
+        ] {
             let e = NightWindow::parse(bad).unwrap_err();
-            assert!(e.contains("23:00-06:30") || e.contains("leave window out"), "{e}");
+            assert!(
+                e.contains("23:00-06:30") || e.contains("leave window out"),
+                "{e}"
+            );
         }
     }
 }

@@ -351,9 +351,9 @@ pub fn terminal_line(event: &Event) -> Option<(Level, String)> {
         | Event::RunFailed { .. } => (Level::Error, log_line(event)?),
         Event::GalleryFailed { .. } => (Level::Warn, log_line(event)?),
         Event::GalleryBuilt { .. } => (Level::Info, log_line(event)?),
-        Event::DeviceBusy { .. } | Event::PermissionProblem { .. } | Event::OutsideWindow { .. } => {
-            (Level::Warn, log_line(event)?)
-        }
+        Event::DeviceBusy { .. }
+        | Event::PermissionProblem { .. }
+        | Event::OutsideWindow { .. } => (Level::Warn, log_line(event)?),
         Event::BatchSplit { .. }
         | Event::TaskChanged { .. }
         | Event::ClaimLost { .. }

@@ -214,7 +214,11 @@ impl RunSummary {
         gauge(
             "last_run_finished",
             "1 when the last run ended by itself, 0 when it did not finish (killed or crashed).",
-            &one(if self.outcome == DID_NOT_FINISH { 0.0 } else { 1.0 }),
+            &one(if self.outcome == DID_NOT_FINISH {
+                0.0
+            } else {
+                1.0
+            }),
         );
         gauge(
             "last_run_unfinished_runs_found",

@@ -11,11 +11,11 @@ use serde::Serialize;
 
 use crate::config::{Config, ConfigOverrides};
 use crate::process::exit_codes::ExitCode;
+use crate::process::text::local_timestamp;
 use crate::queue::estimate::estimate;
 use crate::queue::plan::{PlannedTask, Verdict, plan};
-use crate::records::speeds::Estimate;
-use crate::process::text::local_timestamp;
 use crate::records::live::LiveRecord;
+use crate::records::speeds::Estimate;
 use crate::records::summary::RunSummary;
 use crate::records::unfinished;
 use crate::shared_folder::locks::claim::{ProcLocks, flock_holder};
@@ -217,7 +217,10 @@ pub fn status(root: &Root, config: &Config) -> anyhow::Result<Status> {
     let mut last = RunSummary::last(root.path());
     // A run that did not finish (killed, crashed) and that no run has recorded yet.
     for (_, dead) in unfinished::find(root.path(), now) {
-        if last.as_ref().is_none_or(|l| dead.started_unix >= l.started_unix) {
+        if last
+            .as_ref()
+            .is_none_or(|l| dead.started_unix >= l.started_unix)
+        {
             last = Some(dead);
         }
     }

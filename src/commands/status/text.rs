@@ -42,7 +42,10 @@ fn write_running(s: &Status, out: &mut dyn Write) -> std::io::Result<()> {
                     .map(|t| format!(" of task {}", escape(t)))
                     .unwrap_or_default()
             ),
-            _ => format!("{} image(s) to make; starting (loading the models)", l.images),
+            _ => format!(
+                "{} image(s) to make; starting (loading the models)",
+                l.images
+            ),
         };
         writeln!(
             out,

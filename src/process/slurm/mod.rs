@@ -6,7 +6,6 @@
 //!   with the job.
 //! - [`script`] writes the sbatch script that `runvqgan slurm-script` prints.
 
-
 use std::time::{Duration, SystemTime};
 
 /// What Slurm tells a process running inside a job.
@@ -150,5 +149,4 @@ mod tests {
         assert_eq!(parse_time_left("UNLIMITED"), None);
         assert_eq!(parse_time_left(""), None);
     }
-
 }

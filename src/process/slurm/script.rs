@@ -106,9 +106,9 @@ pub fn script(opts: &ScriptOptions<'_>) -> Result<String, String> {
     ] {
         if let Some(v) = value
             && (v.is_empty()
-                || !v.chars().all(|c| {
-                    c.is_ascii_alphanumeric() || "-_:.,".contains(c) || extra.contains(c)
-                }))
+                || !v
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || "-_:.,".contains(c) || extra.contains(c)))
         {
             return Err(format!(
                 "{what} {v:?} is not a Slurm value (letters, digits, - _ : . , {}only)",
@@ -270,7 +270,10 @@ mod tests {
             cpu.contains("--array=0-5%2") && !cpu.contains("--gres"),
             "{cpu}"
         );
-        assert!(cpu.contains(&format!("#SBATCH --mem={DEFAULT_MEM_CPU}\n")), "{cpu}");
+        assert!(
+            cpu.contains(&format!("#SBATCH --mem={DEFAULT_MEM_CPU}\n")),
+            "{cpu}"
+        );
     }
 
     /// The directives that make an element behave under preemption and time limits: the
@@ -289,7 +292,9 @@ mod tests {
         }
         assert!(!s.contains("--signal=TERM"), "{s}");
         // The preflight comes before the run, and ends the element with a plain line.
-        let check = s.find(" models check --root /lab/queue --device cuda").unwrap();
+        let check = s
+            .find(" models check --root /lab/queue --device cuda")
+            .unwrap();
         let run = s.find("exec /opt/runvqgan/bin/runvqgan run").unwrap();
         assert!(check < run, "{s}");
         assert!(s.contains("the preflight (runvqgan models check) failed on $(hostname)"));
@@ -343,7 +348,11 @@ mod tests {
             mail_type: Some("ALL"),
             ..options(Path::new("/lab/q"))
         };
-        assert!(script(&type_without_user).unwrap_err().contains("--mail-user"));
+        assert!(
+            script(&type_without_user)
+                .unwrap_err()
+                .contains("--mail-user")
+        );
         let too_few = ScriptOptions {
             elements: 2,
             ..options(Path::new("/lab/q"))
