@@ -213,18 +213,15 @@ fn killed_at_every_point_the_next_runs_end_with_exactly_the_expected_files() {
         .into_iter()
         .filter(|f| f.split('/').any(|c| c.starts_with('.')))
         .filter(|f| {
-            !(f.starts_with(".runvqgan/runs/") && f.ends_with(".json") && !f[15..].starts_with('.'))
-                && !(f.starts_with(".runvqgan/events/") && f.ends_with(".jsonl"))
+            let summary = f.starts_with(".runvqgan/runs/")
+                && f.ends_with(".json")
+                && !f[15..].starts_with('.');
+            let record = f.starts_with(".runvqgan/events/") && f.ends_with(".jsonl");
+            !(summary || record)
         })
         .collect();
     hidden.sort();
-    assert_eq!(
-        hidden,
-        [
-            ".runvqgan/names.lock",
-            ".runvqgan/speeds.json"
-        ]
-    );
+    assert_eq!(hidden, [".runvqgan/names.lock", ".runvqgan/speeds.json"]);
 
     let light = sidecars(&root.join("output"), "light");
     let images: Vec<&str> = light.range(2..).map(|(_, (_, k))| k.as_str()).collect();

@@ -9,6 +9,11 @@ use crate::process::exit_codes::EXIT_CODES_HELP;
 use clap::{ArgAction, Args, Parser, Subcommand};
 use serde::{Serialize, Serializer};
 
+mod root;
+mod slurm;
+pub use root::RootArg;
+pub use slurm::SlurmScriptArgs;
+
 /// Runs the lab's queue of VQGAN-CLIP text-to-image tasks from a shared folder.
 ///
 /// Members put JSON task files into <root>/tasks/ or into their own folder as task_*.txt;
@@ -168,73 +173,6 @@ pub struct GalleryArgs {
     pub dir: Option<String>,
 }
 
-#[derive(Debug, Args)]
-pub struct SlurmScriptArgs {
-    #[command(flatten)]
-    pub root: RootArg,
-
-    /// Array elements that run at once, one GPU each (the %K of --array=0-N%K).
-    #[arg(long, value_name = "N", default_value_t = 1, help_heading = "Slurm")]
-    pub gpus: u32,
-
-    /// Array elements in all (default: --gpus). More elements than GPUs queue behind each
-    /// other; an element that finds every task claimed ends at once.
-    #[arg(long, value_name = "N", help_heading = "Slurm")]
-    pub elements: Option<u32>,
-
-    /// CPU cores per element (--cpus-per-task).
-    #[arg(long, value_name = "N", default_value_t = 4, help_heading = "Slurm")]
-    pub cpus_per_element: u32,
-
-    /// The job's time limit in Slurm's format (e.g. 10:00:00); the night's time budget
-    /// follows it.
-    #[arg(long, value_name = "TIME", help_heading = "Slurm")]
-    pub time: Option<String>,
-
-    /// The Slurm partition.
-    #[arg(long, value_name = "NAME", help_heading = "Slurm")]
-    pub partition: Option<String>,
-
-    /// Run on CPU slots instead of GPUs (no --gres; `run --device cpu`): for testing.
-    #[arg(long, help_heading = "Slurm")]
-    pub cpu: bool,
-
-    /// The Slurm account to charge (--account).
-    #[arg(long, value_name = "NAME", help_heading = "Slurm")]
-    pub account: Option<String>,
-
-    /// The quality of service (--qos), e.g. a preemptible one for the night.
-    #[arg(long, value_name = "NAME", help_heading = "Slurm")]
-    pub qos: Option<String>,
-
-    /// The GPU type, as the cluster names it (--gres=gpu:TYPE:1), e.g. a100.
-    #[arg(long, value_name = "TYPE", help_heading = "Slurm")]
-    pub gpu_type: Option<String>,
-
-    /// Memory per element (--mem-per-gpu; --mem with --cpu), e.g. 24G (default 16G,
-    /// measured for the full models: docs/cluster.md).
-    #[arg(long, value_name = "SIZE", help_heading = "Slurm")]
-    pub mem: Option<String>,
-
-    /// Mail this address (--mail-user) when an element fails, or on --mail-type.
-    #[arg(long, value_name = "ADDRESS", help_heading = "Slurm")]
-    pub mail_user: Option<String>,
-
-    /// When Slurm mails (--mail-type: FAIL, END, ALL, ...; default FAIL).
-    #[arg(long, value_name = "TYPES", help_heading = "Slurm")]
-    pub mail_type: Option<String>,
-
-    /// Do not start before this time (--begin, Slurm's format: 23:00, now+2hours); default:
-    /// the start of the night window when runvqgan.toml has one.
-    #[arg(long, value_name = "TIME", help_heading = "Slurm")]
-    pub begin: Option<String>,
-
-    /// The night window the elements keep, HH:MM-HH:MM (run --window; default: window in
-    /// runvqgan.toml): an element started outside it does nothing and says so.
-    #[arg(long, value_name = "HH:MM-HH:MM", help_heading = "Slurm")]
-    pub window: Option<String>,
-}
-
 #[derive(Debug, Subcommand)]
 pub enum ModelsCommand {
     /// Load a configured model set and say what it is: VQGAN kind, factor, codebook,
@@ -351,20 +289,6 @@ pub struct ModelsCheckArgs {
     #[command(flatten)]
     #[serde(flatten)]
     pub engine: EngineFlags,
-}
-
-/// `--root`, for the commands that work on a whole shared folder.
-#[derive(Debug, Args, Serialize)]
-pub struct RootArg {
-    /// The shared folder that holds `tasks/`, the members' folders and `output/` (and
-    /// runvqgan.toml, which names the model sets).
-    #[arg(
-        long,
-        env = "RUNVQGAN_ROOT",
-        value_name = "DIR",
-        help_heading = "Shared folder"
-    )]
-    pub root: PathBuf,
 }
 
 /// Flags that choose how and where the engine runs.

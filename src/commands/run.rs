@@ -191,8 +191,11 @@ fn report_unfinished(
         if s.run == run {
             continue;
         }
-        if let Err(e) = unfinished::settle(root, &s) {
-            tracing::warn!("cannot record that run {} did not finish: {e}", s.run);
+        match unfinished::settle(root, &s) {
+            Ok(true) => {}
+            // Another run starting now recorded it first, and reports it.
+            Ok(false) => continue,
+            Err(e) => tracing::warn!("cannot record that run {} did not finish: {e}", s.run),
         }
         if method.plan.lease {
             let own = root

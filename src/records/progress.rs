@@ -37,7 +37,7 @@ pub struct RunLog {
     path: PathBuf,
     run: String,
     /// The state folder's `live/` (to see other runs working now) and the last look at it.
-    live: Option<(PathBuf, Mutex<(Option<Instant>, bool)>)>,
+    live: Option<(PathBuf, Mutex<LastLook>)>,
     /// Block mode: the log the block goes to, and the lock taken to copy it.
     block: Option<(PathBuf, ClaimMethod)>,
 }
@@ -168,6 +168,9 @@ pub fn copy_block(
     f.write_all(&text)?;
     f.sync_all()
 }
+
+/// When the run log last looked for other live runs, and whether it saw one.
+type LastLook = (Option<Instant>, bool);
 
 /// Opens (creates, `rw-r--r--` before the umask) a file in the root for appending: not
 /// through a link, not blocking on a fifo, and only a regular file, since members can plant

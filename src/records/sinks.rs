@@ -271,14 +271,12 @@ pub fn log_line(event: &Event) -> Option<String> {
             images,
             tasks_done,
         } => format!(
-            "found run {run} (host {host}, process {pid}, started {started}) that did not \
-             finish: killed or crashed at about {last_seen}, after {images} image(s) and \
-             {tasks_done} task(s) done; its summary now says so, and this run makes what it left"
+            "found run {run} (host {host}, process {pid}, started {started}) that did not finish: \
+             killed or crashed at about {last_seen}, after {images} image(s), {tasks_done} task(s) done"
         ),
         Event::OutsideWindow { window, time } => format!(
             "run not started: it is {time}, outside the night window {window} (window in \
-             runvqgan.toml or --window); this run touches no task. A missed night waits for \
-             the next window; run with --ignore-window to work now"
+             runvqgan.toml or --window); no task touched: run with --ignore-window to work now"
         ),
         Event::DeviceBusy { device, holder } => format!(
             "run not started: device {device} is in use by another runvqgan run ({}); this run \

@@ -6,7 +6,6 @@
 //! or chat it with the tools they already use. `runvqgan status` reads the last summary.
 
 use std::path::{Path, PathBuf};
-
 use std::sync::Mutex;
 use std::time::SystemTime;
 
@@ -17,8 +16,10 @@ use crate::process::text::{escape, local_timestamp};
 use crate::records::events::{Event, Outcome, Sink, TaskCounts};
 use crate::records::finish::{ON_FINISH_TIMEOUT, prometheus_label, run_on_finish, write_metrics};
 use crate::records::plausible;
-use crate::records::unfinished::DID_NOT_FINISH;
 use crate::shared_folder::files::{RUNS_DIR, RUNS_NAME};
+
+/// The outcome of a run that did not finish (killed, crashed): [`crate::records::unfinished`].
+pub const DID_NOT_FINISH: &str = "did_not_finish";
 
 /// A task that failed, and why.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

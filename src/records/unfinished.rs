@@ -23,8 +23,7 @@ use crate::shared_folder::state::StateDir;
 /// A live file of another machine not rewritten for this long is a run that did not finish.
 pub const STALE: Duration = Duration::from_secs(600);
 
-/// The outcome a run that did not finish has in its summary.
-pub const DID_NOT_FINISH: &str = "did_not_finish";
+pub use crate::records::summary::DID_NOT_FINISH;
 
 /// Whether the run of `r` is dead, seen at `now`.
 pub fn is_dead(r: &LiveRecord, now: SystemTime) -> bool {
@@ -156,17 +155,19 @@ pub fn summarise(root: &Path, r: &LiveRecord) -> RunSummary {
 }
 
 /// Records a run that did not finish: its summary in `.runvqgan/runs/` (unless one exists:
-/// a run taken for dead that came back writes its own), then its live file goes.
-pub fn settle(root: &Path, summary: &RunSummary) -> std::io::Result<()> {
+/// another run recorded it first, or a run taken for dead came back and wrote its own),
+/// then its live file goes. `Ok(false)`: it was recorded already.
+pub fn settle(root: &Path, summary: &RunSummary) -> std::io::Result<bool> {
     let state = StateDir::open(root)?;
     let runs = state.sub(RUNS_NAME)?;
     let name = format!("{}.json", summary.run);
-    if runs.stat(&name).is_err() {
+    let new = runs.stat(&name).is_err();
+    if new {
         let json = serde_json::to_vec_pretty(summary).expect("a summary always serialises");
         runs.write_atomic(&name, &json, 0o644)?;
     }
     match state.sub(LIVE_NAME)?.remove(&name) {
         Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(e),
-        _ => Ok(()),
+        _ => Ok(new),
     }
 }

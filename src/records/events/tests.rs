@@ -1,6 +1,7 @@
 //! Tests of `events`.
 
 use super::*;
+use crate::shared_folder::files::EVENTS_FILE;
 
 #[test]
 fn glue_kinds_become_failure_kinds() {
