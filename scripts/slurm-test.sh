@@ -132,8 +132,9 @@ task() { # name each iterations
 # Submits the array (of $elements elements, or of $1) and prints the array job's id.
 submit() {
     local n=${1:-$elements}
+    # --mem 1G: the node has 4000 MB; a tiny-model element needs about 1 GB.
     "$bin" slurm-script --root "$root" --gpus "$n" --elements "$n" --cpu \
-        --cpus-per-element 1 --time 20:00 > "$work/night.sbatch"
+        --cpus-per-element 1 --time 20:00 --mem 1G > "$work/night.sbatch"
     sbatch --parsable --chdir="$work" "$work/night.sbatch"
 }
 # Every run's record of events (one file per run, in the order the runs started).
