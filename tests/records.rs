@@ -118,6 +118,9 @@ fn two_runs_without_atomic_append_lose_no_event_and_no_log_line() {
             1
         );
     }
+    // Each run's own log was moved into the shared one.
+    let own_logs = std::fs::read_dir(s.root().join(".runvqgan/logs")).unwrap().count();
+    assert_eq!(own_logs, 0, "a run's own log was left behind");
     // Nothing torn: every line of the log starts with a time stamp.
     for line in log.lines() {
         assert!(line.starts_with("20"), "a torn line: {line:?}\n{log}");

@@ -146,8 +146,9 @@ impl Drop for RunLog {
 }
 
 /// Copies the run log `own` into the shared log `log` as one block, under the root's names
-/// lock, then `trailer` as a line of its own: one writer at a time, each opening the file
-/// anew, so that on NFS (close-to-open consistency) every block lands after the last.
+/// lock, then `trailer` as a line of its own, and removes `own`: one writer at a time, each
+/// opening the file anew, so that on NFS (close-to-open consistency) every block lands after
+/// the last.
 pub fn copy_block(
     log: &Path,
     own: &Path,
@@ -166,7 +167,9 @@ pub fn copy_block(
     let _lock = method.lock_names(&method.root)?;
     let mut f = open_append(log)?;
     f.write_all(&text)?;
-    f.sync_all()
+    f.sync_all()?;
+    // Its lines are in the shared log now; a file left behind would be copied again.
+    std::fs::remove_file(own)
 }
 
 /// When the run log last looked for other live runs, and whether it saw one.
