@@ -8,7 +8,13 @@
 #      pending marker, claim, lease or temporary file left;
 #   2. submits a one-element array over new, longer tasks, cancels that element (scancel)
 #      in the middle of an image (it must end interrupted, leaving images to make), submits
-#      the whole array again, and checks the same end state.
+#      the whole array again, and checks the same end state;
+#   3. suspends an element mid-image (scontrol suspend: SIGSTOP, as suspend preemption does):
+#      `status` must show it running, not as a run that did not finish; resumes it (SIGCONT)
+#      and checks the end state (submitting again if the element left work);
+#   4. requeues an element mid-image (scontrol requeue): it must start again with the same
+#      job id, append to its output file (--open-mode=append) and finish the queue, every
+#      image exactly once.
 # The root uses claims = "lease" so that the elements claim through leases (on a local
 # disk `auto` would choose flock). scripts/test.sh runs it in CI (root, CI=true: a
 # few minutes); elsewhere run it by hand (it installs system packages and starts
@@ -126,9 +132,20 @@ task() { # name each iterations
 # Submits the array (of $elements elements, or of $1) and prints the array job's id.
 submit() {
     local n=${1:-$elements}
+    # --mem 1G: the node has 4000 MB; a tiny-model element needs about 1 GB.
     "$bin" slurm-script --root "$root" --gpus "$n" --elements "$n" --cpu \
-        --cpus-per-element 1 --time 20:00 > "$work/night.sbatch"
+        --cpus-per-element 1 --time 20:00 --mem 1G > "$work/night.sbatch"
     sbatch --parsable --chdir="$work" "$work/night.sbatch"
+}
+# Every run's record of events (one file per run, in the order the runs started).
+events() { cat "$root"/.runvqgan/events/*.jsonl 2>/dev/null || true; }
+# Waits until a run after the first $1 lines of events writes an image.
+wait_image_after() {
+    for _ in $(seq 1200); do
+        events | tail -n +"$(($1 + 1))" | grep -q '"event":"image_written"' && return 0
+        sleep 0.5
+    done
+    fail "no image was written"
 }
 wait_job() {
     for _ in $(seq 1200); do
@@ -186,7 +203,7 @@ job=$(submit)
 wait_job "$job"
 t1=$(date +%s)
 check_end_state
-grep -h '"event":"run_started"' "$root/.runvqgan/events.jsonl" |
+events | grep -h '"event":"run_started"' |
     grep -q '"slurm_array_task_id":"0"' || fail "run_started does not name the array element"
 grep -q 'claims: lease' "$root/runvqgan.log" || fail "the log does not say which claims are used"
 grep -q ", Slurm array job $job, element 1" "$root/runvqgan.log" ||
@@ -198,29 +215,26 @@ grep -q "^  it was an element of Slurm array job $job:" "$work/status.txt" ||
     { cat "$work/status.txt"; fail "status does not list every element"; }
 grep -q '^Claims: lease' "$work/status.txt" || fail "status does not say which claims are used"
 # Every element built the gallery at its end, one after another under the gallery's lock.
-[ "$(grep -c '"event":"gallery_built"' "$root/.runvqgan/events.jsonl")" = "$elements" ] ||
+[ "$(events | grep -c '"event":"gallery_built"')" = "$elements" ] ||
     fail "not every element built the gallery"
-grep -q '"images":8' <(grep '"event":"gallery_built"' "$root/.runvqgan/events.jsonl" | tail -1) ||
+grep -q '"images":8' <(events | sort | grep '"event":"gallery_built"' | tail -1) ||
     fail "the last gallery build does not show the 8 images"
 [ ! -e "$root/.runvqgan/gallery.lease" ] || fail "the gallery's lease was left behind"
-images=$(grep -c '"event":"image_written"' "$root/.runvqgan/events.jsonl")
+images=$(events | grep -c '"event":"image_written"')
 echo "   8 images by $elements element(s) in $((t1 - t0)) s (submission to end)"
 
 say "2. scancel an element mid-image, then submit again"
 # One element over long tasks, so that nothing else can take its work: the cancel must land
 # in the middle of an image, and the next submission must finish the tasks.
 for t in long1 long2; do task "$t" 2 400; done
-before=$(wc -l < "$root/.runvqgan/events.jsonl")
+before=$(events | wc -l)
 job=$(submit 1)
 # Wait until images are being made (the first image of this submission is written).
-for _ in $(seq 1200); do
-    tail -n +"$((before + 1))" "$root/.runvqgan/events.jsonl" | grep -q '"event":"image_written"' && break
-    sleep 0.5
-done
+wait_image_after "$before"
 scancel "${job}_0"
 echo "   cancelled element ${job}_0"
 wait_job "$job"
-grep -q '"outcome":"interrupted"' <(tail -n +"$((before + 1))" "$root/.runvqgan/events.jsonl") ||
+grep -q '"outcome":"interrupted"' <(events | tail -n +"$((before + 1))") ||
     fail "the cancelled element was not interrupted mid-image (its work was done first: make the long tasks longer)"
 [ -n "$(ls "$root"/tasks/long*.txt 2>/dev/null)" ] || fail "no task was left by the cancelled element"
 made=$(find "$root/output" -name 'long*.png' | wc -l)
@@ -231,4 +245,58 @@ wait_job "$job"
 check_end_state
 echo "   every task done, every image once, after the cancel and a second submission"
 [ "$images" -gt 0 ] || fail "no image events"
+
+# Submits the array again until no task is left (a run that lost its lease while frozen
+# leaves its task to the next run), at most three times.
+finish_queue() {
+    for _ in 1 2 3; do
+        ls "$root"/tasks/*.txt >/dev/null 2>&1 || return 0
+        wait_job "$(submit)"
+    done
+}
+
+say "3. scontrol suspend an element mid-image (SIGSTOP), status, then resume"
+for t in frozen1 frozen2; do task "$t" 2 300; done
+before=$(events | wc -l)
+job=$(submit 1)
+wait_image_after "$before"
+scontrol suspend "${job}_0"
+squeue --noheader --jobs "$job" --format %T | grep -q SUSPENDED || fail "the element was not suspended"
+sleep 3
+"$bin" status --root "$root" > "$work/status-suspended.txt"
+grep -q '^Running now: run .*Slurm array job' "$work/status-suspended.txt" ||
+    { cat "$work/status-suspended.txt"; fail "status does not show the suspended element as running"; }
+grep -q 'did not finish' "$work/status-suspended.txt" &&
+    { cat "$work/status-suspended.txt"; fail "status takes the suspended element for dead"; }
+scontrol resume "${job}_0"
+echo "   suspended element ${job}_0 for 3 s: status showed it running; resumed"
+wait_job "$job"
+finish_queue
+check_end_state
+ls "$root"/.runvqgan/live/*.json >/dev/null 2>&1 && fail "a live file was left behind"
+grep -l '"outcome": "did_not_finish"' "$root"/.runvqgan/runs/*.json >/dev/null 2>&1 &&
+    fail "a run that finished is recorded as one that did not"
+echo "   every task done, every image once, after the suspend"
+
+say "4. scontrol requeue an element mid-image"
+for t in again1 again2; do task "$t" 2 300; done
+before=$(events | wc -l)
+job=$(submit 1)
+wait_image_after "$before"
+scontrol requeue "${job}_0"
+echo "   requeued element ${job}_0"
+# The element starts again under the same job id (after Slurm's delay for requeued jobs).
+for _ in $(seq 1200); do
+    [ "$(events | tail -n +"$((before + 1))" | grep -c '"event":"run_started"')" -ge 2 ] && break
+    sleep 0.5
+done
+[ "$(events | tail -n +"$((before + 1))" | grep -c '"event":"run_started"')" -ge 2 ] ||
+    fail "the requeued element did not start again"
+wait_job "$job"
+out=$(ls "$root"/.runvqgan/slurm-"${job}"_0.out)
+[ "$(grep -c 'claims: lease' "$out")" -ge 2 ] ||
+    { cat "$out"; fail "the output file does not hold both starts (--open-mode=append)"; }
+finish_queue
+check_end_state
+echo "   the requeued element started again, appended to its output, and the queue finished"
 echo "slurm-test: passed in $(( $(date +%s) - started )) s"

@@ -59,6 +59,8 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             root: &args.root.root,
             overrides: ConfigOverrides::from_flags(&args).with_config_file(config.clone()),
             until: args.until.clone(),
+            ignore_window: args.ignore_window,
+            failed_tasks_ok: args.failed_tasks_ok,
         }),
         Command::Reproduce(args) => commands::reproduce::run(
             &commands::reproduce::ReproduceOptions {
@@ -107,6 +109,17 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 cpus_per_element: args.cpus_per_element,
                 time: args.time.as_deref(),
                 partition: args.partition.as_deref(),
+                pass: runvqgan::process::slurm::ScriptOptions {
+                    account: args.account.as_deref(),
+                    qos: args.qos.as_deref(),
+                    gpu_type: args.gpu_type.as_deref(),
+                    mem: args.mem.as_deref(),
+                    mail_user: args.mail_user.as_deref(),
+                    mail_type: args.mail_type.as_deref(),
+                    begin: args.begin.as_deref(),
+                    window: args.window.as_deref(),
+                    ..Default::default()
+                },
             },
             &mut stdout,
         ),

@@ -1,4 +1,4 @@
-//! The night's record `<root>/.runvqgan/events.jsonl` (docs/events.md), written by the real
+//! The night's record `<root>/.runvqgan/events/<run>.jsonl` (docs/events.md), written by the real
 //! binary, and the log lines a member's file name cannot forge.
 
 mod common;
@@ -8,9 +8,10 @@ use serde_json::Value;
 
 /// Every line of the record, parsed; panics on a line that is not one JSON object.
 fn record(shared: &Shared) -> Vec<Value> {
-    let text = std::fs::read_to_string(shared.root().join(".runvqgan/events.jsonl"))
-        .expect("the record of events exists");
-    text.lines()
+    let lines = runvqgan::records::events::read_all(&shared.root());
+    assert!(!lines.is_empty(), "the record of events exists");
+    lines
+        .iter()
         .map(|l| {
             let v: Value = serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}"));
             assert!(v.is_object(), "{l}");

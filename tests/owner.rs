@@ -412,12 +412,10 @@ fn status_json_after_a_real_run_reports_it_field_by_field_and_so_do_the_summary_
     assert!(status.status.success());
     let status: serde_json::Value = serde_json::from_slice(&status.stdout).unwrap();
     let last = &status["last_run"];
-    let events: Vec<serde_json::Value> =
-        std::fs::read_to_string(shared.root().join(".runvqgan/events.jsonl"))
-            .unwrap()
-            .lines()
-            .map(|l| serde_json::from_str(l).unwrap())
-            .collect();
+    let events: Vec<serde_json::Value> = runvqgan::records::events::read_all(&shared.root())
+        .iter()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
     assert_eq!(last["run"], events[0]["run"]);
     assert_eq!(last["root"], shared.root().display().to_string());
     assert_eq!(last["outcome"], "finished");

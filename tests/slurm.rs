@@ -34,10 +34,65 @@ fn slurm_script_prints_an_array_over_the_root_and_makes_the_output_folder() {
         "{text}"
     );
     assert!(
-        text.contains(&format!(" run --root {} --device cuda\n", root.display())),
+        text.contains(&format!(
+            " run --root {} --device cuda --failed-tasks-ok\n",
+            root.display()
+        )),
         "{text}"
     );
+    assert!(text.contains("#SBATCH --signal=B:TERM@60\n"), "{text}");
+    assert!(!text.contains("--begin"), "no window, no --begin: {text}");
     assert!(root.join(".runvqgan").is_dir());
+}
+
+/// With a night window in runvqgan.toml the array waits for its start (`--begin`), and the
+/// elements keep it (they read the file on the node); pass-through options reach the script.
+#[test]
+fn slurm_script_begins_at_the_night_window_and_passes_account_qos_gpu_type_and_mail() {
+    let s = Shared::new();
+    s.write("runvqgan.toml", "window = \"22:30-06:30\"\n");
+    let out = s
+        .cmd()
+        .args([
+            "slurm-script",
+            "--account",
+            "vision",
+            "--qos",
+            "night",
+            "--gpu-type",
+            "a100",
+            "--mem",
+            "24G",
+            "--mail-user",
+            "owner@lab.example.org",
+            "--root",
+        ])
+        .arg(s.root())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    let text = String::from_utf8(out.stdout).unwrap();
+    for line in [
+        "#SBATCH --begin=22:30\n",
+        "#SBATCH --account=vision\n",
+        "#SBATCH --qos=night\n",
+        "#SBATCH --gres=gpu:a100:1\n",
+        "#SBATCH --mem-per-gpu=24G\n",
+        "#SBATCH --mail-user=owner@lab.example.org\n",
+        "#SBATCH --mail-type=FAIL\n",
+        "#SBATCH --requeue\n",
+        "#SBATCH --open-mode=append\n",
+    ] {
+        assert!(text.contains(line), "{line} missing:\n{text}");
+    }
+    let bad = s
+        .cmd()
+        .args(["slurm-script", "--qos", "a b", "--root"])
+        .arg(s.root())
+        .output()
+        .unwrap();
+    assert_eq!(bad.status.code(), Some(2), "{bad:?}");
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("--qos"));
 }
 
 #[test]

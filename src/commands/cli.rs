@@ -9,6 +9,11 @@ use crate::process::exit_codes::EXIT_CODES_HELP;
 use clap::{ArgAction, Args, Parser, Subcommand};
 use serde::{Serialize, Serializer};
 
+mod root;
+mod slurm;
+pub use root::RootArg;
+pub use slurm::SlurmScriptArgs;
+
 /// Runs the lab's queue of VQGAN-CLIP text-to-image tasks from a shared folder.
 ///
 /// Members put JSON task files into <root>/tasks/ or into their own folder as task_*.txt;
@@ -168,38 +173,6 @@ pub struct GalleryArgs {
     pub dir: Option<String>,
 }
 
-#[derive(Debug, Args)]
-pub struct SlurmScriptArgs {
-    #[command(flatten)]
-    pub root: RootArg,
-
-    /// Array elements that run at once, one GPU each (the %K of --array=0-N%K).
-    #[arg(long, value_name = "N", default_value_t = 1, help_heading = "Slurm")]
-    pub gpus: u32,
-
-    /// Array elements in all (default: --gpus). More elements than GPUs queue behind each
-    /// other; an element that finds every task claimed ends at once.
-    #[arg(long, value_name = "N", help_heading = "Slurm")]
-    pub elements: Option<u32>,
-
-    /// CPU cores per element (--cpus-per-task).
-    #[arg(long, value_name = "N", default_value_t = 4, help_heading = "Slurm")]
-    pub cpus_per_element: u32,
-
-    /// The job's time limit in Slurm's format (e.g. 10:00:00); the night's time budget
-    /// follows it.
-    #[arg(long, value_name = "TIME", help_heading = "Slurm")]
-    pub time: Option<String>,
-
-    /// The Slurm partition.
-    #[arg(long, value_name = "NAME", help_heading = "Slurm")]
-    pub partition: Option<String>,
-
-    /// Run on CPU slots instead of GPUs (no --gres; `run --device cpu`): for testing.
-    #[arg(long, help_heading = "Slurm")]
-    pub cpu: bool,
-}
-
 #[derive(Debug, Subcommand)]
 pub enum ModelsCommand {
     /// Load a configured model set and say what it is: VQGAN kind, factor, codebook,
@@ -235,6 +208,25 @@ pub struct RunArgs {
     #[arg(long, value_name = "HH:MM", help_heading = "Time budget")]
     #[serde(skip)]
     pub until: Option<String>,
+
+    /// The night window, HH:MM-HH:MM local time (runvqgan.toml: window), e.g. 23:00-06:30:
+    /// started outside it the run does nothing and says so; inside it, no image starts that
+    /// cannot end by its end.
+    #[arg(long, value_name = "HH:MM-HH:MM", help_heading = "Time budget")]
+    pub window: Option<String>,
+
+    /// Run even when started outside the night window (then only --until and max_minutes
+    /// limit it).
+    #[arg(long, help_heading = "Time budget")]
+    #[serde(skip)]
+    pub ignore_window: bool,
+
+    /// Exit 0 instead of 3 when some tasks failed or were invalid (the summary and the log
+    /// still name them): for schedulers that treat any other code as a failed job (the
+    /// Slurm script uses it).
+    #[arg(long, help_heading = "Exit code")]
+    #[serde(skip)]
+    pub failed_tasks_ok: bool,
 
     /// Start no image that cannot finish within this many minutes of the start of the run
     /// (runvqgan.toml: max_minutes).
@@ -297,20 +289,6 @@ pub struct ModelsCheckArgs {
     #[command(flatten)]
     #[serde(flatten)]
     pub engine: EngineFlags,
-}
-
-/// `--root`, for the commands that work on a whole shared folder.
-#[derive(Debug, Args, Serialize)]
-pub struct RootArg {
-    /// The shared folder that holds `tasks/`, the members' folders and `output/` (and
-    /// runvqgan.toml, which names the model sets).
-    #[arg(
-        long,
-        env = "RUNVQGAN_ROOT",
-        value_name = "DIR",
-        help_heading = "Shared folder"
-    )]
-    pub root: PathBuf,
 }
 
 /// Flags that choose how and where the engine runs.

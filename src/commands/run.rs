@@ -10,6 +10,7 @@ use std::sync::atomic::AtomicBool;
 use crate::call::job::Job;
 use crate::commands::SetupFailed;
 use crate::commands::exit_code_for;
+use crate::config::window::NightWindow;
 use crate::config::{Config, ConfigError, ConfigOverrides};
 use crate::engine::models::{check_model_files, model_files, start_configured};
 use crate::engine::{Engine, GenerateError, Generated, ModelInfo, ProgressSink, PythonSetup};
@@ -18,12 +19,14 @@ use crate::night::{self, Generator, Night};
 use crate::process::exit_codes::ExitCode;
 use crate::process::slurm::SlurmJob;
 use crate::records::events::{Event, JsonlSink, Reporter, run_id};
-use crate::records::progress::{Progress, RunLog};
+use crate::records::live::{Live, LiveSink};
+use crate::records::progress::{Progress, RunLog, copy_block};
 use crate::records::sinks::{ErrorFileSink, LogSink, TerminalSink};
 use crate::records::speeds::{SpeedSink, Speeds};
 use crate::records::summary::{Outputs, SummarySink};
+use crate::records::unfinished;
 use crate::shared_folder::locks::device::{self, DeviceLock};
-use crate::shared_folder::locks::method;
+use crate::shared_folder::locks::method::{self, ClaimMethod};
 use crate::shared_folder::permissions;
 use crate::shared_folder::root::Root;
 use crate::shared_folder::state::StateDir;
@@ -37,6 +40,10 @@ pub struct RunOptions<'a> {
     pub overrides: ConfigOverrides,
     /// `--until HH:MM`: start no image that cannot finish before this local time.
     pub until: Option<String>,
+    /// `--ignore-window`: run even when started outside the night window.
+    pub ignore_window: bool,
+    /// `--failed-tasks-ok`: exit 0 instead of 3 when some tasks failed or were invalid.
+    pub failed_tasks_ok: bool,
 }
 
 /// Runs the nightly job on `opts.root`. Every run that finds its root ends with one final
@@ -47,7 +54,7 @@ pub fn run(opts: &RunOptions<'_>) -> anyhow::Result<ExitCode> {
     let started = clock.now();
     let root = Root::open(opts.root)?;
     let run = run_id(started, &crate::process::host_name(), std::process::id());
-    let (config, budget) = match settings(&root, opts, started) {
+    let (config, budget, outside) = match settings(&root, opts, started) {
         Ok(settings) => settings,
         Err(e) => {
             let config = Config::default();
@@ -76,6 +83,10 @@ pub fn run(opts: &RunOptions<'_>) -> anyhow::Result<ExitCode> {
     let stop = crate::commands::stop_flag()?;
 
     let progress = Arc::new(Progress::new(0));
+    let live = Live::start(root.path(), &run, started);
+    progress.set_live(live.clone());
+    let method = ClaimMethod::for_root(root.path(), config.claims, config.lease_seconds);
+    let log_path = root.path().join(&config.log_file);
     let reporter = Reporter::new(
         vec![
             // First: an error file that cannot be written is reported to the sinks after it.
@@ -95,17 +106,34 @@ pub fn run(opts: &RunOptions<'_>) -> anyhow::Result<ExitCode> {
                     on_finish: config.on_finish.clone(),
                 },
             )),
-            Box::new(LogSink(RunLog::open(&root.path().join(&config.log_file)))),
+            Box::new(LogSink(RunLog::for_run(
+                root.path(),
+                &log_path,
+                &run,
+                &method,
+            ))),
             Box::new(TerminalSink(progress.clone())),
+            Box::new(LiveSink(live.clone())),
         ],
         move || clock.now(),
     );
+    report_unfinished(root.path(), &run, &log_path, &method, &reporter);
     for f in permissions::check(root.path(), config.gallery_dir().as_deref(), &[]) {
         reporter.emit(Event::PermissionProblem {
             folder: f.folder,
             problem: f.problem,
             fix: f.fix,
         });
+    }
+    if let Some(window) = outside {
+        reporter.emit(Event::OutsideWindow {
+            window: window.to_string(),
+            time: {
+                let m = crate::config::window::local_minute(started);
+                format!("{:02}:{:02}", m / 60, m % 60)
+            },
+        });
+        return Ok(ExitCode::Success);
     }
     // Held (or not needed) until the run ends.
     let lock_setting = device::LockSetting {
@@ -153,7 +181,55 @@ pub fn run(opts: &RunOptions<'_>) -> anyhow::Result<ExitCode> {
             exit_code: exit_code_for(e).code(),
         })
     })?;
+    if opts.failed_tasks_ok && code == ExitCode::Partial {
+        // The summary and the log keep exit code 3 and the failed tasks.
+        return Ok(ExitCode::Success);
+    }
     Ok(code)
+}
+
+/// Reports the earlier runs on `root` that did not finish (killed or crashed) and writes
+/// their summaries; in block mode their own logs go into the shared log, with a last line.
+fn report_unfinished(
+    root: &Path,
+    run: &str,
+    log_path: &Path,
+    method: &ClaimMethod,
+    reporter: &Reporter,
+) {
+    for (live, s) in unfinished::find(root, std::time::SystemTime::now()) {
+        if s.run == run {
+            continue;
+        }
+        match unfinished::settle(root, &s) {
+            Ok(true) => {}
+            // Another run starting now recorded it first, and reports it.
+            Ok(false) => continue,
+            Err(e) => tracing::warn!("cannot record that run {} did not finish: {e}", s.run),
+        }
+        if method.plan.lease {
+            let own = root
+                .join(crate::shared_folder::files::STATE_DIR)
+                .join(crate::shared_folder::files::RUN_LOGS_NAME)
+                .join(format!("{}.log", s.run));
+            let trailer = format!(
+                "[run {}] did not finish (killed or crashed at about {})",
+                s.run, s.finished
+            );
+            if let Err(e) = copy_block(log_path, &own, method, Some(&trailer)) {
+                tracing::warn!("cannot copy the log of run {} into the log: {e}", s.run);
+            }
+        }
+        reporter.emit(Event::UnfinishedRunFound {
+            run: s.run.clone(),
+            host: s.host.clone(),
+            pid: live.pid,
+            started: s.started.clone(),
+            last_seen: s.finished.clone(),
+            images: s.images,
+            tasks_done: s.tasks.done,
+        });
+    }
 }
 
 /// Brings the gallery up to date after the night (`gallery` in runvqgan.toml). A gallery
@@ -183,12 +259,13 @@ fn build_gallery(root: &Root, dir: &str, config: &Config) -> Event {
     }
 }
 
-/// The configuration with the command line applied, and the time budget from `started`.
+/// The configuration with the command line applied, the time budget from `started`, and the
+/// night window when the run started outside it (and was not told to ignore it).
 fn settings(
     root: &Root,
     opts: &RunOptions<'_>,
     started: std::time::SystemTime,
-) -> anyhow::Result<(Config, Budget)> {
+) -> anyhow::Result<(Config, Budget, Option<NightWindow>)> {
     let config = Config::load(root.path(), &opts.overrides)?;
     // The owner's state is the owner's, or the night does not start (exit 2, with the fix).
     StateDir::open(root.path())?;
@@ -219,7 +296,29 @@ fn settings(
             format!("the end of {} less a minute", job.describe()),
         );
     }
-    Ok((config, budget))
+    let window = config
+        .window
+        .as_deref()
+        .map(NightWindow::parse)
+        .transpose()
+        .map_err(|problem| ConfigError::Value {
+            path: "runvqgan.toml (or --window)".into(),
+            key: "window".into(),
+            problem,
+        })?;
+    let mut outside = None;
+    if let Some(w) = window {
+        if w.contains(started) {
+            let (h, m) = w.end_hm();
+            budget = budget.limit_to(
+                budget::next_local(h, m, started),
+                format!("the end of the night window {w}"),
+            );
+        } else if !opts.ignore_window {
+            outside = Some(w);
+        }
+    }
+    Ok((config, budget, outside))
 }
 
 /// The embedded Python engine as the night's [`Generator`]: Python starts and the configured

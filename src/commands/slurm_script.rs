@@ -6,7 +6,8 @@ use std::path::Path;
 
 use anyhow::Context;
 
-use crate::config::ConfigError;
+use crate::config::window::NightWindow;
+use crate::config::{Config, ConfigError, ConfigOverrides};
 use crate::process::exit_codes::ExitCode;
 use crate::process::slurm::{ScriptOptions, script};
 use crate::shared_folder::root::Root;
@@ -28,6 +29,9 @@ pub struct SlurmScriptOptions<'a> {
     pub time: Option<&'a str>,
     /// `--partition`.
     pub partition: Option<&'a str>,
+    /// `--account`, `--qos`, the GPU type, `--mem-per-gpu`, mail, `--begin` and the night
+    /// window, passed through ([`ScriptOptions`]).
+    pub pass: ScriptOptions<'a>,
 }
 
 /// Writes the script to `out`. Creates `<root>/.runvqgan/`, where Slurm writes the
@@ -39,6 +43,24 @@ pub fn run(opts: &SlurmScriptOptions<'_>, out: &mut dyn Write) -> anyhow::Result
         .canonicalize()
         .with_context(|| format!("cannot resolve {}", root.path().display()))?;
     let binary = std::env::current_exe().context("cannot find the runvqgan binary")?;
+    // The night window of runvqgan.toml: the elements keep it when they run (they read the
+    // file on the node), and by default the array waits for its start (`--begin`).
+    let config = Config::load_to_read(&root_path, &ConfigOverrides::default())?;
+    let window = opts
+        .pass
+        .window
+        .or(config.window.as_deref())
+        .map(NightWindow::parse)
+        .transpose()
+        .map_err(|problem| ConfigError::Value {
+            path: "--window (or window in runvqgan.toml)".into(),
+            key: "window".into(),
+            problem,
+        })?;
+    let begin = window.map(|w| {
+        let (h, m) = w.start_hm();
+        format!("{h:02}:{m:02}")
+    });
     let text = script(&ScriptOptions {
         root: &root_path,
         binary: &binary,
@@ -48,6 +70,8 @@ pub fn run(opts: &SlurmScriptOptions<'_>, out: &mut dyn Write) -> anyhow::Result
         cpus_per_element: opts.cpus_per_element,
         time: opts.time,
         partition: opts.partition,
+        begin: opts.pass.begin.or(begin.as_deref()),
+        ..opts.pass.clone()
     })
     .map_err(|problem| ConfigError::Value {
         path: "the command line".into(),

@@ -12,8 +12,11 @@ use std::path::{Path, PathBuf};
 use crate::shared_folder::files::CONFIG_FILE;
 use serde::{Deserialize, Deserializer, Serialize};
 
+mod engine_mode;
 mod error;
 mod hint;
+pub mod window;
+pub use engine_mode::EngineMode;
 pub mod overrides;
 pub mod trust;
 pub use error::ConfigError;
@@ -64,28 +67,6 @@ impl ModelSet {
     /// The VQGAN checkpoint as a path on disk (relative paths joined to `root`).
     pub fn vqgan_checkpoint_path(&self, root: &Path) -> PathBuf {
         root.join(&self.vqgan_checkpoint)
-    }
-}
-
-/// How the engine optimises: `fast` (a task's images in batches, the GPU speed switches)
-/// or `reference` (generate.py's loop: one image at a time, float32), the baseline.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum EngineMode {
-    /// Batches and speed switches.
-    #[default]
-    Fast,
-    /// One image at a time, float32, eager.
-    Reference,
-}
-
-impl EngineMode {
-    /// The name the engine takes.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            EngineMode::Fast => "fast",
-            EngineMode::Reference => "reference",
-        }
     }
 }
 
@@ -167,6 +148,10 @@ pub struct Config {
     /// The gallery built at the end of every run: `true` (in `gallery/`), `false` (none) or
     /// a folder under the root.
     pub gallery: GallerySetting,
+    /// The night window, `"HH:MM-HH:MM"` local time (`"23:00-06:30"`): a run started outside
+    /// it does nothing and says so (`run --ignore-window` runs anyway), and no image starts
+    /// that cannot end by its end. `None`: any time.
+    pub window: Option<String>,
 }
 
 /// `gallery` in runvqgan.toml: on (`true`, the folder `gallery`), off, or a folder.
@@ -214,6 +199,7 @@ impl Default for Config {
             claims: ClaimSetting::Auto,
             lease_seconds: 60.0,
             gallery: GallerySetting::On(true),
+            window: None,
         }
     }
 }
@@ -350,6 +336,9 @@ impl Config {
                     ),
                 )
             })?;
+        }
+        if let Some(w) = &self.window {
+            window::NightWindow::parse(w).map_err(|problem| bad("window", problem))?;
         }
         if let Some(p) = &self.priority_folder {
             check_relative(p).map_err(|e| {

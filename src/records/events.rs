@@ -1,20 +1,16 @@
 //! What happened during a night, as typed values. Every outcome of `run` is one [`Event`];
 //! the run log, the terminal, the members' `_ERROR.txt` files and the machine-readable record
-//! `<root>/.runvqgan/events.jsonl` are all [`Sink`]s of the same events, so a new consumer
+//! `<root>/.runvqgan/events/<run>.jsonl` are all [`Sink`]s of the same events, so a new consumer
 //! (a status command, a gallery, a monitor) reads the record instead of parsing free text.
 //! The record's schema is documented in `docs/events.md`.
 
 use std::collections::VecDeque;
-use std::fs::File;
-use std::io::Write;
-use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::time::SystemTime;
 
 use serde::{Serialize, Serializer};
 
 use crate::engine::failure::FailureKind;
-use crate::shared_folder::files::{EVENTS_FILE, EVENTS_NAME};
 use crate::task::Problems;
 
 /// How a night ended.
@@ -247,6 +243,27 @@ pub enum Event {
         /// The other run's line in the lock file (`process 123 since ...`), or empty.
         holder: String,
     },
+    /// At the start of a run: an earlier run on the root did not finish (its process was
+    /// killed or crashed); its summary now says so ([`crate::records::unfinished`]).
+    UnfinishedRunFound {
+        run: String,
+        host: String,
+        pid: u32,
+        /// Local time with offset.
+        started: String,
+        /// When it was last seen alive (local time with offset).
+        last_seen: String,
+        images: usize,
+        tasks_done: usize,
+    },
+    /// The run started outside the night window (`window` in runvqgan.toml): it ends at
+    /// once, touching no task (`run --ignore-window` runs anyway).
+    OutsideWindow {
+        /// The window, `HH:MM-HH:MM`.
+        window: String,
+        /// The local time the run started, `HH:MM`.
+        time: String,
+    },
     /// At the start of a run: something in the shared folder is not as the permission model
     /// says (a member's folder the owner cannot write, a root without the sticky bit), with
     /// the command that fixes it ([`crate::shared_folder::permissions`]).
@@ -303,87 +320,8 @@ impl Reporter {
     }
 }
 
-/// A run's identity in the record: its start time, host and process id, e.g.
-/// `20261129T230000Z-gpu1-4711`. The host keeps apart the runs of several machines on one
-/// root (the elements of a Slurm job array start in the same second, and process ids repeat
-/// across machines); it is reduced to characters safe in a file name.
-pub fn run_id(started: SystemTime, host: &str, pid: u32) -> String {
-    let stamp = humantime::format_rfc3339_seconds(started)
-        .to_string()
-        .replace(['-', ':'], "");
-    format!("{stamp}-{}-{pid}", crate::process::file_safe(host))
-}
-
-/// One line of `events.jsonl`.
-#[derive(Serialize)]
-struct Record<'a> {
-    time: String,
-    run: &'a str,
-    #[serde(flatten)]
-    event: &'a Event,
-}
-
-/// The machine-readable record `<root>/.runvqgan/events.jsonl`: one JSON object per line,
-/// each appended with a single `write` to a file opened with `O_APPEND`, so that lines of
-/// several runs on one root never interleave. The file is opened without following links.
-pub struct JsonlSink {
-    file: Mutex<Option<File>>,
-    path: PathBuf,
-    run: String,
-}
-
-impl JsonlSink {
-    /// Opens (creates) the record of `root` for run `run`. A record that cannot be opened
-    /// is reported once and the run goes on without it.
-    pub fn open(root: &Path, run: &str) -> JsonlSink {
-        let path = root.join(EVENTS_FILE);
-        let file = crate::shared_folder::state::StateDir::open(root)
-            .map_err(std::io::Error::from)
-            .and_then(|state| state.append(EVENTS_NAME));
-        if let Err(e) = &file {
-            tracing::warn!("cannot write the record of events {}: {e}", path.display());
-        }
-        JsonlSink {
-            file: Mutex::new(file.ok()),
-            path,
-            run: run.to_string(),
-        }
-    }
-}
-
-impl Sink for JsonlSink {
-    fn event(&self, event: &Event, at: SystemTime, _follow: &mut Vec<Event>) {
-        let record = Record {
-            time: humantime::format_rfc3339_millis(at).to_string(),
-            run: &self.run,
-            event,
-        };
-        let mut line = serde_json::to_vec(&record).expect("an event always serialises");
-        line.push(b'\n');
-        let mut guard = self.file.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some(f) = guard.as_mut() {
-            // One write call per line: with O_APPEND the kernel places it whole at the end.
-            match f.write(&line) {
-                Ok(n) if n == line.len() => {}
-                Ok(n) => {
-                    tracing::warn!(
-                        "the record of events {} is full: wrote {n} of {} bytes",
-                        self.path.display(),
-                        line.len()
-                    );
-                    *guard = None;
-                }
-                Err(e) => {
-                    tracing::warn!(
-                        "cannot write the record of events {}: {e}",
-                        self.path.display()
-                    );
-                    *guard = None;
-                }
-            }
-        }
-    }
-}
+mod record;
+pub use record::{JsonlSink, read_all, run_id};
 
 /// Keeps every event in memory: for tests, and for anything that wants to look back.
 #[derive(Default)]

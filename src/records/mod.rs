@@ -4,8 +4,10 @@
 
 pub mod events;
 pub mod finish;
+pub mod live;
 pub mod plausible;
 pub mod progress;
 pub mod sinks;
 pub mod speeds;
 pub mod summary;
+pub mod unfinished;

@@ -13,20 +13,49 @@ use std::time::{Instant, SystemTime};
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use crate::engine::ProgressSink;
+use crate::shared_folder::files::{LIVE_NAME, RUN_LOGS_NAME, STATE_DIR};
+use crate::shared_folder::locks::method::ClaimMethod;
+use crate::shared_folder::state::StateDir;
 
 /// The run log file (`runvqgan.log` in the root unless configured): appended to, one line
 /// per event, each starting with a timestamp. Writing it never stops a run: a failure to
 /// write is reported once on stderr.
+///
+/// Two ways of writing it, by the root's claims ([`ClaimMethod`]):
+/// - on a local disk (flock claims: every run on one machine) lines go straight to the log,
+///   where the kernel appends each `write` whole;
+/// - when runs of several machines may share the root (leases), appending from two NFS
+///   clients to one file loses lines (each client writes at the end it last saw). Each run
+///   then writes its lines to its own `.runvqgan/logs/<run>.log` and, when it ends, copies
+///   them as one block into the log under the root's names lock; a run killed before that
+///   leaves its file, which the next run copies ([`copy_block`]).
+///
+/// When runs share the log (leases, or another run working on the root now), each line
+/// carries the run's id after its timestamp.
 pub struct RunLog {
     file: Mutex<Option<File>>,
     path: PathBuf,
+    run: String,
+    /// The state folder's `live/` (to see other runs working now) and the last look at it.
+    live: Option<(PathBuf, Mutex<LastLook>)>,
+    /// Block mode: the log the block goes to, and the lock taken to copy it.
+    block: Option<(PathBuf, ClaimMethod)>,
 }
 
 impl RunLog {
     /// Opens (creates) the log file for appending, without following a link: a link that a
     /// member planted at its place is left alone, and the run goes on without the file.
     pub fn open(path: &Path) -> RunLog {
-        let file = open_append(path);
+        RunLog::with_file(path, open_append(path), String::new(), None, None)
+    }
+
+    fn with_file(
+        path: &Path,
+        file: std::io::Result<File>,
+        run: String,
+        live: Option<PathBuf>,
+        block: Option<(PathBuf, ClaimMethod)>,
+    ) -> RunLog {
         if let Err(e) = &file {
             tracing::warn!(
                 "cannot write the log file {}: {}; the run goes on without it",
@@ -37,14 +66,62 @@ impl RunLog {
         RunLog {
             file: Mutex::new(file.ok()),
             path: path.to_path_buf(),
+            run,
+            live: live.map(|l| (l, Mutex::new((None, false)))),
+            block,
         }
     }
 
-    /// Appends one line (the local time with its offset is put in front).
+    /// The log of run `run` on `root`, written to `path` as the claims `method` call for.
+    pub fn for_run(root: &Path, path: &Path, run: &str, method: &ClaimMethod) -> RunLog {
+        let live = Some(root.join(STATE_DIR).join(LIVE_NAME));
+        if !method.plan.lease {
+            return RunLog::with_file(path, open_append(path), run.into(), live, None);
+        }
+        let name = format!("{run}.log");
+        let own = root.join(STATE_DIR).join(RUN_LOGS_NAME).join(&name);
+        let file = StateDir::open(root)
+            .and_then(|s| s.sub(RUN_LOGS_NAME))
+            .map_err(std::io::Error::from)
+            .and_then(|logs| logs.append(&name));
+        let block = Some((path.to_path_buf(), method.clone()));
+        RunLog::with_file(&own, file, run.into(), live, block)
+    }
+
+    /// Whether the log is shared with other runs now, so that lines carry the run's id.
+    fn shared(&self) -> bool {
+        if self.block.is_some() {
+            return true;
+        }
+        let Some((dir, seen)) = &self.live else {
+            return false;
+        };
+        let mut seen = seen.lock().unwrap_or_else(|e| e.into_inner());
+        if seen.0.is_none_or(|t| t.elapsed().as_secs() >= 10) {
+            let own = format!("{}.json", self.run);
+            let others = std::fs::read_dir(dir).is_ok_and(|entries| {
+                entries.filter_map(|e| e.ok()).any(|e| {
+                    let n = e.file_name();
+                    let n = n.to_string_lossy();
+                    n.ends_with(".json") && !n.starts_with('.') && n != own
+                })
+            });
+            *seen = (Some(Instant::now()), others);
+        }
+        seen.1
+    }
+
+    /// Appends one line (the local time with its offset is put in front, and the run's id
+    /// when the log is shared).
     pub fn line(&self, text: &str) {
+        let tag = if !self.run.is_empty() && self.shared() {
+            format!("[run {}] ", self.run)
+        } else {
+            String::new()
+        };
         let mut guard = self.file.lock().unwrap_or_else(|e| e.into_inner());
         if let Some(f) = guard.as_mut() {
-            let stamped = format!("{} {}\n", local_timestamp(SystemTime::now()), text);
+            let stamped = format!("{} {tag}{}\n", local_timestamp(SystemTime::now()), text);
             if let Err(e) = f.write_all(stamped.as_bytes()) {
                 tracing::warn!("cannot write the log file {}: {e}", self.path.display());
                 *guard = None;
@@ -52,6 +129,51 @@ impl RunLog {
         }
     }
 }
+
+impl Drop for RunLog {
+    /// In block mode, the run's lines go into the shared log as one block.
+    fn drop(&mut self) {
+        if let Some((log, method)) = &self.block
+            && let Err(e) = copy_block(log, &self.path, method, None)
+        {
+            tracing::warn!(
+                "cannot copy this run's log {} into {}: {e}; the lines stay in the first",
+                self.path.display(),
+                log.display()
+            );
+        }
+    }
+}
+
+/// Copies the run log `own` into the shared log `log` as one block, under the root's names
+/// lock, then `trailer` as a line of its own, and removes `own`: one writer at a time, each
+/// opening the file anew, so that on NFS (close-to-open consistency) every block lands after
+/// the last.
+pub fn copy_block(
+    log: &Path,
+    own: &Path,
+    method: &ClaimMethod,
+    trailer: Option<&str>,
+) -> std::io::Result<()> {
+    let Some(mut text) = crate::shared_folder::confined::read_own_file(own, 256 << 20) else {
+        return Ok(());
+    };
+    if let Some(t) = trailer {
+        text.extend_from_slice(format!("{} {t}\n", local_timestamp(SystemTime::now())).as_bytes());
+    }
+    if text.is_empty() {
+        return Ok(());
+    }
+    let _lock = method.lock_names(&method.root)?;
+    let mut f = open_append(log)?;
+    f.write_all(&text)?;
+    f.sync_all()?;
+    // Its lines are in the shared log now; a file left behind would be copied again.
+    std::fs::remove_file(own)
+}
+
+/// When the run log last looked for other live runs, and whether it saw one.
+type LastLook = (Option<Instant>, bool);
 
 /// Opens (creates, `rw-r--r--` before the umask) a file in the root for appending: not
 /// through a link, not blocking on a fifo, and only a regular file, since members can plant
@@ -64,6 +186,8 @@ pub fn open_append(path: &Path) -> std::io::Result<File> {
 /// The progress display of one run.
 pub struct Progress {
     bars: Option<(MultiProgress, ProgressBar)>,
+    /// The run's live file, told of each image ([`crate::records::live`]).
+    live: std::sync::OnceLock<std::sync::Arc<crate::records::live::Live>>,
     total_images: AtomicU64,
     done_images: Mutex<u64>,
 }
@@ -73,6 +197,7 @@ impl Progress {
     pub fn hidden() -> Progress {
         Progress {
             bars: None,
+            live: std::sync::OnceLock::new(),
             total_images: AtomicU64::new(0),
             done_images: Mutex::new(0),
         }
@@ -102,9 +227,15 @@ impl Progress {
         });
         Progress {
             bars,
+            live: std::sync::OnceLock::new(),
             total_images: AtomicU64::new(total_images),
             done_images: Mutex::new(0),
         }
+    }
+
+    /// Tells `live` of every image from now on.
+    pub fn set_live(&self, live: std::sync::Arc<crate::records::live::Live>) {
+        let _ = self.live.set(live);
     }
 
     /// Shows a message without breaking the bars.
@@ -118,6 +249,12 @@ impl Progress {
     /// Starts the display of one image.
     pub fn image(&self, label: &str, iterations: u32) -> ImageProgress {
         let n = *self.done_images.lock().unwrap_or_else(|e| e.into_inner()) + 1;
+        if let Some(live) = self.live.get() {
+            live.update(|r| {
+                r.current = Some(label.to_string());
+                r.current_k = n;
+            });
+        }
         let bar = self.bars.as_ref().map(|(multi, _)| {
             let bar = multi.insert(0, ProgressBar::new(u64::from(iterations)));
             bar.set_style(
@@ -146,7 +283,14 @@ impl Progress {
 
     /// Counts one image as finished (made or failed).
     pub fn image_done(&self) {
-        *self.done_images.lock().unwrap_or_else(|e| e.into_inner()) += 1;
+        let done = {
+            let mut d = self.done_images.lock().unwrap_or_else(|e| e.into_inner());
+            *d += 1;
+            *d
+        };
+        if let Some(live) = self.live.get() {
+            live.update(|r| r.finished = done);
+        }
         if let Some((_, night)) = &self.bars {
             night.inc(1);
         }

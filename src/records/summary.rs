@@ -6,7 +6,6 @@
 //! or chat it with the tools they already use. `runvqgan status` reads the last summary.
 
 use std::path::{Path, PathBuf};
-
 use std::sync::Mutex;
 use std::time::SystemTime;
 
@@ -18,6 +17,9 @@ use crate::records::events::{Event, Outcome, Sink, TaskCounts};
 use crate::records::finish::{ON_FINISH_TIMEOUT, prometheus_label, run_on_finish, write_metrics};
 use crate::records::plausible;
 use crate::shared_folder::files::{RUNS_DIR, RUNS_NAME};
+
+/// The outcome of a run that did not finish (killed, crashed): [`crate::records::unfinished`].
+pub const DID_NOT_FINISH: &str = "did_not_finish";
 
 /// A task that failed, and why.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -80,6 +82,9 @@ pub struct RunSummary {
     /// The time budget's reason for stopping, and the tasks it left.
     pub budget_reached: Option<String>,
     pub left: Vec<String>,
+    /// Runs this run found that had not finished (killed or crashed), by id.
+    #[serde(default)]
+    pub unfinished_found: Vec<String>,
 }
 
 impl RunSummary {
@@ -131,7 +136,8 @@ impl RunSummary {
         if length > plausible::RUN_SECONDS || length != self.seconds {
             return bad("length in seconds", &self.seconds);
         }
-        if !["finished", "budget_reached", "interrupted", "failed"].contains(&&*self.outcome) {
+        let outcomes = ["finished", "budget_reached", "interrupted", "failed"];
+        if !outcomes.contains(&&*self.outcome) && self.outcome != DID_NOT_FINISH {
             return bad("outcome", &self.outcome);
         }
         if !ExitCode::ALL.iter().any(|c| c.code() == self.exit_code) {
@@ -205,6 +211,20 @@ impl RunSummary {
             "last_run_exit_code",
             "The exit code of the last run (0 all good, 3 some tasks failed or invalid).",
             &one(f64::from(self.exit_code)),
+        );
+        gauge(
+            "last_run_finished",
+            "1 when the last run ended by itself, 0 when it did not finish (killed or crashed).",
+            &one(if self.outcome == DID_NOT_FINISH {
+                0.0
+            } else {
+                1.0
+            }),
+        );
+        gauge(
+            "last_run_unfinished_runs_found",
+            "Runs the last run found that had not finished (killed or crashed).",
+            &one(self.unfinished_found.len() as f64),
         );
         gauge(
             "last_run_images_written",
@@ -301,6 +321,7 @@ impl SummarySink {
                 invalid: Vec::new(),
                 budget_reached: None,
                 left: Vec::new(),
+                unfinished_found: Vec::new(),
             }),
         }
     }
@@ -352,6 +373,7 @@ impl Sink for SummarySink {
                 s.slurm_array_task_id = slurm_array_task_id.clone();
             }
             Event::ClaimsChosen { kind, .. } => s.claims = Some(kind.clone()),
+            Event::UnfinishedRunFound { run, .. } => s.unfinished_found.push(run.clone()),
             Event::TaskFailed {
                 task,
                 kind,

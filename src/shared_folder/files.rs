@@ -17,8 +17,18 @@ macro_rules! state_dir {
 /// the owner's alone ([`crate::shared_folder::state`]).
 pub const STATE_DIR: &str = state_dir!();
 
-/// In the state folder: the record of events.
+/// In the state folder: the record of events of runs before each run had its own file (read,
+/// never written).
 pub const EVENTS_NAME: &str = "events.jsonl";
+/// In the state folder: the folder of records of events, one file per run
+/// (`<run>.jsonl`), each written by its run alone.
+pub const EVENTS_DIR_NAME: &str = "events";
+/// In the state folder: the folder of run logs, one per run (`<run>.log`), kept when runs on
+/// several machines share the root and copied whole into the run log when the run ends.
+pub const RUN_LOGS_NAME: &str = "logs";
+/// In the state folder: the folder of the runs working now (`<run>.json`: who, since, image
+/// k of N), removed when a run ends; one left by a dead process is a run that did not finish.
+pub const LIVE_NAME: &str = "live";
 /// In the state folder: the folder of run summaries.
 pub const RUNS_NAME: &str = "runs";
 /// In the state folder: the measured speeds.

@@ -150,11 +150,16 @@ impl StateDir {
     /// Opens the file `name` for appending (made with mode 0644 when missing), never through a
     /// link, never blocking; only a regular file of the owner's is used.
     pub fn append(&self, name: &str) -> std::io::Result<File> {
+        let append = if crate::process::testhook::nfs_append() {
+            OFlags::empty()
+        } else {
+            OFlags::APPEND
+        };
         let fd = rustix::fs::openat(
             self.dir.fd(),
             OsStr::new(name),
             OFlags::WRONLY
-                | OFlags::APPEND
+                | append
                 | OFlags::CREATE
                 | OFlags::NOFOLLOW
                 | OFlags::NONBLOCK
@@ -172,6 +177,9 @@ impl StateDir {
                     self.path.join(name).display()
                 ),
             ));
+        }
+        if append.is_empty() {
+            rustix::fs::seek(&fd, rustix::fs::SeekFrom::End(0)).map_err(errno)?;
         }
         Ok(File::from(fd))
     }

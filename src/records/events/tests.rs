@@ -1,6 +1,7 @@
 //! Tests of `events`.
 
 use super::*;
+use crate::shared_folder::files::EVENTS_FILE;
 
 #[test]
 fn glue_kinds_become_failure_kinds() {
@@ -30,7 +31,7 @@ fn the_record_has_one_json_object_per_line_with_time_run_and_event() {
         &mut follow,
     );
     sink.event(&Event::Interrupted {}, at, &mut follow);
-    let text = std::fs::read_to_string(dir.path().join(EVENTS_FILE)).unwrap();
+    let text = std::fs::read_to_string(dir.path().join(".runvqgan/events/r1.jsonl")).unwrap();
     let lines: Vec<serde_json::Value> = text
         .lines()
         .map(|l| serde_json::from_str(l).unwrap())
@@ -48,9 +49,32 @@ fn the_record_is_not_written_through_a_link() {
     let dir = tempfile::tempdir().unwrap();
     let target = dir.path().join("target");
     std::fs::write(&target, "").unwrap();
-    std::fs::create_dir(dir.path().join(".runvqgan")).unwrap();
-    std::os::unix::fs::symlink(&target, dir.path().join(EVENTS_FILE)).unwrap();
+    std::fs::create_dir_all(dir.path().join(".runvqgan/events")).unwrap();
+    std::os::unix::fs::symlink(&target, dir.path().join(".runvqgan/events/r1.jsonl")).unwrap();
     let sink = JsonlSink::open(dir.path(), "r1");
     sink.event(&Event::Interrupted {}, SystemTime::now(), &mut Vec::new());
     assert_eq!(std::fs::read_to_string(&target).unwrap(), "");
+}
+
+/// The records of several runs (and the single file of older versions) read as one, in time
+/// order, each run's lines in their order.
+#[test]
+fn the_records_of_every_run_are_read_merged_by_time() {
+    let dir = tempfile::tempdir().unwrap();
+    let t = |ms: u64| SystemTime::UNIX_EPOCH + std::time::Duration::from_millis(ms);
+    let a = JsonlSink::open(dir.path(), "a");
+    let b = JsonlSink::open(dir.path(), "b");
+    a.event(&Event::Interrupted {}, t(1000), &mut Vec::new());
+    b.event(&Event::Interrupted {}, t(2000), &mut Vec::new());
+    a.event(&Event::NothingToClaim { busy: 1 }, t(3000), &mut Vec::new());
+    std::fs::write(
+        dir.path().join(EVENTS_FILE),
+        "{\"time\":\"1970-01-01T00:00:00.500Z\",\"run\":\"old\",\"event\":\"interrupted\"}\nnot json\n",
+    )
+    .unwrap();
+    let runs: Vec<String> = crate::records::events::read_all(dir.path())
+        .iter()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap()["run"].to_string())
+        .collect();
+    assert_eq!(runs, ["\"old\"", "\"a\"", "\"b\"", "\"a\""]);
 }

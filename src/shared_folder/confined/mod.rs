@@ -170,8 +170,9 @@ pub fn open_read(path: &Path, follow_last: bool) -> std::io::Result<std::fs::Fil
 /// regular file only; a path outside every root (the owner's own, e.g. `/var/log/...`) is
 /// opened as given, but also not through a link in its last component.
 pub fn open_append(path: &Path) -> std::io::Result<std::fs::File> {
-    let flags =
-        OFlags::WRONLY | OFlags::APPEND | OFlags::CREATE | OFlags::NONBLOCK | OFlags::NOCTTY;
+    let nfs = crate::process::testhook::nfs_append();
+    let append = if nfs { OFlags::empty() } else { OFlags::APPEND };
+    let flags = OFlags::WRONLY | append | OFlags::CREATE | OFlags::NONBLOCK | OFlags::NOCTTY;
     let mode = Mode::from_raw_mode(0o644);
     let fd = match anchor_of(path) {
         Ok((anchor, rel)) => open_beneath(&anchor, &rel, flags, mode, false)?,
@@ -182,6 +183,9 @@ pub fn open_append(path: &Path) -> std::io::Result<std::fs::File> {
     let kind = FileType::from_raw_mode(rustix::fs::fstat(&fd).map_err(errno)?.st_mode);
     if kind != FileType::RegularFile {
         return Err(not_regular(kind));
+    }
+    if nfs {
+        rustix::fs::seek(&fd, rustix::fs::SeekFrom::End(0)).map_err(errno)?;
     }
     Ok(std::fs::File::from(fd))
 }

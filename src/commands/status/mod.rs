@@ -9,18 +9,22 @@ use std::path::Path;
 use anyhow::Context;
 use serde::Serialize;
 
-use crate::commands::write_permissions;
 use crate::config::{Config, ConfigOverrides};
 use crate::process::exit_codes::ExitCode;
-use crate::process::slurm::describe_job;
+use crate::process::text::local_timestamp;
 use crate::queue::estimate::estimate;
 use crate::queue::plan::{PlannedTask, Verdict, plan};
+use crate::records::live::LiveRecord;
 use crate::records::speeds::Estimate;
 use crate::records::summary::RunSummary;
+use crate::records::unfinished;
 use crate::shared_folder::locks::claim::{ProcLocks, flock_holder};
 use crate::shared_folder::locks::method::{ClaimMethod, lease_holder};
 use crate::shared_folder::permissions::{self, Finding};
 use crate::shared_folder::root::Root;
+
+mod text;
+use text::write_human;
 
 /// Options of `status`.
 #[derive(Debug, Clone)]
@@ -135,10 +139,25 @@ pub fn claims_now(root: &Path, config: &Config, tasks: &[PlannedTask]) -> Claims
     }
 }
 
+/// A run working on the root now ([`crate::records::live`]).
+#[derive(Debug, Clone, Serialize)]
+pub struct RunningNow {
+    #[serde(flatten)]
+    pub record: LiveRecord,
+    /// When it started (local time with offset).
+    pub since: String,
+    /// The task whose claim it holds now, when its claim shows it.
+    pub task: Option<String>,
+    /// When the night is expected to end (local time with offset), once an image is made.
+    pub expected_end: Option<String>,
+}
+
 /// The whole status, as `--json` prints it.
 #[derive(Debug, Clone, Serialize)]
 pub struct Status {
     pub root: String,
+    /// The runs working on the root now.
+    pub running: Vec<RunningNow>,
     pub last_run: Option<RunSummary>,
     /// When the last run was an element of a Slurm job array: every element's summary of
     /// that array, by element.
@@ -194,9 +213,36 @@ pub fn queue(tasks: &[PlannedTask]) -> Queue {
 pub fn status(root: &Root, config: &Config) -> anyhow::Result<Status> {
     let tasks = plan(root, config)
         .with_context(|| format!("cannot read the shared folder {}", root.path().display()))?;
-    let last = RunSummary::last(root.path());
+    let now = std::time::SystemTime::now();
+    let mut last = RunSummary::last(root.path());
+    // A run that did not finish (killed, crashed) and that no run has recorded yet.
+    for (_, dead) in unfinished::find(root.path(), now) {
+        if last
+            .as_ref()
+            .is_none_or(|l| dead.started_unix >= l.started_unix)
+        {
+            last = Some(dead);
+        }
+    }
+    let claims = claims_now(root.path(), config, &tasks);
+    let at = |t: u64| local_timestamp(std::time::UNIX_EPOCH + std::time::Duration::from_secs(t));
+    let running = LiveRecord::all(root.path())
+        .into_iter()
+        .filter(|r| !unfinished::is_dead(r, now))
+        .map(|r| RunningNow {
+            since: at(r.since_unix),
+            task: claims
+                .held
+                .iter()
+                .find(|h| h.host == r.host && h.pid == r.pid)
+                .map(|h| h.task.clone()),
+            expected_end: r.expected_end().map(at),
+            record: r,
+        })
+        .collect();
     Ok(Status {
         root: root.path().display().to_string(),
+        running,
         last_array: last
             .as_ref()
             .and_then(|r| r.slurm_array_job_id.as_deref())
@@ -205,7 +251,7 @@ pub fn status(root: &Root, config: &Config) -> anyhow::Result<Status> {
         last_run: last,
         queue: queue(&tasks),
         estimate: estimate(root.path(), config, &tasks),
-        claims: claims_now(root.path(), config, &tasks),
+        claims,
         permissions: permissions::check(
             root.path(),
             config.gallery_dir().as_deref(),
@@ -241,190 +287,4 @@ pub fn run(opts: &StatusOptions<'_>, out: &mut dyn Write) -> anyhow::Result<Exit
         write_human(&status, out)?;
     }
     Ok(ExitCode::Success)
-}
-
-fn write_human(s: &Status, out: &mut dyn Write) -> std::io::Result<()> {
-    match &s.last_run {
-        None => writeln!(
-            out,
-            "Last run: none recorded yet (.runvqgan/runs/ is empty)."
-        )?,
-        Some(r) => {
-            let took = crate::records::speeds::about(r.seconds as f64).replacen("about ", "", 1);
-            let how = outcome_words(&r.outcome);
-            writeln!(
-                out,
-                "Last run: started {}, {how} after {took} (exit code {}).",
-                crate::process::text::escape(&r.started),
-                r.exit_code
-            )?;
-            if let Some(error) = &r.error {
-                writeln!(out, "  why: {}", crate::process::text::escape(error))?;
-            }
-            let t = &r.tasks;
-            writeln!(
-                out,
-                "  {} image(s) written; tasks: {} done, {} failed, {} invalid, {} skipped{}",
-                r.images,
-                t.done,
-                t.failed,
-                t.invalid,
-                t.skipped,
-                if t.busy > 0 {
-                    format!(", {} left to another run", t.busy)
-                } else {
-                    String::new()
-                }
-            )?;
-            for f in &r.failed {
-                writeln!(
-                    out,
-                    "  failed: {} ({}): {}",
-                    crate::process::text::escape(&f.task),
-                    crate::process::text::escape(&f.kind),
-                    crate::process::text::escape(&f.message)
-                )?;
-            }
-            for i in &r.invalid {
-                writeln!(
-                    out,
-                    "  invalid: {}: {}",
-                    crate::process::text::escape(&i.task),
-                    crate::process::text::escape(i.problems.first().map_or("", String::as_str))
-                )?;
-            }
-            if let Some(why) = &r.budget_reached {
-                writeln!(out, "  stopped: {}", crate::process::text::escape(why))?;
-            }
-            if let (Some(array), false) = (&r.slurm_array_job_id, s.last_array.is_empty()) {
-                writeln!(
-                    out,
-                    "  it was an element of Slurm array job {}:",
-                    crate::process::text::escape(array)
-                )?;
-                for e in &s.last_array {
-                    writeln!(
-                        out,
-                        "    element {} on {}: {}, {} image(s), exit code {}",
-                        crate::process::text::escape(
-                            e.slurm_array_task_id.as_deref().unwrap_or("?")
-                        ),
-                        crate::process::text::escape(&e.host),
-                        outcome_words(&e.outcome),
-                        e.images,
-                        e.exit_code
-                    )?;
-                }
-            }
-        }
-    }
-    let q = &s.queue;
-    writeln!(
-        out,
-        "Queued now: {} task(s), {} image(s).",
-        q.tasks, q.images
-    )?;
-    for m in &q.members {
-        writeln!(
-            out,
-            "  {:<16} {} task(s), {} image(s)",
-            crate::process::text::escape(&m.member),
-            m.tasks,
-            m.images
-        )?;
-    }
-    if !q.invalid.is_empty() {
-        let names: Vec<String> = q
-            .invalid
-            .iter()
-            .map(|t| crate::process::text::escape(t))
-            .collect();
-        writeln!(
-            out,
-            "  {} invalid task(s) wait for a fix: {}",
-            q.invalid.len(),
-            names.join(", ")
-        )?;
-    }
-    for line in &q.not_run {
-        writeln!(out, "  {}", crate::process::text::escape(line))?;
-    }
-    match &s.estimate {
-        Some(e) if q.images > 0 => writeln!(
-            out,
-            "Tonight: {} on {} (model set {}), from the speeds of earlier runs{}.",
-            e.text,
-            crate::process::text::escape(&e.device),
-            crate::process::text::escape(&e.model_set),
-            if e.images_scaled > 0 {
-                format!(
-                    "; {} image(s) of sizes never made, scaled by pixels",
-                    e.images_scaled
-                )
-            } else {
-                String::new()
-            }
-        )?,
-        Some(_) => writeln!(out, "Tonight: nothing to do.")?,
-        None if q.images == 0 => writeln!(out, "Tonight: nothing to do.")?,
-        None => writeln!(
-            out,
-            "Tonight: no estimate yet (no earlier run measured this model set on this device)."
-        )?,
-    }
-    write_claims(&s.claims, out)?;
-    write_permissions(&s.permissions, out)
-}
-
-/// How a run ended, in words.
-fn outcome_words(outcome: &str) -> &'static str {
-    match outcome {
-        "finished" => "finished",
-        "budget_reached" => "stopped for its time budget",
-        "interrupted" => "was interrupted",
-        _ => "FAILED",
-    }
-}
-
-fn write_claims(c: &ClaimsNow, out: &mut dyn Write) -> std::io::Result<()> {
-    writeln!(
-        out,
-        "Claims: {}{} ({}).",
-        c.kind,
-        c.lease_seconds
-            .map(|s| format!(", leases of {s} s"))
-            .unwrap_or_default(),
-        crate::process::text::escape(&c.reason)
-    )?;
-    for h in &c.held {
-        let slurm = h
-            .slurm_job_id
-            .as_deref()
-            .map(|j| {
-                let job = describe_job(
-                    j,
-                    h.slurm_array_job_id.as_deref(),
-                    h.slurm_array_task_id.as_deref(),
-                );
-                format!(", {}", crate::process::text::escape(&job))
-            })
-            .unwrap_or_default();
-        let state = match h.lease_expires_in {
-            Some(s) if s < 0.0 => format!(
-                "; its lease expired {:.0} s ago: the next run takes it over",
-                -s
-            ),
-            Some(s) => format!("; lease renewed, {s:.0} s left"),
-            None => String::new(),
-        };
-        writeln!(
-            out,
-            "  working now: {} (host {}, process {}{slurm}, {}{state})",
-            crate::process::text::escape(&h.task),
-            crate::process::text::escape(&h.host),
-            h.pid,
-            h.claim
-        )?;
-    }
-    Ok(())
 }
