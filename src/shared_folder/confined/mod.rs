@@ -394,8 +394,14 @@ impl Dir {
     /// Writes `bytes` to a new temporary `<temp_prefix><random>.tmp` with `mode`, NOT yet
     /// flushed to disk: for a batch of files made durable together (one `syncfs`, see
     /// [`Dir::sync_filesystem`]) before each is renamed into place. Returns its name.
-    pub fn write_temp(&self, temp_prefix: &str, bytes: &[u8], mode: u32) -> std::io::Result<OsString> {
-        self.write_temp_file(temp_prefix, bytes, mode).map(|(_, tmp)| tmp)
+    pub fn write_temp(
+        &self,
+        temp_prefix: &str,
+        bytes: &[u8],
+        mode: u32,
+    ) -> std::io::Result<OsString> {
+        self.write_temp_file(temp_prefix, bytes, mode)
+            .map(|(_, tmp)| tmp)
     }
 
     fn write_temp_file(
