@@ -80,10 +80,8 @@ pub fn sync_all(
         })
         .collect();
     for folder in touched.keys() {
-        if let Some(dir) = dirs.get(folder) {
-            if let Err(e) = dir.sync() {
-                tracing::warn!("cannot flush the folder {}: {e}", folder.display());
-            }
+        if let Some(Err(e)) = dirs.get(folder).map(Dir::sync) {
+            tracing::warn!("cannot flush the folder {}: {e}", folder.display());
         }
     }
     results
