@@ -11,11 +11,12 @@ use std::io::Write;
 use std::path::Path;
 
 use anyhow::Context;
+use rayon::prelude::*;
 
 use crate::config::{Config, ConfigOverrides};
 use crate::process::exit_codes::ExitCode;
 use crate::process::text::escape;
-use crate::queue::discover::discover_all;
+use crate::queue::discover::{TaskFile, discover_all};
 use crate::queue::notes::{self, Change, Claim, Verdict};
 use crate::queue::plan::check_task;
 use crate::shared_folder::locks::method::ClaimMethod;
@@ -120,29 +121,51 @@ pub fn check_root(root: &Root, config: &Config, out: &mut dyn Write) -> anyhow::
              task within minutes."
         )?;
     }
-    for file in &found.tasks {
-        let rel = escape(&file.rel);
-        let checked = check_task(file, root, config, &folders);
-        let problems;
-        let verdict = match &checked {
-            Ok(v) => {
+    // Validated in parallel (each task on its own), then the notes of all of them synced in
+    // one batch (one flush to disk for all, not one per note).
+    let checked: Vec<_> = found
+        .tasks
+        .par_iter()
+        .map(|file| check_task(file, root, config, &folders))
+        .collect();
+    let problems: Vec<Option<Problems>> = found
+        .tasks
+        .iter()
+        .zip(&checked)
+        .map(|(file, c)| {
+            c.as_ref().err().map(|errors| Problems {
+                task: file.rel.clone(),
+                errors: errors.clone(),
+            })
+        })
+        .collect();
+    let items: Vec<(&TaskFile, Verdict<'_>)> = found
+        .tasks
+        .iter()
+        .zip(checked.iter().zip(&problems))
+        .map(|(file, (c, p))| {
+            let verdict = match (c, p) {
+                (Ok(v), _) => Verdict::Valid(&v.warnings),
+                (Err(_), Some(p)) => Verdict::Invalid(p),
+                (Err(_), None) => unreachable!("problems are made for every invalid task"),
+            };
+            (file, verdict)
+        })
+        .collect();
+    for (_, verdict) in &items {
+        match verdict {
+            Verdict::Valid(w) => {
                 tally.valid += 1;
-                if !v.warnings.is_empty() {
+                if !w.is_empty() {
                     tally.warned += 1;
                 }
-                Verdict::Valid(&v.warnings)
             }
-            Err(errors) => {
-                tally.invalid += 1;
-                problems = Problems {
-                    task: file.rel.clone(),
-                    errors: errors.clone(),
-                };
-                Verdict::Invalid(&problems)
-            }
-        };
-        if reader.is_some() {
-            match &verdict {
+            Verdict::Invalid(_) => tally.invalid += 1,
+        }
+    }
+    if reader.is_some() {
+        for (file, verdict) in &items {
+            match verdict {
                 Verdict::Invalid(p) => writeln!(out, "{}: invalid:\n{p}", escape(&file.rel))?,
                 Verdict::Valid(w) if !w.is_empty() => writeln!(
                     out,
@@ -152,54 +175,11 @@ pub fn check_root(root: &Root, config: &Config, out: &mut dyn Write) -> anyhow::
                 )?,
                 Verdict::Valid(_) => writeln!(out, "{}: valid", escape(&file.rel))?,
             }
-            continue;
         }
-        match notes::sync(file, verdict, Claim::Take(&claims)) {
-            Ok(synced) if synced.busy => {
-                tally.busy += 1;
-                writeln!(
-                    out,
-                    "{rel}: left alone: a running runvqgan process is working on it"
-                )?;
-            }
-            Ok(synced) => {
-                for change in &synced.changes {
-                    match change {
-                        Change::Wrote(p) => {
-                            tally.written += 1;
-                            writeln!(out, "{rel}: wrote {}", escape(&root.rel(p)))?;
-                        }
-                        Change::Removed(p) => {
-                            tally.removed += 1;
-                            writeln!(
-                                out,
-                                "{rel}: removed {}, which no longer applies",
-                                escape(&root.rel(p))
-                            )?;
-                        }
-                    }
-                }
-                if checked.is_err() && synced.changes.is_empty() {
-                    writeln!(out, "{rel}: still invalid, its error file is up to date")?;
-                }
-            }
-            Err(e) => {
-                tally.failed += 1;
-                writeln!(
-                    out,
-                    "{rel}: its error or warnings file cannot be written: {}{}",
-                    escape(&e.to_string()),
-                    if e.kind() == std::io::ErrorKind::PermissionDenied {
-                        " (see Permissions below for the fix)"
-                    } else {
-                        ""
-                    }
-                )?;
-                tracing::error!(
-                    "{rel}: cannot update its error or warnings file: {}",
-                    escape(&e.to_string())
-                );
-            }
+    } else {
+        let synced = notes::sync_all(&items, Claim::Take(&claims));
+        for ((file, verdict), synced) in items.iter().zip(synced) {
+            report(file, verdict, synced, root, &mut tally, out)?;
         }
     }
     for s in &found.skipped {
@@ -219,4 +199,64 @@ pub fn check_root(root: &Root, config: &Config, out: &mut dyn Write) -> anyhow::
     let findings = permissions::check(root.path(), config.gallery_dir().as_deref(), &folders);
     crate::commands::write_permissions(&findings, out)?;
     Ok(tally)
+}
+
+/// One task's line(s): what its notes sync did.
+fn report(
+    file: &TaskFile,
+    verdict: &Verdict<'_>,
+    synced: std::io::Result<notes::Synced>,
+    root: &Root,
+    tally: &mut CheckTally,
+    out: &mut dyn Write,
+) -> std::io::Result<()> {
+    let rel = escape(&file.rel);
+    match synced {
+        Ok(synced) if synced.busy => {
+            tally.busy += 1;
+            writeln!(
+                out,
+                "{rel}: left alone: a running runvqgan process is working on it"
+            )?;
+        }
+        Ok(synced) => {
+            for change in &synced.changes {
+                match change {
+                    Change::Wrote(p) => {
+                        tally.written += 1;
+                        writeln!(out, "{rel}: wrote {}", escape(&root.rel(p)))?;
+                    }
+                    Change::Removed(p) => {
+                        tally.removed += 1;
+                        writeln!(
+                            out,
+                            "{rel}: removed {}, which no longer applies",
+                            escape(&root.rel(p))
+                        )?;
+                    }
+                }
+            }
+            if matches!(verdict, Verdict::Invalid(_)) && synced.changes.is_empty() {
+                writeln!(out, "{rel}: still invalid, its error file is up to date")?;
+            }
+        }
+        Err(e) => {
+            tally.failed += 1;
+            writeln!(
+                out,
+                "{rel}: its error or warnings file cannot be written: {}{}",
+                escape(&e.to_string()),
+                if e.kind() == std::io::ErrorKind::PermissionDenied {
+                    " (see Permissions below for the fix)"
+                } else {
+                    ""
+                }
+            )?;
+            tracing::error!(
+                "{rel}: cannot update its error or warnings file: {}",
+                escape(&e.to_string())
+            );
+        }
+    }
+    Ok(())
 }

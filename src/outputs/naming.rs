@@ -23,10 +23,14 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
 
+use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use crate::call::sidecar::Sidecar;
 use crate::shared_folder::files::PENDING_SUFFIX;
+
+mod made;
+use made::read_made;
+pub use made::read_sidecar;
 
 /// The pending marker of image `n` of `base`: `.base_n.runvqgan-pending`.
 pub fn pending_name(base: &str, n: u32) -> String {
@@ -207,9 +211,9 @@ pub fn parse_output_name(file_name: &str) -> Option<(&str, u32, bool)> {
 
 /// What exists (or is reserved) under one number.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-struct Slot {
-    png: bool,
-    txt: bool,
+pub(crate) struct Slot {
+    pub(crate) png: bool,
+    pub(crate) txt: bool,
     reserved: bool,
     pending: bool,
 }
@@ -354,21 +358,7 @@ impl OutputIndex {
     ) -> std::io::Result<BTreeSet<u32>> {
         let b = self.base(folder, base)?;
         if b.made.is_none() {
-            let mut made = Vec::new();
-            for (n, slot) in &b.slots {
-                if !(slot.png && slot.txt) {
-                    continue;
-                }
-                let path = folder.join(output_names(base, *n).1);
-                let Ok(Ok(sidecar)) = read_sidecar(&path) else {
-                    continue;
-                };
-                let p = sidecar.provenance;
-                if let (Some(task), Some(sha), Some(image)) = (p.task, p.task_sha256, p.image) {
-                    made.push((task, sha, image.index));
-                }
-            }
-            b.made = Some(made);
+            b.made = Some(read_made(folder, base, &b.slots));
         }
         Ok(b.made
             .as_ref()
@@ -380,28 +370,34 @@ impl OutputIndex {
     }
 }
 
-/// Reads a sidecar that a member may have replaced: through the root's handle, not following
-/// a link, not blocking, regular files of at most [`crate::shared_folder::confined::MAX_SMALL_FILE`] bytes.
-pub fn read_sidecar(
-    path: &Path,
-) -> std::io::Result<Result<Sidecar, crate::call::sidecar::SidecarError>> {
-    let file = crate::shared_folder::confined::read_nofollow(
-        path,
-        crate::shared_folder::confined::MAX_SMALL_FILE,
-    )?;
-    if file.bytes.len() as u64 > crate::shared_folder::confined::MAX_SMALL_FILE {
-        return Err(std::io::Error::new(
-            std::io::ErrorKind::InvalidData,
-            format!(
-                "it is larger than {} KiB, far more than a sidecar holds",
-                crate::shared_folder::confined::MAX_SMALL_FILE / 1024
-            ),
-        ));
+impl OutputIndex {
+    /// Lists the folders of `wanted` (folder, `out_file`) and reads the provenance of their
+    /// finished images, the reading in parallel (one task at a time, [`OutputIndex::made_images`]
+    /// reads them in turn): what a plan of many tasks does first.
+    pub fn prefetch(&mut self, wanted: &[(PathBuf, String)]) {
+        let mut todo = Vec::new();
+        for (folder, base) in wanted {
+            let Ok(b) = self.base(folder, base) else {
+                continue;
+            };
+            if b.made.is_none() {
+                b.made = Some(Vec::new());
+                todo.push((folder.clone(), base.clone(), b.slots.clone()));
+            }
+        }
+        let read: Vec<_> = todo
+            .into_par_iter()
+            .map(|(folder, base, slots)| {
+                let made = read_made(&folder, &base, &slots);
+                (folder, base, made)
+            })
+            .collect();
+        for (folder, base, made) in read {
+            if let Ok(b) = self.base(&folder, &base) {
+                b.made = Some(made);
+            }
+        }
     }
-    let text = String::from_utf8(file.bytes).map_err(|_| {
-        std::io::Error::new(std::io::ErrorKind::InvalidData, "it is not UTF-8 text")
-    })?;
-    Ok(Sidecar::parse(&text))
 }
 
 #[cfg(test)]

@@ -2,11 +2,13 @@
 //! and where it runs (the account and its names, the host name, the Slurm job
 //! ([`slurm`]), what this account may reach ([`access`])), how it stops ([`stop`]: the
 //! signals; [`exit_codes`]: what cron and scripts read), how it speaks ([`text`]:
-//! member-chosen text escaped, time stamps, the nearest known name), and the fault hooks of
+//! member-chosen text escaped, time stamps, the nearest known name; [`json`]: JSON made safe
+//! for a terminal), and the fault hooks of
 //! the tests ([`testhook`]).
 
 pub mod access;
 pub mod exit_codes;
+pub mod json;
 pub mod slurm;
 pub mod stop;
 pub mod testhook;

@@ -22,6 +22,9 @@ use crate::shared_folder::files::{error_file_path, warnings_file_path};
 use crate::shared_folder::locks::method::ClaimMethod;
 use crate::task::Problems;
 
+mod batch;
+pub use batch::sync_all;
+
 /// The text of a warnings note: every warning, then what to do.
 pub fn warnings_report(task_rel: &str, warnings: &[String]) -> String {
     let mut text = format!("{WARNINGS_HEADER} {task_rel}, but please check:\n\n");
@@ -92,23 +95,9 @@ pub fn sync(file: &TaskFile, verdict: Verdict<'_>, claim: Claim<'_>) -> std::io:
     if actions.is_empty() {
         return Ok(Synced::default());
     }
-    let held = match claim {
-        Claim::Held => None,
-        // A claim that cannot be taken at all (its file name too long, a read-only folder)
-        // does not keep the member's error file from being written.
-        Claim::Take(method) => match method.claim(&file.path) {
-            Ok(Some(c)) => Some(c),
-            Ok(None) => {
-                return Ok(Synced {
-                    changes: Vec::new(),
-                    busy: true,
-                });
-            }
-            Err(e) => {
-                tracing::debug!("{}: no claim for its notes: {e}", file.rel);
-                None
-            }
-        },
+    let held = match take_claim(file, claim) {
+        Ok(held) => held,
+        Err(busy) => return Ok(busy),
     };
     let mut changes = Vec::new();
     let mut result = Ok(());
@@ -138,6 +127,31 @@ pub fn sync(file: &TaskFile, verdict: Verdict<'_>, claim: Claim<'_>) -> std::io:
         changes,
         busy: false,
     })
+}
+
+/// Takes the task's claim for writing its notes as `claim` says: `Ok(None)` when the caller
+/// holds it or it cannot be taken at all, `Err` (a busy [`Synced`]) when another process
+/// holds it.
+fn take_claim(
+    file: &TaskFile,
+    claim: Claim<'_>,
+) -> Result<Option<crate::shared_folder::locks::method::Claim>, Synced> {
+    match claim {
+        Claim::Held => Ok(None),
+        // A claim that cannot be taken at all (its file name too long, a read-only folder)
+        // does not keep the member's error file from being written.
+        Claim::Take(method) => match method.claim(&file.path) {
+            Ok(Some(c)) => Ok(Some(c)),
+            Ok(None) => Err(Synced {
+                changes: Vec::new(),
+                busy: true,
+            }),
+            Err(e) => {
+                tracing::debug!("{}: no claim for its notes: {e}", file.rel);
+                Ok(None)
+            }
+        },
+    }
 }
 
 /// The changes `verdict` calls for, decided from what discovery saw and the notes' contents.

@@ -5,6 +5,7 @@
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
+use rayon::prelude::*;
 use serde::Serialize;
 
 use crate::call::job::Job;
@@ -16,6 +17,9 @@ use crate::queue::discover::{SkipReason, Skipped, TaskFile, discover_all};
 use crate::shared_folder::root::Root;
 use crate::task::validate::{FolderCache, TaskContext, check_bytes};
 use crate::task::{Problems, TaskError, TaskSpec, Validated, expand};
+
+mod json;
+pub use json::{JsonImage, JsonTask, json_view};
 
 /// What will happen to a task, as `plan --json` names it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -210,15 +214,53 @@ impl<'a> Planner<'a> {
         }
     }
 
+    /// Plans task files in their order: validated in parallel (each on its own), then named
+    /// one after another (numbers handed to one task are not handed to the next).
+    pub fn plan_all(&mut self, files: &[TaskFile]) -> Vec<PlannedTask> {
+        let (root, config, folders) = (self.root, self.config, &self.folders);
+        let checked: Vec<_> = files
+            .par_iter()
+            .map(|f| {
+                let sha256 = lifecycle::task_sha256(&f.bytes);
+                (sha256, check_task(f, root, config, folders))
+            })
+            .collect();
+        let outputs: Vec<_> = checked
+            .iter()
+            .filter_map(|(_, c)| c.as_ref().ok())
+            .map(|v| (v.spec.out_folder.clone(), v.spec.out_file.clone()))
+            .collect();
+        self.index.prefetch(&outputs);
+        files
+            .iter()
+            .zip(checked)
+            .map(|(file, (sha256, checked))| PlannedTask {
+                file: file.clone(),
+                verdict: self.named(file, sha256, checked),
+            })
+            .collect()
+    }
+
     fn verdict(&mut self, file: &TaskFile) -> Verdict {
+        let sha256 = lifecycle::task_sha256(&file.bytes);
+        let checked = check_task(file, self.root, self.config, &self.folders);
+        self.named(file, sha256, checked)
+    }
+
+    /// The verdict on a task checked already: its images named, or its problems.
+    fn named(
+        &mut self,
+        file: &TaskFile,
+        sha256: String,
+        checked: Result<Validated, Vec<TaskError>>,
+    ) -> Verdict {
         let invalid = |errors: Vec<TaskError>| {
             Verdict::Invalid(Problems {
                 task: file.rel.clone(),
                 errors,
             })
         };
-        let sha256 = lifecycle::task_sha256(&file.bytes);
-        let validated = match check_task(file, self.root, self.config, &self.folders) {
+        let validated = match checked {
             Ok(v) => v,
             Err(errors) => return invalid(errors),
         };
@@ -382,61 +424,7 @@ pub fn skipped_entry(s: &Skipped) -> PlannedTask {
 pub fn plan(root: &Root, config: &Config) -> std::io::Result<Vec<PlannedTask>> {
     let found = discover_all(root, config.priority_folder.as_deref())?;
     let mut planner = Planner::new(root, config);
-    let mut planned: Vec<PlannedTask> = found.tasks.iter().map(|f| planner.plan_task(f)).collect();
+    let mut planned = planner.plan_all(&found.tasks);
     planned.extend(found.skipped.iter().map(skipped_entry));
     Ok(planned)
-}
-
-/// One image in `plan --json`.
-#[derive(Debug, Serialize)]
-pub struct JsonImage<'a> {
-    /// The PNG, relative to the root.
-    pub output: &'a str,
-    /// The final prompt string.
-    pub prompt: &'a str,
-    /// `[width, height]`.
-    pub size: [u32; 2],
-    /// Iterations.
-    pub iterations: u32,
-    /// The seed, or null when the engine will pick one.
-    pub seed: Option<u64>,
-}
-
-/// One task in `plan --json`. The shape is an interface: other tools read it.
-#[derive(Debug, Serialize)]
-pub struct JsonTask<'a> {
-    /// The task file, relative to the root.
-    pub task: &'a str,
-    /// `ok`, `invalid` or `skipped`.
-    pub status: Status,
-    /// The problems (invalid) or the reason (skipped); null when ok.
-    pub error: Option<String>,
-    /// Caps applied.
-    pub warnings: &'a [String],
-    /// The images still to make.
-    pub images: Vec<JsonImage<'a>>,
-}
-
-/// The `plan --json` view of a plan.
-pub fn json_view(tasks: &[PlannedTask]) -> Vec<JsonTask<'_>> {
-    tasks
-        .iter()
-        .map(|t| JsonTask {
-            task: &t.file.rel,
-            status: t.status(),
-            error: t.error_text(),
-            warnings: t.warnings(),
-            images: t
-                .images()
-                .iter()
-                .map(|i| JsonImage {
-                    output: &i.output_rel,
-                    prompt: i.prompt(),
-                    size: i.size(),
-                    iterations: i.iterations(),
-                    seed: i.job.seed,
-                })
-                .collect(),
-        })
-        .collect()
 }

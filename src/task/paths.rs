@@ -1,9 +1,9 @@
 //! The paths a task file names: its output folder (resolved once per folder for the whole
 //! plan) and its input pictures, all of which must stay inside the shared folder.
 
-use std::cell::RefCell;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
+use std::sync::Mutex;
 
 use crate::shared_folder::root::{PathProblem, Root};
 
@@ -81,27 +81,32 @@ type Resolved = Result<(PathBuf, String), PathProblem>;
 /// resolving one costs several system calls.
 #[derive(Debug, Default)]
 pub struct FolderCache {
-    resolved: RefCell<HashMap<String, Resolved>>,
+    resolved: Mutex<HashMap<String, Resolved>>,
 }
 
 impl FolderCache {
     /// Takes the output folder `value` to be the folder `path` without looking (`validate` of a
     /// file outside every shared folder, whose output folder cannot be checked).
     pub fn assume(&self, value: &str, path: PathBuf) {
-        self.resolved
-            .borrow_mut()
+        self.lock()
             .insert(value.to_string(), Ok((path, value.to_string())));
     }
 
     fn resolve(&self, root: &Root, value: &str) -> Result<(PathBuf, String), PathProblem> {
-        if let Some(r) = self.resolved.borrow().get(value) {
+        if let Some(r) = self.lock().get(value) {
             return r.clone();
         }
         let r = resolve_out_folder(root, value);
-        self.resolved
-            .borrow_mut()
-            .insert(value.to_string(), r.clone());
+        self.lock().insert(value.to_string(), r.clone());
         r
+    }
+
+    /// The table (shared by the threads that validate a plan's tasks; a panic elsewhere
+    /// leaves it whole, entries are inserted in one step).
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, Resolved>> {
+        self.resolved
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 }
 

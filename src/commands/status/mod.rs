@@ -282,7 +282,7 @@ pub fn run(opts: &StatusOptions<'_>, out: &mut dyn Write) -> anyhow::Result<Exit
     let status = status(&root, &config)?;
     if opts.json {
         let json = serde_json::to_string_pretty(&status)?;
-        writeln!(out, "{}", crate::process::text::json_safe(&json))?;
+        writeln!(out, "{}", crate::process::json::json_safe(&json))?;
     } else {
         write_human(&status, out)?;
     }

@@ -14,7 +14,10 @@
 
 use std::collections::{BTreeMap, HashSet};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::SystemTime;
+
+use rayon::prelude::*;
 
 mod skip;
 mod task_file;
@@ -50,6 +53,8 @@ struct Walk<'a> {
     priority: Option<&'a str>,
     found: Vec<TaskFile>,
     skipped: Vec<Skipped>,
+    /// Files where a task would be, to read once the walk is over.
+    candidates: Vec<Candidate>,
     /// Canonical folders entered through links (guards against link loops).
     linked_dirs: HashSet<PathBuf>,
 }
@@ -111,7 +116,8 @@ impl Walk<'_> {
             }
         }
         entries.sort_by(|a, b| a.0.cmp(&b.0));
-        let names: HashSet<&str> = entries.iter().map(|(n, _)| n.as_str()).collect();
+        let names: Arc<HashSet<String>> =
+            Arc::new(entries.iter().map(|(n, _)| n.clone()).collect());
         for (name, ft) in &entries {
             if is_hidden(name) {
                 continue;
@@ -177,61 +183,102 @@ impl Walk<'_> {
                 self.skip(path, reason);
                 continue;
             }
-            let stem = &name[..name.len() - 4];
-            let mut problem = problem;
-            let (bytes, modified) = match &problem {
-                Some(_) => (
-                    Vec::new(),
-                    std::fs::symlink_metadata(&path)
-                        .and_then(|m| m.modified())
-                        .unwrap_or(SystemTime::UNIX_EPOCH),
-                ),
-                None => match read_task_file(&path) {
-                    Ok(r) => r,
-                    Err(ReadProblem::Gone(_)) => continue,
-                    Err(ReadProblem::Task(p)) => {
-                        tracing::warn!("cannot read {}: {p}", shown(&path));
-                        problem = Some(p);
-                        (
-                            Vec::new(),
-                            std::fs::symlink_metadata(&path)
-                                .and_then(|m| m.modified())
-                                .unwrap_or(SystemTime::UNIX_EPOCH),
-                        )
-                    }
-                },
-            };
-            let head = problem.is_none().then_some(bytes.as_slice());
-            if let Role::Skip(reason) =
-                classify::by_content(name, head, &|other| names.contains(other))
-            {
-                self.skip(path, reason);
-                continue;
-            }
-            let error_name = format!("{stem}{}", ERROR_SUFFIX);
-            let error_modified = names
-                .contains(error_name.as_str())
-                .then(|| crate::shared_folder::confined::modified(&dir.join(&error_name)))
-                .flatten();
-            let has_warnings_file = names.contains(format!("{stem}{}", WARNINGS_SUFFIX).as_str());
-            let rel = self.root.rel(&path);
-            let priority = self.priority.is_some_and(|p| {
-                let p = p.trim_end_matches('/');
-                rel.starts_with(p) && rel[p.len()..].starts_with('/')
-            });
-            self.found.push(TaskFile {
-                kind: TaskKind::from_rel(&rel),
+            self.candidates.push(Candidate {
                 path,
-                rel,
-                modified,
-                priority,
-                error_modified,
-                has_warnings_file,
-                bytes: bytes.into(),
+                name: name.clone(),
                 problem,
+                names: Arc::clone(&names),
             });
         }
     }
+
+    /// Reads every candidate (in parallel: most of a large folder's time is opening and
+    /// reading its task files) and keeps those that are tasks, in the walk's order.
+    fn read_candidates(&mut self) {
+        let read: Vec<_> = std::mem::take(&mut self.candidates)
+            .into_par_iter()
+            .map(|c| {
+                let read = match &c.problem {
+                    Some(_) => None,
+                    None => Some(read_task_file(&c.path)),
+                };
+                (c, read)
+            })
+            .collect();
+        for (c, read) in read {
+            self.candidate(c, read);
+        }
+    }
+
+    /// A candidate task file, its contents read (`None`: not read, it has a problem).
+    fn candidate(
+        &mut self,
+        c: Candidate,
+        read: Option<Result<(Vec<u8>, SystemTime), ReadProblem>>,
+    ) {
+        let Candidate {
+            path,
+            name,
+            mut problem,
+            names,
+        } = c;
+        let stem = &name[..name.len() - 4];
+        let modified_of = |path: &Path| {
+            std::fs::symlink_metadata(path)
+                .and_then(|m| m.modified())
+                .unwrap_or(SystemTime::UNIX_EPOCH)
+        };
+        let (bytes, modified) = match read {
+            None => (Vec::new(), modified_of(&path)),
+            Some(Ok(r)) => r,
+            Some(Err(ReadProblem::Gone(_))) => return,
+            Some(Err(ReadProblem::Task(p))) => {
+                tracing::warn!("cannot read {}: {p}", shown(&path));
+                problem = Some(p);
+                (Vec::new(), modified_of(&path))
+            }
+        };
+        let head = problem.is_none().then_some(bytes.as_slice());
+        if let Role::Skip(reason) =
+            classify::by_content(&name, head, &|other| names.contains(other))
+        {
+            self.skip(path, reason);
+            return;
+        }
+        let dir = path.parent().unwrap_or(Path::new(""));
+        let error_name = format!("{stem}{}", ERROR_SUFFIX);
+        let error_modified = names
+            .contains(error_name.as_str())
+            .then(|| crate::shared_folder::confined::modified(&dir.join(&error_name)))
+            .flatten();
+        let has_warnings_file = names.contains(format!("{stem}{}", WARNINGS_SUFFIX).as_str());
+        let rel = self.root.rel(&path);
+        let priority = self.priority.is_some_and(|p| {
+            let p = p.trim_end_matches('/');
+            rel.starts_with(p) && rel[p.len()..].starts_with('/')
+        });
+        self.found.push(TaskFile {
+            kind: TaskKind::from_rel(&rel),
+            path,
+            rel,
+            modified,
+            priority,
+            error_modified,
+            has_warnings_file,
+            bytes: bytes.into(),
+            problem,
+        });
+    }
+}
+
+/// A file where a task would be, found by the walk, read after it.
+struct Candidate {
+    path: PathBuf,
+    name: String,
+    /// Why it cannot be read as a task (found while walking).
+    problem: Option<TaskError>,
+    /// The names in its folder (a note beside it, a picture it belongs to).
+    names: Arc<HashSet<String>>,
 }
 
 /// A path for a log line, its control characters escaped (a member chose its name).
@@ -252,6 +299,7 @@ pub fn discover_all(root: &Root, priority_folder: Option<&str>) -> std::io::Resu
         priority: priority_folder,
         found: Vec::new(),
         skipped: Vec::new(),
+        candidates: Vec::new(),
         linked_dirs: HashSet::new(),
     };
     let mut tops: Vec<(PathBuf, bool)> = Vec::new();
@@ -273,6 +321,7 @@ pub fn discover_all(root: &Root, priority_folder: Option<&str>) -> std::io::Resu
     for (top, in_tasks) in tops {
         walk.dir(&top, in_tasks);
     }
+    walk.read_candidates();
     let mut found = walk.found;
     if !walk.linked_dirs.is_empty() {
         // A file reachable through a link inside the root is taken once, by its first path.

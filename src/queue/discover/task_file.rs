@@ -118,16 +118,31 @@ pub fn read_task_file(path: &Path) -> Result<(Vec<u8>, SystemTime), ReadProblem>
         }));
     }
     let modified = meta.modified().unwrap_or(SystemTime::UNIX_EPOCH);
-    let cap = MAX_TASK_BYTES as u64 + 1;
-    let mut bytes = Vec::with_capacity(meta.len().min(cap) as usize);
-    let mut limited = f.take(cap);
-    loop {
-        match limited.read_to_end(&mut bytes) {
-            Ok(_) => break,
+    // The size the file had is read at once, with room for one more byte: a regular file
+    // gives less than asked only at its end, so most files take one read; a file that grew
+    // meanwhile is read on, up to the cap.
+    let cap = MAX_TASK_BYTES + 1;
+    let mut bytes = vec![0u8; (meta.len() as usize).saturating_add(1).min(cap)];
+    let mut filled = 0;
+    let mut f = f;
+    while filled < bytes.len() {
+        match f.read(&mut bytes[filled..]) {
+            Ok(0) => break,
+            Ok(n) => {
+                let asked = bytes.len() - filled;
+                filled += n;
+                if n < asked {
+                    break;
+                }
+            }
             Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
             Err(e) => return Err(read_err(e)),
         }
+        if filled == bytes.len() && bytes.len() < cap {
+            bytes.resize((bytes.len() * 2).min(cap), 0);
+        }
     }
+    bytes.truncate(filled);
     Ok((bytes, modified))
 }
 

@@ -108,6 +108,8 @@ fn escape() -> std::io::Error {
 
 mod resolve;
 use resolve::open_beneath;
+mod own;
+pub use own::read_own_file;
 pub mod nofollow;
 
 /// A folder under the root, opened beneath the root's handle; names given to its methods
@@ -382,39 +384,62 @@ impl Dir {
         mode: u32,
         place: Place,
     ) -> std::io::Result<()> {
-        let (mut file, tmp) = self.create_temp(temp_prefix, mode)?;
-        let written = file
-            .write_all(bytes)
-            .and_then(|()| file.sync_all())
-            .and_then(|()| match place {
-                Place::NoReplace => self.rename_noreplace(&tmp, name),
-                Place::Replace => {
-                    rustix::fs::renameat(&self.fd, tmp.as_os_str(), &self.fd, name).map_err(errno)
-                }
-            });
+        let (file, tmp) = self.write_temp_file(temp_prefix, bytes, mode)?;
+        let written = file.sync_all().and_then(|()| match place {
+            Place::NoReplace => self.rename_noreplace(&tmp, name),
+            Place::Replace => self.rename_replace(&tmp, name),
+        });
         if written.is_err() {
             let _ = self.remove(&tmp);
         }
         written
     }
-}
 
-/// A file runvqgan wrote itself (gallery pages, state under `.runvqgan/`), read without
-/// following a link or blocking on a fifo, at most `cap` bytes; `None` when it is missing,
-/// not a regular file, or unreadable.
-pub fn read_own_file(path: &Path, cap: u64) -> Option<Vec<u8>> {
-    use std::os::unix::fs::OpenOptionsExt;
-    let file = std::fs::OpenOptions::new()
-        .read(true)
-        .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK)
-        .open(path)
-        .ok()?;
-    if !file.metadata().ok()?.is_file() {
-        return None;
+    /// Writes `bytes` to a new temporary `<temp_prefix><random>.tmp` with `mode`, NOT yet
+    /// flushed to disk: for a batch of files made durable together (one `syncfs`, see
+    /// [`Dir::sync_filesystem`]) before each is renamed into place. Returns its name.
+    pub fn write_temp(
+        &self,
+        temp_prefix: &str,
+        bytes: &[u8],
+        mode: u32,
+    ) -> std::io::Result<OsString> {
+        self.write_temp_file(temp_prefix, bytes, mode)
+            .map(|(_, tmp)| tmp)
     }
-    let mut bytes = Vec::new();
-    file.take(cap).read_to_end(&mut bytes).ok()?;
-    Some(bytes)
+
+    fn write_temp_file(
+        &self,
+        temp_prefix: &str,
+        bytes: &[u8],
+        mode: u32,
+    ) -> std::io::Result<(std::fs::File, OsString)> {
+        let (mut file, tmp) = self.create_temp(temp_prefix, mode)?;
+        match file.write_all(bytes) {
+            Ok(()) => Ok((file, tmp)),
+            Err(e) => {
+                let _ = self.remove(&tmp);
+                Err(e)
+            }
+        }
+    }
+
+    /// Renames `from` to `to` in this folder, replacing `to` (a link there is replaced, never
+    /// followed).
+    pub fn rename_replace(&self, from: &OsStr, to: &OsStr) -> std::io::Result<()> {
+        rustix::fs::renameat(&self.fd, from, &self.fd, to).map_err(errno)
+    }
+
+    /// Flushes this folder's entries (names renamed into it or removed) to disk.
+    pub fn sync(&self) -> std::io::Result<()> {
+        rustix::fs::fsync(&self.fd).map_err(errno)
+    }
+
+    /// Flushes everything written on this folder's filesystem to disk (`syncfs(2)`): one call
+    /// for a batch of files instead of one `fsync` each.
+    pub fn sync_filesystem(&self) -> std::io::Result<()> {
+        rustix::fs::syncfs(&self.fd).map_err(errno)
+    }
 }
 
 #[cfg(test)]
