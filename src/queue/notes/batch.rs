@@ -13,7 +13,7 @@ use std::collections::HashMap;
 use std::ffi::OsString;
 use std::path::PathBuf;
 
-use super::{Action, Change, Claim, Synced, Verdict, plan_actions, take_claim};
+use super::actions::{Action, Change, Claim, Synced, Verdict, plan_actions, take_claim};
 use crate::queue::discover::TaskFile;
 use crate::shared_folder::confined::{self, Dir};
 
@@ -159,7 +159,7 @@ fn place(
     }
     if result.is_ok() {
         for path in s.removes {
-            match super::remove_note(&path) {
+            match super::actions::remove_note(&path) {
                 Ok(()) => changes.push(Change::Removed(path)),
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
                 Err(e) => {
