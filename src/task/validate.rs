@@ -254,7 +254,7 @@ pub fn validate(raw: &RawTask, ctx: &TaskContext<'_>) -> Result<Validated, Vec<T
         Some(s) => Some(s as u64),
     };
 
-    let options = match raw.raw.as_deref().map(raw::parse) {
+    let mut options = match raw.raw.as_deref().map(raw::parse) {
         None => EngineOptions::default(),
         Some(Ok(o)) => o,
         Some(Err(problems)) => {
@@ -267,6 +267,9 @@ pub fn validate(raw: &RawTask, ctx: &TaskContext<'_>) -> Result<Validated, Vec<T
         }
     };
 
+    if let Some(n) = iterations {
+        warnings.extend(raw::save_at_last(&mut options, n));
+    }
     // Mistyped fields were reported by the schema; their values are missing here.
     if !errors.is_empty() || !raw.mistyped.is_empty() {
         return Err(errors);
