@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 
 use crate::config::{Config, ConfigOverrides};
 use crate::process::exit_codes::ExitCode;
-use crate::process::text::escape;
+use crate::process::text::{escape, terminal_safe};
 use crate::queue::discover::{ReadProblem, SkipReason, read_task_file, skip_reason};
 use crate::shared_folder::files::{OUTPUT_DIR, TASKS_DIR};
 use crate::shared_folder::root::{Root, RootError};
@@ -133,8 +133,12 @@ pub fn run(opts: &ValidateOptions<'_>, out: &mut dyn Write) -> anyhow::Result<Ex
                     task: rel.clone(),
                     errors,
                 };
-                for line in problems.lines() {
-                    writeln!(out, "{}", escape(&line))?;
+                for (line, e) in problems.lines().iter().zip(&problems.errors) {
+                    writeln!(out, "{}", escape(line))?;
+                    if let Some(place) = e.excerpt() {
+                        // Escaped where it was made; only its own line break stays.
+                        writeln!(out, "{}", terminal_safe(place))?;
+                    }
                 }
             }
         }
