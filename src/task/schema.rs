@@ -231,7 +231,7 @@ impl<'a> Reader<'a> {
 
     fn wrong(&mut self, field: &'static str, expected: &'static str, v: &Value, ex: &'static str) {
         self.mistyped.push(field);
-        if let Some(unquoted) = unquoted_numbers(v) {
+        if let Some(unquoted) = unquoted_numbers(v).filter(|_| expected.contains("number")) {
             self.errors.push(TaskError::QuotedNumbers {
                 field,
                 written: v.to_string(),
