@@ -123,3 +123,24 @@ fn a_caret_stays_under_its_place_after_tabs_and_accents() {
     );
     assert_eq!(lines[2], format!("{}^", " ".repeat(20)), "{report}");
 }
+
+#[test]
+fn an_out_file_ending_in_png_is_trimmed_with_a_warning() {
+    let s = Shared::new();
+    s.write(
+        "tasks/t.txt",
+        r#"{"text": "a lighthouse", "out_file": "student_lh.png", "each": 2}"#,
+    );
+    let (code, report) = s.validate("tasks/t.txt");
+    assert_eq!(code, 0, "{report}");
+    let warning = "`out_file` \"student_lh.png\" ends like a picture's name, but runvqgan adds the number and .png itself, so \"student_lh\" is used: the pictures are student_lh_1.png, student_lh_2.png, ... Write \"out_file\": \"student_lh\".";
+    assert!(report.contains(warning), "{report}");
+    assert_eq!(
+        s.outputs("tasks/t.txt"),
+        ["output/student_lh_1.png", "output/student_lh_2.png"]
+    );
+    s.check();
+    assert!(s.read("tasks/t_WARNINGS.txt").contains(warning));
+    s.write("tasks/t.txt", r#"{"text": "a", "out_file": "Dog.JPG"}"#);
+    assert_eq!(s.outputs("tasks/t.txt"), ["output/Dog_1.png"]);
+}

@@ -185,6 +185,13 @@ pub fn validate(raw: &RawTask, ctx: &TaskContext<'_>) -> Result<Validated, Vec<T
             None
         }
         Some(name) => match check_out_file(name) {
+            Ok(()) if picture_stem(name).is_some() => {
+                let stem = picture_stem(name).expect("checked");
+                warnings.push(format!(
+                    "`out_file` {name:?} ends like a picture's name, but runvqgan adds the number and .png itself, so {stem:?} is used: the pictures are {stem}_1.png, {stem}_2.png, ... Write \"out_file\": {stem:?}."
+                ));
+                Some(stem.to_string())
+            }
             Ok(()) if name.len() > MAX_OUT_FILE_BYTES => {
                 errors.push(TaskError::BadOutFile {
                     value: name.clone(),
@@ -293,6 +300,14 @@ pub fn validate(raw: &RawTask, ctx: &TaskContext<'_>) -> Result<Validated, Vec<T
         },
         warnings,
     })
+}
+
+/// `name` without a picture's extension (`.png`, `.jpg`, `.jpeg`, any case), when it has one
+/// and something is left before it.
+fn picture_stem(name: &str) -> Option<&str> {
+    let (stem, ext) = name.rsplit_once('.')?;
+    let picture = ["png", "jpg", "jpeg"].contains(&ext.to_ascii_lowercase().as_str());
+    (picture && !stem.is_empty()).then_some(stem)
 }
 
 fn capped(
