@@ -1,6 +1,6 @@
 //! `runvqgan validate FILE...`: checks task files exactly as `run` would and explains every
-//! problem. Writes nothing but what `check` would write beside a task `run` picks up: its
-//! error file and warnings note, brought up to date (a stale `_ERROR.txt` goes at once).
+//! problem. Writes nothing, except that a task's notes already beside it (`_ERROR.txt`,
+//! `_WARNINGS.txt`) are brought up to date as `check` would: a stale `_ERROR.txt` goes at once.
 
 use std::collections::HashMap;
 use std::io::Write;
@@ -164,8 +164,8 @@ pub fn run(opts: &ValidateOptions<'_>, out: &mut dyn Write) -> anyhow::Result<Ex
     })
 }
 
-/// Brings the notes beside a task that `run` picks up (its `_ERROR.txt`, `_WARNINGS.txt`) in
-/// line with this check, as `check` does, so that a fixed task does not keep its old error
+/// Brings the notes already beside a task that `run` picks up (its `_ERROR.txt`,
+/// `_WARNINGS.txt`) in line with this check, as `check` does, so that a fixed task does not keep its old error
 /// file: written by the account whose `check` writes them, under the task's claim; another
 /// account (a member: the claims are the owner's) is told when they will be.
 fn update_notes(
@@ -187,7 +187,9 @@ fn update_notes(
         bytes: std::sync::Arc::from(&b""[..]),
         problem: None,
     };
-    if file.reread().is_err() {
+    // Only notes already there can be stale; new ones are left to `check` and the night
+    // (the report above says everything they would).
+    if file.reread().is_err() || (file.error_modified.is_none() && !file.has_warnings_file) {
         return Ok(());
     }
     let problems;
