@@ -294,3 +294,18 @@ fn files_that_look_like_tasks_are_listed_by_check_status_and_the_nights_log() {
     assert!(s.exists("anna/task lighthouse.txt") && !s.exists("anna/task lighthouse_ERROR.txt"));
     assert!(s.exists("task_root.txt") && !s.exists("task_root_ERROR.txt"));
 }
+
+#[test]
+fn validate_of_a_file_that_looks_like_a_task_says_the_name_to_give_it() {
+    let s = lookalikes();
+    for (path, reason) in LOOKALIKES {
+        let (code, out) = s.validate(path);
+        assert_eq!(code, 0, "{out}");
+        assert!(
+            out.contains(&format!(
+                "{path}: note: `run` does not pick up this file: {reason}."
+            )),
+            "{out}"
+        );
+    }
+}

@@ -396,7 +396,7 @@ fn validate_notes_when_run_would_not_pick_the_file_up() {
     s.write("anna/robot.txt", task("r"));
     let (code, out) = s.validate("anna/robot.txt");
     assert_eq!(code, 0);
-    assert!(out.contains("note: `run` does not pick up this file: in a personal folder only files named task_*.txt are run"), "{out}");
+    assert!(out.contains("note: `run` does not pick up this file: it holds a task, but in a personal folder only files named task_*.txt are run; rename it to task_robot.txt."), "{out}");
 }
 
 #[test]

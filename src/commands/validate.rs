@@ -10,6 +10,7 @@ use crate::config::{Config, ConfigOverrides};
 use crate::process::exit_codes::ExitCode;
 use crate::process::text::{escape, terminal_safe};
 use crate::queue::discover::{ReadProblem, SkipReason, TaskFile, read_task_file, skip_reason};
+use crate::queue::lookalike;
 use crate::queue::notes::{self, Change, Claim, Verdict};
 use crate::shared_folder::files::{OUTPUT_DIR, TASKS_DIR};
 use crate::shared_folder::locks::method::ClaimMethod;
@@ -263,7 +264,7 @@ fn run_would_skip(rel: &str, path: &Path) -> Option<SkipReason> {
     let mut parts = rel.split('/');
     let top = parts.next().unwrap_or_default();
     if parts.next().is_none() {
-        return Some(SkipReason::OutsideTaskFolders);
+        return Some(lookalike::in_root(top).unwrap_or(SkipReason::OutsideTaskFolders));
     }
     if rel.split('/').any(|c| c.starts_with('.')) {
         return Some(SkipReason::Hidden);
