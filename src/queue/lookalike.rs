@@ -12,6 +12,7 @@
 
 use crate::queue::classify::{SkipReason, holds_json_object};
 use crate::shared_folder::files::{ERROR_SUFFIX, WARNINGS_SUFFIX};
+use crate::task::FIELDS;
 
 /// The start of a member's task file name.
 const TASK_PREFIX: &str = "task_";
@@ -34,7 +35,7 @@ pub fn refine(
                 .strip_suffix(".json")
                 .map(|_| &name[..name.len() - 5])?;
             let named_like_a_task = in_tasks || task_like(stem).is_some();
-            if !named_like_a_task && !head().is_some_and(|h| holds_json_object(&h)) {
+            if !named_like_a_task && !head().is_some_and(|h| holds_task(&h)) {
                 return None;
             }
             let stem = if in_tasks {
@@ -57,7 +58,7 @@ pub fn refine(
             let picture = ["png", "PNG", "jpg", "jpeg"]
                 .iter()
                 .any(|ext| beside(&format!("{stem}.{ext}")));
-            if own || picture || !head().is_some_and(|h| holds_json_object(&h)) {
+            if own || picture || !head().is_some_and(|h| holds_task(&h)) {
                 return None;
             }
             Some(SkipReason::TaskNotNamed {
@@ -65,6 +66,18 @@ pub fn refine(
             })
         }
         _ => None,
+    }
+}
+
+/// Whether `head` (a file's bytes) is written like a task: a JSON object with a task's field
+/// (`text`, `out_file`, ...), or, when it is not valid JSON, one that mentions `"text"`. Other
+/// JSON (the gallery's data, a tool's settings) is not a task.
+fn holds_task(head: &[u8]) -> bool {
+    let bytes = head.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(head);
+    match serde_json::from_slice::<serde_json::Value>(bytes) {
+        Ok(serde_json::Value::Object(map)) => map.keys().any(|k| FIELDS.contains(&k.as_str())),
+        Ok(_) => false,
+        Err(_) => holds_json_object(bytes) && bytes.windows(6).any(|w| w == b"\"text\""),
     }
 }
 

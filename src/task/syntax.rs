@@ -160,3 +160,44 @@ pub fn curly_quotes_hint(text: &str) -> Option<String> {
         shown.trim_end()
     ))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn error(text: &str) -> TaskError {
+        let e = serde_json::from_str::<serde_json::Value>(text).unwrap_err();
+        json_error(text, &e)
+    }
+
+    #[test]
+    fn a_missing_comma_is_placed_at_the_end_of_its_line_even_with_crlf_and_blank_lines() {
+        let e = error("{\r\n  \"text\": \"dog\"\r\n\r\n  \"out_file\": \"d\"\r\n}");
+        let TaskError::JsonSyntax {
+            line,
+            column,
+            excerpt,
+            ..
+        } = &e
+        else {
+            panic!("{e:?}")
+        };
+        assert_eq!((*line, *column), (2, 16), "{e}");
+        assert_eq!(excerpt, "      \"text\": \"dog\"\n                   ^");
+    }
+
+    #[test]
+    fn a_backslash_outside_a_windows_path_says_how_to_write_one() {
+        let e = error("{\"text\": \"a\\qb\"}").to_string();
+        assert!(
+            e.contains("write / in paths, or \\\\ for a backslash itself"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn control_characters_in_the_shown_line_are_escaped() {
+        let e = error("{\"text\": \"a\u{1b}[2J\" x}");
+        assert!(!e.excerpt().unwrap().contains('\u{1b}'), "{e:?}");
+    }
+}

@@ -185,19 +185,19 @@ pub fn validate(raw: &RawTask, ctx: &TaskContext<'_>) -> Result<Validated, Vec<T
             None
         }
         Some(name) => match check_out_file(name) {
-            Ok(()) if picture_stem(name).is_some() => {
-                let stem = picture_stem(name).expect("checked");
-                warnings.push(format!(
-                    "`out_file` {name:?} ends like a picture's name, but runvqgan adds the number and .png itself, so {stem:?} is used: the pictures are {stem}_1.png, {stem}_2.png, ... Write \"out_file\": {stem:?}."
-                ));
-                Some(stem.to_string())
-            }
             Ok(()) if name.len() > MAX_OUT_FILE_BYTES => {
                 errors.push(TaskError::BadOutFile {
                     value: name.clone(),
                     reason: "it is too long in bytes (letters outside English take 2 to 4 bytes each); file names end at 255 bytes and runvqgan adds the number and its own hidden files",
                 });
                 None
+            }
+            Ok(()) if picture_stem(name).is_some() => {
+                let stem = picture_stem(name).expect("checked");
+                warnings.push(format!(
+                    "`out_file` {name:?} ends like a picture's name, but runvqgan adds the number and .png itself, so {stem:?} is used: the pictures are {stem}_1.png, {stem}_2.png, ... Write \"out_file\": {stem:?}."
+                ));
+                Some(stem.to_string())
             }
             Ok(()) => Some(name.clone()),
             Err(reason) => {
