@@ -201,3 +201,111 @@ fn equal_times_are_ordered_by_path() {
         ["tasks/a.txt", "tasks/b.txt", "tasks/c.txt"]
     );
 }
+
+/// Issue 24 item 5: files that look like tasks but are not run, as members write them.
+fn lookalikes() -> Shared {
+    let s = Shared::new();
+    s.write("anna/task lighthouse.txt", task("lh"));
+    s.write("anna/task_x.json", task("x"));
+    s.write("anna/mytask.txt", task("my"));
+    s.write("tasks/shared.json", task("shared"));
+    s.write("task_root.txt", task("root"));
+    // Quiet: notes, a picture's .txt, a template, a README, the R runner's sample.
+    s.write("anna/notes.txt", "remember the lighthouse");
+    s.write("anna/old_1.txt", task("old"));
+    s.write("anna/old_1.png", b"png");
+    s.write("anna/data.json", "[1, 2, 3]");
+    s.write("task_sample.txt", task("sample"));
+    s.write("README.txt", "read me");
+    s
+}
+
+const LOOKALIKES: &[(&str, &str)] = &[
+    (
+        "anna/mytask.txt",
+        "it holds a task, but in a personal folder only files named task_*.txt are run; rename it to task_mytask.txt",
+    ),
+    (
+        "anna/task lighthouse.txt",
+        "in a personal folder only names of the form task_*.txt (task, an underscore, then letters, digits, - and _) are run; rename it to task_lighthouse.txt",
+    ),
+    (
+        "anna/task_x.json",
+        "task files end in .txt, and this one ends in .json; rename it to task_x.txt",
+    ),
+    (
+        "task_root.txt",
+        "task files in the top of the shared folder are not run (the old R runner ran them); move it into tasks/ or into your own folder",
+    ),
+    (
+        "tasks/shared.json",
+        "task files end in .txt, and this one ends in .json; rename it to shared.txt",
+    ),
+];
+
+#[test]
+fn files_that_look_like_tasks_are_listed_by_plan_with_the_reason_and_the_new_name() {
+    let s = lookalikes();
+    assert!(s.planned_tasks().is_empty(), "{:?}", s.planned_tasks());
+    let not_run = s.not_run();
+    let want: Vec<(String, String)> = LOOKALIKES
+        .iter()
+        .map(|(p, r)| (p.to_string(), format!("{p}: not run: {r}")))
+        .collect();
+    assert_eq!(not_run, want);
+}
+
+#[test]
+fn files_that_look_like_tasks_are_listed_by_check_status_and_the_nights_log() {
+    let s = lookalikes();
+    let (code, check) = s.check();
+    assert_eq!(code, 0, "{check}");
+    let status = s
+        .cmd()
+        .args(["status", "--root"])
+        .arg(s.root())
+        .output()
+        .unwrap();
+    let status = String::from_utf8_lossy(&status.stdout).into_owned();
+    // A night with nothing to run starts no engine.
+    let run = s
+        .cmd()
+        .args(["run", "--root"])
+        .arg(s.root())
+        .output()
+        .unwrap();
+    assert_eq!(
+        run.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    let log = s.read("runvqgan.log");
+    for (path, reason) in LOOKALIKES {
+        let line = format!("{path}: not run: {reason}");
+        assert!(check.contains(&line), "check lacks {line}:\n{check}");
+        assert!(status.contains(&line), "status lacks {line}:\n{status}");
+        assert!(log.contains(&line), "the log lacks {line}:\n{log}");
+    }
+    for quiet in ["notes.txt", "old_1.txt", "data.json", "README.txt"] {
+        assert!(!check.contains(quiet), "{quiet} is listed:\n{check}");
+    }
+    // Nothing is written beside a file that is not run, and nothing is renamed.
+    assert!(s.exists("anna/task lighthouse.txt") && !s.exists("anna/task lighthouse_ERROR.txt"));
+    assert!(s.exists("task_root.txt") && !s.exists("task_root_ERROR.txt"));
+}
+
+#[test]
+fn validate_of_a_file_that_looks_like_a_task_says_the_name_to_give_it() {
+    let s = lookalikes();
+    for (path, reason) in LOOKALIKES {
+        let (code, out) = s.validate(path);
+        assert_eq!(code, 0, "{out}");
+        assert!(
+            out.contains(&format!(
+                "{path}: note: `run` does not pick up this file: {reason}."
+            )),
+            "{out}"
+        );
+    }
+}

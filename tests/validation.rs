@@ -199,7 +199,7 @@ fn fails_on_wrong_types() {
         r#"{"text": 5, "out_file": "d", "iterations": "200", "portrait": "yes", "style": [1], "resolution": [450]}"#,
         &[
             "`text` must be a text in double quotes, but it is the number 5",
-            "`iterations` must be a whole number, but it is the text \"200\"; write it like \"iterations\": 200.",
+            "`iterations` is \"200\": a number in quotes is a text, not a number; write it without quotes: \"iterations\": 200.",
             "`portrait` must be true or false (without quotes), but it is the text \"yes\"",
             "`style` must be a list of texts",
             "`resolution` must be two whole numbers [width, height]",
@@ -347,7 +347,9 @@ fn fails_on_a_malformed_weight_and_names_the_part() {
 fn reports_json_syntax_errors_with_line_and_column() {
     fails_with(
         "{\n  \"text\": \"dog\"\n  \"out_file\": \"d\"\n}",
-        &["tasks/t.txt: line 3, column 3: the file is not valid JSON"],
+        &[
+            "tasks/t.txt: line 2, column 16: the file is not valid JSON: a comma is missing at the end of line 2.",
+        ],
     );
 }
 
@@ -394,7 +396,7 @@ fn validate_notes_when_run_would_not_pick_the_file_up() {
     s.write("anna/robot.txt", task("r"));
     let (code, out) = s.validate("anna/robot.txt");
     assert_eq!(code, 0);
-    assert!(out.contains("note: `run` does not pick up this file: in a personal folder only files named task_*.txt are run"), "{out}");
+    assert!(out.contains("note: `run` does not pick up this file: it holds a task, but in a personal folder only files named task_*.txt are run; rename it to task_robot.txt."), "{out}");
 }
 
 #[test]

@@ -22,7 +22,6 @@ use crate::queue::plan::check_task;
 use crate::shared_folder::locks::method::ClaimMethod;
 use crate::shared_folder::permissions;
 use crate::shared_folder::root::Root;
-use crate::shared_folder::state::{StateDir, StateError};
 use crate::task::Problems;
 use crate::task::validate::FolderCache;
 
@@ -110,10 +109,7 @@ pub fn check_root(root: &Root, config: &Config, out: &mut dyn Write) -> anyhow::
     // claims are the owner's, so another account (a member) only reads: it sees what the
     // owner's check writes into the notes.
     let claims = ClaimMethod::for_root(root.path(), config.claims, config.lease_seconds);
-    let reader = match StateDir::open(root.path()) {
-        Err(e @ StateError::Foreign { .. }) => Some(e),
-        _ => None,
-    };
+    let reader = super::notes_reader(root.path());
     if let Some(why) = &reader {
         writeln!(
             out,

@@ -55,7 +55,9 @@ pub struct Cli {
 pub enum Command {
     /// Check task files the way `run` would, and explain every problem.
     ///
-    /// Exit code 0 when every file is valid, 1 otherwise. Nothing is written.
+    /// Exit code 0 when every file is valid, 1 otherwise. Nothing is written, except that
+    /// the notes already beside a task (_ERROR.txt, _WARNINGS.txt) are brought up to date
+    /// as `check` does, by the account whose check writes them (a stale _ERROR.txt goes).
     #[command(after_help = EXIT_CODES_HELP)]
     Validate(ValidateArgs),
 

@@ -34,6 +34,17 @@ use crate::shared_folder::state::StateError;
 #[error("the engine cannot start (the Python environment or the model files)")]
 pub struct SetupFailed;
 
+/// Why this account only looks at the notes beside tasks (`_ERROR.txt`, `_WARNINGS.txt`)
+/// instead of writing them: the shared folder's state, and with it the tasks' claims, belong
+/// to another account (the owner), whose `check` writes them (docs/permissions.md). `None`:
+/// this account writes them.
+pub fn notes_reader(root: &std::path::Path) -> Option<StateError> {
+    match crate::shared_folder::state::StateDir::open(root) {
+        Err(e @ StateError::Foreign { .. }) => Some(e),
+        _ => None,
+    }
+}
+
 /// The exit code for an error that ended a command: 2 for configuration, root and Python
 /// environment problems (the owner's setup, a gallery folder outside the root included), 1
 /// for anything else.

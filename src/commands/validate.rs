@@ -1,5 +1,6 @@
 //! `runvqgan validate FILE...`: checks task files exactly as `run` would and explains every
-//! problem. Writes nothing.
+//! problem. Writes nothing, except that a task's notes already beside it (`_ERROR.txt`,
+//! `_WARNINGS.txt`) are brought up to date as `check` would: a stale `_ERROR.txt` goes at once.
 
 use std::collections::HashMap;
 use std::io::Write;
@@ -7,11 +8,14 @@ use std::path::{Path, PathBuf};
 
 use crate::config::{Config, ConfigOverrides};
 use crate::process::exit_codes::ExitCode;
-use crate::process::text::escape;
-use crate::queue::discover::{ReadProblem, SkipReason, read_task_file, skip_reason};
+use crate::process::text::{escape, terminal_safe};
+use crate::queue::discover::{ReadProblem, SkipReason, TaskFile, read_task_file, skip_reason};
+use crate::queue::lookalike;
+use crate::queue::notes::{self, Change, Claim, Verdict};
 use crate::shared_folder::files::{OUTPUT_DIR, TASKS_DIR};
+use crate::shared_folder::locks::method::ClaimMethod;
 use crate::shared_folder::root::{Root, RootError};
-use crate::task::validate::{FolderCache, TaskContext, check_bytes};
+use crate::task::validate::{FolderCache, TaskContext, Validated, check_bytes};
 use crate::task::{Problems, TaskError, TaskKind};
 
 /// Options of `validate`.
@@ -111,7 +115,7 @@ pub fn run(opts: &ValidateOptions<'_>, out: &mut dyn Write) -> anyhow::Result<Ex
                 message: e.to_string(),
             }]),
         };
-        match result {
+        match &result {
             Ok(v) => {
                 let spec = &v.spec;
                 let [w, h] = spec.size;
@@ -131,22 +135,27 @@ pub fn run(opts: &ValidateOptions<'_>, out: &mut dyn Write) -> anyhow::Result<Ex
                 all_valid = false;
                 let problems = Problems {
                     task: rel.clone(),
-                    errors,
+                    errors: errors.clone(),
                 };
-                for line in problems.lines() {
-                    writeln!(out, "{}", escape(&line))?;
+                for (line, e) in problems.lines().iter().zip(&problems.errors) {
+                    writeln!(out, "{}", escape(line))?;
+                    if let Some(place) = e.excerpt() {
+                        // Escaped where it was made; only its own line break stays.
+                        writeln!(out, "{}", terminal_safe(place))?;
+                    }
                 }
             }
         }
         if standalone {
             continue;
         }
-        if let Some(reason) = run_would_skip(&root.rel(&canonical), &canonical) {
-            writeln!(
+        match run_would_skip(&root.rel(&canonical), &canonical) {
+            Some(reason) => writeln!(
                 out,
                 "{rel}: note: `run` does not pick up this file: {}.",
                 escape(&reason.to_string())
-            )?;
+            )?,
+            None => update_notes(&root, config, &canonical, &result, out)?,
         }
     }
     Ok(if all_valid {
@@ -154,6 +163,85 @@ pub fn run(opts: &ValidateOptions<'_>, out: &mut dyn Write) -> anyhow::Result<Ex
     } else {
         ExitCode::Failure
     })
+}
+
+/// Brings the notes already beside a task that `run` picks up (its `_ERROR.txt`,
+/// `_WARNINGS.txt`) in line with this check, as `check` does, so that a fixed task does not keep its old error
+/// file: written by the account whose `check` writes them, under the task's claim; another
+/// account (a member: the claims are the owner's) is told when they will be.
+fn update_notes(
+    root: &Root,
+    config: &Config,
+    path: &Path,
+    result: &Result<Validated, Vec<TaskError>>,
+    out: &mut dyn Write,
+) -> anyhow::Result<()> {
+    let rel = root.rel(path);
+    let mut file = TaskFile {
+        path: path.to_path_buf(),
+        kind: TaskKind::from_rel(&rel),
+        rel: rel.clone(),
+        modified: std::time::SystemTime::UNIX_EPOCH,
+        priority: false,
+        error_modified: None,
+        has_warnings_file: false,
+        bytes: std::sync::Arc::from(&b""[..]),
+        problem: None,
+    };
+    // Only notes already there can be stale; new ones are left to `check` and the night
+    // (the report above says everything they would).
+    if file.reread().is_err() || (file.error_modified.is_none() && !file.has_warnings_file) {
+        return Ok(());
+    }
+    let problems;
+    let verdict = match result {
+        Ok(v) => Verdict::Valid(&v.warnings),
+        Err(errors) => {
+            problems = Problems {
+                task: rel.clone(),
+                errors: errors.clone(),
+            };
+            Verdict::Invalid(&problems)
+        }
+    };
+    if !notes::out_of_date(&file, verdict) {
+        return Ok(());
+    }
+    let shown = escape(&rel);
+    let later = "the owner's `runvqgan check` brings them up to date within a few minutes where it runs from cron, and every night does at its start";
+    if let Some(why) = super::notes_reader(root.path()) {
+        writeln!(
+            out,
+            "{shown}: note: the notes beside it (_ERROR.txt, _WARNINGS.txt) still say what an earlier check found; this account does not write them ({}): {later}.",
+            escape(&why.to_string())
+        )?;
+        return Ok(());
+    }
+    let claims = ClaimMethod::for_root(root.path(), config.claims, config.lease_seconds);
+    match notes::sync(&file, verdict, Claim::Take(&claims)) {
+        Ok(synced) if synced.busy => writeln!(
+            out,
+            "{shown}: note: its notes are left alone while a running runvqgan process works on it."
+        )?,
+        Ok(synced) => {
+            for change in &synced.changes {
+                match change {
+                    Change::Wrote(p) => writeln!(out, "{shown}: wrote {}", escape(&root.rel(p)))?,
+                    Change::Removed(p) => writeln!(
+                        out,
+                        "{shown}: removed {}, which no longer applies",
+                        escape(&root.rel(p))
+                    )?,
+                }
+            }
+        }
+        Err(e) => writeln!(
+            out,
+            "{shown}: note: the notes beside it are out of date and cannot be written ({}); {later}.",
+            escape(&e.to_string())
+        )?,
+    }
+    Ok(())
 }
 
 /// Whether a file is named like a picture (`validate carla/*` matches the images too):
@@ -176,7 +264,7 @@ fn run_would_skip(rel: &str, path: &Path) -> Option<SkipReason> {
     let mut parts = rel.split('/');
     let top = parts.next().unwrap_or_default();
     if parts.next().is_none() {
-        return Some(SkipReason::OutsideTaskFolders);
+        return Some(lookalike::in_root(top).unwrap_or(SkipReason::OutsideTaskFolders));
     }
     if rel.split('/').any(|c| c.starts_with('.')) {
         return Some(SkipReason::Hidden);

@@ -28,6 +28,9 @@ pub fn error_report(problems: &Problems) -> String {
         } else {
             text.push_str(&format!("Problem{field}:\n  {e}\n\n"));
         }
+        if let Some(place) = e.excerpt() {
+            text.push_str(&format!("{place}\n\n"));
+        }
     }
     text.push_str(
         "Nothing runs for this task until it is fixed. Fix the task file and save it: it is \

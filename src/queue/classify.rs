@@ -24,7 +24,7 @@
 //! `plan`, `check` and the night's log.
 
 use crate::call::sidecar::looks_like_generate_call;
-use crate::shared_folder::files::{ERROR_SUFFIX, WARNINGS_SUFFIX};
+use crate::shared_folder::files::{ERROR_SUFFIX, TASKS_DIR, WARNINGS_SUFFIX};
 
 /// First lines of the error files runvqgan writes (an invalid task, a failure while
 /// generating), as prefixes.
@@ -86,6 +86,23 @@ pub enum SkipReason {
     /// runvqgan keeps beside a task are named after it, so it gets none (an error file
     /// named after it would itself hold the character, and be taken for a task in turn).
     BadName,
+    /// Named almost like a member's task (`task lighthouse.txt`): not run.
+    NearTaskName {
+        /// The name that would run.
+        rename: String,
+    },
+    /// A task (a JSON object) in a member's folder, not named `task_*.txt`.
+    TaskNotNamed {
+        /// The name that would run.
+        rename: String,
+    },
+    /// A `.json` file named or written like a task.
+    JsonName {
+        /// The name that would run.
+        rename: String,
+    },
+    /// A `task_*.txt` in the top of the shared folder (the R runner ran those).
+    InRoot,
 }
 
 /// The fix for a file name that cannot be used, in the words of every message that gives it.
@@ -157,6 +174,22 @@ impl std::fmt::Display for SkipReason {
             SkipReason::BadNameEncoding => {
                 write!(f, "its name is not valid text (UTF-8); {RENAME_FIX}")
             }
+            SkipReason::NearTaskName { rename } => write!(
+                f,
+                "in a personal folder only names of the form task_*.txt (task, an underscore, then letters, digits, - and _) are run; rename it to {rename}"
+            ),
+            SkipReason::TaskNotNamed { rename } => write!(
+                f,
+                "it holds a task, but in a personal folder only files named task_*.txt are run; rename it to {rename}"
+            ),
+            SkipReason::JsonName { rename } => write!(
+                f,
+                "task files end in .txt, and this one ends in .json; rename it to {rename}"
+            ),
+            SkipReason::InRoot => write!(
+                f,
+                "task files in the top of the shared folder are not run (the old R runner ran them); move it into {TASKS_DIR}/ or into your own folder"
+            ),
             SkipReason::BadName => write!(
                 f,
                 "its name holds a control character (a tab, a line break or an escape), which cannot be shown or used to name the notes written beside a task, so it is not run; {RENAME_FIX}"

@@ -5,5 +5,6 @@
 pub mod classify;
 pub mod discover;
 pub mod estimate;
+pub mod lookalike;
 pub mod notes;
 pub mod plan;

@@ -67,6 +67,12 @@ pub fn sync(file: &TaskFile, verdict: Verdict<'_>, claim: Claim<'_>) -> std::io:
     })
 }
 
+/// Whether the notes beside `file` differ from what `verdict` calls for: whether [`sync`]
+/// would change anything.
+pub fn out_of_date(file: &TaskFile, verdict: Verdict<'_>) -> bool {
+    !plan_actions(file, verdict).is_empty()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -9,6 +9,7 @@ pub mod picture;
 pub mod prompt;
 pub mod raw;
 pub mod schema;
+mod syntax;
 pub mod validate;
 
 use thiserror::Error;
@@ -105,7 +106,20 @@ pub enum TaskError {
         detail: String,
         /// How to fix the usual causes.
         hint: String,
+        /// The line, indented, and under it a caret under the place (two lines, not part
+        /// of the message: see [`TaskError::excerpt`]).
+        excerpt: String,
     },
+    /// An empty file.
+    #[error(
+        "the file is empty; a task file holds one JSON object, like {{\"text\": \"A painting of a dog\", \"out_file\": \"dog\"}}. Write the task into it and save it (if you did, the save did not reach the shared folder: save it again)."
+    )]
+    Empty,
+    /// A rich-text document (Mac TextEdit saves one unless told otherwise).
+    #[error(
+        "the file is a formatted document (RTF, which Mac TextEdit saves unless told otherwise), not plain text, so the task in it cannot be read. In TextEdit choose Format > Make Plain Text, turn off Edit > Substitutions > Smart Quotes, and save it again as a .txt file."
+    )]
+    Rtf,
     /// Valid JSON, but not an object.
     #[error(
         "the file holds {found}, but a task file holds one JSON object: the fields between curly braces, like {{\"text\": \"A painting of a dog\", \"out_file\": \"dog\"}}."
@@ -141,6 +155,18 @@ pub enum TaskError {
         found: String,
         /// An example line.
         example: &'static str,
+    },
+    /// Numbers written in quotes, which makes them texts.
+    #[error(
+        "`{field}` is {written}: a number in quotes is a text, not a number; write it without quotes: {fix}."
+    )]
+    QuotedNumbers {
+        /// The field.
+        field: &'static str,
+        /// The value as written (JSON).
+        written: String,
+        /// The field written right.
+        fix: String,
     },
     /// A list with more than one value where one is expected.
     #[error(
@@ -249,12 +275,23 @@ fn unknown_fix(suggestion: &Option<String>) -> String {
 }
 
 impl TaskError {
+    /// The place of a JSON mistake: the line as written, indented, and a caret under the
+    /// place. Shown under the message in `_ERROR.txt` and by `validate`; one-line reports
+    /// (the log, `plan`) leave it out.
+    pub fn excerpt(&self) -> Option<&str> {
+        match self {
+            TaskError::JsonSyntax { excerpt, .. } if !excerpt.is_empty() => Some(excerpt),
+            _ => None,
+        }
+    }
+
     /// The field the problem is about, if it is about one field.
     pub fn field(&self) -> Option<&str> {
         match self {
             TaskError::UnknownField { field, .. } => Some(field),
             TaskError::Missing { field, .. }
             | TaskError::WrongType { field, .. }
+            | TaskError::QuotedNumbers { field, .. }
             | TaskError::NotSingle { field, .. }
             | TaskError::OutOfRange { field, .. }
             | TaskError::BadPath { field, .. }
@@ -271,6 +308,8 @@ impl TaskError {
             | TaskError::BadLink { .. }
             | TaskError::NotUtf8 { .. }
             | TaskError::JsonSyntax { .. }
+            | TaskError::Empty
+            | TaskError::Rtf
             | TaskError::NotAnObject { .. }
             | TaskError::FileNameTooLong { .. } => None,
         }

@@ -52,11 +52,71 @@ pub(super) fn out_folder(
             ));
             None
         }
+        Err(PathProblem::Missing) if raw.out_folder.is_some() => {
+            let fix = match near_folder(root, &value) {
+                Some(near) => format!(
+                    "did you mean {near:?}? Write the name of a folder that exists, exactly as it is written (capitals count)"
+                ),
+                None => fix,
+            };
+            errors.push(bad(PathProblem::Missing, fix));
+            None
+        }
         Err(problem) => {
             errors.push(bad(problem, fix));
             None
         }
     }
+}
+
+/// The existing folder nearest to the missing `value`, one part at a time: the same but for
+/// capitals (`Output` for `output`), else a name a typo or two away (`outptu`). Hidden
+/// folders are never offered.
+fn near_folder(root: &Root, value: &str) -> Option<String> {
+    let mut dir = root.path().to_path_buf();
+    let mut found = Vec::new();
+    for part in value.split('/').filter(|p| !p.is_empty() && *p != ".") {
+        let folders = subfolders(&dir)?;
+        let near = folders
+            .iter()
+            .find(|f| *f == part)
+            .or_else(|| {
+                folders
+                    .iter()
+                    .find(|f| f.to_lowercase() == part.to_lowercase())
+            })
+            .or_else(|| {
+                let lower: Vec<String> = folders.iter().map(|f| f.to_lowercase()).collect();
+                let known: Vec<&str> = lower.iter().map(String::as_str).collect();
+                let near = crate::process::text::nearest(part, &known)?;
+                folders.get(known.iter().position(|k| *k == near)?)
+            })?
+            .clone();
+        dir = root.resolve_inside(&dir, &near).ok()?;
+        found.push(near);
+    }
+    Some(found.join("/"))
+}
+
+/// The names of the folders in `dir` that are not hidden.
+fn subfolders(dir: &Path) -> Option<Vec<String>> {
+    use rustix::fs::FileType;
+    let dir = crate::shared_folder::confined::open_dir(dir).ok()?;
+    let is_dir = |n: &std::ffi::OsStr, kind: Option<FileType>| match kind {
+        Some(k) => k == FileType::Directory,
+        None => dir
+            .stat(n)
+            .is_ok_and(|st| FileType::from_raw_mode(st.st_mode) == FileType::Directory),
+    };
+    Some(
+        dir.entries()
+            .ok()?
+            .into_iter()
+            .filter(|(n, kind)| is_dir(n, *kind))
+            .filter_map(|(n, _)| n.into_string().ok())
+            .filter(|n| !n.starts_with('.'))
+            .collect(),
+    )
 }
 
 /// Resolves an output folder (relative to the root): it must exist, be a folder, stay inside

@@ -80,6 +80,39 @@ pub fn parse(raw: &str) -> Result<EngineOptions, Vec<String>> {
     }
 }
 
+/// The job key of `-se` (`--save_every`): generate.py saves the image at the multiples of it.
+const SAVE_EVERY: &str = "save_every";
+
+/// Makes the saved image the one after the last iteration. generate.py saves an image only at
+/// the multiples of `-se` (50 unless given), so `-i 20` would save the untouched start image
+/// and `-i 120` the image after 100. Without a `-se` in `raw` the task gets `-se` equal to its
+/// iterations, which the sidecar's call then carries, so upstream generate.py gives the same
+/// image; a `-se` the member chose that saves earlier is kept, with the warning returned.
+pub fn save_at_last(options: &mut EngineOptions, iterations: u32) -> Option<String> {
+    let option = options::by_key(SAVE_EVERY).expect("the option table has -se");
+    match options.get(SAVE_EVERY) {
+        None => {
+            options.set(option, options::Value::Int(iterations.into()));
+            None
+        }
+        Some(options::Value::Int(every)) if *every > 0 => {
+            let saved = i64::from(iterations) - i64::from(iterations) % every;
+            (saved < i64::from(iterations)).then(|| {
+                let se = format!("{} {every}", option.short);
+                let which = if saved == 0 {
+                    "the untouched start picture, before any iteration".to_string()
+                } else {
+                    format!("the picture after {saved} of the {iterations} iterations")
+                };
+                format!(
+                    "`raw` sets `{se}`, and pictures are saved only at multiples of {every}, so the picture saved is {which}. Remove `{se}` from `raw` to get the picture after the last iteration, or make `iterations` a multiple of {every}."
+                )
+            })
+        }
+        Some(_) => None,
+    }
+}
+
 /// An option without its value(s), or with too many (`--long=a` gives one).
 fn check_count(option: &GenOption, values: &[String]) -> Result<(), String> {
     let name = option.short;
@@ -123,6 +156,24 @@ mod tests {
         assert_eq!(o.get("save_every"), Some(&Value::Int(10)));
         assert_eq!(o.get("cut_pow"), Some(&Value::Number(2.0)));
         assert_eq!(o.get("init_weight"), Some(&Value::Number(0.5)));
+    }
+
+    #[test]
+    fn the_saved_picture_is_the_last_iteration_unless_raw_says_otherwise() {
+        use crate::call::options::Value;
+        let mut o = parse("-lr 0.05").unwrap();
+        assert_eq!(save_at_last(&mut o, 20), None);
+        assert_eq!(o.get("save_every"), Some(&Value::Int(20)));
+        let mut o = parse("-se 10").unwrap();
+        assert_eq!(save_at_last(&mut o, 40), None);
+        assert_eq!(o.get("save_every"), Some(&Value::Int(10)));
+        let w = save_at_last(&mut parse("-se 50").unwrap(), 120).unwrap();
+        assert!(
+            w.contains("the picture after 100 of the 120 iterations"),
+            "{w}"
+        );
+        let w = save_at_last(&mut parse("-se 50").unwrap(), 20).unwrap();
+        assert!(w.contains("the untouched start picture"), "{w}");
     }
 
     #[test]

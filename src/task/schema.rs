@@ -5,7 +5,7 @@
 use crate::process::text::nearest;
 use serde_json::{Map, Value};
 
-use super::{FIELDS, MAX_NESTING, MAX_TASK_BYTES, SCHEMA_KEY, TaskError};
+use super::{FIELDS, MAX_NESTING, MAX_TASK_BYTES, SCHEMA_KEY, TaskError, syntax};
 
 /// A task file's fields, typed but not yet checked. `None`: absent (or `null`). Its JSON
 /// Schema is derived from it ([`super::json_schema`]).
@@ -49,20 +49,12 @@ pub fn parse(bytes: &[u8]) -> Result<(RawTask, Vec<TaskError>), Vec<TaskError>> 
         return Err(vec![TaskError::TooLarge]);
     }
     let text = decode(bytes).map_err(|e| vec![e])?;
+    if let Some(e) = syntax::before_parsing(text) {
+        return Err(vec![e]);
+    }
     check_nesting(text).map_err(|e| vec![e])?;
-    let value: Value = serde_json::from_str(text).map_err(|e| {
-        let mut error = json_error(&e);
-        let line = text
-            .lines()
-            .nth(e.line().saturating_sub(1))
-            .unwrap_or_default();
-        if let (TaskError::JsonSyntax { hint, .. }, Some(curly)) =
-            (&mut error, curly_quotes_hint(line))
-        {
-            *hint = curly;
-        }
-        vec![error]
-    })?;
+    let value: Value =
+        serde_json::from_str(text).map_err(|e| vec![syntax::json_error(text, &e)])?;
     let map = match value {
         Value::Object(map) => map,
         other => {
@@ -168,52 +160,6 @@ fn decode(bytes: &[u8]) -> Result<&str, TaskError> {
     })
 }
 
-fn json_error(e: &serde_json::Error) -> TaskError {
-    let full = e.to_string();
-    let detail = match full.rfind(" at line ") {
-        Some(i) => full[..i].to_string(),
-        None => full,
-    };
-    let hint = if detail.contains("trailing comma") {
-        "Remove the comma after the last field or list item."
-    } else if detail.contains("key must be a string") {
-        "Put every field name in double quotes, like \"text\"."
-    } else if detail.contains("EOF") {
-        "A closing brace `}` or bracket `]`, or a closing quote, is missing."
-    } else if detail.contains("expected `,` or `}`") || detail.contains("expected `,` or `]`") {
-        "A comma is missing between two fields or list items, or a text is not in double quotes."
-    } else if detail.contains("number out of range") {
-        "A number there is far too large; write a plain whole number such as 3."
-    } else if detail.contains("control character") {
-        "A text contains a line break or tab; write it as \\n or \\t, or keep the text on one line."
-    } else {
-        "Check the spelling around that place: texts in double quotes, fields separated by commas."
-    };
-    TaskError::JsonSyntax {
-        line: e.line(),
-        column: e.column(),
-        detail,
-        hint: hint.to_string(),
-    }
-}
-
-/// The hint for a JSON error on a line (`text`) that holds curly quotes (“ ” ‘ ’, which word
-/// processors and some phones type instead of "): JSON needs straight double quotes.
-pub fn curly_quotes_hint(text: &str) -> Option<String> {
-    let found: Vec<char> = ['\u{201C}', '\u{201D}', '\u{201E}', '\u{2018}', '\u{2019}']
-        .into_iter()
-        .filter(|c| text.contains(*c))
-        .collect();
-    if found.is_empty() {
-        return None;
-    }
-    let shown: String = found.iter().map(|c| format!("{c} ")).collect();
-    Some(format!(
-        "The file contains curly quotes ({}), which word processors type instead of straight ones; JSON needs straight double quotes (\") around every field name and text. Replace each curly quote with \", or write the file in a plain text editor (Notepad, TextEdit in plain text mode) with smart quotes turned off.",
-        shown.trim_end()
-    ))
-}
-
 fn describe(v: &Value) -> String {
     match v {
         Value::Null => "null".into(),
@@ -222,6 +168,26 @@ fn describe(v: &Value) -> String {
         Value::String(s) => format!("the text {s:?}"),
         Value::Array(a) => format!("a list of {} values", a.len()),
         Value::Object(_) => "an object {...}".into(),
+    }
+}
+
+/// `v` written without quotes, when it is a number in quotes (`"200"`) or a list of them
+/// (`["64", "48"]`).
+fn unquoted_numbers(v: &Value) -> Option<String> {
+    let number = |v: &Value| {
+        v.as_str()
+            .map(str::trim)
+            .filter(|s| serde_json::from_str::<serde_json::Number>(s).is_ok())
+            .map(str::to_string)
+    };
+    match v {
+        Value::String(_) => number(v),
+        Value::Array(items) if !items.is_empty() => items
+            .iter()
+            .map(number)
+            .collect::<Option<Vec<_>>>()
+            .map(|n| format!("[{}]", n.join(", "))),
+        _ => None,
     }
 }
 
@@ -241,6 +207,18 @@ impl<'a> Reader<'a> {
                 v => Some(v),
             },
             Value::Array(items) if items.is_empty() => None,
+            Value::Array(items) if field == "raw" && items.iter().all(Value::is_string) => {
+                let words: Vec<&str> = items.iter().filter_map(Value::as_str).collect();
+                self.mistyped.push(field);
+                self.errors.push(TaskError::BadRaw {
+                    problem: format!(
+                        "it is a list of {} texts, but `raw` is one text holding all the options, separated by spaces; write \"raw\": {:?}.",
+                        items.len(),
+                        words.join(" ")
+                    ),
+                });
+                None
+            }
             Value::Array(items) => {
                 self.mistyped.push(field);
                 self.errors.push(TaskError::NotSingle {
@@ -255,6 +233,14 @@ impl<'a> Reader<'a> {
 
     fn wrong(&mut self, field: &'static str, expected: &'static str, v: &Value, ex: &'static str) {
         self.mistyped.push(field);
+        if let Some(unquoted) = unquoted_numbers(v).filter(|_| expected.contains("number")) {
+            self.errors.push(TaskError::QuotedNumbers {
+                field,
+                written: v.to_string(),
+                fix: format!("\"{field}\": {unquoted}"),
+            });
+            return;
+        }
         self.errors.push(TaskError::WrongType {
             field,
             expected,

@@ -192,6 +192,13 @@ pub fn validate(raw: &RawTask, ctx: &TaskContext<'_>) -> Result<Validated, Vec<T
                 });
                 None
             }
+            Ok(()) if picture_stem(name).is_some() => {
+                let stem = picture_stem(name).expect("checked");
+                warnings.push(format!(
+                    "`out_file` {name:?} ends like a picture's name, but runvqgan adds the number and .png itself, so {stem:?} is used: the pictures are {stem}_1.png, {stem}_2.png, ... Write \"out_file\": {stem:?}."
+                ));
+                Some(stem.to_string())
+            }
             Ok(()) => Some(name.clone()),
             Err(reason) => {
                 errors.push(TaskError::BadOutFile {
@@ -254,7 +261,7 @@ pub fn validate(raw: &RawTask, ctx: &TaskContext<'_>) -> Result<Validated, Vec<T
         Some(s) => Some(s as u64),
     };
 
-    let options = match raw.raw.as_deref().map(raw::parse) {
+    let mut options = match raw.raw.as_deref().map(raw::parse) {
         None => EngineOptions::default(),
         Some(Ok(o)) => o,
         Some(Err(problems)) => {
@@ -267,6 +274,9 @@ pub fn validate(raw: &RawTask, ctx: &TaskContext<'_>) -> Result<Validated, Vec<T
         }
     };
 
+    if let Some(n) = iterations {
+        warnings.extend(raw::save_at_last(&mut options, n));
+    }
     // Mistyped fields were reported by the schema; their values are missing here.
     if !errors.is_empty() || !raw.mistyped.is_empty() {
         return Err(errors);
@@ -290,6 +300,14 @@ pub fn validate(raw: &RawTask, ctx: &TaskContext<'_>) -> Result<Validated, Vec<T
         },
         warnings,
     })
+}
+
+/// `name` without a picture's extension (`.png`, `.jpg`, `.jpeg`, any case), when it has one
+/// and something is left before it.
+fn picture_stem(name: &str) -> Option<&str> {
+    let (stem, ext) = name.rsplit_once('.')?;
+    let picture = ["png", "jpg", "jpeg"].contains(&ext.to_ascii_lowercase().as_str());
+    (picture && !stem.is_empty()).then_some(stem)
 }
 
 fn capped(

@@ -22,6 +22,7 @@ use rayon::prelude::*;
 mod skip;
 mod task_file;
 use crate::queue::classify::{self, Role, is_hidden};
+use crate::queue::lookalike;
 use crate::shared_folder::files::{ERROR_SUFFIX, TASKS_DIR, WARNINGS_SUFFIX};
 pub use skip::{Found, SkipReason, Skipped, skip_reason};
 pub use task_file::{ReadProblem, TaskFile, read_task_file};
@@ -180,6 +181,11 @@ impl Walk<'_> {
                 continue;
             }
             if let Some(reason) = by_name {
+                // Quiet reasons are looked at again: a file that looks like a task is listed.
+                let head = || read_task_file(&path).ok().map(|(bytes, _)| bytes);
+                let beside = |other: &str| names.contains(other);
+                let reason =
+                    lookalike::refine(&reason, name, in_tasks, &beside, &head).unwrap_or(reason);
                 self.skip(path, reason);
                 continue;
             }
@@ -315,6 +321,10 @@ pub fn discover_all(root: &Root, priority_folder: Option<&str>) -> std::io::Resu
             .is_ok_and(|c| root.contains(&c) && c.is_dir());
         if inside {
             tops.push((path, name == TASKS_DIR));
+        } else if entry.file_type().is_ok_and(|t| t.is_file())
+            && let Some(reason) = lookalike::in_root(&name)
+        {
+            walk.skip(path, reason);
         }
     }
     tops.sort();

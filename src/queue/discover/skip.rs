@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 
 pub use crate::queue::classify::SkipReason;
 use crate::queue::classify::{self, Role};
+use crate::queue::lookalike;
 
 use super::{TaskFile, read_task_file};
 
@@ -33,13 +34,14 @@ pub struct Found {
 /// files beside it (see [`crate::queue::classify`]). `in_tasks`: the file is under `tasks/`.
 pub fn skip_reason(path: &Path, in_tasks: bool) -> Option<SkipReason> {
     let name = path.file_name()?.to_string_lossy();
-    if let Some(r) = classify::by_name(&name, in_tasks) {
-        return Some(r);
-    }
-    let head = read_task_file(path).ok().map(|(bytes, _)| bytes);
     let beside = |other: &str| {
         crate::shared_folder::confined::modified(&path.with_file_name(other)).is_some()
     };
+    if let Some(r) = classify::by_name(&name, in_tasks) {
+        let head = || read_task_file(path).ok().map(|(bytes, _)| bytes);
+        return Some(lookalike::refine(&r, &name, in_tasks, &beside, &head).unwrap_or(r));
+    }
+    let head = read_task_file(path).ok().map(|(bytes, _)| bytes);
     match classify::by_content(&name, head.as_deref(), &beside) {
         Role::Task => None,
         Role::Skip(r) => Some(r),
