@@ -135,6 +135,7 @@ pub fn run(opts: &RunOptions<'_>) -> anyhow::Result<ExitCode> {
         progress,
         speeds: Speeds::load(root.path()),
         epilogue: gallery.as_ref().map(|f| f as &dyn Fn() -> Event),
+        queue_page: None,
     };
     let code = night::run(night, &mut engine).inspect_err(|e| {
         reporter.emit(Event::RunFailed {
