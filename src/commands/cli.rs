@@ -136,7 +136,7 @@ pub struct StatusArgs {
     /// Print one JSON object: {"root", "last_run" (the run's summary, as in
     /// .runvqgan/runs/, or null), "last_array" (when the last run was an element of a Slurm
     /// job array: the summaries of all its elements), "queue": {"tasks", "images", "members": [{"member",
-    /// "tasks", "images"}], "invalid", "skipped", "not_run"}, "estimate": {"seconds", "text",
+    /// "tasks", "images", "finish_seconds"}], "invalid", "skipped", "not_run"}, "estimate": {"seconds", "text",
     /// "model_set", "device", "images_scaled"} or null, "claims": {"kind", "filesystem",
     /// "mount_point", "reason", "lease_seconds", "held": [{"task", "claim", "host", "pid",
     /// "slurm_job_id", "slurm_array_job_id", "slurm_array_task_id", "lease_expires_in"}]}}.

@@ -9,7 +9,9 @@ use anyhow::Context;
 use crate::config::{Config, ConfigOverrides};
 use crate::process::exit_codes::ExitCode;
 use crate::process::text::{escape, json_safe};
-use crate::queue::plan::{PlannedTask, Status, Verdict, json_view, plan};
+use crate::queue::plan::{PlannedTask, Status, Verdict, plan};
+use crate::queue::plan_json::json_view;
+use crate::queue::tonight::{Tonight, offset_text, tonight};
 use crate::records::speeds::{DEFAULT_FACTOR, Speeds, engine_size};
 use crate::shared_folder::root::Root;
 
@@ -30,11 +32,13 @@ pub fn run(opts: &PlanOptions<'_>, out: &mut dyn Write) -> anyhow::Result<ExitCo
     let config = Config::load_to_read(root.path(), &opts.overrides)?;
     let tasks = plan(&root, &config)
         .with_context(|| format!("cannot read the shared folder {}", root.path().display()))?;
+    let order = tonight(&tasks, &config, &Speeds::load(root.path()));
     if opts.json {
-        let json = serde_json::to_string_pretty(&json_view(&tasks))?;
+        let json = serde_json::to_string_pretty(&json_view(&tasks, &order))?;
         writeln!(out, "{}", json_safe(&json))?;
     } else {
         write_human(&root, &config, &tasks, out)?;
+        write_order(&tasks, &order, out)?;
     }
     Ok(ExitCode::Success)
 }
@@ -66,11 +70,10 @@ fn write_human(
         writeln!(out)?;
         match &t.verdict {
             Verdict::Ready(ready) => {
-                let made = if ready.already_made.is_empty() {
-                    String::new()
-                } else {
-                    format!(" ({} made earlier)", ready.already_made.len())
-                };
+                let made = ready
+                    .history()
+                    .map(|h| format!(" ({h})"))
+                    .unwrap_or_default();
                 writeln!(
                     out,
                     "{:>3}. {}  ok, {} image(s){made}",
@@ -139,6 +142,55 @@ fn write_human(
                 escape(&config.model)
             )?,
         }
+    }
+    Ok(())
+}
+
+/// Tonight's order, turn by turn, with estimated start times after the night's start.
+fn write_order(tasks: &[PlannedTask], order: &Tonight, out: &mut dyn Write) -> std::io::Result<()> {
+    let turns: Vec<_> = order
+        .turns
+        .iter()
+        .filter(|t| !t.images.is_empty())
+        .collect();
+    if turns.is_empty() {
+        return Ok(());
+    }
+    writeln!(out)?;
+    if order.timed {
+        writeln!(
+            out,
+            "Tonight's order (a fair share of the night's GPU time: the member who has used least \
+             goes next; estimated start after the night's start):"
+        )?;
+    } else {
+        writeln!(
+            out,
+            "Tonight's order (a fair share of the night's GPU time: the member who has used least \
+             goes next; no times yet: no earlier run measured this model set on this device, so \
+             the order weighs each image by its iterations and pixels):"
+        )?;
+    }
+    for (n, turn) in turns.iter().enumerate() {
+        let task = &tasks[turn.task];
+        let images = &task.images()[turn.images.clone()];
+        let (first, last) = (&images[0], &images[images.len() - 1]);
+        let which = if images.len() == 1 {
+            format!("image {} of {}", first.index, first.total)
+        } else {
+            format!("images {}-{} of {}", first.index, last.index, first.total)
+        };
+        let when = if order.timed {
+            offset_text(turn.start)
+        } else {
+            format!("{:>3}.", n + 1)
+        };
+        writeln!(
+            out,
+            "  {when}  {}  {which}  ({})",
+            escape(&task.file.rel),
+            escape(&first.output_rel)
+        )?;
     }
     Ok(())
 }

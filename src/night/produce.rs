@@ -320,7 +320,13 @@ fn finish_image(
 ) -> Result<(), Failure> {
     let config = night.config;
     testhook::reached("after-png");
-    let mut sidecar = image.sidecar(&task.file.rel, &ready.sha256, config, night.root);
+    let mut sidecar = image.sidecar(
+        &task.file.rel,
+        &ready.sha256,
+        &ready.request_line(),
+        config,
+        night.root,
+    );
     sidecar.call.deterministic = config.deterministic;
     record_result(&mut sidecar, &made, started_at, config.engine_mode);
     if let Err(e) = sidecar.write_new_with_mode(&image.sidecar_path, mode) {

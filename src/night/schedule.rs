@@ -184,6 +184,13 @@ pub fn run(night: Night<'_>, generator: &mut dyn Generator) -> anyhow::Result<Ex
         if !begun.insert(i) {
             part.warnings.clear();
         }
+        // The sidecars say what the task was at the night's start (new, resumed, a rerun),
+        // not that this night's earlier turns made some of it.
+        if let Verdict::Ready(at_start) = &task.verdict
+            && at_start.request == part.request
+        {
+            part.already_made = at_start.already_made.clone();
+        }
         if !part.images.is_empty() {
             let delay = night.config.delay_seconds;
             if last.is_some_and(|l| l != i) && delay > 0.0 {

@@ -219,8 +219,8 @@ struct Slot {
 struct BaseIndex {
     slots: BTreeMap<u32, Slot>,
     /// Provenance of finished images (`png` and `txt` present), read on first use:
-    /// (task, task-sha256, k).
-    made: Option<Vec<(String, String, u32)>>,
+    /// (task, task-sha256, k, request).
+    made: Option<Vec<(String, String, u32, u32)>>,
     /// Pending markers, read on first use: (n, marker or `None` when unreadable).
     pending: Option<Vec<(u32, Option<Pending>)>>,
 }
@@ -343,15 +343,15 @@ impl OutputIndex {
     }
 
     /// The expansion indices (k) of images already made for this task (same task path and
-    /// same content hash), found in the provenance of `base_n.txt` sidecars whose `base_n.png`
-    /// also exists.
+    /// same content hash), by request ([`REQUEST_KEY`]), found in the provenance of
+    /// `base_n.txt` sidecars whose `base_n.png` also exists.
     pub fn made_images(
         &mut self,
         folder: &Path,
         base: &str,
         task_rel: &str,
         task_sha256: &str,
-    ) -> std::io::Result<BTreeSet<u32>> {
+    ) -> std::io::Result<BTreeMap<u32, BTreeSet<u32>>> {
         let b = self.base(folder, base)?;
         if b.made.is_none() {
             let mut made = Vec::new();
@@ -364,20 +364,40 @@ impl OutputIndex {
                     continue;
                 };
                 let p = sidecar.provenance;
+                let request = request_of(&p.extra);
                 if let (Some(task), Some(sha), Some(image)) = (p.task, p.task_sha256, p.image) {
-                    made.push((task, sha, image.index));
+                    made.push((task, sha, image.index, request));
                 }
             }
             b.made = Some(made);
         }
-        Ok(b.made
-            .as_ref()
-            .expect("filled above")
-            .iter()
-            .filter(|(t, s, _)| t == task_rel && s == task_sha256)
-            .map(|(_, _, k)| *k)
-            .collect())
+        let mut by_request: BTreeMap<u32, BTreeSet<u32>> = BTreeMap::new();
+        for (t, s, k, r) in b.made.as_ref().expect("filled above") {
+            if t == task_rel && s == task_sha256 {
+                by_request.entry(*r).or_default().insert(*k);
+            }
+        }
+        Ok(by_request)
     }
+}
+
+/// The sidecar line (`# request: 2 (rerun of a done task)`) saying which request of its task
+/// an image was made for: a task file that comes back after it was done (a `.done` renamed
+/// back) is a new request, and its images are made anew.
+pub const REQUEST_KEY: &str = "request";
+
+/// The request a sidecar's image was made for: the number at the start of its
+/// [`REQUEST_KEY`] line, 1 when there is none (sidecars from before requests were counted).
+pub fn request_of(extra: &[(String, String)]) -> u32 {
+    extra
+        .iter()
+        .find(|(k, _)| k == REQUEST_KEY)
+        .and_then(|(_, v)| {
+            let digits: String = v.chars().take_while(char::is_ascii_digit).collect();
+            digits.parse().ok()
+        })
+        .filter(|r| *r >= 1)
+        .unwrap_or(1)
 }
 
 /// Reads a sidecar that a member may have replaced: through the root's handle, not following

@@ -8,4 +8,5 @@ pub mod estimate;
 pub mod fair;
 pub mod notes;
 pub mod plan;
+pub mod plan_json;
 pub mod tonight;

@@ -77,7 +77,15 @@ impl PlannedImage {
     /// models, and the provenance runvqgan knows before generating. `run` fills in
     /// `call.job.seed` (when the engine picked it), `device`, `started`, `seconds` and
     /// `final_loss`.
-    pub fn sidecar(&self, task: &str, sha256: &str, config: &Config, root: &Root) -> Sidecar {
+    /// `request` is the value of its request line ([`ReadyTask::request_line`]).
+    pub fn sidecar(
+        &self,
+        task: &str,
+        sha256: &str,
+        request: &str,
+        config: &Config,
+        root: &Root,
+    ) -> Sidecar {
         let set = config.model_set();
         Sidecar {
             call: GenerateCall {
@@ -100,6 +108,10 @@ impl PlannedImage {
                 }),
                 model_set: Some(config.model.clone()),
                 root: Some(root.path().display().to_string()),
+                extra: vec![(
+                    crate::outputs::naming::REQUEST_KEY.to_string(),
+                    request.to_string(),
+                )],
                 ..Provenance::default()
             },
         }
@@ -138,11 +150,54 @@ pub struct ReadyTask {
     pub warnings: Vec<String>,
     /// Images still to make, in expansion order (empty when all exist already).
     pub images: Vec<PlannedImage>,
-    /// Expansion indices k already made by an earlier, interrupted run.
+    /// Expansion indices k already made for this request by an earlier, interrupted run.
     pub already_made: Vec<u32>,
+    /// Which request of the task this is: 1 for a task never done; once all its images
+    /// exist (it was done) and the task file is there again, the next one, whose images
+    /// are made anew ([`crate::outputs::naming::REQUEST_KEY`]).
+    pub request: u32,
     /// Numbers in the output folder whose pending markers are stale: they name this task
     /// with other contents or an image already made, or a task file that no longer exists.
     pub stale_pending: Vec<u32>,
+}
+
+impl ReadyTask {
+    /// Whether the task came back after it was done (a `.done` renamed back): a new
+    /// request, made anew.
+    pub fn is_rerun(&self) -> bool {
+        self.request > 1
+    }
+
+    /// What this plan is for the member, when it is more than a new task: `rerun of a done
+    /// task (request 2)`, `resuming: 3 of 5 made earlier`, or both.
+    pub fn history(&self) -> Option<String> {
+        let total = self.spec.total_images();
+        let resuming = (!self.already_made.is_empty()).then(|| {
+            format!(
+                "resuming: {} of {total} made earlier",
+                self.already_made.len()
+            )
+        });
+        match (self.is_rerun(), resuming) {
+            (true, None) => Some(format!(
+                "rerun of a done task (request {}): its images are made anew",
+                self.request
+            )),
+            (true, Some(r)) => Some(format!(
+                "rerun of a done task (request {}), {r}",
+                self.request
+            )),
+            (false, r) => r,
+        }
+    }
+
+    /// The value of the sidecar's [`crate::outputs::naming::REQUEST_KEY`] line.
+    pub fn request_line(&self) -> String {
+        match self.history() {
+            Some(h) => format!("{} ({h})", self.request),
+            None => self.request.to_string(),
+        }
+    }
 }
 
 impl PlannedTask {
@@ -224,14 +279,17 @@ impl<'a> Planner<'a> {
         };
         let spec = validated.spec;
         match self.name_images(&spec, &file.rel, &sha256) {
-            Ok((images, already_made, stale_pending)) => Verdict::Ready(Box::new(ReadyTask {
-                spec,
-                sha256,
-                warnings: validated.warnings,
-                images,
-                already_made,
-                stale_pending,
-            })),
+            Ok((images, (request, already_made), stale_pending)) => {
+                Verdict::Ready(Box::new(ReadyTask {
+                    spec,
+                    sha256,
+                    warnings: validated.warnings,
+                    images,
+                    already_made,
+                    request,
+                    stale_pending,
+                }))
+            }
             Err(e) => invalid(vec![TaskError::BadPath {
                 field: "out_folder",
                 value: spec.out_folder_rel.clone(),
@@ -246,11 +304,12 @@ impl<'a> Planner<'a> {
         spec: &TaskSpec,
         task_rel: &str,
         sha: &str,
-    ) -> std::io::Result<(Vec<PlannedImage>, Vec<u32>, Vec<u32>)> {
+    ) -> std::io::Result<(Vec<PlannedImage>, (u32, Vec<u32>), Vec<u32>)> {
         let folder = &spec.out_folder;
-        let made = self
+        let by_request = self
             .index
             .made_images(folder, &spec.out_file, task_rel, sha)?;
+        let (request, made) = this_request(by_request, spec.total_images());
         // Numbers reserved for this task's images by a run that did not finish them.
         let mut reserved: BTreeMap<u32, u32> = BTreeMap::new();
         let mut stale = Vec::new();
@@ -326,7 +385,23 @@ impl<'a> Planner<'a> {
             .into_iter()
             .filter(|k| *k <= spec.total_images())
             .collect();
-        Ok((images, made, stale))
+        Ok((images, (request, made), stale))
+    }
+}
+
+/// The request a task file's plan is for, and the images already made for it: the latest
+/// request that has images, unless all of them exist (the task was done and came back: the
+/// next request, nothing made yet). How a rerun is recognised, by the images alone: a task
+/// with all its images would have been renamed `.done`, so a task file with the same path
+/// and contents whose images all exist is one that came back.
+fn this_request(
+    by_request: BTreeMap<u32, std::collections::BTreeSet<u32>>,
+    total: u32,
+) -> (u32, std::collections::BTreeSet<u32>) {
+    match by_request.into_iter().next_back() {
+        None => (1, Default::default()),
+        Some((r, made)) if (1..=total).all(|k| made.contains(&k)) => (r + 1, Default::default()),
+        Some((r, made)) => (r, made),
     }
 }
 
@@ -385,58 +460,4 @@ pub fn plan(root: &Root, config: &Config) -> std::io::Result<Vec<PlannedTask>> {
     let mut planned: Vec<PlannedTask> = found.tasks.iter().map(|f| planner.plan_task(f)).collect();
     planned.extend(found.skipped.iter().map(skipped_entry));
     Ok(planned)
-}
-
-/// One image in `plan --json`.
-#[derive(Debug, Serialize)]
-pub struct JsonImage<'a> {
-    /// The PNG, relative to the root.
-    pub output: &'a str,
-    /// The final prompt string.
-    pub prompt: &'a str,
-    /// `[width, height]`.
-    pub size: [u32; 2],
-    /// Iterations.
-    pub iterations: u32,
-    /// The seed, or null when the engine will pick one.
-    pub seed: Option<u64>,
-}
-
-/// One task in `plan --json`. The shape is an interface: other tools read it.
-#[derive(Debug, Serialize)]
-pub struct JsonTask<'a> {
-    /// The task file, relative to the root.
-    pub task: &'a str,
-    /// `ok`, `invalid` or `skipped`.
-    pub status: Status,
-    /// The problems (invalid) or the reason (skipped); null when ok.
-    pub error: Option<String>,
-    /// Caps applied.
-    pub warnings: &'a [String],
-    /// The images still to make.
-    pub images: Vec<JsonImage<'a>>,
-}
-
-/// The `plan --json` view of a plan.
-pub fn json_view(tasks: &[PlannedTask]) -> Vec<JsonTask<'_>> {
-    tasks
-        .iter()
-        .map(|t| JsonTask {
-            task: &t.file.rel,
-            status: t.status(),
-            error: t.error_text(),
-            warnings: t.warnings(),
-            images: t
-                .images()
-                .iter()
-                .map(|i| JsonImage {
-                    output: &i.output_rel,
-                    prompt: i.prompt(),
-                    size: i.size(),
-                    iterations: i.iterations(),
-                    seed: i.job.seed,
-                })
-                .collect(),
-        })
-        .collect()
 }
