@@ -14,6 +14,7 @@ use crate::config::{Config, ConfigError, ConfigOverrides};
 use crate::engine::models::{check_model_files, model_files, start_configured};
 use crate::engine::{Engine, GenerateError, Generated, ModelInfo, ProgressSink, PythonSetup};
 use crate::night::budget::{self, Budget, Clock, SystemClock};
+use crate::queue::tonight::QueueNow;
 use crate::night::{self, Generator, Night};
 use crate::process::exit_codes::ExitCode;
 use crate::process::slurm::SlurmJob;
@@ -125,6 +126,9 @@ pub fn run(opts: &RunOptions<'_>) -> anyhow::Result<ExitCode> {
     let gallery = gallery_dir
         .as_deref()
         .map(|dir| move || build_gallery(root_ref, dir, config_ref));
+    let queue_page = gallery_dir
+        .as_deref()
+        .map(|dir| move |q: QueueNow<'_>| write_queue_page(root_ref, dir, &q));
     let night = Night {
         root: &root,
         config: &config,
@@ -135,7 +139,7 @@ pub fn run(opts: &RunOptions<'_>) -> anyhow::Result<ExitCode> {
         progress,
         speeds: Speeds::load(root.path()),
         epilogue: gallery.as_ref().map(|f| f as &dyn Fn() -> Event),
-        queue_page: None,
+        queue_page: queue_page.as_ref().map(|f| f as &dyn Fn(QueueNow<'_>)),
     };
     let code = night::run(night, &mut engine).inspect_err(|e| {
         reporter.emit(Event::RunFailed {
@@ -144,6 +148,17 @@ pub fn run(opts: &RunOptions<'_>) -> anyhow::Result<ExitCode> {
         })
     })?;
     Ok(code)
+}
+
+/// Writes the gallery's queue page (`queue.html`) for the queue at `q`; a page that cannot be
+/// written is a warning in the log, the night goes on.
+pub fn write_queue_page(root: &Root, dir: &str, q: &QueueNow<'_>) {
+    if let Err(e) = crate::gallery::queue::write(root, dir, q) {
+        tracing::warn!(
+            "the queue page cannot be written: {}",
+            crate::process::text::escape(&format!("{e:#}"))
+        );
+    }
 }
 
 /// Brings the gallery up to date after the night (`gallery` in runvqgan.toml). A gallery

@@ -27,6 +27,7 @@
 
 pub mod card;
 pub mod disk;
+pub mod queue;
 pub mod scan;
 pub mod site;
 pub mod thumbs;

@@ -87,22 +87,7 @@ pub struct Night<'a> {
     pub speeds: crate::records::speeds::Speeds,
     /// Shows the queue as the night goes (the gallery's queue page): called before each
     /// turn and once at the end.
-    pub queue_page: Option<&'a dyn Fn(QueueNow<'_>)>,
-}
-
-/// The queue at one moment of the night, for [`Night::queue_page`].
-#[derive(Debug, Clone, Copy)]
-pub struct QueueNow<'a> {
-    /// The night's plan.
-    pub tasks: &'a [PlannedTask],
-    /// Its order.
-    pub tonight: &'a crate::queue::tonight::Tonight,
-    /// The turn about to start (`tonight.turns.len()`: the night is over).
-    pub next: usize,
-    /// When the night started (the order's times are seconds after it).
-    pub started: SystemTime,
-    /// Now.
-    pub now: SystemTime,
+    pub queue_page: Option<&'a dyn Fn(crate::queue::tonight::QueueNow<'_>)>,
 }
 
 /// The longest pause between tasks (`delay_seconds`) a night accepts: an hour. A larger

@@ -15,7 +15,7 @@ use crate::process::exit_codes::ExitCode;
 use crate::process::slurm::SlurmJob;
 use crate::queue::notes::Claim;
 use crate::queue::plan::{PlannedTask, Verdict, plan};
-use crate::queue::tonight::{Tonight, tonight};
+use crate::queue::tonight::{QueueNow, Tonight, tonight};
 use crate::records::events::Event;
 use crate::shared_folder::locks::method::ClaimMethod;
 
@@ -23,7 +23,7 @@ use super::pause;
 use super::produce::{Producer, TaskEnd};
 use super::reserve::claim_task;
 use super::steps::{Tally, claim, finish_task, keep_notes, report_invalid};
-use super::{Generator, Night, QueueNow, report_failure};
+use super::{Generator, Night, report_failure};
 use crate::records::sinks::deadline_text;
 
 /// Runs the night on `night.root` with `generator`.
@@ -300,7 +300,7 @@ fn show_queue(
             tasks,
             tonight: order,
             next,
-            started,
+            started: Some(started),
             now: night.clock.now(),
         });
     }

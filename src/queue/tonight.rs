@@ -152,6 +152,23 @@ impl Tonight {
     }
 }
 
+/// The queue at one moment: what the queue page shows.
+#[derive(Debug, Clone, Copy)]
+pub struct QueueNow<'a> {
+    /// The night's plan, in waiting order.
+    pub tasks: &'a [PlannedTask],
+    /// Its order.
+    pub tonight: &'a Tonight,
+    /// The turn about to start, or being made (`tonight.turns.len()`: the night is over;
+    /// 0 before it).
+    pub next: usize,
+    /// When the night started, during a run (the order's times are seconds after it); `None`
+    /// in the daytime.
+    pub started: Option<SystemTime>,
+    /// Now.
+    pub now: SystemTime,
+}
+
 /// `+1:05:30`: seconds after the night's start, as `plan` shows them.
 pub fn offset_text(seconds: f64) -> String {
     let s = seconds.max(0.0).round() as u64;
