@@ -16,6 +16,7 @@ use runvqgan::engine::{GenerateError, Generated, ModelInfo, ProgressSink};
 use runvqgan::night::budget::{Budget, Clock};
 use runvqgan::night::{self, Generator, Night};
 use runvqgan::process::exit_codes::ExitCode;
+use runvqgan::queue::tonight::QueueNow;
 use runvqgan::records::events::Reporter;
 use runvqgan::records::progress::Progress;
 use runvqgan::records::speeds::Speeds;
@@ -93,6 +94,12 @@ impl Generator for FakeEngine {
 /// One night on `s` with `config` (runvqgan.toml's text): the exit code and the images made,
 /// in the order they were made.
 fn night(s: &Shared, config: &str) -> (ExitCode, Vec<String>) {
+    let (code, made, _) = night_with_pages(s, config);
+    (code, made)
+}
+
+/// [`night`], and the queue page as it was before each turn.
+fn night_with_pages(s: &Shared, config: &str) -> (ExitCode, Vec<String>, Vec<String>) {
     let root = Root::open(&s.root()).unwrap();
     let config = Config::from_toml(&format!("device = \"cpu\"\n{config}")).unwrap();
     let clock = Arc::new(FakeClock(Mutex::new(
@@ -105,6 +112,14 @@ fn night(s: &Shared, config: &str) -> (ExitCode, Vec<String>) {
     let stop = AtomicBool::new(false);
     let now = clock.clone();
     let reporter = Reporter::new(Vec::new(), move || now.now());
+    let pages = std::cell::RefCell::new(Vec::new());
+    let show = |q: QueueNow<'_>| {
+        if q.next < q.tonight.turns.len() {
+            pages
+                .borrow_mut()
+                .push(runvqgan::gallery::queue::page(&q).unwrap());
+        }
+    };
     let night = Night {
         root: &root,
         config: &config,
@@ -115,10 +130,10 @@ fn night(s: &Shared, config: &str) -> (ExitCode, Vec<String>) {
         progress: Arc::new(Progress::hidden()),
         speeds: Speeds::load(root.path()),
         epilogue: None,
-        queue_page: None,
+        queue_page: Some(&show),
     };
     let code = night::run(night, &mut engine).unwrap();
-    (code, engine.made)
+    (code, engine.made, pages.into_inner())
 }
 
 fn image_task(out_file: &str, each: u32) -> String {
@@ -165,8 +180,7 @@ fn position(list: &[String], name: &str) -> Option<usize> {
 }
 
 #[test]
-fn a_small_tasks_member_gets_their_four_images_before_the_big_tasks_tenth_in_a_ten_minute_night()
-{
+fn a_small_tasks_member_gets_their_four_images_before_the_big_tasks_tenth_in_a_ten_minute_night() {
     let s = two_members();
     // plan shows the order beforehand: Ben's images alternate with Anna's first ones.
     let planned: Vec<String> = planned_turns(&s).into_iter().map(|(_, o)| o).collect();
@@ -193,7 +207,10 @@ fn a_small_tasks_member_gets_their_four_images_before_the_big_tasks_tenth_in_a_t
     let (code, made) = night(&s, "max_minutes = 10");
     assert_eq!(code, ExitCode::Success);
     assert!(made.len() < 29, "the budget stops the night: {made:?}");
-    let names: Vec<&str> = planned.iter().map(|o| o.rsplit('/').next().unwrap()).collect();
+    let names: Vec<&str> = planned
+        .iter()
+        .map(|o| o.rsplit('/').next().unwrap())
+        .collect();
     assert_eq!(made, names[..made.len()], "the night follows the plan");
     for i in 1..=4 {
         assert!(s.exists(&format!("ben/cat{i}_1.png")));
@@ -208,7 +225,10 @@ fn a_small_tasks_member_gets_their_four_images_before_the_big_tasks_tenth_in_a_t
         anna["history"],
         format!("resuming: {} of 25 made earlier", made.len() - 4)
     );
-    assert_eq!(anna["images"].as_array().unwrap().len(), 25 - (made.len() - 4));
+    assert_eq!(
+        anna["images"].as_array().unwrap().len(),
+        25 - (made.len() - 4)
+    );
 }
 
 #[test]
@@ -329,9 +349,11 @@ fn a_done_task_renamed_back_is_made_anew_under_new_numbers() {
     assert_eq!(made, ["dog_3.png", "dog_4.png"]);
     assert!(s.exists("anna/task_dog.txt.done"));
     assert!(s.read("anna/dog_1.txt").contains("\n# request: 1\n"));
-    assert!(s.read("anna/dog_3.txt").contains(
-        "\n# request: 2 (rerun of a done task (request 2): its images are made anew)\n"
-    ));
+    assert!(
+        s.read("anna/dog_3.txt").contains(
+            "\n# request: 2 (rerun of a done task (request 2): its images are made anew)\n"
+        )
+    );
 }
 
 #[test]
@@ -389,5 +411,34 @@ fn the_queue_page_shows_each_members_order_and_invalid_tasks_escaped() {
     assert!(!page.contains("http://") && !page.contains("https://"));
     let again = s.check();
     assert_eq!(again.0, 0);
-    assert_eq!(s.read("gallery/queue.html"), page, "unchanged queue, same page");
+    assert_eq!(
+        s.read("gallery/queue.html"),
+        page,
+        "unchanged queue, same page"
+    );
+}
+
+#[test]
+fn during_the_night_the_queue_page_shows_what_is_being_made_and_what_waits() {
+    let s = two_members();
+    let (_, made, pages) = night_with_pages(&s, "max_minutes = 10");
+    assert!(made.len() > 9);
+    assert_eq!(
+        pages.len(),
+        9,
+        "a page before each turn: eight alternate, then Anna's turns follow each other"
+    );
+    let html = |text: &str| text.replace('/', "&#x2f;");
+    // Before the second turn: Ben's first cat is being made, Anna's task waits.
+    let second = &pages[1];
+    let now = &second[second.find("Being made now").unwrap()..];
+    assert!(
+        now.starts_with("Being made now</h2>\n  <p><span class=\"task\">ben&#x2f;task_cat1.txt")
+    );
+    assert!(now.contains("image 1 of 1, since"));
+    assert!(second.contains(&html("anna/task_lighthouse.txt")));
+    assert!(second.contains("The night started at"));
+    // Before the ninth turn Ben has nothing left, and Anna's remaining turns are made now.
+    assert!(!pages[8].contains(&html("ben/task_cat")));
+    assert!(pages[8].contains("images 5-25 of 25, since"));
 }

@@ -105,21 +105,9 @@ fn queue_page(root: &Root, config: &Config, out: &mut dyn Write) -> anyhow::Resu
     if StateDir::open(root.path()).is_err() {
         return Ok(());
     }
-    let tasks = crate::queue::plan::plan(root, config)
-        .with_context(|| format!("cannot read the shared folder {}", root.path().display()))?;
-    let order = crate::queue::tonight::tonight(
-        &tasks,
-        config,
-        &crate::records::speeds::Speeds::load(root.path()),
-    );
-    let now = crate::queue::tonight::QueueNow {
-        tasks: &tasks,
-        tonight: &order,
-        next: 0,
-        started: None,
-        now: std::time::SystemTime::now(),
-    };
-    if let Err(e) = crate::gallery::queue::write(root, &dir, &now) {
+    if let Err(e) =
+        crate::gallery::queue::write_planned(root, config, &dir, std::time::SystemTime::now())
+    {
         writeln!(
             out,
             "The queue page cannot be written: {}",

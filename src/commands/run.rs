@@ -14,10 +14,10 @@ use crate::config::{Config, ConfigError, ConfigOverrides};
 use crate::engine::models::{check_model_files, model_files, start_configured};
 use crate::engine::{Engine, GenerateError, Generated, ModelInfo, ProgressSink, PythonSetup};
 use crate::night::budget::{self, Budget, Clock, SystemClock};
-use crate::queue::tonight::QueueNow;
 use crate::night::{self, Generator, Night};
 use crate::process::exit_codes::ExitCode;
 use crate::process::slurm::SlurmJob;
+use crate::queue::tonight::QueueNow;
 use crate::records::events::{Event, JsonlSink, Reporter, run_id};
 use crate::records::progress::{Progress, RunLog};
 use crate::records::sinks::{ErrorFileSink, LogSink, TerminalSink};
@@ -128,7 +128,7 @@ pub fn run(opts: &RunOptions<'_>) -> anyhow::Result<ExitCode> {
         .map(|dir| move || build_gallery(root_ref, dir, config_ref));
     let queue_page = gallery_dir
         .as_deref()
-        .map(|dir| move |q: QueueNow<'_>| write_queue_page(root_ref, dir, &q));
+        .map(|dir| move |q: QueueNow<'_>| write_queue_page(root_ref, config_ref, dir, &q));
     let night = Night {
         root: &root,
         config: &config,
@@ -150,10 +150,16 @@ pub fn run(opts: &RunOptions<'_>) -> anyhow::Result<ExitCode> {
     Ok(code)
 }
 
-/// Writes the gallery's queue page (`queue.html`) for the queue at `q`; a page that cannot be
-/// written is a warning in the log, the night goes on.
-pub fn write_queue_page(root: &Root, dir: &str, q: &QueueNow<'_>) {
-    if let Err(e) = crate::gallery::queue::write(root, dir, q) {
+/// Writes the gallery's queue page (`queue.html`) for the queue at `q`, and once the night
+/// is over what is left for the next one; a page that cannot be written is a warning in the
+/// log, the night goes on.
+fn write_queue_page(root: &Root, config: &Config, dir: &str, q: &QueueNow<'_>) {
+    let written = if q.next >= q.tonight.turns.len() {
+        crate::gallery::queue::write_planned(root, config, dir, q.now)
+    } else {
+        crate::gallery::queue::write(root, dir, q)
+    };
+    if let Err(e) = written {
         tracing::warn!(
             "the queue page cannot be written: {}",
             crate::process::text::escape(&format!("{e:#}"))

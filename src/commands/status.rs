@@ -340,12 +340,7 @@ fn write_human(s: &Status, out: &mut dyn Write) -> std::io::Result<()> {
     for m in &q.members {
         let finish = m
             .finish_seconds
-            .map(|s| {
-                format!(
-                    ", done {} after the night's start",
-                    about(s)
-                )
-            })
+            .map(|s| format!(", done {} after the night's start", about(s)))
             .unwrap_or_default();
         writeln!(
             out,

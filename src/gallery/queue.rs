@@ -1,8 +1,8 @@
 //! The gallery's "tonight's queue" page (`queue.html`): per member, their waiting tasks in
 //! tonight's fair-share order ([`crate::queue::tonight`]) with estimated start and finish
 //! times, what is being made now, and the invalid tasks with their reasons. `check` writes it
-//! in the daytime (times after the night's start) and `run` at its start and before every
-//! turn (clock times).
+//! in the daytime (times after the night's start), `run` at its start and before every turn
+//! (clock times), and `run` again at its end (what is left, as `check` would show it).
 //!
 //! Members' text (task names, problems) is hostile: the template is escaped by minijinja
 //! (HTML auto-escaping for `.html` templates). The page is one file with its style inline:
@@ -139,8 +139,14 @@ pub fn page(q: &QueueNow<'_>) -> Result<String, GalleryError> {
         .flatten()
         .filter(|t| !t.images.is_empty())
         .map(|t| {
+            // The turns of the same task right after it are made with it.
+            let end = turns[next..]
+                .iter()
+                .take_while(|u| u.task == t.task)
+                .last()
+                .map_or(t.images.end, |u| u.images.end);
             let task = &q.tasks[t.task];
-            let images = &task.images()[t.images.clone()];
+            let images = &task.images()[t.images.start..end];
             let (first, last) = (&images[0], &images[images.len() - 1]);
             Making {
                 task: task.file.rel.clone(),
@@ -166,26 +172,24 @@ pub fn page(q: &QueueNow<'_>) -> Result<String, GalleryError> {
         })
         .collect();
     let updated = format!("updated {}", super::when::local_time(q.now).minute);
-    let about = match (q.tonight.timed, q.started) {
-        (_, Some(s)) if next >= turns.len() => format!(
+    let share = "Each member's turn comes by a fair share of the night's GPU time: whoever has \
+                 used least goes next, a batch of images at a time.";
+    let times = if q.tonight.timed {
+        "Times are estimates from the speeds measured on earlier nights."
+    } else {
+        "No times yet: no earlier night measured this model set on this device."
+    };
+    let about = match q.started {
+        Some(s) if next >= turns.len() => format!(
             "The night that started at {} has nothing more to make.",
             clock(secs(s))
         ),
-        (true, Some(s)) => format!(
-            "The night started at {}. Each member's turn comes by a fair share of the night's \
-             GPU time: whoever has used least goes next, a batch of images at a time. Times are \
-             estimates from the speeds measured on earlier nights.",
-            clock(secs(s))
+        Some(s) => format!("The night started at {}. {share} {times}", clock(secs(s))),
+        None if q.tonight.timed => format!(
+            "Tonight's order if the night started now. {share} Times are after the night's \
+             start, estimated from the speeds measured on earlier nights."
         ),
-        (true, None) => "Tonight's order if the night started now. Each member's turn comes by \
-             a fair share of the night's GPU time: whoever has used least goes next, a batch of \
-             images at a time. Times are after the night's start, estimated from the speeds \
-             measured on earlier nights."
-            .into(),
-        (false, _) => "Tonight's order. Each member's turn comes by a fair share of the night's \
-             GPU time: whoever has used least goes next, a batch of images at a time. No times \
-             yet: no earlier night measured this model set on this device."
-            .into(),
+        None => format!("Tonight's order. {share} {times}"),
     };
     let mut env = Environment::new();
     env.add_template(QUEUE_PAGE, TEMPLATE)
@@ -193,7 +197,7 @@ pub fn page(q: &QueueNow<'_>) -> Result<String, GalleryError> {
     env.get_template(QUEUE_PAGE)
         .and_then(|t| {
             t.render(context! { updated, about, making => Serde(making),
-                members => Serde(members), invalid => Serde(invalid) })
+            members => Serde(members), invalid => Serde(invalid) })
         })
         .map_err(|e| template_error(&e))
 }
@@ -224,6 +228,30 @@ pub fn write(root: &Root, dir: &str, q: &QueueNow<'_>) -> Result<bool, GalleryEr
     write_if_changed(&top, QUEUE_PAGE, html.as_bytes()).map_err(io)
 }
 
+/// Plans `root` now and writes the queue page of the night as it would go if it started now
+/// (`check`, and `run` once it ends: what is left for the next night).
+pub fn write_planned(
+    root: &Root,
+    config: &crate::config::Config,
+    dir: &str,
+    now: SystemTime,
+) -> Result<bool, GalleryError> {
+    let tasks = crate::queue::plan::plan(root, config).map_err(|source| GalleryError::Io {
+        path: root.path().to_path_buf(),
+        source,
+    })?;
+    let speeds = crate::records::speeds::Speeds::load(root.path());
+    let order = crate::queue::tonight::tonight(&tasks, config, &speeds);
+    let q = QueueNow {
+        tasks: &tasks,
+        tonight: &order,
+        next: 0,
+        started: None,
+        now,
+    };
+    write(root, dir, &q)
+}
+
 fn template_error(e: &minijinja::Error) -> GalleryError {
     GalleryError::Template {
         name: QUEUE_PAGE.into(),
@@ -232,7 +260,9 @@ fn template_error(e: &minijinja::Error) -> GalleryError {
 }
 
 fn secs(t: SystemTime) -> f64 {
-    t.duration_since(UNIX_EPOCH).unwrap_or_default().as_secs_f64()
+    t.duration_since(UNIX_EPOCH)
+        .unwrap_or_default()
+        .as_secs_f64()
 }
 
 /// `HH:MM`, local time, of `seconds` since the epoch.

@@ -19,11 +19,11 @@ use crate::queue::tonight::{QueueNow, Tonight, tonight};
 use crate::records::events::Event;
 use crate::shared_folder::locks::method::ClaimMethod;
 
-use super::pause;
 use super::produce::{Producer, TaskEnd};
 use super::reserve::claim_task;
 use super::steps::{Tally, claim, finish_task, keep_notes, report_invalid};
-use super::{Generator, Night, report_failure};
+use super::{Generator, Night};
+use super::{pause, report_failure};
 use crate::records::sinks::deadline_text;
 
 /// Runs the night on `night.root` with `generator`.
@@ -130,7 +130,9 @@ pub fn run(night: Night<'_>, generator: &mut dyn Generator) -> anyhow::Result<Ex
         if tally.out_of_time.is_some() {
             closed.insert(i);
             let left = remaining(&order, n, i);
-            tally.left.push(format!("{} ({left} image(s))", task.file.rel));
+            tally
+                .left
+                .push(format!("{} ({left} image(s))", task.file.rel));
             continue;
         }
         let Some(claimed) = claim(&night, &claims, task, &mut tally) else {
@@ -276,7 +278,6 @@ pub fn run(night: Night<'_>, generator: &mut dyn Generator) -> anyhow::Result<Ex
     });
     Ok(code)
 }
-
 
 /// The images of task `task` in turns `from..` of tonight's order.
 fn remaining(order: &Tonight, from: usize, task: usize) -> usize {

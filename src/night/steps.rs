@@ -140,7 +140,12 @@ pub(super) fn report_invalid(
 
 /// Removes a valid task's stale `_ERROR.txt` and writes or removes its `_WARNINGS.txt`
 /// ([`notes::sync`], as `check` does), reporting what changed.
-pub(super) fn keep_notes(night: &Night<'_>, claims: &ClaimMethod, task: &PlannedTask, warnings: &[String]) {
+pub(super) fn keep_notes(
+    night: &Night<'_>,
+    claims: &ClaimMethod,
+    task: &PlannedTask,
+    warnings: &[String],
+) {
     match notes::sync(
         &task.file,
         notes::Verdict::Valid(warnings),
@@ -171,7 +176,12 @@ pub(super) fn keep_notes(night: &Night<'_>, claims: &ClaimMethod, task: &Planned
 
 /// Renames a task whose images all exist to `.done`, after checking that it was not changed
 /// while it ran, and ends its claim.
-pub(super) fn finish_task(night: &Night<'_>, task: &PlannedTask, claim: method::Claim, tally: &mut Tally) {
+pub(super) fn finish_task(
+    night: &Night<'_>,
+    task: &PlannedTask,
+    claim: method::Claim,
+    tally: &mut Tally,
+) {
     testhook::reached("before-done");
     if claim.is_lost() {
         tally.tasks.busy += 1;

@@ -6,6 +6,7 @@ pub mod classify;
 pub mod discover;
 pub mod estimate;
 pub mod fair;
+pub mod image_sidecar;
 pub mod notes;
 pub mod plan;
 pub mod plan_json;

@@ -8,7 +8,6 @@ use std::path::PathBuf;
 use serde::Serialize;
 
 use crate::call::job::Job;
-use crate::call::sidecar::{GenerateCall, ImageIndex, ModelRef, Provenance, Sidecar};
 use crate::config::Config;
 use crate::outputs::lifecycle;
 use crate::outputs::naming::{OutputIndex, output_names};
@@ -71,50 +70,6 @@ impl PlannedImage {
     /// `[width, height]` (the planner always sets it).
     pub fn size(&self) -> [u32; 2] {
         self.job.size.expect("a planned job always has its size")
-    }
-
-    /// The sidecar to write once the image exists: the call with this image's settings and
-    /// models, and the provenance runvqgan knows before generating. `run` fills in
-    /// `call.job.seed` (when the engine picked it), `device`, `started`, `seconds` and
-    /// `final_loss`.
-    /// `request` is the value of its request line ([`ReadyTask::request_line`]).
-    pub fn sidecar(
-        &self,
-        task: &str,
-        sha256: &str,
-        request: &str,
-        config: &Config,
-        root: &Root,
-    ) -> Sidecar {
-        let set = config.model_set();
-        Sidecar {
-            call: GenerateCall {
-                job: self.job.clone(),
-                models: ModelRef {
-                    clip_model: Some(set.clip_model.clone()),
-                    vqgan_config: Some(set.vqgan_config.clone()),
-                    vqgan_checkpoint: Some(set.vqgan_checkpoint.clone()),
-                },
-                cuda_device: None,
-                deterministic: false,
-            },
-            provenance: Provenance {
-                runvqgan: Some(env!("CARGO_PKG_VERSION").to_string()),
-                task: Some(task.to_string()),
-                task_sha256: Some(sha256.to_string()),
-                image: Some(ImageIndex {
-                    index: self.index,
-                    total: self.total,
-                }),
-                model_set: Some(config.model.clone()),
-                root: Some(root.path().display().to_string()),
-                extra: vec![(
-                    crate::outputs::naming::REQUEST_KEY.to_string(),
-                    request.to_string(),
-                )],
-                ..Provenance::default()
-            },
-        }
     }
 }
 
@@ -237,6 +192,10 @@ impl PlannedTask {
     }
 }
 
+/// What naming a task's images gives: the images to make, the request with the images
+/// already made for it, and the stale pending markers.
+type Named = (Vec<PlannedImage>, (u32, Vec<u32>), Vec<u32>);
+
 /// Plans tasks one at a time, sharing one [`OutputIndex`] so that numbers handed to one task
 /// are not handed to the next.
 pub struct Planner<'a> {
@@ -304,7 +263,7 @@ impl<'a> Planner<'a> {
         spec: &TaskSpec,
         task_rel: &str,
         sha: &str,
-    ) -> std::io::Result<(Vec<PlannedImage>, (u32, Vec<u32>), Vec<u32>)> {
+    ) -> std::io::Result<Named> {
         let folder = &spec.out_folder;
         let by_request = self
             .index

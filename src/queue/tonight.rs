@@ -116,7 +116,7 @@ impl Tonight {
     pub fn window(&self, task: usize) -> Option<(f64, f64)> {
         let mut mine = self.turns.iter().filter(|t| t.task == task);
         let first = mine.next()?;
-        let last = mine.last().unwrap_or(first);
+        let last = mine.next_back().unwrap_or(first);
         Some((first.start, last.end))
     }
 
