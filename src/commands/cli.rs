@@ -383,9 +383,12 @@ pub struct PlanArgs {
     pub root: RootArg,
 
     /// Print one JSON array, one object per task:
-    /// {"task", "status": "ok"|"invalid"|"skipped", "error", "warnings", "images": [{"output",
-    /// "prompt", "size", "iterations", "seed"}]}; the tasks in processing order, then the
-    /// files that are not run ("skipped", with the reason in "error").
+    /// {"task", "status": "ok"|"invalid"|"skipped", "error", "warnings", "history" (a rerun
+    /// of a done task, or resuming; null for a new task), "images": [{"output", "prompt",
+    /// "size", "iterations", "seed", "turn" (its place in tonight's fair-share order),
+    /// "start_seconds" (estimated, after the night's start; null without measured
+    /// speeds)}]}; the tasks as they wait (priority folder first, then oldest first), then
+    /// the files that are not run ("skipped", with the reason in "error").
     #[arg(long, help_heading = "Output")]
     #[serde(skip)]
     pub json: bool,
