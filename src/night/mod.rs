@@ -1,7 +1,7 @@
 //! The pipeline of `runvqgan run`, in parts with one job each:
 //!
-//! - [`schedule`]: plans the root, takes the tasks in order, claims each, tallies the night
-//!   and chooses the exit code;
+//! - [`schedule`]: plans the root, takes the turns of tonight's order, claims each turn's
+//!   task, tallies the night and chooses the exit code;
 //! - [`reserve`]: plans a claimed task again and reserves its output numbers;
 //! - `steps`: claiming a task, its notes, marking it done, the tally;
 //! - [`produce`]: makes a task's images in batches through a [`Generator`], within the time
