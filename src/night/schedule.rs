@@ -122,7 +122,6 @@ pub fn run(night: Night<'_>, generator: &mut dyn Generator) -> anyhow::Result<Ex
         if closed.contains(&i) {
             continue;
         }
-        show_queue(&night, &tasks, &order, n, started);
         if night.stop.load(Ordering::SeqCst) {
             tally.interrupted = true;
             break;
@@ -135,6 +134,7 @@ pub fn run(night: Night<'_>, generator: &mut dyn Generator) -> anyhow::Result<Ex
                 .push(format!("{} ({left} image(s))", task.file.rel));
             continue;
         }
+        show_queue(&night, &tasks, &order, n, started);
         let Some(claimed) = claim(&night, &claims, task, &mut tally) else {
             closed.insert(i);
             continue;
