@@ -188,10 +188,16 @@ pub fn run(night: Night<'_>, generator: &mut dyn Generator) -> anyhow::Result<Ex
         }
         // The sidecars say what the task was at the night's start (new, resumed, a rerun),
         // not that this night's earlier turns made some of it.
-        if let Verdict::Ready(at_start) = &task.verdict
-            && at_start.request == part.request
-        {
-            part.already_made = at_start.already_made.clone();
+        let mut whole = last_turn || part.images.len() == ready.images.len();
+        if let Verdict::Ready(at_start) = &task.verdict {
+            if at_start.request == part.request {
+                part.already_made = at_start.already_made.clone();
+            } else if part.request > at_start.request {
+                // Its images were all made since the night started (by another run that
+                // then lost its claim, say): it is done, not a new request.
+                part.images.clear();
+                whole = true;
+            }
         }
         if !part.images.is_empty() {
             let delay = night.config.delay_seconds;
@@ -212,7 +218,7 @@ pub fn run(night: Night<'_>, generator: &mut dyn Generator) -> anyhow::Result<Ex
             producer.start(&night)?;
         }
         match producer.make_all(&night, &fresh, &part) {
-            TaskEnd::AllMade if part.images.len() == ready.images.len() => {
+            TaskEnd::AllMade if whole => {
                 closed.insert(i);
                 finish_task(&night, &fresh, claimed, &mut tally);
             }
