@@ -22,6 +22,7 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
+use std::time::SystemTime;
 
 use serde::{Deserialize, Serialize};
 
@@ -219,8 +220,8 @@ struct Slot {
 struct BaseIndex {
     slots: BTreeMap<u32, Slot>,
     /// Provenance of finished images (`png` and `txt` present), read on first use:
-    /// (task, task-sha256, k, request).
-    made: Option<Vec<(String, String, u32, u32)>>,
+    /// (task, task-sha256, k, request, when the sidecar was written).
+    made: Option<Vec<(String, String, u32, u32, SystemTime)>>,
     /// Pending markers, read on first use: (n, marker or `None` when unreadable).
     pending: Option<Vec<(u32, Option<Pending>)>>,
 }
@@ -344,14 +345,15 @@ impl OutputIndex {
 
     /// The expansion indices (k) of images already made for this task (same task path and
     /// same content hash), by request ([`REQUEST_KEY`]), found in the provenance of
-    /// `base_n.txt` sidecars whose `base_n.png` also exists.
+    /// `base_n.txt` sidecars whose `base_n.png` also exists; with each request, when its
+    /// newest sidecar was written.
     pub fn made_images(
         &mut self,
         folder: &Path,
         base: &str,
         task_rel: &str,
         task_sha256: &str,
-    ) -> std::io::Result<BTreeMap<u32, BTreeSet<u32>>> {
+    ) -> std::io::Result<BTreeMap<u32, (BTreeSet<u32>, SystemTime)>> {
         let b = self.base(folder, base)?;
         if b.made.is_none() {
             let mut made = Vec::new();
@@ -365,16 +367,22 @@ impl OutputIndex {
                 };
                 let p = sidecar.provenance;
                 let request = request_of(&p.extra);
+                let written = crate::shared_folder::confined::modified(&path)
+                    .unwrap_or(SystemTime::UNIX_EPOCH);
                 if let (Some(task), Some(sha), Some(image)) = (p.task, p.task_sha256, p.image) {
-                    made.push((task, sha, image.index, request));
+                    made.push((task, sha, image.index, request, written));
                 }
             }
             b.made = Some(made);
         }
-        let mut by_request: BTreeMap<u32, BTreeSet<u32>> = BTreeMap::new();
-        for (t, s, k, r) in b.made.as_ref().expect("filled above") {
+        let mut by_request: BTreeMap<u32, (BTreeSet<u32>, SystemTime)> = BTreeMap::new();
+        for (t, s, k, r, written) in b.made.as_ref().expect("filled above") {
             if t == task_rel && s == task_sha256 {
-                by_request.entry(*r).or_default().insert(*k);
+                let entry = by_request
+                    .entry(*r)
+                    .or_insert_with(|| (BTreeSet::new(), SystemTime::UNIX_EPOCH));
+                entry.0.insert(*k);
+                entry.1 = entry.1.max(*written);
             }
         }
         Ok(by_request)

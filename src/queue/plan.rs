@@ -4,6 +4,7 @@
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
+use std::time::SystemTime;
 
 use serde::Serialize;
 
@@ -268,7 +269,8 @@ impl<'a> Planner<'a> {
         let by_request = self
             .index
             .made_images(folder, &spec.out_file, task_rel, sha)?;
-        let (request, made) = this_request(by_request, spec.total_images());
+        let task_path = self.root.path().join(task_rel);
+        let (request, made) = this_request(by_request, spec.total_images(), changed(&task_path));
         // Numbers reserved for this task's images by a run that did not finish them.
         let mut reserved: BTreeMap<u32, u32> = BTreeMap::new();
         let mut stale = Vec::new();
@@ -349,19 +351,37 @@ impl<'a> Planner<'a> {
 }
 
 /// The request a task file's plan is for, and the images already made for it: the latest
-/// request that has images, unless all of them exist (the task was done and came back: the
-/// next request, nothing made yet). How a rerun is recognised, by the images alone: a task
-/// with all its images would have been renamed `.done`, so a task file with the same path
-/// and contents whose images all exist is one that came back.
+/// request that has images, unless all of them exist and the task file was renamed or
+/// written after the last of them (it was done, renamed `.done`, and came back: the next
+/// request, nothing made yet).
+///
+/// How a rerun is recognised: a finished task is renamed to `.done` after its last image,
+/// and renamed back (or copied back by a sync client) later, and a rename or a new file sets
+/// the file's change time (ctime), which members cannot set back. A task whose images all
+/// exist but whose file was not touched since (a night stopped between the last image and
+/// the rename) is the same request, with nothing left to make: it is marked done.
 fn this_request(
-    by_request: BTreeMap<u32, std::collections::BTreeSet<u32>>,
+    by_request: BTreeMap<u32, (std::collections::BTreeSet<u32>, SystemTime)>,
     total: u32,
+    task_changed: Option<SystemTime>,
 ) -> (u32, std::collections::BTreeSet<u32>) {
     match by_request.into_iter().next_back() {
         None => (1, Default::default()),
-        Some((r, made)) if (1..=total).all(|k| made.contains(&k)) => (r + 1, Default::default()),
-        Some((r, made)) => (r, made),
+        Some((r, (made, newest)))
+            if (1..=total).all(|k| made.contains(&k))
+                && task_changed.is_some_and(|c| c > newest) =>
+        {
+            (r + 1, Default::default())
+        }
+        Some((r, (made, _))) => (r, made),
     }
+}
+
+/// When the file at `path` was last renamed or written (its ctime), not following a link.
+fn changed(path: &std::path::Path) -> Option<SystemTime> {
+    let st = crate::shared_folder::confined::stat_nofollow(path).ok()?;
+    let since = std::time::Duration::new(st.st_ctime.max(0) as u64, st.st_ctime_nsec as u32);
+    Some(SystemTime::UNIX_EPOCH + since)
 }
 
 fn join_rel(folder: &str, name: &str) -> String {
