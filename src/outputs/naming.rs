@@ -215,13 +215,16 @@ struct Slot {
     pending: bool,
 }
 
+/// A finished image's provenance: (task, task-sha256, k, request, when its sidecar was
+/// written).
+type MadeImage = (String, String, u32, u32, SystemTime);
+
 /// One `out_file` in one folder.
 #[derive(Debug, Default)]
 struct BaseIndex {
     slots: BTreeMap<u32, Slot>,
     /// Provenance of finished images (`png` and `txt` present), read on first use:
-    /// (task, task-sha256, k, request, when the sidecar was written).
-    made: Option<Vec<(String, String, u32, u32, SystemTime)>>,
+    made: Option<Vec<MadeImage>>,
     /// Pending markers, read on first use: (n, marker or `None` when unreadable).
     pending: Option<Vec<(u32, Option<Pending>)>>,
 }
