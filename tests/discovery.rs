@@ -171,12 +171,29 @@ fn runs_priority_folder_first_then_members_in_turn_oldest_first() {
         s.write(rel, task("x"));
         s.set_mtime(rel, t);
     }
+    // The tasks in the order of their turn tonight (each makes one image of the same size).
+    let plan = s.plan_json();
+    let mut by_turn: Vec<(u64, String)> = plan
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|t| t["status"] == "ok")
+        .map(|t| {
+            (
+                t["images"][0]["turn"].as_u64().unwrap(),
+                t["task"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    by_turn.sort();
+    let by_turn: Vec<String> = by_turn.into_iter().map(|(_, t)| t).collect();
     assert_eq!(
-        s.planned_tasks(),
+        by_turn,
         [
             "tasks/urgent/u2.txt",
             "tasks/urgent/u1.txt",
-            // Round 1: each member's oldest, members in the order of their oldest task.
+            // Then equal shares: each member's oldest, members in the order of their oldest
+            // task.
             "anna/task_a1.txt",
             "tasks/t1.txt",
             "ben/task_b1.txt",

@@ -150,31 +150,36 @@ fn killed_at_every_point_the_next_runs_end_with_exactly_the_expected_files() {
         "the first number is reserved"
     );
 
-    // Killed in the middle of the second image: the first one is complete.
+    // The night shares its time: light's and anna's images alternate (light, sea, light,
+    // sea, light, light).
+    // Killed in the middle of the second image (anna's first): the first one is complete.
     let out = run(&s, Some("mid-image:2"), &[]);
     assert!(killed(&out), "{}", stderr(&out));
     assert_no_visible_temporaries(&root);
     assert!(s.exists("output/light_2.png") && s.exists("output/light_2.txt"));
-    assert!(!s.exists("output/light_3.png"));
+    assert!(!s.exists("anna/sea_1.png") && !s.exists("output/light_3.png"));
 
-    // Killed between the PNG and its sidecar of the second image made by this run (image 3).
+    // Killed between the PNG and its sidecar of the second image made by this run (anna's
+    // first, after light's second).
     let out = run(&s, Some("after-png:2"), &[]);
     assert!(killed(&out), "{}", stderr(&out));
     assert_no_visible_temporaries(&root);
     assert!(s.exists("output/light_3.txt"));
-    assert!(s.exists("output/light_4.png") && !s.exists("output/light_4.txt"));
+    assert!(s.exists("anna/sea_1.png") && !s.exists("anna/sea_1.txt"));
     assert!(s.exists("tasks/light.txt"), "not renamed while incomplete");
 
-    // Killed after every image of the first task exists, before the rename.
+    // Killed after every image of the first task exists, before its rename (light's third
+    // and fourth, anna's first between them).
     let out = run(&s, Some("before-done:1"), &[]);
     assert!(killed(&out), "{}", stderr(&out));
     assert!(s.exists("tasks/light.txt"));
     assert!(
-        s.exists("output/light_4.txt"),
+        s.exists("anna/sea_1.txt"),
         "the orphan PNG's number was reused"
     );
-    assert!(s.exists("output/light_5.txt"));
+    assert!(s.exists("output/light_4.txt") && s.exists("output/light_5.txt"));
     assert!(!s.exists("output/light_6.png"), "no image made twice");
+    assert!(!s.exists("anna/sea_2.png"));
 
     // A clean run finishes both tasks.
     let out = run(&s, None, &[]);

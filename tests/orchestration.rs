@@ -210,6 +210,7 @@ fn night_after(
         progress: Arc::new(Progress::hidden()),
         speeds,
         epilogue: None,
+        queue_page: None,
     };
     let code = night::run(night, engine);
     (code, recorder.events())
@@ -558,6 +559,7 @@ fn an_engine_that_cannot_start_fails_the_run_with_exit_code_1() {
         progress: Arc::new(Progress::hidden()),
         speeds: Speeds::default(),
         epilogue: None,
+        queue_page: None,
     };
     let err = night::run(night, &mut Broken).unwrap_err();
     assert_eq!(exit_code_for(&err), ExitCode::Failure);

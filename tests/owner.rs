@@ -447,9 +447,19 @@ fn status_json_after_a_real_run_reports_it_field_by_field_and_so_do_the_summary_
 
     assert_eq!(status["queue"]["tasks"], 1);
     assert_eq!(status["queue"]["images"], 1);
+    let anna = &status["queue"]["members"][0];
+    assert_eq!(status["queue"]["members"].as_array().unwrap().len(), 1);
     assert_eq!(
-        status["queue"]["members"],
-        serde_json::json!([{"member": "anna", "tasks": 1, "images": 1}])
+        (&anna["member"], &anna["tasks"], &anna["images"]),
+        (
+            &serde_json::json!("anna"),
+            &serde_json::json!(1),
+            &serde_json::json!(1)
+        )
+    );
+    assert!(
+        anna["finish_seconds"].as_f64().unwrap() > 0.0,
+        "measured speeds give the member's expected finish: {anna}"
     );
     assert_eq!(
         status["queue"]["invalid"],

@@ -23,7 +23,7 @@ fn plan_json_has_the_documented_shape() {
         let keys: Vec<&String> = t.as_object().unwrap().keys().collect();
         assert_eq!(
             keys,
-            ["error", "images", "status", "task", "warnings"],
+            ["error", "history", "images", "status", "task", "warnings"],
             "{t}"
         );
         assert!(t["task"].is_string());
@@ -34,9 +34,10 @@ fn plan_json_has_the_documented_shape() {
     let ok = by("tasks/ok.txt");
     assert_eq!(ok["status"], "ok");
     assert_eq!(ok["error"], Value::Null);
+    assert_eq!(ok["history"], Value::Null, "a new task");
     assert_eq!(
         ok["images"],
-        serde_json::json!([{"output": "output/dog_1.png", "prompt": "dog", "size": [450, 300], "iterations": 6000, "seed": 5}])
+        serde_json::json!([{"output": "output/dog_1.png", "prompt": "dog", "size": [450, 300], "iterations": 6000, "seed": 5, "turn": 1, "start_seconds": null}])
     );
     let bad = by("tasks/bad.txt");
     assert_eq!(bad["status"], "invalid");

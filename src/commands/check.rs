@@ -63,6 +63,7 @@ pub fn run(opts: &CheckOptions<'_>, out: &mut dyn Write) -> anyhow::Result<ExitC
     let root = Root::open(opts.root)?;
     let config = Config::load_to_read(root.path(), &opts.overrides)?;
     let tally = check_root(&root, &config, out)?;
+    queue_page(&root, &config, out)?;
     writeln!(
         out,
         "Checked {} task file(s) in {}: {} valid ({} with warnings), {} invalid; {} file(s) written, {} removed{}{}.",
@@ -92,6 +93,28 @@ pub fn run(opts: &CheckOptions<'_>, out: &mut dyn Write) -> anyhow::Result<ExitC
     } else {
         ExitCode::Success
     })
+}
+
+/// Writes the gallery's queue page (`queue.html`, tonight's order if the night started now)
+/// when the gallery is on and this account owns the state folder (the owner's check; a
+/// member's check only looks). A page that cannot be written is said, not fatal.
+fn queue_page(root: &Root, config: &Config, out: &mut dyn Write) -> anyhow::Result<()> {
+    let Some(dir) = config.gallery_dir() else {
+        return Ok(());
+    };
+    if StateDir::open(root.path()).is_err() {
+        return Ok(());
+    }
+    if let Err(e) =
+        crate::gallery::queue::write_planned(root, config, &dir, std::time::SystemTime::now())
+    {
+        writeln!(
+            out,
+            "The queue page cannot be written: {}",
+            escape(&format!("{e:#}"))
+        )?;
+    }
+    Ok(())
 }
 
 /// One pass over `root`: every task validated and its notes synced; one line per change, per

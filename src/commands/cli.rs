@@ -143,7 +143,7 @@ pub struct StatusArgs {
     /// Print one JSON object: {"root", "last_run" (the run's summary, as in
     /// .runvqgan/runs/, or null), "last_array" (when the last run was an element of a Slurm
     /// job array: the summaries of all its elements), "queue": {"tasks", "images", "members": [{"member",
-    /// "tasks", "images"}], "invalid", "skipped", "not_run"}, "estimate": {"seconds", "text",
+    /// "tasks", "images", "finish_seconds"}], "invalid", "skipped", "not_run"}, "estimate": {"seconds", "text",
     /// "model_set", "device", "images_scaled"} or null, "claims": {"kind", "filesystem",
     /// "mount_point", "reason", "lease_seconds", "held": [{"task", "claim", "host", "pid",
     /// "slurm_job_id", "slurm_array_job_id", "slurm_array_task_id", "lease_expires_in"}]}}.
@@ -363,9 +363,12 @@ pub struct PlanArgs {
     pub root: RootArg,
 
     /// Print one JSON array, one object per task:
-    /// {"task", "status": "ok"|"invalid"|"skipped", "error", "warnings", "images": [{"output",
-    /// "prompt", "size", "iterations", "seed"}]}; the tasks in processing order, then the
-    /// files that are not run ("skipped", with the reason in "error").
+    /// {"task", "status": "ok"|"invalid"|"skipped", "error", "warnings", "history" (a rerun
+    /// of a done task, or resuming; null for a new task), "images": [{"output", "prompt",
+    /// "size", "iterations", "seed", "turn" (its place in tonight's fair-share order),
+    /// "start_seconds" (estimated, after the night's start; null without measured
+    /// speeds)}]}; the tasks as they wait (priority folder first, then oldest first), then
+    /// the files that are not run ("skipped", with the reason in "error").
     #[arg(long, help_heading = "Output")]
     #[serde(skip)]
     pub json: bool,

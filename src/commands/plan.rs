@@ -10,7 +10,9 @@ use crate::config::{Config, ConfigOverrides};
 use crate::process::exit_codes::ExitCode;
 use crate::process::json::write_pretty;
 use crate::process::text::escape;
-use crate::queue::plan::{PlannedTask, Status, Verdict, json_view, plan};
+use crate::queue::plan::{PlannedTask, Status, Verdict, plan};
+use crate::queue::plan_json::json_view;
+use crate::queue::tonight::{Tonight, offset_text, tonight};
 use crate::records::speeds::{DEFAULT_FACTOR, Speeds, engine_size};
 use crate::shared_folder::root::Root;
 
@@ -31,14 +33,16 @@ pub fn run(opts: &PlanOptions<'_>, out: &mut dyn Write) -> anyhow::Result<ExitCo
     let config = Config::load_to_read(root.path(), &opts.overrides)?;
     let tasks = plan(&root, &config)
         .with_context(|| format!("cannot read the shared folder {}", root.path().display()))?;
+    let order = tonight(&tasks, &config, &Speeds::load(root.path()));
     if opts.json {
         // Large writes: the terminal guard behind `out` checks each write it is given.
         let mut out = std::io::BufWriter::with_capacity(1 << 16, out);
-        write_pretty(&json_view(&tasks), &mut out)?;
+        write_pretty(&json_view(&tasks, &order), &mut out)?;
         writeln!(out)?;
         out.flush()?;
     } else {
         write_human(&root, &config, &tasks, out)?;
+        write_order(&tasks, &order, out)?;
     }
     // A plan of many tasks is a great many small allocations, and the process ends here:
     // freeing them one by one would cost a tenth of the command's time.
@@ -73,11 +77,10 @@ fn write_human(
         writeln!(out)?;
         match &t.verdict {
             Verdict::Ready(ready) => {
-                let made = if ready.already_made.is_empty() {
-                    String::new()
-                } else {
-                    format!(" ({} made earlier)", ready.already_made.len())
-                };
+                let made = ready
+                    .history()
+                    .map(|h| format!(" ({h})"))
+                    .unwrap_or_default();
                 writeln!(
                     out,
                     "{:>3}. {}  ok, {} image(s){made}",
@@ -146,6 +149,55 @@ fn write_human(
                 escape(&config.model)
             )?,
         }
+    }
+    Ok(())
+}
+
+/// Tonight's order, turn by turn, with estimated start times after the night's start.
+fn write_order(tasks: &[PlannedTask], order: &Tonight, out: &mut dyn Write) -> std::io::Result<()> {
+    let turns: Vec<_> = order
+        .turns
+        .iter()
+        .filter(|t| !t.images.is_empty())
+        .collect();
+    if turns.is_empty() {
+        return Ok(());
+    }
+    writeln!(out)?;
+    if order.timed {
+        writeln!(
+            out,
+            "Tonight's order (a fair share of the night's GPU time: the member who has used least \
+             goes next; estimated start after the night's start):"
+        )?;
+    } else {
+        writeln!(
+            out,
+            "Tonight's order (a fair share of the night's GPU time: the member who has used least \
+             goes next; no times yet: no earlier run measured this model set on this device, so \
+             the order weighs each image by its iterations and pixels):"
+        )?;
+    }
+    for (n, turn) in turns.iter().enumerate() {
+        let task = &tasks[turn.task];
+        let images = &task.images()[turn.images.clone()];
+        let (first, last) = (&images[0], &images[images.len() - 1]);
+        let which = if images.len() == 1 {
+            format!("image {} of {}", first.index, first.total)
+        } else {
+            format!("images {}-{} of {}", first.index, last.index, first.total)
+        };
+        let when = if order.timed {
+            offset_text(turn.start)
+        } else {
+            format!("{:>3}.", n + 1)
+        };
+        writeln!(
+            out,
+            "  {when}  {}  {which}  ({})",
+            escape(&task.file.rel),
+            escape(&first.output_rel)
+        )?;
     }
     Ok(())
 }

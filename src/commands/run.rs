@@ -18,6 +18,7 @@ use crate::night::budget::{self, Budget, Clock, SystemClock};
 use crate::night::{self, Generator, Night};
 use crate::process::exit_codes::ExitCode;
 use crate::process::slurm::SlurmJob;
+use crate::queue::tonight::QueueNow;
 use crate::records::events::{Event, JsonlSink, Reporter, run_id};
 use crate::records::live::{Live, LiveSink};
 use crate::records::progress::{Progress, RunLog, copy_block};
@@ -164,6 +165,9 @@ pub fn run(opts: &RunOptions<'_>) -> anyhow::Result<ExitCode> {
     let gallery = gallery_dir
         .as_deref()
         .map(|dir| move || build_gallery(root_ref, dir, config_ref));
+    let queue_page = gallery_dir
+        .as_deref()
+        .map(|dir| move |q: QueueNow<'_>| write_queue_page(root_ref, config_ref, dir, &q));
     let night = Night {
         root: &root,
         config: &config,
@@ -174,6 +178,7 @@ pub fn run(opts: &RunOptions<'_>) -> anyhow::Result<ExitCode> {
         progress,
         speeds: Speeds::load(root.path()),
         epilogue: gallery.as_ref().map(|f| f as &dyn Fn() -> Event),
+        queue_page: queue_page.as_ref().map(|f| f as &dyn Fn(QueueNow<'_>)),
     };
     let code = night::run(night, &mut engine).inspect_err(|e| {
         reporter.emit(Event::RunFailed {
@@ -229,6 +234,23 @@ fn report_unfinished(
             images: s.images,
             tasks_done: s.tasks.done,
         });
+    }
+}
+
+/// Writes the gallery's queue page (`queue.html`) for the queue at `q`, and once the night
+/// is over what is left for the next one; a page that cannot be written is a warning in the
+/// log, the night goes on.
+fn write_queue_page(root: &Root, config: &Config, dir: &str, q: &QueueNow<'_>) {
+    let written = if q.next >= q.tonight.turns.len() {
+        crate::gallery::queue::write_planned(root, config, dir, q.now)
+    } else {
+        crate::gallery::queue::write(root, dir, q)
+    };
+    if let Err(e) = written {
+        tracing::warn!(
+            "the queue page cannot be written: {}",
+            crate::process::text::escape(&format!("{e:#}"))
+        );
     }
 }
 

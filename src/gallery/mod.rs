@@ -29,6 +29,7 @@ pub mod card;
 pub mod disk;
 pub mod extras;
 pub mod links;
+pub mod queue;
 pub mod scan;
 pub mod site;
 pub mod thumbs;

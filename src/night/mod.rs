@@ -1,8 +1,9 @@
 //! The pipeline of `runvqgan run`, in parts with one job each:
 //!
-//! - [`schedule`]: plans the root, takes the tasks in order, claims each, tallies the night
-//!   and chooses the exit code;
+//! - [`schedule`]: plans the root, takes the turns of tonight's order, claims each turn's
+//!   task, tallies the night and chooses the exit code;
 //! - [`reserve`]: plans a claimed task again and reserves its output numbers;
+//! - `steps`: claiming a task, its notes, marking it done, the tally;
 //! - [`produce`]: makes a task's images in batches through a [`Generator`], within the time
 //!   budget, halving the batch on out-of-memory, stopping on an interrupt;
 //!
@@ -18,6 +19,7 @@ pub mod budget;
 pub mod produce;
 pub mod reserve;
 pub mod schedule;
+mod steps;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -81,8 +83,11 @@ pub struct Night<'a> {
     /// after an interrupt. Its event is reported like every other.
     pub epilogue: Option<&'a dyn Fn() -> Event>,
     /// What earlier runs measured (`.runvqgan/speeds.json`): the time budget's guess for
-    /// the first batch, before this run has measured one.
+    /// the first batch, before this run has measured one, and tonight's order.
     pub speeds: crate::records::speeds::Speeds,
+    /// Shows the queue as the night goes (the gallery's queue page): called before each
+    /// turn and once at the end.
+    pub queue_page: Option<&'a dyn Fn(crate::queue::tonight::QueueNow<'_>)>,
 }
 
 /// The longest pause between tasks (`delay_seconds`) a night accepts: an hour. A larger
@@ -141,16 +146,7 @@ pub fn record_result(
         .extend(made.environment.iter().map(|(k, v)| (k.clone(), v.clone())));
 }
 
-/// How many images of a task are optimised together: `max_batch` when configured, else 4
-/// on a GPU and 1 on the CPU, where CLIP's 32 cutouts of 224 pixels per image already fill
-/// the cores and a batch only adds memory traffic (measured with scripts/bench_run.py).
-pub fn batch_size(configured: Option<u32>, device: &str) -> usize {
-    match configured {
-        Some(n) => n as usize,
-        None if device.starts_with("cuda") => 4,
-        None => 1,
-    }
-}
+pub use crate::queue::fair::batch_size;
 
 /// Reports a task that failed while generating; the error-file sink writes its `_ERROR.txt`.
 pub fn report_failure(night: &Night<'_>, task: &PlannedTask, output_rel: &str, reason: &Failure) {

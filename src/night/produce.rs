@@ -372,7 +372,13 @@ fn finish_image(
     curve: &str,
 ) -> Result<(), Failure> {
     let config = night.config;
-    let mut sidecar = image.sidecar(&task.file.rel, &ready.sha256, config, night.root);
+    let mut sidecar = image.sidecar(
+        &task.file.rel,
+        &ready.sha256,
+        &ready.request_line(),
+        config,
+        night.root,
+    );
     sidecar.call.deterministic = config.deterministic;
     record_result(&mut sidecar, &made, started_at, config.engine_mode);
     if !curve.is_empty() {

@@ -1,65 +1,30 @@
 //! The night's order of work: plan the whole root (invalid tasks get their `_ERROR.txt` at
-//! once), then take the tasks in plan order (priority folder first, then round-robin over
-//! members, see [`crate::queue::discover`]), claim each ([`crate::shared_folder::locks::claim`]; a task claimed by
-//! another process is left to it), make its images, rename it to `.done`; tally what
-//! happened and choose the exit code.
+//! once), then take the turns of tonight's fair share ([`crate::queue::tonight`]: the
+//! priority folder first, then a batch at a time for the member who has used least of the
+//! night), claim the task of each turn ([`crate::shared_folder::locks::claim`]; a task claimed
+//! by another process is left to it), make that turn's images, and rename a task whose
+//! images all exist to `.done`; tally what happened and choose the exit code.
 
+use std::collections::HashSet;
 use std::sync::atomic::Ordering;
 
 use anyhow::Context;
 
 use crate::engine::failure::FailureKind;
-use crate::outputs::lifecycle;
 use crate::process::exit_codes::ExitCode;
 use crate::process::slurm::SlurmJob;
-use crate::process::testhook;
-use crate::queue::notes::{self, Claim};
+use crate::queue::notes::Claim;
 use crate::queue::plan::{PlannedTask, Verdict, plan};
-use crate::records::events::{Event, NoteState, Outcome, TaskCounts};
-use crate::shared_folder::locks::method::{self, ClaimMethod};
+use crate::queue::tonight::{QueueNow, Tonight, tonight};
+use crate::records::events::Event;
+use crate::shared_folder::locks::method::ClaimMethod;
 
 use super::produce::{Producer, TaskEnd};
 use super::reserve::claim_task;
+use super::steps::{Tally, claim, finish_task, keep_notes, lost, report_degraded, report_invalid};
 use super::{Generator, Night};
 use super::{pause, report_failure};
 use crate::records::sinks::deadline_text;
-use crate::shared_folder::files::error_file_path;
-
-/// What the night came to.
-#[derive(Debug, Default)]
-struct Tally {
-    tasks: TaskCounts,
-    /// Tasks this process claimed.
-    claimed: usize,
-    interrupted: bool,
-    /// Why the run stopped early for its time budget.
-    out_of_time: Option<String>,
-    /// The tasks the time budget left for the next run.
-    left: Vec<String>,
-}
-
-impl Tally {
-    fn outcome(&self) -> Outcome {
-        if self.interrupted {
-            Outcome::Interrupted
-        } else if self.out_of_time.is_some() {
-            Outcome::BudgetReached
-        } else {
-            Outcome::Finished
-        }
-    }
-
-    /// 130 when interrupted, 3 when a task failed or was newly invalid, else 0.
-    fn exit_code(&self) -> ExitCode {
-        if self.interrupted {
-            ExitCode::Interrupted
-        } else if self.tasks.failed + self.tasks.invalid - self.tasks.still_invalid > 0 {
-            ExitCode::Partial
-        } else {
-            ExitCode::Success
-        }
-    }
-}
 
 /// Runs the night on `night.root` with `generator`.
 ///
@@ -75,7 +40,6 @@ pub fn run(night: Night<'_>, generator: &mut dyn Generator) -> anyhow::Result<Ex
         )
     })?;
     let mut tally = Tally::default();
-    let mut work: Vec<&PlannedTask> = Vec::new();
     let claims = ClaimMethod::for_root(
         night.root.path(),
         night.config.claims,
@@ -85,7 +49,6 @@ pub fn run(night: Night<'_>, generator: &mut dyn Generator) -> anyhow::Result<Ex
         match &task.verdict {
             Verdict::Ready(ready) => {
                 keep_notes(&night, &claims, task, &ready.warnings);
-                work.push(task);
             }
             Verdict::Invalid(problems) => {
                 report_invalid(
@@ -105,7 +68,14 @@ pub fn run(night: Night<'_>, generator: &mut dyn Generator) -> anyhow::Result<Ex
             }
         }
     }
-    let total_images: usize = work.iter().map(|t| t.images().len()).sum();
+    let order = tonight(&tasks, night.config, &night.speeds);
+    let total_images: usize = order.turns.iter().map(|t| t.images.len()).sum();
+    let ready_tasks = order
+        .turns
+        .iter()
+        .map(|t| t.task)
+        .collect::<HashSet<_>>()
+        .len();
     night.progress.set_total(total_images as u64);
     let slurm = SlurmJob::from_env();
     night.reporter.emit(Event::RunStarted {
@@ -115,7 +85,7 @@ pub fn run(night: Night<'_>, generator: &mut dyn Generator) -> anyhow::Result<Ex
         slurm_array_job_id: slurm.as_ref().and_then(|j| j.array_job_id.clone()),
         slurm_array_task_id: slurm.and_then(|j| j.array_task_id),
         device: night.config.device.clone(),
-        tasks: work.len(),
+        tasks: ready_tasks,
         images: total_images,
         invalid: tally.tasks.invalid,
         skipped: tally.tasks.skipped,
@@ -137,18 +107,37 @@ pub fn run(night: Night<'_>, generator: &mut dyn Generator) -> anyhow::Result<Ex
     report_degraded(&night);
 
     let mut producer = Producer::new(generator, night.budget.clone());
-    let mut first = true;
-    for task in &work {
+    // Tasks finished with for tonight (done, failed, changed, left to another run).
+    let mut closed: HashSet<usize> = HashSet::new();
+    // Tasks with a turn begun tonight (their warnings are reported once).
+    let mut begun: HashSet<usize> = HashSet::new();
+    let mut last: Option<usize> = None;
+    let mut next = 0;
+    while next < order.turns.len() {
+        // This turn, with the turns of the same task right after it (one claim for all).
+        let n = next;
+        let i = order.turns[n].task;
+        let task = &tasks[i];
+        next = n + order.turns[n..].iter().take_while(|t| t.task == i).count();
+        let count: usize = order.turns[n..next].iter().map(|t| t.images.len()).sum();
+        if closed.contains(&i) {
+            continue;
+        }
         if night.stop.load(Ordering::SeqCst) {
             tally.interrupted = true;
             break;
         }
         if tally.out_of_time.is_some() {
-            let n = task.images().len();
-            tally.left.push(format!("{} ({n} image(s))", task.file.rel));
+            closed.insert(i);
+            let left = remaining(&order, n, i);
+            tally
+                .left
+                .push(format!("{} ({left} image(s))", task.file.rel));
             continue;
         }
-        let Some(claim) = claim(&night, &claims, task, &mut tally) else {
+        show_queue(&night, &tasks, &order, n, started);
+        let Some(claimed) = claim(&night, &claims, task, &mut tally) else {
+            closed.insert(i);
             continue;
         };
         let fresh = claim_task(task, night.root, night.config, &claims);
@@ -156,7 +145,8 @@ pub fn run(night: Night<'_>, generator: &mut dyn Generator) -> anyhow::Result<Ex
         let fresh = match fresh {
             Ok(Some(fresh)) => fresh,
             Ok(None) => {
-                claim.finish();
+                claimed.finish();
+                closed.insert(i);
                 tally.tasks.changed += 1;
                 night.reporter.emit(Event::TaskGone {
                     task: task.file.rel.clone(),
@@ -169,6 +159,7 @@ pub fn run(night: Night<'_>, generator: &mut dyn Generator) -> anyhow::Result<Ex
                 break;
             }
             Err(failure) => {
+                closed.insert(i);
                 tally.tasks.failed += 1;
                 report_failure(&night, task, "", &failure);
                 continue;
@@ -178,19 +169,44 @@ pub fn run(night: Night<'_>, generator: &mut dyn Generator) -> anyhow::Result<Ex
             Verdict::Ready(ready) => ready,
             Verdict::Invalid(problems) => {
                 report_invalid(&night, &fresh, problems.clone(), Claim::Held, &mut tally);
-                claim.finish();
+                claimed.finish();
+                closed.insert(i);
                 continue;
             }
             Verdict::Skipped(_) => {
-                claim.finish();
+                claimed.finish();
+                closed.insert(i);
                 tally.tasks.skipped += 1;
                 continue;
             }
         };
-        if !ready.images.is_empty() {
+        // This turn's part of the task (its last turn makes whatever is still missing).
+        let mut part = (**ready).clone();
+        let last_turn = !order.turns[next..].iter().any(|t| t.task == i);
+        if !last_turn {
+            part.images.truncate(count);
+        }
+        if !begun.insert(i) {
+            part.warnings.clear();
+        }
+        // The sidecars say what the task was at the night's start (new, resumed, a rerun),
+        // not that this night's earlier turns made some of it.
+        let mut whole = last_turn || part.images.len() == ready.images.len();
+        if let Verdict::Ready(at_start) = &task.verdict {
+            if at_start.request == part.request {
+                part.already_made = at_start.already_made.clone();
+            } else if part.request > at_start.request {
+                // Its images were all made since the night started (by another run that
+                // then lost its claim, say): it is done, not a new request.
+                part.images.clear();
+                whole = true;
+            }
+        }
+        if !part.images.is_empty() {
             let delay = night.config.delay_seconds;
-            if !first && delay > 0.0 {
+            if last.is_some_and(|l| l != i) && delay > 0.0 {
                 if let Err(why) = producer.budget.check_pause(delay, night.clock.now()) {
+                    closed.insert(i);
                     let n = ready.images.len();
                     tally.left.push(format!("{} ({n} image(s))", task.file.rel));
                     tally.out_of_time = Some(why);
@@ -201,14 +217,26 @@ pub fn run(night: Night<'_>, generator: &mut dyn Generator) -> anyhow::Result<Ex
                     break;
                 }
             }
-            first = false;
+            last = Some(i);
             producer.start(&night)?;
         }
-        match producer.make_all(&night, &fresh, ready, &claim) {
-            TaskEnd::AllMade => finish_task(&night, &fresh, claim, &mut tally),
-            TaskEnd::Failed => tally.tasks.failed += 1,
-            TaskEnd::ClaimLost => lost(&night, task, &mut tally),
+        match producer.make_all(&night, &fresh, &part, &claimed) {
+            TaskEnd::AllMade if whole => {
+                closed.insert(i);
+                finish_task(&night, &fresh, claimed, &mut tally);
+            }
+            // More of this task in a later turn: let go of it meanwhile.
+            TaskEnd::AllMade => claimed.finish(),
+            TaskEnd::Failed => {
+                closed.insert(i);
+                tally.tasks.failed += 1;
+            }
+            TaskEnd::ClaimLost => {
+                closed.insert(i);
+                lost(&night, task, &mut tally);
+            }
             TaskEnd::Changed(reason) => {
+                closed.insert(i);
                 tally.tasks.changed += 1;
                 night.reporter.emit(Event::TaskChanged {
                     task: task.file.rel.clone(),
@@ -217,6 +245,7 @@ pub fn run(night: Night<'_>, generator: &mut dyn Generator) -> anyhow::Result<Ex
                 });
             }
             TaskEnd::OutOfTime(why) => {
+                closed.insert(i);
                 tally
                     .left
                     .push(format!("{} (some of its images)", task.file.rel));
@@ -228,6 +257,7 @@ pub fn run(night: Night<'_>, generator: &mut dyn Generator) -> anyhow::Result<Ex
             }
         }
     }
+    show_queue(&night, &tasks, &order, order.turns.len(), started);
     night.progress.finish();
 
     if tally.claimed == 0 && tally.tasks.busy > 0 {
@@ -262,181 +292,30 @@ pub fn run(night: Night<'_>, generator: &mut dyn Generator) -> anyhow::Result<Ex
     Ok(code)
 }
 
-/// Claims `task` for this process; `None` when another process has it or the claim file
-/// cannot be written (both reported).
-fn claim(
-    night: &Night<'_>,
-    claims: &ClaimMethod,
-    task: &PlannedTask,
-    tally: &mut Tally,
-) -> Option<method::Claim> {
-    let claimed = claims.claim(&task.file.path);
-    report_degraded(night);
-    match claimed {
-        Ok(Some(c)) => {
-            tally.claimed += 1;
-            if let Some(old) = c.took_over() {
-                night.reporter.emit(Event::ClaimTakenOver {
-                    task: task.file.rel.clone(),
-                    host: old.host.clone(),
-                    pid: old.pid,
-                });
-            }
-            Some(c)
-        }
-        Ok(None) => {
-            tally.tasks.busy += 1;
-            night.reporter.emit(Event::TaskBusy {
-                task: task.file.rel.clone(),
-            });
-            None
-        }
-        Err(e) => {
-            tally.tasks.failed += 1;
-            let claim_file = night.root.rel(&e.file);
-            night.reporter.emit(Event::ClaimFailed {
-                task: task.file.rel.clone(),
-                claim_file: claim_file.clone(),
-                error: e.source.to_string(),
-            });
-            // The member learns that the task waits, and that it is not their doing: claim
-            // files and leases are runvqgan's own, in the owner's state folder.
-            let failure = crate::outputs::lifecycle::Failure {
-                kind: FailureKind::TaskFile,
-                message: format!(
-                    "runvqgan could not claim the task: its own claim file {claim_file}, in the \
-                     workstation owner's state folder, cannot be used ({}). This is not a \
-                     problem of your task; the owner finds the details in runvqgan.log, and \
-                     the next run tries again",
-                    crate::shared_folder::confined::describe(&e.source)
-                ),
-                size: None,
-            };
-            report_failure(night, task, "", &failure);
-            None
-        }
-    }
+/// The images of task `task` in turns `from..` of tonight's order.
+fn remaining(order: &Tonight, from: usize, task: usize) -> usize {
+    order.turns[from..]
+        .iter()
+        .filter(|t| t.task == task)
+        .map(|t| t.images.len())
+        .sum()
 }
 
-/// Brings an invalid task's `_ERROR.txt` up to date ([`notes::sync`], as `check` does) and
-/// reports it. An error file that already said the same counts as still invalid.
-fn report_invalid(
+/// Hands the queue as it stands before turn `next` to the night's queue page, if any.
+fn show_queue(
     night: &Night<'_>,
-    task: &PlannedTask,
-    problems: crate::task::Problems,
-    claim: Claim<'_>,
-    tally: &mut Tally,
+    tasks: &[PlannedTask],
+    order: &Tonight,
+    next: usize,
+    started: std::time::SystemTime,
 ) {
-    let error_file = night.root.rel(&error_file_path(&task.file.path));
-    let (state, failure) = match notes::sync(&task.file, notes::Verdict::Invalid(&problems), claim)
-    {
-        Ok(s) if s.busy => (NoteState::Busy, None),
-        Ok(s) if s.changes.is_empty() => (NoteState::Unchanged, None),
-        Ok(_) => (NoteState::Written, None),
-        Err(e) => (NoteState::Failed, Some(e.to_string())),
-    };
-    tally.tasks.invalid += 1;
-    if matches!(state, NoteState::Unchanged | NoteState::Busy) {
-        tally.tasks.still_invalid += 1;
-    }
-    night.reporter.emit(Event::TaskInvalid {
-        task: task.file.rel.clone(),
-        error_file: error_file.clone(),
-        problems,
-        error_file_state: state,
-    });
-    if let Some(error) = failure {
-        night.reporter.emit(Event::ErrorFileFailed {
-            task: task.file.rel.clone(),
-            error_file,
-            error,
+    if let Some(show) = night.queue_page {
+        show(QueueNow {
+            tasks,
+            tonight: order,
+            next,
+            started: Some(started),
+            now: night.clock.now(),
         });
-    }
-}
-
-/// Removes a valid task's stale `_ERROR.txt` and writes or removes its `_WARNINGS.txt`
-/// ([`notes::sync`], as `check` does), reporting what changed.
-fn keep_notes(night: &Night<'_>, claims: &ClaimMethod, task: &PlannedTask, warnings: &[String]) {
-    match notes::sync(
-        &task.file,
-        notes::Verdict::Valid(warnings),
-        Claim::Take(claims),
-    ) {
-        Ok(synced) if !synced.changes.is_empty() => {
-            let (mut wrote, mut removed) = (Vec::new(), Vec::new());
-            for change in synced.changes {
-                match change {
-                    notes::Change::Wrote(p) => wrote.push(night.root.rel(&p)),
-                    notes::Change::Removed(p) => removed.push(night.root.rel(&p)),
-                }
-            }
-            night.reporter.emit(Event::TaskNotes {
-                task: task.file.rel.clone(),
-                wrote,
-                removed,
-            });
-        }
-        Ok(_) => {}
-        Err(e) => night.reporter.emit(Event::ErrorFileFailed {
-            task: task.file.rel.clone(),
-            error_file: night.root.rel(&error_file_path(&task.file.path)),
-            error: e.to_string(),
-        }),
-    }
-}
-
-/// Reports, once per run, that the filesystem refused `flock` and leases stand in (whichever
-/// lock met it first: the GPU's, a task's, the names lock).
-fn report_degraded(night: &Night<'_>) {
-    if let Some((file, error)) = method::flock_refusal_to_report() {
-        night.reporter.emit(Event::ClaimsDegraded {
-            lock_file: night.root.rel(&file),
-            error,
-        });
-    }
-}
-
-/// A task whose claim this run lost while working on it: left to the run that has it now,
-/// counted as busy (not a failure).
-fn lost(night: &Night<'_>, task: &PlannedTask, tally: &mut Tally) {
-    tally.tasks.busy += 1;
-    night.reporter.emit(Event::ClaimLost {
-        task: task.file.rel.clone(),
-    });
-}
-
-/// Renames a task whose images all exist to `.done`, after checking that it was not changed
-/// while it ran, and ends its claim.
-fn finish_task(night: &Night<'_>, task: &PlannedTask, claim: method::Claim, tally: &mut Tally) {
-    testhook::reached("before-done");
-    if !claim.confirm() {
-        lost(night, task, tally);
-        return;
-    }
-    if let Err(reason) = task.file.unchanged() {
-        tally.tasks.changed += 1;
-        night.reporter.emit(Event::TaskChanged {
-            task: task.file.rel.clone(),
-            reason,
-            all_made: true,
-        });
-        return;
-    }
-    match lifecycle::mark_done(&task.file.path) {
-        Ok(done) => {
-            claim.finish();
-            tally.tasks.done += 1;
-            night.reporter.emit(Event::TaskDone {
-                task: task.file.rel.clone(),
-                renamed_to: night.root.rel(&done),
-            });
-        }
-        Err(e) => {
-            tally.tasks.failed += 1;
-            night.reporter.emit(Event::DoneRenameFailed {
-                task: task.file.rel.clone(),
-                error: e.to_string(),
-            });
-        }
     }
 }

@@ -22,6 +22,7 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
+use std::time::SystemTime;
 
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
@@ -30,7 +31,7 @@ use crate::shared_folder::files::PENDING_SUFFIX;
 
 mod made;
 use made::read_made;
-pub use made::read_sidecar;
+pub use made::{REQUEST_KEY, read_sidecar, request_of};
 
 /// The pending marker of image `n` of `base`: `.base_n.runvqgan-pending`.
 pub fn pending_name(base: &str, n: u32) -> String {
@@ -218,13 +219,16 @@ pub(crate) struct Slot {
     pending: bool,
 }
 
+/// A finished image's provenance: (task, task-sha256, k, request, when its sidecar was
+/// written).
+type MadeImage = (String, String, u32, u32, SystemTime);
+
 /// One `out_file` in one folder.
 #[derive(Debug, Default)]
 struct BaseIndex {
     slots: BTreeMap<u32, Slot>,
     /// Provenance of finished images (`png` and `txt` present), read on first use:
-    /// (task, task-sha256, k).
-    made: Option<Vec<(String, String, u32)>>,
+    made: Option<Vec<MadeImage>>,
     /// Pending markers, read on first use: (n, marker or `None` when unreadable).
     pending: Option<Vec<(u32, Option<Pending>)>>,
 }
@@ -347,26 +351,31 @@ impl OutputIndex {
     }
 
     /// The expansion indices (k) of images already made for this task (same task path and
-    /// same content hash), found in the provenance of `base_n.txt` sidecars whose `base_n.png`
-    /// also exists.
+    /// same content hash), by request ([`REQUEST_KEY`]), found in the provenance of
+    /// `base_n.txt` sidecars whose `base_n.png` also exists; with each request, when its
+    /// newest sidecar was written.
     pub fn made_images(
         &mut self,
         folder: &Path,
         base: &str,
         task_rel: &str,
         task_sha256: &str,
-    ) -> std::io::Result<BTreeSet<u32>> {
+    ) -> std::io::Result<BTreeMap<u32, (BTreeSet<u32>, SystemTime)>> {
         let b = self.base(folder, base)?;
         if b.made.is_none() {
             b.made = Some(read_made(folder, base, &b.slots));
         }
-        Ok(b.made
-            .as_ref()
-            .expect("filled above")
-            .iter()
-            .filter(|(t, s, _)| t == task_rel && s == task_sha256)
-            .map(|(_, _, k)| *k)
-            .collect())
+        let mut by_request: BTreeMap<u32, (BTreeSet<u32>, SystemTime)> = BTreeMap::new();
+        for (t, s, k, r, written) in b.made.as_ref().expect("filled above") {
+            if t == task_rel && s == task_sha256 {
+                let entry = by_request
+                    .entry(*r)
+                    .or_insert_with(|| (BTreeSet::new(), SystemTime::UNIX_EPOCH));
+                entry.0.insert(*k);
+                entry.1 = entry.1.max(*written);
+            }
+        }
+        Ok(by_request)
     }
 }
 

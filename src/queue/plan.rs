@@ -4,12 +4,12 @@
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
+use std::time::SystemTime;
 
 use rayon::prelude::*;
 use serde::Serialize;
 
 use crate::call::job::Job;
-use crate::call::sidecar::{GenerateCall, ImageIndex, ModelRef, Provenance, Sidecar};
 use crate::config::Config;
 use crate::outputs::lifecycle;
 use crate::outputs::naming::{OutputIndex, output_names};
@@ -18,8 +18,6 @@ use crate::shared_folder::root::Root;
 use crate::task::validate::{FolderCache, TaskContext, check_bytes};
 use crate::task::{Problems, TaskError, TaskSpec, Validated, expand};
 
-mod json;
-pub use json::{JsonImage, JsonTask, json_view};
 
 /// What will happen to a task, as `plan --json` names it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -76,38 +74,6 @@ impl PlannedImage {
     pub fn size(&self) -> [u32; 2] {
         self.job.size.expect("a planned job always has its size")
     }
-
-    /// The sidecar to write once the image exists: the call with this image's settings and
-    /// models, and the provenance runvqgan knows before generating. `run` fills in
-    /// `call.job.seed` (when the engine picked it), `device`, `started`, `seconds` and
-    /// `final_loss`.
-    pub fn sidecar(&self, task: &str, sha256: &str, config: &Config, root: &Root) -> Sidecar {
-        let set = config.model_set();
-        Sidecar {
-            call: GenerateCall {
-                job: self.job.clone(),
-                models: ModelRef {
-                    clip_model: Some(set.clip_model.clone()),
-                    vqgan_config: Some(set.vqgan_config.clone()),
-                    vqgan_checkpoint: Some(set.vqgan_checkpoint.clone()),
-                },
-                cuda_device: None,
-                deterministic: false,
-            },
-            provenance: Provenance {
-                runvqgan: Some(env!("CARGO_PKG_VERSION").to_string()),
-                task: Some(task.to_string()),
-                task_sha256: Some(sha256.to_string()),
-                image: Some(ImageIndex {
-                    index: self.index,
-                    total: self.total,
-                }),
-                model_set: Some(config.model.clone()),
-                root: Some(root.path().display().to_string()),
-                ..Provenance::default()
-            },
-        }
-    }
 }
 
 /// One task and what the run will do with it.
@@ -142,11 +108,54 @@ pub struct ReadyTask {
     pub warnings: Vec<String>,
     /// Images still to make, in expansion order (empty when all exist already).
     pub images: Vec<PlannedImage>,
-    /// Expansion indices k already made by an earlier, interrupted run.
+    /// Expansion indices k already made for this request by an earlier, interrupted run.
     pub already_made: Vec<u32>,
+    /// Which request of the task this is: 1 for a task never done; once all its images
+    /// exist (it was done) and the task file is there again, the next one, whose images
+    /// are made anew ([`crate::outputs::naming::REQUEST_KEY`]).
+    pub request: u32,
     /// Numbers in the output folder whose pending markers are stale: they name this task
     /// with other contents or an image already made, or a task file that no longer exists.
     pub stale_pending: Vec<u32>,
+}
+
+impl ReadyTask {
+    /// Whether the task came back after it was done (a `.done` renamed back): a new
+    /// request, made anew.
+    pub fn is_rerun(&self) -> bool {
+        self.request > 1
+    }
+
+    /// What this plan is for the member, when it is more than a new task: `rerun of a done
+    /// task (request 2)`, `resuming: 3 of 5 made earlier`, or both.
+    pub fn history(&self) -> Option<String> {
+        let total = self.spec.total_images();
+        let resuming = (!self.already_made.is_empty()).then(|| {
+            format!(
+                "resuming: {} of {total} made earlier",
+                self.already_made.len()
+            )
+        });
+        match (self.is_rerun(), resuming) {
+            (true, None) => Some(format!(
+                "rerun of a done task (request {}): its images are made anew",
+                self.request
+            )),
+            (true, Some(r)) => Some(format!(
+                "rerun of a done task (request {}), {r}",
+                self.request
+            )),
+            (false, r) => r,
+        }
+    }
+
+    /// The value of the sidecar's [`crate::outputs::naming::REQUEST_KEY`] line.
+    pub fn request_line(&self) -> String {
+        match self.history() {
+            Some(h) => format!("{} ({h})", self.request),
+            None => self.request.to_string(),
+        }
+    }
 }
 
 impl PlannedTask {
@@ -185,6 +194,10 @@ impl PlannedTask {
         }
     }
 }
+
+/// What naming a task's images gives: the images to make, the request with the images
+/// already made for it, and the stale pending markers.
+type Named = (Vec<PlannedImage>, (u32, Vec<u32>), Vec<u32>);
 
 /// Plans tasks one at a time, sharing one [`OutputIndex`] so that numbers handed to one task
 /// are not handed to the next.
@@ -266,14 +279,17 @@ impl<'a> Planner<'a> {
         };
         let spec = validated.spec;
         match self.name_images(&spec, &file.rel, &sha256) {
-            Ok((images, already_made, stale_pending)) => Verdict::Ready(Box::new(ReadyTask {
-                spec,
-                sha256,
-                warnings: validated.warnings,
-                images,
-                already_made,
-                stale_pending,
-            })),
+            Ok((images, (request, already_made), stale_pending)) => {
+                Verdict::Ready(Box::new(ReadyTask {
+                    spec,
+                    sha256,
+                    warnings: validated.warnings,
+                    images,
+                    already_made,
+                    request,
+                    stale_pending,
+                }))
+            }
             Err(e) => invalid(vec![TaskError::BadPath {
                 field: "out_folder",
                 value: spec.out_folder_rel.clone(),
@@ -288,11 +304,13 @@ impl<'a> Planner<'a> {
         spec: &TaskSpec,
         task_rel: &str,
         sha: &str,
-    ) -> std::io::Result<(Vec<PlannedImage>, Vec<u32>, Vec<u32>)> {
+    ) -> std::io::Result<Named> {
         let folder = &spec.out_folder;
-        let made = self
+        let by_request = self
             .index
             .made_images(folder, &spec.out_file, task_rel, sha)?;
+        let task_path = self.root.path().join(task_rel);
+        let (request, made) = this_request(by_request, spec.total_images(), changed(&task_path));
         // Numbers reserved for this task's images by a run that did not finish them.
         let mut reserved: BTreeMap<u32, u32> = BTreeMap::new();
         let mut stale = Vec::new();
@@ -368,8 +386,42 @@ impl<'a> Planner<'a> {
             .into_iter()
             .filter(|k| *k <= spec.total_images())
             .collect();
-        Ok((images, made, stale))
+        Ok((images, (request, made), stale))
     }
+}
+
+/// The request a task file's plan is for, and the images already made for it: the latest
+/// request that has images, unless all of them exist and the task file was renamed or
+/// written after the last of them (it was done, renamed `.done`, and came back: the next
+/// request, nothing made yet).
+///
+/// How a rerun is recognised: a finished task is renamed to `.done` after its last image,
+/// and renamed back (or copied back by a sync client) later, and a rename or a new file sets
+/// the file's change time (ctime), which members cannot set back. A task whose images all
+/// exist but whose file was not touched since (a night stopped between the last image and
+/// the rename) is the same request, with nothing left to make: it is marked done.
+fn this_request(
+    by_request: BTreeMap<u32, (std::collections::BTreeSet<u32>, SystemTime)>,
+    total: u32,
+    task_changed: Option<SystemTime>,
+) -> (u32, std::collections::BTreeSet<u32>) {
+    match by_request.into_iter().next_back() {
+        None => (1, Default::default()),
+        Some((r, (made, newest)))
+            if (1..=total).all(|k| made.contains(&k))
+                && task_changed.is_some_and(|c| c > newest) =>
+        {
+            (r + 1, Default::default())
+        }
+        Some((r, (made, _))) => (r, made),
+    }
+}
+
+/// When the file at `path` was last renamed or written (its ctime), not following a link.
+fn changed(path: &std::path::Path) -> Option<SystemTime> {
+    let st = crate::shared_folder::confined::stat_nofollow(path).ok()?;
+    let since = std::time::Duration::new(st.st_ctime.max(0) as u64, st.st_ctime_nsec as u32);
+    Some(SystemTime::UNIX_EPOCH + since)
 }
 
 fn join_rel(folder: &str, name: &str) -> String {

@@ -167,6 +167,24 @@ impl Speeds {
             .map(|(have, r)| (r * want / have.max(1.0), true))
     }
 
+    /// The seconds one image of `size` (as requested) and `iterations` takes with
+    /// `model_set` on `device` ([`Speeds::estimate`] without the start of the run).
+    pub fn image_seconds(
+        &self,
+        model_set: &str,
+        device: &str,
+        size: [u32; 2],
+        iterations: u32,
+    ) -> Option<f64> {
+        let factor = self
+            .factor
+            .get(model_set)
+            .copied()
+            .unwrap_or(DEFAULT_FACTOR);
+        let (rate, _) = self.rate_for(model_set, device, engine_size(size, factor))?;
+        Some(rate * f64::from(iterations))
+    }
+
     /// How long making `images` (`(requested size, iterations)`) takes with `model_set` on
     /// `device`, start of the run included; `None` when nothing of that model set on that
     /// device was ever measured.

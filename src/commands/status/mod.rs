@@ -14,8 +14,9 @@ use crate::process::exit_codes::ExitCode;
 use crate::process::text::local_timestamp;
 use crate::queue::estimate::estimate;
 use crate::queue::plan::{PlannedTask, Verdict, plan};
+use crate::queue::tonight::{Tonight, tonight};
 use crate::records::live::LiveRecord;
-use crate::records::speeds::Estimate;
+use crate::records::speeds::{Estimate, Speeds};
 use crate::records::summary::RunSummary;
 use crate::records::unfinished;
 use crate::shared_folder::locks::claim::{ProcLocks, flock_holder};
@@ -43,6 +44,9 @@ pub struct MemberQueue {
     pub member: String,
     pub tasks: usize,
     pub images: usize,
+    /// When their last image is expected to be made, in seconds after the night's start, in
+    /// tonight's fair-share order ([`crate::queue::tonight`]); null without measured speeds.
+    pub finish_seconds: Option<f64>,
 }
 
 /// What is waiting now.
@@ -170,8 +174,9 @@ pub struct Status {
     pub permissions: Vec<Finding>,
 }
 
-/// What the queue of `tasks` holds, member by member.
-pub fn queue(tasks: &[PlannedTask]) -> Queue {
+/// What the queue of `tasks` holds, member by member, and when each member's share of
+/// the night (`order`) is expected to end.
+pub fn queue(tasks: &[PlannedTask], order: &Tonight) -> Queue {
     let mut members: BTreeMap<String, MemberQueue> = BTreeMap::new();
     let mut queue = Queue {
         tasks: 0,
@@ -189,6 +194,7 @@ pub fn queue(tasks: &[PlannedTask]) -> Queue {
                     member,
                     tasks: 0,
                     images: 0,
+                    finish_seconds: None,
                 });
                 m.tasks += 1;
                 m.images += ready.images.len();
@@ -202,6 +208,13 @@ pub fn queue(tasks: &[PlannedTask]) -> Queue {
                 if reason.asks_for_a_fix() {
                     queue.not_run.extend(t.error_text());
                 }
+            }
+        }
+    }
+    if order.timed {
+        for share in order.members(tasks) {
+            if let Some(m) = members.get_mut(&share.member) {
+                m.finish_seconds = Some(share.finish.round());
             }
         }
     }
@@ -249,7 +262,7 @@ pub fn status(root: &Root, config: &Config) -> anyhow::Result<Status> {
             .map(|a| RunSummary::of_array(root.path(), a))
             .unwrap_or_default(),
         last_run: last,
-        queue: queue(&tasks),
+        queue: queue(&tasks, &tonight(&tasks, config, &Speeds::load(root.path()))),
         estimate: estimate(root.path(), config, &tasks),
         claims,
         permissions: permissions::check(

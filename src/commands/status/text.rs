@@ -6,6 +6,7 @@ use super::{ClaimsNow, Status};
 use crate::commands::write_permissions;
 use crate::process::slurm::describe_job;
 use crate::process::text::escape;
+use crate::records::speeds::about;
 use crate::records::unfinished::DID_NOT_FINISH;
 
 /// The runs working now: who, since when, image k of N, the expected end.
@@ -156,9 +157,13 @@ pub(super) fn write_human(s: &Status, out: &mut dyn Write) -> std::io::Result<()
         q.tasks, q.images
     )?;
     for m in &q.members {
+        let finish = m
+            .finish_seconds
+            .map(|s| format!(", done {} after the night's start", about(s)))
+            .unwrap_or_default();
         writeln!(
             out,
-            "  {:<16} {} task(s), {} image(s)",
+            "  {:<16} {} task(s), {} image(s){finish}",
             crate::process::text::escape(&m.member),
             m.tasks,
             m.images

@@ -3,16 +3,18 @@
 
 use std::collections::BTreeMap;
 use std::path::Path;
+use std::time::SystemTime;
 
-use super::{Slot, output_names};
+use super::{MadeImage, Slot, output_names};
 use crate::call::sidecar::Sidecar;
 
-/// The provenance (task, task-sha256, k) of the finished images among `slots` of `base`.
+/// The provenance (task, task-sha256, k, request, when its sidecar was written) of the
+/// finished images among `slots` of `base`.
 pub(super) fn read_made(
     folder: &Path,
     base: &str,
     slots: &BTreeMap<u32, Slot>,
-) -> Vec<(String, String, u32)> {
+) -> Vec<MadeImage> {
     let mut made = Vec::new();
     for (n, slot) in slots {
         if !(slot.png && slot.txt) {
@@ -23,11 +25,33 @@ pub(super) fn read_made(
             continue;
         };
         let p = sidecar.provenance;
+        let request = request_of(&p.extra);
+        let written =
+            crate::shared_folder::confined::modified(&path).unwrap_or(SystemTime::UNIX_EPOCH);
         if let (Some(task), Some(sha), Some(image)) = (p.task, p.task_sha256, p.image) {
-            made.push((task, sha, image.index));
+            made.push((task, sha, image.index, request, written));
         }
     }
     made
+}
+
+/// The sidecar line (`# request: 2 (rerun of a done task)`) saying which request of its task
+/// an image was made for: a task file that comes back after it was done (a `.done` renamed
+/// back) is a new request, and its images are made anew.
+pub const REQUEST_KEY: &str = "request";
+
+/// The request a sidecar's image was made for: the number at the start of its
+/// [`REQUEST_KEY`] line, 1 when there is none (sidecars from before requests were counted).
+pub fn request_of(extra: &[(String, String)]) -> u32 {
+    extra
+        .iter()
+        .find(|(k, _)| k == REQUEST_KEY)
+        .and_then(|(_, v)| {
+            let digits: String = v.chars().take_while(char::is_ascii_digit).collect();
+            digits.parse().ok()
+        })
+        .filter(|r| *r >= 1)
+        .unwrap_or(1)
 }
 
 /// Reads a sidecar that a member may have replaced: through the root's handle, not following

@@ -7,12 +7,12 @@
 //! file not run (templates, notes beside a picture, a link out of the root, ...) is returned
 //! in [`Found::skipped`] with its reason.
 //!
-//! Order ([`fair_order`]): first the tasks in the priority folder, oldest first; then one task
-//! per member in turn (round-robin; `tasks/` counts as one member), each member's oldest task
-//! first. Members take their turns in the order of their oldest waiting task. "Oldest" is the
-//! file's modification time; ties are broken by the path.
+//! Order ([`waiting_order`]): first the tasks in the priority folder, then every other task,
+//! each group oldest first. "Oldest" is the file's modification time; ties are broken by the
+//! path. This is the order tasks wait in; the night takes them by a fair share of its time
+//! ([`crate::queue::fair`]).
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::SystemTime;
@@ -341,45 +341,16 @@ pub fn discover_all(root: &Root, priority_folder: Option<&str>) -> std::io::Resu
     let mut skipped = walk.skipped;
     skipped.sort_by(|a, b| a.rel.cmp(&b.rel));
     Ok(Found {
-        tasks: fair_order(found),
+        tasks: waiting_order(found),
         skipped,
     })
 }
 
-/// Orders tasks: the priority folder first (oldest first), then round-robin across members,
-/// each member's oldest first, members in the order of their oldest task.
-pub fn fair_order(tasks: Vec<TaskFile>) -> Vec<TaskFile> {
-    let older = |a: &TaskFile, b: &TaskFile| (a.modified, &a.rel).cmp(&(b.modified, &b.rel));
-    let (mut priority, rest): (Vec<_>, Vec<_>) = tasks.into_iter().partition(|t| t.priority);
-    priority.sort_by(older);
-    let mut members: BTreeMap<String, Vec<TaskFile>> = BTreeMap::new();
-    for t in rest {
-        members
-            .entry(t.kind.member().to_string())
-            .or_default()
-            .push(t);
-    }
-    let mut queues: Vec<Vec<TaskFile>> = members
-        .into_values()
-        .map(|mut q| {
-            q.sort_by(older);
-            q.reverse(); // pop() takes the oldest
-            q
-        })
-        .collect();
-    queues.sort_by(|a, b| match (a.last(), b.last()) {
-        (Some(x), Some(y)) => older(x, y),
-        (x, y) => x.is_some().cmp(&y.is_some()),
-    });
-    let mut out = priority;
-    while queues.iter().any(|q| !q.is_empty()) {
-        for q in &mut queues {
-            if let Some(t) = q.pop() {
-                out.push(t);
-            }
-        }
-    }
-    out
+/// Orders tasks as they wait: the priority folder first, then the rest, each oldest first.
+pub fn waiting_order(tasks: Vec<TaskFile>) -> Vec<TaskFile> {
+    let mut tasks = tasks;
+    tasks.sort_by(|a, b| (!a.priority, a.modified, &a.rel).cmp(&(!b.priority, b.modified, &b.rel)));
+    tasks
 }
 
 #[cfg(test)]

@@ -18,8 +18,8 @@ fn t(rel: &str, secs: u64, priority: bool) -> TaskFile {
 }
 
 #[test]
-fn priority_first_then_round_robin_oldest_first() {
-    let order: Vec<String> = fair_order(vec![
+fn priority_first_then_oldest_first() {
+    let order: Vec<String> = waiting_order(vec![
         t("anna/task_a1.txt", 10, false),
         t("anna/task_a2.txt", 11, false),
         t("anna/task_a3.txt", 12, false),
@@ -36,9 +36,9 @@ fn priority_first_then_round_robin_oldest_first() {
             "tasks/urgent/u.txt",
             "tasks/t1.txt",
             "anna/task_a1.txt",
-            "ben/task_b1.txt",
             "anna/task_a2.txt",
             "anna/task_a3.txt",
+            "ben/task_b1.txt",
         ]
     );
 }
