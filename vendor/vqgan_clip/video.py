@@ -14,7 +14,8 @@ What generate.py does (nerdyrodent, 2022), read from its loop and written here a
   shifted by ``-zsx``/``-zsy`` pixels with wrap-around (``zoom_shift_x``/``_y``), encoded
   back into the latent (quantised, as the VQGAN's encoder gives it), and the optimiser is
   made anew (its moments and step count start again). Frames are numbered 0, 1, ...; the
-  video is made of frames 1 to the last but one, as for the progress video.
+  video is made of every frame but the first (generate.py counts them in ``j``, and the
+  video takes 1 to ``j`` - 1).
 - **story mode** (``-cpe N``, ``prompt_frequency``): the prompt string is split at ``^``
   into phrases, and only the first is used at the start. At every iteration ``i`` > 0 that
   is a multiple of N, before the iteration, the text prompts become those of the next phrase
@@ -64,9 +65,16 @@ class VideoPlan:
         return self.iterations // self.every + 1
 
     @property
+    def last(self) -> int:
+        """The number of the last saved frame in the video (the first is always 1)."""
+        # the progress video stops before frame -i (generate.py's range(1, i)), the zoom
+        # video takes every saved frame after the first (range(1, j))
+        return self.saved_frames - (2 if self.mode == "progress" else 1)
+
+    @property
     def frames(self) -> int:
-        """Frames in the video: the saved ones less the first and the last."""
-        return max(0, self.saved_frames - 2)
+        """Frames in the video."""
+        return max(0, self.last)
 
     @property
     def fps(self) -> float:
@@ -74,7 +82,7 @@ class VideoPlan:
 
     def in_video(self, number: int) -> bool:
         """Whether saved frame ``number`` goes into the video."""
-        return 1 <= number <= self.saved_frames - 2
+        return 1 <= number <= self.last
 
 
 def plan_of(job: Mapping[str, Any]) -> VideoPlan | None:
