@@ -25,6 +25,7 @@ use crate::call::png_settings;
 use crate::call::sidecar::Sidecar;
 use crate::config::{Config, ConfigOverrides, EngineMode, ModelSet};
 use crate::engine::models::model_files;
+use crate::call::video::VideoPlan;
 use crate::engine::workdir::WorkDir;
 use crate::engine::{Engine, GenerateError, PythonSetup};
 use crate::night::record_result;
@@ -203,14 +204,16 @@ fn make(r: &ReproduceRun<'_>) -> anyhow::Result<Option<String>> {
             bail!("the engine failed: {message}");
         }
     };
-    work.place(
-        job.output.as_deref().unwrap_or_default(),
-        r.png,
-        0o644,
-        Place::NoReplace,
-    )
-    .map_err(|e| anyhow::anyhow!(confined::describe(&e)))
-    .with_context(|| format!("cannot write {}", r.png.display()))?;
+    let output = job.output.as_deref().unwrap_or_default();
+    if VideoPlan::of(&job.options, job.iterations.unwrap_or(500)).is_some() {
+        let video = naming::video_path(r.png);
+        work.place_video(output, &video, 0o644, Place::NoReplace)
+            .map_err(|e| anyhow::anyhow!(confined::describe(&e)))
+            .with_context(|| format!("cannot write {}", video.display()))?;
+    }
+    work.place(output, r.png, 0o644, Place::NoReplace)
+        .map_err(|e| anyhow::anyhow!(confined::describe(&e)))
+        .with_context(|| format!("cannot write {}", r.png.display()))?;
 
     let mut new = sidecar.clone();
     new.call.job = job;
@@ -311,6 +314,16 @@ fn apply_caps(
             "the sidecar asks for {i} iterations, more than this shared folder allows \
              (max_iterations = {}); ask the workstation owner to raise it in runvqgan.toml",
             limits.max_iterations
+        );
+    }
+    if let Some(plan) = VideoPlan::of(&job.options, job.iterations.unwrap_or(500))
+        && plan.frames > limits.max_video_frames
+    {
+        bail!(
+            "the sidecar asks for a video of {} frames, more than this shared folder allows \
+             (max_video_frames = {}); ask the workstation owner to raise it in runvqgan.toml",
+            plan.frames,
+            limits.max_video_frames
         );
     }
     let [max_long, max_short] = limits.max_resolution;

@@ -14,9 +14,11 @@ use serde::{Deserialize, Deserializer, Serialize};
 
 mod error;
 mod hint;
+mod limits;
 pub mod overrides;
 pub mod trust;
 pub use error::ConfigError;
+pub use limits::Limits;
 use error::parse_error;
 pub use overrides::ConfigOverrides;
 
@@ -89,26 +91,6 @@ impl EngineMode {
     }
 }
 
-/// The limits that validation applies to every task (the `max_*` and `default_resolution`
-/// keys of [`Config`]).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-pub struct Limits {
-    /// Iterations above this are capped, with a warning.
-    pub max_iterations: u32,
-    /// `each` above this is capped, with a warning.
-    pub max_each: u32,
-    /// `[long, short]`: the long side and the short side are capped separately.
-    pub max_resolution: [u32; 2],
-    /// `[long, short]` used when a task gives no `resolution`.
-    pub default_resolution: [u32; 2],
-}
-
-impl Default for Limits {
-    fn default() -> Self {
-        Config::default().limits()
-    }
-}
-
 /// The effective configuration: built-in defaults, then `runvqgan.toml`, then flags. Each
 /// field is a key of `runvqgan.toml`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -123,6 +105,8 @@ pub struct Config {
     pub max_resolution: [u32; 2],
     /// `[long, short]` used when a task gives no `resolution`.
     pub default_resolution: [u32; 2],
+    /// The most frames of one video (`video`, `-vid`, `-zvid`); 0: no videos at all.
+    pub max_video_frames: u32,
     /// A folder (relative to the root) whose tasks run before all others.
     pub priority_folder: Option<String>,
     /// Seconds to wait between tasks (lets the GPU cool / other users in).
@@ -195,6 +179,7 @@ impl Default for Config {
             max_each: 25,
             max_resolution: [450, 300],
             default_resolution: [450, 300],
+            max_video_frames: 1000,
             priority_folder: None,
             delay_seconds: 0.0,
             max_minutes: None,
@@ -288,6 +273,7 @@ impl Config {
             max_each: self.max_each,
             max_resolution: self.max_resolution,
             default_resolution: self.default_resolution,
+            max_video_frames: self.max_video_frames,
         }
     }
 

@@ -288,13 +288,18 @@ fn place_png(
         crate::shared_folder::confined::Place::NoReplace
     };
     let output = image.job.output.as_deref().unwrap_or_default();
-    work.place(output, &image.output, mode, place)
+    // a video first: once the PNG is there, so is its video
+    let video = crate::call::video::VideoPlan::of(&image.job.options, image.iterations());
+    let video_dest = naming::video_path(&image.output);
+    video
+        .map_or(Ok(()), |_| work.place_video(output, &video_dest, mode, place))
+        .and_then(|()| work.place(output, &image.output, mode, place))
         .map_err(|e| Failure {
             kind: FailureKind::Write,
             message: if e.kind() == std::io::ErrorKind::AlreadyExists {
                 format!(
-                    "the image was made, but a file named {} appeared meanwhile; runvqgan never \
-                     replaces a file, and the next run uses a new number",
+                    "the image was made, but a file named {} (or its .mp4) appeared meanwhile; \
+                     runvqgan never replaces a file, and the next run uses a new number",
                     image.output_rel
                 )
             } else {

@@ -9,6 +9,7 @@ pub mod prompt;
 pub mod raw;
 pub mod schema;
 pub mod validate;
+pub mod video;
 
 use thiserror::Error;
 
@@ -40,6 +41,13 @@ pub const FIELDS: &[&str] = &[
     "template_file",
     "seed",
     "raw",
+    // videos and story mode (video::VIDEO_FIELDS)
+    "video",
+    "video_seconds",
+    "zoom_every",
+    "zoom_scale",
+    "zoom_shift",
+    "story_every",
 ];
 
 /// One problem with a task file. Its message is a full sentence that names the field and

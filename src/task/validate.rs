@@ -254,7 +254,7 @@ pub fn validate(raw: &RawTask, ctx: &TaskContext<'_>) -> Result<Validated, Vec<T
         Some(s) => Some(s as u64),
     };
 
-    let options = match raw.raw.as_deref().map(raw::parse) {
+    let mut options = match raw.raw.as_deref().map(raw::parse) {
         None => EngineOptions::default(),
         Some(Ok(o)) => o,
         Some(Err(problems)) => {
@@ -266,6 +266,10 @@ pub fn validate(raw: &RawTask, ctx: &TaskContext<'_>) -> Result<Validated, Vec<T
             EngineOptions::default()
         }
     };
+
+    let (fields, prompt_ref) = (&raw.video, prompt.as_ref());
+    let w = &mut warnings;
+    super::video::apply(fields, prompt_ref, iterations, limits, &mut options, &mut errors, w);
 
     // Mistyped fields were reported by the schema; their values are missing here.
     if !errors.is_empty() || !raw.mistyped.is_empty() {
