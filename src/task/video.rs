@@ -144,6 +144,7 @@ pub fn apply(
     errors: &mut Vec<TaskError>,
     warnings: &mut Vec<String>,
 ) {
+    let before = errors.len();
     let mut set = |flag: &str, value: OptValue| {
         let option = options::find(flag).expect("a flag of the option table");
         options.set(option, value);
@@ -190,7 +191,10 @@ pub fn apply(
             errors.push(bad("story_every", n, "it must be 1 or more: the iterations between two phrases of the story, such as 50"));
         }
     }
-    let Some(iterations) = iterations else { return };
+    // the checks below read the fields together: only once each is right on its own
+    let (true, Some(iterations)) = (errors.len() == before, iterations) else {
+        return;
+    };
     let plan = VideoPlan::of(options, iterations);
     let zoom_fields = [
         ("zoom_every", fields.zoom_every.is_some()),
@@ -238,7 +242,8 @@ fn check_frames(plan: &VideoPlan, iterations: u32, limits: &Limits, errors: &mut
                 iterations.div_ceil(max)
             ),
         };
-        errors.push(bad(field, format!("{} frames", plan.frames), format!("the workstation allows at most {max} frames per video; {fix}")));
+        let value = format!("{} frames long", plan.frames);
+        errors.push(bad(field, value, format!("the workstation allows at most {max} frames per video; {fix}")));
     }
 }
 
@@ -264,8 +269,9 @@ pub fn describe(options: &EngineOptions, iterations: u32, size: [u32; 2]) -> Opt
     };
     let megapixels = f64::from(plan.frames) * f64::from(w) * f64::from(h) / 1e6;
     let mut line = format!(
-        "{what}: {} frames x {w}x{h} pixels ({megapixels:.1} megapixels to encode), {} s at {} frames per second, as <out_file>_N.mp4 beside each image",
+        "{what}: {} frames x {w}x{h} pixels = {} megapixels to encode, {} s at {} frames per second, as <out_file>_N.mp4 beside each image",
         plan.frames,
+        short(megapixels),
         short(plan.duration()),
         short(plan.fps)
     );
