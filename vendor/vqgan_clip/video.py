@@ -161,8 +161,9 @@ class VideoWriter:
         self.encoded += 1
 
     def _open(self, width: int, height: int) -> None:
-        import av
         from fractions import Fraction
+
+        import av
 
         self._container = av.open(self.path + ".part", mode="w", format="mp4")
         self._container.metadata["comment"] = self.comment
