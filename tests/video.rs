@@ -42,7 +42,8 @@ fn validate_explains_a_zoom_video_and_its_cost() {
 
 #[test]
 fn validate_explains_a_progress_video_asked_through_raw() {
-    let (code, out) = check(r#"{"text": "dog", "out_file": "d", "iterations": 50, "raw": "-vid -vl 2"}"#);
+    let (code, out) =
+        check(r#"{"text": "dog", "out_file": "d", "iterations": 50, "raw": "-vid -vl 2"}"#);
     assert_eq!(code, 0, "{out}");
     assert!(
         out.contains("video: a progress video (a frame every iteration): 49 frames x 450x300 pixels = 6.62 megapixels to encode, 2 s at 24.5 frames per second"),
@@ -54,11 +55,16 @@ fn validate_explains_a_progress_video_asked_through_raw() {
 fn a_video_field_with_a_wrong_value_names_the_choices() {
     fails_with(
         r#"{"text": "dog", "out_file": "d", "video": "movie"}"#,
-        &["tasks/t.txt: `video` is \"movie\", but it must be \"progress\"", "\"zoom\""],
+        &[
+            "tasks/t.txt: `video` is \"movie\", but it must be \"progress\"",
+            "\"zoom\"",
+        ],
     );
     fails_with(
         r#"{"text": "dog", "out_file": "d", "video": true}"#,
-        &["`video` must be a text, but it is the truth value true; write it like \"video\": \"zoom\""],
+        &[
+            "`video` must be a text, but it is the truth value true; write it like \"video\": \"zoom\"",
+        ],
     );
     fails_with(
         r#"{"text": "dog", "out_file": "d", "video": "zoom", "zoom_shift": 3}"#,
@@ -86,11 +92,16 @@ fn zoom_fields_without_a_zoom_video_are_refused() {
 fn a_video_over_the_frame_cap_is_refused_with_the_fix() {
     fails_with(
         r#"{"text": "dog", "out_file": "d", "iterations": 5000, "video": "progress"}"#,
-        &["`video` is 4999 frames long, but the workstation allows at most 1000 frames per video; use at most 1001 iterations, or a zoom video."],
+        &[
+            "`video` is 4999 frames long, but the workstation allows at most 1000 frames per video; use at most 1001 iterations, or a zoom video.",
+        ],
     );
     fails_with(
         r#"{"text": "dog", "out_file": "d", "iterations": 5000, "raw": "-zvid -zse 2"}"#,
-        &["`video` is 2500 frames long", "use a `zoom_every` of at least 5 or fewer iterations"],
+        &[
+            "`video` is 2500 frames long",
+            "use a `zoom_every` of at least 5 or fewer iterations",
+        ],
     );
     fails_with(
         r#"{"text": "dog", "out_file": "d", "iterations": 1, "video": "progress"}"#,
@@ -98,24 +109,37 @@ fn a_video_over_the_frame_cap_is_refused_with_the_fix() {
     );
     let s = Shared::new();
     s.write("runvqgan.toml", "max_video_frames = 0\n");
-    s.write("tasks/t.txt", r#"{"text": "dog", "out_file": "d", "video": "zoom"}"#);
+    s.write(
+        "tasks/t.txt",
+        r#"{"text": "dog", "out_file": "d", "video": "zoom"}"#,
+    );
     let (code, out) = s.validate("tasks/t.txt");
     assert_eq!(code, 1, "{out}");
-    assert!(out.contains("this workstation makes no videos (max_video_frames = 0"), "{out}");
+    assert!(
+        out.contains("this workstation makes no videos (max_video_frames = 0"),
+        "{out}"
+    );
 }
 
 #[test]
 fn story_mode_without_phrases_is_a_warning() {
     let (code, out) = check(r#"{"text": "dog", "out_file": "d", "story_every": 50}"#);
     assert_eq!(code, 0, "{out}");
-    assert!(out.contains("warning: story mode (a new phrase every 50 iterations) needs phrases separated by `^`"), "{out}");
+    assert!(
+        out.contains(
+            "warning: story mode (a new phrase every 50 iterations) needs phrases separated by `^`"
+        ),
+        "{out}"
+    );
 }
 
 #[test]
 fn interpolated_videos_stay_refused_in_raw() {
     fails_with(
         r#"{"text": "dog", "out_file": "d", "raw": "-vid -ofps 30"}"#,
-        &["the option `-ofps` is not allowed: interpolated videos and styling a folder of frames are not supported"],
+        &[
+            "the option `-ofps` is not allowed: interpolated videos and styling a folder of frames are not supported",
+        ],
     );
 }
 
@@ -126,7 +150,12 @@ fn plan_shows_the_video() {
         "tasks/t.txt",
         r#"{"text": "a ^ b", "out_file": "z", "iterations": 40, "video": "zoom", "zoom_every": 4, "story_every": 10}"#,
     );
-    let out = s.cmd().args(["plan", "--root"]).arg(s.root()).output().unwrap();
+    let out = s
+        .cmd()
+        .args(["plan", "--root"])
+        .arg(s.root())
+        .output()
+        .unwrap();
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(
         text.contains("video: a zoom video (a frame every 4 iterations, zoom 0.99 and shift 0,0 per frame): 10 frames"),
@@ -164,8 +193,18 @@ fn a_night_makes_the_videos_and_reproduce_makes_the_same_video_again() {
         r#"{"text": "a tree", "out_file": "prog", "iterations": 4, "resolution": [32, 32],
             "seed": 6, "video": "progress", "raw": "-cuts 4"}"#,
     );
-    let out = s.cmd().args(["run", "--root"]).arg(s.root()).output().unwrap();
-    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = s
+        .cmd()
+        .args(["run", "--root"])
+        .arg(s.root())
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let root = s.root();
     let first = mp4(&root.join("output/zoom_1.mp4"));
     mp4(&root.join("output/prog_1.mp4"));
@@ -180,9 +219,21 @@ fn a_night_makes_the_videos_and_reproduce_makes_the_same_video_again() {
         .collect();
     assert!(!names.iter().any(|n| n.starts_with('.')), "{names:?}");
 
-    let again = s.cmd().args(["reproduce", "output/zoom_1.txt"]).output().unwrap();
-    assert!(again.status.success(), "{}", String::from_utf8_lossy(&again.stderr));
-    assert_eq!(mp4(&root.join("output/zoom_2.mp4")), first, "the reproduced video differs");
+    let again = s
+        .cmd()
+        .args(["reproduce", "output/zoom_1.txt"])
+        .output()
+        .unwrap();
+    assert!(
+        again.status.success(),
+        "{}",
+        String::from_utf8_lossy(&again.stderr)
+    );
+    assert_eq!(
+        mp4(&root.join("output/zoom_2.mp4")),
+        first,
+        "the reproduced video differs"
+    );
     assert_eq!(
         std::fs::read(root.join("output/zoom_2.png")).unwrap(),
         std::fs::read(root.join("output/zoom_1.png")).unwrap()

@@ -23,9 +23,9 @@ use anyhow::{Context, bail};
 
 use crate::call::png_settings;
 use crate::call::sidecar::Sidecar;
+use crate::call::video::VideoPlan;
 use crate::config::{Config, ConfigOverrides, EngineMode, ModelSet};
 use crate::engine::models::model_files;
-use crate::call::video::VideoPlan;
 use crate::engine::workdir::WorkDir;
 use crate::engine::{Engine, GenerateError, PythonSetup};
 use crate::night::record_result;

@@ -1,11 +1,10 @@
-//! The caps and default size that validation applies to every task, taken from [`Config`].
+//! The caps and default size that validation applies to every task, taken from the
+//! configuration (`Config::limits`; `Limits::default()` is the built-in configuration's).
 
 use serde::Serialize;
 
-use super::Config;
-
 /// The limits that validation applies to every task (the `max_*` and `default_resolution`
-/// keys of [`Config`]).
+/// keys of the configuration).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 pub struct Limits {
     /// Iterations above this are capped, with a warning.
@@ -18,10 +17,4 @@ pub struct Limits {
     pub default_resolution: [u32; 2],
     /// A task whose video would have more frames is refused, saying why (0: no videos).
     pub max_video_frames: u32,
-}
-
-impl Default for Limits {
-    fn default() -> Self {
-        Config::default().limits()
-    }
 }

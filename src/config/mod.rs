@@ -18,8 +18,8 @@ mod limits;
 pub mod overrides;
 pub mod trust;
 pub use error::ConfigError;
-pub use limits::Limits;
 use error::parse_error;
+pub use limits::Limits;
 pub use overrides::ConfigOverrides;
 
 use crate::shared_folder::locks::filesystem::ClaimSetting;
@@ -88,6 +88,12 @@ impl EngineMode {
             EngineMode::Fast => "fast",
             EngineMode::Reference => "reference",
         }
+    }
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Config::default().limits()
     }
 }
 

@@ -135,7 +135,13 @@ impl WorkDir {
     /// written to a hidden temporary and renamed into place as `place` says. The work file
     /// is removed.
     pub fn place(&self, output: &str, dest: &Path, mode: u32, place: Place) -> std::io::Result<()> {
-        place_file(&PathBuf::from(self.output_of(output)), MAX_PNG, dest, mode, place)
+        place_file(
+            &PathBuf::from(self.output_of(output)),
+            MAX_PNG,
+            dest,
+            mode,
+            place,
+        )
     }
 
     /// Places the MP4 the engine wrote beside the PNG of `output` (`x_3.png` -> `x_3.mp4`)

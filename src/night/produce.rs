@@ -292,7 +292,9 @@ fn place_png(
     let video = crate::call::video::VideoPlan::of(&image.job.options, image.iterations());
     let video_dest = naming::video_path(&image.output);
     video
-        .map_or(Ok(()), |_| work.place_video(output, &video_dest, mode, place))
+        .map_or(Ok(()), |_| {
+            work.place_video(output, &video_dest, mode, place)
+        })
         .and_then(|()| work.place(output, &image.output, mode, place))
         .map_err(|e| Failure {
             kind: FailureKind::Write,

@@ -12,8 +12,7 @@ use crate::call::options::{self, Value as OptValue};
 use crate::call::video::{VideoMode, VideoPlan, story_every};
 use crate::config::Limits;
 
-use super::TaskError;
-use super::prompt::Prompt;
+use super::{TaskError, prompt::Prompt};
 
 /// The task fields of this module, in the order the members' guide lists them.
 pub const VIDEO_FIELDS: &[&str] = &[
@@ -82,7 +81,11 @@ pub fn read(map: &Map<String, Value>) -> (VideoFields, Vec<TaskError>, Vec<&'sta
         }
     }
     let numbers: [(&'static str, &mut Option<f64>, &'static str); 2] = [
-        ("video_seconds", &mut fields.seconds, "\"video_seconds\": 10"),
+        (
+            "video_seconds",
+            &mut fields.seconds,
+            "\"video_seconds\": 10",
+        ),
         ("zoom_scale", &mut fields.zoom_scale, "\"zoom_scale\": 1.02"),
     ];
     for (field, slot, example) in numbers {
@@ -95,7 +98,11 @@ pub fn read(map: &Map<String, Value>) -> (VideoFields, Vec<TaskError>, Vec<&'sta
     }
     let whole: [(&'static str, &mut Option<i64>, &'static str); 2] = [
         ("zoom_every", &mut fields.zoom_every, "\"zoom_every\": 10"),
-        ("story_every", &mut fields.story_every, "\"story_every\": 50"),
+        (
+            "story_every",
+            &mut fields.story_every,
+            "\"story_every\": 50",
+        ),
     ];
     for (field, slot, example) in whole {
         if let Some(v) = single(field) {
@@ -163,7 +170,11 @@ pub fn apply(
         if s.is_finite() && s > 0.0 {
             set("-vl", OptValue::Number(s));
         } else {
-            errors.push(bad("video_seconds", s, "it must be a number of seconds above 0, such as 10"));
+            errors.push(bad(
+                "video_seconds",
+                s,
+                "it must be a number of seconds above 0, such as 10",
+            ));
         }
     }
     if let Some(n) = fields.zoom_every {
@@ -188,7 +199,11 @@ pub fn apply(
         if n >= 1 {
             set("-cpe", OptValue::Int(n));
         } else {
-            errors.push(bad("story_every", n, "it must be 1 or more: the iterations between two phrases of the story, such as 50"));
+            errors.push(bad(
+                "story_every",
+                n,
+                "it must be 1 or more: the iterations between two phrases of the story, such as 50",
+            ));
         }
     }
     // the checks below read the fields together: only once each is right on its own
@@ -204,7 +219,11 @@ pub fn apply(
     if plan.map(|p| p.mode) != Some(VideoMode::Zoom) {
         for (field, given) in zoom_fields {
             if given {
-                errors.push(bad(field, "given", "it only applies to a zoom video; add \"video\": \"zoom\" or remove the field"));
+                errors.push(bad(
+                    field,
+                    "given",
+                    "it only applies to a zoom video; add \"video\": \"zoom\" or remove the field",
+                ));
             }
         }
     }
@@ -233,7 +252,11 @@ fn check_frames(plan: &VideoPlan, iterations: u32, limits: &Limits, errors: &mut
             VideoMode::Progress => "at least 2 iterations".to_string(),
             VideoMode::Zoom => format!("at least `zoom_every` ({}) iterations", plan.every),
         };
-        errors.push(bad(field, "asked for", format!("the video would have no frames with {iterations} iterations; it needs {need}")));
+        errors.push(bad(
+            field,
+            "asked for",
+            format!("the video would have no frames with {iterations} iterations; it needs {need}"),
+        ));
     } else if plan.frames > max {
         let fix = match plan.mode {
             VideoMode::Progress => format!("use at most {} iterations, or a zoom video", max + 1),
@@ -243,7 +266,11 @@ fn check_frames(plan: &VideoPlan, iterations: u32, limits: &Limits, errors: &mut
             ),
         };
         let value = format!("{} frames long", plan.frames);
-        errors.push(bad(field, value, format!("the workstation allows at most {max} frames per video; {fix}")));
+        errors.push(bad(
+            field,
+            value,
+            format!("the workstation allows at most {max} frames per video; {fix}"),
+        ));
     }
 }
 
@@ -251,13 +278,18 @@ fn check_frames(plan: &VideoPlan, iterations: u32, limits: &Limits, errors: &mut
 /// and no story).
 pub fn describe(options: &EngineOptions, iterations: u32, size: [u32; 2]) -> Option<String> {
     let plan = VideoPlan::of(options, iterations);
-    let story = story_every(options).map(|n| format!("story mode: the next `^` phrase every {n} iterations"));
+    let story = story_every(options)
+        .map(|n| format!("story mode: the next `^` phrase every {n} iterations"));
     let Some(plan) = plan else { return story };
     let [w, h] = size;
     let what = match plan.mode {
         VideoMode::Progress => "a progress video (a frame every iteration)".to_string(),
         VideoMode::Zoom => {
-            let get = |key| options.get(key).and_then(|v| v.words(options::by_key(key)?.kind).first().cloned());
+            let get = |key| {
+                options
+                    .get(key)
+                    .and_then(|v| v.words(options::by_key(key)?.kind).first().cloned())
+            };
             format!(
                 "a zoom video (a frame every {} iterations, zoom {} and shift {},{} per frame)",
                 plan.every,
@@ -286,4 +318,22 @@ pub fn describe(options: &EngineOptions, iterations: u32, size: [u32; 2]) -> Opt
 fn short(f: f64) -> String {
     let s = format!("{f:.2}");
     s.trim_end_matches('0').trim_end_matches('.').to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_fields_are_task_fields() {
+        let fields = super::super::FIELDS;
+        assert_eq!(&fields[fields.len() - VIDEO_FIELDS.len()..], VIDEO_FIELDS);
+    }
+
+    #[test]
+    fn numbers_are_short() {
+        assert_eq!(short(10.0), "10");
+        assert_eq!(short(12.5), "12.5");
+        assert_eq!(short(1.0 / 3.0), "0.33");
+    }
 }
