@@ -65,7 +65,9 @@ def main() -> int:
             paths, video = frames_of(engine, job, work)
             step = max(1, len(paths) // COLUMNS)
             chosen = paths[::step][:COLUMNS - 1] + [paths[-1]]
-            images = [(int(p.stem), Image.open(p).convert("RGB")) for p in chosen]
+            every = job.get("zoom_frequency", 1) if job.get("make_zoom_video") else 1
+            images = [(f"frame {p.stem}: iteration {int(p.stem) * every}",
+                       Image.open(p).convert("RGB")) for p in chosen]
             rows.append((f"{label}: {video['frames']} frames at {video['fps']:g} fps", images))
     w, h = 96 * SCALE, 64 * SCALE
     pad, label_h, num_h = 8, 18, 14
@@ -77,10 +79,10 @@ def main() -> int:
     for label, images in rows:
         draw.text((pad, y + 3), label, fill="black")
         y += label_h
-        for c, (number, image) in enumerate(images):
+        for c, (caption, image) in enumerate(images):
             x = pad + c * (w + pad)
             sheet.paste(image.resize((w, h), Image.NEAREST), (x, y))
-            draw.text((x, y + h + 1), f"frame {number}", fill="black")
+            draw.text((x, y + h + 1), caption, fill="black")
         y += h + num_h + pad
     sheet.save(args.out)
     print(f"wrote {args.out} ({width}x{height})")
