@@ -90,6 +90,13 @@ impl VideoPlan {
     }
 }
 
+/// The iterations an image's work counts as, for the estimate and the night's time budget:
+/// its iterations plus its video's [`VideoPlan::extra_iterations`].
+pub fn work_iterations(options: &EngineOptions, iterations: u32) -> u32 {
+    let extra = VideoPlan::of(options, iterations).map_or(0, |v| v.extra_iterations());
+    iterations.saturating_add(extra)
+}
+
 /// Story mode's `-cpe`: the next `^` phrase every this many iterations, if set.
 pub fn story_every(options: &EngineOptions) -> Option<u32> {
     match options.get("prompt_frequency") {
@@ -125,6 +132,13 @@ mod tests {
         assert_eq!(plan("-zvid", 200).unwrap().frames, 20);
         assert_eq!(plan("-vid -zvid -zse 4", 8).unwrap().mode, VideoMode::Zoom);
         assert_eq!(plan("-lr 0.2", 8), None);
+    }
+
+    #[test]
+    fn the_estimate_counts_a_video_as_extra_iterations() {
+        assert_eq!(plan("-zvid -zse 10", 100).unwrap().extra_iterations(), 10);
+        assert_eq!(plan("-vid", 100).unwrap().extra_iterations(), 10); // 99 frames / 10
+        assert_eq!(work_iterations(&EngineOptions::default(), 100), 100);
     }
 
     #[test]

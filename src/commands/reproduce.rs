@@ -145,7 +145,14 @@ pub fn run(opts: &ReproduceOptions<'_>, out: &mut dyn Write) -> anyhow::Result<E
                     }),
                 )?;
             }
-            writeln!(out, "wrote {} and {}", png.display(), txt.display())?;
+            // (a message only: the video was placed through the folder's handle)
+            let video = naming::video_path(&png);
+            if video.exists() {
+                let (p, v, t) = (png.display(), video.display(), txt.display());
+                writeln!(out, "wrote {p}, {v} and {t}")?;
+            } else {
+                writeln!(out, "wrote {} and {}", png.display(), txt.display())?;
+            }
             Ok(ExitCode::Success)
         }
         None => Ok(ExitCode::Interrupted),

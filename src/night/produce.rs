@@ -109,7 +109,10 @@ impl<'a> Producer<'a> {
                 .expect("the engine is started whenever an image is planned")
                 .clamp(1, images.len() - start);
             let batch = &images[start..start + size];
-            let iterations = batch[0].iterations();
+            // a video's frames count as extra iterations, as in the estimate
+            let first = &batch[0];
+            let iterations =
+                crate::call::video::work_iterations(&first.job.options, first.iterations());
             if !self.budget.measured()
                 && let Some((device, factor)) = &self.engine
             {

@@ -3,7 +3,7 @@
 
 use std::path::Path;
 
-use crate::call::video::VideoPlan;
+use crate::call::video::work_iterations;
 use crate::config::Config;
 use crate::queue::plan::PlannedTask;
 use crate::records::speeds::{Estimate, Speeds, expected_device};
@@ -16,11 +16,7 @@ pub fn estimate(root: &Path, config: &Config, tasks: &[PlannedTask]) -> Option<E
         .iter()
         .flat_map(|t| t.images())
         // a video's frames cost extra work, counted in iterations (call::video)
-        .map(|i| {
-            let video = VideoPlan::of(&i.job.options, i.iterations());
-            let extra = video.map_or(0, |v| v.extra_iterations());
-            (i.size(), i.iterations() + extra)
-        })
+        .map(|i| (i.size(), work_iterations(&i.job.options, i.iterations())))
         .collect();
     speeds.estimate(&config.model, &device, &images)
 }
