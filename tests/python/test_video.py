@@ -176,3 +176,14 @@ def test_the_encoding_keeps_a_smooth_picture_within_two_levels(tmp_path):
     assert len(decoded) == 3 and rate == 10.0  # frames 1 to 3 of 0..4, at the 10 fps minimum
     for got, want in zip(decoded, frames[1:4], strict=True):
         assert np.abs(got.astype(float) - want).mean() < 3.0
+
+
+def test_a_video_job_runs_alone_and_results_keep_the_jobs_order(tiny_engine, tmp_path):
+    jobs = [_job(tmp_path, output=str(tmp_path / f"b_{k}.png"), seed=k, iterations=2,
+                 frames_dir=None, make_video=(k == 1)) for k in range(3)]
+    results = tiny_engine.generate_batch(jobs)
+    assert [r["output"] for r in results] == [j["output"] for j in jobs]
+    assert [r["seed"] for r in results] == [0, 1, 2]
+    assert [r["batch_size"] for r in results] == [2, 1, 2]
+    assert [r["video"] is not None for r in results] == [False, True, False]
+    assert results[1]["video"]["path"] == str(tmp_path / "b_1.mp4")

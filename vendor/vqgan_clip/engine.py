@@ -211,6 +211,7 @@ class Engine:
             images, losses, videos = self._optimise(batches, progress)
             # back into the jobs' order
             ran = [id(job) for batch in batches for job in batch]
+            batch_of = {id(job): len(batch) for batch in batches for job in batch}
             back = [ran.index(id(job)) for job in jobs]
             images, losses, videos = ([xs[k] for k in back] for xs in (images, losses, videos))
         outputs = [self._write(job, image) for job, image in zip(jobs, images, strict=True)]
@@ -225,7 +226,7 @@ class Engine:
             "output": output,
             "size": size,
             "iterations": job["iterations"],
-            "batch_size": len(batches[0]),
+            "batch_size": batch_of[id(job)],
             "video": video,
             "mode": self.mode,
             "method": METHOD,
