@@ -11,7 +11,9 @@ upstream's generate.py unmodified, in its own environment (scripts/upstream-env.
 one), and ``vqgan_clip.generate``'s flags through the engine in reference mode. The table
 gives, per configuration, the largest difference of the loss over all iterations, whether the
 first iteration's cutouts (CLIP's input) agree, and how many 8-bit pixel values of the two
-PNGs differ.
+PNGs differ; for the video configurations (``-vid``, ``-zvid``) also how many frames each
+saved (generate.py's ``steps/``, the engine's ``frames_dir``), how many of them differ in
+any pixel, and the frame count and rate of each video.
 
 Upstream's code is never copied into this repository: the harness runs the generate.py it is
 given, with these changes from the outside only (the child process installs them before it
@@ -26,6 +28,8 @@ runs the file):
   did (lightning checkpoints hold pickled objects);
 - a record of every loss (``Tensor.backward`` is wrapped: upstream calls it once per
   iteration, on the summed loss) and of CLIP's first inputs;
+- ``subprocess.Popen`` records the ffmpeg call that would encode the video (its frame
+  rate, and the frames piped to it) and runs nothing;
 - seeding: upstream draws its starting tokens, its noise images (numpy), the Gumbel
   encoder's noise and its image prompts' cutouts *before* it seeds torch (only the loop
   runs seeded), from a state that depends on how many random numbers building the models
