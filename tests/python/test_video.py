@@ -187,3 +187,16 @@ def test_a_video_job_runs_alone_and_results_keep_the_jobs_order(tiny_engine, tmp
     assert [r["batch_size"] for r in results] == [2, 1, 2]
     assert [r["video"] is not None for r in results] == [False, True, False]
     assert results[1]["video"]["path"] == str(tmp_path / "b_1.mp4")
+
+
+def test_settings_record_only_the_video_keys_that_are_set(tiny_engine, tmp_path):
+    from vqgan_clip.job import VIDEO_KEYS, normalise_job
+
+    plain = tiny_engine.settings(normalise_job(_job(tmp_path), tiny_engine.device))
+    assert not set(VIDEO_KEYS) & set(plain)  # a still's settings are as before videos
+    zoom = tiny_engine.settings(normalise_job(
+        _job(tmp_path, make_zoom_video=True, zoom_scale=1.1, prompt_frequency=5),
+        tiny_engine.device))
+    assert {k: zoom[k] for k in VIDEO_KEYS if k in zoom} == {
+        "make_zoom_video": True, "zoom_scale": 1.1, "prompt_frequency": 5}
+    assert "frames_dir" not in zoom

@@ -23,7 +23,7 @@ import torch
 
 from . import __version__
 from .clip_model import load_clip
-from .job import check_same_size, normalise_job, round_size
+from .job import JOB_DEFAULTS, VIDEO_KEYS, check_same_size, normalise_job, round_size
 from .method import METHOD, Optimisation
 from .png import environment_summary, image_chunks, to_pil, write_png
 from .rng import new_seed
@@ -156,7 +156,11 @@ class Engine:
 
     def settings(self, job: dict[str, Any]) -> dict[str, Any]:
         """Everything that determines the image: the job (seed included), models and mode."""
-        settings = {k: v for k, v in job.items() if k not in ("output", "frames_dir")}
+        # the video and story keys only where they differ from off / the default: a still
+        # image's settings stay as they were before videos, and read back as flags they
+        # are the flags that were given (-cpe 0 is no flag)
+        settings = {k: v for k, v in job.items() if k not in ("output", "frames_dir")
+                    and not (k in VIDEO_KEYS and v == JOB_DEFAULTS[k])}
         settings.update({
             "size_used": self.rounded_size(job["size"]),
             "deterministic": self.deterministic,

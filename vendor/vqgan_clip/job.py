@@ -52,6 +52,9 @@ JOB_DEFAULTS: dict[str, Any] = {
     "frames_dir": None,
 }
 INIT_NOISES = ("pixels", "gradient")
+#: The keys of the video and story modes (vqgan_clip.video).
+VIDEO_KEYS = ("make_video", "make_zoom_video", "zoom_start", "zoom_frequency", "zoom_scale",
+              "zoom_shift_x", "zoom_shift_y", "prompt_frequency", "video_length")
 #: Job keys for the engine's own command line and tests, never set from a task.
 LOCAL_KEYS = ("frames_dir",)
 
