@@ -11,7 +11,9 @@ upstream's generate.py unmodified, in its own environment (scripts/upstream-env.
 one), and ``vqgan_clip.generate``'s flags through the engine in reference mode. The table
 gives, per configuration, the largest difference of the loss over all iterations, whether the
 first iteration's cutouts (CLIP's input) agree, and how many 8-bit pixel values of the two
-PNGs differ.
+PNGs differ; for the video configurations (``-vid``, ``-zvid``) also how many frames each
+saved (generate.py's ``steps/``, the engine's ``frames_dir``), how many of them differ in
+any pixel, and the frame count and rate of each video.
 
 Upstream's code is never copied into this repository: the harness runs the generate.py it is
 given, with these changes from the outside only (the child process installs them before it
@@ -26,6 +28,8 @@ runs the file):
   did (lightning checkpoints hold pickled objects);
 - a record of every loss (``Tensor.backward`` is wrapped: upstream calls it once per
   iteration, on the summed loss) and of CLIP's first inputs;
+- ``subprocess.Popen`` records the ffmpeg call that would encode the video (its frame
+  rate, and the frames piped to it) and runs nothing;
 - seeding: upstream draws its starting tokens, its noise images (numpy), the Gumbel
   encoder's noise and its image prompts' cutouts *before* it seeds torch (only the loop
   runs seeded), from a state that depends on how many random numbers building the models
@@ -77,6 +81,21 @@ CONFIGS: dict[str, tuple[list[str], str]] = {
     # upstream's random start assumes a 256-wide Gumbel codebook; the tiny one is 8 wide
     "gumbel": (["-p", "a red apple", "-ii", "{stone}"], "gumbel"),
     "net2net": (["-p", "a red apple"], "net2net"),
+    # videos and story mode: the frames generate.py saves in steps/ are compared too
+    "video-progress": (["-p", "a red apple", "-vid"], "vqgan"),
+    "video-progress-vl": (["-p", "a red apple", "-vid", "-vl", "0.25"], "vqgan"),
+    "video-zoom": (["-p", "a red apple", "-zvid", "-zse", "3", "-zs", "2", "-zsc", "1.1",
+                    "-zsx", "3", "-zsy", "-2"], "vqgan"),
+    "video-zoom-out": (["-p", "a red apple", "-zvid", "-zse", "2", "-zsc", "0.9", "-se", "4"],
+                       "vqgan"),
+    "video-zoom-gumbel": (["-p", "a red apple", "-ii", "{stone}", "-zvid", "-zse", "4"],
+                          "gumbel"),
+    "video-both": (["-p", "a red apple", "-vid", "-zvid", "-zse", "4"], "vqgan"),
+    "story": (["-p", "a red apple ^ a blue sea|a boat:0.5 ^ a tree", "-cpe", "3"], "vqgan"),
+    "story-no-cpe": (["-p", "a red apple^a blue sea"], "vqgan"),
+    "story-image-prompt": (["-p", "a red apple^a tree", "-ip", "{stone}:0.5", "-cpe", "4"],
+                           "vqgan"),
+    "story-zoom": (["-p", "a red apple^a tree", "-cpe", "2", "-zvid", "-zse", "3"], "vqgan"),
 }
 
 
@@ -181,6 +200,26 @@ def _install_recorders(record: dict, seed: int | None, keep: Path) -> None:
 
     torch.Tensor.backward = backward
 
+    import io
+    import subprocess
+
+    class NoFFmpeg:
+        """Stands in for the ffmpeg process generate.py pipes its video frames to: records
+        its arguments (the frame rate) and the number of frames, runs nothing."""
+
+        def __init__(self, args, **kwargs):
+            record.setdefault("ffmpeg", []).append(list(map(str, args)))
+            self.stdin = io.BytesIO()
+            self.stdin.close = lambda: None
+            self.frames = 0
+
+        def wait(self):
+            data = self.stdin.getvalue()
+            record["video_frames"] = data.count(b"\x89PNG\r\n\x1a\n")
+            return 0
+
+    subprocess.Popen = NoFFmpeg
+
     plain_clip_load = clip.load
     calls = {"n": 0}
 
@@ -253,6 +292,7 @@ def run_engine(flags: list[str], work: Path) -> dict:
     torch.set_num_threads(1)
     args = build_parser().parse_args(flags)
     job = job_from_args(args)
+    job["frames_dir"] = str(work / "engine-steps")
     spec = ModelSpec(vqgan_config=args.vqgan_config, vqgan_checkpoint=args.vqgan_checkpoint,
                      clip_model=args.clip_model)
     engine = Engine(spec, device="cpu", mode="reference")
@@ -270,7 +310,7 @@ def run_engine(flags: list[str], work: Path) -> dict:
         hook.remove()
     for n, tensor in enumerate(inputs):
         torch.save(tensor, work / f"engine-clip-in-{n}.pt")
-    return {"losses": losses, "method": result.get("method")}
+    return {"losses": losses, "method": result.get("method"), "video": result.get("video")}
 
 
 def pixels(path: Path):
@@ -298,6 +338,7 @@ def compare(name: str, upstream: dict, engine: dict, work: Path) -> dict:
     same_shape = a.shape == b.shape
     differing = float((a != b).mean()) if same_shape else 1.0
     return {
+        **compare_frames(upstream, engine, work),
         "config": name,
         "iterations": n,
         "upstream_steps": len(upstream["losses"]),
@@ -311,20 +352,50 @@ def compare(name: str, upstream: dict, engine: dict, work: Path) -> dict:
     }
 
 
+def compare_frames(upstream: dict, engine: dict, work: Path) -> dict:
+    """The saved video frames (upstream's ``steps/``, the engine's ``frames_dir``): how many,
+    how many differ in any pixel value, and the video's frame count and rate both ways."""
+    up_dir, en_dir = work / "steps", work / "engine-steps"
+    if not up_dir.is_dir() and not en_dir.is_dir():
+        return {"frames": None}
+    count = [len(list(d.glob("*.png"))) if d.is_dir() else 0 for d in (up_dir, en_dir)]
+    differing = sum(
+        1 for k in range(min(count))
+        if (a := pixels(up_dir / f"{k}.png")).shape != (b := pixels(en_dir / f"{k}.png")).shape
+        or bool((a != b).any()))
+    rate = None
+    for call in upstream.get("ffmpeg", []):
+        rate = float(call[call.index("-r") + 1])
+    video = engine.get("video") or {}
+    return {"frames": {"saved": count, "differing": differing,
+                       "video_frames": [upstream.get("video_frames"), video.get("frames")],
+                       "fps": [rate, video.get("fps")]}}
+
+
+def frames_cell(r: dict) -> str:
+    f = r.get("frames")
+    if not f:
+        return "-"
+    up, en = f["saved"]
+    vid, fps = f["video_frames"], f["fps"]
+    return (f"{en} saved ({up} upstream), {f['differing']} differ; video {vid[1]} frames at "
+            f"{fps[1]:g} fps ({vid[0]} at {fps[0]:g})")
+
+
 def table(rows: list[dict]) -> str:
     out = ["| configuration | loss: max rel. diff (iterations) | first iteration > 1e-4 "
-           "| cutouts: max abs diff | pixel values differing |",
-           "|---|---|---|---|---|"]
+           "| cutouts: max abs diff | pixel values differing | video frames |",
+           "|---|---|---|---|---|---|"]
     for r in rows:
         if "error" in r:
-            out.append(f"| {r['config']} | error: {r['error']} | | | |")
+            out.append(f"| {r['config']} | error: {r['error']} | | | | |")
             continue
         cut = "shape differs" if r["cutouts_max_abs_diff"] is None else \
             f"{r['cutouts_max_abs_diff']:.1e}"
         first = "-" if r["first_iteration_over_1e-4"] is None else r["first_iteration_over_1e-4"]
         out.append(f"| {r['config']} | {r['max_rel_loss_diff']:.1e} ({r['iterations']}) "
                    f"| {first} | {cut} | {100 * r['pixels_differing']:.2f}% "
-                   f"(max {r['pixels_max_abs_diff']}) |")
+                   f"(max {r['pixels_max_abs_diff']}) | {frames_cell(r)} |")
     return "\n".join(out)
 
 

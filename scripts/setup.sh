@@ -148,6 +148,12 @@ if [[ ! -f $stamp ]] || ! cmp -s requirements.txt "$stamp"; then
     .venv/bin/pip install --quiet --disable-pip-version-check -r requirements.txt
     cp requirements.txt "$stamp"
 fi
+# The videos (-vid, -zvid) are encoded by PyAV's own FFmpeg libraries: no ffmpeg program.
+if ! .venv/bin/python -c 'import av; av.codec.Codec("libx264", "w")' 2>/dev/null; then
+    echo "setup: PyAV (av in requirements.txt) with its H.264 encoder is missing from .venv;" \
+         "remove .venv/.requirements-installed and run setup again" >&2
+    exit 1
+fi
 # PyO3 builds against .venv/bin/python3 (.cargo/config.toml); a build made before the
 # .venv was made again must look at its Python anew (cargo does not notice by itself).
 if $made_venv && [[ -d target ]]; then

@@ -5,3 +5,4 @@ pub mod job;
 pub mod options;
 pub mod png_settings;
 pub mod sidecar;
+pub mod video;

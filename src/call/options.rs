@@ -19,6 +19,8 @@ pub enum Kind {
     Count,
     /// A whole number from 0 to 2^64 - 1.
     Seed,
+    /// Any whole number, negative too.
+    Int,
     /// Any finite number.
     Number,
     /// A finite number above 0.
@@ -61,7 +63,7 @@ impl Kind {
     pub fn engine_form(self) -> (&'static str, Option<&'static str>) {
         match self {
             Kind::Text | Kind::Paths | Kind::Choice(_) => ("str", None),
-            Kind::Count | Kind::Seed => ("int", None),
+            Kind::Count | Kind::Seed | Kind::Int => ("int", None),
             Kind::Number | Kind::PositiveNumber => ("float", None),
             Kind::Size => ("int", Some("2")),
             Kind::Choices(_) => ("str", Some("+")),
@@ -90,6 +92,10 @@ impl Kind {
                 .parse::<u64>()
                 .map(Value::Seed)
                 .map_err(|_| "a whole number of 0 or more".into()),
+            Kind::Int => first
+                .parse::<i64>()
+                .map(Value::Int)
+                .map_err(|_| "a whole number".into()),
             Kind::Number => number(first)
                 .map(Value::Number)
                 .ok_or_else(|| "a number".into()),
@@ -138,7 +144,8 @@ impl Kind {
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(untagged)]
 pub enum Value {
-    /// A [`Kind::Switch`] that is present.
+    /// A [`Kind::Switch`] that is present (`true` in the job).
+    #[serde(serialize_with = "switch_on")]
     Switch,
     /// One word.
     Text(String),
@@ -195,6 +202,10 @@ impl Value {
             (_, later) => later,
         }
     }
+}
+
+fn switch_on<S: serde::Serializer>(s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_bool(true)
 }
 
 /// Where an option's value lives.
@@ -324,6 +335,24 @@ pub const OPTIONS: &[GenOption] = &[
         Raw::Allowed, "-nps 1 2"),
     opt("-npw", "--noise_prompt_weights", "noise_prompt_weights", Kind::Numbers, Slot::Extra,
         Raw::Allowed, "-npw 0.5 0.5"),
+    // generate.py's videos and story mode (vendor/vqgan_clip/video.py); a task asks for them
+    // with the fields of crate::task::video or through `raw`
+    opt("-vid", "--video", "make_video", Kind::Switch, Slot::Extra, Raw::Allowed, "-vid"),
+    opt("-zvid", "--zoom_video", "make_zoom_video", Kind::Switch, Slot::Extra, Raw::Allowed,
+        "-zvid"),
+    opt("-zs", "--zoom_start", "zoom_start", Kind::Int, Slot::Extra, Raw::Allowed, "-zs 20"),
+    opt("-zse", "--zoom_save_every", "zoom_frequency", Kind::Count, Slot::Extra, Raw::Allowed,
+        "-zse 10"),
+    opt("-zsc", "--zoom_scale", "zoom_scale", Kind::PositiveNumber, Slot::Extra, Raw::Allowed,
+        "-zsc 1.02"),
+    opt("-zsx", "--zoom_shift_x", "zoom_shift_x", Kind::Int, Slot::Extra, Raw::Allowed,
+        "-zsx -2"),
+    opt("-zsy", "--zoom_shift_y", "zoom_shift_y", Kind::Int, Slot::Extra, Raw::Allowed,
+        "-zsy 1"),
+    opt("-cpe", "--change_prompt_every", "prompt_frequency", Kind::Count, Slot::Extra,
+        Raw::Allowed, "-cpe 50"),
+    opt("-vl", "--video_length", "video_length", Kind::PositiveNumber, Slot::Extra,
+        Raw::Allowed, "-vl 10"),
     opt("-cd", "--cuda_device", "device", Kind::Text, Slot::Call, DEVICE_REFUSED, "-cd cuda:1"),
     opt("-d", "--deterministic", "deterministic", Kind::Switch, Slot::Call, DEVICE_REFUSED,
         "-d"),
@@ -332,17 +361,15 @@ pub const OPTIONS: &[GenOption] = &[
         "-o output/dog_1.png"),
 ];
 
-/// `generate.py`'s video and zoom flags: neither the engine nor runvqgan supports them.
+/// `generate.py`'s flags for interpolated videos and for styling a folder of video frames:
+/// neither the engine nor runvqgan supports them.
 #[rustfmt::skip]
 pub const UNSUPPORTED: &[&str] = &[
-    "-vid", "--video", "-zvid", "--zoom_video", "-zs", "--zoom_start",
-    "-zse", "--zoom_save_every", "-zsc", "--zoom_scale", "-zsx", "--zoom_shift_x",
-    "-zsy", "--zoom_shift_y", "-cpe", "--change_prompt_every", "-vl", "--video_length",
     "-ofps", "--output_video_fps", "-ifps", "--input_video_fps", "-vsd", "--video_style_dir",
 ];
 
 /// Why `raw` may not use one of [`UNSUPPORTED`].
-pub const UNSUPPORTED_REASON: &str = "videos are not supported; runvqgan makes still images";
+pub const UNSUPPORTED_REASON: &str = "interpolated videos and styling a folder of frames are not supported; runvqgan makes progress videos (-vid) and zoom videos (-zvid)";
 
 /// The option with this short or long flag.
 pub fn find(flag: &str) -> Option<&'static GenOption> {
@@ -391,60 +418,4 @@ pub fn take_values(kind: Kind, words: &[String], i: &mut usize) -> Vec<String> {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn every_flag_and_key_is_named_once() {
-        let mut seen = std::collections::BTreeSet::new();
-        for o in OPTIONS {
-            for name in [o.short, o.long, o.key] {
-                assert!(seen.insert(name), "{name} appears twice");
-            }
-            assert!(!UNSUPPORTED.contains(&o.short) && !UNSUPPORTED.contains(&o.long));
-        }
-    }
-
-    #[test]
-    fn every_example_parses_as_its_option() {
-        for o in OPTIONS {
-            let words = shlex::split(o.example).unwrap();
-            assert_eq!(find(&words[0]).map(|f| f.key), Some(o.key), "{}", o.example);
-            let mut i = 1;
-            let values = take_values(o.kind, &words, &mut i);
-            assert_eq!(i, words.len(), "{}", o.example);
-            o.kind
-                .parse(&values)
-                .unwrap_or_else(|e| panic!("{}: {e}", o.example));
-        }
-    }
-
-    #[test]
-    fn only_extra_engine_settings_may_come_from_raw() {
-        for o in raw_allowed() {
-            assert_eq!(o.slot, Slot::Extra, "{}", o.short);
-        }
-    }
-
-    #[test]
-    fn values_are_read_by_kind() {
-        let w = |s: &str| shlex::split(s).unwrap();
-        assert_eq!(
-            Kind::Count.parse(&w("0")),
-            Err("a whole number of 1 or more".into())
-        );
-        assert_eq!(
-            Kind::Numbers.parse(&w("0.5 -1")),
-            Ok(Value::Numbers(vec![0.5, -1.0]))
-        );
-        assert_eq!(
-            Kind::Paths.parse(&w("a.png|b.png:2")),
-            Ok(Value::Texts(vec!["a.png".into(), "b.png:2".into()]))
-        );
-        assert!(Kind::Choice(OPTIMISERS).parse(&w("adam")).is_err());
-        assert_eq!(
-            Kind::PositiveNumber.parse(&w("inf")),
-            Err("a number above 0".into())
-        );
-    }
-}
+mod tests;

@@ -39,6 +39,7 @@ pub const CONFIG_TEMPLATE: &str = r#"# runvqgan.toml: the settings of this share
 #max_each = 25
 #max_resolution = [450, 300]      # [long side, short side] in pixels
 #default_resolution = [450, 300]  # for tasks that give no "resolution"
+#max_video_frames = 1000          # a task asking for a longer video is refused; 0: no videos
 
 # Order and pace.
 #priority_folder = "tasks"        # its tasks run before everyone else's (default: none)

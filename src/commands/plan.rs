@@ -110,6 +110,10 @@ fn write_human(
                         img.total
                     )?;
                     writeln!(out, "         prompt: {:?}", img.prompt())?;
+                    let (opts, size) = (&img.job.options, img.size());
+                    if let Some(line) = crate::task::video::describe(opts, img.iterations(), size) {
+                        writeln!(out, "         video: {}", escape(&line))?;
+                    }
                 }
             }
             Verdict::Invalid(problems) => {

@@ -23,6 +23,7 @@ use anyhow::{Context, bail};
 
 use crate::call::png_settings;
 use crate::call::sidecar::Sidecar;
+use crate::call::video::VideoPlan;
 use crate::config::{Config, ConfigOverrides, EngineMode, ModelSet};
 use crate::engine::models::model_files;
 use crate::engine::workdir::WorkDir;
@@ -144,7 +145,14 @@ pub fn run(opts: &ReproduceOptions<'_>, out: &mut dyn Write) -> anyhow::Result<E
                     }),
                 )?;
             }
-            writeln!(out, "wrote {} and {}", png.display(), txt.display())?;
+            // (a message only: the video was placed through the folder's handle)
+            let video = naming::video_path(&png);
+            if video.exists() {
+                let (p, v, t) = (png.display(), video.display(), txt.display());
+                writeln!(out, "wrote {p}, {v} and {t}")?;
+            } else {
+                writeln!(out, "wrote {} and {}", png.display(), txt.display())?;
+            }
             Ok(ExitCode::Success)
         }
         None => Ok(ExitCode::Interrupted),
@@ -203,14 +211,16 @@ fn make(r: &ReproduceRun<'_>) -> anyhow::Result<Option<String>> {
             bail!("the engine failed: {message}");
         }
     };
-    work.place(
-        job.output.as_deref().unwrap_or_default(),
-        r.png,
-        0o644,
-        Place::NoReplace,
-    )
-    .map_err(|e| anyhow::anyhow!(confined::describe(&e)))
-    .with_context(|| format!("cannot write {}", r.png.display()))?;
+    let output = job.output.as_deref().unwrap_or_default();
+    if VideoPlan::of(&job.options, job.iterations.unwrap_or(500)).is_some() {
+        let video = naming::video_path(r.png);
+        work.place_video(output, &video, 0o644, Place::NoReplace)
+            .map_err(|e| anyhow::anyhow!(confined::describe(&e)))
+            .with_context(|| format!("cannot write {}", video.display()))?;
+    }
+    work.place(output, r.png, 0o644, Place::NoReplace)
+        .map_err(|e| anyhow::anyhow!(confined::describe(&e)))
+        .with_context(|| format!("cannot write {}", r.png.display()))?;
 
     let mut new = sidecar.clone();
     new.call.job = job;
@@ -311,6 +321,16 @@ fn apply_caps(
             "the sidecar asks for {i} iterations, more than this shared folder allows \
              (max_iterations = {}); ask the workstation owner to raise it in runvqgan.toml",
             limits.max_iterations
+        );
+    }
+    if let Some(plan) = VideoPlan::of(&job.options, job.iterations.unwrap_or(500))
+        && plan.frames > limits.max_video_frames
+    {
+        bail!(
+            "the sidecar asks for a video of {} frames, more than this shared folder allows \
+             (max_video_frames = {}); ask the workstation owner to raise it in runvqgan.toml",
+            plan.frames,
+            limits.max_video_frames
         );
     }
     let [max_long, max_short] = limits.max_resolution;

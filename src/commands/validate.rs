@@ -127,6 +127,10 @@ pub fn run(opts: &ValidateOptions<'_>, out: &mut dyn Write) -> anyhow::Result<Ex
                     escape(&spec.out_folder_rel),
                     escape(&spec.out_file)
                 )?;
+                let video = crate::task::video::describe(&spec.options, spec.iterations, spec.size);
+                if let Some(line) = video {
+                    writeln!(out, "{rel}: video: {}.", escape(&line))?;
+                }
                 for w in &v.warnings {
                     writeln!(out, "{rel}: warning: {}", escape(w))?;
                 }

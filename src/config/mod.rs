@@ -15,12 +15,14 @@ use serde::{Deserialize, Deserializer, Serialize};
 mod engine_mode;
 mod error;
 mod hint;
+mod limits;
 pub mod window;
 pub use engine_mode::EngineMode;
 pub mod overrides;
 pub mod trust;
 pub use error::ConfigError;
 use error::parse_error;
+pub use limits::Limits;
 pub use overrides::ConfigOverrides;
 
 use crate::shared_folder::locks::filesystem::ClaimSetting;
@@ -70,20 +72,6 @@ impl ModelSet {
     }
 }
 
-/// The limits that validation applies to every task (the `max_*` and `default_resolution`
-/// keys of [`Config`]).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-pub struct Limits {
-    /// Iterations above this are capped, with a warning.
-    pub max_iterations: u32,
-    /// `each` above this is capped, with a warning.
-    pub max_each: u32,
-    /// `[long, short]`: the long side and the short side are capped separately.
-    pub max_resolution: [u32; 2],
-    /// `[long, short]` used when a task gives no `resolution`.
-    pub default_resolution: [u32; 2],
-}
-
 impl Default for Limits {
     fn default() -> Self {
         Config::default().limits()
@@ -104,6 +92,8 @@ pub struct Config {
     pub max_resolution: [u32; 2],
     /// `[long, short]` used when a task gives no `resolution`.
     pub default_resolution: [u32; 2],
+    /// The most frames of one video (`video`, `-vid`, `-zvid`); 0: no videos at all.
+    pub max_video_frames: u32,
     /// A folder (relative to the root) whose tasks run before all others.
     pub priority_folder: Option<String>,
     /// Seconds to wait between tasks (lets the GPU cool / other users in).
@@ -182,6 +172,7 @@ impl Default for Config {
             max_each: 25,
             max_resolution: [450, 300],
             default_resolution: [450, 300],
+            max_video_frames: 1000,
             priority_folder: None,
             delay_seconds: 0.0,
             max_minutes: None,
@@ -276,6 +267,7 @@ impl Config {
             max_each: self.max_each,
             max_resolution: self.max_resolution,
             default_resolution: self.default_resolution,
+            max_video_frames: self.max_video_frames,
         }
     }
 

@@ -5,8 +5,9 @@
 //! - its input images (`-ip`, `-ii`) are read by runvqgan through the root's handle
 //!   ([`crate::shared_folder::confined`]: inside the root only, regular files, no blocking, at most
 //!   [`MAX_IMAGE`] bytes) and copied into this folder;
-//! - it writes each PNG into this folder, and runvqgan places it into the output folder
-//!   through the root's handle, with a rename that never replaces an existing file.
+//! - it writes each PNG (and a video's MP4, encoded from frames that never leave the engine)
+//!   into this folder, and runvqgan places it into the output folder through the root's
+//!   handle, with a rename that never replaces an existing file.
 //!
 //! The folder is made by the running user in the system's temporary folder with mode 0700
 //! (nobody else can enter it), whatever the umask (a service's `UMask=0002` would otherwise
@@ -24,6 +25,9 @@ use crate::shared_folder::root::check_relative;
 
 /// The largest PNG the engine may hand back (a 450 x 300 image is well under 1 MiB).
 const MAX_PNG: u64 = 512 * 1024 * 1024;
+/// The largest MP4 the engine may hand back (1000 frames of 450 x 300 at generate.py's
+/// quality are tens of MiB; the frames cap, `max_video_frames`, bounds it).
+const MAX_VIDEO: u64 = 2 * 1024 * 1024 * 1024;
 
 /// An input image that cannot be used.
 #[derive(Debug, Error)]
@@ -131,16 +135,47 @@ impl WorkDir {
     /// written to a hidden temporary and renamed into place as `place` says. The work file
     /// is removed.
     pub fn place(&self, output: &str, dest: &Path, mode: u32, place: Place) -> std::io::Result<()> {
+        place_file(
+            &PathBuf::from(self.output_of(output)),
+            MAX_PNG,
+            dest,
+            mode,
+            place,
+        )
+    }
+
+    /// Places the MP4 the engine wrote beside the PNG of `output` (`x_3.png` -> `x_3.mp4`)
+    /// at `dest`, as [`WorkDir::place`] places the PNG.
+    pub fn place_video(
+        &self,
+        output: &str,
+        dest: &Path,
+        mode: u32,
+        place: Place,
+    ) -> std::io::Result<()> {
+        let made = PathBuf::from(self.output_of(output)).with_extension("mp4");
+        place_file(&made, MAX_VIDEO, dest, mode, place)
+    }
+}
+
+/// Copies the work file `made` (at most `max` bytes) to `dest` through its folder's handle,
+/// by a hidden temporary renamed into place as `place` says, and removes the work file.
+fn place_file(made: &Path, max: u64, dest: &Path, mode: u32, place: Place) -> std::io::Result<()> {
+    {
         use std::io::Read;
-        let made = PathBuf::from(self.output_of(output));
         let mut bytes = Vec::new();
-        std::fs::File::open(&made)?
-            .take(MAX_PNG)
-            .read_to_end(&mut bytes)?;
+        let mut file = std::fs::File::open(made)?;
+        if file.metadata()?.len() > max {
+            return Err(std::io::Error::other(format!(
+                "the engine's file is larger than {} MiB",
+                max / 1024 / 1024
+            )));
+        }
+        file.read_to_end(&mut bytes)?;
         let (dir, name) = confined::parent(dest)?;
         let prefix = format!(".{}.", name.to_string_lossy());
         let placed = dir.write_atomic(&name, &prefix, &bytes, mode, place);
-        let _ = std::fs::remove_file(&made);
+        let _ = std::fs::remove_file(made);
         placed
     }
 }

@@ -133,7 +133,10 @@ impl<'a> Producer<'a> {
                 .expect("the engine is started whenever an image is planned")
                 .clamp(1, images.len() - start);
             let batch = &images[start..start + size];
-            let iterations = batch[0].iterations();
+            // a video's frames count as extra iterations, as in the estimate
+            let first = &batch[0];
+            let iterations =
+                crate::call::video::work_iterations(&first.job.options, first.iterations());
             if !self.budget.measured()
                 && let Some((device, factor)) = &self.engine
             {
@@ -339,13 +342,20 @@ fn place_png(
         crate::shared_folder::confined::Place::NoReplace
     };
     let output = image.job.output.as_deref().unwrap_or_default();
-    work.place(output, &image.output, mode, place)
+    // a video first: once the PNG is there, so is its video
+    let video = crate::call::video::VideoPlan::of(&image.job.options, image.iterations());
+    let video_dest = naming::video_path(&image.output);
+    video
+        .map_or(Ok(()), |_| {
+            work.place_video(output, &video_dest, mode, place)
+        })
+        .and_then(|()| work.place(output, &image.output, mode, place))
         .map_err(|e| Failure {
             kind: FailureKind::Write,
             message: if e.kind() == std::io::ErrorKind::AlreadyExists {
                 format!(
-                    "the image was made, but a file named {} appeared meanwhile; runvqgan never \
-                     replaces a file, and the next run uses a new number",
+                    "the image was made, but a file named {} (or its .mp4) appeared meanwhile; \
+                     runvqgan never replaces a file, and the next run uses a new number",
                     image.output_rel
                 )
             } else {

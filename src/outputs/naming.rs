@@ -105,12 +105,12 @@ pub fn reserve(
     let taken = |n: u32| {
         std::io::Error::new(
             std::io::ErrorKind::AlreadyExists,
-            format!("{base}_{n} is taken (a .png, .txt or a pending image has it)"),
+            format!("{base}_{n} is taken (a .png, .txt, .mp4 or a pending image has it)"),
         )
     };
     let dir = crate::shared_folder::confined::open_dir(folder)?;
     let placed = |n: u32| {
-        ["png", "txt"].iter().any(|ext| {
+        ["png", "txt", "mp4"].iter().any(|ext| {
             dir.stat(std::ffi::OsStr::new(&format!("{base}_{n}.{ext}")))
                 .is_ok()
         })
@@ -175,6 +175,7 @@ pub fn remove_stale_temporaries(folder: &Path, base: &str, n: u32) {
     let prefixes = [
         format!(".{base}_{n}.png."),
         format!(".{base}_{n}.txt."),
+        format!(".{base}_{n}.mp4."),
         format!(".{base}_{n}.pending."),
     ];
     for (entry, _) in listing {
@@ -187,6 +188,12 @@ pub fn remove_stale_temporaries(folder: &Path, base: &str, n: u32) {
             }
         }
     }
+}
+
+/// The video beside the image `png` (`base_n.png` -> `base_n.mp4`), made when its job asks
+/// for one ([`crate::call::video`]); placed before the PNG, by the same rules.
+pub fn video_path(png: &Path) -> PathBuf {
+    png.with_extension("mp4")
 }
 
 /// The file names of image `n` of `base`: (`base_n.png`, `base_n.txt`).

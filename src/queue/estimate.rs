@@ -3,6 +3,7 @@
 
 use std::path::Path;
 
+use crate::call::video::work_iterations;
 use crate::config::Config;
 use crate::queue::plan::PlannedTask;
 use crate::records::speeds::{Estimate, Speeds, expected_device};
@@ -14,7 +15,8 @@ pub fn estimate(root: &Path, config: &Config, tasks: &[PlannedTask]) -> Option<E
     let images: Vec<([u32; 2], u32)> = tasks
         .iter()
         .flat_map(|t| t.images())
-        .map(|i| (i.size(), i.iterations()))
+        // a video's frames cost extra work, counted in iterations (call::video)
+        .map(|i| (i.size(), work_iterations(&i.job.options, i.iterations())))
         .collect();
     speeds.estimate(&config.model, &device, &images)
 }

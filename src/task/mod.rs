@@ -11,6 +11,7 @@ pub mod raw;
 pub mod schema;
 mod syntax;
 pub mod validate;
+pub mod video;
 
 use thiserror::Error;
 
@@ -42,6 +43,13 @@ pub const FIELDS: &[&str] = &[
     "template_file",
     "seed",
     "raw",
+    // videos and story mode (video::VIDEO_FIELDS)
+    "video",
+    "video_seconds",
+    "zoom_every",
+    "zoom_scale",
+    "zoom_shift",
+    "story_every",
 ];
 
 /// The key with which a task file may name its JSON Schema (`"$schema":

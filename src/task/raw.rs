@@ -186,6 +186,7 @@ mod tests {
 
     #[test]
     fn long_names_inline_values_and_missing_values() {
+        use crate::call::options::Value;
         let o = parse("--learning_rate=0.2 --augments Ji").unwrap();
         assert_eq!(
             o.get("step_size"),
@@ -193,7 +194,10 @@ mod tests {
         );
         assert!(parse("-lr").unwrap_err()[0].contains("needs a value, e.g. \"-lr 0.05\""));
         assert!(parse("-aug").unwrap_err()[0].contains("at least one value"));
-        assert!(parse("-vid").unwrap_err()[0].contains("videos are not supported"));
+        assert!(parse("-ofps 30").unwrap_err()[0].contains("interpolated videos"));
+        let video = parse("-zvid -zsx -2 -zsc 1.05").unwrap();
+        assert_eq!(video.get("make_zoom_video"), Some(&Value::Switch));
+        assert_eq!(video.get("zoom_shift_x"), Some(&Value::Int(-2)));
     }
 
     #[test]

@@ -35,6 +35,8 @@ pub struct RawTask {
     pub seed: Option<i64>,
     /// `raw`.
     pub raw: Option<String>,
+    /// The video and story fields ([`super::video`]).
+    pub video: super::video::VideoFields,
     /// Fields present but of the wrong type (already reported; validation must not also
     /// call them missing).
     #[schemars(skip)]
@@ -366,9 +368,12 @@ fn from_map(map: &Map<String, Value>) -> (RawTask, Vec<TaskError>) {
         template_file: r.string("template_file", "\"template_file\": \"my_start.png\""),
         seed: r.int("seed", "\"seed\": 1234"),
         raw: r.string("raw", "\"raw\": \"-lr 0.05 -cuts 64\""),
+        video: Default::default(),
         mistyped: Vec::new(),
     };
-    raw.mistyped = r.mistyped;
+    let (video, video_errors, video_mistyped) = super::video::read(map);
+    (raw.video, raw.mistyped) = (video, [r.mistyped, video_mistyped].concat());
+    r.errors.extend(video_errors);
     (raw, r.errors)
 }
 

@@ -274,9 +274,21 @@ pub fn validate(raw: &RawTask, ctx: &TaskContext<'_>) -> Result<Validated, Vec<T
         }
     };
 
+    let (fields, prompt_ref) = (&raw.video, prompt.as_ref());
+    let w = &mut warnings;
+    super::video::apply(
+        fields,
+        prompt_ref,
+        iterations,
+        limits,
+        &mut options,
+        &mut errors,
+        w,
+    );
     if let Some(n) = iterations {
         warnings.extend(raw::save_at_last(&mut options, n));
     }
+
     // Mistyped fields were reported by the schema; their values are missing here.
     if !errors.is_empty() || !raw.mistyped.is_empty() {
         return Err(errors);

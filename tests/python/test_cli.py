@@ -14,7 +14,7 @@ import torch
 
 from vqgan_clip.cutouts import AUGMENT_CODES, CUT_METHODS
 from vqgan_clip.generate import build_parser, job_from_args, main
-from vqgan_clip.job import JOB_DEFAULTS, normalise_job
+from vqgan_clip.job import JOB_DEFAULTS, LOCAL_KEYS, normalise_job
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -73,11 +73,10 @@ def test_cli_prints_the_seed_it_chose(tiny_models, tmp_path, capsys, monkeypatch
     assert (tmp_path / "output.png").exists()  # generate.py's default output name
 
 
-@pytest.mark.parametrize(("flag", "name"), [(["-vid"], "--video"), (["-zvid"], "--zoom_video"),
-                                            (["-zsc", "0.9"], "--zoom_scale"),
-                                            (["-cpe", "10"], "--change_prompt_every"),
+@pytest.mark.parametrize(("flag", "name"), [(["-ofps", "30"], "--output_video_fps"),
+                                            (["-ifps", "15"], "--input_video_fps"),
                                             (["-vsd", "frames"], "--video_style_dir")])
-def test_cli_rejects_video_and_zoom_flags(tiny_models, capsys, flag, name):
+def test_cli_rejects_interpolation_and_style_dir_flags(tiny_models, capsys, flag, name):
     with pytest.raises(SystemExit) as exit_info:
         main(["-p", "x", *flag, *model_args(tiny_models)])
     assert exit_info.value.code == 2
@@ -117,8 +116,10 @@ def test_options_json_lists_every_flag_once_in_the_agreed_shape(tmp_path):
                if a.option_strings and a.help != argparse.SUPPRESS and a.dest != "help"]
     assert [o["key"] for o in options] == [a.dest for a in visible]
     job_keys = [o["key"] for o in options if not o["cli_only"]]
-    assert sorted(job_keys) == sorted(JOB_DEFAULTS)
-    assert "-vid" not in by_short  # refused video flags are not offered
+    assert sorted(job_keys) == sorted(k for k in JOB_DEFAULTS if k not in LOCAL_KEYS)
+    assert longs["--frames-dir"]["cli_only"]
+    assert by_short["-vid"]["kind"] == "flag" and not by_short["-vid"]["cli_only"]
+    assert "-ofps" not in by_short  # refused flags are not offered
 
 
 def _value(option: dict, choice) -> list[str]:

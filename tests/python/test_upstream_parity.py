@@ -11,7 +11,9 @@ not carry (upstream's code is not ours to copy):
 
 Without both variables every test here is skipped, saying so. Each configuration runs both
 programs for a few iterations on the tiny models and asserts that the losses agree at every
-iteration, that CLIP's first input is the same and that the two PNGs have the same pixels.
+iteration, that CLIP's first input is the same and that the two PNGs have the same pixels;
+for the video configurations also that every saved frame has the same pixels and that the
+videos have the same frame count and rate.
 """
 
 from __future__ import annotations
@@ -52,3 +54,9 @@ def test_reference_mode_reproduces_upstream(tiny_models, tmp_path, name):
     assert row["max_rel_loss_diff"] < 1e-5, row
     assert row["cutouts_max_abs_diff"] is not None and row["cutouts_max_abs_diff"] < 1e-5, row
     assert row["pixels_differing"] == 0, row
+    frames = row["frames"]
+    if frames is not None:  # -vid / -zvid: generate.py's steps/ and the engine's frames
+        assert frames["saved"][0] == frames["saved"][1] > 0, row
+        assert frames["differing"] == 0, row
+        assert frames["video_frames"][0] == frames["video_frames"][1], row
+        assert frames["fps"][0] == frames["fps"][1], row

@@ -23,7 +23,7 @@ import torch
 
 from . import __version__
 from .clip_model import load_clip
-from .job import check_same_size, normalise_job, round_size
+from .job import JOB_DEFAULTS, VIDEO_KEYS, check_same_size, normalise_job, round_size
 from .method import METHOD, Optimisation
 from .png import environment_summary, image_chunks, to_pil, write_png
 from .rng import new_seed
@@ -156,7 +156,11 @@ class Engine:
 
     def settings(self, job: dict[str, Any]) -> dict[str, Any]:
         """Everything that determines the image: the job (seed included), models and mode."""
-        settings = {k: v for k, v in job.items() if k != "output"}
+        # the video and story keys only where they differ from off / the default: a still
+        # image's settings stay as they were before videos, and read back as flags they
+        # are the flags that were given (-cpe 0 is no flag)
+        settings = {k: v for k, v in job.items() if k not in ("output", "frames_dir")
+                    and not (k in VIDEO_KEYS and v == JOB_DEFAULTS[k])}
         settings.update({
             "size_used": self.rounded_size(job["size"]),
             "deterministic": self.deterministic,
@@ -203,8 +207,17 @@ class Engine:
                 # generate.py's loop: the same loop, one image at a time, switches off
                 batches = [[job] for job in jobs]
             else:
-                batches = [jobs]
-            images, losses = self._optimise(batches, progress)
+                # a video or story job changes its latent, optimiser and prompts on its
+                # own schedule: it runs in a batch of its own
+                alone = [job for job in jobs if _own_schedule(job)]
+                rest = [job for job in jobs if not _own_schedule(job)]
+                batches = [[job] for job in alone] + ([rest] if rest else [])
+            images, losses, videos = self._optimise(batches, progress)
+            # back into the jobs' order
+            ran = [id(job) for batch in batches for job in batch]
+            batch_of = {id(job): len(batch) for batch in batches for job in batch}
+            back = [ran.index(id(job)) for job in jobs]
+            images, losses, videos = ([xs[k] for k in back] for xs in (images, losses, videos))
         outputs = [self._write(job, image) for job, image in zip(jobs, images, strict=True)]
         seconds = round(time.perf_counter() - started, 3)
         env = environment_summary()
@@ -217,11 +230,12 @@ class Engine:
             "output": output,
             "size": size,
             "iterations": job["iterations"],
-            "batch_size": len(batches[0]),
+            "batch_size": batch_of[id(job)],
+            "video": video,
             "mode": self.mode,
             "method": METHOD,
             "environment": env,
-        } for job, loss, output in zip(jobs, losses, outputs, strict=True)]
+        } for job, loss, output, video in zip(jobs, losses, outputs, videos, strict=True)]
 
     def _optimise(self, batches: list[list[dict[str, Any]]], progress: Progress | None):
         """Run each batch to the end; progress counts on across batches."""
@@ -229,17 +243,27 @@ class Engine:
         done = 0
         images: list[torch.Tensor] = []
         losses: list[float] = []
+        videos: list[dict[str, Any] | None] = []
         for batch in batches:
             run = Optimisation(batch, self.vqgan, self.clip, self.device, self.speed,
                                self._compiled)
-            while not run.done:
-                loss = run.step()
-                done += 1
-                if progress is not None:
-                    progress(done, total, loss)
+            try:
+                while not run.done:
+                    loss = run.step()
+                    done += 1
+                    if progress is not None:
+                        progress(done, total, loss)
+                paths = run.finish()
+            except BaseException:
+                run.abandon()
+                raise
             images.extend(run.images())
             losses.extend(run.losses)
-        return images, losses
+            videos.extend(None if image.plan is None else {
+                "path": path, "mode": image.plan.mode, "frames": image.video.encoded,
+                "fps": image.plan.fps, "saved_frames": image.video.saved,
+            } for image, path in zip(run.runs, paths, strict=True))
+        return images, losses, videos
 
     def _write(self, job: dict[str, Any], image: torch.Tensor) -> str | None:
         if not job["output"]:
@@ -249,6 +273,10 @@ class Engine:
                            f"runvqgan vqgan_clip {__version__}"),
             "method": METHOD,
         })
+
+
+def _own_schedule(job: Mapping[str, Any]) -> bool:
+    return bool(job["make_video"] or job["make_zoom_video"] or job["prompt_frequency"])
 
 
 def _check_mode(mode: str) -> None:

@@ -20,17 +20,14 @@ import torch
 
 from .cutouts import AUGMENT_CODES, CUT_METHODS
 from .engine import Engine, ModelSpec
-from .job import INIT_NOISES, JOB_DEFAULTS
+from .job import INIT_NOISES, JOB_DEFAULTS, LOCAL_KEYS
 from .optimisers import OPTIMISERS
 from .rng import new_seed
 from .speed import MODES
 
-#: generate.py's video and zoom flags: recognised, refused.
+#: generate.py's flags for interpolated videos (ffmpeg's minterpolate on an NVIDIA encoder)
+#: and for styling a folder of video frames: recognised, refused.
 UNSUPPORTED_FLAGS = [
-    ("-vid", "--video", True), ("-zvid", "--zoom_video", True), ("-zs", "--zoom_start", False),
-    ("-zse", "--zoom_save_every", False), ("-zsc", "--zoom_scale", False),
-    ("-zsx", "--zoom_shift_x", False), ("-zsy", "--zoom_shift_y", False),
-    ("-cpe", "--change_prompt_every", False), ("-vl", "--video_length", False),
     ("-ofps", "--output_video_fps", False), ("-ifps", "--input_video_fps", False),
     ("-vsd", "--video_style_dir", False),
 ]
@@ -82,6 +79,26 @@ def build_parser() -> argparse.ArgumentParser:
     a("-aug", "--augments", nargs="+", action="append", type=str, choices=AUGMENT_CODES,
       default=None, help="augments for the latest and nrupdated cut methods (default: "
                          "Af Pe Ji Er); only the first -aug's list counts, as in generate.py")
+    a("-vid", "--video", action="store_true", dest="make_video",
+      help="also make a progress video: every iteration a frame (<output>.mp4)")
+    a("-zvid", "--zoom_video", action="store_true", dest="make_zoom_video",
+      help="also make a zoom video: every -zse iterations a frame, then zoom and shift")
+    a("-zs", "--zoom_start", type=int, default=d["zoom_start"], dest="zoom_start",
+      help="zoom from this iteration on")
+    a("-zse", "--zoom_save_every", type=int, default=d["zoom_frequency"],
+      dest="zoom_frequency", help="a zoom frame every N iterations")
+    a("-zsc", "--zoom_scale", type=float, default=d["zoom_scale"], dest="zoom_scale",
+      help="zoom factor per zoom frame")
+    a("-zsx", "--zoom_shift_x", type=int, default=d["zoom_shift_x"], dest="zoom_shift_x",
+      help="shift per zoom frame, pixels left/right (wraps around)")
+    a("-zsy", "--zoom_shift_y", type=int, default=d["zoom_shift_y"], dest="zoom_shift_y",
+      help="shift per zoom frame, pixels up/down (wraps around)")
+    a("-cpe", "--change_prompt_every", type=int, default=d["prompt_frequency"],
+      dest="prompt_frequency", help="story mode: the next ^ phrase every N iterations")
+    a("-vl", "--video_length", type=float, default=d["video_length"], dest="video_length",
+      help="video length in seconds (frame rate = frames / length, 10 to 60)")
+    a("--frames-dir", type=str, default=None, dest="frames_dir",
+      help="also save every video frame here as <n>.png (generate.py's steps/)")
     a("-cd", "--cuda_device", "--device", type=str, default=None, dest="device",
       help="device, e.g. cuda:0, cuda:1 or cpu (default: cuda:0 if present, else cpu)")
     a("--mode", type=str, default=MODES[0], choices=MODES,
@@ -102,6 +119,9 @@ def build_parser() -> argparse.ArgumentParser:
 def job_from_args(args: argparse.Namespace) -> dict[str, Any]:
     """The engine job a parsed command line describes."""
     job = {key: getattr(args, key) for key in JOB_DEFAULTS}
+    if job["make_video"] and job["make_zoom_video"]:
+        print("Warning: Make video and make zoom video are mutually exclusive.", file=sys.stderr)
+        job["make_video"] = False
     # as generate.py: of several -aug groups (-aug Ji -aug Sh) only the first counts
     job["augments"] = list(args.augments[0]) if args.augments else []
     job["image_prompts"] = [p.strip() for p in (args.image_prompts or "").split("|")
@@ -126,14 +146,14 @@ def options_json(parser: argparse.ArgumentParser | None = None) -> dict[str, Any
     ``kind``: float, int, str or flag (no value); ``nargs``: None (one value), 2 or "+";
     ``choices``: the values the engine accepts, or None for any; ``default``: the value
     when the flag is absent; ``cli_only``: the flag is not a job key (a model path, the
-    device, the mode, ...). Left out: ``-h`` and generate.py's video and zoom flags, which
-    are recognised only to be refused.
+    device, the mode, ...). Left out: ``-h`` and generate.py's interpolation and style-dir
+    flags, which are recognised only to be refused.
     """
     parser = parser or build_parser()
     options = []
     for action in parser._actions:
         if isinstance(action, argparse._HelpAction) or action.help == argparse.SUPPRESS:
-            continue  # -h, and generate.py's video flags (recognised only to be refused)
+            continue  # -h, and the flags recognised only to be refused
         if action.nargs not in (None, 0, 2, "+"):
             raise TypeError(f"{action.option_strings}: nargs {action.nargs!r} has no JSON form")
         shorts = [o for o in action.option_strings if not o.startswith("--")]
@@ -146,7 +166,7 @@ def options_json(parser: argparse.ArgumentParser | None = None) -> dict[str, Any
             "nargs": action.nargs or None,
             "choices": list(action.choices) if action.choices is not None else None,
             "default": action.default,
-            "cli_only": action.dest not in JOB_DEFAULTS,
+            "cli_only": action.dest not in JOB_DEFAULTS or action.dest in LOCAL_KEYS,
         })
     return {"options": options}
 
@@ -169,7 +189,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     used = [long for short, long, _ in UNSUPPORTED_FLAGS
             if getattr(args, long.lstrip("-")) is not None]
     if used:
-        parser.error(f"{', '.join(used)}: video and zoom modes are not supported by this engine")
+        parser.error(f"{', '.join(used)}: interpolated and styled videos are not supported "
+                     "by this engine")
 
     clip_dir = args.clip_dir or os.path.dirname(args.vqgan_config) or "."
     spec = ModelSpec(vqgan_config=args.vqgan_config, vqgan_checkpoint=args.vqgan_checkpoint,
@@ -198,7 +219,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print(f"{parser.prog}: interrupted", file=sys.stderr)
         return 130
-    print(json.dumps({k: result[k] for k in ("output", "seed", "size", "seconds", "final_loss")}))
+    print(json.dumps({k: result[k] for k in ("output", "seed", "size", "seconds", "final_loss",
+                                             "video")}))
     return 0
 
 

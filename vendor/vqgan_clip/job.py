@@ -7,6 +7,7 @@ command line (:mod:`vqgan_clip.generate`) takes its flags' defaults from it.
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Sequence
 from typing import Any
 
@@ -36,8 +37,26 @@ JOB_DEFAULTS: dict[str, Any] = {
     "augments": [],
     "output": None,
     "save_every": 50,
+    # generate.py's video and story modes (vqgan_clip.video)
+    "make_video": False,
+    "make_zoom_video": False,
+    "zoom_start": 0,
+    "zoom_frequency": 10,
+    "zoom_scale": 0.99,
+    "zoom_shift_x": 0,
+    "zoom_shift_y": 0,
+    "prompt_frequency": 0,
+    "video_length": 10.0,
+    # not a generate.py flag: a folder for every saved video frame as <n>.png (generate.py's
+    # steps/); None keeps frames only in the encoder
+    "frames_dir": None,
 }
 INIT_NOISES = ("pixels", "gradient")
+#: The keys of the video and story modes (vqgan_clip.video).
+VIDEO_KEYS = ("make_video", "make_zoom_video", "zoom_start", "zoom_frequency", "zoom_scale",
+              "zoom_shift_x", "zoom_shift_y", "prompt_frequency", "video_length")
+#: Job keys for the engine's own command line and tests, never set from a task.
+LOCAL_KEYS = ("frames_dir",)
 
 
 def default_size(device: torch.device) -> list[int]:
@@ -116,6 +135,29 @@ def normalise_job(job: dict[str, Any], device: torch.device) -> dict[str, Any]:
         raise ValueError(f"unknown augment(s) {', '.join(map(str, bad_augs))}: expected some "
                          f"of {' '.join(AUGMENT_CODES)}")
     check_optimiser(out["optimiser"])
+    _check_video(out)
     if not (parse_prompts(out["prompts"]) or out["image_prompts"] or out["noise_prompt_seeds"]):
         raise ValueError("the job has no prompt: give prompts, image_prompts or noise prompts")
     return out
+
+
+def _check_video(job: dict[str, Any]) -> None:
+    """The video and story keys: types, ranges, and generate.py's "mutually exclusive"."""
+    for key in ("make_video", "make_zoom_video"):
+        job[key] = bool(job[key])
+    if job["make_video"] and job["make_zoom_video"]:
+        job["make_video"] = False  # as generate.py: the zoom video wins, with a warning
+        warnings.warn("make_video and make_zoom_video are mutually exclusive: making the "
+                      "zoom video", RuntimeWarning, stacklevel=3)
+    for key in ("zoom_start", "zoom_frequency", "zoom_shift_x", "zoom_shift_y",
+                "prompt_frequency"):
+        job[key] = int(job[key])
+    for key in ("zoom_scale", "video_length"):
+        job[key] = float(job[key])
+    if job["zoom_frequency"] < 1:
+        raise ValueError(f"zoom_frequency must be at least 1, not {job['zoom_frequency']}")
+    if job["prompt_frequency"] < 0:
+        raise ValueError(f"prompt_frequency must be 0 (off) or more, "
+                         f"not {job['prompt_frequency']}")
+    if not job["zoom_scale"] > 0 or not job["video_length"] > 0:
+        raise ValueError("zoom_scale and video_length must be above 0")

@@ -58,6 +58,7 @@ from .optimisers import make_optimiser
 from .prompts import PromptLoss, parse_prompt, parse_prompts
 from .rng import JobRng
 from .speed import SpeedOptions, autocast, maybe_compile
+from .video import VideoWriter, frame_array, plan_of, story_phrases, zoom_and_shift
 
 if TYPE_CHECKING:
     from .clip_model import LoadedClip
@@ -141,6 +142,11 @@ class ImageRun:
         self.saved_at = job["iterations"] - job["iterations"] % every if every >= 1 \
             else job["iterations"]
         self.saved: torch.Tensor | None = None
+        #: story mode: the ``^`` phrases and the next one to use (generate.py's ``p``)
+        self.phrases, self.next_phrase = story_phrases(job["prompts"]), 1
+        self.plan = plan_of(job)
+        self.video = None if self.plan is None else VideoWriter(
+            self.plan, job["output"], job["frames_dir"], job["prompts"] or "")
 
     @property
     def done(self) -> bool:
@@ -170,17 +176,21 @@ class ImageRun:
         z = z.view(1, toks_y, toks_x, -1).permute(0, 3, 1, 2)
         return z.contiguous() if job["optimiser"] == "AdamP" else z
 
-    def _prompt_losses(self) -> list[PromptLoss]:
-        job, model = self.job, self.clip.model
+    def _text_losses(self, prompts: str | None) -> list[PromptLoss]:
+        model = self.clip.model
         losses = []
-        texts = parse_prompts(job["prompts"])
         context = getattr(model, "context_length", 77)
-        for p in texts:
+        for p in parse_prompts(prompts):
             # one at a time, as generate.py (a batch of texts rounds differently)
             tokens = tokenize([p.text], context_length=context).to(self.device)
             with torch.no_grad():
                 embed = model.encode_text(tokens).float()
-            losses.append(PromptLoss(embed, p.weight, p.stop))
+            losses.append(PromptLoss(embed, p.weight, p.stop).to(self.device))
+        return losses
+
+    def _prompt_losses(self) -> list[PromptLoss]:
+        job, model = self.job, self.clip.model
+        losses = self._text_losses(job["prompts"])
         for prompt in job["image_prompts"]:
             p = parse_prompt(prompt)
             image = fit_area(open_image(p.text, "image prompt"), (self.width, self.height))
@@ -194,6 +204,29 @@ class ImageRun:
             embed = torch.empty([1, self.clip.embed_dim]).normal_(generator=gen)
             losses.append(PromptLoss(embed.to(self.device), weight))
         return [loss.to(self.device) for loss in losses]
+
+    def before_iteration(self, optimisation: Optimisation) -> None:
+        """What generate.py does at the top of its loop, before iteration ``self.iteration``:
+        the zoom video's frame and zoom, then story mode's change of prompt
+        (:mod:`vqgan_clip.video`)."""
+        i, job = self.iteration, self.job
+        if self.plan is not None and self.plan.mode == "zoom" and i % self.plan.every == 0:
+            frame = frame_array(optimisation.image_of(self))
+            self.video.add(frame)
+            if job["zoom_start"] <= i:
+                image = zoom_and_shift(frame, job["zoom_scale"], job["zoom_shift_x"],
+                                       job["zoom_shift_y"])
+                with self.rng.active():
+                    z = self._encode_image(image)
+                self.z = z.detach().requires_grad_(True)
+                optimisation.optimisers = optimisation._optimisers()
+        every = job["prompt_frequency"]
+        if every > 0 and i > 0 and i % every == 0:
+            if self.next_phrase >= len(self.phrases):
+                self.next_phrase = 0
+            # text prompts only: image and noise prompts end here, as in generate.py
+            self.prompt_losses = self._text_losses(self.phrases[self.next_phrase])
+            self.next_phrase += 1
 
     def loss_terms(self, embeds: torch.Tensor) -> list[torch.Tensor]:
         """This image's loss terms, given CLIP's embeddings of its cutouts."""
@@ -312,6 +345,7 @@ class Optimisation:
         """One iteration of every active image; returns the mean of their losses before it."""
         runs = self.active()
         for run in runs:
+            run.before_iteration(self)
             if run.iteration == run.saved_at:
                 run.saved = self.image_of(run)
         if self.options.cuda_graphs:
@@ -319,8 +353,30 @@ class Optimisation:
         for optimiser in self.optimisers:
             optimiser.zero_grad(set_to_none=True)
         z = torch.cat([run.z for run in runs]) if len(runs) > 1 else runs[0].z
-        values = self.update(runs, self.image_losses(runs, self.synth(z)))
+        images = self.synth(z)
+        for k, run in enumerate(runs):
+            if run.plan is not None and run.plan.mode == "progress":
+                run.video.add(frame_array(images[k:k + 1]))
+        values = self.update(runs, self.image_losses(runs, images))
         return sum(values) / len(values)
+
+    def finish(self) -> list[str | None]:
+        """After the last iteration: generate.py's loop top at iteration ``iterations``
+        (a zoom frame and zoom there, and the progress video's last saved frame), then each
+        video closed; each image's MP4 path (None: no video), in job order."""
+        for run in self.runs:
+            if run.plan is None:
+                continue
+            run.before_iteration(self)
+            if run.plan.mode == "progress":
+                run.video.add(frame_array(self.image_of(run)))
+        return [None if run.video is None else run.video.close() for run in self.runs]
+
+    def abandon(self) -> None:
+        """The run stopped early: no video is kept."""
+        for run in self.runs:
+            if run.video is not None:
+                run.video.abandon()
 
     def image_of(self, run: ImageRun) -> torch.Tensor:
         """One image as it is now, (1, 3, H, W) in [0, 1]."""

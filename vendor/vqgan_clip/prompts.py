@@ -1,8 +1,8 @@
 """Prompt strings and the spherical-distance loss each prompt contributes.
 
 A prompt string is ``text``, ``text:weight`` or ``text:weight:stop``; several are joined
-with ``|``; ``^`` separates story phrases (only the first phrase is used: changing phrases
-belongs to the video modes, which are not supported). A negative weight pushes the image
+with ``|``; ``^`` separates story phrases (only the first phrase is used here; story mode,
+``-cpe``, moves through the others: :mod:`vqgan_clip.video`). A negative weight pushes the image
 away from the prompt. ``stop`` is a distance below which the prompt stops pulling.
 """
 
