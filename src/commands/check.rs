@@ -102,7 +102,7 @@ fn queue_page(root: &Root, config: &Config, out: &mut dyn Write) -> anyhow::Resu
     let Some(dir) = config.gallery_dir() else {
         return Ok(());
     };
-    if StateDir::open(root.path()).is_err() {
+    if crate::shared_folder::state::StateDir::open(root.path()).is_err() {
         return Ok(());
     }
     if let Err(e) =

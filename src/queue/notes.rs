@@ -16,10 +16,10 @@
 mod actions;
 mod batch;
 
+use crate::queue::discover::TaskFile;
 use actions::{Action, plan_actions, remove_note, take_claim, write_note};
 pub use actions::{Change, Claim, Synced, Verdict, warnings_report};
 pub use batch::sync_all;
-use crate::queue::discover::TaskFile;
 
 /// Brings the error file and the warnings note of `file` in line with `verdict`:
 /// - invalid: the error file holds the report of its problems (rewritten only when the
@@ -80,8 +80,8 @@ mod tests {
     use crate::shared_folder::files::error_file_path;
     use crate::shared_folder::locks::method::ClaimMethod;
     use crate::task::Problems;
-    use std::path::Path;
     use crate::task::TaskError;
+    use std::path::Path;
     use std::sync::Arc;
     use std::time::{Duration, SystemTime};
 

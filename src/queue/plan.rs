@@ -4,7 +4,6 @@
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
-use std::time::SystemTime;
 
 use rayon::prelude::*;
 use serde::Serialize;
@@ -18,6 +17,8 @@ use crate::shared_folder::root::Root;
 use crate::task::validate::{FolderCache, TaskContext, check_bytes};
 use crate::task::{Problems, TaskError, TaskSpec, Validated, expand};
 
+mod request;
+use request::{changed, this_request};
 
 /// What will happen to a task, as `plan --json` names it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -388,40 +389,6 @@ impl<'a> Planner<'a> {
             .collect();
         Ok((images, (request, made), stale))
     }
-}
-
-/// The request a task file's plan is for, and the images already made for it: the latest
-/// request that has images, unless all of them exist and the task file was renamed or
-/// written after the last of them (it was done, renamed `.done`, and came back: the next
-/// request, nothing made yet).
-///
-/// How a rerun is recognised: a finished task is renamed to `.done` after its last image,
-/// and renamed back (or copied back by a sync client) later, and a rename or a new file sets
-/// the file's change time (ctime), which members cannot set back. A task whose images all
-/// exist but whose file was not touched since (a night stopped between the last image and
-/// the rename) is the same request, with nothing left to make: it is marked done.
-fn this_request(
-    by_request: BTreeMap<u32, (std::collections::BTreeSet<u32>, SystemTime)>,
-    total: u32,
-    task_changed: Option<SystemTime>,
-) -> (u32, std::collections::BTreeSet<u32>) {
-    match by_request.into_iter().next_back() {
-        None => (1, Default::default()),
-        Some((r, (made, newest)))
-            if (1..=total).all(|k| made.contains(&k))
-                && task_changed.is_some_and(|c| c > newest) =>
-        {
-            (r + 1, Default::default())
-        }
-        Some((r, (made, _))) => (r, made),
-    }
-}
-
-/// When the file at `path` was last renamed or written (its ctime), not following a link.
-fn changed(path: &std::path::Path) -> Option<SystemTime> {
-    let st = crate::shared_folder::confined::stat_nofollow(path).ok()?;
-    let since = std::time::Duration::new(st.st_ctime.max(0) as u64, st.st_ctime_nsec as u32);
-    Some(SystemTime::UNIX_EPOCH + since)
 }
 
 fn join_rel(folder: &str, name: &str) -> String {

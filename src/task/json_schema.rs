@@ -197,6 +197,29 @@ fn rule(name: &str, mut base: Map<String, Value>) -> Value {
             );
         }
         "in_file" | "template_file" => set("pattern", json!(path)),
+        "video" => {
+            set("enum", json!(["progress", "zoom"]));
+            set(
+                "description",
+                json!("A video beside the picture: \"progress\" (the image forming) or \"zoom\"."),
+            );
+        }
+        "video_seconds" | "zoom_scale" => set("exclusiveMinimum", json!(0)),
+        "zoom_every" | "story_every" => {
+            set("minimum", json!(1));
+            set("maximum", json!(i64::MAX));
+        }
+        "zoom_shift" => {
+            // [x, y] pixels, never in a list of its own (`[[x, y]]` is refused).
+            if let Some(Value::Object(items)) = base.get_mut("items") {
+                items.remove("format");
+            }
+            let pair = Value::Object(base);
+            return json!({
+                "description": "[x, y]: pixels the zoom video moves by at each frame.",
+                "anyOf": [{"type": "null"}, pair],
+            });
+        }
         "raw" => set("pattern", json!(not_control)),
         "resolution" => {
             // [width, height], each at least MIN_SIDE; also [[width, height]].

@@ -36,6 +36,7 @@ pub struct RawTask {
     /// `raw`.
     pub raw: Option<String>,
     /// The video and story fields ([`super::video`]).
+    #[schemars(flatten)]
     pub video: super::video::VideoFields,
     /// Fields present but of the wrong type (already reported; validation must not also
     /// call them missing).

@@ -24,12 +24,14 @@ pub const VIDEO_FIELDS: &[&str] = &[
     "story_every",
 ];
 
-/// The video and story fields of a task file, typed but not yet checked.
-#[derive(Debug, Clone, Default, PartialEq)]
+/// The video and story fields of a task file, typed but not yet checked. Their JSON Schema
+/// comes with [`super::schema::RawTask`]'s, under their names in the task file.
+#[derive(Debug, Clone, Default, PartialEq, schemars::JsonSchema)]
 pub struct VideoFields {
     /// `video`.
     pub video: Option<String>,
     /// `video_seconds`.
+    #[schemars(rename = "video_seconds")]
     pub seconds: Option<f64>,
     /// `zoom_every`.
     pub zoom_every: Option<i64>,

@@ -10,11 +10,7 @@ use crate::call::sidecar::Sidecar;
 
 /// The provenance (task, task-sha256, k, request, when its sidecar was written) of the
 /// finished images among `slots` of `base`.
-pub(super) fn read_made(
-    folder: &Path,
-    base: &str,
-    slots: &BTreeMap<u32, Slot>,
-) -> Vec<MadeImage> {
+pub(super) fn read_made(folder: &Path, base: &str, slots: &BTreeMap<u32, Slot>) -> Vec<MadeImage> {
     let mut made = Vec::new();
     for (n, slot) in slots {
         if !(slot.png && slot.txt) {
