@@ -153,7 +153,8 @@ impl WorkDir {
         mode: u32,
         place: Place,
     ) -> std::io::Result<()> {
-        let made = PathBuf::from(self.output_of(output)).with_extension("mp4");
+        let made = PathBuf::from(self.output_of(output))
+            .with_extension(crate::shared_folder::files::VIDEO_EXTENSION);
         place_file(&made, MAX_VIDEO, dest, mode, place)
     }
 }

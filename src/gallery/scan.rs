@@ -13,7 +13,7 @@ use rustix::fs::FileType;
 
 use crate::call::sidecar::Sidecar;
 use crate::shared_folder::confined::{Dir, describe};
-use crate::shared_folder::files::{ERROR_SUFFIX, WARNINGS_SUFFIX};
+use crate::shared_folder::files::{ERROR_SUFFIX, VIDEO_EXTENSION, WARNINGS_SUFFIX};
 
 /// The most bytes of a sidecar that are read; a longer one is not an image's sidecar.
 const SIDECAR_CAP: u64 = 256 * 1024;
@@ -221,11 +221,12 @@ impl Walk<'_> {
                 .map(|(call, _)| call.trim_end_matches('\r').to_string())
                 .unwrap_or_default();
         let mut mp4 = stem_of(name).to_vec();
-        mp4.extend_from_slice(VIDEO_SUFFIX.as_bytes());
+        mp4.push(b'.');
+        mp4.extend_from_slice(VIDEO_EXTENSION.as_bytes());
         let video = match dir.stat(OsStr::from_bytes(&mp4)) {
             Ok(st) if FileType::from_raw_mode(st.st_mode) == FileType::RegularFile => rel
                 .strip_suffix(".png")
-                .map(|s| format!("{s}{VIDEO_SUFFIX}")),
+                .map(|s| format!("{s}.{VIDEO_EXTENSION}")),
             _ => None,
         };
         let mut image = FoundImage {
@@ -262,9 +263,6 @@ impl Walk<'_> {
         self.found.skipped.push(Skipped { rel, reason });
     }
 }
-
-/// The suffix of an image's video (issue 28): `dog_3.png` -> `dog_3.mp4`.
-pub const VIDEO_SUFFIX: &str = ".mp4";
 
 /// A PNG's name without `.png`.
 fn stem_of(name: &OsStr) -> &[u8] {

@@ -27,7 +27,7 @@ use std::time::SystemTime;
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use crate::shared_folder::files::PENDING_SUFFIX;
+use crate::shared_folder::files::{OUTPUT_EXTENSIONS, PENDING_SUFFIX, VIDEO_EXTENSION};
 
 mod made;
 use made::read_made;
@@ -110,7 +110,7 @@ pub fn reserve(
     };
     let dir = crate::shared_folder::confined::open_dir(folder)?;
     let placed = |n: u32| {
-        ["png", "txt", "mp4"].iter().any(|ext| {
+        OUTPUT_EXTENSIONS.iter().any(|ext| {
             dir.stat(std::ffi::OsStr::new(&format!("{base}_{n}.{ext}")))
                 .is_ok()
         })
@@ -172,12 +172,11 @@ pub fn remove_stale_temporaries(folder: &Path, base: &str, n: u32) {
     let Ok(listing) = dir.entries() else {
         return;
     };
-    let prefixes = [
-        format!(".{base}_{n}.png."),
-        format!(".{base}_{n}.txt."),
-        format!(".{base}_{n}.mp4."),
-        format!(".{base}_{n}.pending."),
-    ];
+    let prefixes: Vec<String> = OUTPUT_EXTENSIONS
+        .iter()
+        .chain(&["pending"])
+        .map(|ext| format!(".{base}_{n}.{ext}."))
+        .collect();
     for (entry, _) in listing {
         let Some(name) = entry.to_str() else { continue };
         if name.ends_with(".tmp") && prefixes.iter().any(|p| name.starts_with(p.as_str())) {
@@ -193,7 +192,7 @@ pub fn remove_stale_temporaries(folder: &Path, base: &str, n: u32) {
 /// The video beside the image `png` (`base_n.png` -> `base_n.mp4`), made when its job asks
 /// for one ([`crate::call::video`]); placed before the PNG, by the same rules.
 pub fn video_path(png: &Path) -> PathBuf {
-    png.with_extension("mp4")
+    png.with_extension(VIDEO_EXTENSION)
 }
 
 /// The file names of image `n` of `base`: (`base_n.png`, `base_n.txt`).

@@ -50,6 +50,14 @@ pub const OUTPUT_DIR: &str = "output";
 /// The gallery's folder inside the root when none is configured.
 pub const GALLERY_DIR: &str = "gallery";
 
+/// The extension of an image's video (`dog_3.png` -> `dog_3.mp4`), made when its task asks
+/// for one.
+pub const VIDEO_EXTENSION: &str = "mp4";
+
+/// The extensions of the files of one output number: the image, its sidecar, its video.
+/// A number is taken when any of them exists.
+pub const OUTPUT_EXTENSIONS: [&str; 3] = ["png", "txt", VIDEO_EXTENSION];
+
 /// Where the record of events lives, relative to the root.
 pub const EVENTS_FILE: &str = concat!(state_dir!(), "/events.jsonl");
 
