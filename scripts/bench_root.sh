@@ -5,7 +5,8 @@
 #
 # A quarter of the N tasks in tasks/ (some in subfolders), the rest spread over MEMBERS member
 # folders as task_*.txt; every 10th task already has 3 images (png + sidecar) in its output
-# folder, every 50th is invalid, plus sample/README/.done files.
+# folder, every 50th is invalid (every INVALID_EVERY-th: 1 makes them all invalid), plus
+# sample/README/.done files.
 
 make_bench_root() {
     local root=$1 N=$2 MEMBERS=$3 i m n dir file out
@@ -24,7 +25,7 @@ make_bench_root() {
             if (( i % 3 == 0 )); then dir="$root/member$m/sub"; else dir="$root/member$m"; fi
             file="$dir/task_$i.txt"; out="$root/member$m"
         fi
-        if (( i % 50 == 0 )); then
+        if (( i % ${INVALID_EVERY:-50} == 0 )); then
             printf '{"text": ["bad:weight"], "out_file": ["x%s"], "iteration": [100]}\n' "$i" >"$file"
             continue
         fi

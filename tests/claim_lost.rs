@@ -76,17 +76,6 @@ fn wait_paused(child: &mut Child, log: &Path) {
     }
 }
 
-/// The events of `.runvqgan/events.jsonl` named `name`, with the pid of the run that wrote
-/// them (from its `run_started`).
-fn events(s: &Shared, name: &str) -> Vec<serde_json::Value> {
-    std::fs::read_to_string(s.root().join(".runvqgan/events.jsonl"))
-        .unwrap_or_default()
-        .lines()
-        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
-        .filter(|e| e["event"] == name)
-        .collect()
-}
-
 fn files_in(dir: &Path) -> Vec<String> {
     let mut names: Vec<String> = std::fs::read_dir(dir)
         .unwrap()
@@ -135,7 +124,7 @@ fn frozen_at(point: &str) {
     let taker_said = String::from_utf8_lossy(&taker.stderr).into_owned();
     assert_eq!(taker.status.code(), Some(0), "the taker: {taker_said}");
     assert!(s.exists("tasks/dog.txt.done"), "{taker_said}");
-    assert_eq!(events(&s, "claim_taken_over").len(), 1, "{taker_said}");
+    assert_eq!(s.events("claim_taken_over").len(), 1, "{taker_said}");
 
     // SAFETY: waking our own child.
     unsafe { libc::kill(frozen.id() as libc::pid_t, libc::SIGCONT) };
@@ -146,10 +135,10 @@ fn frozen_at(point: &str) {
         Some(0),
         "losing a claim is not a failure (exit code 3 would mark a Slurm element FAILED):\n{said}"
     );
-    let lost = events(&s, "claim_lost");
+    let lost = s.events("claim_lost");
     assert_eq!(lost.len(), 1, "{said}");
     assert_eq!(lost[0]["task"], "tasks/dog.txt");
-    assert!(events(&s, "task_failed").is_empty(), "{said}");
+    assert!(s.events("task_failed").is_empty(), "{said}");
     assert!(
         std::fs::read_to_string(s.root().join("runvqgan.log"))
             .unwrap()
@@ -162,5 +151,5 @@ fn frozen_at(point: &str) {
         files_in(&s.root().join("output")),
         ["dog_1.png", "dog_1.txt", "dog_2.png", "dog_2.txt"]
     );
-    assert_eq!(events(&s, "image_written").len(), 2);
+    assert_eq!(s.events("image_written").len(), 2);
 }

@@ -285,18 +285,7 @@ fn files_that_look_like_tasks_are_listed_by_check_status_and_the_nights_log() {
         .unwrap();
     let status = String::from_utf8_lossy(&status.stdout).into_owned();
     // A night with nothing to run starts no engine.
-    let run = s
-        .cmd()
-        .args(["run", "--root"])
-        .arg(s.root())
-        .output()
-        .unwrap();
-    assert_eq!(
-        run.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&run.stderr)
-    );
+    s.run_night();
     let log = s.read("runvqgan.log");
     for (path, reason) in LOOKALIKES {
         let line = format!("{path}: not run: {reason}");
@@ -325,4 +314,20 @@ fn validate_of_a_file_that_looks_like_a_task_says_the_name_to_give_it() {
             "{out}"
         );
     }
+}
+
+/// The gallery's folder is runvqgan's own: never walked, so its task.schema.json (named
+/// like a task) is not listed and a task-like file in it is not run.
+#[test]
+fn the_gallery_folder_is_not_walked() {
+    let s = Shared::new();
+    s.write("runvqgan.toml", "gallery = \"web/gallery\"\n");
+    s.write(
+        "web/gallery/assets/task.schema.json",
+        r#"{"$schema": "x", "properties": {}}"#,
+    );
+    s.write("web/gallery/task_x.txt", task("x"));
+    s.write("web/task_y.txt", task("y"));
+    assert_eq!(s.planned_tasks(), ["web/task_y.txt"]);
+    assert!(s.not_run_paths().is_empty(), "{:?}", s.not_run());
 }

@@ -444,3 +444,59 @@ fn during_the_night_the_queue_page_shows_what_is_being_made_and_what_waits() {
     assert!(!pages[8].contains(&html("ben/task_cat")));
     assert!(pages[8].contains("images 5-25 of 25, since"));
 }
+
+/// The local hour now, and `hours` later.
+fn local_hour_in(hours: i64) -> u32 {
+    let secs = (SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64
+        + hours * 3600) as libc::time_t;
+    // SAFETY: localtime_r fills in the plain struct `tm` from `secs`.
+    unsafe {
+        let mut tm: libc::tm = std::mem::zeroed();
+        assert!(!libc::localtime_r(&secs, &mut tm).is_null());
+        tm.tm_hour as u32
+    }
+}
+
+#[test]
+fn with_a_night_window_status_and_the_queue_page_give_clock_times_from_its_start() {
+    let s = two_members();
+    s.write(
+        ".runvqgan/speeds.json",
+        r#"{"per_iteration": {"default@cpu@64x48": 0.5}, "startup": {"default@cpu": 10.0}, "last_device": {"default": "cpu"}}"#,
+    );
+    // A window that starts in two hours: the next night starts then.
+    let (start, end) = (local_hour_in(2), local_hour_in(3));
+    s.write(
+        "runvqgan.toml",
+        format!("device = \"cpu\"\ngallery = true\nwindow = \"{start:02}:00-{end:02}:00\"\n"),
+    );
+    let out = s
+        .cmd()
+        .args(["status", "--root"])
+        .arg(s.root())
+        .output()
+        .unwrap();
+    let text = String::from_utf8(out.stdout).unwrap();
+    // Ben is done 170 s after the start, Anna 590 s after.
+    assert!(
+        text.contains(&format!(
+            "4 task(s), 4 image(s), done by about {start:02}:02"
+        )),
+        "{text}"
+    );
+    assert!(
+        text.contains(&format!("done by about {start:02}:09")),
+        "{text}"
+    );
+    let (code, out) = s.check();
+    assert_eq!(code, 0, "{out}");
+    let page = s.read("gallery/queue.html");
+    assert!(
+        page.contains(&format!("for the night that starts at {start:02}:00")),
+        "{page}"
+    );
+    assert!(page.contains(&format!("about {start:02}:02")), "{page}");
+}

@@ -120,7 +120,7 @@ fn queue_page(root: &Root, config: &Config, out: &mut dyn Write) -> anyhow::Resu
 /// One pass over `root`: every task validated and its notes synced; one line per change, per
 /// invalid task and per file not run written to `out`.
 pub fn check_root(root: &Root, config: &Config, out: &mut dyn Write) -> anyhow::Result<CheckTally> {
-    let found = discover_all(root, config.priority_folder.as_deref())
+    let found = discover_all(root, config)
         .with_context(|| format!("cannot read the shared folder {}", root.path().display()))?;
     let folders = FolderCache::default();
     let mut tally = CheckTally {

@@ -181,17 +181,7 @@ fn update_notes(
     out: &mut dyn Write,
 ) -> anyhow::Result<()> {
     let rel = root.rel(path);
-    let mut file = TaskFile {
-        path: path.to_path_buf(),
-        kind: TaskKind::from_rel(&rel),
-        rel: rel.clone(),
-        modified: std::time::SystemTime::UNIX_EPOCH,
-        priority: false,
-        error_modified: None,
-        has_warnings_file: false,
-        bytes: std::sync::Arc::from(&b""[..]),
-        problem: None,
-    };
+    let mut file = TaskFile::unread(path.to_path_buf(), rel.clone());
     // Only notes already there can be stale; new ones are left to `check` and the night
     // (the report above says everything they would).
     if file.reread().is_err() || (file.error_modified.is_none() && !file.has_warnings_file) {

@@ -155,6 +155,13 @@ pub enum GallerySetting {
 }
 
 impl Config {
+    /// The night window of `window` (validated when the configuration was loaded).
+    pub fn night_window(&self) -> Option<window::NightWindow> {
+        self.window
+            .as_deref()
+            .and_then(|w| window::NightWindow::parse(w).ok())
+    }
+
     /// The gallery's folder after a run, or `None` when `gallery = false`.
     pub fn gallery_dir(&self) -> Option<String> {
         match &self.gallery {

@@ -65,6 +65,22 @@ impl NightWindow {
     pub fn start_hm(&self) -> (u32, u32) {
         (self.start / 60, self.start % 60)
     }
+
+    /// When the next night starts, seen at `now`: `now` inside the window, else the window's
+    /// next start (today's or tomorrow's, local time).
+    pub fn next_start(&self, now: SystemTime) -> SystemTime {
+        if self.contains(now) {
+            return now;
+        }
+        let secs = now
+            .duration_since(SystemTime::UNIX_EPOCH)
+            .unwrap_or_default()
+            .as_secs();
+        let minutes_to_go = u64::from((self.start + 24 * 60 - local_minute(now)) % (24 * 60));
+        let start_of_minute =
+            SystemTime::UNIX_EPOCH + std::time::Duration::from_secs(secs - secs % 60);
+        start_of_minute + std::time::Duration::from_secs(minutes_to_go * 60)
+    }
 }
 
 impl std::fmt::Display for NightWindow {
@@ -94,6 +110,23 @@ pub fn local_minute(now: SystemTime) -> u32 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_next_night_starts_at_the_window_or_now_inside_it() {
+        let w = NightWindow::parse("23:00-06:30").unwrap();
+        let now = SystemTime::now();
+        let next = w.next_start(now);
+        if w.contains(now) {
+            assert_eq!(next, now);
+        } else {
+            assert_eq!(local_minute(next), w.start);
+            let ahead = next.duration_since(now).unwrap().as_secs();
+            assert!(ahead < 24 * 3600, "{ahead}");
+        }
+        let day = NightWindow::parse("00:00-00:01").unwrap();
+        let next = day.next_start(now);
+        assert!(next == now || local_minute(next) == 0);
+    }
 
     #[test]
     fn a_window_across_midnight_holds_the_night_and_not_the_day() {

@@ -69,10 +69,13 @@ pub fn page(q: &QueueNow<'_>) -> Result<String, GalleryError> {
     let next = q.next.min(turns.len());
     // During a run the turn at `next` starts now: later turns are shifted by what the night
     // has gained or lost against the estimate.
-    let base = q.started.map(|_| {
-        let now = secs(q.now);
-        now - turns.get(next).map_or(0.0, |t| t.start)
-    });
+    let base = match (q.started, q.expected_start) {
+        (Some(_), _) => {
+            let now = secs(q.now);
+            Some(now - turns.get(next).map_or(0.0, |t| t.start))
+        }
+        (None, expected) => expected.map(secs),
+    };
     let when = |offset: f64| -> String {
         if !q.tonight.timed {
             return "not estimated yet".into();
@@ -185,6 +188,10 @@ pub fn page(q: &QueueNow<'_>) -> Result<String, GalleryError> {
             clock(secs(s))
         ),
         Some(s) => format!("The night started at {}. {share} {times}", clock(secs(s))),
+        None if q.tonight.timed && q.expected_start.is_some() => format!(
+            "Tonight's order, for the night that starts at {}. {share} {times}",
+            clock(base.unwrap_or_default())
+        ),
         None if q.tonight.timed => format!(
             "Tonight's order if the night started now. {share} Times are after the night's \
              start, estimated from the speeds measured on earlier nights."
@@ -247,6 +254,7 @@ pub fn write_planned(
         tonight: &order,
         next: 0,
         started: None,
+        expected_start: config.night_window().map(|w| w.next_start(now)),
         now,
     };
     write(root, dir, &q)

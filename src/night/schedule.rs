@@ -315,6 +315,7 @@ fn show_queue(
             tonight: order,
             next,
             started: Some(started),
+            expected_start: None,
             now: night.clock.now(),
         });
     }

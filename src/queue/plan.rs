@@ -423,17 +423,7 @@ pub fn check_task(
 /// A file that is not run, as a planned entry with status [`Status::Skipped`] and the reason.
 pub fn skipped_entry(s: &Skipped) -> PlannedTask {
     PlannedTask {
-        file: TaskFile {
-            path: s.path.clone(),
-            rel: s.rel.clone(),
-            kind: crate::task::TaskKind::from_rel(&s.rel),
-            modified: std::time::SystemTime::UNIX_EPOCH,
-            priority: false,
-            error_modified: None,
-            has_warnings_file: false,
-            bytes: std::sync::Arc::from(&b""[..]),
-            problem: None,
-        },
+        file: TaskFile::unread(s.path.clone(), s.rel.clone()),
         verdict: Verdict::Skipped(s.reason.clone()),
     }
 }
@@ -441,7 +431,7 @@ pub fn skipped_entry(s: &Skipped) -> PlannedTask {
 /// Discovers, validates, expands and names every task of `root`, in processing order,
 /// followed by the files not run (by path), each with its reason. Writes nothing.
 pub fn plan(root: &Root, config: &Config) -> std::io::Result<Vec<PlannedTask>> {
-    let found = discover_all(root, config.priority_folder.as_deref())?;
+    let found = discover_all(root, config)?;
     let mut planner = Planner::new(root, config);
     let mut planned = planner.plan_all(&found.tasks);
     planned.extend(found.skipped.iter().map(skipped_entry));

@@ -165,6 +165,9 @@ pub struct QueueNow<'a> {
     /// When the night started, during a run (the order's times are seconds after it); `None`
     /// in the daytime.
     pub started: Option<SystemTime>,
+    /// In the daytime, when the next night starts (the start of runvqgan.toml's `window`),
+    /// so that times can be clock times; `None` without a window, or during a run.
+    pub expected_start: Option<SystemTime>,
     /// Now.
     pub now: SystemTime,
 }

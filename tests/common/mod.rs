@@ -63,6 +63,33 @@ impl Shared {
         cmd
     }
 
+    /// `runvqgan run --root <root>`, which must end with exit code 0 (its stderr shown if not).
+    pub fn run_night(&self) -> std::process::Output {
+        let out = self
+            .cmd()
+            .args(["run", "--root"])
+            .arg(self.root())
+            .output()
+            .unwrap();
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        out
+    }
+
+    /// The events named `name` in the night's merged record (every run's
+    /// `.runvqgan/events/<run>.jsonl`), as JSON.
+    pub fn events(&self, name: &str) -> Vec<serde_json::Value> {
+        runvqgan::records::events::read_all(&self.root())
+            .iter()
+            .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+            .filter(|e| e["event"] == name)
+            .collect()
+    }
+
     /// `runvqgan plan --root <root> --json`, parsed.
     pub fn plan_json(&self) -> serde_json::Value {
         let out = self

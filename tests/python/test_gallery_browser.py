@@ -11,39 +11,18 @@ from __future__ import annotations
 import json
 import os
 import shlex
-import shutil
 import subprocess
 import time
 from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-DRIVER = shutil.which("chromedriver") or "/usr/bin/chromedriver"
-BROWSER_MISSING = not (os.path.exists(CHROMIUM) and os.path.exists(DRIVER))
+from browser import chromium, needs_browser, runvqgan
 
 ROBOT = 'A picture of a "friendly" robot'
 LIGHTHOUSE = "A lighthouse in a storm"
 
-if BROWSER_MISSING and os.environ.get("CI") == "true":
-    raise RuntimeError("CI=true but chromium/chromedriver are missing: "
-                       "scripts/install-browser.sh should have installed them")
-
-pytestmark = pytest.mark.skipif(
-    BROWSER_MISSING,
-    reason="BROWSER TEST SKIPPED: chromium or chromedriver not found; "
-           "install them with scripts/install-browser.sh (as root)")
-
-
-def runvqgan() -> Path:
-    """The runvqgan binary: $RUNVQGAN_BIN, else target/debug/runvqgan (built if missing)."""
-    if os.environ.get("RUNVQGAN_BIN"):
-        return Path(os.environ["RUNVQGAN_BIN"])
-    binary = ROOT / "target" / "debug" / "runvqgan"
-    if not binary.exists():
-        subprocess.run(["cargo", "build", "--quiet", "--bin", "runvqgan"], cwd=ROOT, check=True)
-    return binary
+pytestmark = needs_browser
 
 
 @pytest.fixture(scope="module")
@@ -83,16 +62,7 @@ def night(tmp_path_factory, tiny_models) -> Path:
 
 @pytest.fixture(scope="module")
 def browser():
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
-
-    options = webdriver.ChromeOptions()
-    options.binary_location = CHROMIUM
-    for arg in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-                "--window-size=1280,900"):
-        options.add_argument(arg)
-    driver = webdriver.Chrome(service=Service(executable_path=DRIVER), options=options)
-    driver.implicitly_wait(0)
+    driver = chromium(1280, 900)
     yield driver
     driver.quit()
 
@@ -285,18 +255,10 @@ def sixty(tmp_path_factory) -> Path:
 def screen(tmp_path_factory):
     """Chromium with a 1400x1000 viewport (the page's own size, browser frame aside) and
     downloads allowed into a folder of its own."""
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
-
     downloads = tmp_path_factory.mktemp("downloads")
-    options = webdriver.ChromeOptions()
-    options.binary_location = CHROMIUM
-    for arg in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-                "--window-size=1400,1000", "--hide-scrollbars"):
-        options.add_argument(arg)
-    options.add_experimental_option("prefs", {"download.default_directory": str(downloads),
-                                              "download.prompt_for_download": False})
-    driver = webdriver.Chrome(service=Service(executable_path=DRIVER), options=options)
+    driver = chromium(1400, 1000, ("--hide-scrollbars",),
+                      {"download.default_directory": str(downloads),
+                       "download.prompt_for_download": False})
     driver.execute_cdp_cmd("Emulation.setDeviceMetricsOverride", {
         "width": 1400, "height": 1000, "deviceScaleFactor": 1, "mobile": False})
     driver.execute_cdp_cmd("Browser.setDownloadBehavior", {

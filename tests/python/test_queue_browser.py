@@ -14,36 +14,16 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
 from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-DRIVER = shutil.which("chromedriver") or "/usr/bin/chromedriver"
-BROWSER_MISSING = not (os.path.exists(CHROMIUM) and os.path.exists(DRIVER))
+from browser import chromium, needs_browser, runvqgan
+
 HOSTILE = "task_<img src=x onerror=alert(1)>.txt"
 
-if BROWSER_MISSING and os.environ.get("CI") == "true":
-    raise RuntimeError("CI=true but chromium/chromedriver are missing: "
-                       "scripts/install-browser.sh should have installed them")
-
-pytestmark = pytest.mark.skipif(
-    BROWSER_MISSING,
-    reason="BROWSER TEST SKIPPED: chromium or chromedriver not found; "
-           "install them with scripts/install-browser.sh (as root)")
-
-
-def runvqgan() -> Path:
-    """The runvqgan binary: $RUNVQGAN_BIN, else target/debug/runvqgan (built if missing)."""
-    if os.environ.get("RUNVQGAN_BIN"):
-        return Path(os.environ["RUNVQGAN_BIN"])
-    binary = ROOT / "target" / "debug" / "runvqgan"
-    if not binary.exists():
-        subprocess.run(["cargo", "build", "--quiet", "--bin", "runvqgan"], cwd=ROOT, check=True)
-    return binary
+pytestmark = needs_browser
 
 
 def task(text: str, out_file: str, each: int = 1) -> str:
@@ -82,16 +62,7 @@ def queue_page(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="module")
 def browser():
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
-
-    options = webdriver.ChromeOptions()
-    options.binary_location = CHROMIUM
-    for arg in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-                "--window-size=1100,1000"):
-        options.add_argument(arg)
-    driver = webdriver.Chrome(service=Service(executable_path=DRIVER), options=options)
-    driver.implicitly_wait(0)
+    driver = chromium(1100, 1000)
     yield driver
     driver.quit()
 

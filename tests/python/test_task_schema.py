@@ -18,12 +18,13 @@ from pathlib import Path
 
 import pytest
 
+from browser import ROOT, runvqgan
+
 if os.environ.get("CI") == "true":
     import jsonschema  # CI installs requirements.txt: a missing package is a failure there
 else:
     jsonschema = pytest.importorskip("jsonschema")
 
-ROOT = Path(__file__).resolve().parents[2]
 SCHEMA = json.loads((ROOT / "docs" / "task.schema.json").read_text(encoding="utf-8"))
 
 # Pieces of the validator's messages for the rules the schema leaves to the night, each
@@ -68,15 +69,6 @@ HAND_WRITTEN = {
     "out_folder_up": {"text": "A dog", "out_file": "dog", "out_folder": "../x"},
     "raw_ok": {"text": "A dog", "out_file": "dog", "raw": "-cuts 2"},
 }
-
-
-def runvqgan() -> Path:
-    if os.environ.get("RUNVQGAN_BIN"):
-        return Path(os.environ["RUNVQGAN_BIN"])
-    binary = ROOT / "target" / "debug" / "runvqgan"
-    if not binary.exists():
-        subprocess.run(["cargo", "build", "--quiet", "--bin", "runvqgan"], cwd=ROOT, check=True)
-    return binary
 
 
 def examples() -> dict[str, bytes]:

@@ -5,6 +5,7 @@
 use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::Path;
+use std::time::SystemTime;
 
 use anyhow::Context;
 use serde::Serialize;
@@ -47,6 +48,9 @@ pub struct MemberQueue {
     /// When their last image is expected to be made, in seconds after the night's start, in
     /// tonight's fair-share order ([`crate::queue::tonight`]); null without measured speeds.
     pub finish_seconds: Option<f64>,
+    /// The same as a local time (`2026-12-03T23:10:00+01:00`) when runvqgan.toml sets a night
+    /// `window` (the night is taken to start at its start); null otherwise.
+    pub finish_at: Option<String>,
 }
 
 /// What is waiting now.
@@ -175,8 +179,9 @@ pub struct Status {
 }
 
 /// What the queue of `tasks` holds, member by member, and when each member's share of
-/// the night (`order`) is expected to end.
-pub fn queue(tasks: &[PlannedTask], order: &Tonight) -> Queue {
+/// the night (`order`) is expected to end, also as a local time when the night's start is
+/// known (`night_start`).
+pub fn queue(tasks: &[PlannedTask], order: &Tonight, night_start: Option<SystemTime>) -> Queue {
     let mut members: BTreeMap<String, MemberQueue> = BTreeMap::new();
     let mut queue = Queue {
         tasks: 0,
@@ -195,6 +200,7 @@ pub fn queue(tasks: &[PlannedTask], order: &Tonight) -> Queue {
                     tasks: 0,
                     images: 0,
                     finish_seconds: None,
+                    finish_at: None,
                 });
                 m.tasks += 1;
                 m.images += ready.images.len();
@@ -215,6 +221,8 @@ pub fn queue(tasks: &[PlannedTask], order: &Tonight) -> Queue {
         for share in order.members(tasks) {
             if let Some(m) = members.get_mut(&share.member) {
                 m.finish_seconds = Some(share.finish.round());
+                m.finish_at = night_start
+                    .map(|s| local_timestamp(crate::queue::tonight::at(s, share.finish.round())));
             }
         }
     }
@@ -262,7 +270,13 @@ pub fn status(root: &Root, config: &Config) -> anyhow::Result<Status> {
             .map(|a| RunSummary::of_array(root.path(), a))
             .unwrap_or_default(),
         last_run: last,
-        queue: queue(&tasks, &tonight(&tasks, config, &Speeds::load(root.path()))),
+        queue: queue(
+            &tasks,
+            &tonight(&tasks, config, &Speeds::load(root.path())),
+            config
+                .night_window()
+                .map(|w| w.next_start(SystemTime::now())),
+        ),
         estimate: estimate(root.path(), config, &tasks),
         claims,
         permissions: permissions::check(

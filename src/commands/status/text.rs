@@ -157,10 +157,12 @@ pub(super) fn write_human(s: &Status, out: &mut dyn Write) -> std::io::Result<()
         q.tasks, q.images
     )?;
     for m in &q.members {
-        let finish = m
-            .finish_seconds
-            .map(|s| format!(", done {} after the night's start", about(s)))
-            .unwrap_or_default();
+        // `2026-12-03T23:10:00+01:00`: the local HH:MM.
+        let finish = match (&m.finish_at, m.finish_seconds) {
+            (Some(at), _) => format!(", done by about {}", at.get(11..16).unwrap_or(at)),
+            (None, Some(s)) => format!(", done {} after the night's start", about(s)),
+            (None, None) => String::new(),
+        };
         writeln!(
             out,
             "  {:<16} {} task(s), {} image(s){finish}",

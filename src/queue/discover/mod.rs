@@ -58,6 +58,9 @@ struct Walk<'a> {
     candidates: Vec<Candidate>,
     /// Canonical folders entered through links (guards against link loops).
     linked_dirs: HashSet<PathBuf>,
+    /// The gallery's folder: runvqgan's own pages, never walked (its `task.schema.json`
+    /// is no task, and 100,000 thumbnails are not listed on every pass).
+    gallery: Option<PathBuf>,
 }
 
 impl Walk<'_> {
@@ -174,7 +177,9 @@ impl Walk<'_> {
                 (ft.is_dir(), ft.is_file(), None)
             };
             if is_dir {
-                self.dir(&path, in_tasks);
+                if self.gallery.as_ref() != Some(&path) {
+                    self.dir(&path, in_tasks);
+                }
                 continue;
             }
             if !is_file {
@@ -292,21 +297,18 @@ fn shown(path: &Path) -> String {
     crate::process::text::escape(&path.display().to_string())
 }
 
-/// Finds the task files of `root`, in processing order (see the module docs).
-pub fn discover(root: &Root, priority_folder: Option<&str>) -> std::io::Result<Vec<TaskFile>> {
-    Ok(discover_all(root, priority_folder)?.tasks)
-}
-
-/// Finds the task files of `root`, in processing order, and the files where a task could be
-/// that are not run, with the reason.
-pub fn discover_all(root: &Root, priority_folder: Option<&str>) -> std::io::Result<Found> {
+/// Finds the task files of `root` as `config` sets it up (its priority folder, its gallery,
+/// which is not walked), in processing order, and the files where a task could be that are
+/// not run, with the reason.
+pub fn discover_all(root: &Root, config: &crate::config::Config) -> std::io::Result<Found> {
     let mut walk = Walk {
         root,
-        priority: priority_folder,
+        priority: config.priority_folder.as_deref(),
         found: Vec::new(),
         skipped: Vec::new(),
         candidates: Vec::new(),
         linked_dirs: HashSet::new(),
+        gallery: config.gallery_dir().map(|g| root.path().join(g)),
     };
     let mut tops: Vec<(PathBuf, bool)> = Vec::new();
     for entry in std::fs::read_dir(root.path())? {
@@ -319,6 +321,9 @@ pub fn discover_all(root: &Root, priority_folder: Option<&str>) -> std::io::Resu
         let inside = path
             .canonicalize()
             .is_ok_and(|c| root.contains(&c) && c.is_dir());
+        if inside && walk.gallery.as_ref() == Some(&path) {
+            continue;
+        }
         if inside {
             tops.push((path, name == TASKS_DIR));
         } else if entry.file_type().is_ok_and(|t| t.is_file())

@@ -35,6 +35,22 @@ pub struct TaskFile {
 }
 
 impl TaskFile {
+    /// A task file known by its place only, not read yet (nothing beside it, no bytes):
+    /// [`TaskFile::reread`] fills it in.
+    pub fn unread(path: PathBuf, rel: String) -> TaskFile {
+        TaskFile {
+            kind: TaskKind::from_rel(&rel),
+            path,
+            rel,
+            modified: SystemTime::UNIX_EPOCH,
+            priority: false,
+            error_modified: None,
+            has_warnings_file: false,
+            bytes: Arc::from(&b""[..]),
+            problem: None,
+        }
+    }
+
     /// `Ok` when the file still holds the bytes it was read with (the bytes a task was planned
     /// from); else why not, in words for the member's error file.
     pub fn unchanged(&self) -> Result<(), String> {
