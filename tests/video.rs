@@ -193,7 +193,7 @@ fn a_night_makes_the_videos_and_reproduce_makes_the_same_video_again() {
         r#"{"text": "a tree", "out_file": "prog", "iterations": 4, "resolution": [32, 32],
             "seed": 6, "video": "progress", "raw": "-cuts 4"}"#,
     );
-    let out = s.run_night();
+    s.run_night();
     let root = s.root();
     let first = mp4(&root.join("output/zoom_1.mp4"));
     mp4(&root.join("output/prog_1.mp4"));
