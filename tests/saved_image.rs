@@ -38,7 +38,7 @@ fn iterations_20_and_40_save_different_pictures_and_neither_is_the_start_picture
         "{}",
         s.read("tasks/c_WARNINGS.txt")
     );
-    let run = s.run_night();
+    s.run_night();
     let png = |n: &str| std::fs::read(s.root().join(format!("output/{n}_1.png"))).unwrap();
     let pixels = |n: &str| {
         image::load_from_memory(&png(n))
