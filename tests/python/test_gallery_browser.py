@@ -61,6 +61,51 @@ def night(tmp_path_factory, tiny_models) -> Path:
 
 
 @pytest.fixture(scope="module")
+def video_night(tmp_path_factory, tiny_models) -> Path:
+    """A shared folder after a tiny-model night that made one picture with its progress
+    video (alice/dawn_1.png and alice/dawn_1.mp4), and its gallery."""
+    root = tmp_path_factory.mktemp("video")
+    (root / "alice").mkdir()
+    (root / "runvqgan.toml").write_text(
+        "default_resolution = [32, 32]\ngallery = true\n"
+        "[models.default]\n"
+        f'vqgan_config = "{tiny_models["vqgan_yaml"]}"\n'
+        f'vqgan_checkpoint = "{tiny_models["vqgan_ckpt"]}"\n'
+        f'clip_model = "{tiny_models["clip"]}"\n')
+    (root / "alice" / "task_dawn.txt").write_text(json.dumps({
+        "text": "A dawn", "iterations": 6, "out_file": "dawn", "seed": 1,
+        "video": "progress", "raw": "-cuts 2"}))
+    env = {k: v for k, v in os.environ.items() if k != "RUNVQGAN_ROOT"}
+    run = subprocess.run([runvqgan(), "run", "--root", root, "--device", "cpu"], env=env,
+                         capture_output=True, text=True)
+    assert run.returncode == 0, run.stderr
+    assert (root / "alice" / "dawn_1.mp4").stat().st_size > 0
+    return root
+
+
+def test_the_viewer_plays_an_images_video_with_the_picture_as_poster(video_night, browser):
+    browser.get((video_night / "gallery" / "index.html").as_uri() + "#image=alice%2Fdawn_1.png")
+    video = wait_for(lambda: browser.execute_script(
+        "var v = document.querySelector('video.full'); return v && !v.hidden ? v : null;"))
+    assert video is not None, "the viewer shows no video for an image that has one"
+    src = browser.execute_script("return arguments[0].currentSrc || arguments[0].src;", video)
+    poster = browser.execute_script("return arguments[0].poster;", video)
+    assert src.endswith("/alice/dawn_1.mp4"), src
+    assert poster.endswith("/alice/dawn_1.png"), poster
+    # The browser decodes it: its metadata loads, with the frames' size and a duration.
+    meta = wait_for(lambda: browser.execute_script(
+        "var v = arguments[0]; return v.readyState >= 1 ? "
+        "[v.videoWidth, v.videoHeight, v.duration, v.error && v.error.code] : null;", video),
+        timeout=20)
+    assert meta is not None, browser.execute_script(
+        "var v = arguments[0]; return [v.readyState, v.networkState, v.error && v.error.code];",
+        video)
+    width, height, duration, error = meta
+    assert error is None and duration > 0, meta
+    assert (width, height) == (32, 32), meta
+
+
+@pytest.fixture(scope="module")
 def browser():
     driver = chromium(1280, 900)
     yield driver
