@@ -8,6 +8,7 @@
 #
 #   scripts/bench_growth.sh                       # 10k, 30k, 100k
 #   SIZES="10000 100000" RUNS=5 scripts/bench_growth.sh
+#   INVALID=2000 scripts/bench_growth.sh          # the invalid folder's size (20,000)
 #
 # The gallery's growth is scripts/bench_gallery.py --images N (it needs real PNGs).
 set -euo pipefail
@@ -17,8 +18,13 @@ cd "$(dirname "$0")/.."
 source scripts/bench_root.sh
 SIZES=${SIZES:-10000 30000 100000}
 RUNS=${RUNS:-3}
-cargo build --release --quiet
-bin=$PWD/target/release/runvqgan
+# RUNVQGAN_BIN: another binary (the release build by default).
+if [[ -n "${RUNVQGAN_BIN:-}" ]]; then
+    bin=$RUNVQGAN_BIN
+else
+    cargo build --release --quiet
+    bin=$PWD/target/release/runvqgan
+fi
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 
@@ -67,6 +73,7 @@ row "check, nothing changed" check
 row "check, first pass (every 50th bad)" first
 
 root=$work/invalid
-INVALID_EVERY=1 make_bench_root "$root" 20000 20 >/dev/null
-printf '\ncheck, first pass over 20,000 invalid tasks: %.2f s\n' "$(seconds "$bin" check --root "$root")"
+INVALID=${INVALID:-20000}
+INVALID_EVERY=1 make_bench_root "$root" "$INVALID" 20 >/dev/null
+printf '\ncheck, first pass over %s invalid tasks: %.2f s\n' "$INVALID" "$(seconds "$bin" check --root "$root")"
 echo "machine: $(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo), load $(cut -d' ' -f1-3 /proc/loadavg)"
