@@ -56,6 +56,10 @@ pub const NOT_IN_SCHEMA: &[(&str, &str)] = &[
         "the engine options it may hold (and their values) need the option table of the engine",
     ),
     (
+        "video",
+        "which fields go together (zoom fields and `video_seconds` need a video, a zoom video for the zoom fields) and the frames the video would have against the owner's cap (`max_video_frames`, iterations and `zoom_every` together) read several fields and the configuration",
+    ),
+    (
         "numbers",
         "a whole number written as 1e3 or 2.0 is refused by runvqgan; JSON Schema counts it as an integer",
     ),

@@ -49,6 +49,11 @@ NIGHT_ONLY = {
     "lies outside the shared folder": "in_file",
     "cannot be read": "in_file",
     "too long in bytes": "out_file",
+    "only applies to a zoom video": "video",
+    "there is no video to time": "video",
+    "the video would have no frames": "video",
+    "frames per video": "video",
+    "makes no videos": "video",
 }
 
 HAND_WRITTEN = {
@@ -56,6 +61,19 @@ HAND_WRITTEN = {
     "lists": {"text": ["A dog"], "out_file": ["dog"], "seed": [7], "each": [2],
               "style": ["", "Banksy"], "resolution": [[64, 48]], "portrait": [True]},
     "schema_key": {"$schema": "../docs/task.schema.json", "text": "A dog", "out_file": "dog"},
+    "video_progress": {"text": "A dog", "out_file": "dog", "iterations": 20, "video": "progress",
+                       "video_seconds": 5},
+    "video_zoom": {"text": "A dog", "out_file": "dog", "iterations": 20, "video": ["zoom"],
+                   "zoom_every": 5, "zoom_scale": 1.02, "zoom_shift": [1, -1]},
+    "video_story": {"text": "a seed ^ a tree", "out_file": "dog", "iterations": 20,
+                    "story_every": 10},
+    "video_kind_capital": {"text": "A dog", "out_file": "dog", "video": "Zoom"},
+    "video_seconds_zero": {"text": "A dog", "out_file": "dog", "video": "progress",
+                           "video_seconds": 0},
+    "zoom_every_zero": {"text": "A dog", "out_file": "dog", "video": "zoom", "zoom_every": 0},
+    "zoom_shift_listed": {"text": "A dog", "out_file": "dog", "video": "zoom",
+                          "zoom_shift": [[1, 2]]},
+    "zoom_without_video": {"text": "A dog", "out_file": "dog", "zoom_scale": 1.1},
     "zero_iterations": {"text": "A dog", "out_file": "dog", "iterations": 0},
     "neg_seed": {"text": "A dog", "out_file": "dog", "seed": -1},
     "style_colon": {"text": "A dog", "out_file": "dog", "style": ["a:b"]},
@@ -120,7 +138,9 @@ def rust_verdict(shared: Path, name: str, data: bytes) -> tuple[bool, str]:
 def test_the_schema_lists_every_field_of_the_task_file():
     fields = set(SCHEMA["properties"]) - {"$schema"}
     assert fields == {"text", "style", "iterations", "out_file", "out_folder", "portrait",
-                      "each", "resolution", "in_file", "template_file", "seed", "raw"}
+                      "each", "resolution", "in_file", "template_file", "seed", "raw",
+                      "video", "video_seconds", "zoom_every", "zoom_scale", "zoom_shift",
+                      "story_every"}
     assert SCHEMA["additionalProperties"] is False
     jsonschema.Draft202012Validator.check_schema(SCHEMA)
 
