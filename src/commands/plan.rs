@@ -33,7 +33,8 @@ pub fn run(opts: &PlanOptions<'_>, out: &mut dyn Write) -> anyhow::Result<ExitCo
     let config = Config::load_to_read(root.path(), &opts.overrides)?;
     let tasks = plan(&root, &config)
         .with_context(|| format!("cannot read the shared folder {}", root.path().display()))?;
-    let order = tonight(&tasks, &config, &Speeds::load(root.path()));
+    let speeds = Speeds::load(root.path());
+    let order = tonight(&tasks, &config, &speeds);
     if opts.json {
         // Large writes: the terminal guard behind `out` checks each write it is given.
         let mut out = std::io::BufWriter::with_capacity(1 << 16, out);
@@ -41,7 +42,7 @@ pub fn run(opts: &PlanOptions<'_>, out: &mut dyn Write) -> anyhow::Result<ExitCo
         writeln!(out)?;
         out.flush()?;
     } else {
-        write_human(&root, &config, &tasks, out)?;
+        write_human(&root, &config, &tasks, &speeds, out)?;
         write_order(&tasks, &order, out)?;
     }
     // A plan of many tasks is a great many small allocations, and the process ends here:
@@ -54,9 +55,9 @@ fn write_human(
     root: &Root,
     config: &Config,
     tasks: &[PlannedTask],
+    speeds: &Speeds,
     out: &mut dyn Write,
 ) -> std::io::Result<()> {
-    let speeds = Speeds::load(root.path());
     let factor = speeds
         .factor
         .get(&config.model)
