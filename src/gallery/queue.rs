@@ -86,14 +86,19 @@ pub fn page(q: &QueueNow<'_>) -> Result<String, GalleryError> {
         }
     };
     let mut members: Vec<MemberRow> = Vec::new();
-    let mut seen: Vec<usize> = Vec::new();
+    let by_task = q.tonight.by_task(q.tasks.len());
+    let mut seen = vec![false; q.tasks.len()];
     for (n, turn) in turns.iter().enumerate().skip(next) {
-        if seen.contains(&turn.task) || turn.images.is_empty() {
+        if seen[turn.task] || turn.images.is_empty() {
             continue;
         }
-        seen.push(turn.task);
+        seen[turn.task] = true;
         let task = &q.tasks[turn.task];
-        let mine: Vec<_> = turns[n..].iter().filter(|t| t.task == turn.task).collect();
+        let mine: Vec<_> = by_task[turn.task]
+            .iter()
+            .filter(|&&m| m >= n)
+            .map(|&m| &turns[m])
+            .collect();
         let images: usize = mine.iter().map(|t| t.images.len()).sum();
         let end = mine.last().map_or(turn.end, |t| t.end);
         let member = task.file.kind.member().to_string();

@@ -112,6 +112,7 @@ pub fn run(night: Night<'_>, generator: &mut dyn Generator) -> anyhow::Result<Ex
     // Tasks with a turn begun tonight (their warnings are reported once).
     let mut begun: HashSet<usize> = HashSet::new();
     let mut last: Option<usize> = None;
+    let by_task = order.by_task(tasks.len());
     let mut next = 0;
     while next < order.turns.len() {
         // This turn, with the turns of the same task right after it (one claim for all).
@@ -129,7 +130,7 @@ pub fn run(night: Night<'_>, generator: &mut dyn Generator) -> anyhow::Result<Ex
         }
         if tally.out_of_time.is_some() {
             closed.insert(i);
-            let left = remaining(&order, n, i);
+            let left = remaining(&order, &by_task[i], n);
             tally
                 .left
                 .push(format!("{} ({left} image(s))", task.file.rel));
@@ -182,7 +183,7 @@ pub fn run(night: Night<'_>, generator: &mut dyn Generator) -> anyhow::Result<Ex
         };
         // This turn's part of the task (its last turn makes whatever is still missing).
         let mut part = (**ready).clone();
-        let last_turn = !order.turns[next..].iter().any(|t| t.task == i);
+        let last_turn = by_task[i].last().is_none_or(|&l| l < next);
         if !last_turn {
             part.images.truncate(count);
         }
@@ -292,12 +293,11 @@ pub fn run(night: Night<'_>, generator: &mut dyn Generator) -> anyhow::Result<Ex
     Ok(code)
 }
 
-/// The images of task `task` in turns `from..` of tonight's order.
-fn remaining(order: &Tonight, from: usize, task: usize) -> usize {
-    order.turns[from..]
-        .iter()
-        .filter(|t| t.task == task)
-        .map(|t| t.images.len())
+/// The images of a task in turns `from..` of tonight's order, given its turns (`mine`).
+fn remaining(order: &Tonight, mine: &[usize], from: usize) -> usize {
+    mine.iter()
+        .filter(|&&n| n >= from)
+        .map(|&n| order.turns[n].images.len())
         .sum()
 }
 

@@ -310,8 +310,10 @@ impl<'a> Planner<'a> {
         let by_request = self
             .index
             .made_images(folder, &spec.out_file, task_rel, sha)?;
-        let task_path = self.root.path().join(task_rel);
-        let (request, made) = this_request(by_request, spec.total_images(), changed(&task_path));
+        let root = self.root.path();
+        let (request, made) = this_request(by_request, spec.total_images(), || {
+            changed(&root.join(task_rel))
+        });
         // Numbers reserved for this task's images by a run that did not finish them.
         let mut reserved: BTreeMap<u32, u32> = BTreeMap::new();
         let mut stale = Vec::new();

@@ -46,6 +46,7 @@ pub struct JsonTask<'a> {
 
 /// The `plan --json` view of a plan and its order.
 pub fn json_view<'a>(tasks: &'a [PlannedTask], tonight: &Tonight) -> Vec<JsonTask<'a>> {
+    let turns = tonight.image_turns(tasks.len());
     tasks
         .iter()
         .enumerate()
@@ -63,7 +64,7 @@ pub fn json_view<'a>(tasks: &'a [PlannedTask], tonight: &Tonight) -> Vec<JsonTas
                 .iter()
                 .enumerate()
                 .map(|(k, i)| {
-                    let turn = tonight.image_turn(n, k);
+                    let turn = turns[n].get(k).copied().flatten();
                     JsonImage {
                         output: &i.output_rel,
                         prompt: i.prompt(),

@@ -111,13 +111,35 @@ pub fn tonight(tasks: &[PlannedTask], config: &Config, speeds: &Speeds) -> Tonig
 }
 
 impl Tonight {
-    /// The estimated start of the task's first turn and end of its last (seconds after the
-    /// night's start); `None` for a task that has no turn (invalid, skipped).
-    pub fn window(&self, task: usize) -> Option<(f64, f64)> {
-        let mut mine = self.turns.iter().filter(|t| t.task == task);
-        let first = mine.next()?;
-        let last = mine.next_back().unwrap_or(first);
-        Some((first.start, last.end))
+    /// The turns of each task, in order (indices into `turns`), for `tasks` planned tasks:
+    /// one pass, so that per-task questions cost no scan of the whole order.
+    pub fn by_task(&self, tasks: usize) -> Vec<Vec<usize>> {
+        let mut by = vec![Vec::new(); tasks];
+        for (n, t) in self.turns.iter().enumerate() {
+            if let Some(mine) = by.get_mut(t.task) {
+                mine.push(n);
+            }
+        }
+        by
+    }
+
+    /// For each of `tasks` planned tasks, each image's position (1-based) in tonight's order
+    /// and estimated start (images made together share a turn); `None` for an image with no
+    /// turn.
+    pub fn image_turns(&self, tasks: usize) -> Vec<Vec<Option<(usize, f64)>>> {
+        let mut out: Vec<Vec<Option<(usize, f64)>>> = vec![Vec::new(); tasks];
+        for (n, t) in self.turns.iter().enumerate() {
+            let Some(images) = out.get_mut(t.task) else {
+                continue;
+            };
+            if images.len() < t.images.end {
+                images.resize(t.images.end, None);
+            }
+            for i in t.images.clone() {
+                images[i] = Some((n + 1, t.start));
+            }
+        }
+        out
     }
 
     /// Each member's share, in the order of their first turn.
@@ -139,16 +161,6 @@ impl Tonight {
             out[i].finish = out[i].finish.max(t.end);
         }
         out
-    }
-
-    /// The position (1-based) in tonight's order and estimated start of image `image` (an
-    /// index into the task's images) of task `task`.
-    pub fn image_turn(&self, task: usize, image: usize) -> Option<(usize, f64)> {
-        self.turns
-            .iter()
-            .enumerate()
-            .find(|(_, t)| t.task == task && t.images.contains(&image))
-            .map(|(n, t)| (n + 1, t.start))
     }
 }
 
@@ -186,6 +198,31 @@ pub fn at(start: SystemTime, seconds: f64) -> SystemTime {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn each_images_turn_and_each_tasks_turns_come_from_one_pass_over_the_order() {
+        let turn = |task, images: std::ops::Range<usize>, start| Turn {
+            task,
+            images,
+            start,
+            end: start + 1.0,
+        };
+        let order = Tonight {
+            turns: vec![
+                turn(1, 0..2, 0.0),
+                turn(0, 0..1, 2.0),
+                turn(1, 2..3, 3.0),
+                turn(2, 0..0, 4.0),
+            ],
+            timed: true,
+            device: None,
+        };
+        assert_eq!(order.by_task(4), [vec![1], vec![0, 2], vec![3], vec![]]);
+        let images = order.image_turns(4);
+        assert_eq!(images[0], [Some((2, 2.0))]);
+        assert_eq!(images[1], [Some((1, 0.0)), Some((1, 0.0)), Some((3, 3.0))]);
+        assert!(images[2].is_empty() && images[3].is_empty());
+    }
 
     #[test]
     fn offsets_read_as_hours_minutes_and_seconds() {

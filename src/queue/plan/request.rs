@@ -14,16 +14,17 @@ use std::time::SystemTime;
 /// the file's change time (ctime), which members cannot set back. A task whose images all
 /// exist but whose file was not touched since (a night stopped between the last image and
 /// the rename) is the same request, with nothing left to make: it is marked done.
+/// `task_changed` (a `stat` of the task file) is asked only then.
 pub(super) fn this_request(
     by_request: BTreeMap<u32, (std::collections::BTreeSet<u32>, SystemTime)>,
     total: u32,
-    task_changed: Option<SystemTime>,
+    task_changed: impl FnOnce() -> Option<SystemTime>,
 ) -> (u32, std::collections::BTreeSet<u32>) {
     match by_request.into_iter().next_back() {
         None => (1, Default::default()),
         Some((r, (made, newest)))
             if (1..=total).all(|k| made.contains(&k))
-                && task_changed.is_some_and(|c| c > newest) =>
+                && task_changed().is_some_and(|c| c > newest) =>
         {
             (r + 1, Default::default())
         }
