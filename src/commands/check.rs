@@ -16,9 +16,9 @@ use rayon::prelude::*;
 use crate::config::{Config, ConfigOverrides};
 use crate::process::exit_codes::ExitCode;
 use crate::process::text::escape;
-use crate::queue::discover::{TaskFile, discover_all};
+use crate::queue::discover::{Found, TaskFile, discover_all};
 use crate::queue::notes::{self, Change, Claim, Verdict};
-use crate::queue::plan::check_task;
+use crate::queue::plan::{Checked, check_task, plan_found};
 use crate::shared_folder::locks::method::ClaimMethod;
 use crate::shared_folder::permissions;
 use crate::shared_folder::root::Root;
@@ -62,8 +62,8 @@ pub struct CheckTally {
 pub fn run(opts: &CheckOptions<'_>, out: &mut dyn Write) -> anyhow::Result<ExitCode> {
     let root = Root::open(opts.root)?;
     let config = Config::load_to_read(root.path(), &opts.overrides)?;
-    let tally = check_root(&root, &config, out)?;
-    queue_page(&root, &config, out)?;
+    let (tally, found, checked) = check_root(&root, &config, out)?;
+    queue_page(&root, &config, &found, checked, out)?;
     writeln!(
         out,
         "Checked {} task file(s) in {}: {} valid ({} with warnings), {} invalid; {} file(s) written, {} removed{}{}.",
@@ -97,17 +97,27 @@ pub fn run(opts: &CheckOptions<'_>, out: &mut dyn Write) -> anyhow::Result<ExitC
 
 /// Writes the gallery's queue page (`queue.html`, tonight's order if the night started now)
 /// when the gallery is on and this account owns the state folder (the owner's check; a
-/// member's check only looks). A page that cannot be written is said, not fatal.
-fn queue_page(root: &Root, config: &Config, out: &mut dyn Write) -> anyhow::Result<()> {
+/// member's check only looks). A page that cannot be written is said, not fatal. The
+/// night is planned from the pass's own discovery and validation (`found`, `checked`).
+fn queue_page(
+    root: &Root,
+    config: &Config,
+    found: &Found,
+    checked: Vec<Checked>,
+    out: &mut dyn Write,
+) -> anyhow::Result<()> {
     let Some(dir) = config.gallery_dir() else {
         return Ok(());
     };
     if crate::shared_folder::state::StateDir::open(root.path()).is_err() {
         return Ok(());
     }
-    if let Err(e) =
-        crate::gallery::queue::write_planned(root, config, &dir, std::time::SystemTime::now())
-    {
+    let tasks = plan_found(root, config, found, checked);
+    let now = std::time::SystemTime::now();
+    let written = crate::gallery::queue::write_planned(root, config, &dir, now, &tasks);
+    // Many small allocations, and the process ends soon: not freed one by one.
+    std::mem::forget(tasks);
+    if let Err(e) = written {
         writeln!(
             out,
             "The queue page cannot be written: {}",
@@ -118,8 +128,13 @@ fn queue_page(root: &Root, config: &Config, out: &mut dyn Write) -> anyhow::Resu
 }
 
 /// One pass over `root`: every task validated and its notes synced; one line per change, per
-/// invalid task and per file not run written to `out`.
-pub fn check_root(root: &Root, config: &Config, out: &mut dyn Write) -> anyhow::Result<CheckTally> {
+/// invalid task and per file not run written to `out`. Gives back what it found and each
+/// task's validation, for the queue page.
+pub fn check_root(
+    root: &Root,
+    config: &Config,
+    out: &mut dyn Write,
+) -> anyhow::Result<(CheckTally, Found, Vec<Checked>)> {
     let found = discover_all(root, config)
         .with_context(|| format!("cannot read the shared folder {}", root.path().display()))?;
     let folders = FolderCache::default();
@@ -217,7 +232,8 @@ pub fn check_root(root: &Root, config: &Config, out: &mut dyn Write) -> anyhow::
     folders.dedup();
     let findings = permissions::check(root.path(), config.gallery_dir().as_deref(), &folders);
     crate::commands::write_permissions(&findings, out)?;
-    Ok(tally)
+    drop(items);
+    Ok((tally, found, checked))
 }
 
 /// One task's line(s): what its notes sync did.

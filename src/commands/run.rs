@@ -242,7 +242,14 @@ fn report_unfinished(
 /// log, the night goes on.
 fn write_queue_page(root: &Root, config: &Config, dir: &str, q: &QueueNow<'_>) {
     let written = if q.next >= q.tonight.turns.len() {
-        crate::gallery::queue::write_planned(root, config, dir, q.now)
+        crate::queue::plan::plan(root, config)
+            .map_err(|source| crate::gallery::disk::GalleryError::Io {
+                path: root.path().to_path_buf(),
+                source,
+            })
+            .and_then(|tasks| {
+                crate::gallery::queue::write_planned(root, config, dir, q.now, &tasks)
+            })
     } else {
         crate::gallery::queue::write(root, dir, q)
     };

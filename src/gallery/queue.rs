@@ -17,7 +17,7 @@ use minijinja::{Environment, context};
 use serde::Serialize;
 
 use super::disk::{GalleryError, check_owners, open_folders, write_if_changed};
-use crate::queue::plan::Verdict;
+use crate::queue::plan::{PlannedTask, Verdict};
 use crate::queue::tonight::{QueueNow, offset_text};
 use crate::shared_folder::confined;
 use crate::shared_folder::root::{Root, check_relative};
@@ -240,22 +240,19 @@ pub fn write(root: &Root, dir: &str, q: &QueueNow<'_>) -> Result<bool, GalleryEr
     write_if_changed(&top, QUEUE_PAGE, html.as_bytes()).map_err(io)
 }
 
-/// Plans `root` now and writes the queue page of the night as it would go if it started now
-/// (`check`, and `run` once it ends: what is left for the next night).
+/// Writes the queue page of the night of `tasks` (the plan of `root` now) as it would go if
+/// it started now (`check`, and `run` once it ends: what is left for the next night).
 pub fn write_planned(
     root: &Root,
     config: &crate::config::Config,
     dir: &str,
     now: SystemTime,
+    tasks: &[PlannedTask],
 ) -> Result<bool, GalleryError> {
-    let tasks = crate::queue::plan::plan(root, config).map_err(|source| GalleryError::Io {
-        path: root.path().to_path_buf(),
-        source,
-    })?;
     let speeds = crate::records::speeds::Speeds::load(root.path());
-    let order = crate::queue::tonight::tonight(&tasks, config, &speeds);
+    let order = crate::queue::tonight::tonight(tasks, config, &speeds);
     let q = QueueNow {
-        tasks: &tasks,
+        tasks,
         tonight: &order,
         next: 0,
         started: None,

@@ -12,12 +12,14 @@ use crate::call::job::Job;
 use crate::config::Config;
 use crate::outputs::lifecycle;
 use crate::outputs::naming::{OutputIndex, output_names};
-use crate::queue::discover::{SkipReason, Skipped, TaskFile, discover_all};
+use crate::queue::discover::{Found, SkipReason, Skipped, TaskFile, discover_all};
 use crate::shared_folder::root::Root;
-use crate::task::validate::{FolderCache, TaskContext, check_bytes};
+use crate::task::validate::FolderCache;
 use crate::task::{Problems, TaskError, TaskSpec, Validated, expand};
 
+mod check;
 mod request;
+pub use check::{Checked, check_task};
 use request::{changed, this_request};
 
 /// What will happen to a task, as `plan --json` names it.
@@ -234,20 +236,27 @@ impl<'a> Planner<'a> {
         let (root, config, folders) = (self.root, self.config, &self.folders);
         let checked: Vec<_> = files
             .par_iter()
-            .map(|f| {
-                let sha256 = lifecycle::task_sha256(&f.bytes);
-                (sha256, check_task(f, root, config, folders))
-            })
+            .map(|f| check_task(f, root, config, folders))
+            .collect();
+        self.plan_checked(files, checked)
+    }
+
+    /// Plans task files already validated (`checked`, one result per file, as
+    /// [`check_task`] gives them; `check` validates them for their notes first).
+    pub fn plan_checked(&mut self, files: &[TaskFile], checked: Vec<Checked>) -> Vec<PlannedTask> {
+        let hashes: Vec<String> = files
+            .par_iter()
+            .map(|f| lifecycle::task_sha256(&f.bytes))
             .collect();
         let outputs: Vec<_> = checked
             .iter()
-            .filter_map(|(_, c)| c.as_ref().ok())
+            .filter_map(|c| c.as_ref().ok())
             .map(|v| (v.spec.out_folder.clone(), v.spec.out_file.clone()))
             .collect();
         self.index.prefetch(&outputs);
         files
             .iter()
-            .zip(checked)
+            .zip(hashes.into_iter().zip(checked))
             .map(|(file, (sha256, checked))| PlannedTask {
                 file: file.clone(),
                 verdict: self.named(file, sha256, checked),
@@ -401,27 +410,6 @@ fn join_rel(folder: &str, name: &str) -> String {
     }
 }
 
-/// Validates a discovered task file exactly as `run` does (the same check for `plan`,
-/// `check` and `run`): its read problem, or its contents in its place in the root.
-pub fn check_task(
-    file: &TaskFile,
-    root: &Root,
-    config: &Config,
-    folders: &FolderCache,
-) -> Result<Validated, Vec<TaskError>> {
-    if let Some(problem) = &file.problem {
-        return Err(vec![problem.clone()]);
-    }
-    let ctx = TaskContext {
-        root,
-        task: &file.path,
-        kind: &file.kind,
-        limits: &config.limits(),
-        folders: Some(folders),
-    };
-    check_bytes(&file.bytes, &ctx)
-}
-
 /// A file that is not run, as a planned entry with status [`Status::Skipped`] and the reason.
 pub fn skipped_entry(s: &Skipped) -> PlannedTask {
     PlannedTask {
@@ -438,4 +426,18 @@ pub fn plan(root: &Root, config: &Config) -> std::io::Result<Vec<PlannedTask>> {
     let mut planned = planner.plan_all(&found.tasks);
     planned.extend(found.skipped.iter().map(skipped_entry));
     Ok(planned)
+}
+
+/// [`plan`] of a root already discovered (`found`) and validated (`checked`, one result per
+/// task file of `found`).
+pub fn plan_found(
+    root: &Root,
+    config: &Config,
+    found: &Found,
+    checked: Vec<Checked>,
+) -> Vec<PlannedTask> {
+    let mut planner = Planner::new(root, config);
+    let mut planned = planner.plan_checked(&found.tasks, checked);
+    planned.extend(found.skipped.iter().map(skipped_entry));
+    planned
 }
