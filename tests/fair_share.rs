@@ -500,3 +500,49 @@ fn with_a_night_window_status_and_the_queue_page_give_clock_times_from_its_start
     );
     assert!(page.contains(&format!("about {start:02}:02")), "{page}");
 }
+
+/// The daytime check plans the night for the queue page again only when something on it
+/// changed: with nothing changed it leaves the page alone (here a page replaced by hand stays),
+/// and a new task, an image made in an output folder, or a folder that makes an invalid task
+/// valid each bring it up to date.
+#[test]
+fn the_queue_page_is_made_again_only_when_what_it_shows_changed() {
+    let s = two_members();
+    s.write("runvqgan.toml", "device = \"cpu\"\ngallery = true\n");
+    s.write(
+        "ben/task_owl.txt",
+        r#"{"text": "owl", "out_file": "owl", "out_folder": "ben/owls"}"#,
+    );
+    let (code, out) = s.check();
+    assert_eq!(code, 0, "{out}");
+    let page = s.read("gallery/queue.html");
+    assert!(page.contains("owls"), "the invalid task is listed: {page}");
+    assert!(s.exists(".runvqgan/queue-page.inputs"));
+
+    // Nothing changed: the page is not made again.
+    s.write("gallery/queue.html", "marker");
+    s.check();
+    assert_eq!(s.read("gallery/queue.html"), "marker");
+
+    // A new task.
+    s.write("ben/task_cat5.txt", image_task("cat5", 1));
+    s.check();
+    let page = s.read("gallery/queue.html");
+    assert!(page.contains("task_cat5.txt"), "{page}");
+
+    // The folder the invalid task names appears: it is valid now, and waits.
+    s.write("gallery/queue.html", "marker");
+    s.mkdir("ben/owls");
+    s.check();
+    let page = s.read("gallery/queue.html");
+    assert!(
+        page.contains("task_owl.txt") && !page.contains("Not run until fixed"),
+        "{page}"
+    );
+
+    // An image of a waiting task appears in its output folder (another run made it).
+    s.write("gallery/queue.html", "marker");
+    s.write("ben/cat5_1.png", b"png");
+    s.check();
+    assert_ne!(s.read("gallery/queue.html"), "marker");
+}

@@ -14,6 +14,7 @@ use anyhow::Context;
 use rayon::prelude::*;
 
 use crate::config::{Config, ConfigOverrides};
+use crate::gallery::queue_inputs;
 use crate::process::exit_codes::ExitCode;
 use crate::process::text::escape;
 use crate::queue::discover::{Found, TaskFile, discover_all};
@@ -112,11 +113,22 @@ fn queue_page(
     if crate::shared_folder::state::StateDir::open(root.path()).is_err() {
         return Ok(());
     }
-    let tasks = plan_found(root, config, found, checked);
     let now = std::time::SystemTime::now();
+    let digest = queue_inputs::digest(root.path(), config, found, &checked, now);
+    let page = root
+        .path()
+        .join(&dir)
+        .join(crate::gallery::queue::QUEUE_PAGE);
+    if queue_inputs::unchanged(root.path(), &page, &digest) {
+        return Ok(());
+    }
+    let tasks = plan_found(root, config, found, checked);
     let written = crate::gallery::queue::write_planned(root, config, &dir, now, &tasks);
     // Many small allocations, and the process ends soon: not freed one by one.
     std::mem::forget(tasks);
+    if written.is_ok() {
+        queue_inputs::remember(root.path(), &digest);
+    }
     if let Err(e) = written {
         writeln!(
             out,

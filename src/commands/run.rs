@@ -241,6 +241,7 @@ fn report_unfinished(
 /// is over what is left for the next one; a page that cannot be written is a warning in the
 /// log, the night goes on.
 fn write_queue_page(root: &Root, config: &Config, dir: &str, q: &QueueNow<'_>) {
+    crate::gallery::queue_inputs::forget(root.path());
     let written = if q.next >= q.tonight.turns.len() {
         crate::queue::plan::plan(root, config)
             .map_err(|source| crate::gallery::disk::GalleryError::Io {

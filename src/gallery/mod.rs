@@ -30,6 +30,7 @@ pub mod disk;
 pub mod extras;
 pub mod links;
 pub mod queue;
+pub mod queue_inputs;
 pub mod scan;
 pub mod site;
 pub mod thumbs;

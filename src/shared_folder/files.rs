@@ -33,6 +33,9 @@ pub const LIVE_NAME: &str = "live";
 pub const RUNS_NAME: &str = "runs";
 /// In the state folder: the measured speeds.
 pub const SPEEDS_NAME: &str = "speeds.json";
+/// In the state folder: what the gallery's queue page was last made from (a digest), so that
+/// the daytime check plans the night again only when something changed.
+pub const QUEUE_INPUTS_NAME: &str = "queue-page.inputs";
 /// In the state folder: the folder of task claims (`flock`).
 pub const CLAIMS_NAME: &str = "claims";
 /// In the state folder: the folder of task leases.

@@ -1,0 +1,84 @@
+//! What the queue page was made from, as one digest kept in the owner's state folder, so that
+//! the daytime `check` (every five minutes) plans the night for the page again only when
+//! something that shows on it changed: a task file (its name, time, bytes), a task's
+//! verdict (valid with these warnings, or these problems: a folder or picture it names may
+//! have appeared meanwhile), the files not run, an output folder (an image made, a number
+//! reserved), the stored speeds, the configuration, and the night's expected start.
+//!
+//! `run` forgets the digest whenever it writes the page itself, so the next check makes the
+//! page again. A digest that cannot be read or written only costs a plan.
+
+use std::collections::BTreeSet;
+use std::hash::{DefaultHasher, Hash, Hasher};
+use std::path::{Path, PathBuf};
+use std::time::SystemTime;
+
+use crate::config::Config;
+use crate::queue::discover::Found;
+use crate::queue::plan::Checked;
+use crate::shared_folder::confined;
+use crate::shared_folder::files::{QUEUE_INPUTS_NAME, SPEEDS_FILE, STATE_DIR};
+use crate::shared_folder::state::StateDir;
+
+/// The digest of everything the queue page of `found` (validated as `checked`) shows, at
+/// `now`.
+pub fn digest(
+    root: &Path,
+    config: &Config,
+    found: &Found,
+    checked: &[Checked],
+    now: SystemTime,
+) -> String {
+    let mut h = DefaultHasher::new();
+    env!("CARGO_PKG_VERSION").hash(&mut h);
+    format!("{config:?}").hash(&mut h);
+    confined::read_own_file(&root.join(SPEEDS_FILE), 1 << 20).hash(&mut h);
+    let start = config.night_window().map(|w| w.next_start(now));
+    start.hash(&mut h);
+    let mut folders: BTreeSet<&PathBuf> = BTreeSet::new();
+    for (file, c) in found.tasks.iter().zip(checked) {
+        (&file.rel, file.modified, file.priority, &*file.bytes).hash(&mut h);
+        match c {
+            Ok(v) => {
+                v.warnings.hash(&mut h);
+                folders.insert(&v.spec.out_folder);
+            }
+            Err(errors) => {
+                for e in errors {
+                    e.to_string().hash(&mut h);
+                }
+            }
+        }
+    }
+    for s in &found.skipped {
+        (&s.rel, s.reason.to_string()).hash(&mut h);
+    }
+    // An output folder changes its time when a file in it is made, renamed or removed.
+    for folder in folders {
+        (folder, confined::modified(folder)).hash(&mut h);
+    }
+    format!("{:016x}", h.finish())
+}
+
+/// Whether the page at `page` exists and was made from `digest`.
+pub fn unchanged(root: &Path, page: &Path, digest: &str) -> bool {
+    let path = root.join(STATE_DIR).join(QUEUE_INPUTS_NAME);
+    confined::modified(page).is_some()
+        && confined::read_own_file(&path, 64).is_some_and(|b| b == digest.as_bytes())
+}
+
+/// Records that the page was made from `digest`.
+pub fn remember(root: &Path, digest: &str) {
+    if let Ok(state) = StateDir::open(root)
+        && let Err(e) = state.write_atomic(QUEUE_INPUTS_NAME, digest.as_bytes(), 0o644)
+    {
+        tracing::debug!("cannot record what the queue page was made from: {e}");
+    }
+}
+
+/// Forgets what the page was made from (`run` wrote it): the next check makes it again.
+pub fn forget(root: &Path) {
+    if let Ok(state) = StateDir::open(root) {
+        let _ = state.remove(QUEUE_INPUTS_NAME);
+    }
+}
