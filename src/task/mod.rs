@@ -43,7 +43,7 @@ pub const FIELDS: &[&str] = &[
     "template_file",
     "seed",
     "raw",
-    // videos and story mode (video::VIDEO_FIELDS)
+    // videos and story mode (read by `video`)
     "video",
     "video_seconds",
     "zoom_every",

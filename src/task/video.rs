@@ -14,16 +14,6 @@ use crate::config::Limits;
 
 use super::{TaskError, prompt::Prompt};
 
-/// The task fields of this module, in the order the members' guide lists them.
-pub const VIDEO_FIELDS: &[&str] = &[
-    "video",
-    "video_seconds",
-    "zoom_every",
-    "zoom_scale",
-    "zoom_shift",
-    "story_every",
-];
-
 /// The video and story fields of a task file, typed but not yet checked. Their JSON Schema
 /// comes with [`super::schema::RawTask`]'s, under their names in the task file.
 #[derive(Debug, Clone, Default, PartialEq, schemars::JsonSchema)]
@@ -325,12 +315,6 @@ fn short(f: f64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn the_fields_are_task_fields() {
-        let fields = super::super::FIELDS;
-        assert_eq!(&fields[fields.len() - VIDEO_FIELDS.len()..], VIDEO_FIELDS);
-    }
 
     #[test]
     fn numbers_are_short() {
