@@ -13,7 +13,7 @@ use anyhow::Context;
 use crate::engine::failure::FailureKind;
 use crate::process::exit_codes::ExitCode;
 use crate::process::slurm::SlurmJob;
-use crate::queue::notes::Claim;
+use crate::queue::notes::{self, Claim};
 use crate::queue::plan::{PlannedTask, Verdict, plan};
 use crate::queue::tonight::{QueueNow, Tonight, tonight};
 use crate::records::events::Event;
@@ -21,7 +21,9 @@ use crate::shared_folder::locks::method::ClaimMethod;
 
 use super::produce::{Producer, TaskEnd};
 use super::reserve::claim_task;
-use super::steps::{Tally, claim, finish_task, keep_notes, lost, report_degraded, report_invalid};
+use super::steps::{
+    Tally, claim, finish_task, invalid_synced, lost, notes_synced, report_degraded, report_invalid,
+};
 use super::{Generator, Night};
 use super::{pause, report_failure};
 use crate::records::sinks::deadline_text;
@@ -45,19 +47,25 @@ pub fn run(night: Night<'_>, generator: &mut dyn Generator) -> anyhow::Result<Ex
         night.config.claims,
         night.config.lease_seconds,
     );
+    // Every task's notes brought up to date in one batch (one flush to disk for all, as
+    // `check` does), then reported one by one.
+    let noted: Vec<(&crate::queue::discover::TaskFile, notes::Verdict<'_>)> = tasks
+        .iter()
+        .filter_map(|t| match &t.verdict {
+            Verdict::Ready(ready) => Some((&t.file, notes::Verdict::Valid(&ready.warnings))),
+            Verdict::Invalid(problems) => Some((&t.file, notes::Verdict::Invalid(problems))),
+            Verdict::Skipped(_) => None,
+        })
+        .collect();
+    let mut synced = notes::sync_all(&noted, Claim::Take(&claims)).into_iter();
     for task in &tasks {
         match &task.verdict {
-            Verdict::Ready(ready) => {
-                keep_notes(&night, &claims, task, &ready.warnings);
+            Verdict::Ready(_) => {
+                notes_synced(&night, task, synced.next().expect("one result per task"));
             }
             Verdict::Invalid(problems) => {
-                report_invalid(
-                    &night,
-                    task,
-                    problems.clone(),
-                    Claim::Take(&claims),
-                    &mut tally,
-                );
+                let result = synced.next().expect("one result per task");
+                invalid_synced(&night, task, problems.clone(), result, &mut tally);
             }
             Verdict::Skipped(_) => {
                 tally.tasks.skipped += 1;

@@ -114,9 +114,20 @@ pub(super) fn report_invalid(
     claim: Claim<'_>,
     tally: &mut Tally,
 ) {
+    let synced = notes::sync(&task.file, notes::Verdict::Invalid(&problems), claim);
+    invalid_synced(night, task, problems, synced, tally);
+}
+
+/// Reports an invalid task whose error file was brought up to date (`synced`).
+pub(super) fn invalid_synced(
+    night: &Night<'_>,
+    task: &PlannedTask,
+    problems: crate::task::Problems,
+    synced: std::io::Result<notes::Synced>,
+    tally: &mut Tally,
+) {
     let error_file = night.root.rel(&error_file_path(&task.file.path));
-    let (state, failure) = match notes::sync(&task.file, notes::Verdict::Invalid(&problems), claim)
-    {
+    let (state, failure) = match synced {
         Ok(s) if s.busy => (NoteState::Busy, None),
         Ok(s) if s.changes.is_empty() => (NoteState::Unchanged, None),
         Ok(_) => (NoteState::Written, None),
@@ -141,19 +152,14 @@ pub(super) fn report_invalid(
     }
 }
 
-/// Removes a valid task's stale `_ERROR.txt` and writes or removes its `_WARNINGS.txt`
-/// ([`notes::sync`], as `check` does), reporting what changed.
-pub(super) fn keep_notes(
+/// Reports what bringing a valid task's notes up to date (`synced`: its stale `_ERROR.txt`
+/// removed, its `_WARNINGS.txt` written or removed, as `check` does) changed.
+pub(super) fn notes_synced(
     night: &Night<'_>,
-    claims: &ClaimMethod,
     task: &PlannedTask,
-    warnings: &[String],
+    synced: std::io::Result<notes::Synced>,
 ) {
-    match notes::sync(
-        &task.file,
-        notes::Verdict::Valid(warnings),
-        Claim::Take(claims),
-    ) {
+    match synced {
         Ok(synced) if !synced.changes.is_empty() => {
             let (mut wrote, mut removed) = (Vec::new(), Vec::new());
             for change in synced.changes {
