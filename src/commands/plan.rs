@@ -8,7 +8,7 @@ use anyhow::Context;
 
 use crate::config::{Config, ConfigOverrides};
 use crate::process::exit_codes::ExitCode;
-use crate::process::json::write_pretty;
+use crate::process::json::write_pretty_list;
 use crate::process::text::escape;
 use crate::queue::plan::{PlannedTask, Status, Verdict, plan};
 use crate::queue::plan_json::json_view;
@@ -38,7 +38,7 @@ pub fn run(opts: &PlanOptions<'_>, out: &mut dyn Write) -> anyhow::Result<ExitCo
     if opts.json {
         // Large writes: the terminal guard behind `out` checks each write it is given.
         let mut out = std::io::BufWriter::with_capacity(1 << 16, out);
-        write_pretty(&json_view(&tasks, &order), &mut out)?;
+        write_pretty_list(&json_view(&tasks, &order), &mut out)?;
         writeln!(out)?;
         out.flush()?;
     } else {
