@@ -2,28 +2,39 @@
 //! sidecar `.txt`), read from sidecars that members may have replaced.
 
 use std::collections::BTreeMap;
+use std::ffi::OsStr;
 use std::path::Path;
-use std::time::SystemTime;
+use std::time::{Duration, SystemTime};
 
 use super::{MadeImage, Slot, output_names};
 use crate::call::sidecar::Sidecar;
+use crate::shared_folder::confined;
 
 /// The provenance (task, task-sha256, k, request, when its sidecar was written) of the
 /// finished images among `slots` of `base`.
+/// The folder is opened once; each sidecar is read through it.
 pub(super) fn read_made(folder: &Path, base: &str, slots: &BTreeMap<u32, Slot>) -> Vec<MadeImage> {
     let mut made = Vec::new();
-    for (n, slot) in slots {
-        if !(slot.png && slot.txt) {
+    let mut finished = slots.iter().filter(|(_, s)| s.png && s.txt).peekable();
+    if finished.peek().is_none() {
+        return made;
+    }
+    let Ok(dir) = confined::open_dir(folder) else {
+        return made;
+    };
+    for (n, _) in finished {
+        let name = output_names(base, *n).1;
+        let Ok(file) = dir.read(OsStr::new(&name), confined::MAX_SMALL_FILE) else {
             continue;
-        }
-        let path = folder.join(output_names(base, *n).1);
-        let Ok(Ok(sidecar)) = read_sidecar(&path) else {
+        };
+        let st = &file.stat;
+        let written = SystemTime::UNIX_EPOCH
+            + Duration::new(st.st_mtime.max(0) as u64, st.st_mtime_nsec as u32);
+        let Ok(Ok(sidecar)) = sidecar_of(file) else {
             continue;
         };
         let p = sidecar.provenance;
         let request = request_of(&p.extra);
-        let written =
-            crate::shared_folder::confined::modified(&path).unwrap_or(SystemTime::UNIX_EPOCH);
         if let (Some(task), Some(sha), Some(image)) = (p.task, p.task_sha256, p.image) {
             made.push((task, sha, image.index, request, written));
         }
@@ -55,10 +66,14 @@ pub fn request_of(extra: &[(String, String)]) -> u32 {
 pub fn read_sidecar(
     path: &Path,
 ) -> std::io::Result<Result<Sidecar, crate::call::sidecar::SidecarError>> {
-    let file = crate::shared_folder::confined::read_nofollow(
-        path,
-        crate::shared_folder::confined::MAX_SMALL_FILE,
-    )?;
+    let file = confined::read_nofollow(path, confined::MAX_SMALL_FILE)?;
+    sidecar_of(file)
+}
+
+/// The sidecar in `file` (read with a cap of [`confined::MAX_SMALL_FILE`]).
+fn sidecar_of(
+    file: confined::Untrusted,
+) -> std::io::Result<Result<Sidecar, crate::call::sidecar::SidecarError>> {
     if file.bytes.len() as u64 > crate::shared_folder::confined::MAX_SMALL_FILE {
         return Err(std::io::Error::new(
             std::io::ErrorKind::InvalidData,
