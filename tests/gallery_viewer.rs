@@ -51,7 +51,7 @@ fn folder() -> Shared {
     s.write(
         "alice/cafe_3.txt",
         "python generate.py -p 'A café in the style of Banksy' -ip alice/photo.png \
-         -ii alice/start.png -i 20 -s 64 32 -sd 9 -cuts 16 -o alice/cafe_3.png\n\
+         -ii alice/start.png -i 20 -se 20 -s 64 32 -sd 9 -cuts 16 -o alice/cafe_3.png\n\
          # runvqgan: 0.1.0\n# task: alice/task_cafe.txt\n# image: 3 of 4\n\
          # started: 2026-11-28T23:05:00Z\n# final-loss: 0.6125\n\
          # loss-curve: 0.9 0.8 0.7 0.6125\n",
@@ -59,7 +59,7 @@ fn folder() -> Shared {
     png(&s, "bob/dog_1.png", 32, 48);
     s.write(
         "bob/dog_1.txt",
-        "python generate.py -p 'A dog' -i 5 -s 32 48 -o bob/dog_1.png\n# task: bob/task_dog.txt\n",
+        "python generate.py -p 'A dog' -i 5 -se 2 -s 32 48 -o bob/dog_1.png\n# task: bob/task_dog.txt\n",
     );
     s.write(
         "bob/task_x_ERROR.txt",
@@ -121,6 +121,8 @@ fn cards_carry_what_the_viewer_compare_and_form_need() {
     assert_eq!(f["resolution"], serde_json::json!([64, 32]));
     assert_eq!(f["in_file"], "photo.png");
     assert_eq!(f["template_file"], "start.png");
+    // `-se` at the iterations is what validate sets anyway: left out, so that more
+    // iterations in a task made from it still save the last one. Another `-se` stays.
     assert_eq!(f["raw"], "-cuts 16");
     // The member's command on alice's page writes into alice/; the owner's has no -o and
     // no --config.
@@ -141,6 +143,7 @@ fn cards_carry_what_the_viewer_compare_and_form_need() {
     assert_eq!(dog["curve"], serde_json::json!([]));
     assert_eq!(dog["video"], "");
     assert_eq!(dog["inputs"], serde_json::json!([]));
+    assert_eq!(dog["fields"]["raw"], "-se 2");
 }
 
 #[test]

@@ -7,9 +7,10 @@ use serde::Serialize;
 
 use super::links::url_path;
 use super::scan::FoundImage;
-use crate::call::options::raw_allowed;
+use crate::call::options::{Value, raw_allowed};
 use crate::call::sidecar::LOSS_CURVE;
 use crate::task::prompt::STYLE_JOIN;
+use crate::task::raw::SAVE_EVERY;
 
 /// A picture that steered an image.
 #[derive(Debug, Clone, Serialize)]
@@ -115,8 +116,15 @@ pub fn task_fields(image: &FoundImage, style: &str) -> TaskFields {
     };
     let local = |p: &str| p.strip_prefix(&folder).unwrap_or(p).to_string();
     let mut raw = Vec::new();
+    // `-se` at the image's iterations is what validate sets when a task gives none: left out,
+    // so that a task made from the form with more iterations still saves its last one.
+    let default_save =
+        |value: &Value| matches!(value, Value::Int(n) if Some(*n) == job.iterations.map(i64::from));
     for option in raw_allowed() {
         if let Some(value) = job.value(option) {
+            if option.key == SAVE_EVERY && default_save(&value) {
+                continue;
+            }
             raw.push(option.short.to_string());
             raw.extend(value.words(option.kind));
         }

@@ -81,7 +81,7 @@ pub fn parse(raw: &str) -> Result<EngineOptions, Vec<String>> {
 }
 
 /// The job key of `-se` (`--save_every`): generate.py saves the image at the multiples of it.
-const SAVE_EVERY: &str = "save_every";
+pub const SAVE_EVERY: &str = "save_every";
 
 /// Makes the saved image the one after the last iteration. generate.py saves an image only at
 /// the multiples of `-se` (50 unless given), so `-i 20` would save the untouched start image
