@@ -11,7 +11,6 @@ use std::io::Write;
 use std::path::Path;
 
 use anyhow::Context;
-use rayon::prelude::*;
 
 use crate::config::{Config, ConfigOverrides};
 use crate::gallery::queue_inputs;
@@ -19,12 +18,11 @@ use crate::process::exit_codes::ExitCode;
 use crate::process::text::escape;
 use crate::queue::discover::{Found, TaskFile, discover_all};
 use crate::queue::notes::{self, Change, Claim, Verdict};
-use crate::queue::plan::{Checked, check_task, plan_found};
+use crate::queue::plan::{Checked, check_all, plan_found};
 use crate::shared_folder::locks::method::ClaimMethod;
 use crate::shared_folder::permissions;
 use crate::shared_folder::root::Root;
 use crate::task::Problems;
-use crate::task::validate::FolderCache;
 
 /// Options of `check`.
 #[derive(Debug, Clone)]
@@ -149,7 +147,6 @@ pub fn check_root(
 ) -> anyhow::Result<(CheckTally, Found, Vec<Checked>)> {
     let found = discover_all(root, config)
         .with_context(|| format!("cannot read the shared folder {}", root.path().display()))?;
-    let folders = FolderCache::default();
     let mut tally = CheckTally {
         tasks: found.tasks.len(),
         not_run: found.skipped.len(),
@@ -169,11 +166,7 @@ pub fn check_root(
     }
     // Validated in parallel (each task on its own), then the notes of all of them synced in
     // one batch (one flush to disk for all, not one per note).
-    let checked: Vec<_> = found
-        .tasks
-        .par_iter()
-        .map(|file| check_task(file, root, config, &folders))
-        .collect();
+    let checked = check_all(&found.tasks, root, config);
     let problems: Vec<Option<Problems>> = found
         .tasks
         .iter()

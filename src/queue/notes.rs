@@ -42,16 +42,12 @@ pub fn sync(file: &TaskFile, verdict: Verdict<'_>, claim: Claim<'_>) -> std::io:
     for action in actions {
         let done = match action {
             Action::Write(path, text) => {
-                write_note(&file.path, &path, &text).map(|()| Change::Wrote(path))
+                write_note(&file.path, &path, &text).map(|()| Some(Change::Wrote(path)))
             }
-            Action::Remove(path) => match remove_note(&path) {
-                Ok(()) => Ok(Change::Removed(path)),
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
-                Err(e) => Err(e),
-            },
+            Action::Remove(path) => remove_note(path),
         };
         match done {
-            Ok(c) => changes.push(c),
+            Ok(c) => changes.extend(c),
             Err(e) => {
                 result = Err(e);
                 break;

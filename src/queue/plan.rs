@@ -19,7 +19,7 @@ use crate::task::{Problems, TaskError, TaskSpec, Validated, expand};
 
 mod check;
 mod request;
-pub use check::{Checked, check_task};
+pub use check::{Checked, check_all, check_task};
 use request::{changed, this_request};
 
 /// What will happen to a task, as `plan --json` names it.
@@ -230,19 +230,9 @@ impl<'a> Planner<'a> {
         }
     }
 
-    /// Plans task files in their order: validated in parallel (each on its own), then named
-    /// one after another (numbers handed to one task are not handed to the next).
-    pub fn plan_all(&mut self, files: &[TaskFile]) -> Vec<PlannedTask> {
-        let (root, config, folders) = (self.root, self.config, &self.folders);
-        let checked: Vec<_> = files
-            .par_iter()
-            .map(|f| check_task(f, root, config, folders))
-            .collect();
-        self.plan_checked(files, checked)
-    }
-
-    /// Plans task files already validated (`checked`, one result per file, as
-    /// [`check_task`] gives them; `check` validates them for their notes first).
+    /// Plans task files already validated (`checked`, one result per file, as [`check_all`]
+    /// gives them), named one after another (numbers handed to one task are not handed to
+    /// the next).
     pub fn plan_checked(&mut self, files: &[TaskFile], checked: Vec<Checked>) -> Vec<PlannedTask> {
         let hashes: Vec<String> = files
             .par_iter()
@@ -422,10 +412,8 @@ pub fn skipped_entry(s: &Skipped) -> PlannedTask {
 /// followed by the files not run (by path), each with its reason. Writes nothing.
 pub fn plan(root: &Root, config: &Config) -> std::io::Result<Vec<PlannedTask>> {
     let found = discover_all(root, config)?;
-    let mut planner = Planner::new(root, config);
-    let mut planned = planner.plan_all(&found.tasks);
-    planned.extend(found.skipped.iter().map(skipped_entry));
-    Ok(planned)
+    let checked = check_all(&found.tasks, root, config);
+    Ok(plan_found(root, config, &found, checked))
 }
 
 /// [`plan`] of a root already discovered (`found`) and validated (`checked`, one result per

@@ -4,7 +4,6 @@
 use std::collections::BTreeMap;
 use std::ffi::OsStr;
 use std::path::Path;
-use std::time::{Duration, SystemTime};
 
 use super::{MadeImage, Slot, output_names};
 use crate::call::sidecar::Sidecar;
@@ -27,9 +26,7 @@ pub(super) fn read_made(folder: &Path, base: &str, slots: &BTreeMap<u32, Slot>) 
         let Ok(file) = dir.read(OsStr::new(&name), confined::MAX_SMALL_FILE) else {
             continue;
         };
-        let st = &file.stat;
-        let written = SystemTime::UNIX_EPOCH
-            + Duration::new(st.st_mtime.max(0) as u64, st.st_mtime_nsec as u32);
+        let written = confined::mtime_of(&file.stat);
         let Ok(Ok(sidecar)) = sidecar_of(file) else {
             continue;
         };

@@ -156,8 +156,13 @@ fn read_note(path: &Path) -> Option<Vec<u8>> {
         .map(|f| f.bytes)
 }
 
-/// Removes a note through its folder's handle (a link in its place is removed, not followed).
-pub(super) fn remove_note(path: &Path) -> std::io::Result<()> {
-    let (dir, name) = crate::shared_folder::confined::parent(path)?;
-    dir.remove(&name)
+/// Removes a note through its folder's handle (a link in its place is removed, not followed):
+/// the change made, or `None` when it was gone already.
+pub(super) fn remove_note(path: PathBuf) -> std::io::Result<Option<Change>> {
+    let (dir, name) = crate::shared_folder::confined::parent(&path)?;
+    match dir.remove(&name) {
+        Ok(()) => Ok(Some(Change::Removed(path))),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(e),
+    }
 }

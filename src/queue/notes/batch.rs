@@ -159,9 +159,8 @@ fn place(
     }
     if result.is_ok() {
         for path in s.removes {
-            match super::actions::remove_note(&path) {
-                Ok(()) => changes.push(Change::Removed(path)),
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            match super::actions::remove_note(path) {
+                Ok(c) => changes.extend(c),
                 Err(e) => {
                     result = Err(e);
                     break;

@@ -1,4 +1,6 @@
-//! Validating one discovered task file, the same for `plan`, `check` and `run`.
+//! Validating discovered task files, the same for `plan`, `check` and `run`.
+
+use rayon::prelude::*;
 
 use crate::config::Config;
 use crate::queue::discover::TaskFile;
@@ -24,4 +26,13 @@ pub fn check_task(file: &TaskFile, root: &Root, config: &Config, folders: &Folde
         folders: Some(folders),
     };
     check_bytes(&file.bytes, &ctx)
+}
+
+/// Validates task files in parallel (each on its own), one result per file, in order.
+pub fn check_all(files: &[TaskFile], root: &Root, config: &Config) -> Vec<Checked> {
+    let folders = FolderCache::default();
+    files
+        .par_iter()
+        .map(|f| check_task(f, root, config, &folders))
+        .collect()
 }

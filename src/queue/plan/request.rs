@@ -35,6 +35,5 @@ pub(super) fn this_request(
 /// When the file at `path` was last renamed or written (its ctime), not following a link.
 pub(super) fn changed(path: &std::path::Path) -> Option<SystemTime> {
     let st = crate::shared_folder::confined::stat_nofollow(path).ok()?;
-    let since = std::time::Duration::new(st.st_ctime.max(0) as u64, st.st_ctime_nsec as u32);
-    Some(SystemTime::UNIX_EPOCH + since)
+    Some(crate::shared_folder::confined::ctime_of(&st))
 }

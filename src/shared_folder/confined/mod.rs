@@ -110,6 +110,8 @@ mod resolve;
 use resolve::open_beneath;
 mod own;
 pub use own::read_own_file;
+mod times;
+pub use times::{ctime_of, mtime_of};
 pub mod nofollow;
 
 /// A folder under the root, opened beneath the root's handle; names given to its methods
@@ -208,9 +210,7 @@ pub fn stat_nofollow(path: &Path) -> std::io::Result<rustix::fs::Stat> {
 /// The modification time of `path` itself (a link is not followed); `None` when it does not
 /// exist or cannot be reached inside the root.
 pub fn modified(path: &Path) -> Option<std::time::SystemTime> {
-    let st = stat_nofollow(path).ok()?;
-    let since = std::time::Duration::new(st.st_mtime.max(0) as u64, st.st_mtime_nsec as u32);
-    Some(std::time::UNIX_EPOCH + since)
+    stat_nofollow(path).ok().map(|st| mtime_of(&st))
 }
 
 fn read_flags() -> OFlags {
