@@ -15,7 +15,10 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{Shared, give_to, member, member_can_lock, member_holds_lock, tiny_models_toml};
+use common::{
+    OUTER_SETTINGS, Shared, give_to, member, member_can_lock, member_holds_lock, tiny_models_toml,
+    wait_paused,
+};
 
 /// A tiny image: two iterations at 32 x 32 pixels.
 const TINY: &str = r#""iterations": 2, "resolution": [32, 32]"#;
@@ -30,13 +33,10 @@ fn bin() -> PathBuf {
 /// `runvqgan ARGS` in the root, with no settings from the environment.
 fn cmd(s: &Shared, args: &[&str]) -> Command {
     let mut c = Command::new(bin());
-    c.args(args)
-        .current_dir(s.root())
-        .env_remove("RUNVQGAN_ROOT")
-        .env_remove("RUNVQGAN_CONFIG")
-        .env_remove("RUNVQGAN_TEST_ABORT_AT")
-        .env_remove("RUNVQGAN_TEST_PAUSE_AT")
-        .stdin(Stdio::null());
+    c.args(args).current_dir(s.root()).stdin(Stdio::null());
+    for var in OUTER_SETTINGS {
+        c.env_remove(var);
+    }
     c
 }
 
@@ -140,26 +140,6 @@ fn spawn_paused(mut c: Command, point: &str, log: &Path) -> Child {
         .stderr(std::fs::File::create(log).unwrap())
         .spawn()
         .unwrap()
-}
-
-/// Waits until the child stopped itself at its pause point.
-fn wait_paused(child: &mut Child, log: &Path) {
-    let deadline = Instant::now() + Duration::from_secs(600);
-    loop {
-        let said = std::fs::read_to_string(log).unwrap_or_default();
-        if said.contains("test hook: paused at") {
-            // Stopped (state T) once it said so.
-            let stat = std::fs::read_to_string(format!("/proc/{}/stat", child.id())).unwrap();
-            if stat.split(") ").nth(1).is_some_and(|s| s.starts_with('T')) {
-                return;
-            }
-        }
-        if let Some(status) = child.try_wait().unwrap() {
-            panic!("runvqgan ended ({status}) without pausing:\n{said}");
-        }
-        assert!(Instant::now() < deadline, "runvqgan never paused:\n{said}");
-        std::thread::sleep(Duration::from_millis(50));
-    }
 }
 
 fn signal(child: &Child, sig: libc::c_int) {

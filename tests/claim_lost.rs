@@ -7,10 +7,10 @@
 mod common;
 
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::Stdio;
+use std::time::Duration;
 
-use common::{Shared, tiny_models_toml};
+use common::{Shared, tiny_models_toml, wait_paused};
 
 const LEASE_SECONDS: u64 = 3;
 
@@ -37,43 +37,6 @@ fn shared() -> Shared {
         .to_string(),
     );
     s
-}
-
-fn run_cmd(s: &Shared) -> Command {
-    let mut c = Command::new(assert_cmd::cargo::cargo_bin("runvqgan"));
-    c.arg("run")
-        .arg("--root")
-        .arg(s.root())
-        .current_dir(s.root())
-        .stdin(Stdio::null());
-    for var in [
-        "RUNVQGAN_ROOT",
-        "RUNVQGAN_CONFIG",
-        "RUNVQGAN_TEST_PAUSE_AT",
-        "RUNVQGAN_TEST_ABORT_AT",
-    ] {
-        c.env_remove(var);
-    }
-    c
-}
-
-/// Waits until `child` stopped itself at its pause point (it says so on stderr, in `log`).
-fn wait_paused(child: &mut Child, log: &Path) {
-    let deadline = Instant::now() + Duration::from_secs(600);
-    loop {
-        let said = std::fs::read_to_string(log).unwrap_or_default();
-        if said.contains("test hook: paused at") {
-            let stat = std::fs::read_to_string(format!("/proc/{}/stat", child.id())).unwrap();
-            if stat.split(") ").nth(1).is_some_and(|s| s.starts_with('T')) {
-                return;
-            }
-        }
-        if let Some(status) = child.try_wait().unwrap() {
-            panic!("runvqgan ended ({status}) without pausing:\n{said}");
-        }
-        assert!(Instant::now() < deadline, "runvqgan never paused:\n{said}");
-        std::thread::sleep(Duration::from_millis(50));
-    }
 }
 
 fn files_in(dir: &Path) -> Vec<String> {
@@ -110,7 +73,8 @@ fn frozen_at(point: &str) {
         "runvqgan could not finish the task file tasks/dog.txt.\n\nWhile making output/dog_1.png:\n  the engine crashed\n",
     );
     let log = s.root().join("frozen.stderr");
-    let mut frozen = run_cmd(&s)
+    let mut frozen = s
+        .run_process()
         .env("RUNVQGAN_TEST_PAUSE_AT", point)
         .stdout(Stdio::null())
         .stderr(std::fs::File::create(&log).unwrap())
@@ -120,7 +84,7 @@ fn frozen_at(point: &str) {
     // Frozen (as Slurm suspends a job) until its lease has run out by a lease time more,
     // when another run takes the task over at first sight.
     std::thread::sleep(Duration::from_secs(2 * LEASE_SECONDS + 2));
-    let taker = run_cmd(&s).output().unwrap();
+    let taker = s.run_process().output().unwrap();
     let taker_said = String::from_utf8_lossy(&taker.stderr).into_owned();
     assert_eq!(taker.status.code(), Some(0), "the taker: {taker_said}");
     assert!(s.exists("tasks/dog.txt.done"), "{taker_said}");

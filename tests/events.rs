@@ -25,7 +25,6 @@ fn run(shared: &Shared) -> std::process::Output {
         .cmd()
         .args(["run", "--root"])
         .arg(shared.root())
-        .env_remove("RUNVQGAN_TEST_ABORT_AT")
         .output()
         .unwrap()
 }

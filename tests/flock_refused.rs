@@ -7,7 +7,7 @@
 
 mod common;
 
-use std::process::{Command, Output, Stdio};
+use std::process::Output;
 use std::time::Duration;
 
 use common::{Shared, tiny_models_toml};
@@ -17,22 +17,8 @@ use runvqgan::shared_folder::locks::filesystem::ClaimSetting;
 const REFUSED: (&str, &str) = ("RUNVQGAN_TEST_FLOCK", "refused");
 
 fn run(s: &Shared, args: &[&str], env: &[(&str, &str)]) -> Output {
-    let mut c = Command::new(assert_cmd::cargo::cargo_bin("runvqgan"));
-    c.arg("run")
-        .arg("--root")
-        .arg(s.root())
-        .args(args)
-        .current_dir(s.root())
-        .stdin(Stdio::null());
-    for var in [
-        "RUNVQGAN_ROOT",
-        "RUNVQGAN_CONFIG",
-        "RUNVQGAN_TEST_PAUSE_AT",
-        "RUNVQGAN_TEST_ABORT_AT",
-    ] {
-        c.env_remove(var);
-    }
-    c.envs(env.iter().copied());
+    let mut c = s.run_process();
+    c.args(args).envs(env.iter().copied());
     c.output().unwrap()
 }
 

@@ -50,7 +50,6 @@ fn cmd(s: &Shared, command: &str, args: &[&str]) -> std::process::Output {
         .arg("--root")
         .arg(s.root())
         .args(args)
-        .env_remove("RUNVQGAN_TEST_ABORT_AT")
         .timeout(Duration::from_secs(300))
         .output()
         .unwrap()

@@ -6,6 +6,38 @@ use std::time::{Duration, SystemTime};
 
 use assert_cmd::Command;
 
+/// The environment variables that set runvqgan's root and configuration or arm its test
+/// hooks: a test's runvqgan never takes them from the environment the tests run in.
+pub const OUTER_SETTINGS: [&str; 4] = [
+    "RUNVQGAN_ROOT",
+    "RUNVQGAN_CONFIG",
+    "RUNVQGAN_TEST_PAUSE_AT",
+    "RUNVQGAN_TEST_ABORT_AT",
+];
+
+/// Waits until `child` stopped itself at the pause hook's point (it says so on stderr, in
+/// `log`, then stops: state T).
+pub fn wait_paused(child: &mut std::process::Child, log: &Path) {
+    let deadline = std::time::Instant::now() + Duration::from_secs(600);
+    loop {
+        let said = std::fs::read_to_string(log).unwrap_or_default();
+        if said.contains("test hook: paused at") {
+            let stat = std::fs::read_to_string(format!("/proc/{}/stat", child.id())).unwrap();
+            if stat.split(") ").nth(1).is_some_and(|s| s.starts_with('T')) {
+                return;
+            }
+        }
+        if let Some(status) = child.try_wait().unwrap() {
+            panic!("runvqgan ended ({status}) without pausing:\n{said}");
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "runvqgan never paused:\n{said}"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
 /// A shared folder with `tasks/` and `output/`, deleted at the end of the test.
 pub struct Shared {
     dir: tempfile::TempDir,
@@ -56,11 +88,30 @@ impl Shared {
         self.root().join(rel).exists()
     }
 
-    /// `runvqgan`, run in the root, with no RUNVQGAN_ROOT from the environment.
+    /// `runvqgan`, run in the root, with none of the settings and test hooks
+    /// ([`OUTER_SETTINGS`]) an outer environment could give it.
     pub fn cmd(&self) -> Command {
         let mut cmd = Command::cargo_bin("runvqgan").unwrap();
-        cmd.current_dir(self.root()).env_remove("RUNVQGAN_ROOT");
+        cmd.current_dir(self.root());
+        for var in OUTER_SETTINGS {
+            cmd.env_remove(var);
+        }
         cmd
+    }
+
+    /// `runvqgan run --root <root>` as a process to spawn or wait for (stdin empty), in the
+    /// root, without [`OUTER_SETTINGS`].
+    pub fn run_process(&self) -> std::process::Command {
+        let mut c = std::process::Command::new(assert_cmd::cargo::cargo_bin("runvqgan"));
+        c.arg("run")
+            .arg("--root")
+            .arg(self.root())
+            .current_dir(self.root())
+            .stdin(std::process::Stdio::null());
+        for var in OUTER_SETTINGS {
+            c.env_remove(var);
+        }
+        c
     }
 
     /// `runvqgan run --root <root>`, which must end with exit code 0 (its stderr shown if not).
