@@ -59,8 +59,18 @@ pub fn write_report(report: &BuildReport, root: &Root, out: &mut dyn Write) -> s
     )?;
     writeln!(
         out,
-        "gallery: thumbnails {} made, {} kept, {} removed; {} page or data file(s) written",
-        t.made, t.kept, t.removed, report.files_written
+        "gallery: thumbnails {} made, {} kept, {} removed; {} page or data file(s) written; \
+         {} sidecar(s) read{}",
+        t.made,
+        t.kept,
+        t.removed,
+        report.files_written,
+        report.sidecars_read,
+        if report.pages_made {
+            ""
+        } else {
+            ", nothing to show changed"
+        }
     )?;
     for s in &report.skipped {
         writeln!(

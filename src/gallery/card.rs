@@ -124,10 +124,8 @@ pub(super) fn card(
     root: &Path,
     config: Option<&Path>,
 ) -> (Card, SystemTime, u32) {
-    let s = &image.sidecar;
-    let job = &s.call.job;
-    let p = &s.provenance;
-    let made = p
+    let f = &image.facts;
+    let made = f
         .started
         .as_deref()
         .and_then(|t| humantime::parse_rfc3339_weak(t).ok())
@@ -136,17 +134,15 @@ pub(super) fn card(
     let size = if thumb.width > 0 {
         format!("{}x{}", thumb.width, thumb.height)
     } else {
-        job.size
-            .map(|[w, h]| format!("{w}x{h}"))
-            .unwrap_or_default()
+        f.size.map(|[w, h]| format!("{w}x{h}")).unwrap_or_default()
     };
-    let prompt = job.prompts.clone().unwrap_or_default();
-    let task = p.task.clone().unwrap_or_else(|| series_of(&image.rel));
+    let prompt = f.prompts.clone().unwrap_or_default();
+    let task = f.task.clone().unwrap_or_else(|| series_of(&image.rel));
     let reproduce = reproduce_command(root, config, &image.sidecar_rel);
     let here = format!("{}/NAME_1.png", image.folder);
     let reproduce_here = reproduce_to(root, config, Some(&here), &image.sidecar_rel);
     let reproduce_owner = reproduce_to(root, None, None, &image.sidecar_rel);
-    let (w, h) = match (thumb.width, job.size) {
+    let (w, h) = match (thumb.width, f.size) {
         (0, Some([w, h])) => (w.max(1), h.max(1)),
         (0, None) => (1, 1),
         _ => (thumb.width, thumb.height.max(1)),
@@ -165,33 +161,29 @@ pub(super) fn card(
         thumb: thumb
             .file
             .as_ref()
-            .map(|f| format!("{THUMB_DIR}/{f}"))
+            .map(|file| format!("{THUMB_DIR}/{file}"))
             .unwrap_or_default(),
         style,
         prompt,
-        seed: job.seed.map(|s| s.to_string()).unwrap_or_default(),
-        iterations: job.iterations.map(|i| i.to_string()).unwrap_or_default(),
+        seed: f.seed.map(|s| s.to_string()).unwrap_or_default(),
+        iterations: f.iterations.map(|i| i.to_string()).unwrap_or_default(),
         size,
-        model: p
-            .model_set
-            .clone()
-            .or_else(|| s.call.models.clip_model.clone())
-            .unwrap_or_else(|| "unknown".into()),
+        model: f.model.clone().unwrap_or_else(|| "unknown".into()),
         date: when.minute,
         night: when.night,
         task,
-        image_of: p
+        image_of: f
             .image
-            .map(|i| format!("{} of {}", i.index, i.total))
+            .map(|(index, total)| format!("{index} of {total}"))
             .unwrap_or_default(),
-        call: image.call.clone(),
+        call: f.call.clone(),
         reproduce,
         reproduce_here,
         reproduce_owner,
         w,
         h,
         time,
-        loss: p.final_loss.filter(|l| l.is_finite()),
+        loss: f.final_loss.filter(|l| l.is_finite()),
         curve: curve(image),
         inputs: inputs(image, up),
         video: image
@@ -201,7 +193,7 @@ pub(super) fn card(
             .unwrap_or_default(),
         fields,
     };
-    (card, made, p.image.map_or(0, |i| i.index))
+    (card, made, f.image.map_or(0, |(index, _)| index))
 }
 
 /// For a sidecar without a `task` line (the old R runner's): the series the image belongs

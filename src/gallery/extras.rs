@@ -1,16 +1,13 @@
 //! What the viewer, the compare view and the "Make a task like this" form need of an image,
 //! beyond its card's facts: its final loss and loss curve (from the sidecar's `final-loss`
-//! and `loss-curve` lines), the pictures that steered it (`in_file` as `-ip`,
+//! and `loss-curve` lines, see [`super::facts`]), the pictures that steered it (`in_file` as `-ip`,
 //! `template_file` as `-ii`), and the task file fields that make an image like it.
 
 use serde::Serialize;
 
 use super::links::url_path;
 use super::scan::FoundImage;
-use crate::call::options::{Value, raw_allowed};
-use crate::call::sidecar::LOSS_CURVE;
 use crate::task::prompt::STYLE_JOIN;
-use crate::task::raw::SAVE_EVERY;
 
 /// A picture that steered an image.
 #[derive(Debug, Clone, Serialize)]
@@ -46,26 +43,14 @@ pub struct TaskFields {
     pub raw: String,
 }
 
-/// The loss curve recorded in the sidecar: numbers separated by spaces.
+/// The loss curve recorded in the sidecar.
 pub fn curve(image: &FoundImage) -> Vec<f64> {
-    image
-        .sidecar
-        .provenance
-        .extra
-        .iter()
-        .find(|(k, _)| k == LOSS_CURVE)
-        .map(|(_, v)| {
-            v.split_whitespace()
-                .filter_map(|n| n.parse::<f64>().ok())
-                .filter(|n| n.is_finite())
-                .collect()
-        })
-        .unwrap_or_default()
+    image.facts.curve.clone()
 }
 
 /// The pictures that steered the image, with links (`up`: from the gallery to the root).
 pub fn inputs(image: &FoundImage, up: &str) -> Vec<Input> {
-    let job = &image.sidecar.call.job;
+    let job = &image.facts;
     let link = |p: &str| {
         let inside = !p.starts_with('/') && !p.split('/').any(|c| c == "..");
         if inside {
@@ -97,7 +82,7 @@ pub fn inputs(image: &FoundImage, up: &str) -> Vec<Input> {
 /// style, the style, iterations, size, seed, the name without its number, the input
 /// pictures relative to the image's folder, and the engine options as `raw`).
 pub fn task_fields(image: &FoundImage, style: &str) -> TaskFields {
-    let job = &image.sidecar.call.job;
+    let job = &image.facts;
     let prompt = job.prompts.clone().unwrap_or_default();
     let text = if style.is_empty() {
         prompt
@@ -115,20 +100,6 @@ pub fn task_fields(image: &FoundImage, style: &str) -> TaskFields {
         None => String::new(),
     };
     let local = |p: &str| p.strip_prefix(&folder).unwrap_or(p).to_string();
-    let mut raw = Vec::new();
-    // `-se` at the image's iterations is what validate sets when a task gives none: left out,
-    // so that a task made from the form with more iterations still saves its last one.
-    let default_save =
-        |value: &Value| matches!(value, Value::Int(n) if Some(*n) == job.iterations.map(i64::from));
-    for option in raw_allowed() {
-        if let Some(value) = job.value(option) {
-            if option.key == SAVE_EVERY && default_save(&value) {
-                continue;
-            }
-            raw.push(option.short.to_string());
-            raw.extend(value.words(option.kind));
-        }
-    }
     TaskFields {
         text,
         style: style.to_string(),
@@ -142,6 +113,6 @@ pub fn task_fields(image: &FoundImage, style: &str) -> TaskFields {
             .map(|p| local(p))
             .unwrap_or_default(),
         template_file: job.init_image.as_deref().map(local).unwrap_or_default(),
-        raw: shlex::try_join(raw.iter().map(String::as_str)).unwrap_or_default(),
+        raw: shlex::try_join(job.raw.iter().map(String::as_str)).unwrap_or_default(),
     }
 }

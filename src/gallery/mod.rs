@@ -16,6 +16,15 @@
 //! thumbnail from the PNG opened beside the sidecar that was read ([`thumbs`]), and writes
 //! and removes only through those handles. Its own files are read back with a cap.
 //!
+//! A rebuild touches only what changed since the last one (issue 27): the owner's state
+//! keeps three indexes ([`crate::shared_folder::index`]), the sidecars' facts under each
+//! sidecar's stamp ([`facts`]), each PNG's thumbnail under the PNG's stamp ([`thumbs`]),
+//! and the pages as last written under a digest of all they show ([`pages`]). A sidecar
+//! whose stamp is unchanged is not read again, a known thumbnail costs one `stat`, and when
+//! the scan's digest and every page's stamp are unchanged no page is rendered. A lost,
+//! damaged or outdated index only costs a full rescan. Only the owner opens the state; a
+//! build without it reads everything, as before.
+//!
 //! Several runs may end at once on one root (the elements of a Slurm job array, a second
 //! machine), and each builds the gallery at its end. Each page is written atomically, but
 //! two builds at once could still leave pages from two different scans side by side, and
@@ -28,7 +37,9 @@
 pub mod card;
 pub mod disk;
 pub mod extras;
+pub mod facts;
 pub mod links;
+pub mod pages;
 pub mod queue;
 pub mod queue_inputs;
 pub mod scan;
@@ -41,8 +52,10 @@ use std::time::{Duration, Instant};
 
 use crate::shared_folder::confined;
 use crate::shared_folder::files::GALLERY_DIR;
+use crate::shared_folder::index::Index;
 use crate::shared_folder::locks::method::ClaimMethod;
 use crate::shared_folder::root::{Root, check_relative, slash_path};
+use crate::shared_folder::state::StateDir;
 use disk::{GalleryError, open_folders};
 
 /// Where and how the gallery is built.
@@ -77,6 +90,11 @@ pub struct BuildReport {
     pub thumbs: thumbs::ThumbStats,
     /// Pages and data files written because their content changed.
     pub files_written: usize,
+    /// Whether the pages were made (and compared with those on disk): `false` when nothing
+    /// they show changed and none was touched since the last build.
+    pub pages_made: bool,
+    /// Sidecars read because they were new or changed (the others' facts were known).
+    pub sidecars_read: usize,
     /// PNGs left out (no sidecar, unreadable sidecar), with the reason.
     pub skipped: Vec<scan::Skipped>,
     /// Wall time of the build.
@@ -110,12 +128,50 @@ pub fn build(root: &Root, options: &GalleryOptions) -> Result<BuildReport, Galle
     })?;
     let thumbs_dir = open_folders(&top, &dir, Path::new(thumbs::THUMB_DIR)).map_err(io)?;
     let assets_dir = open_folders(&top, &dir, Path::new(site::ASSET_DIR)).map_err(io)?;
-    let mut thumbnailer = thumbs::Thumbnailer::open(&thumbs_dir).map_err(io)?;
-    let found = scan::scan(&root_dir, &slash_path(&rel), &mut thumbnailer);
+    // The owner's state; a build that cannot use it (another account's) reads everything.
+    let state = match StateDir::open(root.path()) {
+        Ok(state) => Some(state),
+        Err(e) => {
+            tracing::warn!("gallery: without the owner's index of what changed: {e}");
+            None
+        }
+    };
+    let mut sidecars = load(&state, facts::SIDECAR_INDEX, &facts::context());
+    let mut thumb_index = load(&state, thumbs::THUMB_INDEX, &thumbs::context());
+    let mut thumbnailer = thumbs::Thumbnailer::open(&thumbs_dir, &mut thumb_index).map_err(io)?;
+    let found = scan::scan(
+        &root_dir,
+        &slash_path(&rel),
+        &mut thumbnailer,
+        &mut sidecars,
+    );
     let (thumbs, thumb_stats) = thumbnailer.finish(&found.images).map_err(io)?;
     let depth = rel.components().count();
-    let site = site::Site::new(&found, &thumbs, depth, root.path());
-    let files_written = site.write(&top, &assets_dir, &dir)?;
+    let mut page_index = load(
+        &state,
+        pages::PAGES_INDEX,
+        &pages::digest(&found, &thumbs, depth, root.path()),
+    );
+    let pages_made = !pages::unchanged(&page_index, &top, &assets_dir);
+    let mut files_written = 0;
+    if pages_made {
+        let site = site::Site::new(&found, &thumbs, depth, root.path());
+        let (written, files) = site.write(&top, &assets_dir, &dir)?;
+        pages::record(&mut page_index, &top, &assets_dir, &files);
+        files_written = written;
+    }
+    if let Some(state) = &state {
+        let saved = [
+            sidecars.save(state),
+            thumb_index.save(state),
+            page_index.save(state),
+        ];
+        for e in saved.into_iter().filter_map(Result::err) {
+            tracing::warn!("gallery: cannot keep the index of what changed: {e}");
+        }
+    }
+    let folders: std::collections::BTreeSet<&str> =
+        found.images.iter().map(|i| i.folder.as_str()).collect();
     let mut skipped = found.skipped;
     skipped.extend(
         thumb_stats
@@ -129,14 +185,28 @@ pub fn build(root: &Root, options: &GalleryOptions) -> Result<BuildReport, Galle
     Ok(BuildReport {
         dir,
         images: found.images.len(),
-        folders: site.folder_count(),
+        folders: folders.len(),
         error_files: found.errors.iter().filter(|e| !e.warning).count(),
         warnings_notes: found.errors.iter().filter(|e| e.warning).count(),
         thumbs: thumb_stats,
         files_written,
+        pages_made,
+        sidecars_read: found.sidecars_read,
         skipped,
         elapsed: started.elapsed(),
     })
+}
+
+/// The index `name` of the owner's state under `context`, or an empty one without the state.
+fn load<V: serde::Serialize + serde::de::DeserializeOwned>(
+    state: &Option<StateDir>,
+    name: &str,
+    context: &str,
+) -> Index<V> {
+    match state {
+        Some(state) => Index::load(state, name, context),
+        None => Index::empty(name, context),
+    }
 }
 
 /// [`build`] while holding the gallery's lock, so that builds of one root (the runs ending

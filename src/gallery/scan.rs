@@ -4,16 +4,23 @@
 //! following a link; a PNG and its sidecar are opened through the handle of the folder that
 //! was listed, and the PNG handed on open ([`PngSink`]), so that its thumbnail is made from
 //! that very file. Nothing blocks (a fifo named `x.txt`), and reads are capped.
+//!
+//! A sidecar whose stamp is the one in the owner's index ([`super::facts`]) is not read
+//! again: its facts come from the index. One that is new or changed is read through its
+//! folder's handle, and its facts stored under the stamp of the file that was read.
 
+use std::collections::HashSet;
 use std::ffi::{OsStr, OsString};
 use std::os::unix::ffi::{OsStrExt, OsStringExt};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use rustix::fs::FileType;
 
+use super::facts::{Cached, Facts};
 use crate::call::sidecar::Sidecar;
 use crate::shared_folder::confined::{Dir, describe};
 use crate::shared_folder::files::{ERROR_SUFFIX, VIDEO_EXTENSION, WARNINGS_SUFFIX};
+use crate::shared_folder::index::{FileStamp, Index, stamp_of};
 
 /// The most bytes of a sidecar that are read; a longer one is not an image's sidecar.
 const SIDECAR_CAP: u64 = 256 * 1024;
@@ -33,10 +40,10 @@ pub struct FoundImage {
     pub folder: String,
     /// The sidecar, relative to the root.
     pub sidecar_rel: String,
-    /// The parsed sidecar.
-    pub sidecar: Sidecar,
-    /// The sidecar's first line as written (the generate call).
-    pub call: String,
+    /// What its sidecar says.
+    pub facts: Facts,
+    /// The stamp of the sidecar these facts come from.
+    pub sidecar: FileStamp,
     /// Its video (issue 28: `<stem>.mp4` beside the PNG), relative to the root, if any.
     pub video: Option<String>,
     /// The PNG's size in bytes and modification time (from the opened file when it was
@@ -44,6 +51,8 @@ pub struct FoundImage {
     pub len: u64,
     /// See `len`.
     pub modified: SystemTime,
+    /// The PNG's stamp, from the same status as `len`.
+    pub png: FileStamp,
 }
 
 impl FoundImage {
@@ -51,6 +60,7 @@ impl FoundImage {
     fn set_status(&mut self, stat: &rustix::fs::Stat) {
         self.len = u64::try_from(stat.st_size).unwrap_or_default();
         self.modified = mtime(stat);
+        self.png = stamp_of(stat);
     }
 }
 
@@ -87,12 +97,15 @@ pub struct Found {
     pub errors: Vec<FoundError>,
     /// PNGs left out.
     pub skipped: Vec<Skipped>,
+    /// How many sidecars were read (new or changed; the others' facts came from the index).
+    pub sidecars_read: usize,
 }
 
 /// Takes the opened PNG of each image found whose pixels are wanted (the thumbnails).
 pub trait PngSink {
-    /// Whether the pixels of `image` are needed (it has no thumbnail yet).
-    fn wants(&self, image: &FoundImage) -> bool;
+    /// Whether the pixels of `image` are needed (it has no thumbnail yet, or its
+    /// thumbnail changed).
+    fn wants(&mut self, image: &FoundImage) -> bool;
     /// The PNG of `found.images[index]`, opened through its folder's handle (the one its
     /// sidecar was read through), or why it could not be opened.
     fn take(&mut self, index: usize, image: &FoundImage, png: std::io::Result<std::fs::File>);
@@ -102,11 +115,19 @@ pub trait PngSink {
 /// `/`-separated relative to the root) from the root's handle `root`, collects images and
 /// error files, and hands [`PngSink`] the PNGs it wants. Files at the top of the root are
 /// not in any member's folder and are ignored. A folder that cannot be opened or listed (or
-/// became a link since it was listed) hides its images; the rest is still found.
-pub fn scan(root: &Dir, exclude: &str, sink: &mut dyn PngSink) -> Found {
+/// became a link since it was listed) hides its images; the rest is still found. The facts
+/// of sidecars come from `sidecars` while their stamps are unchanged, and go into it when
+/// read.
+pub fn scan(
+    root: &Dir,
+    exclude: &str,
+    sink: &mut dyn PngSink,
+    sidecars: &mut Index<Cached>,
+) -> Found {
     let mut walk = Walk {
         exclude,
         sink,
+        sidecars,
         found: Found::default(),
     };
     walk.folder(root, "", 0);
@@ -116,6 +137,7 @@ pub fn scan(root: &Dir, exclude: &str, sink: &mut dyn PngSink) -> Found {
 struct Walk<'a> {
     exclude: &'a str,
     sink: &'a mut dyn PngSink,
+    sidecars: &'a mut Index<Cached>,
     found: Found,
 }
 
@@ -131,6 +153,19 @@ impl Walk<'_> {
             }
         };
         entries.sort_by(|a, b| a.0.cmp(&b.0));
+        // The videos here, from the listing (a regular file, not a link).
+        let video_suffix = format!(".{VIDEO_EXTENSION}");
+        let videos: HashSet<OsString> = entries
+            .iter()
+            .filter(|(name, _)| name.as_bytes().ends_with(video_suffix.as_bytes()))
+            .filter(|(name, kind)| match kind {
+                Some(kind) => *kind == FileType::RegularFile,
+                None => dir
+                    .stat(name)
+                    .is_ok_and(|st| FileType::from_raw_mode(st.st_mode) == FileType::RegularFile),
+            })
+            .map(|(name, _)| name.clone())
+            .collect();
         for (name, kind) in entries {
             let lossy = name.to_string_lossy();
             if lossy.starts_with('.') {
@@ -160,19 +195,23 @@ impl Walk<'_> {
                         Err(e) => tracing::warn!("gallery: {child:?}: {}", describe(&e)),
                     }
                 }
-                FileType::RegularFile if depth > 0 => self.file(dir, &name, child),
+                FileType::RegularFile if depth > 0 => self.file(dir, &name, child, &videos),
                 _ => {}
             }
         }
     }
 
-    fn file(&mut self, dir: &Dir, name: &OsStr, rel: String) {
+    fn file(&mut self, dir: &Dir, name: &OsStr, rel: String, videos: &HashSet<OsString>) {
         let folder = rel.split('/').next().unwrap_or_default().to_string();
         let lossy = name.to_string_lossy();
         if let Some(stem) = name.as_bytes().strip_suffix(b".png") {
             let mut txt = stem.to_vec();
             txt.extend_from_slice(b".txt");
-            self.image(dir, name, &OsString::from_vec(txt), rel, folder);
+            let mut mp4 = stem.to_vec();
+            mp4.push(b'.');
+            mp4.extend_from_slice(VIDEO_EXTENSION.as_bytes());
+            let video = videos.contains(OsStr::from_bytes(&mp4));
+            self.image(dir, name, &OsString::from_vec(txt), (rel, folder), video);
         } else if let Some(warning) = note_kind(&lossy) {
             let (modified, head) = match dir.read(name, ERROR_HEAD_CAP) {
                 Ok(mut file) => {
@@ -195,8 +234,10 @@ impl Walk<'_> {
         }
     }
 
-    /// The PNG `name` and its sidecar `txt`, both in `dir`.
-    fn image(&mut self, dir: &Dir, name: &OsStr, txt: &OsStr, rel: String, folder: String) {
+    /// The PNG `name` and its sidecar `txt`, both in `dir`; `video`: whether its video lies
+    /// beside it.
+    fn image(&mut self, dir: &Dir, name: &OsStr, txt: &OsStr, at: (String, String), video: bool) {
+        let (rel, folder) = at;
         let stat = match dir.stat(name) {
             Ok(st) if FileType::from_raw_mode(st.st_mode) == FileType::RegularFile => st,
             _ => return,
@@ -205,39 +246,24 @@ impl Walk<'_> {
             Some(stem) => format!("{stem}.txt"),
             None => rel.clone(),
         };
-        let text = match dir.read(txt, SIDECAR_CAP) {
-            Ok(file) if file.bytes.len() as u64 > SIDECAR_CAP => {
-                return self.skip(rel, format!("its .txt is longer than {SIDECAR_CAP} bytes"));
-            }
-            Ok(file) => String::from_utf8_lossy(&file.bytes).into_owned(),
-            Err(e) => return self.skip(rel, format!("its .txt cannot be read ({e})")),
+        let (facts, sidecar) = match self.sidecar(dir, txt, &sidecar_rel) {
+            Ok(found) => found,
+            Err(reason) => return self.skip(rel, reason),
         };
-        let sidecar = match Sidecar::parse(&text) {
-            Ok(sidecar) => sidecar,
-            Err(e) => return self.skip(rel, format!("its .txt is not a sidecar: {e}")),
-        };
-        let call =
-            crate::call::sidecar::split_call(text.trim_start_matches('\u{feff}').trim_start())
-                .map(|(call, _)| call.trim_end_matches('\r').to_string())
-                .unwrap_or_default();
-        let mut mp4 = stem_of(name).to_vec();
-        mp4.push(b'.');
-        mp4.extend_from_slice(VIDEO_EXTENSION.as_bytes());
-        let video = match dir.stat(OsStr::from_bytes(&mp4)) {
-            Ok(st) if FileType::from_raw_mode(st.st_mode) == FileType::RegularFile => rel
-                .strip_suffix(".png")
-                .map(|s| format!("{s}.{VIDEO_EXTENSION}")),
-            _ => None,
-        };
+        let video = video
+            .then(|| rel.strip_suffix(".png"))
+            .flatten()
+            .map(|s| format!("{s}.{VIDEO_EXTENSION}"));
         let mut image = FoundImage {
             rel,
             folder,
             sidecar_rel,
+            facts,
             sidecar,
-            call,
             video,
             len: 0,
             modified: UNIX_EPOCH,
+            png: stamp_of(&stat),
         };
         image.set_status(&stat);
         let index = self.found.images.len();
@@ -259,16 +285,38 @@ impl Walk<'_> {
         self.found.images.push(image);
     }
 
+    /// The facts of the sidecar `txt` in `dir` (at `rel`) and its stamp: from the index
+    /// while its stamp is unchanged, else read, parsed and stored in the index under the
+    /// stamp of the file read. `Err`: why it is not an image's sidecar.
+    fn sidecar(&mut self, dir: &Dir, txt: &OsStr, rel: &str) -> Result<(Facts, FileStamp), String> {
+        if let Ok(st) = dir.stat(txt)
+            && FileType::from_raw_mode(st.st_mode) == FileType::RegularFile
+        {
+            let stamp = stamp_of(&st);
+            if let Some(cached) = self.sidecars.get(rel, &stamp) {
+                return cached.clone().map(|facts| (facts, stamp));
+            }
+        }
+        let file = dir
+            .read(txt, SIDECAR_CAP)
+            .map_err(|e| format!("its .txt cannot be read ({e})"))?;
+        self.found.sidecars_read += 1;
+        let stamp = stamp_of(&file.stat);
+        let cached = if file.bytes.len() as u64 > SIDECAR_CAP {
+            Err(format!("its .txt is longer than {SIDECAR_CAP} bytes"))
+        } else {
+            let text = String::from_utf8_lossy(&file.bytes);
+            Sidecar::parse(&text)
+                .map(|sidecar| Facts::new(&text, &sidecar))
+                .map_err(|e| format!("its .txt is not a sidecar: {e}"))
+        };
+        self.sidecars.insert(rel, stamp, cached.clone());
+        cached.map(|facts| (facts, stamp))
+    }
+
     fn skip(&mut self, rel: String, reason: String) {
         self.found.skipped.push(Skipped { rel, reason });
     }
-}
-
-/// A PNG's name without `.png`.
-fn stem_of(name: &OsStr) -> &[u8] {
-    name.as_bytes()
-        .strip_suffix(b".png")
-        .unwrap_or(name.as_bytes())
 }
 
 /// `Some(false)` for an error file, `Some(true)` for a warnings note, `None` otherwise

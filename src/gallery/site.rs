@@ -39,12 +39,12 @@ use crate::shared_folder::confined::Dir;
 use crate::shared_folder::files::CONFIG_FILE;
 use crate::task::json_schema::{NOT_IN_SCHEMA, SCHEMA_FILE, task_schema, task_schema_text};
 
-const TEMPLATES: &[(&str, &str)] = &[
+pub(super) const TEMPLATES: &[(&str, &str)] = &[
     ("layout.html", include_str!("templates/layout.html")),
     ("images.html", include_str!("templates/images.html")),
     ("errors.html", include_str!("templates/errors.html")),
 ];
-const ASSETS: &[(&str, &str)] = &[
+pub(super) const ASSETS: &[(&str, &str)] = &[
     ("gallery.js", include_str!("templates/gallery.js")),
     ("grid.js", include_str!("templates/grid.js")),
     ("viewer.js", include_str!("templates/viewer.js")),
@@ -105,11 +105,7 @@ impl Site {
     /// many folders the gallery lies below the root `root`.
     pub fn new(found: &Found, thumbs: &[Thumb], depth: usize, root: &Path) -> Site {
         let up = "../".repeat(depth);
-        // The owner's configuration, named in the reproduce command when there is one: a
-        // member's reproduce (which starts Python) trusts a configuration given by flag.
-        let config = std::fs::symlink_metadata(root.join(CONFIG_FILE))
-            .is_ok_and(|m| m.is_file())
-            .then(|| root.join(CONFIG_FILE));
+        let config = owner_config(root);
         let cards: Vec<(Card, SystemTime, u32)> = found
             .images
             .iter()
@@ -179,11 +175,6 @@ impl Site {
         }
     }
 
-    /// The number of folder pages.
-    pub fn folder_count(&self) -> usize {
-        self.folders.len()
-    }
-
     /// The cards, in page order.
     pub fn cards(&self) -> &[Card] {
         &self.cards
@@ -192,8 +183,14 @@ impl Site {
     /// Writes every page and the data file into the gallery's folder `top` and the assets
     /// into its folder `assets` (handles, opened beneath the root; `path` names the
     /// gallery in errors), skipping files whose content is unchanged, and removes folder
-    /// pages of folders that have no images any more. Returns how many files were written.
-    pub fn write(&self, top: &Dir, assets: &Dir, path: &Path) -> Result<usize, GalleryError> {
+    /// pages of folders that have no images any more. Returns how many files were written,
+    /// and the names of all (written or found unchanged), relative to the gallery.
+    pub fn write(
+        &self,
+        top: &Dir,
+        assets: &Dir,
+        path: &Path,
+    ) -> Result<(usize, Vec<String>), GalleryError> {
         let io = |source| GalleryError::Io {
             path: path.to_path_buf(),
             source,
@@ -204,10 +201,17 @@ impl Site {
                 .map_err(|e| template_error(name, e))?;
         }
         let mut written = 0;
+        let mut files = Vec::new();
         let mut put = |dir: &Dir, name: &str, bytes: &[u8]| -> Result<(), GalleryError> {
             if write_if_changed(dir, name, bytes).map_err(io)? {
                 written += 1;
             }
+            let in_assets = std::ptr::eq(dir, assets);
+            files.push(if in_assets {
+                format!("{ASSET_DIR}/{name}")
+            } else {
+                name.to_string()
+            });
             Ok(())
         };
 
@@ -312,8 +316,16 @@ impl Site {
                 top.remove(&entry).map_err(io)?;
             }
         }
-        Ok(written)
+        Ok((written, files))
     }
+}
+
+/// The owner's configuration, named in the reproduce command when there is one: a member's
+/// reproduce (which starts Python) trusts a configuration given by flag.
+pub fn owner_config(root: &Path) -> Option<std::path::PathBuf> {
+    std::fs::symlink_metadata(root.join(CONFIG_FILE))
+        .is_ok_and(|m| m.is_file())
+        .then(|| root.join(CONFIG_FILE))
 }
 
 fn template_error(name: &str, e: minijinja::Error) -> GalleryError {

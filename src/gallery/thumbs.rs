@@ -5,6 +5,15 @@
 //! while an unchanged one keeps its file. The manifest `thumbs/index.json` remembers each
 //! image's pixel size under the same key, so a rebuild with nothing new decodes nothing.
 //!
+//! The owner's index of PNGs ([`THUMB_INDEX`], [`crate::shared_folder::index`]) holds, for
+//! each PNG's stamp, its thumbnail's key, its size and the stamp of the thumbnail file as
+//! written: a known image costs one `stat` of its thumbnail (a thumbnail removed or changed
+//! since is made again) and no hashing. With a valid index, a PNG it does not know under its
+//! stamp is new or changed (even to the same size and time, which the key cannot tell) and
+//! gets its thumbnail made; without one (the first build that keeps one, or one lost or
+//! outdated) the manifest tells which thumbnails are there already. The manifest is written
+//! when its content changes.
+//!
 //! Every access goes through the handle of the thumbnails' folder, opened once: listing,
 //! the manifest, writing (a temporary file renamed in that folder) and removing (`unlinkat`
 //! on that handle). A member who swaps the folder for a link meanwhile changes nothing
@@ -13,16 +22,20 @@
 //! thumbnails are made in parallel (rayon), a batch of opened PNGs at a time; thumbnails of
 //! images that are gone are removed.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::io::BufReader;
 use std::time::UNIX_EPOCH;
 
 use rayon::prelude::*;
+use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use super::disk::{MAX_MANIFEST, is_leftover_temp, read_own, write_if_changed};
 use super::scan::{FoundImage, PngSink};
 use crate::shared_folder::confined::{Dir, MAX_IMAGE};
+use crate::shared_folder::index::{FileStamp, Index, context_digest, stamp_of};
+
+pub use crate::shared_folder::files::GALLERY_THUMBS_INDEX as THUMB_INDEX;
 
 /// The thumbnails' folder inside the gallery.
 pub const THUMB_DIR: &str = "thumbs";
@@ -66,6 +79,26 @@ pub struct ThumbStats {
 /// not tried again until it changes).
 type Manifest = BTreeMap<String, [u32; 2]>;
 
+/// A PNG's entry in [`THUMB_INDEX`], under the PNG's stamp.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ThumbFacts {
+    /// Its thumbnail's key ([`key`]).
+    pub key: String,
+    /// The full image's size; `[0, 0]` when it cannot be decoded (not tried again until it
+    /// changes).
+    pub size: [u32; 2],
+    /// The stamp of its thumbnail file as written (`None` when there is none).
+    pub thumb: Option<FileStamp>,
+}
+
+/// The context of [`THUMB_INDEX`]: the program's version and how thumbnails are made.
+pub fn context() -> String {
+    context_digest([
+        env!("CARGO_PKG_VERSION").as_bytes(),
+        include_str!("thumbs.rs").as_bytes(),
+    ])
+}
+
 /// The key of an image's current content: path, byte size and modification time.
 pub fn key(image: &FoundImage) -> String {
     let nanos = image
@@ -84,11 +117,13 @@ pub fn key(image: &FoundImage) -> String {
 
 /// Brings the thumbnails' folder up to date with a scan: it is handed the opened PNGs of
 /// the images without a thumbnail while the scan runs ([`PngSink`]), then
-/// [`Thumbnailer::finish`] removes what is stale and writes the manifest.
+/// [`Thumbnailer::finish`] removes what is stale, writes the manifest and brings the index
+/// up to date.
 pub struct Thumbnailer<'a> {
     dir: &'a Dir,
-    old: Manifest,
-    old_text: String,
+    index: &'a mut Index<ThumbFacts>,
+    /// The manifest, read when first needed (an image the index does not know).
+    old: Option<Manifest>,
     /// The names in the folder before the build.
     present: HashSet<String>,
     /// Opened PNGs waiting for their thumbnails: index, key, file.
@@ -101,12 +136,9 @@ fn file_of(key: &str) -> String {
 }
 
 impl<'a> Thumbnailer<'a> {
-    /// Reads the manifest and lists the thumbnails' folder `dir`.
-    pub fn open(dir: &'a Dir) -> std::io::Result<Self> {
-        let old_text = read_own(dir, MANIFEST, MAX_MANIFEST)
-            .map(|b| String::from_utf8_lossy(&b).into_owned())
-            .unwrap_or_default();
-        let old: Manifest = serde_json::from_str(&old_text).unwrap_or_default();
+    /// Lists the thumbnails' folder `dir`; `index`: the owner's index of PNGs (an empty one
+    /// when the state cannot be used).
+    pub fn open(dir: &'a Dir, index: &'a mut Index<ThumbFacts>) -> std::io::Result<Self> {
         let present = dir
             .entries()?
             .into_iter()
@@ -114,12 +146,27 @@ impl<'a> Thumbnailer<'a> {
             .collect();
         Ok(Thumbnailer {
             dir,
-            old,
-            old_text,
+            index,
+            old: None,
             present,
             pending: Vec::new(),
             made: Vec::new(),
         })
+    }
+
+    /// The manifest of the last build (empty when missing or unreadable).
+    fn manifest(&mut self) -> &Manifest {
+        self.old.get_or_insert_with(|| {
+            read_own(self.dir, MANIFEST, MAX_MANIFEST)
+                .and_then(|bytes| serde_json::from_slice(&bytes).ok())
+                .unwrap_or_default()
+        })
+    }
+
+    /// The stamp of the thumbnail `file` now, if it is there.
+    fn stamp(&self, file: &str) -> Option<FileStamp> {
+        let st = self.dir.stat(std::ffi::OsStr::new(file)).ok()?;
+        Some(stamp_of(&st))
     }
 
     /// Makes the thumbnails of the PNGs waiting, in parallel, and closes them.
@@ -134,34 +181,53 @@ impl<'a> Thumbnailer<'a> {
     }
 
     /// Makes the thumbnails still waiting, removes those of images that are gone (and
-    /// temporary files a build that died left), writes the manifest, and returns one
-    /// [`Thumb`] per image of the scan, in order.
+    /// temporary files a build that died left), writes the manifest, records every image in
+    /// the index, and returns one [`Thumb`] per image of the scan, in order.
     pub fn finish(mut self, images: &[FoundImage]) -> std::io::Result<(Vec<Thumb>, ThumbStats)> {
         self.flush();
-        let keys: Vec<String> = images.iter().map(key).collect();
         let mut stats = ThumbStats {
             kept: images.len() - self.made.len(),
             ..ThumbStats::default()
         };
+        let mut made: HashMap<usize, Result<[u32; 2], String>> =
+            std::mem::take(&mut self.made).into_iter().collect();
         let mut manifest = Manifest::new();
-        for k in &keys {
-            if let Some(size) = self.old.get(k) {
-                manifest.insert(k.clone(), *size);
-            }
-        }
-        self.made.sort_by_key(|(i, _)| *i);
-        for (i, result) in std::mem::take(&mut self.made) {
-            let size = match result {
-                Ok(size) => {
-                    stats.made += 1;
-                    size
+        let mut thumbs = Vec::with_capacity(images.len());
+        for (i, image) in images.iter().enumerate() {
+            let (k, size) = match made.remove(&i) {
+                Some(result) => {
+                    let k = key(image);
+                    let size = match result {
+                        Ok(size) => {
+                            stats.made += 1;
+                            size
+                        }
+                        Err(reason) => {
+                            stats.failed.push((image.rel.clone(), reason));
+                            [0, 0]
+                        }
+                    };
+                    self.record(image, &k, size);
+                    (k, size)
                 }
-                Err(reason) => {
-                    stats.failed.push((images[i].rel.clone(), reason));
-                    [0, 0]
-                }
+                None => match self.index.get(&image.rel, &image.png) {
+                    // Its thumbnail was found unchanged while the scan ran (`wants`).
+                    Some(known) => (known.key.clone(), known.size),
+                    None => {
+                        let k = key(image);
+                        let size = self.manifest().get(&k).copied().unwrap_or_default();
+                        self.record(image, &k, size);
+                        (k, size)
+                    }
+                },
             };
-            manifest.insert(keys[i].clone(), size);
+            let [width, height] = size;
+            thumbs.push(Thumb {
+                file: (width > 0).then(|| file_of(&k)),
+                width,
+                height,
+            });
+            manifest.insert(k, size);
         }
 
         let wanted: HashSet<String> = manifest.keys().map(|k| file_of(k)).collect();
@@ -176,31 +242,45 @@ impl<'a> Thumbnailer<'a> {
             }
         }
         let text = serde_json::to_string(&manifest).expect("a manifest always serialises");
-        if text != self.old_text {
-            write_if_changed(self.dir, MANIFEST, text.as_bytes())?;
-        }
-
-        let thumbs = keys
-            .iter()
-            .map(|k| {
-                let [width, height] = manifest.get(k).copied().unwrap_or_default();
-                Thumb {
-                    file: (width > 0).then(|| file_of(k)),
-                    width,
-                    height,
-                }
-            })
-            .collect();
+        write_if_changed(self.dir, MANIFEST, text.as_bytes())?;
         Ok((thumbs, stats))
+    }
+
+    /// Records in the index that `image` has the thumbnail `k` of the image size `size`
+    /// (`[0, 0]`: none), as its file is now.
+    fn record(&mut self, image: &FoundImage, k: &str, size: [u32; 2]) {
+        let thumb = (size[0] > 0).then(|| self.stamp(&file_of(k))).flatten();
+        let facts = ThumbFacts {
+            key: k.to_string(),
+            size,
+            thumb,
+        };
+        self.index.insert(image.rel.clone(), image.png, facts);
     }
 }
 
 impl PngSink for Thumbnailer<'_> {
-    fn wants(&self, image: &FoundImage) -> bool {
+    fn wants(&mut self, image: &FoundImage) -> bool {
+        if let Some(known) = self.index.get(&image.rel, &image.png) {
+            if known.size == [0, 0] {
+                return false;
+            }
+            let file = file_of(&known.key);
+            let unchanged = known.thumb.is_some()
+                && self.present.contains(&file)
+                && self.stamp(&file) == known.thumb;
+            return !unchanged;
+        }
+        if self.index.was_loaded() {
+            // New, or changed since the last build (even to the same size and time, which
+            // the manifest's key cannot tell): made again.
+            return true;
+        }
         let k = key(image);
-        match self.old.get(&k) {
+        let present = self.present.contains(&file_of(&k));
+        match self.manifest().get(&k) {
             Some([0, 0]) => false,
-            Some(_) => !self.present.contains(&file_of(&k)),
+            Some(_) => !present,
             None => true,
         }
     }

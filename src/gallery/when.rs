@@ -33,6 +33,13 @@ pub fn local_time(t: SystemTime) -> LocalTime {
     LocalTime { minute, night }
 }
 
+/// The machine's time zone as it bears on [`local_time`]: `TZ` and the offset from UTC now
+/// (a change of either may change the dates shown).
+pub fn zone() -> String {
+    let now = local_tm(SystemTime::now());
+    format!("{:?} {}", std::env::var_os("TZ"), now.tm_gmtoff)
+}
+
 fn local_tm(t: SystemTime) -> libc::tm {
     let secs = match t.duration_since(SystemTime::UNIX_EPOCH) {
         Ok(d) => d.as_secs() as libc::time_t,

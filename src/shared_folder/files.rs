@@ -36,6 +36,15 @@ pub const SPEEDS_NAME: &str = "speeds.json";
 /// In the state folder: what the gallery's queue page was last made from (a digest), so that
 /// the daytime check plans the night again only when something changed.
 pub const QUEUE_INPUTS_NAME: &str = "queue-page.inputs";
+/// In the state folder: the gallery's index of sidecars (what each one shows, keyed by its
+/// stamp; [`crate::shared_folder::index`]), so that a rebuild reads only new or changed ones.
+pub const GALLERY_SIDECARS_INDEX: &str = "gallery-sidecars.index";
+/// In the state folder: the gallery's index of PNGs (each one's thumbnail, its size and the
+/// thumbnail's stamp), so that a rebuild decodes only new or changed images.
+pub const GALLERY_THUMBS_INDEX: &str = "gallery-thumbs.index";
+/// In the state folder: the gallery's pages as last written (their stamps, under a digest of
+/// everything they show), so that a rebuild with nothing new renders nothing.
+pub const GALLERY_PAGES_INDEX: &str = "gallery-pages.index";
 /// In the state folder: the folder of task claims (`flock`).
 pub const CLAIMS_NAME: &str = "claims";
 /// In the state folder: the folder of task leases.

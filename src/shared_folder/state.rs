@@ -131,6 +131,12 @@ impl StateDir {
         self.dir.stat(OsStr::new(name))
     }
 
+    /// The bytes of the file `name` in the folder (not through a link, not blocking, a
+    /// regular file only), at most `cap` + 1 of them (the caller decides what more means).
+    pub fn read(&self, name: &str, cap: u64) -> std::io::Result<Vec<u8>> {
+        self.dir.read(OsStr::new(name), cap).map(|file| file.bytes)
+    }
+
     /// Removes `name` from the folder (a link is removed, never followed).
     pub fn remove(&self, name: &str) -> std::io::Result<()> {
         self.dir.remove(OsStr::new(name))
