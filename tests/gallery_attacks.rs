@@ -18,6 +18,7 @@ use std::thread::JoinHandle;
 use std::time::Duration;
 
 use common::Shared;
+use runvqgan::shared_folder::files::{GALLERY_THUMBS_INDEX, STATE_DIR};
 
 /// The binary under attack.
 fn bin() -> PathBuf {
@@ -213,6 +214,13 @@ impl Swapper {
     }
 }
 
+/// Removes the owner's index of thumbnails: with the manifest gone too, the next build
+/// makes every thumbnail again.
+fn forget_thumbnails(root: &Path) {
+    let index = root.join(STATE_DIR).join(GALLERY_THUMBS_INDEX);
+    let _ = std::fs::remove_file(index);
+}
+
 // Finding 1: the build lists gallery/thumbs/, makes thumbnails, then removes the unwanted
 // *.jpg by path; a member who swaps thumbs/ for a link to a folder of the owner's in
 // between makes it delete the owner's files of those names.
@@ -237,6 +245,7 @@ fn thumbs_swapped_for_a_link_never_removes_the_owners_files() {
             std::fs::write(thumbs.join(name), "stale").unwrap();
         }
         let _ = std::fs::remove_file(thumbs.join("index.json"));
+        forget_thumbnails(&root);
         let swapper = Swapper::start(thumbs.clone(), outside.path().into(), ms(3), ms(1));
         let out = build_under_attack(&s);
         swaps += swapper.stop();
@@ -375,6 +384,7 @@ fn folders_swapped_for_links_during_builds_reach_nothing_outside_the_root() {
     for (phase, (total, built)) in swaps.iter_mut().zip(&mut built).enumerate() {
         for round in 0..20 {
             let _ = std::fs::remove_file(gallery_dir.join("thumbs/index.json"));
+            forget_thumbnails(&root);
             let swappers = if phase == 0 {
                 vec![
                     Swapper::start(root.join("alice"), owner.join("pictures"), ms(1), ms(1)),

@@ -6,6 +6,8 @@ use std::time::{Duration, SystemTime};
 
 use assert_cmd::Command;
 
+pub mod gallery;
+
 /// The environment variables that set runvqgan's root and configuration or arm its test
 /// hooks: a test's runvqgan never takes them from the environment the tests run in.
 pub const OUTER_SETTINGS: [&str; 4] = [
