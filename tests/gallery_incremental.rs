@@ -264,12 +264,15 @@ fn pages_and_thumbnails_removed_or_edited_in_the_gallery_are_made_again() {
     assert!(!again.pages_made && again.thumbs.made == 0);
 }
 
+/// A way of damaging an index file.
+type Spoil = fn(&Path);
+
 #[test]
 fn indexes_removed_damaged_or_of_another_version_cost_a_full_rescan_only() {
     let s = three();
     build(&s);
     let files = gallery_files(&s);
-    let damage: [(&str, fn(&Path)); 4] = [
+    let damage: [(&str, Spoil); 4] = [
         ("removed", |p| std::fs::remove_file(p).unwrap()),
         ("garbage", |p| {
             std::fs::write(p, b"\x00\xffnot an index").unwrap()

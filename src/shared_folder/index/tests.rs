@@ -165,3 +165,27 @@ fn context_digests_keep_parts_apart() {
     assert_ne!(context_digest(ab), context_digest(bc));
     assert_eq!(context_digest(ab), context_digest(ab));
 }
+
+#[test]
+fn all_unchanged_needs_a_loaded_index_and_every_file_as_recorded() {
+    let (_d, root) = root();
+    let file = root.join("a.txt");
+    std::fs::write(&file, "x").unwrap();
+    let state = StateDir::open(&root).unwrap();
+    let mut index = Index::<()>::load(&state, "p.index", "digest");
+    assert!(
+        !index.all_unchanged(|_| Some(stamp(&file))),
+        "nothing loaded"
+    );
+    index.insert("a.txt", stamp(&file), ());
+    index.insert("b.txt", stamp(&file), ());
+    index.save(&state).unwrap();
+    let index = Index::<()>::load(&state, "p.index", "digest");
+    assert!(index.all_unchanged(|_| Some(stamp(&file))));
+    assert!(!index.changed(), "all marked used");
+    assert!(!index.all_unchanged(|rel| (rel == "a.txt").then(|| stamp(&file))));
+    let mut other = stamp(&file);
+    other.ctime_nsec ^= 1;
+    assert!(!index.all_unchanged(|_| Some(other)));
+    assert!(Index::<()>::load(&state, "p.index", "another digest").is_empty());
+}
