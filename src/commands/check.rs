@@ -16,13 +16,15 @@ use crate::config::{Config, ConfigOverrides};
 use crate::gallery::queue_inputs;
 use crate::process::exit_codes::ExitCode;
 use crate::process::text::escape;
-use crate::queue::discover::{Found, TaskFile, discover_all};
+use crate::queue::discover::{Found, Known, TaskFile, discover_known};
+use crate::queue::known::{self, Outcome};
 use crate::queue::notes::{self, Change, Claim, Verdict};
-use crate::queue::plan::{Checked, check_all, plan_found};
+use crate::queue::plan::plan_found;
+use crate::shared_folder::index::FileStamp;
 use crate::shared_folder::locks::method::ClaimMethod;
 use crate::shared_folder::permissions;
 use crate::shared_folder::root::Root;
-use crate::task::Problems;
+use crate::shared_folder::state::StateDir;
 
 /// Options of `check`.
 #[derive(Debug, Clone)]
@@ -61,8 +63,8 @@ pub struct CheckTally {
 pub fn run(opts: &CheckOptions<'_>, out: &mut dyn Write) -> anyhow::Result<ExitCode> {
     let root = Root::open(opts.root)?;
     let config = Config::load_to_read(root.path(), &opts.overrides)?;
-    let (tally, found, checked) = check_root(&root, &config, out)?;
-    queue_page(&root, &config, &found, checked, out)?;
+    let (tally, mut found, outcomes) = check_root(&root, &config, out)?;
+    queue_page(&root, &config, &mut found, outcomes, out)?;
     writeln!(
         out,
         "Checked {} task file(s) in {}: {} valid ({} with warnings), {} invalid; {} file(s) written, {} removed{}{}.",
@@ -101,18 +103,18 @@ pub fn run(opts: &CheckOptions<'_>, out: &mut dyn Write) -> anyhow::Result<ExitC
 fn queue_page(
     root: &Root,
     config: &Config,
-    found: &Found,
-    checked: Vec<Checked>,
+    found: &mut Found,
+    outcomes: Vec<Outcome>,
     out: &mut dyn Write,
 ) -> anyhow::Result<()> {
     let Some(dir) = config.gallery_dir() else {
         return Ok(());
     };
-    if crate::shared_folder::state::StateDir::open(root.path()).is_err() {
+    if StateDir::open(root.path()).is_err() {
         return Ok(());
     }
     let now = std::time::SystemTime::now();
-    let digest = queue_inputs::digest(root.path(), config, found, &checked, now);
+    let digest = queue_inputs::digest(root.path(), config, found, &outcomes, now);
     let page = root
         .path()
         .join(&dir)
@@ -120,6 +122,7 @@ fn queue_page(
     if queue_inputs::unchanged(root.path(), &page, &digest) {
         return Ok(());
     }
+    let checked = known::into_checked(&mut found.tasks, outcomes, root, config);
     let tasks = plan_found(root, config, found, checked);
     let written = crate::gallery::queue::write_planned(root, config, &dir, now, &tasks);
     // Many small allocations, and the process ends soon: not freed one by one.
@@ -144,8 +147,22 @@ pub fn check_root(
     root: &Root,
     config: &Config,
     out: &mut dyn Write,
-) -> anyhow::Result<(CheckTally, Found, Vec<Checked>)> {
-    let found = discover_all(root, config)
+) -> anyhow::Result<(CheckTally, Found, Vec<Outcome>)> {
+    // The owner's index of the task files checked before: a task known in its present
+    // version is neither read nor validated again (a member's check reads every one).
+    let reader = super::notes_reader(root.path());
+    let state = match reader {
+        None => StateDir::open(root.path()).ok(),
+        Some(_) => None,
+    };
+    let mut index = state.as_ref().map(|s| known::load(s, config));
+    let knows = |rel: &str, stamp: &FileStamp| {
+        index
+            .as_ref()
+            .is_some_and(|index| index.get(rel, stamp).is_some())
+    };
+    let known_tasks: Option<Known<'_>> = index.is_some().then_some(&knows);
+    let mut found = discover_known(root, config, known_tasks)
         .with_context(|| format!("cannot read the shared folder {}", root.path().display()))?;
     let mut tally = CheckTally {
         tasks: found.tasks.len(),
@@ -156,7 +173,6 @@ pub fn check_root(
     // claims are the owner's, so another account (a member) only reads: it sees what the
     // owner's check writes into the notes.
     let claims = ClaimMethod::for_root(root.path(), config.claims, config.lease_seconds);
-    let reader = super::notes_reader(root.path());
     if let Some(why) = &reader {
         writeln!(
             out,
@@ -166,30 +182,20 @@ pub fn check_root(
     }
     // Validated in parallel (each task on its own), then the notes of all of them synced in
     // one batch (one flush to disk for all, not one per note).
-    let checked = check_all(&found.tasks, root, config);
-    let problems: Vec<Option<Problems>> = found
-        .tasks
+    let outcomes = known::outcomes(&mut found.tasks, root, config, index.as_ref());
+    let reused = outcomes
         .iter()
-        .zip(&checked)
-        .map(|(file, c)| {
-            c.as_ref().err().map(|errors| Problems {
-                task: file.rel.clone(),
-                errors: errors.clone(),
-            })
-        })
-        .collect();
+        .filter(|o| matches!(o, Outcome::Known(_)))
+        .count();
+    tracing::debug!(
+        "{reused} task file(s) known from the last check, {} read and validated",
+        outcomes.len() - reused
+    );
     let items: Vec<(&TaskFile, Verdict<'_>)> = found
         .tasks
         .iter()
-        .zip(checked.iter().zip(&problems))
-        .map(|(file, (c, p))| {
-            let verdict = match (c, p) {
-                (Ok(v), _) => Verdict::Valid(&v.warnings),
-                (Err(_), Some(p)) => Verdict::Invalid(p),
-                (Err(_), None) => unreachable!("problems are made for every invalid task"),
-            };
-            (file, verdict)
-        })
+        .zip(&outcomes)
+        .map(|(file, outcome)| (file, outcome.verdict()))
         .collect();
     for (_, verdict) in &items {
         match verdict {
@@ -199,13 +205,16 @@ pub fn check_root(
                     tally.warned += 1;
                 }
             }
-            Verdict::Invalid(_) => tally.invalid += 1,
+            Verdict::Invalid(_) | Verdict::Reported(_) => tally.invalid += 1,
         }
     }
     if reader.is_some() {
         for (file, verdict) in &items {
             match verdict {
                 Verdict::Invalid(p) => writeln!(out, "{}: invalid:\n{p}", escape(&file.rel))?,
+                Verdict::Reported(report) => {
+                    writeln!(out, "{}: invalid:\n{}", escape(&file.rel), escape(report))?
+                }
                 Verdict::Valid(w) if !w.is_empty() => writeln!(
                     out,
                     "{}: valid, with warnings: {}",
@@ -229,16 +238,21 @@ pub fn check_root(
             escape(&s.reason.to_string())
         )?;
     }
-    let mut folders: Vec<std::path::PathBuf> = found
-        .tasks
-        .iter()
-        .filter_map(|f| f.path.parent().map(|p| p.to_path_buf()))
-        .collect();
-    folders.dedup();
+    // Each task's folder once (a member's folder holds many tasks).
+    let folders: std::collections::HashSet<&Path> =
+        found.tasks.iter().filter_map(|f| f.path.parent()).collect();
+    let mut folders: Vec<std::path::PathBuf> = folders.into_iter().map(Path::to_path_buf).collect();
+    folders.sort();
     let findings = permissions::check(root.path(), config.gallery_dir().as_deref(), &folders);
     crate::commands::write_permissions(&findings, out)?;
     drop(items);
-    Ok((tally, found, checked))
+    if let (Some(index), Some(state)) = (&mut index, &state) {
+        known::remember(index, &found.tasks, &outcomes, root);
+        if let Err(e) = index.save(state) {
+            tracing::debug!("cannot keep the index of the task files checked: {e}");
+        }
+    }
+    Ok((tally, found, outcomes))
 }
 
 /// One task's line(s): what its notes sync did.
@@ -276,7 +290,9 @@ fn report(
                     }
                 }
             }
-            if matches!(verdict, Verdict::Invalid(_)) && synced.changes.is_empty() {
+            if matches!(verdict, Verdict::Invalid(_) | Verdict::Reported(_))
+                && synced.changes.is_empty()
+            {
                 writeln!(out, "{rel}: still invalid, its error file is up to date")?;
             }
         }

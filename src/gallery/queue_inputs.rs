@@ -8,25 +8,25 @@
 //! `run` forgets the digest whenever it writes the page itself, so the next check makes the
 //! page again. A digest that cannot be read or written only costs a plan.
 
-use std::collections::BTreeSet;
+use std::collections::HashSet;
 use std::hash::{DefaultHasher, Hash, Hasher};
 use std::path::{Path, PathBuf};
 use std::time::SystemTime;
 
 use crate::config::Config;
 use crate::queue::discover::Found;
-use crate::queue::plan::Checked;
+use crate::queue::known::Outcome;
 use crate::shared_folder::confined;
 use crate::shared_folder::files::{QUEUE_INPUTS_NAME, SPEEDS_FILE, STATE_DIR};
 use crate::shared_folder::state::StateDir;
 
-/// The digest of everything the queue page of `found` (validated as `checked`) shows, at
-/// `now`.
+/// The digest of everything the queue page of `found` (with these `outcomes`, one per task)
+/// shows, at `now`.
 pub fn digest(
     root: &Path,
     config: &Config,
     found: &Found,
-    checked: &[Checked],
+    outcomes: &[Outcome],
     now: SystemTime,
 ) -> String {
     let mut h = DefaultHasher::new();
@@ -35,25 +35,18 @@ pub fn digest(
     confined::read_own_file(&root.join(SPEEDS_FILE), 1 << 20).hash(&mut h);
     let start = config.night_window().map(|w| w.next_start(now));
     start.hash(&mut h);
-    let mut folders: BTreeSet<&PathBuf> = BTreeSet::new();
-    for (file, c) in found.tasks.iter().zip(checked) {
-        (&file.rel, file.modified, file.priority, &*file.bytes).hash(&mut h);
-        match c {
-            Ok(v) => {
-                v.warnings.hash(&mut h);
-                folders.insert(&v.spec.out_folder);
-            }
-            Err(errors) => {
-                for e in errors {
-                    e.to_string().hash(&mut h);
-                }
-            }
-        }
+    let mut folders: HashSet<&PathBuf> = HashSet::new();
+    for (file, outcome) in found.tasks.iter().zip(outcomes) {
+        let (sha256, verdict, out_folder) = outcome.digest_parts(file);
+        (&file.rel, file.modified, file.priority, sha256, verdict).hash(&mut h);
+        folders.extend(out_folder);
     }
     for s in &found.skipped {
         (&s.rel, s.reason.to_string()).hash(&mut h);
     }
     // An output folder changes its time when a file in it is made, renamed or removed.
+    let mut folders: Vec<&PathBuf> = folders.into_iter().collect();
+    folders.sort();
     for folder in folders {
         (folder, confined::modified(folder)).hash(&mut h);
     }

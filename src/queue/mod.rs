@@ -7,6 +7,7 @@ pub mod discover;
 pub mod estimate;
 pub mod fair;
 pub mod image_sidecar;
+pub mod known;
 pub mod lookalike;
 pub mod notes;
 pub mod plan;

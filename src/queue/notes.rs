@@ -96,6 +96,8 @@ mod tests {
             has_warnings_file: false,
             bytes: Arc::from(&b"{}"[..]),
             problem: None,
+            stamp: None,
+            reused: false,
         };
         f.reread().unwrap();
         f

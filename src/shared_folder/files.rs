@@ -45,6 +45,9 @@ pub const GALLERY_THUMBS_INDEX: &str = "gallery-thumbs.index";
 /// In the state folder: the gallery's pages as last written (their stamps, under a digest of
 /// everything they show), so that a rebuild with nothing new renders nothing.
 pub const GALLERY_PAGES_INDEX: &str = "gallery-pages.index";
+/// In the state folder: the owner's `check`'s index of task files (each one's verdict, keyed
+/// by its stamp; [`crate::queue::known`]), so that a pass validates only what changed.
+pub const CHECK_INDEX: &str = "check-tasks.index";
 /// In the state folder: the folder of task claims (`flock`).
 pub const CLAIMS_NAME: &str = "claims";
 /// In the state folder: the folder of task leases.

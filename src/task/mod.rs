@@ -19,6 +19,7 @@ use crate::shared_folder::files::TASKS_DIR;
 use crate::shared_folder::root::PathProblem;
 
 pub use expand::{ImageSpec, expand};
+pub use paths::out_folder_value;
 pub use schema::RawTask;
 pub use validate::{TaskContext, TaskSpec, Validated, validate};
 

@@ -19,20 +19,13 @@ pub(super) fn out_folder(
     folders: Option<&FolderCache>,
     errors: &mut Vec<TaskError>,
 ) -> Option<(PathBuf, String)> {
-    let (value, fix) = match (&raw.out_folder, kind) {
-        (Some(v), _) => (
-            v.clone(),
-            "write a folder that exists in the shared folder, relative to it, such as \"output\" or your own folder".to_string(),
-        ),
-        (None, TaskKind::Shared) => (
-            OUTPUT_DIR.to_string(),
-            "the default output folder is missing; ask the workstation owner to create it, or set `out_folder`".to_string(),
-        ),
-        (None, TaskKind::Personal { member }) => (
-            member.clone(),
-            "your own folder is the default output folder; set `out_folder`".to_string(),
-        ),
-    };
+    let value = out_folder_value(raw, kind);
+    let fix = match (&raw.out_folder, kind) {
+        (Some(_), _) => "write a folder that exists in the shared folder, relative to it, such as \"output\" or your own folder",
+        (None, TaskKind::Shared) => "the default output folder is missing; ask the workstation owner to create it, or set `out_folder`",
+        (None, TaskKind::Personal { .. }) => "your own folder is the default output folder; set `out_folder`",
+    }
+    .to_string();
     let bad = |problem: PathProblem, fix: String| TaskError::BadPath {
         field: "out_folder",
         value: value.clone(),
@@ -66,6 +59,16 @@ pub(super) fn out_folder(
             errors.push(bad(problem, fix));
             None
         }
+    }
+}
+
+/// The output folder a task names: its own `out_folder`, or the default for its `kind`
+/// (`output` for a shared task, the member's own folder for a member's).
+pub fn out_folder_value(raw: &RawTask, kind: &TaskKind) -> String {
+    match (&raw.out_folder, kind) {
+        (Some(v), _) => v.clone(),
+        (None, TaskKind::Shared) => OUTPUT_DIR.to_string(),
+        (None, TaskKind::Personal { member }) => member.clone(),
     }
 }
 
@@ -152,7 +155,9 @@ impl FolderCache {
             .insert(value.to_string(), Ok((path, value.to_string())));
     }
 
-    fn resolve(&self, root: &Root, value: &str) -> Result<(PathBuf, String), PathProblem> {
+    /// The output folder `value` resolved in `root` (once per value for all who share the
+    /// cache): (canonical path, path relative to the root), or why not.
+    pub fn resolve(&self, root: &Root, value: &str) -> Result<(PathBuf, String), PathProblem> {
         if let Some(r) = self.lock().get(value) {
             return r.clone();
         }

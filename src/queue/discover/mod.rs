@@ -25,10 +25,17 @@ use crate::queue::classify::{self, Role, is_hidden};
 use crate::queue::lookalike;
 use crate::shared_folder::files::{ERROR_SUFFIX, TASKS_DIR, WARNINGS_SUFFIX};
 pub use skip::{Found, SkipReason, Skipped, skip_reason};
-pub use task_file::{ReadProblem, TaskFile, read_task_file};
+pub use task_file::{ReadProblem, ReadTask, TaskFile, read_task_file, read_task_stamped};
 
+use crate::shared_folder::confined::Dir;
+use crate::shared_folder::index::{FileStamp, stamp_of};
 use crate::shared_folder::root::Root;
 use crate::task::{TaskError, TaskKind};
+
+/// The task files a caller knows already: whether the file at this path (relative to the
+/// root) with this stamp is one it has seen (the owner's `check`, [`crate::queue::known`]).
+/// A known file is not read again ([`TaskFile::reused`]).
+pub type Known<'a> = &'a (dyn Fn(&str, &FileStamp) -> bool + Sync);
 
 /// The type of a folder entry, as the listing (or `lstat`) gave it.
 #[derive(Debug, Clone, Copy)]
@@ -61,6 +68,8 @@ struct Walk<'a> {
     /// The gallery's folder: runvqgan's own pages, never walked (its `task.schema.json`
     /// is no task, and 100,000 thumbnails are not listed on every pass).
     gallery: Option<PathBuf>,
+    /// Task files that need not be read again.
+    known: Option<Known<'a>>,
 }
 
 impl Walk<'_> {
@@ -120,6 +129,7 @@ impl Walk<'_> {
             }
         }
         entries.sort_by(|a, b| a.0.cmp(&b.0));
+        let handle = Arc::new(handle);
         let names: Arc<HashSet<String>> =
             Arc::new(entries.iter().map(|(n, _)| n.clone()).collect());
         for (name, ft) in &entries {
@@ -199,6 +209,7 @@ impl Walk<'_> {
                 name: name.clone(),
                 problem,
                 names: Arc::clone(&names),
+                dir: ft.is_file().then(|| Arc::clone(&handle)),
             });
         }
     }
@@ -206,32 +217,34 @@ impl Walk<'_> {
     /// Reads every candidate (in parallel: most of a large folder's time is opening and
     /// reading its task files) and keeps those that are tasks, in the walk's order.
     fn read_candidates(&mut self) {
+        let (root, known) = (self.root, self.known);
         let read: Vec<_> = std::mem::take(&mut self.candidates)
             .into_par_iter()
             .map(|c| {
+                let rel = root.rel(&c.path);
                 let read = match &c.problem {
                     Some(_) => None,
-                    None => Some(read_task_file(&c.path)),
+                    None => match known.and_then(|k| c.known_stamp(&rel, k)) {
+                        Some(stamp) => Some(Ok(Read::Known(stamp))),
+                        None => Some(read_task_stamped(&c.path).map(Read::Read)),
+                    },
                 };
-                (c, read)
+                (c, rel, read)
             })
             .collect();
-        for (c, read) in read {
-            self.candidate(c, read);
+        for (c, rel, read) in read {
+            self.candidate(c, rel, read);
         }
     }
 
     /// A candidate task file, its contents read (`None`: not read, it has a problem).
-    fn candidate(
-        &mut self,
-        c: Candidate,
-        read: Option<Result<(Vec<u8>, SystemTime), ReadProblem>>,
-    ) {
+    fn candidate(&mut self, c: Candidate, rel: String, read: Option<Result<Read, ReadProblem>>) {
         let Candidate {
             path,
             name,
             mut problem,
             names,
+            dir: _,
         } = c;
         let stem = &name[..name.len() - 4];
         let modified_of = |path: &Path| {
@@ -239,19 +252,26 @@ impl Walk<'_> {
                 .and_then(|m| m.modified())
                 .unwrap_or(SystemTime::UNIX_EPOCH)
         };
-        let (bytes, modified) = match read {
-            None => (Vec::new(), modified_of(&path)),
-            Some(Ok(r)) => r,
+        let (bytes, modified, stamp, reused) = match read {
+            None => (Vec::new(), modified_of(&path), None, false),
+            Some(Ok(Read::Read(r))) => (r.bytes, r.modified, Some(r.stamp), false),
+            Some(Ok(Read::Known(stamp))) => {
+                let modified = SystemTime::UNIX_EPOCH
+                    + std::time::Duration::new(stamp.mtime_sec.max(0) as u64, stamp.mtime_nsec);
+                (Vec::new(), modified, Some(stamp), true)
+            }
             Some(Err(ReadProblem::Gone(_))) => return,
             Some(Err(ReadProblem::Task(p))) => {
                 tracing::warn!("cannot read {}: {p}", shown(&path));
                 problem = Some(p);
-                (Vec::new(), modified_of(&path))
+                (Vec::new(), modified_of(&path), None, false)
             }
         };
         let head = problem.is_none().then_some(bytes.as_slice());
-        if let Role::Skip(reason) =
-            classify::by_content(&name, head, &|other| names.contains(other))
+        // A known file was a task by its content alone (a JSON object), whatever lies beside.
+        if !reused
+            && let Role::Skip(reason) =
+                classify::by_content(&name, head, &|other| names.contains(other))
         {
             self.skip(path, reason);
             return;
@@ -263,7 +283,6 @@ impl Walk<'_> {
             .then(|| crate::shared_folder::confined::modified(&dir.join(&error_name)))
             .flatten();
         let has_warnings_file = names.contains(format!("{stem}{}", WARNINGS_SUFFIX).as_str());
-        let rel = self.root.rel(&path);
         let priority = self.priority.is_some_and(|p| {
             let p = p.trim_end_matches('/');
             rel.starts_with(p) && rel[p.len()..].starts_with('/')
@@ -278,8 +297,18 @@ impl Walk<'_> {
             has_warnings_file,
             bytes: bytes.into(),
             problem,
+            stamp,
+            reused,
         });
     }
+}
+
+/// What became of a candidate that could be read.
+enum Read {
+    /// Read: this version.
+    Read(ReadTask),
+    /// Known to the caller in this version: not read.
+    Known(FileStamp),
 }
 
 /// A file where a task would be, found by the walk, read after it.
@@ -290,6 +319,20 @@ struct Candidate {
     problem: Option<TaskError>,
     /// The names in its folder (a note beside it, a picture it belongs to).
     names: Arc<HashSet<String>>,
+    /// Its folder, when it is a plain file there (not a link): to look at its status.
+    dir: Option<Arc<Dir>>,
+}
+
+impl Candidate {
+    /// Its stamp, when it is a plain file that `known` knows in this version.
+    fn known_stamp(&self, rel: &str, known: Known<'_>) -> Option<FileStamp> {
+        let st = self.dir.as_ref()?.stat(self.name.as_ref()).ok()?;
+        if rustix::fs::FileType::from_raw_mode(st.st_mode) != rustix::fs::FileType::RegularFile {
+            return None;
+        }
+        let stamp = stamp_of(&st);
+        known(rel, &stamp).then_some(stamp)
+    }
 }
 
 /// A path for a log line, its control characters escaped (a member chose its name).
@@ -301,7 +344,18 @@ fn shown(path: &Path) -> String {
 /// which is not walked), in processing order, and the files where a task could be that are
 /// not run, with the reason.
 pub fn discover_all(root: &Root, config: &crate::config::Config) -> std::io::Result<Found> {
+    discover_known(root, config, None)
+}
+
+/// [`discover_all`], leaving unread the task files that `known` knows in their present
+/// version ([`TaskFile::reused`]).
+pub fn discover_known(
+    root: &Root,
+    config: &crate::config::Config,
+    known: Option<Known<'_>>,
+) -> std::io::Result<Found> {
     let mut walk = Walk {
+        known,
         root,
         priority: config.priority_folder.as_deref(),
         found: Vec::new(),
@@ -354,7 +408,10 @@ pub fn discover_all(root: &Root, config: &crate::config::Config) -> std::io::Res
 /// Orders tasks as they wait: the priority folder first, then the rest, each oldest first.
 pub fn waiting_order(tasks: Vec<TaskFile>) -> Vec<TaskFile> {
     let mut tasks = tasks;
-    tasks.sort_by(|a, b| (!a.priority, a.modified, &a.rel).cmp(&(!b.priority, b.modified, &b.rel)));
+    // Paths are unique, so the order is total and an unstable sort gives the same one.
+    tasks.sort_unstable_by(|a, b| {
+        (!a.priority, a.modified, &a.rel).cmp(&(!b.priority, b.modified, &b.rel))
+    });
     tasks
 }
 

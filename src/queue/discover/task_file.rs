@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::SystemTime;
 
+use crate::shared_folder::index::{FileStamp, stamp_of};
 use crate::task::{MAX_TASK_BYTES, TaskError, TaskKind};
 
 /// A task file found in the root.
@@ -32,6 +33,12 @@ pub struct TaskFile {
     /// Why the file cannot be a task although it is where a task would be (a folder, a fifo,
     /// unreadable, a link out of the root, a bad name); it gets an `_ERROR.txt` saying so.
     pub problem: Option<TaskError>,
+    /// The stamp of the version read (of the opened file), or of the version known unread
+    /// (`reused`); `None` when it was not read.
+    pub stamp: Option<FileStamp>,
+    /// Not read in this pass: the owner's check index knows this version of it (`stamp`,
+    /// see [`crate::queue::known`]), so `bytes` is empty. Only `check` discovers so.
+    pub reused: bool,
 }
 
 impl TaskFile {
@@ -48,6 +55,8 @@ impl TaskFile {
             has_warnings_file: false,
             bytes: Arc::from(&b""[..]),
             problem: None,
+            stamp: None,
+            reused: false,
         }
     }
 
@@ -72,15 +81,18 @@ impl TaskFile {
     /// A file that no longer exists is an `Err` (`NotFound`); one that cannot be read is an
     /// `Ok` with [`TaskFile::problem`] set.
     pub fn reread(&mut self) -> std::io::Result<()> {
-        match read_task_file(&self.path) {
-            Ok((bytes, modified)) => {
-                self.bytes = bytes.into();
-                self.modified = modified;
+        self.reused = false;
+        match read_task_stamped(&self.path) {
+            Ok(read) => {
+                self.bytes = read.bytes.into();
+                self.modified = read.modified;
+                self.stamp = Some(read.stamp);
                 self.problem = None;
             }
             Err(ReadProblem::Gone(e)) => return Err(e),
             Err(ReadProblem::Task(p)) => {
                 self.bytes = Arc::from(&b""[..]);
+                self.stamp = None;
                 self.problem = Some(p);
             }
         }
@@ -104,11 +116,27 @@ pub enum ReadProblem {
     Task(TaskError),
 }
 
-/// Reads a task file, untrusted, and its modification time with one open: beneath the
+/// A task file as read.
+#[derive(Debug)]
+pub struct ReadTask {
+    /// Its bytes (at most [`MAX_TASK_BYTES`] + 1).
+    pub bytes: Vec<u8>,
+    /// Its modification time.
+    pub modified: SystemTime,
+    /// The stamp of the opened file (the version read).
+    pub stamp: FileStamp,
+}
+
+/// [`read_task_stamped`]'s bytes and modification time.
+pub fn read_task_file(path: &Path) -> Result<(Vec<u8>, SystemTime), ReadProblem> {
+    read_task_stamped(path).map(|r| (r.bytes, r.modified))
+}
+
+/// Reads a task file, untrusted, and its status with one open: beneath the
 /// root's handle (a link is followed only while it stays inside the root), never blocking on
 /// a fifo or device (opened with `O_NONBLOCK`, and only a regular file is read), and at most
 /// [`MAX_TASK_BYTES`] + 1 bytes (the parser reports a file above the limit).
-pub fn read_task_file(path: &Path) -> Result<(Vec<u8>, SystemTime), ReadProblem> {
+pub fn read_task_stamped(path: &Path) -> Result<ReadTask, ReadProblem> {
     let read_err = |e: std::io::Error| {
         if e.kind() == std::io::ErrorKind::NotFound {
             ReadProblem::Gone(e)
@@ -127,18 +155,21 @@ pub fn read_task_file(path: &Path) -> Result<(Vec<u8>, SystemTime), ReadProblem>
         }
     };
     let f = crate::shared_folder::confined::open_read(path, true).map_err(read_err)?;
-    let meta = f.metadata().map_err(read_err)?;
-    if !meta.is_file() {
+    let stat = rustix::fs::fstat(&f).map_err(|e| read_err(e.into()))?;
+    let kind = rustix::fs::FileType::from_raw_mode(stat.st_mode);
+    if kind != rustix::fs::FileType::RegularFile {
         return Err(ReadProblem::Task(TaskError::NotAFile {
-            what: file_type_name(&meta.file_type()),
+            what: crate::shared_folder::confined::kind_name(kind),
         }));
     }
-    let modified = meta.modified().unwrap_or(SystemTime::UNIX_EPOCH);
+    let modified = crate::shared_folder::confined::mtime_of(&stat);
+    let stamp = stamp_of(&stat);
+    let len = u64::try_from(stat.st_size).unwrap_or_default();
     // The size the file had is read at once, with room for one more byte: a regular file
     // gives less than asked only at its end, so most files take one read; a file that grew
     // meanwhile is read on, up to the cap.
     let cap = MAX_TASK_BYTES + 1;
-    let mut bytes = vec![0u8; (meta.len() as usize).saturating_add(1).min(cap)];
+    let mut bytes = vec![0u8; (len as usize).saturating_add(1).min(cap)];
     let mut filled = 0;
     let mut f = f;
     while filled < bytes.len() {
@@ -159,7 +190,11 @@ pub fn read_task_file(path: &Path) -> Result<(Vec<u8>, SystemTime), ReadProblem>
         }
     }
     bytes.truncate(filled);
-    Ok((bytes, modified))
+    Ok(ReadTask {
+        bytes,
+        modified,
+        stamp,
+    })
 }
 
 /// An I/O error as a lab member reads it ("permission denied", not "Permission denied (os
@@ -177,23 +212,5 @@ fn io_message(e: &std::io::Error) -> String {
                 None => text,
             }
         }
-    }
-}
-
-/// What a file that is not a regular file is, in words.
-fn file_type_name(ft: &std::fs::FileType) -> &'static str {
-    use std::os::unix::fs::FileTypeExt;
-    if ft.is_dir() {
-        "a folder"
-    } else if ft.is_fifo() {
-        "a named pipe (fifo)"
-    } else if ft.is_socket() {
-        "a socket"
-    } else if ft.is_block_device() || ft.is_char_device() {
-        "a device"
-    } else if ft.is_symlink() {
-        "a link"
-    } else {
-        "not a regular file"
     }
 }

@@ -14,6 +14,8 @@ fn t(rel: &str, secs: u64, priority: bool) -> TaskFile {
         has_warnings_file: false,
         bytes: Arc::from(&b""[..]),
         problem: None,
+        stamp: None,
+        reused: false,
     }
 }
 

@@ -31,6 +31,9 @@ pub enum Verdict<'a> {
     Valid(&'a [String]),
     /// Invalid, with these problems.
     Invalid(&'a Problems),
+    /// Invalid, with this error file's text, as made from its problems by an earlier pass
+    /// that validated this very version of the task ([`crate::queue::known`]).
+    Reported(&'a str),
 }
 
 /// Whether [`sync`] must take the task's claim itself.
@@ -96,29 +99,33 @@ pub(super) fn take_claim(
 /// The changes `verdict` calls for, decided from what discovery saw and the notes' contents.
 pub(super) fn plan_actions(file: &TaskFile, verdict: Verdict<'_>) -> Vec<Action> {
     let mut actions = Vec::new();
-    let error_path = error_file_path(&file.path);
-    let warnings_path = warnings_file_path(&file.path);
     let (want_error, want_warnings) = match verdict {
         Verdict::Invalid(problems) => (Some(lifecycle::error_report(problems)), None),
+        Verdict::Reported(text) => (Some(text.to_string()), None),
         Verdict::Valid([]) => (None, None),
         Verdict::Valid(w) => (None, Some(warnings_report(&file.rel, w))),
     };
+    let error_path = || error_file_path(&file.path);
     match (want_error, file.error_modified) {
         (Some(text), Some(_)) => {
-            if read_note(&error_path).as_deref() != Some(text.as_bytes()) {
-                actions.push(Action::Write(error_path, text));
+            if read_note(&error_path()).as_deref() != Some(text.as_bytes()) {
+                actions.push(Action::Write(error_path(), text));
             }
         }
-        (Some(text), None) => actions.push(Action::Write(error_path, text)),
+        (Some(text), None) => actions.push(Action::Write(error_path(), text)),
         (None, Some(error_modified)) => {
             let recent_failure = error_modified >= file.modified
-                && read_note(&error_path).is_some_and(|t| lifecycle::is_failure_text(&t));
+                && read_note(&error_path()).is_some_and(|t| lifecycle::is_failure_text(&t));
             if !recent_failure {
-                actions.push(Action::Remove(error_path));
+                actions.push(Action::Remove(error_path()));
             }
         }
         (None, None) => {}
     }
+    if want_warnings.is_none() && !file.has_warnings_file {
+        return actions;
+    }
+    let warnings_path = warnings_file_path(&file.path);
     match want_warnings {
         Some(text)
             if !file.has_warnings_file

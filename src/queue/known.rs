@@ -1,0 +1,310 @@
+//! What the owner's `check` knew of each task file at its last pass, so that the daytime
+//! check (every five minutes) reads and validates only the task files that changed since.
+//!
+//! The knowledge is an index in the owner's state ([`crate::shared_folder::index`], the file
+//! [`CHECK_INDEX`]) keyed by each task file's path and stamp (device, inode, size,
+//! modification and change time: any write, rename over it or `chmod` changes it), under a
+//! context of the program's version and the configuration (a new cap changes every verdict).
+//! An entry holds the task's verdict and what the verdict depended on besides the file's
+//! bytes: the output folder it names and what that resolved to. A task is taken as known
+//! only when its stamp is the same and its output folder still resolves the same way;
+//! otherwise it is read and validated again.
+//!
+//! Some verdicts depend on more than that and are never kept, so those tasks are validated
+//! on every pass as before: a task that names a picture (`in_file`, `template_file`: the
+//! picture may change), one whose problems are about a path (a missing folder's "did you
+//! mean" names its neighbours), a file that is not a JSON object (whether it is a task at all
+//! depends on the files beside it), and a file that could not be read.
+//!
+//! The notes beside a task do not depend on the index: they are brought up to date on every
+//! pass from the verdict, known or new ([`crate::queue::notes::sync_all`]), so a note a
+//! member removed or edited is written again. A member's `check` cannot open the owner's
+//! state: it reads every file, as before.
+
+use std::borrow::Cow;
+use std::collections::HashMap;
+use std::path::PathBuf;
+
+use rayon::prelude::*;
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use crate::config::Config;
+use crate::outputs::lifecycle::{error_report, task_sha256};
+use crate::queue::classify::holds_json_object;
+use crate::queue::discover::TaskFile;
+use crate::queue::notes::Verdict;
+use crate::queue::plan::{Checked, check_task};
+use crate::shared_folder::files::CHECK_INDEX;
+use crate::shared_folder::index::{Index, context_digest};
+use crate::shared_folder::root::Root;
+use crate::shared_folder::state::StateDir;
+use crate::task::validate::FolderCache;
+use crate::task::{Problems, TaskError, Validated, out_folder_value};
+
+/// What a pass of `check` keeps of one version of a task file.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct KnownTask {
+    /// Hex SHA-256 of the file's bytes (what the queue page's digest takes of it).
+    pub sha256: String,
+    /// The output folder as the task names it (or its default), and a digest of what it
+    /// resolved to.
+    pub out_folder: Option<(String, [u8; 16])>,
+    /// Valid or invalid, with what the notes and the queue page show of it.
+    pub verdict: KnownVerdict,
+}
+
+/// A known task's verdict.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum KnownVerdict {
+    /// Valid: its warnings (maybe none) and its output folder (canonical).
+    Valid {
+        /// One sentence per cap applied.
+        warnings: Vec<String>,
+        /// The output folder.
+        out_folder: PathBuf,
+    },
+    /// Invalid: its error file's text.
+    Invalid {
+        /// The `_ERROR.txt` text.
+        report: String,
+    },
+}
+
+/// One task's verdict in a pass: validated now, or known from an earlier pass.
+#[derive(Debug)]
+pub enum Outcome {
+    /// Read and validated in this pass: valid.
+    Valid(Validated),
+    /// Read and validated in this pass: invalid.
+    Invalid(Problems),
+    /// Known in this version from an earlier pass; not read.
+    Known(KnownTask),
+}
+
+impl Outcome {
+    fn checked(file: &TaskFile, checked: Checked) -> Outcome {
+        match checked {
+            Ok(v) => Outcome::Valid(v),
+            Err(errors) => Outcome::Invalid(Problems {
+                task: file.rel.clone(),
+                errors,
+            }),
+        }
+    }
+
+    /// What the task's notes are made from.
+    pub fn verdict(&self) -> Verdict<'_> {
+        match self {
+            Outcome::Valid(v) => Verdict::Valid(&v.warnings),
+            Outcome::Invalid(p) => Verdict::Invalid(p),
+            Outcome::Known(k) => match &k.verdict {
+                KnownVerdict::Valid { warnings, .. } => Verdict::Valid(warnings),
+                KnownVerdict::Invalid { report } => Verdict::Reported(report),
+            },
+        }
+    }
+
+    /// Whether the task is valid.
+    pub fn is_valid(&self) -> bool {
+        matches!(self.verdict(), Verdict::Valid(_))
+    }
+
+    /// What the queue page's digest takes of the task: its bytes' hash, its verdict as text
+    /// (the warnings, or the error file's text) and its output folder when valid. The same
+    /// for a task read now and for one known from an earlier pass.
+    pub fn digest_parts(&self, file: &TaskFile) -> (Cow<'_, str>, Cow<'_, str>, Option<&PathBuf>) {
+        let warnings = |w: &[String]| match w {
+            [] => Cow::Borrowed(""),
+            w => Cow::Owned(w.join("\n")),
+        };
+        match self {
+            Outcome::Valid(v) => (
+                Cow::Owned(task_sha256(&file.bytes)),
+                warnings(&v.warnings),
+                Some(&v.spec.out_folder),
+            ),
+            Outcome::Invalid(p) => (
+                Cow::Owned(task_sha256(&file.bytes)),
+                Cow::Owned(error_report(p)),
+                None,
+            ),
+            Outcome::Known(k) => match &k.verdict {
+                KnownVerdict::Valid {
+                    warnings: w,
+                    out_folder,
+                } => (Cow::Borrowed(&k.sha256), warnings(w), Some(out_folder)),
+                KnownVerdict::Invalid { report } => {
+                    (Cow::Borrowed(&k.sha256), Cow::Borrowed(report), None)
+                }
+            },
+        }
+    }
+}
+
+/// The owner's index of task files as last checked under `config` (empty when there is
+/// none, or it is of another version or configuration: every task is read).
+pub fn load(state: &StateDir, config: &Config) -> Index<KnownTask> {
+    Index::load(state, CHECK_INDEX, &context(config))
+}
+
+/// What every verdict depends on besides the task and its output folder.
+fn context(config: &Config) -> String {
+    let config = format!("{config:?}");
+    context_digest([env!("CARGO_PKG_VERSION").as_bytes(), config.as_bytes()])
+}
+
+/// Each task's verdict, in order: a task discovered unread ([`TaskFile::reused`]) whose
+/// output folder still resolves as it did is known from `index`; every other one is read
+/// (again, if it was not) and validated. `files` are brought up to date where a file was
+/// read again.
+pub fn outcomes(
+    files: &mut [TaskFile],
+    root: &Root,
+    config: &Config,
+    index: Option<&Index<KnownTask>>,
+) -> Vec<Outcome> {
+    let folders = FolderCache::default();
+    // Each reused task's entry, looked up once.
+    let known: Vec<Option<&KnownTask>> = files
+        .iter()
+        .map(|file| {
+            let (index, stamp) = index.zip(file.stamp).filter(|_| file.reused)?;
+            index.get(&file.rel, &stamp)
+        })
+        .collect();
+    // Whether each output folder named by a known task still resolves as it did: once per
+    // folder, not once per task.
+    let mut resolves: HashMap<&(String, [u8; 16]), bool> = HashMap::new();
+    for folder in known.iter().flatten().filter_map(|k| k.out_folder.as_ref()) {
+        resolves
+            .entry(folder)
+            .or_insert_with(|| resolution(&folders, root, &folder.0) == folder.1);
+    }
+    files
+        .par_iter_mut()
+        .zip(known)
+        .map(|(file, known)| {
+            if file.reused {
+                if let Some(known) = known
+                    && known.out_folder.as_ref().is_none_or(|f| resolves[f])
+                {
+                    return Outcome::Known(known.clone());
+                }
+                // Known, but its output folder changed meanwhile: validated again. A file
+                // gone this very moment keeps its verdict (the next pass no longer finds it).
+                if file.reread().is_err()
+                    && let Some(known) = known
+                {
+                    return Outcome::Known(known.clone());
+                }
+            }
+            let checked = check_task(file, root, config, &folders);
+            Outcome::checked(file, checked)
+        })
+        .collect()
+}
+
+/// A digest of what the output folder `value` resolves to now (its canonical path, or the
+/// problem).
+fn resolution(folders: &FolderCache, root: &Root, value: &str) -> [u8; 16] {
+    let resolved = format!("{:?}", folders.resolve(root, value));
+    let digest = Sha256::digest(resolved.as_bytes());
+    let mut out = [0; 16];
+    out.copy_from_slice(&digest[..16]);
+    out
+}
+
+/// Records in `index` the verdicts of this pass's tasks that were read and may be kept (see
+/// the module's documentation for those that may not).
+pub fn remember(
+    index: &mut Index<KnownTask>,
+    files: &[TaskFile],
+    outcomes: &[Outcome],
+    root: &Root,
+) {
+    let folders = FolderCache::default();
+    let kept: Vec<(String, _, KnownTask)> = files
+        .par_iter()
+        .zip(outcomes)
+        .filter_map(|(file, outcome)| {
+            let stamp = file.stamp?;
+            keep(file, outcome, root, &folders).map(|k| (file.rel.clone(), stamp, k))
+        })
+        .collect();
+    for (rel, stamp, known) in kept {
+        index.insert(rel, stamp, known);
+    }
+}
+
+/// What to keep of a task read in this pass, if it may be kept.
+fn keep(
+    file: &TaskFile,
+    outcome: &Outcome,
+    root: &Root,
+    folders: &FolderCache,
+) -> Option<KnownTask> {
+    if file.reused || file.problem.is_some() || !holds_json_object(&file.bytes) {
+        return None;
+    }
+    let verdict = match outcome {
+        Outcome::Known(_) => return None,
+        Outcome::Valid(v) => KnownVerdict::Valid {
+            warnings: v.warnings.clone(),
+            out_folder: v.spec.out_folder.clone(),
+        },
+        Outcome::Invalid(p) => {
+            let about_a_path = p
+                .errors
+                .iter()
+                .any(|e| matches!(e, TaskError::BadPath { .. } | TaskError::NotAPicture { .. }));
+            if about_a_path {
+                return None;
+            }
+            KnownVerdict::Invalid {
+                report: error_report(p),
+            }
+        }
+    };
+    // What the verdict took from outside the file: the output folder it names.
+    let out_folder = match crate::task::schema::parse(&file.bytes) {
+        Ok((raw, _)) => {
+            if raw.in_file.is_some() || raw.template_file.is_some() {
+                return None;
+            }
+            let value = out_folder_value(&raw, &file.kind);
+            let resolved = resolution(folders, root, &value);
+            Some((value, resolved))
+        }
+        Err(_) => None,
+    };
+    Some(KnownTask {
+        sha256: task_sha256(&file.bytes),
+        out_folder,
+        verdict,
+    })
+}
+
+/// Every task's validation as [`crate::queue::plan::check_all`] gives it, for planning the
+/// night (the queue page): known tasks are read and validated now (`files` are brought up to
+/// date with their bytes).
+pub fn into_checked(
+    files: &mut [TaskFile],
+    outcomes: Vec<Outcome>,
+    root: &Root,
+    config: &Config,
+) -> Vec<Checked> {
+    let folders = FolderCache::default();
+    files
+        .par_iter_mut()
+        .zip(outcomes)
+        .map(|(file, outcome)| match outcome {
+            Outcome::Valid(v) => Ok(v),
+            Outcome::Invalid(p) => Err(p.errors),
+            Outcome::Known(_) => {
+                let _ = file.reread();
+                check_task(file, root, config, &folders)
+            }
+        })
+        .collect()
+}
