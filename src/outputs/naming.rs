@@ -20,7 +20,7 @@
 //! without following links or blocking, with a size cap; a marker is honoured only for a
 //! number that has no sidecar (a finished image is never made again under its number).
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 use std::time::SystemTime;
 
@@ -29,7 +29,9 @@ use serde::{Deserialize, Serialize};
 
 use crate::shared_folder::files::{OUTPUT_EXTENSIONS, PENDING_SUFFIX, VIDEO_EXTENSION};
 
+mod base;
 mod made;
+pub use base::MadeByRequest;
 use made::read_made;
 pub use made::{REQUEST_KEY, read_sidecar, request_of};
 
@@ -229,9 +231,9 @@ pub(crate) struct Slot {
 /// written).
 type MadeImage = (String, String, u32, u32, SystemTime);
 
-/// One `out_file` in one folder.
+/// One `out_file` in one folder: its numbers, and what was read of its files.
 #[derive(Debug, Default)]
-struct BaseIndex {
+pub struct BaseIndex {
     slots: BTreeMap<u32, Slot>,
     /// Provenance of finished images (`png` and `txt` present), read on first use:
     made: Option<Vec<MadeImage>>,
@@ -290,34 +292,18 @@ impl OutputIndex {
 
     /// The highest number taken by a `.png`, a `.txt` or a reservation (0 when none).
     pub fn highest(&mut self, folder: &Path, base: &str) -> std::io::Result<u32> {
-        Ok(self
-            .base(folder, base)?
-            .slots
-            .keys()
-            .next_back()
-            .copied()
-            .unwrap_or(0))
+        Ok(self.base(folder, base)?.highest())
     }
 
     /// Whether number `n` of `base` has a sidecar `.txt` (or a file of that name): its image
     /// is finished, and no pending marker may make it again.
     pub fn has_sidecar(&mut self, folder: &Path, base: &str, n: u32) -> std::io::Result<bool> {
-        Ok(self
-            .base(folder, base)?
-            .slots
-            .get(&n)
-            .is_some_and(|slot| slot.txt))
+        Ok(self.base(folder, base)?.has_sidecar(n))
     }
 
     /// Hands out `count` new numbers after the highest taken one, and reserves them.
     pub fn allocate(&mut self, folder: &Path, base: &str, count: u32) -> std::io::Result<Vec<u32>> {
-        let b = self.base(folder, base)?;
-        let start = b.slots.keys().next_back().copied().unwrap_or(0) + 1;
-        let numbers: Vec<u32> = (start..start + count).collect();
-        for n in &numbers {
-            b.slots.entry(*n).or_default().reserved = true;
-        }
-        Ok(numbers)
+        Ok(self.base(folder, base)?.allocate(count))
     }
 
     /// The pending markers of `base` in `folder`: (n, what the marker says, or `None` when it
@@ -327,17 +313,7 @@ impl OutputIndex {
         folder: &Path,
         base: &str,
     ) -> std::io::Result<Vec<(u32, Option<Pending>)>> {
-        let b = self.base(folder, base)?;
-        if b.pending.is_none() {
-            let list = b
-                .slots
-                .iter()
-                .filter(|(_, s)| s.pending)
-                .map(|(n, _)| (*n, Pending::read(&folder.join(pending_name(base, *n)))))
-                .collect();
-            b.pending = Some(list);
-        }
-        Ok(b.pending.clone().expect("filled above"))
+        Ok(self.base(folder, base)?.pending(folder, base))
     }
 
     /// Forgets the pending marker of number `n` (after it was removed from disk); the number
@@ -366,22 +342,24 @@ impl OutputIndex {
         base: &str,
         task_rel: &str,
         task_sha256: &str,
-    ) -> std::io::Result<BTreeMap<u32, (BTreeSet<u32>, SystemTime)>> {
-        let b = self.base(folder, base)?;
-        if b.made.is_none() {
-            b.made = Some(read_made(folder, base, &b.slots));
+    ) -> std::io::Result<MadeByRequest> {
+        Ok(self
+            .base(folder, base)?
+            .made_images(folder, base, task_rel, task_sha256))
+    }
+
+    /// Takes `base` of `folder` out of the index (listing the folder if it was not yet), to
+    /// hand out its numbers elsewhere (on another thread: the `out_file`s of a plan are
+    /// independent of each other); [`OutputIndex::put_base`] gives it back.
+    pub fn take_base(&mut self, folder: &Path, base: &str) -> std::io::Result<BaseIndex> {
+        Ok(std::mem::take(self.base(folder, base)?))
+    }
+
+    /// Gives back what [`OutputIndex::take_base`] took.
+    pub fn put_base(&mut self, folder: &Path, base: &str, index: BaseIndex) {
+        if let Some(bases) = self.folders.get_mut(folder) {
+            bases.insert(base.to_string(), index);
         }
-        let mut by_request: BTreeMap<u32, (BTreeSet<u32>, SystemTime)> = BTreeMap::new();
-        for (t, s, k, r, written) in b.made.as_ref().expect("filled above") {
-            if t == task_rel && s == task_sha256 {
-                let entry = by_request
-                    .entry(*r)
-                    .or_insert_with(|| (BTreeSet::new(), SystemTime::UNIX_EPOCH));
-                entry.0.insert(*k);
-                entry.1 = entry.1.max(*written);
-            }
-        }
-        Ok(by_request)
     }
 }
 

@@ -2,8 +2,8 @@
 //! function of the shared folder's contents (it writes nothing), used by `plan` to show what
 //! a run would do and by `run` to do it.
 
-use std::collections::BTreeMap;
-use std::path::PathBuf;
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
 
 use rayon::prelude::*;
 use serde::Serialize;
@@ -11,16 +11,17 @@ use serde::Serialize;
 use crate::call::job::Job;
 use crate::config::Config;
 use crate::outputs::lifecycle;
-use crate::outputs::naming::{OutputIndex, output_names};
+use crate::outputs::naming::OutputIndex;
 use crate::queue::discover::{Found, SkipReason, Skipped, TaskFile, discover_all};
 use crate::shared_folder::root::Root;
 use crate::task::validate::FolderCache;
-use crate::task::{Problems, TaskError, TaskSpec, Validated, expand};
+use crate::task::{Problems, TaskError, TaskSpec};
 
 mod check;
+mod name;
 mod request;
 pub use check::{Checked, check_all, check_task};
-use request::{changed, this_request};
+use name::name_images;
 
 /// What will happen to a task, as `plan --json` names it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -200,7 +201,7 @@ impl PlannedTask {
 
 /// What naming a task's images gives: the images to make, the request with the images
 /// already made for it, and the stale pending markers.
-type Named = (Vec<PlannedImage>, (u32, Vec<u32>), Vec<u32>);
+pub(super) type Named = (Vec<PlannedImage>, (u32, Vec<u32>), Vec<u32>);
 
 /// Plans tasks one at a time, sharing one [`OutputIndex`] so that numbers handed to one task
 /// are not handed to the next.
@@ -232,7 +233,8 @@ impl<'a> Planner<'a> {
 
     /// Plans task files already validated (`checked`, one result per file, as [`check_all`]
     /// gives them), named one after another (numbers handed to one task are not handed to
-    /// the next).
+    /// the next). Only tasks of the same output folder and `out_file` share numbers: each
+    /// such group is named in order, the groups side by side.
     pub fn plan_checked(&mut self, files: &[TaskFile], checked: Vec<Checked>) -> Vec<PlannedTask> {
         let hashes: Vec<String> = files
             .par_iter()
@@ -244,12 +246,58 @@ impl<'a> Planner<'a> {
             .map(|v| (v.spec.out_folder.clone(), v.spec.out_file.clone()))
             .collect();
         self.index.prefetch(&outputs);
+        let mut members: HashMap<(&Path, &str), Vec<usize>> = HashMap::new();
+        for (i, c) in checked.iter().enumerate() {
+            if let Ok(v) = c {
+                let key = (v.spec.out_folder.as_path(), v.spec.out_file.as_str());
+                members.entry(key).or_default().push(i);
+            }
+        }
+        let mut groups: Vec<_> = members
+            .into_iter()
+            .map(|((folder, base), tasks)| {
+                let index = self
+                    .index
+                    .take_base(folder, base)
+                    .map_err(|e| e.to_string());
+                (folder, base, index, tasks)
+            })
+            .collect();
+        let root = self.root;
+        let named: Vec<(usize, Result<Named, String>)> = groups
+            .par_iter_mut()
+            .flat_map_iter(|(_, _, index, tasks)| {
+                let mut out = Vec::with_capacity(tasks.len());
+                for &i in tasks.iter() {
+                    let Ok(v) = &checked[i] else { continue };
+                    let named = match index {
+                        Ok(index) => {
+                            Ok(name_images(root, index, &v.spec, &files[i].rel, &hashes[i]))
+                        }
+                        Err(e) => Err(e.clone()),
+                    };
+                    out.push((i, named));
+                }
+                out
+            })
+            .collect();
+        for (folder, base, index, _) in groups {
+            if let Ok(index) = index {
+                self.index.put_base(folder, base, index);
+            }
+        }
+        let mut by_task: Vec<Option<Result<Named, String>>> = files.iter().map(|_| None).collect();
+        for (i, n) in named {
+            by_task[i] = Some(n);
+        }
         files
-            .iter()
-            .zip(hashes.into_iter().zip(checked))
-            .map(|(file, (sha256, checked))| PlannedTask {
+            .par_iter()
+            .zip(hashes)
+            .zip(checked)
+            .zip(by_task)
+            .map(|(((file, sha256), checked), named)| PlannedTask {
                 file: file.clone(),
-                verdict: self.named(file, sha256, checked),
+                verdict: verdict_of(file, sha256, checked, named),
             })
             .collect()
     }
@@ -257,146 +305,57 @@ impl<'a> Planner<'a> {
     fn verdict(&mut self, file: &TaskFile) -> Verdict {
         let sha256 = lifecycle::task_sha256(&file.bytes);
         let checked = check_task(file, self.root, self.config, &self.folders);
-        self.named(file, sha256, checked)
-    }
-
-    /// The verdict on a task checked already: its images named, or its problems.
-    fn named(
-        &mut self,
-        file: &TaskFile,
-        sha256: String,
-        checked: Result<Validated, Vec<TaskError>>,
-    ) -> Verdict {
-        let invalid = |errors: Vec<TaskError>| {
-            Verdict::Invalid(Problems {
-                task: file.rel.clone(),
-                errors,
-            })
-        };
-        let validated = match checked {
-            Ok(v) => v,
-            Err(errors) => return invalid(errors),
-        };
-        let spec = validated.spec;
-        match self.name_images(&spec, &file.rel, &sha256) {
-            Ok((images, (request, already_made), stale_pending)) => {
-                Verdict::Ready(Box::new(ReadyTask {
-                    spec,
-                    sha256,
-                    warnings: validated.warnings,
-                    images,
-                    already_made,
-                    request,
-                    stale_pending,
-                }))
-            }
-            Err(e) => invalid(vec![TaskError::BadPath {
-                field: "out_folder",
-                value: spec.out_folder_rel.clone(),
-                problem: crate::shared_folder::root::PathProblem::Missing,
-                fix: format!("the folder cannot be listed ({e}); ask the workstation owner"),
-            }]),
-        }
-    }
-
-    fn name_images(
-        &mut self,
-        spec: &TaskSpec,
-        task_rel: &str,
-        sha: &str,
-    ) -> std::io::Result<Named> {
-        let folder = &spec.out_folder;
-        let by_request = self
-            .index
-            .made_images(folder, &spec.out_file, task_rel, sha)?;
-        let root = self.root.path();
-        let (request, made) = this_request(by_request, spec.total_images(), || {
-            changed(&root.join(task_rel))
+        let named = checked.as_ref().ok().map(|v| {
+            let (folder, base) = (&v.spec.out_folder, &v.spec.out_file);
+            let mut index = self
+                .index
+                .take_base(folder, base)
+                .map_err(|e| e.to_string())?;
+            let named = name_images(self.root, &mut index, &v.spec, &file.rel, &sha256);
+            self.index.put_base(folder, base, index);
+            Ok(named)
         });
-        // Numbers reserved for this task's images by a run that did not finish them.
-        let mut reserved: BTreeMap<u32, u32> = BTreeMap::new();
-        let mut stale = Vec::new();
-        for (n, marker) in self.index.pending(folder, &spec.out_file)? {
-            let Some(marker) = marker else { continue };
-            if marker.task != task_rel {
-                if !self.root.path().join(&marker.task).exists() {
-                    stale.push(n);
-                }
-                continue;
-            }
-            let k = marker.image;
-            if marker.task_sha256 != sha
-                || self.index.has_sidecar(folder, &spec.out_file, n)?
-                || made.contains(&k)
-                || k == 0
-                || k > spec.total_images()
-                || reserved.contains_key(&k)
-            {
-                stale.push(n);
-            } else {
-                reserved.insert(k, n);
-            }
-        }
-        let todo: Vec<_> = expand(spec)
-            .into_iter()
-            .filter(|img| !made.contains(&img.index))
-            .collect();
-        let fresh = todo
-            .iter()
-            .filter(|img| !reserved.contains_key(&img.index))
-            .count();
-        let mut numbers = self
-            .index
-            .allocate(folder, &spec.out_file, fresh as u32)?
-            .into_iter();
-        let images = todo
-            .into_iter()
-            .map(|img| match reserved.get(&img.index) {
-                Some(n) => (img, *n, true),
-                None => (
-                    img,
-                    numbers.next().expect("one number per fresh image"),
-                    false,
-                ),
-            })
-            .map(|(img, number, reserved)| {
-                let (png, txt) = output_names(&spec.out_file, number);
-                let output_rel = join_rel(&spec.out_folder_rel, &png);
-                PlannedImage {
-                    index: img.index,
-                    total: img.total,
-                    number,
-                    style: img.style,
-                    output: folder.join(&png),
-                    sidecar_path: folder.join(&txt),
-                    job: Job {
-                        prompts: Some(img.prompt),
-                        image_prompts: spec.in_file.iter().cloned().collect(),
-                        iterations: Some(spec.iterations),
-                        size: Some(spec.size),
-                        init_image: spec.template_file.clone(),
-                        seed: img.seed,
-                        output: Some(output_rel.clone()),
-                        options: spec.options.clone(),
-                    },
-                    output_rel,
-                    reserved,
-                }
-            })
-            .collect();
-        let made = made
-            .into_iter()
-            .filter(|k| *k <= spec.total_images())
-            .collect();
-        Ok((images, (request, made), stale))
+        verdict_of(file, sha256, checked, named)
     }
 }
 
-fn join_rel(folder: &str, name: &str) -> String {
-    if folder.is_empty() {
-        name.to_string()
-    } else {
-        format!("{folder}/{name}")
+/// The verdict on a task checked already: its images named (`named`, given for a valid
+/// task: the names, or why its output folder could not be listed), or its problems.
+fn verdict_of(
+    file: &TaskFile,
+    sha256: String,
+    checked: Checked,
+    named: Option<Result<Named, String>>,
+) -> Verdict {
+    let invalid = |errors: Vec<TaskError>| {
+        Verdict::Invalid(Problems {
+            task: file.rel.clone(),
+            errors,
+        })
+    };
+    let validated = match checked {
+        Ok(v) => v,
+        Err(errors) => return invalid(errors),
+    };
+    let spec = validated.spec;
+    match named.expect("a valid task is named") {
+        Ok((images, (request, already_made), stale_pending)) => {
+            Verdict::Ready(Box::new(ReadyTask {
+                spec,
+                sha256,
+                warnings: validated.warnings,
+                images,
+                already_made,
+                request,
+                stale_pending,
+            }))
+        }
+        Err(e) => invalid(vec![TaskError::BadPath {
+            field: "out_folder",
+            value: spec.out_folder_rel.clone(),
+            problem: crate::shared_folder::root::PathProblem::Missing,
+            fix: format!("the folder cannot be listed ({e}); ask the workstation owner"),
+        }]),
     }
 }
 
