@@ -77,6 +77,46 @@ fn two_tasks_with_the_same_out_file_never_share_a_number() {
     );
 }
 
+#[test]
+fn tasks_of_several_out_files_are_numbered_in_their_order_each() {
+    // The out_files are named side by side, each in the tasks' order.
+    let s = Shared::new();
+    s.mkdir("anna");
+    for (i, (name, out_file, folder)) in [
+        ("a", "dog", "output"),
+        ("b", "cat", "output"),
+        ("c", "dog", "output"),
+        ("d", "dog", "anna"),
+        ("e", "cat", "output"),
+        ("f", "dog", "output"),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let rel = format!("tasks/{name}.txt");
+        s.write(
+            &rel,
+            format!(r#"{{"text": "x", "out_file": "{out_file}", "out_folder": "{folder}"}}"#),
+        );
+        s.set_mtime(&rel, i as u64);
+    }
+    let outputs: Vec<String> = ["a", "b", "c", "d", "e", "f"]
+        .iter()
+        .flat_map(|t| s.outputs(&format!("tasks/{t}.txt")))
+        .collect();
+    assert_eq!(
+        outputs,
+        [
+            "output/dog_1.png",
+            "output/cat_1.png",
+            "output/dog_2.png",
+            "anna/dog_1.png",
+            "output/cat_2.png",
+            "output/dog_3.png"
+        ]
+    );
+}
+
 /// Writes the image `k of total` of `task_rel` as an earlier run would have.
 fn made_earlier(s: &Shared, task_rel: &str, n: u32, k: u32, total: u32) {
     let bytes = std::fs::read(s.root().join(task_rel)).unwrap();
