@@ -32,8 +32,8 @@
 //! The file is `postcard` (compact, fast): a header (magic, [`FORMAT`], the context digest)
 //! and the entries. Loading 100,000 small entries takes a few tens of milliseconds.
 
-use std::cell::Cell;
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
@@ -112,7 +112,7 @@ struct Entry<V> {
     stamp: FileStamp,
     value: V,
     /// Used in this pass (found or set): kept at save.
-    used: Cell<bool>,
+    used: AtomicBool,
 }
 
 /// The header of the file.
@@ -123,7 +123,9 @@ struct Header {
     context: String,
 }
 
-/// A stat-keyed index of values of type `V` (see the module's contract).
+/// A stat-keyed index of values of type `V` (see the module's contract). [`Index::get`]
+/// takes `&self`, so threads may look up entries at once (`V: Sync`); setting takes
+/// `&mut self`.
 #[derive(Debug)]
 pub struct Index<V> {
     name: String,
@@ -178,7 +180,7 @@ impl<V: Serialize + DeserializeOwned> Index<V> {
         if entry.stamp != *stamp {
             return None;
         }
-        entry.used.set(true);
+        entry.used.store(true, Ordering::Relaxed);
         Some(&entry.value)
     }
 
@@ -188,7 +190,7 @@ impl<V: Serialize + DeserializeOwned> Index<V> {
         let entry = Entry {
             stamp,
             value,
-            used: Cell::new(true),
+            used: AtomicBool::new(true),
         };
         self.entries.insert(rel.into(), entry);
         self.inserted = true;
@@ -207,7 +209,7 @@ impl<V: Serialize + DeserializeOwned> Index<V> {
                 .iter()
                 .all(|(rel, e)| stamp_now(rel) == Some(e.stamp));
         if unchanged {
-            self.entries.values().for_each(|e| e.used.set(true));
+            (self.entries.values()).for_each(|e| e.used.store(true, Ordering::Relaxed));
         }
         unchanged
     }
@@ -231,7 +233,12 @@ impl<V: Serialize + DeserializeOwned> Index<V> {
     /// Whether [`Index::save`] would write: an entry was set, an entry was not used in this
     /// pass, or no valid index was read.
     pub fn changed(&self) -> bool {
-        !self.loaded || self.inserted || self.entries.values().any(|e| !e.used.get())
+        !self.loaded
+            || self.inserted
+            || self
+                .entries
+                .values()
+                .any(|e| !e.used.load(Ordering::Relaxed))
     }
 
     /// Drops the entries not used in this pass and, when anything changed, writes the index
@@ -240,7 +247,7 @@ impl<V: Serialize + DeserializeOwned> Index<V> {
         if !self.changed() {
             return Ok(false);
         }
-        self.entries.retain(|_, e| e.used.get());
+        self.entries.retain(|_, e| *e.used.get_mut());
         let header = Header {
             magic: MAGIC,
             format: FORMAT,
@@ -279,7 +286,7 @@ fn decode<V: DeserializeOwned>(bytes: &[u8], context: &str) -> Option<HashMap<St
         entries
             .into_iter()
             .map(|(rel, stamp, value)| {
-                let used = Cell::new(false);
+                let used = AtomicBool::new(false);
                 (rel, Entry { stamp, value, used })
             })
             .collect(),
