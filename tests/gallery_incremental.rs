@@ -243,10 +243,11 @@ fn pages_and_thumbnails_removed_or_edited_in_the_gallery_are_made_again() {
     build(&s);
     let files = gallery_files(&s);
     let gallery = s.root().join("gallery");
-    // A page and an asset removed, the data file and a thumbnail edited in place (same
+    // A page, an asset and the thumbnails' manifest removed, the data file and a thumbnail edited in place (same
     // length, same time), the errors page replaced by another file.
     std::fs::remove_file(gallery.join("index.html")).unwrap();
     std::fs::remove_file(gallery.join("assets/gallery.css")).unwrap();
+    std::fs::remove_file(gallery.join("thumbs/index.json")).unwrap();
     let data = std::fs::read(gallery.join("data.js")).unwrap();
     edit_in_place(&gallery.join("data.js"), &vec![b' '; data.len()]);
     let thumb = gallery.join("thumbs").join(&thumbs(&s)[0]);

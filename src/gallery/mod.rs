@@ -152,12 +152,19 @@ pub fn build(root: &Root, options: &GalleryOptions) -> Result<BuildReport, Galle
         pages::PAGES_INDEX,
         &pages::digest(&found, &thumbs, depth, root.path()),
     );
-    let pages_made = !pages::unchanged(&page_index, &top, &assets_dir);
+    let dirs = pages::Folders {
+        top: &top,
+        assets: &assets_dir,
+        thumbs: &thumbs_dir,
+    };
+    let pages_made = !pages::unchanged(&page_index, &dirs);
     let mut files_written = 0;
     if pages_made {
         let site = site::Site::new(&found, &thumbs, depth, root.path());
-        let (written, files) = site.write(&top, &assets_dir, &dir)?;
-        pages::record(&mut page_index, &top, &assets_dir, &files);
+        let (written, mut files) = site.write(&top, &assets_dir, &dir)?;
+        thumbs::write_manifest(&thumbs_dir, &thumbs).map_err(io)?;
+        files.push(format!("{}/{}", thumbs::THUMB_DIR, thumbs::MANIFEST));
+        pages::record(&mut page_index, &dirs, &files);
         files_written = written;
     }
     if let Some(state) = &state {

@@ -5,7 +5,8 @@
 //! its first lines), of where the gallery lies (the root's path, its depth, the owner's
 //! configuration), of the time zone, and of the program (its version, the code that makes
 //! cards and pages, the templates, the assets, the task schema). [`digest`] sums all of
-//! it. The pages written from a scan are recorded in the owner's index [`PAGES_INDEX`]
+//! it. The pages written from a scan (and the thumbnails' manifest, [`super::thumbs`]) are
+//! recorded in the owner's index [`PAGES_INDEX`]
 //! under that digest, with the stamps they had once written; when the next scan has the
 //! same digest and every page still has its stamp (none removed, replaced or edited since,
 //! by anyone), nothing is rendered, compared or written.
@@ -17,7 +18,7 @@ use sha2::{Digest, Sha256};
 use super::facts;
 use super::scan::Found;
 use super::site::{ASSET_DIR, ASSETS, TEMPLATES, owner_config};
-use super::thumbs::Thumb;
+use super::thumbs::{THUMB_DIR, Thumb};
 use super::when::zone;
 use crate::shared_folder::confined::Dir;
 use crate::shared_folder::index::{FileStamp, Index, stamp_of};
@@ -100,13 +101,24 @@ pub fn digest(found: &Found, thumbs: &[Thumb], depth: usize, root: &Path) -> Str
     h.finalize().iter().map(|b| format!("{b:02x}")).collect()
 }
 
-/// The stamp now of the gallery's file `rel` (`index.html`, `assets/gallery.js`), through
-/// the handles of the gallery's folder `top` and of its assets' folder `assets`.
-fn stamp_now(top: &Dir, assets: &Dir, rel: &str) -> Option<FileStamp> {
+/// The gallery's folders, by handle: its own, its assets' and its thumbnails'.
+pub struct Folders<'a> {
+    /// The gallery's folder.
+    pub top: &'a Dir,
+    /// [`ASSET_DIR`].
+    pub assets: &'a Dir,
+    /// [`THUMB_DIR`].
+    pub thumbs: &'a Dir,
+}
+
+/// The stamp now of the gallery's file `rel` (`index.html`, `assets/gallery.js`,
+/// `thumbs/index.json`), through the handles of the gallery's folders.
+fn stamp_now(dirs: &Folders, rel: &str) -> Option<FileStamp> {
     let (dir, name) = match rel.split_once('/') {
-        Some((ASSET_DIR, name)) => (assets, name),
+        Some((ASSET_DIR, name)) => (dirs.assets, name),
+        Some((THUMB_DIR, name)) => (dirs.thumbs, name),
         Some(_) => return None,
-        None => (top, rel),
+        None => (dirs.top, rel),
     };
     dir.stat(std::ffi::OsStr::new(name))
         .ok()
@@ -116,15 +128,15 @@ fn stamp_now(top: &Dir, assets: &Dir, rel: &str) -> Option<FileStamp> {
 
 /// Whether the pages recorded in `index` (loaded under the scan's [`digest`]) are all still
 /// in the gallery as they were written.
-pub fn unchanged(index: &Index<()>, top: &Dir, assets: &Dir) -> bool {
-    index.all_unchanged(|rel| stamp_now(top, assets, rel))
+pub fn unchanged(index: &Index<()>, dirs: &Folders) -> bool {
+    index.all_unchanged(|rel| stamp_now(dirs, rel))
 }
 
 /// Records the gallery's files `files` (relative to the gallery, just written or found
 /// unchanged) with their stamps now, in a new `index`.
-pub fn record(index: &mut Index<()>, top: &Dir, assets: &Dir, files: &[String]) {
+pub fn record(index: &mut Index<()>, dirs: &Folders, files: &[String]) {
     for rel in files {
-        if let Some(stamp) = stamp_now(top, assets, rel) {
+        if let Some(stamp) = stamp_now(dirs, rel) {
             index.insert(rel.clone(), stamp, ());
         }
     }

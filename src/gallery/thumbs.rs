@@ -12,7 +12,7 @@
 //! stamp is new or changed (even to the same size and time, which the key cannot tell) and
 //! gets its thumbnail made; without one (the first build that keeps one, or one lost or
 //! outdated) the manifest tells which thumbnails are there already. The manifest is written
-//! when its content changes.
+//! ([`write_manifest`]) with the pages, when it changed ([`super::pages`]).
 //!
 //! Every access goes through the handle of the thumbnails' folder, opened once: listing,
 //! the manifest, writing (a temporary file renamed in that folder) and removing (`unlinkat`
@@ -40,7 +40,7 @@ pub use crate::shared_folder::files::GALLERY_THUMBS_INDEX as THUMB_INDEX;
 /// The thumbnails' folder inside the gallery.
 pub const THUMB_DIR: &str = "thumbs";
 /// The manifest inside [`THUMB_DIR`].
-const MANIFEST: &str = "index.json";
+pub const MANIFEST: &str = "index.json";
 /// The long side of a thumbnail, in pixels.
 pub const LONG_SIDE: u32 = 320;
 /// JPEG quality of thumbnails.
@@ -54,6 +54,8 @@ const BATCH: usize = 32;
 /// One image's thumbnail.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Thumb {
+    /// Its key ([`key`]): what the manifest knows it by.
+    pub key: String,
     /// The file name in [`THUMB_DIR`], or `None` when the image could not be decoded.
     pub file: Option<String>,
     /// The full image's width in pixels (0 when it could not be decoded).
@@ -181,8 +183,8 @@ impl<'a> Thumbnailer<'a> {
     }
 
     /// Makes the thumbnails still waiting, removes those of images that are gone (and
-    /// temporary files a build that died left), writes the manifest, records every image in
-    /// the index, and returns one [`Thumb`] per image of the scan, in order.
+    /// temporary files a build that died left), records every image in the index, and
+    /// returns one [`Thumb`] per image of the scan, in order (for [`write_manifest`]).
     pub fn finish(mut self, images: &[FoundImage]) -> std::io::Result<(Vec<Thumb>, ThumbStats)> {
         self.flush();
         let mut stats = ThumbStats {
@@ -191,7 +193,6 @@ impl<'a> Thumbnailer<'a> {
         };
         let mut made: HashMap<usize, Result<[u32; 2], String>> =
             std::mem::take(&mut self.made).into_iter().collect();
-        let mut manifest = Manifest::new();
         let mut thumbs = Vec::with_capacity(images.len());
         for (i, image) in images.iter().enumerate() {
             let (k, size) = match made.remove(&i) {
@@ -224,16 +225,19 @@ impl<'a> Thumbnailer<'a> {
             let [width, height] = size;
             thumbs.push(Thumb {
                 file: (width > 0).then(|| file_of(&k)),
+                key: k,
                 width,
                 height,
             });
-            manifest.insert(k, size);
         }
 
-        let wanted: HashSet<String> = manifest.keys().map(|k| file_of(k)).collect();
+        let wanted: HashSet<&str> = thumbs.iter().map(|t| t.key.as_str()).collect();
         for name in &self.present {
             let os = std::ffi::OsStr::new(name);
-            if name.ends_with(".jpg") && !wanted.contains(name) {
+            let stale = name
+                .strip_suffix(".jpg")
+                .is_some_and(|k| !wanted.contains(k));
+            if stale {
                 if self.dir.remove(os).is_ok() {
                     stats.removed += 1;
                 }
@@ -241,8 +245,6 @@ impl<'a> Thumbnailer<'a> {
                 let _ = self.dir.remove(os);
             }
         }
-        let text = serde_json::to_string(&manifest).expect("a manifest always serialises");
-        write_if_changed(self.dir, MANIFEST, text.as_bytes())?;
         Ok((thumbs, stats))
     }
 
@@ -257,6 +259,17 @@ impl<'a> Thumbnailer<'a> {
         };
         self.index.insert(image.rel.clone(), image.png, facts);
     }
+}
+
+/// Writes the manifest of `thumbs` (every image's key and size) into the thumbnails' folder
+/// `dir`, unless it holds it already.
+pub fn write_manifest(dir: &Dir, thumbs: &[Thumb]) -> std::io::Result<bool> {
+    let manifest: Manifest = thumbs
+        .iter()
+        .map(|t| (t.key.clone(), [t.width, t.height]))
+        .collect();
+    let text = serde_json::to_string(&manifest).expect("a manifest always serialises");
+    write_if_changed(dir, MANIFEST, text.as_bytes())
 }
 
 impl PngSink for Thumbnailer<'_> {

@@ -123,7 +123,9 @@ struct Header {
     context: String,
 }
 
-/// A stat-keyed index of values of type `V` (see the module's contract).
+/// A stat-keyed index of values of type `V` (see the module's contract). [`Index::get`]
+/// takes `&self`, so threads may look up entries at once (`V: Sync`); setting takes
+/// `&mut self`.
 #[derive(Debug)]
 pub struct Index<V> {
     name: String,
@@ -207,9 +209,7 @@ impl<V: Serialize + DeserializeOwned> Index<V> {
                 .iter()
                 .all(|(rel, e)| stamp_now(rel) == Some(e.stamp));
         if unchanged {
-            self.entries
-                .values()
-                .for_each(|e| e.used.store(true, Ordering::Relaxed));
+            (self.entries.values()).for_each(|e| e.used.store(true, Ordering::Relaxed));
         }
         unchanged
     }
@@ -247,7 +247,7 @@ impl<V: Serialize + DeserializeOwned> Index<V> {
         if !self.changed() {
             return Ok(false);
         }
-        self.entries.retain(|_, e| e.used.load(Ordering::Relaxed));
+        self.entries.retain(|_, e| *e.used.get_mut());
         let header = Header {
             magic: MAGIC,
             format: FORMAT,
