@@ -22,7 +22,9 @@ wrapped (each loop calls it once per iteration, on the summed loss); an iteratio
 time from one call to the next, less the pause between turns (which falls at the call).
 So an iteration covers zero_grad, decoding, cutouts, CLIP, the losses, the backward pass,
 the optimiser's step and the clamp. Prints a table: the median seconds per iteration of
-each side at each thread count and its ratio to generate.py's (below 1: faster). Takes
+each side at each thread count and its ratio to generate.py's (below 1: faster).
+``--profile DIR``: one more round after the timed ones, under ``torch.profiler``, whose
+operator tables (self CPU time) go to ``DIR/cutn<N>-<side>-<threads>t.txt``. Takes
 about ``3 x (rounds + warmup) x per_turn x (s/it at each thread count)`` per cutn, plus a
 minute to load the models.
 """
@@ -52,8 +54,9 @@ ENDLESS = 1_000_000
 class Pacer:
     """Times iterations at ``Tensor.backward`` and pauses the loop between turns.
 
-    Commands come on stdin, one per line: ``go THREADS N`` (run N more iterations with
-    THREADS intra-op threads) or ``stop``. Reports go to ``report`` as JSON lines: first
+    Commands come on stdin, one per line: ``go THREADS N [PROFILE_FILE]`` (run N more
+    iterations with THREADS intra-op threads; with PROFILE_FILE, under ``torch.profiler``,
+    its operator table written there) or ``stop``. Reports go to ``report`` as JSON lines: first
     ``{"ready": seconds}`` (the set-up, at the first backward call), then after each turn
     ``{"times": [seconds per iteration, ...]}``.
     """
@@ -64,6 +67,8 @@ class Pacer:
         self.left = 0
         self.times: list[float] = []
         self.last: float | None = None
+        self.profiler: Any = None
+        self.profile_file = ""
 
     def _send(self, message: dict[str, Any]) -> None:
         self.report.write(json.dumps(message) + "\n")
@@ -72,11 +77,16 @@ class Pacer:
     def _wait(self) -> None:
         import torch
 
-        line = sys.stdin.readline().split()
+        line = sys.stdin.readline().rstrip("\n").split(" ", 3)
         if not line or line[0] != "go":
             os._exit(0)  # stop: nothing is written, nothing more runs
         torch.set_num_threads(int(line[1]))
         self.left, self.times = int(line[2]), []
+        if len(line) > 3:
+            self.profile_file = line[3]
+            self.profiler = torch.profiler.profile(
+                activities=[torch.profiler.ProfilerActivity.CPU])
+            self.profiler.start()
         self.last = time.perf_counter()
 
     def mark(self) -> None:
@@ -90,6 +100,11 @@ class Pacer:
         if self.left > 0:
             self.last = now
             return
+        if self.profiler is not None:
+            self.profiler.stop()
+            Path(self.profile_file).write_text(self.profiler.key_averages().table(
+                sort_by="self_cpu_time_total", row_limit=40, max_name_column_width=60))
+            self.profiler = None
         self._send({"times": self.times})
         self._wait()
 
@@ -178,9 +193,10 @@ class Side:
             raise RuntimeError(f"{self.name} stopped (exit {self.proc.returncode}):\n{tail}")
         return json.loads(line)
 
-    def turn(self, threads: int, iterations: int) -> list[float]:
+    def turn(self, threads: int, iterations: int, profile: str = "") -> list[float]:
         assert self.proc.stdin is not None
-        self.proc.stdin.write(f"go {threads} {iterations}\n")
+        command = f"go {threads} {iterations}" + (f" {profile}" if profile else "")
+        self.proc.stdin.write(command + "\n")
         self.proc.stdin.flush()
         return self.receive()["times"]
 
@@ -237,6 +253,14 @@ def measure_cutn(args: argparse.Namespace, cutn: int, work: Path) -> list[dict[s
                 print(f"  round {done}/{args.rounds}: " + "; ".join(
                     f"{t} thr " + " ".join(f"{n} {times[n, t][-1]:.3f}" for n in SIDES)
                     for t in args.threads), flush=True)
+        if args.profile:
+            folder = Path(args.profile).resolve()
+            folder.mkdir(parents=True, exist_ok=True)
+            for threads in args.threads:
+                for side in sides:
+                    side.turn(threads, args.per_turn,
+                              str(folder / f"cutn{cutn}-{side.name}-{threads}t.txt"))
+            print(f"  profiles in {folder}", flush=True)
     finally:
         for side in sides:
             side.stop()
@@ -282,6 +306,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--rounds", type=int, default=5, help="timed rounds")
     p.add_argument("--warmup", type=int, default=1, help="untimed rounds first")
     p.add_argument("--per-turn", type=int, default=1, help="iterations per turn")
+    p.add_argument("--profile", metavar="DIR",
+                   help="one more round under torch.profiler; operator tables into DIR")
     p.add_argument("--json", help="also write the rows as JSON here")
     args = p.parse_args(argv)
     if not args.upstream or not args.upstream_python:
