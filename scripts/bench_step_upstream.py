@@ -23,9 +23,12 @@ time from one call to the next, less the pause between turns (which falls at the
 So an iteration covers zero_grad, decoding, cutouts, CLIP, the losses, the backward pass,
 the optimiser's step and the clamp. Prints a table: the median seconds per iteration of
 each side at each thread count and its ratio to generate.py's (below 1: faster).
-``--profile DIR``: one more round after the timed ones, under ``torch.profiler``, whose
-operator tables (self CPU time) go to ``DIR/cutn<N>-<side>-<threads>t.txt``. Takes
-about ``3 x (rounds + warmup) x per_turn x (s/it at each thread count)`` per cutn, plus a
+``--baseline DIR``: also the engine of another checkout (its ``vendor/``, e.g. made by
+``git worktree add DIR COMMIT``), as two more sides ``reference@base`` and ``fast@base``
+in the same turns, to show a change's effect in one run. ``--profile DIR``: one more round
+after the timed ones, under ``torch.profiler``, whose operator tables (self CPU time) go to
+``DIR/cutn<N>-<side>-<threads>t.txt``. Takes
+about ``sides x (rounds + warmup) x per_turn x (s/it at each thread count)`` per cutn, plus a
 minute to load the models.
 """
 
@@ -142,9 +145,9 @@ def child_upstream(generate: str, flags: list[str], pacer: Pacer) -> None:
     runpy.run_path(generate, run_name="__main__")
 
 
-def child_engine(mode: str, flags: list[str], pacer: Pacer) -> None:
-    """Run the same flags through the engine in ``mode``."""
-    sys.path[:0] = [str(ROOT / "vendor")]
+def child_engine(mode: str, flags: list[str], pacer: Pacer, root: Path = ROOT) -> None:
+    """Run the same flags through the engine (of the checkout at ``root``) in ``mode``."""
+    sys.path[:0] = [str(root / "vendor")]
     from vqgan_clip.engine import Engine, ModelSpec
     from vqgan_clip.generate import build_parser, job_from_args
 
@@ -157,7 +160,7 @@ def child_engine(mode: str, flags: list[str], pacer: Pacer) -> None:
 
 
 def child_main(argv: list[str]) -> int:
-    """``--child SIDE REPORT_FD [GENERATE_PY] -- generate.py flags``"""
+    """``--child SIDE REPORT_FD [GENERATE_PY | BASELINE_DIR] -- generate.py flags``"""
     side, fd = argv[0], int(argv[1])
     rest = argv[2:]
     split = rest.index("--")
@@ -165,7 +168,8 @@ def child_main(argv: list[str]) -> int:
     if side == "generate.py":
         child_upstream(rest[0], rest[split + 1:], pacer)
     else:
-        child_engine(side, rest[split + 1:], pacer)
+        mode, _, base = side.partition("@")
+        child_engine(mode, rest[split + 1:], pacer, Path(rest[0]) if base else ROOT)
     return 0
 
 
@@ -220,23 +224,29 @@ def generate_flags(models: Path, size: list[int], cutn: int, output: Path) -> li
             "-ckpt", str(models / "vqgan_imagenet_f16_16384.ckpt"), "-o", str(output)]
 
 
-def start(name: str, python: str, generate: str, flags: list[str], work: Path) -> Side:
+def start(name: str, python: str, generate: str, flags: list[str], work: Path,
+          baseline: str = "") -> Side:
     read_fd, write_fd = os.pipe()
     cmd = [python, str(Path(__file__).resolve()), "--child", name, str(write_fd)]
-    cmd += [generate] if name == "generate.py" else []
+    cmd += [generate] if name == "generate.py" else [baseline] if "@" in name else []
     return Side(name, [*cmd, "--", *flags], (read_fd, write_fd), work / f"{name}.log", work)
 
 
+def sides_of(args: argparse.Namespace) -> list[str]:
+    """The sides timed: generate.py, the engine's modes, and with --baseline theirs."""
+    return [*SIDES, *([f"{mode}@base" for mode in SIDES[1:]] if args.baseline else [])]
+
+
 def measure_cutn(args: argparse.Namespace, cutn: int, work: Path) -> list[dict[str, Any]]:
-    """Interleaved turns of the three sides for one cutn; a row per (side, threads)."""
+    """Interleaved turns of the sides for one cutn; a row per (side, threads)."""
     models = Path(args.models)
-    pythons = {"generate.py": args.upstream_python, "reference": sys.executable,
-               "fast": sys.executable}
+    names = sides_of(args)
     sides: list[Side] = []
     try:
-        for name in SIDES:
+        for name in names:
             flags = generate_flags(models, args.size, cutn, work / f"{name}.png")
-            sides.append(start(name, pythons[name], args.upstream, flags, work))
+            python = args.upstream_python if name == "generate.py" else sys.executable
+            sides.append(start(name, python, args.upstream, flags, work, args.baseline))
         for side in sides:  # all loaded before any turn is timed
             ready = side.receive()["ready"]
             print(f"  {side.name}: set-up {ready:.1f} s", flush=True)
@@ -251,7 +261,7 @@ def measure_cutn(args: argparse.Namespace, cutn: int, work: Path) -> list[dict[s
             done = round_ + 1 - args.warmup
             if done > 0:
                 print(f"  round {done}/{args.rounds}: " + "; ".join(
-                    f"{t} thr " + " ".join(f"{n} {times[n, t][-1]:.3f}" for n in SIDES)
+                    f"{t} thr " + " ".join(f"{n} {times[n, t][-1]:.3f}" for n in names)
                     for t in args.threads), flush=True)
         if args.profile:
             folder = Path(args.profile).resolve()
@@ -267,7 +277,7 @@ def measure_cutn(args: argparse.Namespace, cutn: int, work: Path) -> list[dict[s
     rows = []
     for threads in args.threads:
         base = statistics.median(times["generate.py", threads])
-        for name in SIDES:
+        for name in names:
             values = times[name, threads]
             median = statistics.median(values)
             rows.append({"cutn": cutn, "threads": threads, "side": name,
@@ -278,11 +288,11 @@ def measure_cutn(args: argparse.Namespace, cutn: int, work: Path) -> list[dict[s
 
 
 def table(rows: list[dict[str, Any]]) -> str:
-    head = (f"{'cutn':>4} {'threads':>7} {'side':<12} {'median s/it':>11} {'min s/it':>9} "
+    head = (f"{'cutn':>4} {'threads':>7} {'side':<15} {'median s/it':>11} {'min s/it':>9} "
             f"{'vs generate.py':>14}")
     lines = [head, "-" * len(head)]
     for r in rows:
-        lines.append(f"{r['cutn']:>4} {r['threads']:>7} {r['side']:<12} "
+        lines.append(f"{r['cutn']:>4} {r['threads']:>7} {r['side']:<15} "
                      f"{r['median_s_per_it']:>11.3f} {r['min_s_per_it']:>9.3f} "
                      f"{r['ratio']:>13.3f}x")
     return "\n".join(lines)
@@ -306,6 +316,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--rounds", type=int, default=5, help="timed rounds")
     p.add_argument("--warmup", type=int, default=1, help="untimed rounds first")
     p.add_argument("--per-turn", type=int, default=1, help="iterations per turn")
+    p.add_argument("--baseline", metavar="DIR", default="",
+                   help="also time the engine of this other checkout (its vendor/)")
     p.add_argument("--profile", metavar="DIR",
                    help="one more round under torch.profiler; operator tables into DIR")
     p.add_argument("--json", help="also write the rows as JSON here")
@@ -314,6 +326,7 @@ def main(argv: list[str] | None = None) -> int:
         p.error("give --upstream (generate.py) and --upstream-python "
                 "(see scripts/upstream-env.sh), or set UPSTREAM_GENERATE and UPSTREAM_PYTHON")
     args.upstream = str(Path(args.upstream).resolve())
+    args.baseline = str(Path(args.baseline).resolve()) if args.baseline else ""
     sys.path.insert(0, str(ROOT / "scripts"))
     from bench_engine import ensure_models
 
