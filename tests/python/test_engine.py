@@ -9,7 +9,7 @@ import pytest
 import torch
 from PIL import Image
 
-from vqgan_clip.clip_model import load_clip
+from vqgan_clip.clip_model import load_clip, tokenize
 from vqgan_clip.engine import Engine, ModelSpec
 
 # save_every 1: the saved image is the last one (generate.py saves its last checkin)
@@ -208,3 +208,22 @@ def test_clip_loads_from_a_jit_archive_like_openai_publishes(tiny_models):
     image = torch.rand(2, 3, 32, 32)
     assert torch.allclose(plain.model.encode_image(image), jit.model.encode_image(image),
                           atol=1e-3)
+
+
+def test_clip_runs_its_transformers_in_openais_layout(tiny_models):
+    """load_clip turns open_clip's batch-first stacks to (tokens, batch, width), as OpenAI's
+    CLIP runs them; the embeddings are those of the batch-first model."""
+    loaded = load_clip(str(tiny_models["clip"]))
+    model = loaded.model
+    stacks = [model.visual.transformer, model.transformer]
+    assert all(not s.batch_first for s in stacks)
+    assert all(not b.attn.batch_first for s in stacks for b in s.resblocks)
+    image, tokens = torch.rand(3, 3, 32, 32), tokenize(["a red apple", "a tree"])
+    seq_first = model.encode_image(image), model.encode_text(tokens)
+    for s in stacks:
+        s.batch_first = True
+        for b in s.resblocks:
+            b.attn.batch_first = True
+    batch_first = model.encode_image(image), model.encode_text(tokens)
+    for a, b in zip(seq_first, batch_first, strict=True):
+        assert torch.allclose(a, b, atol=1e-5)

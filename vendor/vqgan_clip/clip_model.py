@@ -4,7 +4,8 @@ A model is named as OpenAI names it (``ViT-B/32``) and looked up as ``<clip_dir>
 (the file name OpenAI's download uses), or given as a path to a ``.pt`` file. Nothing is
 ever downloaded. The weights are read by :mod:`vqgan_clip.checkpoint` (never by
 ``torch.jit.load`` or an unrestricted unpickler: a model file runs no code) and open_clip
-builds the model from them, as its ``load_openai_model`` does.
+builds the model from them, as its ``load_openai_model`` does; its transformers then run in
+OpenAI's layout (:func:`sequence_first`).
 """
 
 from __future__ import annotations
@@ -105,12 +106,35 @@ def load_clip(name: str, clip_dir: str | os.PathLike[str] | None = None) -> Load
                              f"({type(e).__name__}: {e})") from None
     model.float()
     model.eval().requires_grad_(False)
+    sequence_first(model)
     size = model.visual.image_size
     resolution = int(size[0] if isinstance(size, (tuple, list)) else size)
     return LoadedClip(
         model=model, name=name, path=path, resolution=resolution,
         embed_dim=int(model.visual.output_dim),
     )
+
+
+def sequence_first(model: nn.Module) -> None:
+    """Run each of ``model``'s transformer stacks in OpenAI's layout: (tokens, batch, width).
+
+    open_clip runs them batch first, (batch, tokens, width): ``nn.MultiheadAttention`` then
+    transposes its input and output around every attention, and its projections work on
+    the transposed (non-contiguous) activations, copying them forwards and backwards. In
+    OpenAI's layout the stack transposes once at each end, as OpenAI's CLIP (generate.py's)
+    does: on the CPU this makes CLIP's forward and backward about a fifth faster, and its
+    results bit-identical to OpenAI's (batch first they differ in the last bits for some
+    batch sizes). The weights are the same; only the order of the activations changes.
+    Stacks of other block types (which need batch first) are left as they are.
+    """
+    for module in model.modules():
+        blocks = getattr(module, "resblocks", None)
+        if getattr(module, "batch_first", None) is not True or blocks is None:
+            continue
+        if all(isinstance(getattr(b, "attn", None), nn.MultiheadAttention) for b in blocks):
+            module.batch_first = False
+            for block in blocks:
+                block.attn.batch_first = False
 
 
 def tokenize(texts: list[str], context_length: int = 77) -> torch.Tensor:
