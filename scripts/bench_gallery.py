@@ -145,6 +145,8 @@ def bench(binary: Path, root: Path, images: int, members: int, runs: int,
         # A new picture for each batch, the earlier ones left alone: removing a picture that
         # images are hard links of changes their status (and so their stamps).
         start = 10_000_000 + 50 * len(list(root.glob(".noise-new-*.png")))
+        while list(folders[0].glob(f"*_{start // 8}_*.png")):  # taken by an earlier run
+            start += 50
         picture = root / f".noise-new-{start}.png"
         picture.write_bytes(noise_png())
         for j in range(50):
