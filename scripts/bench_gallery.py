@@ -126,7 +126,8 @@ def bench(binary: Path, root: Path, images: int, members: int, runs: int,
         make_folder(root, images, members)
         print(f"made {images} images in {members + 1} folders in "
               f"{time.perf_counter() - start:.0f} s ({root})", flush=True)
-    folders = sorted(p for p in root.iterdir() if p.is_dir() and p.name.startswith(("member", "output")))
+    folders = sorted(p for p in root.iterdir()
+                     if p.is_dir() and p.name.startswith(("member", "output")))
     print(f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f}", flush=True)
     first = float("nan")
     if not first_build:
@@ -141,7 +142,7 @@ def bench(binary: Path, root: Path, images: int, members: int, runs: int,
         print(f"rebuild, nothing new:   {line}", flush=True)
     rng = random.Random(2)
     new = []
-    for run in range(runs):
+    for _ in range(runs):
         # A new picture for each batch, the earlier ones left alone: removing a picture that
         # images are hard links of changes their status (and so their stamps).
         start = 10_000_000 + 50 * len(list(root.glob(".noise-new-*.png")))
