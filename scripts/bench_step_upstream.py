@@ -303,10 +303,7 @@ def main(argv: list[str] | None = None) -> int:
     if argv[:1] == ["--child"]:
         return child_main(argv[1:])
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--upstream", default=os.environ.get("UPSTREAM_GENERATE"),
-                   help="upstream's generate.py (default: $UPSTREAM_GENERATE)")
-    p.add_argument("--upstream-python", default=os.environ.get("UPSTREAM_PYTHON"),
-                   help="python of the upstream environment (default: $UPSTREAM_PYTHON)")
+    _compare_upstream().add_upstream_arguments(p)
     p.add_argument("--models", default=str(ROOT / "models" / "full"),
                    help="folder of the full-size models (made if missing)")
     p.add_argument("--size", type=int, nargs=2, default=[128, 128], metavar=("W", "H"))

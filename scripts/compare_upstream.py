@@ -410,15 +410,20 @@ def compare_config(name: str, generate: Path, python: str, models: Path, iterati
     return compare(name, upstream, engine, work)
 
 
+def add_upstream_arguments(p: argparse.ArgumentParser) -> None:
+    """The options that name upstream's generate.py and the python that runs it."""
+    p.add_argument("--upstream", default=os.environ.get("UPSTREAM_GENERATE"),
+                   help="upstream's generate.py (default: $UPSTREAM_GENERATE)")
+    p.add_argument("--upstream-python", default=os.environ.get("UPSTREAM_PYTHON"),
+                   help="python of the upstream environment (default: $UPSTREAM_PYTHON)")
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     if argv[:1] == ["--child"]:
         return child_main(argv[1:])
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--upstream", default=os.environ.get("UPSTREAM_GENERATE"),
-                   help="upstream's generate.py (default: $UPSTREAM_GENERATE)")
-    p.add_argument("--upstream-python", default=os.environ.get("UPSTREAM_PYTHON"),
-                   help="python of the upstream environment (default: $UPSTREAM_PYTHON)")
+    add_upstream_arguments(p)
     p.add_argument("--models", default=str(ROOT / "models" / "tiny"),
                    help="tiny models folder (default: models/tiny)")
     p.add_argument("--config", action="append", choices=list(CONFIGS),
