@@ -25,6 +25,7 @@ use crate::shared_folder::locks::method::ClaimMethod;
 use crate::shared_folder::permissions;
 use crate::shared_folder::root::Root;
 use crate::shared_folder::state::StateDir;
+use crate::task::validate::FolderCache;
 
 /// Options of `check`.
 #[derive(Debug, Clone)]
@@ -182,7 +183,8 @@ pub fn check_root(
     }
     // Validated in parallel (each task on its own), then the notes of all of them synced in
     // one batch (one flush to disk for all, not one per note).
-    let outcomes = known::outcomes(&mut found.tasks, root, config, index.as_ref());
+    let out_folders = FolderCache::default();
+    let outcomes = known::outcomes(&mut found.tasks, root, config, index.as_ref(), &out_folders);
     let reused = outcomes
         .iter()
         .filter(|o| matches!(o, Outcome::Known(_)))
@@ -247,7 +249,7 @@ pub fn check_root(
     crate::commands::write_permissions(&findings, out)?;
     drop(items);
     if let (Some(index), Some(state)) = (&mut index, &state) {
-        known::remember(index, &found.tasks, &outcomes, root);
+        known::remember(index, &found.tasks, &outcomes, root, &out_folders);
         if let Err(e) = index.save(state) {
             tracing::debug!("cannot keep the index of the task files checked: {e}");
         }

@@ -290,30 +290,9 @@ impl OutputIndex {
             .or_default())
     }
 
-    /// The highest number taken by a `.png`, a `.txt` or a reservation (0 when none).
-    pub fn highest(&mut self, folder: &Path, base: &str) -> std::io::Result<u32> {
-        Ok(self.base(folder, base)?.highest())
-    }
-
-    /// Whether number `n` of `base` has a sidecar `.txt` (or a file of that name): its image
-    /// is finished, and no pending marker may make it again.
-    pub fn has_sidecar(&mut self, folder: &Path, base: &str, n: u32) -> std::io::Result<bool> {
-        Ok(self.base(folder, base)?.has_sidecar(n))
-    }
-
     /// Hands out `count` new numbers after the highest taken one, and reserves them.
     pub fn allocate(&mut self, folder: &Path, base: &str, count: u32) -> std::io::Result<Vec<u32>> {
         Ok(self.base(folder, base)?.allocate(count))
-    }
-
-    /// The pending markers of `base` in `folder`: (n, what the marker says, or `None` when it
-    /// cannot be read).
-    pub fn pending(
-        &mut self,
-        folder: &Path,
-        base: &str,
-    ) -> std::io::Result<Vec<(u32, Option<Pending>)>> {
-        Ok(self.base(folder, base)?.pending(folder, base))
     }
 
     /// Forgets the pending marker of number `n` (after it was removed from disk); the number
@@ -330,22 +309,6 @@ impl OutputIndex {
             list.retain(|(m, _)| *m != n);
         }
         Ok(())
-    }
-
-    /// The expansion indices (k) of images already made for this task (same task path and
-    /// same content hash), by request ([`REQUEST_KEY`]), found in the provenance of
-    /// `base_n.txt` sidecars whose `base_n.png` also exists; with each request, when its
-    /// newest sidecar was written.
-    pub fn made_images(
-        &mut self,
-        folder: &Path,
-        base: &str,
-        task_rel: &str,
-        task_sha256: &str,
-    ) -> std::io::Result<MadeByRequest> {
-        Ok(self
-            .base(folder, base)?
-            .made_images(folder, base, task_rel, task_sha256))
     }
 
     /// Takes `base` of `folder` out of the index (listing the folder if it was not yet), to

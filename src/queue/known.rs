@@ -105,11 +105,6 @@ impl Outcome {
         }
     }
 
-    /// Whether the task is valid.
-    pub fn is_valid(&self) -> bool {
-        matches!(self.verdict(), Verdict::Valid(_))
-    }
-
     /// What the queue page's digest takes of the task: its bytes' hash, its verdict as text
     /// (the warnings, or the error file's text) and its output folder when valid. The same
     /// for a task read now and for one known from an earlier pass.
@@ -157,14 +152,15 @@ fn context(config: &Config) -> String {
 /// Each task's verdict, in order: a task discovered unread ([`TaskFile::reused`]) whose
 /// output folder still resolves as it did is known from `index`; every other one is read
 /// (again, if it was not) and validated. `files` are brought up to date where a file was
-/// read again.
+/// read again. Output folders are resolved through `folders`, which [`remember`] is given
+/// too, so that what it keeps of a folder is what the verdict saw.
 pub fn outcomes(
     files: &mut [TaskFile],
     root: &Root,
     config: &Config,
     index: Option<&Index<KnownTask>>,
+    folders: &FolderCache,
 ) -> Vec<Outcome> {
-    let folders = FolderCache::default();
     // Each reused task's entry, looked up once.
     let known: Vec<Option<&KnownTask>> = files
         .iter()
@@ -179,7 +175,7 @@ pub fn outcomes(
     for folder in known.iter().flatten().filter_map(|k| k.out_folder.as_ref()) {
         resolves
             .entry(folder)
-            .or_insert_with(|| resolution(&folders, root, &folder.0) == folder.1);
+            .or_insert_with(|| resolution(folders, root, &folder.0) == folder.1);
     }
     files
         .par_iter_mut()
@@ -199,7 +195,7 @@ pub fn outcomes(
                     return Outcome::Known(known.clone());
                 }
             }
-            let checked = check_task(file, root, config, &folders);
+            let checked = check_task(file, root, config, folders);
             Outcome::checked(file, checked)
         })
         .collect()
@@ -216,20 +212,22 @@ fn resolution(folders: &FolderCache, root: &Root, value: &str) -> [u8; 16] {
 }
 
 /// Records in `index` the verdicts of this pass's tasks that were read and may be kept (see
-/// the module's documentation for those that may not).
+/// the module's documentation for those that may not). `folders` is the cache the verdicts
+/// were made with ([`outcomes`]): an output folder is kept as the validation resolved it,
+/// even if it changed since.
 pub fn remember(
     index: &mut Index<KnownTask>,
     files: &[TaskFile],
     outcomes: &[Outcome],
     root: &Root,
+    folders: &FolderCache,
 ) {
-    let folders = FolderCache::default();
     let kept: Vec<(String, _, KnownTask)> = files
         .par_iter()
         .zip(outcomes)
         .filter_map(|(file, outcome)| {
             let stamp = file.stamp?;
-            keep(file, outcome, root, &folders).map(|k| (file.rel.clone(), stamp, k))
+            keep(file, outcome, root, folders).map(|k| (file.rel.clone(), stamp, k))
         })
         .collect();
     for (rel, stamp, known) in kept {

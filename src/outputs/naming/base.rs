@@ -47,7 +47,10 @@ impl BaseIndex {
         self.pending.clone().expect("filled above")
     }
 
-    /// [`OutputIndex::made_images`] of this `base` in `folder`.
+    /// The expansion indices (k) of images already made for this task (same task path and
+    /// same content hash), by request ([`super::REQUEST_KEY`]), found in the provenance of
+    /// `base_n.txt` sidecars in `folder` whose `base_n.png` also exists; with each request,
+    /// when its newest sidecar was written.
     pub fn made_images(
         &mut self,
         folder: &Path,

@@ -225,7 +225,7 @@ impl Walk<'_> {
                 let read = match &c.problem {
                     Some(_) => None,
                     None => match known.and_then(|k| c.known_stamp(&rel, k)) {
-                        Some(stamp) => Some(Ok(Read::Known(stamp))),
+                        Some((stamp, modified)) => Some(Ok(Read::Known(stamp, modified))),
                         None => Some(read_task_stamped(&c.path).map(Read::Read)),
                     },
                 };
@@ -255,11 +255,7 @@ impl Walk<'_> {
         let (bytes, modified, stamp, reused) = match read {
             None => (Vec::new(), modified_of(&path), None, false),
             Some(Ok(Read::Read(r))) => (r.bytes, r.modified, Some(r.stamp), false),
-            Some(Ok(Read::Known(stamp))) => {
-                let modified = SystemTime::UNIX_EPOCH
-                    + std::time::Duration::new(stamp.mtime_sec.max(0) as u64, stamp.mtime_nsec);
-                (Vec::new(), modified, Some(stamp), true)
-            }
+            Some(Ok(Read::Known(stamp, modified))) => (Vec::new(), modified, Some(stamp), true),
             Some(Err(ReadProblem::Gone(_))) => return,
             Some(Err(ReadProblem::Task(p))) => {
                 tracing::warn!("cannot read {}: {p}", shown(&path));
@@ -307,8 +303,8 @@ impl Walk<'_> {
 enum Read {
     /// Read: this version.
     Read(ReadTask),
-    /// Known to the caller in this version: not read.
-    Known(FileStamp),
+    /// Known to the caller in this version (with its modification time): not read.
+    Known(FileStamp, SystemTime),
 }
 
 /// A file where a task would be, found by the walk, read after it.
@@ -324,14 +320,15 @@ struct Candidate {
 }
 
 impl Candidate {
-    /// Its stamp, when it is a plain file that `known` knows in this version.
-    fn known_stamp(&self, rel: &str, known: Known<'_>) -> Option<FileStamp> {
+    /// Its stamp and modification time, when it is a plain file that `known` knows in this
+    /// version.
+    fn known_stamp(&self, rel: &str, known: Known<'_>) -> Option<(FileStamp, SystemTime)> {
         let st = self.dir.as_ref()?.stat(self.name.as_ref()).ok()?;
         if rustix::fs::FileType::from_raw_mode(st.st_mode) != rustix::fs::FileType::RegularFile {
             return None;
         }
         let stamp = stamp_of(&st);
-        known(rel, &stamp).then_some(stamp)
+        known(rel, &stamp).then(|| (stamp, crate::shared_folder::confined::mtime_of(&st)))
     }
 }
 
