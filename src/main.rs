@@ -2,6 +2,9 @@
 //! library. All work happens in the library.
 
 use clap::Parser;
+
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 use runvqgan::commands::cli::{Cli, Command, ModelsCommand};
 use runvqgan::commands::{self, exit_code_for};
 use runvqgan::config::ConfigOverrides;

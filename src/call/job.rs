@@ -2,7 +2,6 @@
 //! `dest` names of the `generate.py` flags (docs/interfaces.md section 1). It serialises to
 //! the job dict; keys left `None` or empty are left out, so the engine uses upstream's default.
 
-use std::collections::BTreeMap;
 use std::path::Path;
 
 use serde::Serialize;
@@ -11,15 +10,16 @@ use crate::call::options::{GenOption, Slot, Value};
 
 /// Extra engine settings (a task's `raw`, or a sidecar's call), by job key. Which keys exist
 /// and how their values are read is decided by the option table, [`crate::call::options::OPTIONS`]
-/// (the options of [`Slot::Extra`]); keys left out take the engine's default.
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
-#[serde(transparent)]
-pub struct EngineOptions(BTreeMap<&'static str, Value>);
+/// (the options of [`Slot::Extra`]); keys left out take the engine's default. A list sorted
+/// by key (a task sets a few, and every planned image carries a copy): it serialises as a map.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct EngineOptions(Vec<(&'static str, Value)>);
 
 impl EngineOptions {
     /// The value of the option with job key `key`, if set.
     pub fn get(&self, key: &str) -> Option<&Value> {
-        self.0.get(key)
+        let at = self.0.binary_search_by(|(k, _)| (*k).cmp(key)).ok()?;
+        Some(&self.0[at].1)
     }
 
     /// Sets an option; given again, a list adds up and anything else is replaced.
@@ -30,16 +30,24 @@ impl EngineOptions {
             "{} is not an extra option",
             option.key
         );
-        let value = match self.0.remove(option.key) {
-            Some(earlier) => earlier.combine(value),
-            None => value,
-        };
-        self.0.insert(option.key, value);
+        match self.0.binary_search_by(|(k, _)| (*k).cmp(option.key)) {
+            Ok(at) => {
+                let earlier = std::mem::replace(&mut self.0[at].1, Value::Switch);
+                self.0[at].1 = earlier.combine(value);
+            }
+            Err(at) => self.0.insert(at, (option.key, value)),
+        }
     }
 
     /// Whether nothing is set.
     pub fn is_empty(&self) -> bool {
         self.0.is_empty()
+    }
+}
+
+impl Serialize for EngineOptions {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_map(self.0.iter().map(|(k, v)| (k, v)))
     }
 }
 
