@@ -365,3 +365,82 @@ fn a_lab_of_accounts_works_and_members_cannot_touch_the_owners_state() {
     let out = run(&mut as_user(bob, &bin, &["status", "--root", root_s]));
     assert!(out.status.success(), "bob's status: {}", text(&out));
 }
+
+/// The owner's `plan` takes the tasks its last `check` knew from the owner's index (issue
+/// 27); a member cannot read that index, reads every task, and is shown the same plan.
+#[test]
+fn a_members_plan_is_the_owners_plan_without_the_owners_index() {
+    let (owner, anna, _) = lab();
+    let base = tempfile::Builder::new()
+        .prefix("runvqgan-lab-")
+        .tempdir_in("/tmp")
+        .unwrap();
+    std::fs::set_permissions(base.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    let project = project_for_others(base.path());
+    let bin = project.join("target/debug/runvqgan");
+    let home = base.path().join("home");
+    std::fs::create_dir(&home).unwrap();
+    std::os::unix::fs::chown(&home, Some(owner.uid), Some(owner.gid)).unwrap();
+    let root = home.join("lab");
+    let root_s = root.to_str().unwrap();
+    let p = |rel: &str| root.join(rel).to_str().unwrap().to_string();
+    let ok = |c: &mut Command, what: &str| {
+        let out = run(c);
+        assert!(out.status.success(), "{what}: {}", text(&out));
+        out
+    };
+    ok(
+        &mut as_user(owner, &bin, &["init", "--group", GROUP, root_s]),
+        "init",
+    );
+    ok(
+        &mut as_user(anna, Path::new("/bin/mkdir"), &[&p("anna")]),
+        "mkdir",
+    );
+    let tasks = [
+        (
+            "anna/task_dog.txt",
+            r#"{"text": "a dog:2|cat", "out_file": "dog", "each": 2, "seed": 3, "raw": "-cuts 16"}"#,
+        ),
+        ("anna/task_bad.txt", r#"{"text": "x", "out_fiel": "x"}"#),
+        (
+            "anna/task_sea.txt",
+            r#"{"text": "the sea", "out_file": "sea", "style": ["", "Monet"], "iterations": 99999}"#,
+        ),
+    ];
+    for (rel, body) in tasks {
+        let draft = base.path().join("draft.txt");
+        std::fs::write(&draft, body).unwrap();
+        std::fs::set_permissions(&draft, std::fs::Permissions::from_mode(0o644)).unwrap();
+        let cp = [draft.to_str().unwrap(), &p(rel)];
+        ok(&mut as_user(anna, Path::new("/bin/cp"), &cp), "anna's task");
+    }
+    let out = run(&mut as_user(owner, &bin, &["check", "--root", root_s]));
+    assert_eq!(out.status.code(), Some(0), "check: {}", text(&out));
+    let index = root.join(".runvqgan/check-tasks.index");
+    assert_eq!(mode(&index), 0o600, "the index is the owner's alone");
+    let plan = |who: Account| {
+        let args = ["plan", "--json", "--root", root_s];
+        let out = ok(
+            as_user(who, &bin, &args).env("RUST_LOG", "runvqgan=debug"),
+            "plan",
+        );
+        let log = String::from_utf8_lossy(&out.stderr).into_owned();
+        let line = log
+            .lines()
+            .find(|l| l.contains("planned as the owner's last check knew them"))
+            .unwrap_or_else(|| panic!("no index line in the log:\n{log}"))
+            .to_string();
+        (String::from_utf8_lossy(&out.stdout).into_owned(), line)
+    };
+    let (owners, owners_log) = plan(owner);
+    let (annas, annas_log) = plan(anna);
+    assert!(
+        owners_log.contains(" 2 task file(s) planned"),
+        "{owners_log}"
+    );
+    assert!(annas_log.contains(" 0 task file(s) planned"), "{annas_log}");
+    assert!(annas_log.contains(" 3 read and validated"), "{annas_log}");
+    assert_eq!(owners, annas);
+    assert!(owners.contains("\"anna/dog_2.png\""), "{owners}");
+}

@@ -6,7 +6,7 @@ use std::path::Path;
 
 use serde::Serialize;
 
-use crate::call::options::{GenOption, Slot, Value};
+use crate::call::options::{GenOption, JobValue, Slot, Value};
 
 /// Extra engine settings (a task's `raw`, or a sidecar's call), by job key. Which keys exist
 /// and how their values are read is decided by the option table, [`crate::call::options::OPTIONS`]
@@ -45,9 +45,38 @@ impl EngineOptions {
     }
 }
 
+/// The job dict's form: a map from job key to [`JobValue`].
 impl Serialize for EngineOptions {
     fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.collect_map(self.0.iter().map(|(k, v)| (k, v)))
+        serializer.collect_map(self.0.iter().map(|(k, v)| (k, JobValue(v))))
+    }
+}
+
+/// [`EngineOptions`] as the owner's indexes keep them (`#[serde(with = "stored_options")]`):
+/// each key with its value, the variant named. A key the option table does not hold (an
+/// index of another version) fails to load, and the index is read as empty.
+pub mod stored_options {
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+    use super::EngineOptions;
+    use crate::call::options::{Value, by_key};
+
+    /// Writes the options as a list of (key, value).
+    pub fn serialize<S: Serializer>(options: &EngineOptions, s: S) -> Result<S::Ok, S::Error> {
+        options.0.serialize(s)
+    }
+
+    /// Reads what [`serialize`] wrote.
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<EngineOptions, D::Error> {
+        let pairs = Vec::<(String, Value)>::deserialize(d)?;
+        let mut options = Vec::with_capacity(pairs.len());
+        for (key, value) in pairs {
+            let option = by_key(&key)
+                .ok_or_else(|| serde::de::Error::custom(format!("no option {key:?}")))?;
+            options.push((option.key, value));
+        }
+        options.sort_by(|a, b| a.0.cmp(b.0));
+        Ok(EngineOptions(options))
     }
 }
 

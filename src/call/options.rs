@@ -6,7 +6,7 @@
 //! ([`crate::call::job::EngineOptions`]). `tests/options_agree.rs` checks the table against the
 //! engine's own (`python -m vqgan_clip.generate --options-json`).
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// How the values of an option are written and read.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -140,12 +140,11 @@ impl Kind {
     }
 }
 
-/// The value of one option, as the engine's job dict holds it.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-#[serde(untagged)]
+/// The value of one option. Its serde form names the variant (what the owner's indexes
+/// keep); the engine's job dict holds it as [`JobValue`] writes it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub enum Value {
     /// A [`Kind::Switch`] that is present (`true` in the job).
-    #[serde(serialize_with = "switch_on")]
     Switch,
     /// One word.
     Text(String),
@@ -204,8 +203,24 @@ impl Value {
     }
 }
 
-fn switch_on<S: serde::Serializer>(s: S) -> Result<S::Ok, S::Error> {
-    s.serialize_bool(true)
+/// A [`Value`] as the engine's job dict holds it: a switch as `true`, anything else as its
+/// text, number or list, without the variant's name.
+pub struct JobValue<'a>(pub &'a Value);
+
+impl Serialize for JobValue<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self.0 {
+            Value::Switch => s.serialize_bool(true),
+            Value::Text(t) => t.serialize(s),
+            Value::Texts(t) => t.serialize(s),
+            Value::Int(n) => n.serialize(s),
+            Value::Seed(n) => n.serialize(s),
+            Value::Number(f) => f.serialize(s),
+            Value::Ints(v) => v.serialize(s),
+            Value::Numbers(v) => v.serialize(s),
+            Value::Size(v) => v.serialize(s),
+        }
+    }
 }
 
 /// Where an option's value lives.

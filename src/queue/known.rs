@@ -30,17 +30,17 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use crate::config::Config;
-use crate::outputs::lifecycle::{error_report, task_sha256};
+use crate::outputs::lifecycle::error_report;
+use crate::queue::check::{Checked, check_task};
 use crate::queue::classify::holds_json_object;
-use crate::queue::discover::TaskFile;
+use crate::queue::discover::{Known, TaskFile, discover_known};
 use crate::queue::notes::Verdict;
-use crate::queue::plan::{Checked, check_task};
 use crate::shared_folder::files::CHECK_INDEX;
-use crate::shared_folder::index::{Index, context_digest};
+use crate::shared_folder::index::{FileStamp, Index, context_digest};
 use crate::shared_folder::root::Root;
 use crate::shared_folder::state::StateDir;
 use crate::task::validate::FolderCache;
-use crate::task::{Problems, TaskError, Validated, out_folder_value};
+use crate::task::{Problems, TaskError, TaskSpec, Validated, out_folder_value};
 
 /// What a pass of `check` keeps of one version of a task file.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -57,12 +57,17 @@ pub struct KnownTask {
 /// A known task's verdict.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub enum KnownVerdict {
-    /// Valid: its warnings (maybe none) and its output folder (canonical).
+    /// Valid: its warnings (maybe none), its output folder (canonical) and the task as
+    /// validated ([`TaskSpec`] in postcard, read only when a plan is made from it: `plan`
+    /// and the queue page, which then need not read the file).
     Valid {
         /// One sentence per cap applied.
         warnings: Vec<String>,
         /// The output folder.
         out_folder: PathBuf,
+        /// The [`TaskSpec`], encoded (kept as bytes: loading the index copies them).
+        #[serde(with = "serde_bytes")]
+        spec: Vec<u8>,
     },
     /// Invalid: its error file's text.
     Invalid {
@@ -115,19 +120,16 @@ impl Outcome {
         };
         match self {
             Outcome::Valid(v) => (
-                Cow::Owned(task_sha256(&file.bytes)),
+                Cow::Owned(file.sha256()),
                 warnings(&v.warnings),
                 Some(&v.spec.out_folder),
             ),
-            Outcome::Invalid(p) => (
-                Cow::Owned(task_sha256(&file.bytes)),
-                Cow::Owned(error_report(p)),
-                None,
-            ),
+            Outcome::Invalid(p) => (Cow::Owned(file.sha256()), Cow::Owned(error_report(p)), None),
             Outcome::Known(k) => match &k.verdict {
                 KnownVerdict::Valid {
                     warnings: w,
                     out_folder,
+                    ..
                 } => (Cow::Borrowed(&k.sha256), warnings(w), Some(out_folder)),
                 KnownVerdict::Invalid { report } => {
                     (Cow::Borrowed(&k.sha256), Cow::Borrowed(report), None)
@@ -143,10 +145,18 @@ pub fn load(state: &StateDir, config: &Config) -> Index<KnownTask> {
     Index::load(state, CHECK_INDEX, &context(config))
 }
 
+/// The shape of what the index keeps ([`KnownTask`]): changed with it, so that an index of
+/// another shape within one version loads as empty rather than misread.
+const SHAPE: &str = "2: a valid task's validated spec";
+
 /// What every verdict depends on besides the task and its output folder.
 fn context(config: &Config) -> String {
     let config = format!("{config:?}");
-    context_digest([env!("CARGO_PKG_VERSION").as_bytes(), config.as_bytes()])
+    context_digest([
+        env!("CARGO_PKG_VERSION").as_bytes(),
+        SHAPE.as_bytes(),
+        config.as_bytes(),
+    ])
 }
 
 /// Each task's verdict, in order: a task discovered unread ([`TaskFile::reused`]) whose
@@ -185,6 +195,7 @@ pub fn outcomes(
                 if let Some(known) = known
                     && known.out_folder.as_ref().is_none_or(|f| resolves[f])
                 {
+                    file.known_sha256 = Some(known.sha256.clone());
                     return Outcome::Known(known.clone());
                 }
                 // Known, but its output folder changed meanwhile: validated again. A file
@@ -192,6 +203,7 @@ pub fn outcomes(
                 if file.reread().is_err()
                     && let Some(known) = known
                 {
+                    file.known_sha256 = Some(known.sha256.clone());
                     return Outcome::Known(known.clone());
                 }
             }
@@ -250,6 +262,7 @@ fn keep(
         Outcome::Valid(v) => KnownVerdict::Valid {
             warnings: v.warnings.clone(),
             out_folder: v.spec.out_folder.clone(),
+            spec: postcard::to_stdvec(&v.spec).ok()?,
         },
         Outcome::Invalid(p) => {
             let about_a_path = p
@@ -277,15 +290,16 @@ fn keep(
         Err(_) => None,
     };
     Some(KnownTask {
-        sha256: task_sha256(&file.bytes),
+        sha256: file.sha256(),
         out_folder,
         verdict,
     })
 }
 
-/// Every task's validation as [`crate::queue::plan::check_all`] gives it, for planning the
-/// night (the queue page): known tasks are read and validated now (`files` are brought up to
-/// date with their bytes).
+/// Every task's validation as [`crate::queue::check::check_all`] gives it, for planning the
+/// night (`plan`, the queue page): a known valid task as its check kept it (unread: its hash
+/// is [`TaskFile::sha256`]); a known invalid one is read and validated now, for its problems
+/// one by one (`files` are brought up to date with their bytes).
 pub fn into_checked(
     files: &mut [TaskFile],
     outcomes: Vec<Outcome>,
@@ -299,10 +313,47 @@ pub fn into_checked(
         .map(|(file, outcome)| match outcome {
             Outcome::Valid(v) => Ok(v),
             Outcome::Invalid(p) => Err(p.errors),
+            Outcome::Known(KnownTask {
+                verdict: KnownVerdict::Valid { warnings, spec, .. },
+                ..
+            }) if let Ok(spec) = postcard::from_bytes::<TaskSpec>(&spec) => {
+                Ok(Validated { spec, warnings })
+            }
             Outcome::Known(_) => {
                 let _ = file.reread();
                 check_task(file, root, config, &folders)
             }
         })
         .collect()
+}
+
+/// The owner's index of task files as last checked, for a command that only reads it
+/// (`plan`): `None` for another account (a member), or when the state folder is not made
+/// yet (it is not made here).
+pub fn load_to_read(root: &Root, config: &Config) -> Option<Index<KnownTask>> {
+    let state_path = root.path().join(crate::shared_folder::files::STATE_DIR);
+    std::fs::symlink_metadata(state_path).ok()?;
+    StateDir::open(root.path()).ok().map(|s| load(&s, config))
+}
+
+/// Discovers and validates every task of `root` as [`crate::queue::plan::plan`] plans them:
+/// with the owner's index (`index`, [`load_to_read`]), a task known in its present version
+/// is neither read nor validated again.
+pub fn discover_checked(
+    root: &Root,
+    config: &Config,
+    index: Option<&Index<KnownTask>>,
+) -> std::io::Result<(crate::queue::discover::Found, Vec<Checked>)> {
+    let knows = |rel: &str, stamp: &FileStamp| index.is_some_and(|i| i.get(rel, stamp).is_some());
+    let known: Option<Known<'_>> = index.is_some().then_some(&knows);
+    let mut found = discover_known(root, config, known)?;
+    let folders = FolderCache::default();
+    let outcomes = outcomes(&mut found.tasks, root, config, index, &folders);
+    let checked = into_checked(&mut found.tasks, outcomes, root, config);
+    let unread = found.tasks.iter().filter(|f| f.reused).count();
+    tracing::debug!(
+        "{unread} task file(s) planned as the owner's last check knew them, {} read and validated",
+        found.tasks.len() - unread
+    );
+    Ok((found, checked))
 }

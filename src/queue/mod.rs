@@ -1,7 +1,9 @@
 //! What the shared folder holds and what a run would do with it: finding task files
-//! ([`discover`]), telling a task from runvqgan's own files ([`classify`]), the whole
-//! plan of a night as a pure function ([`plan`]), and the night's order ([`fair`], [`tonight`]).
+//! ([`discover`]), telling a task from runvqgan's own files ([`classify`]), validating them
+//! ([`check`]) or knowing them from the owner's last check ([`known`]), the whole plan of a
+//! night as a pure function ([`plan`]), and the night's order ([`fair`], [`tonight`]).
 
+pub mod check;
 pub mod classify;
 pub mod discover;
 pub mod estimate;

@@ -98,6 +98,7 @@ mod tests {
             problem: None,
             stamp: None,
             reused: false,
+            known_sha256: None,
         };
         f.reread().unwrap();
         f

@@ -12,15 +12,15 @@ use crate::call::job::Job;
 use crate::config::Config;
 use crate::outputs::lifecycle;
 use crate::outputs::naming::OutputIndex;
-use crate::queue::discover::{Found, SkipReason, Skipped, TaskFile, discover_all};
+use crate::queue::discover::{Found, SkipReason, Skipped, TaskFile};
+use crate::queue::known;
 use crate::shared_folder::root::Root;
 use crate::task::validate::FolderCache;
 use crate::task::{Problems, TaskError, TaskSpec};
 
-mod check;
 mod name;
 mod request;
-pub use check::{Checked, check_all, check_task};
+pub use crate::queue::check::{Checked, check_all, check_task};
 use name::name_images;
 
 /// What will happen to a task, as `plan --json` names it.
@@ -236,10 +236,7 @@ impl<'a> Planner<'a> {
     /// the next). Only tasks of the same output folder and `out_file` share numbers: each
     /// such group is named in order, the groups side by side.
     pub fn plan_checked(&mut self, files: &[TaskFile], checked: Vec<Checked>) -> Vec<PlannedTask> {
-        let hashes: Vec<String> = files
-            .par_iter()
-            .map(|f| lifecycle::task_sha256(&f.bytes))
-            .collect();
+        let hashes: Vec<String> = files.par_iter().map(TaskFile::sha256).collect();
         let outputs: Vec<_> = checked
             .iter()
             .filter_map(|c| c.as_ref().ok())
@@ -368,10 +365,12 @@ pub fn skipped_entry(s: &Skipped) -> PlannedTask {
 }
 
 /// Discovers, validates, expands and names every task of `root`, in processing order,
-/// followed by the files not run (by path), each with its reason. Writes nothing.
+/// followed by the files not run (by path), each with its reason. Writes nothing. In the
+/// owner's account, a task that the owner's last `check` knew in its present version is
+/// planned from what that check kept ([`known`]), not read again.
 pub fn plan(root: &Root, config: &Config) -> std::io::Result<Vec<PlannedTask>> {
-    let found = discover_all(root, config)?;
-    let checked = check_all(&found.tasks, root, config);
+    let index = known::load_to_read(root, config);
+    let (found, checked) = known::discover_checked(root, config, index.as_ref())?;
     Ok(plan_found(root, config, &found, checked))
 }
 

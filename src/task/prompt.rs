@@ -10,7 +10,7 @@
 //! at night.
 
 /// One prompt: its text and, as written, its weight and stop.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Segment {
     /// The text (may contain colons, see the module docs).
     pub text: String,
@@ -21,7 +21,7 @@ pub struct Segment {
 }
 
 /// A parsed `text`: story phrases, each a list of prompts.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Prompt {
     /// The story phrases (`^`-separated), each holding `|`-separated prompts.
     pub phrases: Vec<Vec<Segment>>,

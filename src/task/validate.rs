@@ -4,6 +4,8 @@
 
 use std::path::{Path, PathBuf};
 
+use serde::{Deserialize, Serialize};
+
 use crate::call::job::EngineOptions;
 use crate::config::{Limits, MIN_SIDE};
 use crate::shared_folder::root::Root;
@@ -40,8 +42,9 @@ pub struct TaskContext<'a> {
     pub folders: Option<&'a FolderCache>,
 }
 
-/// A valid task, with defaults filled in and caps applied.
-#[derive(Debug, Clone, PartialEq)]
+/// A valid task, with defaults filled in and caps applied. Its serde form is what the
+/// owner's check index keeps of it ([`crate::queue::known`]).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct TaskSpec {
     /// `text` as written.
     pub text: String,
@@ -68,6 +71,7 @@ pub struct TaskSpec {
     /// The base seed.
     pub seed: Option<u64>,
     /// Options from `raw`.
+    #[serde(with = "crate::call::job::stored_options")]
     pub options: EngineOptions,
 }
 
@@ -79,7 +83,7 @@ impl TaskSpec {
 }
 
 /// A valid task and the warnings (caps applied) to show its owner.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Validated {
     /// The task.
     pub spec: TaskSpec,

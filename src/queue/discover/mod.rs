@@ -295,6 +295,7 @@ impl Walk<'_> {
             problem,
             stamp,
             reused,
+            known_sha256: None,
         });
     }
 }

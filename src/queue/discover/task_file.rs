@@ -37,11 +37,23 @@ pub struct TaskFile {
     /// (`reused`); `None` when it was not read.
     pub stamp: Option<FileStamp>,
     /// Not read in this pass: the owner's check index knows this version of it (`stamp`,
-    /// see [`crate::queue::known`]), so `bytes` is empty. Only `check` discovers so.
+    /// see [`crate::queue::known`]), so `bytes` is empty. Only the owner's `check` and
+    /// `plan` discover so.
     pub reused: bool,
+    /// The hash of the version known unread, when the index gave it ([`TaskFile::sha256`]).
+    pub known_sha256: Option<String>,
 }
 
 impl TaskFile {
+    /// Hex SHA-256 of the task's bytes ([`crate::outputs::lifecycle::task_sha256`]), or of
+    /// the version known unread, as the owner's index gave it.
+    pub fn sha256(&self) -> String {
+        match &self.known_sha256 {
+            Some(sha) => sha.clone(),
+            None => crate::outputs::lifecycle::task_sha256(&self.bytes),
+        }
+    }
+
     /// A task file known by its place only, not read yet (nothing beside it, no bytes):
     /// [`TaskFile::reread`] fills it in.
     pub fn unread(path: PathBuf, rel: String) -> TaskFile {
@@ -57,6 +69,7 @@ impl TaskFile {
             problem: None,
             stamp: None,
             reused: false,
+            known_sha256: None,
         }
     }
 
@@ -82,6 +95,7 @@ impl TaskFile {
     /// `Ok` with [`TaskFile::problem`] set.
     pub fn reread(&mut self) -> std::io::Result<()> {
         self.reused = false;
+        self.known_sha256 = None;
         match read_task_stamped(&self.path) {
             Ok(read) => {
                 self.bytes = read.bytes.into();

@@ -16,6 +16,7 @@ fn t(rel: &str, secs: u64, priority: bool) -> TaskFile {
         problem: None,
         stamp: None,
         reused: false,
+        known_sha256: None,
     }
 }
 
