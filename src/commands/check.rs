@@ -16,7 +16,7 @@ use crate::config::{Config, ConfigOverrides};
 use crate::gallery::queue_inputs;
 use crate::process::exit_codes::ExitCode;
 use crate::process::text::escape;
-use crate::queue::discover::{Found, Known, TaskFile, discover_known};
+use crate::queue::discover::{Found, Known, TaskFile, walk};
 use crate::queue::known::{self, Outcome};
 use crate::queue::notes::{self, Change, Claim, Verdict};
 use crate::queue::plan::plan_found;
@@ -156,15 +156,20 @@ pub fn check_root(
         None => StateDir::open(root.path()).ok(),
         Some(_) => None,
     };
-    let mut index = state.as_ref().map(|s| known::load(s, config));
+    // Loaded while the folders are listed.
+    let (mut index, walked) = rayon::join(
+        || state.as_ref().map(|s| known::load(s, config)),
+        || walk(root, config),
+    );
+    let walked = walked
+        .with_context(|| format!("cannot read the shared folder {}", root.path().display()))?;
     let knows = |rel: &str, stamp: &FileStamp| {
         index
             .as_ref()
             .is_some_and(|index| index.get(rel, stamp).is_some())
     };
     let known_tasks: Option<Known<'_>> = index.is_some().then_some(&knows);
-    let mut found = discover_known(root, config, known_tasks)
-        .with_context(|| format!("cannot read the shared folder {}", root.path().display()))?;
+    let mut found = walked.read(known_tasks);
     let mut tally = CheckTally {
         tasks: found.tasks.len(),
         not_run: found.skipped.len(),

@@ -33,7 +33,7 @@ use crate::config::Config;
 use crate::outputs::lifecycle::error_report;
 use crate::queue::check::{Checked, check_task};
 use crate::queue::classify::holds_json_object;
-use crate::queue::discover::{Known, TaskFile, discover_known};
+use crate::queue::discover::{Known, TaskFile, walk};
 use crate::queue::notes::Verdict;
 use crate::shared_folder::files::CHECK_INDEX;
 use crate::shared_folder::index::{FileStamp, Index, context_digest};
@@ -337,16 +337,17 @@ pub fn load_to_read(root: &Root, config: &Config) -> Option<Index<KnownTask>> {
 }
 
 /// Discovers and validates every task of `root` as [`crate::queue::plan::plan`] plans them:
-/// with the owner's index (`index`, [`load_to_read`]), a task known in its present version
-/// is neither read nor validated again.
+/// with the owner's index ([`load_to_read`], loaded while the folders are listed), a task
+/// known in its present version is neither read nor validated again.
 pub fn discover_checked(
     root: &Root,
     config: &Config,
-    index: Option<&Index<KnownTask>>,
 ) -> std::io::Result<(crate::queue::discover::Found, Vec<Checked>)> {
+    let (index, walked) = rayon::join(|| load_to_read(root, config), || walk(root, config));
+    let index = index.as_ref();
     let knows = |rel: &str, stamp: &FileStamp| index.is_some_and(|i| i.get(rel, stamp).is_some());
     let known: Option<Known<'_>> = index.is_some().then_some(&knows);
-    let mut found = discover_known(root, config, known)?;
+    let mut found = walked?.read(known);
     let folders = FolderCache::default();
     let outcomes = outcomes(&mut found.tasks, root, config, index, &folders);
     let checked = into_checked(&mut found.tasks, outcomes, root, config);

@@ -369,8 +369,7 @@ pub fn skipped_entry(s: &Skipped) -> PlannedTask {
 /// owner's account, a task that the owner's last `check` knew in its present version is
 /// planned from what that check kept ([`known`]), not read again.
 pub fn plan(root: &Root, config: &Config) -> std::io::Result<Vec<PlannedTask>> {
-    let index = known::load_to_read(root, config);
-    let (found, checked) = known::discover_checked(root, config, index.as_ref())?;
+    let (found, checked) = known::discover_checked(root, config)?;
     Ok(plan_found(root, config, &found, checked))
 }
 

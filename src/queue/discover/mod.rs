@@ -68,8 +68,6 @@ struct Walk<'a> {
     /// The gallery's folder: runvqgan's own pages, never walked (its `task.schema.json`
     /// is no task, and 100,000 thumbnails are not listed on every pass).
     gallery: Option<PathBuf>,
-    /// Task files that need not be read again.
-    known: Option<Known<'a>>,
 }
 
 impl Walk<'_> {
@@ -216,8 +214,8 @@ impl Walk<'_> {
 
     /// Reads every candidate (in parallel: most of a large folder's time is opening and
     /// reading its task files) and keeps those that are tasks, in the walk's order.
-    fn read_candidates(&mut self) {
-        let (root, known) = (self.root, self.known);
+    fn read_candidates(&mut self, known: Option<Known<'_>>) {
+        let root = self.root;
         let read: Vec<_> = std::mem::take(&mut self.candidates)
             .into_par_iter()
             .map(|c| {
@@ -352,8 +350,17 @@ pub fn discover_known(
     config: &crate::config::Config,
     known: Option<Known<'_>>,
 ) -> std::io::Result<Found> {
+    Ok(walk(root, config)?.read(known))
+}
+
+/// The shared folder walked, its task files not read yet: what [`walk`] gives, so that a
+/// caller can load what it knows of them meanwhile.
+pub struct Walked<'a>(Walk<'a>);
+
+/// Lists the folders of `root` as [`discover_all`] does, without reading a task file
+/// ([`Walked::read`] reads them).
+pub fn walk<'a>(root: &'a Root, config: &'a crate::config::Config) -> std::io::Result<Walked<'a>> {
     let mut walk = Walk {
-        known,
         root,
         priority: config.priority_folder.as_deref(),
         found: Vec::new(),
@@ -388,19 +395,28 @@ pub fn discover_known(
     for (top, in_tasks) in tops {
         walk.dir(&top, in_tasks);
     }
-    walk.read_candidates();
-    let mut found = walk.found;
-    if !walk.linked_dirs.is_empty() {
-        // A file reachable through a link inside the root is taken once, by its first path.
-        let mut seen = HashSet::new();
-        found.retain(|t| seen.insert(t.path.canonicalize().unwrap_or_else(|_| t.path.clone())));
+    Ok(Walked(walk))
+}
+
+impl Walked<'_> {
+    /// Reads the task files found (leaving unread those that `known` knows in their present
+    /// version) and orders them as they wait.
+    pub fn read(self, known: Option<Known<'_>>) -> Found {
+        let mut walk = self.0;
+        walk.read_candidates(known);
+        let mut found = walk.found;
+        if !walk.linked_dirs.is_empty() {
+            // A file reachable through a link inside the root is taken once, by its first path.
+            let mut seen = HashSet::new();
+            found.retain(|t| seen.insert(t.path.canonicalize().unwrap_or_else(|_| t.path.clone())));
+        }
+        let mut skipped = walk.skipped;
+        skipped.sort_by(|a, b| a.rel.cmp(&b.rel));
+        Found {
+            tasks: waiting_order(found),
+            skipped,
+        }
     }
-    let mut skipped = walk.skipped;
-    skipped.sort_by(|a, b| a.rel.cmp(&b.rel));
-    Ok(Found {
-        tasks: waiting_order(found),
-        skipped,
-    })
 }
 
 /// Orders tasks as they wait: the priority folder first, then the rest, each oldest first.
