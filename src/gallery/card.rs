@@ -6,7 +6,8 @@ use std::time::SystemTime;
 
 use serde::Serialize;
 
-use super::extras::{Input, TaskFields, curve, inputs, task_fields};
+use super::extras::{Input, TaskFields, inputs, task_fields};
+use super::facts::Facts;
 use super::links::url_path;
 use super::scan::FoundImage;
 use super::thumbs::{THUMB_DIR, Thumb};
@@ -119,12 +120,12 @@ pub fn reproduce_to(
 /// The card of one image, with its time (for ordering) and its index in its task.
 pub(super) fn card(
     image: &FoundImage,
+    f: &Facts,
     thumb: &Thumb,
     up: &str,
     root: &Path,
     config: Option<&Path>,
 ) -> (Card, SystemTime, u32) {
-    let f = &image.facts;
     let made = f
         .started
         .as_deref()
@@ -152,7 +153,7 @@ pub(super) fn card(
         Err(e) => -i64::try_from(e.duration().as_secs()).unwrap_or(i64::MAX),
     };
     let style = style_of(&prompt).unwrap_or_default();
-    let fields = task_fields(image, &style);
+    let fields = task_fields(image, f, &style);
     let card = Card {
         id: image.rel.clone(),
         folder: image.folder.clone(),
@@ -184,8 +185,8 @@ pub(super) fn card(
         h,
         time,
         loss: f.final_loss.filter(|l| l.is_finite()),
-        curve: curve(image),
-        inputs: inputs(image, up),
+        curve: f.curve.clone(),
+        inputs: inputs(f, up),
         video: image
             .video
             .as_deref()

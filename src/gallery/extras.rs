@@ -5,6 +5,7 @@
 
 use serde::Serialize;
 
+use super::facts::Facts;
 use super::links::url_path;
 use super::scan::FoundImage;
 use crate::task::prompt::STYLE_JOIN;
@@ -43,14 +44,9 @@ pub struct TaskFields {
     pub raw: String,
 }
 
-/// The loss curve recorded in the sidecar.
-pub fn curve(image: &FoundImage) -> Vec<f64> {
-    image.facts.curve.clone()
-}
-
-/// The pictures that steered the image, with links (`up`: from the gallery to the root).
-pub fn inputs(image: &FoundImage, up: &str) -> Vec<Input> {
-    let job = &image.facts;
+/// The pictures that steered the image (its sidecar's `job`), with links (`up`: from the
+/// gallery to the root).
+pub fn inputs(job: &Facts, up: &str) -> Vec<Input> {
     let link = |p: &str| {
         let inside = !p.starts_with('/') && !p.split('/').any(|c| c == "..");
         if inside {
@@ -81,8 +77,7 @@ pub fn inputs(image: &FoundImage, up: &str) -> Vec<Input> {
 /// The fields of a task file that asks for an image like this one (its prompt without the
 /// style, the style, iterations, size, seed, the name without its number, the input
 /// pictures relative to the image's folder, and the engine options as `raw`).
-pub fn task_fields(image: &FoundImage, style: &str) -> TaskFields {
-    let job = &image.facts;
+pub fn task_fields(image: &FoundImage, job: &Facts, style: &str) -> TaskFields {
     let prompt = job.prompts.clone().unwrap_or_default();
     let text = if style.is_empty() {
         prompt

@@ -107,6 +107,10 @@ impl Facts {
 /// either until it changes.
 pub type Cached = Result<Facts, String>;
 
+/// The first part of a [`Cached`] entry (`Index::get_head`): whether the sidecar is an
+/// image's, or why not, without decoding its facts.
+pub type Verdict = Result<(), String>;
+
 /// The context of the sidecars' index: the program's version and the code that turns a
 /// sidecar into [`Facts`] (this file, the sidecar parser and the options it reads).
 pub fn context() -> String {
@@ -117,4 +121,38 @@ pub fn context() -> String {
         include_str!("../call/job.rs").as_bytes(),
         include_str!("../call/options.rs").as_bytes(),
     ])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::shared_folder::index::{FileStamp, Index};
+
+    #[test]
+    fn the_verdict_is_read_from_the_head_of_a_cached_entry() {
+        let mut index = Index::<Cached>::empty("t.index", "ctx");
+        let stamp = FileStamp {
+            dev: 1,
+            ino: 2,
+            size: 3,
+            mtime_sec: 4,
+            mtime_nsec: 5,
+            ctime_sec: 6,
+            ctime_nsec: 7,
+        };
+        let facts = Facts {
+            call: "generate.py -p x".into(),
+            curve: vec![1.0, 0.5],
+            raw: vec!["-cuts".into(), "8".into()],
+            ..Facts::default()
+        };
+        index.insert("a.txt", stamp, Ok(facts.clone()));
+        index.insert("b.txt", stamp, Err("not a sidecar".into()));
+        assert_eq!(index.get_head::<Verdict>("a.txt", &stamp), Some(Ok(())));
+        assert_eq!(
+            index.get_head::<Verdict>("b.txt", &stamp),
+            Some(Err("not a sidecar".into()))
+        );
+        assert_eq!(index.get("a.txt", &stamp), Some(&Ok(facts)));
+    }
 }

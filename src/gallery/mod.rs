@@ -39,6 +39,7 @@ pub mod disk;
 pub mod extras;
 pub mod facts;
 pub mod links;
+pub mod notes;
 pub mod pages;
 pub mod queue;
 pub mod queue_inputs;
@@ -136,9 +137,18 @@ pub fn build(root: &Root, options: &GalleryOptions) -> Result<BuildReport, Galle
             None
         }
     };
-    let mut sidecars = load(&state, facts::SIDECAR_INDEX, &facts::context());
-    let mut thumb_index = load(&state, thumbs::THUMB_INDEX, &thumbs::context());
-    let mut thumbnailer = thumbs::Thumbnailer::open(&thumbs_dir, &mut thumb_index).map_err(io)?;
+    // The two large indexes and the thumbnails' folder, read at once.
+    let ((mut sidecars, mut thumb_index), present) = rayon::join(
+        || {
+            rayon::join(
+                || load(&state, facts::SIDECAR_INDEX, &facts::context()),
+                || load(&state, thumbs::THUMB_INDEX, &thumbs::context()),
+            )
+        },
+        || thumbs::list(&thumbs_dir),
+    );
+    let present = present.map_err(io)?;
+    let mut thumbnailer = thumbs::Thumbnailer::new(&thumbs_dir, &mut thumb_index, present);
     let found = scan::scan(
         &root_dir,
         &slash_path(&rel),
@@ -160,7 +170,8 @@ pub fn build(root: &Root, options: &GalleryOptions) -> Result<BuildReport, Galle
     let pages_made = !pages::unchanged(&page_index, &dirs);
     let mut files_written = 0;
     if pages_made {
-        let site = site::Site::new(&found, &thumbs, depth, root.path());
+        let facts = found.facts(&sidecars);
+        let site = site::Site::new(&found, &facts, &thumbs, depth, root.path());
         let (written, mut files) = site.write(&top, &assets_dir, &dir)?;
         thumbs::write_manifest(&thumbs_dir, &thumbs).map_err(io)?;
         files.push(format!("{}/{}", thumbs::THUMB_DIR, thumbs::MANIFEST));
@@ -205,7 +216,7 @@ pub fn build(root: &Root, options: &GalleryOptions) -> Result<BuildReport, Galle
 }
 
 /// The index `name` of the owner's state under `context`, or an empty one without the state.
-fn load<V: serde::Serialize + serde::de::DeserializeOwned>(
+fn load<V: serde::Serialize + serde::de::DeserializeOwned + Send>(
     state: &Option<StateDir>,
     name: &str,
     context: &str,

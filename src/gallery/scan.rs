@@ -12,22 +12,21 @@
 use std::collections::HashSet;
 use std::ffi::{OsStr, OsString};
 use std::os::unix::ffi::{OsStrExt, OsStringExt};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{SystemTime, UNIX_EPOCH};
 
+use rayon::prelude::*;
 use rustix::fs::FileType;
 
-use super::facts::{Cached, Facts};
+use super::facts::{Cached, Facts, Verdict};
+pub use super::notes::FoundError;
+use super::notes::{mtime, note};
 use crate::call::sidecar::Sidecar;
 use crate::shared_folder::confined::{Dir, describe};
-use crate::shared_folder::files::{ERROR_SUFFIX, VIDEO_EXTENSION, WARNINGS_SUFFIX};
+use crate::shared_folder::files::VIDEO_EXTENSION;
 use crate::shared_folder::index::{FileStamp, Index, stamp_of};
 
 /// The most bytes of a sidecar that are read; a longer one is not an image's sidecar.
 const SIDECAR_CAP: u64 = 256 * 1024;
-/// The most bytes of an error file that are read for its first lines.
-const ERROR_HEAD_CAP: u64 = 4096;
-/// How many lines of an error file the errors page shows.
-const ERROR_HEAD_LINES: usize = 6;
 /// How deep below the root folders are searched (a member could nest folders without end).
 const MAX_DEPTH: usize = 64;
 
@@ -38,11 +37,10 @@ pub struct FoundImage {
     pub rel: String,
     /// The top-level folder it lies in: a member's folder or `output`.
     pub folder: String,
-    /// The sidecar, relative to the root.
+    /// The sidecar, relative to the root: its facts are in the sidecars' index under this
+    /// name and [`FoundImage::sidecar`] ([`Found::facts`]).
     pub sidecar_rel: String,
-    /// What its sidecar says.
-    pub facts: Facts,
-    /// The stamp of the sidecar these facts come from.
+    /// The stamp of the sidecar whose facts are shown.
     pub sidecar: FileStamp,
     /// Its video (issue 28: `<stem>.mp4` beside the PNG), relative to the root, if any.
     pub video: Option<String>,
@@ -64,21 +62,6 @@ impl FoundImage {
     }
 }
 
-/// One `*_ERROR.txt` or `*_WARNINGS.txt` and its first lines.
-#[derive(Debug, Clone)]
-pub struct FoundError {
-    /// A warnings note (`_WARNINGS.txt`) rather than an error file.
-    pub warning: bool,
-    /// Relative to the root.
-    pub rel: String,
-    /// Its top-level folder (`tasks` for the common task folder).
-    pub folder: String,
-    /// When it was last written.
-    pub modified: SystemTime,
-    /// Its first lines.
-    pub head: String,
-}
-
 /// A PNG that is left out of the gallery, and why.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Skipped {
@@ -91,7 +74,7 @@ pub struct Skipped {
 /// Everything found.
 #[derive(Debug, Default)]
 pub struct Found {
-    /// The images, in no particular order.
+    /// The images, folders depth first, names in byte order.
     pub images: Vec<FoundImage>,
     /// The error files.
     pub errors: Vec<FoundError>,
@@ -101,11 +84,28 @@ pub struct Found {
     pub sidecars_read: usize,
 }
 
+impl Found {
+    /// The facts of each image's sidecar, in order, from the index `sidecars` that the scan
+    /// found or put them in (decoded only now: a build that makes no page never does).
+    pub fn facts(&self, sidecars: &Index<Cached>) -> Vec<Facts> {
+        let facts = |image: &FoundImage| match sidecars.get(&image.sidecar_rel, &image.sidecar) {
+            Some(Ok(facts)) => facts.clone(),
+            // The scan shows only sidecars whose entry it found or stored as facts.
+            _ => {
+                tracing::warn!("gallery: the facts of {:?} are lost", image.sidecar_rel);
+                Facts::default()
+            }
+        };
+        self.images.par_iter().map(facts).collect()
+    }
+}
+
 /// Takes the opened PNG of each image found whose pixels are wanted (the thumbnails).
-pub trait PngSink {
+/// [`PngSink::wants`] is asked from several threads at once.
+pub trait PngSink: Sync {
     /// Whether the pixels of `image` are needed (it has no thumbnail yet, or its
     /// thumbnail changed).
-    fn wants(&mut self, image: &FoundImage) -> bool;
+    fn wants(&self, image: &FoundImage) -> bool;
     /// The PNG of `found.images[index]`, opened through its folder's handle (the one its
     /// sidecar was read through), or why it could not be opened.
     fn take(&mut self, index: usize, image: &FoundImage, png: std::io::Result<std::fs::File>);
@@ -115,9 +115,10 @@ pub trait PngSink {
 /// `/`-separated relative to the root) from the root's handle `root`, collects images and
 /// error files, and hands [`PngSink`] the PNGs it wants. Files at the top of the root are
 /// not in any member's folder and are ignored. A folder that cannot be opened or listed (or
-/// became a link since it was listed) hides its images; the rest is still found. The facts
-/// of sidecars come from `sidecars` while their stamps are unchanged, and go into it when
-/// read.
+/// became a link since it was listed) hides its images; the rest is still found. Whether a
+/// sidecar is an image's comes from `sidecars` while its stamp is unchanged; a new or
+/// changed one is read and its facts go into it. The files of a folder are looked at in
+/// parallel, its subfolders one after another.
 pub fn scan(
     root: &Dir,
     exclude: &str,
@@ -140,6 +141,23 @@ struct Walk<'a> {
     sidecars: &'a mut Index<Cached>,
     found: Found,
 }
+
+/// What one name in a folder is, found in parallel with the others.
+enum Seen {
+    /// A folder to walk (its name and path).
+    Folder(OsString, String),
+    /// A PNG (its name) with a sidecar that is an image's; whether its pixels are wanted.
+    Image(OsString, FoundImage, bool, Option<Read>),
+    /// A PNG left out.
+    Skipped(Skipped, Option<Read>),
+    /// An error file or warnings note.
+    Note(FoundError),
+    /// Anything else.
+    Nothing,
+}
+
+/// A sidecar read now (new or changed): its path, the stamp of the file read, its facts.
+type Read = (String, FileStamp, Cached);
 
 impl Walk<'_> {
     /// Everything in the folder `dir` (at `rel`, `depth` folders below the root), names in
@@ -166,108 +184,53 @@ impl Walk<'_> {
             })
             .map(|(name, _)| name.clone())
             .collect();
-        for (name, kind) in entries {
-            let lossy = name.to_string_lossy();
-            if lossy.starts_with('.') {
-                continue;
-            }
-            let child = if rel.is_empty() {
-                lossy.into_owned()
-            } else {
-                format!("{rel}/{lossy}")
-            };
-            let kind = match kind {
-                Some(kind) => kind,
-                None => match dir.stat(&name) {
-                    Ok(st) => FileType::from_raw_mode(st.st_mode),
-                    Err(_) => continue,
-                },
-            };
-            match kind {
-                FileType::Directory if child != self.exclude => {
-                    if depth + 1 >= MAX_DEPTH {
-                        tracing::warn!("gallery: {child:?} is more than {MAX_DEPTH} folders deep");
-                        continue;
-                    }
-                    // Not through a link, even one put there since the listing.
-                    match dir.open_subdir(&name) {
-                        Ok(sub) => self.folder(&sub, &child, depth + 1),
-                        Err(e) => tracing::warn!("gallery: {child:?}: {}", describe(&e)),
-                    }
-                }
-                FileType::RegularFile if depth > 0 => self.file(dir, &name, child, &videos),
-                _ => {}
-            }
-        }
-    }
-
-    fn file(&mut self, dir: &Dir, name: &OsStr, rel: String, videos: &HashSet<OsString>) {
-        let folder = rel.split('/').next().unwrap_or_default().to_string();
-        let lossy = name.to_string_lossy();
-        if let Some(stem) = name.as_bytes().strip_suffix(b".png") {
-            let mut txt = stem.to_vec();
-            txt.extend_from_slice(b".txt");
-            let mut mp4 = stem.to_vec();
-            mp4.push(b'.');
-            mp4.extend_from_slice(VIDEO_EXTENSION.as_bytes());
-            let video = videos.contains(OsStr::from_bytes(&mp4));
-            self.image(dir, name, &OsString::from_vec(txt), (rel, folder), video);
-        } else if let Some(warning) = note_kind(&lossy) {
-            let (modified, head) = match dir.read(name, ERROR_HEAD_CAP) {
-                Ok(mut file) => {
-                    file.bytes.truncate(ERROR_HEAD_CAP as usize);
-                    let text = String::from_utf8_lossy(&file.bytes);
-                    (mtime(&file.stat), first_lines(&text, ERROR_HEAD_LINES))
-                }
-                Err(e) => (
-                    dir.stat(name).map(|st| mtime(&st)).unwrap_or(UNIX_EPOCH),
-                    format!("(cannot be read: {})", describe(&e)),
-                ),
-            };
-            self.found.errors.push(FoundError {
-                warning,
-                rel,
-                folder,
-                modified,
-                head,
-            });
-        }
-    }
-
-    /// The PNG `name` and its sidecar `txt`, both in `dir`; `video`: whether its video lies
-    /// beside it.
-    fn image(&mut self, dir: &Dir, name: &OsStr, txt: &OsStr, at: (String, String), video: bool) {
-        let (rel, folder) = at;
-        let stat = match dir.stat(name) {
-            Ok(st) if FileType::from_raw_mode(st.st_mode) == FileType::RegularFile => st,
-            _ => return,
-        };
-        let sidecar_rel = match rel.strip_suffix(".png") {
-            Some(stem) => format!("{stem}.txt"),
-            None => rel.clone(),
-        };
-        let (facts, sidecar) = match self.sidecar(dir, txt, &sidecar_rel) {
-            Ok(found) => found,
-            Err(reason) => return self.skip(rel, reason),
-        };
-        let video = video
-            .then(|| rel.strip_suffix(".png"))
-            .flatten()
-            .map(|s| format!("{s}.{VIDEO_EXTENSION}"));
-        let mut image = FoundImage {
+        let look = Look {
+            dir,
             rel,
-            folder,
-            sidecar_rel,
-            facts,
-            sidecar,
-            video,
-            len: 0,
-            modified: UNIX_EPOCH,
-            png: stamp_of(&stat),
+            depth,
+            exclude: self.exclude,
+            videos: &videos,
+            sink: &*self.sink,
+            sidecars: &*self.sidecars,
         };
-        image.set_status(&stat);
+        let seen: Vec<Seen> = entries
+            .par_iter()
+            .map(|(name, kind)| look.entry(name, *kind))
+            .collect();
+        for seen in seen {
+            match seen {
+                Seen::Folder(name, child) => match dir.open_subdir(&name) {
+                    // Not through a link, even one put there since the listing.
+                    Ok(sub) => self.folder(&sub, &child, depth + 1),
+                    Err(e) => tracing::warn!("gallery: {child:?}: {}", describe(&e)),
+                },
+                Seen::Image(name, image, wanted, read) => {
+                    self.keep(read);
+                    self.image(dir, &name, image, wanted);
+                }
+                Seen::Skipped(skipped, read) => {
+                    self.keep(read);
+                    self.found.skipped.push(skipped);
+                }
+                Seen::Note(note) => self.found.errors.push(note),
+                Seen::Nothing => {}
+            }
+        }
+    }
+
+    /// Stores the facts of a sidecar read now in the index.
+    fn keep(&mut self, read: Option<Read>) {
+        if let Some((rel, stamp, cached)) = read {
+            self.found.sidecars_read += 1;
+            self.sidecars.insert(rel, stamp, cached);
+        }
+    }
+
+    /// Adds `image` (the PNG `name` in `dir`), handing its opened PNG to the sink when
+    /// `wanted`.
+    fn image(&mut self, dir: &Dir, name: &OsStr, mut image: FoundImage, wanted: bool) {
         let index = self.found.images.len();
-        if self.sink.wants(&image) {
+        if wanted {
             // Opened once, through the handle its sidecar was read through; its own status
             // keys the thumbnail (the name may have changed hands since the `stat`), and
             // the thumbnail is made from it.
@@ -284,23 +247,118 @@ impl Walk<'_> {
         }
         self.found.images.push(image);
     }
+}
 
-    /// The facts of the sidecar `txt` in `dir` (at `rel`) and its stamp: from the index
-    /// while its stamp is unchanged, else read, parsed and stored in the index under the
-    /// stamp of the file read. `Err`: why it is not an image's sidecar.
-    fn sidecar(&mut self, dir: &Dir, txt: &OsStr, rel: &str) -> Result<(Facts, FileStamp), String> {
-        if let Ok(st) = dir.stat(txt)
+/// One folder being walked, as the threads that look at its names share it.
+struct Look<'a> {
+    dir: &'a Dir,
+    rel: &'a str,
+    depth: usize,
+    exclude: &'a str,
+    /// The videos in the folder.
+    videos: &'a HashSet<OsString>,
+    sink: &'a dyn PngSink,
+    sidecars: &'a Index<Cached>,
+}
+
+impl Look<'_> {
+    /// What the name `name` (of the type `kind` the listing gave, if any) is.
+    fn entry(&self, name: &OsStr, kind: Option<FileType>) -> Seen {
+        let lossy = name.to_string_lossy();
+        if lossy.starts_with('.') {
+            return Seen::Nothing;
+        }
+        let child = if self.rel.is_empty() {
+            lossy.into_owned()
+        } else {
+            format!("{}/{lossy}", self.rel)
+        };
+        let kind = match kind {
+            Some(kind) => kind,
+            None => match self.dir.stat(name) {
+                Ok(st) => FileType::from_raw_mode(st.st_mode),
+                Err(_) => return Seen::Nothing,
+            },
+        };
+        match kind {
+            FileType::Directory if child != self.exclude => {
+                if self.depth + 1 >= MAX_DEPTH {
+                    tracing::warn!("gallery: {child:?} is more than {MAX_DEPTH} folders deep");
+                    return Seen::Nothing;
+                }
+                Seen::Folder(name.to_os_string(), child)
+            }
+            FileType::RegularFile if self.depth > 0 => self.file(name, child),
+            _ => Seen::Nothing,
+        }
+    }
+
+    fn file(&self, name: &OsStr, rel: String) -> Seen {
+        let folder = rel.split('/').next().unwrap_or_default().to_string();
+        if let Some(stem) = name.as_bytes().strip_suffix(b".png") {
+            let mut txt = stem.to_vec();
+            txt.extend_from_slice(b".txt");
+            let mut mp4 = stem.to_vec();
+            mp4.push(b'.');
+            mp4.extend_from_slice(VIDEO_EXTENSION.as_bytes());
+            let video = self.videos.contains(OsStr::from_bytes(&mp4));
+            self.image(name, &OsString::from_vec(txt), (rel, folder), video)
+        } else {
+            note(self.dir, name, rel, folder).map_or(Seen::Nothing, Seen::Note)
+        }
+    }
+
+    /// The PNG `name` and its sidecar `txt`; `video`: whether its video lies beside it.
+    fn image(&self, name: &OsStr, txt: &OsStr, at: (String, String), video: bool) -> Seen {
+        let (rel, folder) = at;
+        let stat = match self.dir.stat(name) {
+            Ok(st) if FileType::from_raw_mode(st.st_mode) == FileType::RegularFile => st,
+            _ => return Seen::Nothing,
+        };
+        let sidecar_rel = match rel.strip_suffix(".png") {
+            Some(stem) => format!("{stem}.txt"),
+            None => rel.clone(),
+        };
+        let (sidecar, read) = self.sidecar(txt, &sidecar_rel);
+        let sidecar = match sidecar {
+            Ok(stamp) => stamp,
+            Err(reason) => return Seen::Skipped(Skipped { rel, reason }, read),
+        };
+        let video = video
+            .then(|| rel.strip_suffix(".png"))
+            .flatten()
+            .map(|s| format!("{s}.{VIDEO_EXTENSION}"));
+        let mut image = FoundImage {
+            rel,
+            folder,
+            sidecar_rel,
+            sidecar,
+            video,
+            len: 0,
+            modified: UNIX_EPOCH,
+            png: stamp_of(&stat),
+        };
+        image.set_status(&stat);
+        let wanted = self.sink.wants(&image);
+        Seen::Image(name.to_os_string(), image, wanted, read)
+    }
+
+    /// The stamp of the sidecar `txt` (at `rel`) when it is an image's, else why not: from
+    /// the index while its stamp is unchanged, else read and parsed (then its facts, under
+    /// the stamp of the file read, for the index).
+    fn sidecar(&self, txt: &OsStr, rel: &str) -> (Result<FileStamp, String>, Option<Read>) {
+        if let Ok(st) = self.dir.stat(txt)
             && FileType::from_raw_mode(st.st_mode) == FileType::RegularFile
         {
             let stamp = stamp_of(&st);
-            if let Some(cached) = self.sidecars.get(rel, &stamp) {
-                return cached.clone().map(|facts| (facts, stamp));
+            if let Some(verdict) = self.sidecars.get_head::<Verdict>(rel, &stamp) {
+                return (verdict.map(|()| stamp), None);
             }
         }
-        let file = dir
-            .read(txt, SIDECAR_CAP)
-            .map_err(|e| format!("its .txt cannot be read ({e})"))?;
-        self.found.sidecars_read += 1;
+        let file = match self.dir.read(txt, SIDECAR_CAP) {
+            Ok(file) => file,
+            Err(e) => return (Err(format!("its .txt cannot be read ({e})")), None),
+        };
         let stamp = stamp_of(&file.stat);
         let cached = if file.bytes.len() as u64 > SIDECAR_CAP {
             Err(format!("its .txt is longer than {SIDECAR_CAP} bytes"))
@@ -310,56 +368,10 @@ impl Walk<'_> {
                 .map(|sidecar| Facts::new(&text, &sidecar))
                 .map_err(|e| format!("its .txt is not a sidecar: {e}"))
         };
-        self.sidecars.insert(rel, stamp, cached.clone());
-        cached.map(|facts| (facts, stamp))
-    }
-
-    fn skip(&mut self, rel: String, reason: String) {
-        self.found.skipped.push(Skipped { rel, reason });
-    }
-}
-
-/// `Some(false)` for an error file, `Some(true)` for a warnings note, `None` otherwise
-/// (the suffixes of [`ERROR_SUFFIX`] and [`WARNINGS_SUFFIX`], in any case as before).
-fn note_kind(name: &str) -> Option<bool> {
-    let lower = name.to_lowercase();
-    if lower.ends_with(&ERROR_SUFFIX.to_lowercase()) {
-        Some(false)
-    } else if lower.ends_with(&WARNINGS_SUFFIX.to_lowercase()) {
-        Some(true)
-    } else {
-        None
-    }
-}
-
-/// The modification time in a file's status.
-fn mtime(stat: &rustix::fs::Stat) -> SystemTime {
-    let nanos = Duration::new(0, stat.st_mtime_nsec as u32);
-    let secs = Duration::from_secs(stat.st_mtime.unsigned_abs());
-    if stat.st_mtime >= 0 {
-        UNIX_EPOCH + secs + nanos
-    } else {
-        UNIX_EPOCH - secs + nanos
-    }
-}
-
-/// The first `n` non-empty lines of `text`, joined by line breaks.
-fn first_lines(text: &str, n: usize) -> String {
-    text.trim_start_matches('\u{feff}')
-        .lines()
-        .map(|l| l.trim_end_matches('\r'))
-        .filter(|l| !l.trim().is_empty())
-        .take(n)
-        .collect::<Vec<_>>()
-        .join("\n")
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn error_heads_skip_blank_lines_and_stop_after_n() {
-        assert_eq!(first_lines("\u{feff}a\r\n\r\nb\nc\nd", 2), "a\nb");
+        let verdict = match &cached {
+            Ok(_) => Ok(stamp),
+            Err(reason) => Err(reason.clone()),
+        };
+        (verdict, Some((rel.to_string(), stamp, cached)))
     }
 }

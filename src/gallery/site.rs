@@ -31,6 +31,7 @@ use sha2::{Digest, Sha256};
 pub use super::card::Card;
 use super::card::{OUT_PLACEHOLDER, card};
 use super::disk::{GalleryError, write_if_changed};
+use super::facts::Facts;
 use super::links::url_path;
 use super::scan::Found;
 use super::thumbs::Thumb;
@@ -102,15 +103,23 @@ pub struct Site {
 impl Site {
     /// Turns what was found into cards, ordered newest night first, then by task (the task
     /// with the newest image first), then by the image's place in its task. `depth`: how
-    /// many folders the gallery lies below the root `root`.
-    pub fn new(found: &Found, thumbs: &[Thumb], depth: usize, root: &Path) -> Site {
+    /// many folders the gallery lies below the root `root`. `facts`: each image's
+    /// ([`Found::facts`]), in order, like `thumbs`.
+    pub fn new(
+        found: &Found,
+        facts: &[Facts],
+        thumbs: &[Thumb],
+        depth: usize,
+        root: &Path,
+    ) -> Site {
         let up = "../".repeat(depth);
         let config = owner_config(root);
         let cards: Vec<(Card, SystemTime, u32)> = found
             .images
             .iter()
+            .zip(facts)
             .zip(thumbs)
-            .map(|(image, thumb)| card(image, thumb, &up, root, config.as_deref()))
+            .map(|((image, facts), thumb)| card(image, facts, thumb, &up, root, config.as_deref()))
             .collect();
         // Each (night, task) group sorts by its newest image.
         let mut newest: HashMap<(&str, &str), SystemTime> = HashMap::new();

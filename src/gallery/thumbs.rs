@@ -24,6 +24,7 @@
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::io::BufReader;
+use std::sync::OnceLock;
 use std::time::UNIX_EPOCH;
 
 use rayon::prelude::*;
@@ -125,7 +126,7 @@ pub struct Thumbnailer<'a> {
     dir: &'a Dir,
     index: &'a mut Index<ThumbFacts>,
     /// The manifest, read when first needed (an image the index does not know).
-    old: Option<Manifest>,
+    old: OnceLock<Manifest>,
     /// The names in the folder before the build.
     present: HashSet<String>,
     /// Opened PNGs waiting for their thumbnails: index, key, file.
@@ -138,27 +139,23 @@ fn file_of(key: &str) -> String {
 }
 
 impl<'a> Thumbnailer<'a> {
-    /// Lists the thumbnails' folder `dir`; `index`: the owner's index of PNGs (an empty one
-    /// when the state cannot be used).
-    pub fn open(dir: &'a Dir, index: &'a mut Index<ThumbFacts>) -> std::io::Result<Self> {
-        let present = dir
-            .entries()?
-            .into_iter()
-            .map(|(name, _)| name.to_string_lossy().into_owned())
-            .collect();
-        Ok(Thumbnailer {
+    /// The thumbnailer of the thumbnails' folder `dir`, whose names before the build are
+    /// `present` ([`list`]); `index`: the owner's index of PNGs (an empty one when the state
+    /// cannot be used).
+    pub fn new(dir: &'a Dir, index: &'a mut Index<ThumbFacts>, present: HashSet<String>) -> Self {
+        Thumbnailer {
             dir,
             index,
-            old: None,
+            old: OnceLock::new(),
             present,
             pending: Vec::new(),
             made: Vec::new(),
-        })
+        }
     }
 
     /// The manifest of the last build (empty when missing or unreadable).
-    fn manifest(&mut self) -> &Manifest {
-        self.old.get_or_insert_with(|| {
+    fn manifest(&self) -> &Manifest {
+        self.old.get_or_init(|| {
             read_own(self.dir, MANIFEST, MAX_MANIFEST)
                 .and_then(|bytes| serde_json::from_slice(&bytes).ok())
                 .unwrap_or_default()
@@ -193,8 +190,17 @@ impl<'a> Thumbnailer<'a> {
         };
         let mut made: HashMap<usize, Result<[u32; 2], String>> =
             std::mem::take(&mut self.made).into_iter().collect();
+        // The thumbnails found unchanged while the scan ran (`wants`), looked up in parallel.
+        let known: Vec<Option<(String, [u32; 2])>> = (images.par_iter().enumerate())
+            .map(|(i, image)| {
+                let known = (!made.contains_key(&i))
+                    .then(|| self.index.get(&image.rel, &image.png))
+                    .flatten();
+                known.map(|k| (k.key.clone(), k.size))
+            })
+            .collect();
         let mut thumbs = Vec::with_capacity(images.len());
-        for (i, image) in images.iter().enumerate() {
+        for ((i, image), known) in images.iter().enumerate().zip(known) {
             let (k, size) = match made.remove(&i) {
                 Some(result) => {
                     let k = key(image);
@@ -211,9 +217,8 @@ impl<'a> Thumbnailer<'a> {
                     self.record(image, &k, size);
                     (k, size)
                 }
-                None => match self.index.get(&image.rel, &image.png) {
-                    // Its thumbnail was found unchanged while the scan ran (`wants`).
-                    Some(known) => (known.key.clone(), known.size),
+                None => match known {
+                    Some(known) => known,
                     None => {
                         let k = key(image);
                         let size = self.manifest().get(&k).copied().unwrap_or_default();
@@ -232,16 +237,18 @@ impl<'a> Thumbnailer<'a> {
         }
 
         let wanted: HashSet<&str> = thumbs.iter().map(|t| t.key.as_str()).collect();
-        for name in &self.present {
+        let stale = |name: &&String| {
+            let stale = name.strip_suffix(".jpg");
+            stale.is_some_and(|k| !wanted.contains(k)) || is_leftover_temp(name)
+        };
+        let gone: Vec<&String> = self.present.par_iter().filter(stale).collect();
+        for name in gone {
             let os = std::ffi::OsStr::new(name);
-            let stale = name
-                .strip_suffix(".jpg")
-                .is_some_and(|k| !wanted.contains(k));
-            if stale {
+            if name.ends_with(".jpg") {
                 if self.dir.remove(os).is_ok() {
                     stats.removed += 1;
                 }
-            } else if is_leftover_temp(name) {
+            } else {
                 let _ = self.dir.remove(os);
             }
         }
@@ -261,6 +268,14 @@ impl<'a> Thumbnailer<'a> {
     }
 }
 
+/// The names in the thumbnails' folder `dir`.
+pub fn list(dir: &Dir) -> std::io::Result<HashSet<String>> {
+    let entries = dir.entries()?.into_iter();
+    Ok(entries
+        .map(|(name, _)| name.to_string_lossy().into_owned())
+        .collect())
+}
+
 /// Writes the manifest of `thumbs` (every image's key and size) into the thumbnails' folder
 /// `dir`, unless it holds it already.
 pub fn write_manifest(dir: &Dir, thumbs: &[Thumb]) -> std::io::Result<bool> {
@@ -273,15 +288,14 @@ pub fn write_manifest(dir: &Dir, thumbs: &[Thumb]) -> std::io::Result<bool> {
 }
 
 impl PngSink for Thumbnailer<'_> {
-    fn wants(&mut self, image: &FoundImage) -> bool {
+    fn wants(&self, image: &FoundImage) -> bool {
         if let Some(known) = self.index.get(&image.rel, &image.png) {
             if known.size == [0, 0] {
                 return false;
             }
+            // A thumbnail gone since has no stamp.
             let file = file_of(&known.key);
-            let unchanged = known.thumb.is_some()
-                && self.present.contains(&file)
-                && self.stamp(&file) == known.thumb;
+            let unchanged = known.thumb.is_some() && self.stamp(&file) == known.thumb;
             return !unchanged;
         }
         if self.index.was_loaded() {

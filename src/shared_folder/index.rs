@@ -30,9 +30,15 @@
 //!   check keep a damaged one from costing more than a rescan.
 //!
 //! The file is `postcard` (compact, fast): a header (magic, [`FORMAT`], the context digest)
-//! and the entries. Loading 100,000 small entries takes a few tens of milliseconds.
+//! and the entries, each value's encoding a byte string of its own. Loading reads the paths
+//! and stamps only; a value is decoded when first asked for ([`Index::get`]), or only its
+//! first part ([`Index::get_head`]). A rebuild with nothing new asks for few values: the
+//! gallery's 100,000 sidecars' facts (tens of megabytes) are read back but not decoded, and
+//! an entry kept as it was is written back as the very bytes it was read as.
 
 use std::collections::HashMap;
+use std::ops::Range;
+use std::sync::OnceLock;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use serde::de::DeserializeOwned;
@@ -44,7 +50,7 @@ use crate::shared_folder::state::StateDir;
 /// The first bytes of every index file.
 const MAGIC: [u8; 8] = *b"rvqindex";
 /// The format of the file; an index of another format is not read.
-pub const FORMAT: u32 = 1;
+pub const FORMAT: u32 = 2;
 /// The most bytes of an index read back; a longer one counts as missing (and is replaced
 /// on save). 100,000 gallery images take about 40 MB.
 pub const MAX_INDEX: u64 = 256 * 1024 * 1024;
@@ -110,7 +116,10 @@ pub fn context_digest<'a>(parts: impl IntoIterator<Item = &'a [u8]>) -> String {
 #[derive(Debug)]
 struct Entry<V> {
     stamp: FileStamp,
-    value: V,
+    /// Where the encoding of its value lies in [`Index`]'s `bytes`.
+    at: Range<usize>,
+    /// The value, decoded when first asked for (`None`: it does not decode, a miss).
+    value: OnceLock<Option<Box<V>>>,
     /// Used in this pass (found or set): kept at save.
     used: AtomicBool,
 }
@@ -130,6 +139,9 @@ struct Header {
 pub struct Index<V> {
     name: String,
     context: String,
+    /// The encodings of the values: the file as read, then those set since (a value
+    /// replaced leaves its old bytes unused until the next load).
+    bytes: Vec<u8>,
     entries: HashMap<String, Entry<V>>,
     /// Whether a valid index file was read.
     loaded: bool,
@@ -145,6 +157,7 @@ impl<V: Serialize + DeserializeOwned> Index<V> {
         Index {
             name: name.to_string(),
             context: full_context::<V>(context),
+            bytes: Vec::new(),
             entries: HashMap::new(),
             loaded: false,
             inserted: false,
@@ -165,6 +178,7 @@ impl<V: Serialize + DeserializeOwned> Index<V> {
         }
         if let Some(entries) = decode::<V>(&bytes, &index.context) {
             index.entries = entries;
+            index.bytes = bytes;
             index.loaded = true;
         } else {
             tracing::debug!("{name}: an index of another version or context, or damaged; ignored");
@@ -175,21 +189,49 @@ impl<V: Serialize + DeserializeOwned> Index<V> {
     /// The value stored for `rel` when its file's stamp is still `stamp` (and marks the
     /// entry as used, so that [`Index::save`] keeps it); `None` when the file is new or
     /// changed: the caller reads it and calls [`Index::insert`].
+    /// A value that no longer decodes (it cannot happen short of a damaged file) is a miss.
     pub fn get(&self, rel: &str, stamp: &FileStamp) -> Option<&V> {
+        let entry = self.entry(rel, stamp)?;
+        let value = entry.value.get_or_init(|| {
+            let (value, rest) =
+                postcard::take_from_bytes::<V>(&self.bytes[entry.at.clone()]).ok()?;
+            rest.is_empty().then(|| Box::new(value))
+        });
+        value.as_deref()
+    }
+
+    /// The first part of the value stored for `rel` when its file's stamp is still `stamp`,
+    /// decoded as `H`, whose encoding must begin every encoding of `V`: `Result<(), E>` of a
+    /// `Result<T, E>` (whether it is `Ok`, without decoding the `T`), the first fields of a
+    /// struct. Marks the entry as used, like [`Index::get`]; decodes nothing else.
+    pub fn get_head<H: DeserializeOwned>(&self, rel: &str, stamp: &FileStamp) -> Option<H> {
+        let entry = self.entry(rel, stamp)?;
+        postcard::take_from_bytes::<H>(&self.bytes[entry.at.clone()])
+            .ok()
+            .map(|(head, _)| head)
+    }
+
+    /// The entry of `rel` when its stamp is `stamp`, marked as used.
+    fn entry(&self, rel: &str, stamp: &FileStamp) -> Option<&Entry<V>> {
         let entry = self.entries.get(rel)?;
         if entry.stamp != *stamp {
             return None;
         }
         entry.used.store(true, Ordering::Relaxed);
-        Some(&entry.value)
+        Some(entry)
     }
 
     /// Stores `value`, computed from the file `rel` whose stamp (of the opened file that was
     /// read) is `stamp`, replacing what was there.
     pub fn insert(&mut self, rel: impl Into<String>, stamp: FileStamp, value: V) {
+        let start = self.bytes.len();
+        // Values are plain serde-derived data, which postcard always encodes.
+        let encoded = postcard::to_stdvec(&value).expect("an index value always encodes");
+        self.bytes.extend_from_slice(&encoded);
         let entry = Entry {
             stamp,
-            value,
+            at: start..self.bytes.len(),
+            value: OnceLock::from(Some(Box::new(value))),
             used: AtomicBool::new(true),
         };
         self.entries.insert(rel.into(), entry);
@@ -254,10 +296,10 @@ impl<V: Serialize + DeserializeOwned> Index<V> {
             context: self.context.clone(),
         };
         let mut bytes = postcard::to_stdvec(&header).map_err(std::io::Error::other)?;
-        let entries: Vec<(&String, &FileStamp, &V)> = self
+        let entries: Vec<(&str, &FileStamp, &[u8])> = self
             .entries
             .iter()
-            .map(|(rel, e)| (rel, &e.stamp, &e.value))
+            .map(|(rel, e)| (rel.as_str(), &e.stamp, &self.bytes[e.at.clone()]))
             .collect();
         bytes.extend(postcard::to_stdvec(&entries).map_err(std::io::Error::other)?);
         state.write_atomic(&self.name, &bytes, 0o600)?;
@@ -272,22 +314,31 @@ fn full_context<V>(context: &str) -> String {
     format!("{}\n{context}", std::any::type_name::<V>())
 }
 
-/// The entries of an index file whose header says [`FORMAT`] and `context`.
-fn decode<V: DeserializeOwned>(bytes: &[u8], context: &str) -> Option<HashMap<String, Entry<V>>> {
+/// The entries of an index file `bytes` whose header says [`FORMAT`] and `context`, each
+/// with where its value's encoding lies in `bytes` (not decoded).
+fn decode<V>(bytes: &[u8], context: &str) -> Option<HashMap<String, Entry<V>>> {
     let (header, rest) = postcard::take_from_bytes::<Header>(bytes).ok()?;
     if header.magic != MAGIC || header.format != FORMAT || header.context != context {
         return None;
     }
-    let (entries, rest) = postcard::take_from_bytes::<Vec<(String, FileStamp, V)>>(rest).ok()?;
+    let (entries, rest) = postcard::take_from_bytes::<Vec<(&str, FileStamp, &[u8])>>(rest).ok()?;
     if !rest.is_empty() {
         return None;
     }
+    // Each value is a slice of `bytes`: where it lies is its distance from the start.
+    let base = bytes.as_ptr() as usize;
     Some(
         entries
             .into_iter()
             .map(|(rel, stamp, value)| {
-                let used = AtomicBool::new(false);
-                (rel, Entry { stamp, value, used })
+                let start = value.as_ptr() as usize - base;
+                let entry = Entry {
+                    stamp,
+                    at: start..start + value.len(),
+                    value: OnceLock::new(),
+                    used: AtomicBool::new(false),
+                };
+                (rel.to_string(), entry)
             })
             .collect(),
     )
