@@ -98,8 +98,7 @@ fn write_human(
                         format!(" (asked {}x{})", asked[0], asked[1])
                     };
                     let seed = img
-                        .job
-                        .seed
+                        .seed()
                         .map(|s| format!("seed {s}"))
                         .unwrap_or_else(|| "random seed".into());
                     writeln!(
@@ -111,7 +110,7 @@ fn write_human(
                         img.total
                     )?;
                     writeln!(out, "         prompt: {:?}", img.prompt())?;
-                    let (opts, size) = (&img.job.options, img.size());
+                    let (opts, size) = (img.options(), img.size());
                     if let Some(line) = crate::task::video::describe(opts, img.iterations(), size) {
                         writeln!(out, "         video: {}", escape(&line))?;
                     }

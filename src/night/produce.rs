@@ -136,7 +136,7 @@ impl<'a> Producer<'a> {
             // a video's frames count as extra iterations, as in the estimate
             let first = &batch[0];
             let iterations =
-                crate::call::video::work_iterations(&first.job.options, first.iterations());
+                crate::call::video::work_iterations(first.options(), first.iterations());
             if !self.budget.measured()
                 && let Some((device, factor)) = &self.engine
             {
@@ -230,7 +230,7 @@ impl<'a> Producer<'a> {
             // Input images copied in through the root's handle, the output into the work
             // folder: the engine never opens a path into the shared folder.
             let job = work
-                .engine_job(&image.job, night.root.path())
+                .engine_job(&image.job(), night.root.path())
                 .map_err(|e| {
                     shown.finish();
                     Stop::Failed(Failure {
@@ -335,21 +335,22 @@ fn place_png(
     mode: u32,
 ) -> Result<(), Failure> {
     let own_orphan = image.reserved
-        && crate::shared_folder::confined::stat_nofollow(&image.sidecar_path).is_err();
+        && crate::shared_folder::confined::stat_nofollow(&image.sidecar_path()).is_err();
     let place = if own_orphan {
         crate::shared_folder::confined::Place::Replace
     } else {
         crate::shared_folder::confined::Place::NoReplace
     };
-    let output = image.job.output.as_deref().unwrap_or_default();
+    let output = image.output_rel.as_str();
     // a video first: once the PNG is there, so is its video
-    let video = crate::call::video::VideoPlan::of(&image.job.options, image.iterations());
-    let video_dest = naming::video_path(&image.output);
+    let video = crate::call::video::VideoPlan::of(image.options(), image.iterations());
+    let png = image.output();
+    let video_dest = naming::video_path(&png);
     video
         .map_or(Ok(()), |_| {
             work.place_video(output, &video_dest, mode, place)
         })
-        .and_then(|()| work.place(output, &image.output, mode, place))
+        .and_then(|()| work.place(output, &png, mode, place))
         .map_err(|e| Failure {
             kind: FailureKind::Write,
             message: if e.kind() == std::io::ErrorKind::AlreadyExists {
@@ -397,7 +398,7 @@ fn finish_image(
             .extra
             .push((LOSS_CURVE.into(), curve.to_string()));
     }
-    if let Err(e) = sidecar.write_new_with_mode(&image.sidecar_path, mode) {
+    if let Err(e) = sidecar.write_new_with_mode(&image.sidecar_path(), mode) {
         let message = format!("the image was made but its .txt cannot be written: {e}");
         night.reporter.emit(Event::ImageFailed {
             task: task.file.rel.clone(),
@@ -412,7 +413,7 @@ fn finish_image(
             size: Some(image.size()),
         });
     }
-    if let Some(folder) = image.output.parent()
+    if let Some(folder) = image.output().parent()
         && let Err(e) = naming::remove_pending(folder, &ready.spec.out_file, image.number)
     {
         tracing::warn!(

@@ -32,7 +32,6 @@ use crate::shared_folder::files::{OUTPUT_EXTENSIONS, PENDING_SUFFIX, VIDEO_EXTEN
 mod base;
 mod made;
 pub use base::MadeByRequest;
-use made::read_made;
 pub use made::{REQUEST_KEY, read_sidecar, request_of};
 
 /// The pending marker of image `n` of `base`: `.base_n.runvqgan-pending`.
@@ -199,7 +198,17 @@ pub fn video_path(png: &Path) -> PathBuf {
 
 /// The file names of image `n` of `base`: (`base_n.png`, `base_n.txt`).
 pub fn output_names(base: &str, n: u32) -> (String, String) {
-    (format!("{base}_{n}.png"), format!("{base}_{n}.txt"))
+    let (mut png, mut txt) = (String::new(), String::new());
+    push_output_name(&mut png, base, n, "png");
+    push_output_name(&mut txt, base, n, "txt");
+    (png, txt)
+}
+
+/// Appends the file name of image `n` of `base` with the extension `ext` (`png`, `txt`),
+/// `base_n.ext`, to `out`.
+pub fn push_output_name(out: &mut String, base: &str, n: u32, ext: &str) {
+    use std::fmt::Write;
+    write!(out, "{base}_{n}.{ext}").expect("a String takes any text");
 }
 
 /// Splits `base_n.png` / `base_n.txt` into (`base`, n, is_png). Other names give `None`.
@@ -244,7 +253,7 @@ pub struct BaseIndex {
 /// The listing of output folders, read once each, with the numbers handed out so far.
 #[derive(Debug, Default)]
 pub struct OutputIndex {
-    folders: HashMap<PathBuf, HashMap<String, BaseIndex>>,
+    folders: HashMap<PathBuf, FolderBases>,
 }
 
 impl OutputIndex {
@@ -255,31 +264,7 @@ impl OutputIndex {
 
     fn base(&mut self, folder: &Path, base: &str) -> std::io::Result<&mut BaseIndex> {
         if !self.folders.contains_key(folder) {
-            let mut bases: HashMap<String, BaseIndex> = HashMap::new();
-            for (name, _) in crate::shared_folder::confined::open_dir(folder)?.entries()? {
-                let Some(name) = name.to_str() else { continue };
-                if let Some((b, n)) = parse_pending_name(name) {
-                    bases
-                        .entry(b.to_string())
-                        .or_default()
-                        .slots
-                        .entry(n)
-                        .or_default()
-                        .pending = true;
-                } else if let Some((b, n, png)) = parse_output_name(name) {
-                    let slot = bases
-                        .entry(b.to_string())
-                        .or_default()
-                        .slots
-                        .entry(n)
-                        .or_default();
-                    if png {
-                        slot.png = true;
-                    } else {
-                        slot.txt = true;
-                    }
-                }
-            }
+            let bases = list_folder(folder)?;
             self.folders.insert(folder.to_path_buf(), bases);
         }
         Ok(self
@@ -327,33 +312,65 @@ impl OutputIndex {
 }
 
 impl OutputIndex {
-    /// Lists the folders of `wanted` (folder, `out_file`) and reads the provenance of their
-    /// finished images, the reading in parallel (one task at a time, [`OutputIndex::made_images`]
-    /// reads them in turn): what a plan of many tasks does first.
-    pub fn prefetch(&mut self, wanted: &[(PathBuf, String)]) {
-        let mut todo = Vec::new();
-        for (folder, base) in wanted {
-            let Ok(b) = self.base(folder, base) else {
-                continue;
-            };
-            if b.made.is_none() {
-                b.made = Some(Vec::new());
-                todo.push((folder.clone(), base.clone(), b.slots.clone()));
-            }
-        }
-        let read: Vec<_> = todo
-            .into_par_iter()
-            .map(|(folder, base, slots)| {
-                let made = read_made(&folder, &base, &slots);
-                (folder, base, made)
+    /// Takes the `out_file`s of each of `folders` out of the index, by name (listing in
+    /// parallel the folders not listed yet), to hand out their numbers elsewhere (on other
+    /// threads: the `out_file`s of a plan are independent of each other);
+    /// [`OutputIndex::put_folder`] gives each back. One result per folder, in order.
+    pub fn take_folders(&mut self, folders: &[&Path]) -> Vec<std::io::Result<FolderBases>> {
+        let listed: Vec<_> = folders
+            .par_iter()
+            .map(|folder| match self.folders.contains_key(*folder) {
+                true => None,
+                false => Some(list_folder(folder)),
             })
             .collect();
-        for (folder, base, made) in read {
-            if let Ok(b) = self.base(&folder, &base) {
-                b.made = Some(made);
-            }
+        folders
+            .iter()
+            .zip(listed)
+            .map(|(folder, listed)| match listed {
+                Some(listed) => listed,
+                None => Ok(self.folders.remove(*folder).expect("listed")),
+            })
+            .collect()
+    }
+
+    /// Gives back what [`OutputIndex::take_folders`] took of `folder`.
+    pub fn put_folder(&mut self, folder: &Path, bases: FolderBases) {
+        self.folders.insert(folder.to_path_buf(), bases);
+    }
+}
+
+/// The `out_file`s of one output folder, by name.
+pub type FolderBases = HashMap<String, BaseIndex>;
+
+/// The numbers taken in `folder` by `.png`s, `.txt`s and pending markers, by `out_file`.
+fn list_folder(folder: &Path) -> std::io::Result<FolderBases> {
+    let mut bases = FolderBases::new();
+    for (name, _) in crate::shared_folder::confined::open_dir(folder)?.entries()? {
+        let Some(name) = name.to_str() else { continue };
+        let (b, n, kind) = if let Some((b, n)) = parse_pending_name(name) {
+            (b, n, None)
+        } else if let Some((b, n, png)) = parse_output_name(name) {
+            (b, n, Some(png))
+        } else {
+            continue;
+        };
+        let slot = match bases.get_mut(b) {
+            Some(index) => index.slots.entry(n).or_default(),
+            None => bases
+                .entry(b.to_string())
+                .or_default()
+                .slots
+                .entry(n)
+                .or_default(),
+        };
+        match kind {
+            None => slot.pending = true,
+            Some(true) => slot.png = true,
+            Some(false) => slot.txt = true,
         }
     }
+    Ok(bases)
 }
 
 #[cfg(test)]

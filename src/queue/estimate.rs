@@ -16,7 +16,7 @@ pub fn estimate(root: &Path, config: &Config, tasks: &[PlannedTask]) -> Option<E
         .iter()
         .flat_map(|t| t.images())
         // a video's frames cost extra work, counted in iterations (call::video)
-        .map(|i| (i.size(), work_iterations(&i.job.options, i.iterations())))
+        .map(|i| (i.size(), work_iterations(i.options(), i.iterations())))
         .collect();
     speeds.estimate(&config.model, &device, &images)
 }

@@ -23,7 +23,7 @@ impl PlannedImage {
         let set = config.model_set();
         Sidecar {
             call: GenerateCall {
-                job: self.job.clone(),
+                job: self.job(),
                 models: ModelRef {
                     clip_model: Some(set.clip_model.clone()),
                     vqgan_config: Some(set.vqgan_config.clone()),

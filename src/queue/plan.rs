@@ -3,14 +3,12 @@
 //! a run would do and by `run` to do it.
 
 use std::collections::HashMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use rayon::prelude::*;
 use serde::Serialize;
 
-use crate::call::job::Job;
 use crate::config::Config;
-use crate::outputs::lifecycle;
 use crate::outputs::naming::OutputIndex;
 use crate::queue::discover::{Found, SkipReason, Skipped, TaskFile};
 use crate::queue::known;
@@ -18,9 +16,11 @@ use crate::shared_folder::root::Root;
 use crate::task::validate::FolderCache;
 use crate::task::{Problems, TaskError, TaskSpec};
 
+mod image;
 mod name;
 mod request;
 pub use crate::queue::check::{Checked, check_all, check_task};
+pub use image::PlannedImage;
 use name::name_images;
 
 /// What will happen to a task, as `plan --json` names it.
@@ -34,50 +34,6 @@ pub enum Status {
     /// Not run: a file where a task could be that is not one (a template, notes beside a
     /// picture, ...); the reason says why.
     Skipped,
-}
-
-/// One image the run will make.
-#[derive(Debug, Clone, PartialEq)]
-pub struct PlannedImage {
-    /// `k`: the 1-based index in the task's expansion.
-    pub index: u32,
-    /// `N`: the task's total number of images.
-    pub total: u32,
-    /// `n` in `<out_file>_<n>.png`.
-    pub number: u32,
-    /// The style of this image (`""`: plain).
-    pub style: String,
-    /// The PNG, absolute.
-    pub output: PathBuf,
-    /// The PNG, relative to the root.
-    pub output_rel: String,
-    /// The sidecar `.txt`, absolute.
-    pub sidecar_path: PathBuf,
-    /// The engine job (paths relative to the root; see [`Job::resolved`]). `job.seed` is
-    /// `seed + k - 1` when the task gives a seed, else `None` (the engine picks one).
-    pub job: Job,
-    /// Whether a pending marker left by an earlier, interrupted run already reserves this
-    /// number for this image (see [`crate::outputs::naming`]).
-    pub reserved: bool,
-}
-
-impl PlannedImage {
-    /// The final prompt string.
-    pub fn prompt(&self) -> &str {
-        self.job.prompts.as_deref().unwrap_or_default()
-    }
-
-    /// Iterations (the planner always sets them).
-    pub fn iterations(&self) -> u32 {
-        self.job
-            .iterations
-            .expect("a planned job always has its iterations")
-    }
-
-    /// `[width, height]` (the planner always sets it).
-    pub fn size(&self) -> [u32; 2] {
-        self.job.size.expect("a planned job always has its size")
-    }
 }
 
 /// One task and what the run will do with it.
@@ -237,50 +193,49 @@ impl<'a> Planner<'a> {
     /// such group is named in order, the groups side by side.
     pub fn plan_checked(&mut self, files: &[TaskFile], checked: Vec<Checked>) -> Vec<PlannedTask> {
         let hashes: Vec<String> = files.par_iter().map(TaskFile::sha256).collect();
-        let outputs: Vec<_> = checked
-            .iter()
-            .filter_map(|c| c.as_ref().ok())
-            .map(|v| (v.spec.out_folder.clone(), v.spec.out_file.clone()))
-            .collect();
-        self.index.prefetch(&outputs);
-        let mut members: HashMap<(&Path, &str), Vec<usize>> = HashMap::new();
-        for (i, c) in checked.iter().enumerate() {
-            if let Ok(v) = c {
-                let key = (v.spec.out_folder.as_path(), v.spec.out_file.as_str());
-                members.entry(key).or_default().push(i);
-            }
-        }
-        let mut groups: Vec<_> = members
+        let groups = Groups::of(&checked);
+        let mut listed = self.index.take_folders(&groups.folders);
+        // each `out_file` with its numbers and its tasks, in order
+        let mut named_groups: Vec<_> = groups
+            .members
             .into_iter()
-            .map(|((folder, base), tasks)| {
-                let index = self
-                    .index
-                    .take_base(folder, base)
-                    .map_err(|e| e.to_string());
-                (folder, base, index, tasks)
+            .map(|((at, base), tasks)| {
+                let index = match &mut listed[at] {
+                    Ok(bases) => Ok(bases.remove_entry(base)),
+                    Err(e) => Err(e.to_string()),
+                };
+                (at, base, index, tasks)
             })
             .collect();
         let root = self.root;
-        let named: Vec<(usize, Result<Named, String>)> = groups
+        let named: Vec<(usize, Result<Named, String>)> = named_groups
             .par_iter_mut()
-            .flat_map_iter(|(_, _, index, tasks)| {
+            .flat_map_iter(|(_, base, index, tasks)| {
                 let mut out = Vec::with_capacity(tasks.len());
-                for &i in tasks.iter() {
-                    let Ok(v) = &checked[i] else { continue };
-                    let named = match index {
-                        Ok(index) => {
-                            Ok(name_images(root, index, &v.spec, &files[i].rel, &hashes[i]))
+                match index {
+                    Ok(taken) => {
+                        let (_, index) =
+                            taken.get_or_insert_with(|| (base.to_string(), Default::default()));
+                        for &i in tasks.iter() {
+                            let Ok(v) = &checked[i] else { continue };
+                            let named =
+                                name_images(root, index, &v.spec, &files[i].rel, &hashes[i]);
+                            out.push((i, Ok(named)));
                         }
-                        Err(e) => Err(e.clone()),
-                    };
-                    out.push((i, named));
+                    }
+                    Err(e) => out.extend(tasks.iter().map(|&i| (i, Err(e.clone())))),
                 }
                 out
             })
             .collect();
-        for (folder, base, index, _) in groups {
-            if let Ok(index) = index {
-                self.index.put_base(folder, base, index);
+        for (at, _, index, _) in named_groups {
+            if let (Ok(bases), Ok(Some((base, index)))) = (&mut listed[at], index) {
+                bases.insert(base, index);
+            }
+        }
+        for (folder, bases) in groups.folders.iter().zip(listed) {
+            if let Ok(bases) = bases {
+                self.index.put_folder(folder, bases);
             }
         }
         let mut by_task: Vec<Option<Result<Named, String>>> = files.iter().map(|_| None).collect();
@@ -300,7 +255,7 @@ impl<'a> Planner<'a> {
     }
 
     fn verdict(&mut self, file: &TaskFile) -> Verdict {
-        let sha256 = lifecycle::task_sha256(&file.bytes);
+        let sha256 = file.sha256();
         let checked = check_task(file, self.root, self.config, &self.folders);
         let named = checked.as_ref().ok().map(|v| {
             let (folder, base) = (&v.spec.out_folder, &v.spec.out_file);
@@ -313,6 +268,41 @@ impl<'a> Planner<'a> {
             Ok(named)
         });
         verdict_of(file, sha256, checked, named)
+    }
+}
+
+/// The valid tasks of a plan by output folder and `out_file`: the tasks that share numbers.
+struct Groups<'c> {
+    /// Each output folder once.
+    folders: Vec<&'c Path>,
+    /// (the folder's place in `folders`, `out_file`) -> its tasks, in order.
+    members: HashMap<(usize, &'c str), Vec<usize>>,
+}
+
+impl<'c> Groups<'c> {
+    fn of(checked: &'c [Checked]) -> Groups<'c> {
+        let mut groups = Groups {
+            folders: Vec::new(),
+            members: HashMap::new(),
+        };
+        let mut places: HashMap<&Path, usize> = HashMap::new();
+        // tasks one after another mostly share their folder: asked of `places` only when not
+        let mut last: Option<(&Path, usize)> = None;
+        for (i, c) in checked.iter().enumerate() {
+            let Ok(v) = c else { continue };
+            let folder = v.spec.out_folder.as_path();
+            let at = match last {
+                Some((f, at)) if f == folder => at,
+                _ => *places.entry(folder).or_insert_with(|| {
+                    groups.folders.push(folder);
+                    groups.folders.len() - 1
+                }),
+            };
+            last = Some((folder, at));
+            let key = (at, v.spec.out_file.as_str());
+            groups.members.entry(key).or_default().push(i);
+        }
+        groups
     }
 }
 

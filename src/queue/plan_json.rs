@@ -70,7 +70,7 @@ pub fn json_view<'a>(tasks: &'a [PlannedTask], tonight: &Tonight) -> Vec<JsonTas
                         prompt: i.prompt(),
                         size: i.size(),
                         iterations: i.iterations(),
-                        seed: i.job.seed,
+                        seed: i.seed(),
                         turn: turn.map(|(n, _)| n),
                         start_seconds: turn
                             .filter(|_| tonight.timed)

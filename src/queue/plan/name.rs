@@ -2,11 +2,12 @@
 //! request it is for, the images already made and the pending markers it may take over.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
+use super::image::TaskImages;
 use super::request::{changed, this_request};
 use super::{Named, PlannedImage};
-use crate::call::job::Job;
-use crate::outputs::naming::{BaseIndex, output_names};
+use crate::outputs::naming::{BaseIndex, push_output_name};
 use crate::shared_folder::root::Root;
 use crate::task::{TaskSpec, expand};
 
@@ -58,39 +59,24 @@ pub(super) fn name_images(
         .filter(|img| !reserved.contains_key(&img.index))
         .count();
     let mut numbers = index.allocate(fresh as u32).into_iter();
+    let mut task = TaskImages::new(spec);
+    let todo: Vec<_> = todo
+        .into_iter()
+        .map(|img| {
+            let (number, reserved) = match reserved.get(&img.index) {
+                Some(n) => (*n, true),
+                None => (numbers.next().expect("one number per fresh image"), false),
+            };
+            let style = task.style_of(img.style, img.prompt);
+            (img.index, img.total, number, reserved, style, img.seed)
+        })
+        .collect();
+    let task = Arc::new(task);
     let images = todo
         .into_iter()
-        .map(|img| match reserved.get(&img.index) {
-            Some(n) => (img, *n, true),
-            None => (
-                img,
-                numbers.next().expect("one number per fresh image"),
-                false,
-            ),
-        })
-        .map(|(img, number, reserved)| {
-            let (png, txt) = output_names(&spec.out_file, number);
-            let output_rel = join_rel(&spec.out_folder_rel, &png);
-            PlannedImage {
-                index: img.index,
-                total: img.total,
-                number,
-                style: img.style,
-                output: folder.join(&png),
-                sidecar_path: folder.join(&txt),
-                job: Job {
-                    prompts: Some(img.prompt),
-                    image_prompts: spec.in_file.iter().cloned().collect(),
-                    iterations: Some(spec.iterations),
-                    size: Some(spec.size),
-                    init_image: spec.template_file.clone(),
-                    seed: img.seed,
-                    output: Some(output_rel.clone()),
-                    options: spec.options.clone(),
-                },
-                output_rel,
-                reserved,
-            }
+        .map(|(k, total, number, reserved, style, seed)| {
+            let output_rel = output_rel(&spec.out_folder_rel, &spec.out_file, number);
+            PlannedImage::new(&task, (k, total, number), style, seed, output_rel, reserved)
         })
         .collect();
     let made = made
@@ -100,10 +86,13 @@ pub(super) fn name_images(
     (images, (request, made), stale)
 }
 
-fn join_rel(folder: &str, name: &str) -> String {
-    if folder.is_empty() {
-        name.to_string()
-    } else {
-        format!("{folder}/{name}")
+/// The PNG of image `n` of `base` in the output folder `folder` (relative to the root).
+fn output_rel(folder: &str, base: &str, n: u32) -> String {
+    let mut rel = String::with_capacity(folder.len() + base.len() + 16);
+    if !folder.is_empty() {
+        rel.push_str(folder);
+        rel.push('/');
     }
+    push_output_name(&mut rel, base, n, "png");
+    rel
 }
