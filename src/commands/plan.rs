@@ -8,10 +8,10 @@ use anyhow::Context;
 
 use crate::config::{Config, ConfigOverrides};
 use crate::process::exit_codes::ExitCode;
-use crate::process::json::write_pretty_list;
+use crate::process::json::write_pretty_items;
 use crate::process::text::escape;
 use crate::queue::plan::{PlannedTask, Status, Verdict, plan};
-use crate::queue::plan_json::json_view;
+use crate::queue::plan_json::JsonPlan;
 use crate::queue::tonight::{Tonight, offset_text, tonight};
 use crate::records::speeds::{DEFAULT_FACTOR, Speeds, engine_size};
 use crate::shared_folder::root::Root;
@@ -36,9 +36,11 @@ pub fn run(opts: &PlanOptions<'_>, out: &mut dyn Write) -> anyhow::Result<ExitCo
     let speeds = Speeds::load(root.path());
     let order = tonight(&tasks, &config, &speeds);
     if opts.json {
-        // Large writes: the terminal guard behind `out` checks each write it is given.
+        // Large writes (pieces of some 100 kB): the terminal guard behind `out` checks each
+        // write it is given.
+        let view = JsonPlan::new(&tasks, &order);
         let mut out = std::io::BufWriter::with_capacity(1 << 16, out);
-        write_pretty_list(&json_view(&tasks, &order), &mut out)?;
+        write_pretty_items(view.len(), |n| view.task(n), &mut out)?;
         writeln!(out)?;
         out.flush()?;
     } else {
