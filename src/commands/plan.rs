@@ -8,10 +8,10 @@ use anyhow::Context;
 
 use crate::config::{Config, ConfigOverrides};
 use crate::process::exit_codes::ExitCode;
-use crate::process::json::write_pretty_list;
+use crate::process::json::write_pretty_items;
 use crate::process::text::escape;
 use crate::queue::plan::{PlannedTask, Status, Verdict, plan};
-use crate::queue::plan_json::json_view;
+use crate::queue::plan_json::JsonPlan;
 use crate::queue::tonight::{Tonight, offset_text, tonight};
 use crate::records::speeds::{DEFAULT_FACTOR, Speeds, engine_size};
 use crate::shared_folder::root::Root;
@@ -36,9 +36,11 @@ pub fn run(opts: &PlanOptions<'_>, out: &mut dyn Write) -> anyhow::Result<ExitCo
     let speeds = Speeds::load(root.path());
     let order = tonight(&tasks, &config, &speeds);
     if opts.json {
-        // Large writes: the terminal guard behind `out` checks each write it is given.
+        // Large writes (pieces of some 100 kB): the terminal guard behind `out` checks each
+        // write it is given.
+        let view = JsonPlan::new(&tasks, &order);
         let mut out = std::io::BufWriter::with_capacity(1 << 16, out);
-        write_pretty_list(&json_view(&tasks, &order), &mut out)?;
+        write_pretty_items(view.len(), |n| view.task(n), &mut out)?;
         writeln!(out)?;
         out.flush()?;
     } else {
@@ -58,6 +60,9 @@ fn write_human(
     speeds: &Speeds,
     out: &mut dyn Write,
 ) -> std::io::Result<()> {
+    // Many small writes (80 MB for 100,000 tasks): the terminal guard behind `out` checks
+    // each write it is given, so it is given few.
+    let out = &mut std::io::BufWriter::with_capacity(1 << 16, out);
     let factor = speeds
         .factor
         .get(&config.model)
@@ -154,11 +159,12 @@ fn write_human(
             )?,
         }
     }
-    Ok(())
+    out.flush()
 }
 
 /// Tonight's order, turn by turn, with estimated start times after the night's start.
 fn write_order(tasks: &[PlannedTask], order: &Tonight, out: &mut dyn Write) -> std::io::Result<()> {
+    let out = &mut std::io::BufWriter::with_capacity(1 << 16, out);
     let turns: Vec<_> = order
         .turns
         .iter()
@@ -203,5 +209,5 @@ fn write_order(tasks: &[PlannedTask], order: &Tonight, out: &mut dyn Write) -> s
             escape(&first.output_rel)
         )?;
     }
-    Ok(())
+    out.flush()
 }

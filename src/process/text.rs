@@ -191,6 +191,21 @@ mod tests {
     }
 
     #[test]
+    fn a_large_write_passes_whole_or_with_its_controls_escaped() {
+        let line = "  \"prompt\": \"caf\u{e9} \u{a0}\",\n\t".repeat(5000);
+        let mut out = TerminalSafe::new(Vec::new());
+        std::io::Write::write_all(&mut out, line.as_bytes()).unwrap();
+        assert!(out.inner == line.as_bytes());
+        let hidden = format!("{line}\u{9b}2J{line}\u{7f}");
+        let mut out = TerminalSafe::new(Vec::new());
+        std::io::Write::write_all(&mut out, hidden.as_bytes()).unwrap();
+        assert_eq!(
+            String::from_utf8(out.inner).unwrap(),
+            format!("{line}\\u{{9b}}2J{line}\\u{{7f}}")
+        );
+    }
+
+    #[test]
     fn noncharacters_are_the_66_of_unicode() {
         let all: Vec<u32> = (0..=0x10FFFF)
             .filter_map(char::from_u32)

@@ -44,13 +44,41 @@ pub struct JsonTask<'a> {
     pub images: Vec<JsonImage<'a>>,
 }
 
-/// The `plan --json` view of a plan and its order.
-pub fn json_view<'a>(tasks: &'a [PlannedTask], tonight: &Tonight) -> Vec<JsonTask<'a>> {
-    let turns = tonight.image_turns(tasks.len());
-    tasks
-        .iter()
-        .enumerate()
-        .map(|(n, t)| JsonTask {
+/// The `plan --json` view of a plan and its order, made one task at a time ([`Self::task`]):
+/// a plan of 100,000 tasks is written a piece at a time, each piece's view made by the
+/// thread that writes it.
+pub struct JsonPlan<'a> {
+    tasks: &'a [PlannedTask],
+    tonight: &'a Tonight,
+    /// Each task's images' turns and starts ([`Tonight::image_turns`]).
+    turns: Vec<Vec<Option<(usize, f64)>>>,
+}
+
+impl<'a> JsonPlan<'a> {
+    /// The view of `tasks` in tonight's order `tonight`.
+    pub fn new(tasks: &'a [PlannedTask], tonight: &'a Tonight) -> JsonPlan<'a> {
+        let turns = tonight.image_turns(tasks.len());
+        JsonPlan {
+            tasks,
+            tonight,
+            turns,
+        }
+    }
+
+    /// How many tasks the plan holds.
+    pub fn len(&self) -> usize {
+        self.tasks.len()
+    }
+
+    /// Whether the plan holds no task.
+    pub fn is_empty(&self) -> bool {
+        self.tasks.is_empty()
+    }
+
+    /// The `n`-th task, in waiting order.
+    pub fn task(&self, n: usize) -> JsonTask<'a> {
+        let t = &self.tasks[n];
+        JsonTask {
             task: &t.file.rel,
             status: t.status(),
             error: t.error_text(),
@@ -64,7 +92,7 @@ pub fn json_view<'a>(tasks: &'a [PlannedTask], tonight: &Tonight) -> Vec<JsonTas
                 .iter()
                 .enumerate()
                 .map(|(k, i)| {
-                    let turn = turns[n].get(k).copied().flatten();
+                    let turn = self.turns[n].get(k).copied().flatten();
                     JsonImage {
                         output: &i.output_rel,
                         prompt: i.prompt(),
@@ -73,11 +101,11 @@ pub fn json_view<'a>(tasks: &'a [PlannedTask], tonight: &Tonight) -> Vec<JsonTas
                         seed: i.seed(),
                         turn: turn.map(|(n, _)| n),
                         start_seconds: turn
-                            .filter(|_| tonight.timed)
+                            .filter(|_| self.tonight.timed)
                             .map(|(_, s)| (s * 10.0).round() / 10.0),
                     }
                 })
                 .collect(),
-        })
-        .collect()
+        }
+    }
 }
