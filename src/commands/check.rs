@@ -64,8 +64,8 @@ pub struct CheckTally {
 pub fn run(opts: &CheckOptions<'_>, out: &mut dyn Write) -> anyhow::Result<ExitCode> {
     let root = Root::open(opts.root)?;
     let config = Config::load_to_read(root.path(), &opts.overrides)?;
-    let (tally, mut found, outcomes) = check_root(&root, &config, out)?;
-    queue_page(&root, &config, &mut found, outcomes, out)?;
+    let (tally, found, outcomes) = check_root(&root, &config, out)?;
+    queue_page(&root, &config, found, outcomes, out)?;
     writeln!(
         out,
         "Checked {} task file(s) in {}: {} valid ({} with warnings), {} invalid; {} file(s) written, {} removed{}{}.",
@@ -104,7 +104,7 @@ pub fn run(opts: &CheckOptions<'_>, out: &mut dyn Write) -> anyhow::Result<ExitC
 fn queue_page(
     root: &Root,
     config: &Config,
-    found: &mut Found,
+    mut found: Found,
     outcomes: Vec<Outcome>,
     out: &mut dyn Write,
 ) -> anyhow::Result<()> {
@@ -115,7 +115,7 @@ fn queue_page(
         return Ok(());
     }
     let now = std::time::SystemTime::now();
-    let digest = queue_inputs::digest(root.path(), config, found, &outcomes, now);
+    let digest = queue_inputs::digest(root.path(), config, &found, &outcomes, now);
     let page = root
         .path()
         .join(&dir)

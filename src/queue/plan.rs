@@ -191,7 +191,11 @@ impl<'a> Planner<'a> {
     /// gives them), named one after another (numbers handed to one task are not handed to
     /// the next). Only tasks of the same output folder and `out_file` share numbers: each
     /// such group is named in order, the groups side by side.
-    pub fn plan_checked(&mut self, files: &[TaskFile], checked: Vec<Checked>) -> Vec<PlannedTask> {
+    pub fn plan_checked(
+        &mut self,
+        files: Vec<TaskFile>,
+        checked: Vec<Checked>,
+    ) -> Vec<PlannedTask> {
         let hashes: Vec<String> = files.par_iter().map(TaskFile::sha256).collect();
         let groups = Groups::of(&checked);
         let mut listed = self.index.take_folders(&groups.folders);
@@ -243,13 +247,13 @@ impl<'a> Planner<'a> {
             by_task[i] = Some(n);
         }
         files
-            .par_iter()
+            .into_par_iter()
             .zip(hashes)
             .zip(checked)
             .zip(by_task)
             .map(|(((file, sha256), checked), named)| PlannedTask {
-                file: file.clone(),
-                verdict: verdict_of(file, sha256, checked, named),
+                verdict: verdict_of(&file, sha256, checked, named),
+                file,
             })
             .collect()
     }
@@ -360,7 +364,7 @@ pub fn skipped_entry(s: &Skipped) -> PlannedTask {
 /// planned from what that check kept ([`known`]), not read again.
 pub fn plan(root: &Root, config: &Config) -> std::io::Result<Vec<PlannedTask>> {
     let (found, checked) = known::discover_checked(root, config)?;
-    Ok(plan_found(root, config, &found, checked))
+    Ok(plan_found(root, config, found, checked))
 }
 
 /// [`plan`] of a root already discovered (`found`) and validated (`checked`, one result per
@@ -368,11 +372,11 @@ pub fn plan(root: &Root, config: &Config) -> std::io::Result<Vec<PlannedTask>> {
 pub fn plan_found(
     root: &Root,
     config: &Config,
-    found: &Found,
+    found: Found,
     checked: Vec<Checked>,
 ) -> Vec<PlannedTask> {
     let mut planner = Planner::new(root, config);
-    let mut planned = planner.plan_checked(&found.tasks, checked);
+    let mut planned = planner.plan_checked(found.tasks, checked);
     planned.extend(found.skipped.iter().map(skipped_entry));
     planned
 }

@@ -215,7 +215,7 @@ impl Walk<'_> {
     /// Reads every candidate (in parallel: most of a large folder's time is opening and
     /// reading its task files) and keeps those that are tasks, in the walk's order.
     fn read_candidates(&mut self, known: Option<Known<'_>>) {
-        let root = self.root;
+        let (root, priority) = (self.root, self.priority);
         let read: Vec<_> = std::mem::take(&mut self.candidates)
             .into_par_iter()
             .map(|c| {
@@ -227,75 +227,84 @@ impl Walk<'_> {
                         None => Some(read_task_stamped(&c.path).map(Read::Read)),
                     },
                 };
-                (c, rel, read)
+                candidate(priority, c, rel, read)
             })
             .collect();
-        for (c, rel, read) in read {
-            self.candidate(c, rel, read);
-        }
-    }
-
-    /// A candidate task file, its contents read (`None`: not read, it has a problem).
-    fn candidate(&mut self, c: Candidate, rel: String, read: Option<Result<Read, ReadProblem>>) {
-        let Candidate {
-            path,
-            name,
-            mut problem,
-            names,
-            dir: _,
-        } = c;
-        let stem = &name[..name.len() - 4];
-        let modified_of = |path: &Path| {
-            std::fs::symlink_metadata(path)
-                .and_then(|m| m.modified())
-                .unwrap_or(SystemTime::UNIX_EPOCH)
-        };
-        let (bytes, modified, stamp, reused) = match read {
-            None => (Vec::new(), modified_of(&path), None, false),
-            Some(Ok(Read::Read(r))) => (r.bytes, r.modified, Some(r.stamp), false),
-            Some(Ok(Read::Known(stamp, modified))) => (Vec::new(), modified, Some(stamp), true),
-            Some(Err(ReadProblem::Gone(_))) => return,
-            Some(Err(ReadProblem::Task(p))) => {
-                tracing::warn!("cannot read {}: {p}", shown(&path));
-                problem = Some(p);
-                (Vec::new(), modified_of(&path), None, false)
+        for found in read {
+            match found {
+                Some(Ok(task)) => self.found.push(task),
+                Some(Err((path, reason))) => self.skip(path, reason),
+                None => {}
             }
-        };
-        let head = problem.is_none().then_some(bytes.as_slice());
-        // A known file was a task by its content alone (a JSON object), whatever lies beside.
-        if !reused
-            && let Role::Skip(reason) =
-                classify::by_content(&name, head, &|other| names.contains(other))
-        {
-            self.skip(path, reason);
-            return;
         }
-        let dir = path.parent().unwrap_or(Path::new(""));
-        let error_name = format!("{stem}{}", ERROR_SUFFIX);
-        let error_modified = names
-            .contains(error_name.as_str())
-            .then(|| crate::shared_folder::confined::modified(&dir.join(&error_name)))
-            .flatten();
-        let has_warnings_file = names.contains(format!("{stem}{}", WARNINGS_SUFFIX).as_str());
-        let priority = self.priority.is_some_and(|p| {
-            let p = p.trim_end_matches('/');
-            rel.starts_with(p) && rel[p.len()..].starts_with('/')
-        });
-        self.found.push(TaskFile {
-            kind: TaskKind::from_rel(&rel),
-            path,
-            rel,
-            modified,
-            priority,
-            error_modified,
-            has_warnings_file,
-            bytes: bytes.into(),
-            problem,
-            stamp,
-            reused,
-            known_sha256: None,
-        });
     }
+}
+
+/// A candidate task file, its contents read (`None`: not read, it has a problem): the task,
+/// or the file not run and why (`None`: gone meanwhile).
+fn candidate(
+    priority: Option<&str>,
+    c: Candidate,
+    rel: String,
+    read: Option<Result<Read, ReadProblem>>,
+) -> Option<Result<TaskFile, (PathBuf, SkipReason)>> {
+    let Candidate {
+        path,
+        name,
+        mut problem,
+        names,
+        dir: _,
+    } = c;
+    let stem = &name[..name.len() - 4];
+    let modified_of = |path: &Path| {
+        std::fs::symlink_metadata(path)
+            .and_then(|m| m.modified())
+            .unwrap_or(SystemTime::UNIX_EPOCH)
+    };
+    let (bytes, modified, stamp, reused) = match read {
+        None => (Vec::new(), modified_of(&path), None, false),
+        Some(Ok(Read::Read(r))) => (r.bytes, r.modified, Some(r.stamp), false),
+        Some(Ok(Read::Known(stamp, modified))) => (Vec::new(), modified, Some(stamp), true),
+        Some(Err(ReadProblem::Gone(_))) => return None,
+        Some(Err(ReadProblem::Task(p))) => {
+            tracing::warn!("cannot read {}: {p}", shown(&path));
+            problem = Some(p);
+            (Vec::new(), modified_of(&path), None, false)
+        }
+    };
+    let head = problem.is_none().then_some(bytes.as_slice());
+    // A known file was a task by its content alone (a JSON object), whatever lies beside.
+    if !reused
+        && let Role::Skip(reason) =
+            classify::by_content(&name, head, &|other| names.contains(other))
+    {
+        return Some(Err((path, reason)));
+    }
+    let dir = path.parent().unwrap_or(Path::new(""));
+    let error_name = format!("{stem}{}", ERROR_SUFFIX);
+    let error_modified = names
+        .contains(error_name.as_str())
+        .then(|| crate::shared_folder::confined::modified(&dir.join(&error_name)))
+        .flatten();
+    let has_warnings_file = names.contains(format!("{stem}{}", WARNINGS_SUFFIX).as_str());
+    let priority = priority.is_some_and(|p| {
+        let p = p.trim_end_matches('/');
+        rel.starts_with(p) && rel[p.len()..].starts_with('/')
+    });
+    Some(Ok(TaskFile {
+        kind: TaskKind::from_rel(&rel),
+        path,
+        rel,
+        modified,
+        priority,
+        error_modified,
+        has_warnings_file,
+        bytes: bytes.into(),
+        problem,
+        stamp,
+        reused,
+        known_sha256: None,
+    }))
 }
 
 /// What became of a candidate that could be read.
