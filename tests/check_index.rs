@@ -18,22 +18,13 @@ fn check_logged(s: &Shared) -> (i32, String, usize, usize) {
         .arg(s.root())
         .output()
         .unwrap();
-    let log = String::from_utf8_lossy(&out.stderr).into_owned();
-    let line = log
-        .lines()
-        .find(|l| l.contains("known from the last check"))
-        .unwrap_or_else(|| panic!("no index line in the log:\n{log}"));
-    let numbers: Vec<usize> = line
-        .split(|c: char| !c.is_ascii_digit())
-        .filter(|w| !w.is_empty())
-        .map(|w| w.parse().unwrap())
-        .collect();
-    let n = numbers.len();
+    let log = String::from_utf8_lossy(&out.stderr);
+    let (known, read) = logged_counts(&log, "known from the last check");
     (
         out.status.code().unwrap_or(-1),
         String::from_utf8_lossy(&out.stdout).into_owned(),
-        numbers[n - 2],
-        numbers[n - 1],
+        known,
+        read,
     )
 }
 

@@ -154,15 +154,25 @@ fn mode(path: &Path) -> u32 {
     std::fs::symlink_metadata(path).unwrap().mode() & 0o7777
 }
 
-#[test]
-fn a_lab_of_accounts_works_and_members_cannot_touch_the_owners_state() {
-    let (owner, anna, bob) = lab();
+/// A folder for one test's lab (readable by the lab's accounts), the project as they can
+/// reach it, and the owner's home in it, made by the owner.
+fn lab_folders(owner: Account) -> (tempfile::TempDir, PathBuf, PathBuf) {
     let base = tempfile::Builder::new()
         .prefix("runvqgan-lab-")
         .tempdir_in("/tmp")
         .unwrap();
     std::fs::set_permissions(base.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
     let project = project_for_others(base.path());
+    let home = base.path().join("home");
+    std::fs::create_dir(&home).unwrap();
+    std::os::unix::fs::chown(&home, Some(owner.uid), Some(owner.gid)).unwrap();
+    (base, project, home)
+}
+
+#[test]
+fn a_lab_of_accounts_works_and_members_cannot_touch_the_owners_state() {
+    let (owner, anna, bob) = lab();
+    let (base, project, home) = lab_folders(owner);
     let bin = project.join("target/debug/runvqgan");
     let python = std::fs::canonicalize(project.join(".venv/bin/python3")).unwrap();
     assert!(
@@ -171,9 +181,6 @@ fn a_lab_of_accounts_works_and_members_cannot_touch_the_owners_state() {
          cannot run the engine; scripts/setup.sh makes it with Debian's python3.11",
         python.display()
     );
-    let home = base.path().join("home");
-    std::fs::create_dir(&home).unwrap();
-    std::os::unix::fs::chown(&home, Some(owner.uid), Some(owner.gid)).unwrap();
     let root = home.join("lab");
     let root_s = root.to_str().unwrap();
 
@@ -371,16 +378,8 @@ fn a_lab_of_accounts_works_and_members_cannot_touch_the_owners_state() {
 #[test]
 fn a_members_plan_is_the_owners_plan_without_the_owners_index() {
     let (owner, anna, _) = lab();
-    let base = tempfile::Builder::new()
-        .prefix("runvqgan-lab-")
-        .tempdir_in("/tmp")
-        .unwrap();
-    std::fs::set_permissions(base.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
-    let project = project_for_others(base.path());
+    let (base, project, home) = lab_folders(owner);
     let bin = project.join("target/debug/runvqgan");
-    let home = base.path().join("home");
-    std::fs::create_dir(&home).unwrap();
-    std::os::unix::fs::chown(&home, Some(owner.uid), Some(owner.gid)).unwrap();
     let root = home.join("lab");
     let root_s = root.to_str().unwrap();
     let p = |rel: &str| root.join(rel).to_str().unwrap().to_string();

@@ -22,21 +22,12 @@ fn plan_logged(s: &Shared, args: &[&str]) -> (String, usize, usize) {
         .output()
         .unwrap();
     assert!(out.status.success(), "{out:?}");
-    let log = String::from_utf8_lossy(&out.stderr).into_owned();
-    let line = log
-        .lines()
-        .find(|l| l.contains("planned as the owner's last check knew them"))
-        .unwrap_or_else(|| panic!("no index line in the log:\n{log}"));
-    let numbers: Vec<usize> = line
-        .split(|c: char| !c.is_ascii_digit())
-        .filter(|w| !w.is_empty())
-        .map(|w| w.parse().unwrap())
-        .collect();
-    let n = numbers.len();
+    let log = String::from_utf8_lossy(&out.stderr);
+    let (known, read) = logged_counts(&log, "planned as the owner's last check knew them");
     (
         String::from_utf8_lossy(&out.stdout).into_owned(),
-        numbers[n - 2],
-        numbers[n - 1],
+        known,
+        read,
     )
 }
 

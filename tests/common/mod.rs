@@ -344,3 +344,19 @@ pub fn member_holds_lock(ids: (u32, u32), path: &Path) -> std::process::Child {
         .spawn()
         .unwrap()
 }
+
+/// The last two numbers of the first line of `log` that holds `marker`: what a command's
+/// debug log says it took from the owner's index and what it read (`check`, `plan`).
+pub fn logged_counts(log: &str, marker: &str) -> (usize, usize) {
+    let line = log
+        .lines()
+        .find(|l| l.contains(marker))
+        .unwrap_or_else(|| panic!("no line with {marker:?} in the log:\n{log}"));
+    let numbers: Vec<usize> = line
+        .split(|c: char| !c.is_ascii_digit())
+        .filter(|w| !w.is_empty())
+        .map(|w| w.parse().unwrap())
+        .collect();
+    let n = numbers.len();
+    (numbers[n - 2], numbers[n - 1])
+}
