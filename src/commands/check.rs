@@ -16,16 +16,14 @@ use crate::config::{Config, ConfigOverrides};
 use crate::gallery::queue_inputs;
 use crate::process::exit_codes::ExitCode;
 use crate::process::text::escape;
-use crate::queue::discover::{Found, Known, TaskFile, walk};
+use crate::queue::discover::{Found, TaskFile};
 use crate::queue::known::{self, Outcome};
 use crate::queue::notes::{self, Change, Claim, Verdict};
 use crate::queue::plan::plan_found;
-use crate::shared_folder::index::FileStamp;
 use crate::shared_folder::locks::method::ClaimMethod;
 use crate::shared_folder::permissions;
 use crate::shared_folder::root::Root;
 use crate::shared_folder::state::StateDir;
-use crate::task::validate::FolderCache;
 
 /// Options of `check`.
 #[derive(Debug, Clone)]
@@ -156,20 +154,15 @@ pub fn check_root(
         None => StateDir::open(root.path()).ok(),
         Some(_) => None,
     };
-    // Loaded while the folders are listed.
-    let (mut index, walked) = rayon::join(
-        || state.as_ref().map(|s| known::load(s, config)),
-        || walk(root, config),
-    );
-    let walked = walked
-        .with_context(|| format!("cannot read the shared folder {}", root.path().display()))?;
-    let knows = |rel: &str, stamp: &FileStamp| {
-        index
-            .as_ref()
-            .is_some_and(|index| index.get(rel, stamp).is_some())
-    };
-    let known_tasks: Option<Known<'_>> = index.is_some().then_some(&knows);
-    let mut found = walked.read(known_tasks);
+    let known::Pass {
+        mut index,
+        found,
+        outcomes,
+        folders: out_folders,
+    } = known::pass(root, config, || {
+        state.as_ref().map(|s| known::load(s, config))
+    })
+    .with_context(|| format!("cannot read the shared folder {}", root.path().display()))?;
     let mut tally = CheckTally {
         tasks: found.tasks.len(),
         not_run: found.skipped.len(),
@@ -186,10 +179,8 @@ pub fn check_root(
              task within minutes."
         )?;
     }
-    // Validated in parallel (each task on its own), then the notes of all of them synced in
-    // one batch (one flush to disk for all, not one per note).
-    let out_folders = FolderCache::default();
-    let outcomes = known::outcomes(&mut found.tasks, root, config, index.as_ref(), &out_folders);
+    // Validated in parallel (each task on its own, in `known::pass`), then the notes of all
+    // of them synced in one batch (one flush to disk for all, not one per note).
     let reused = outcomes
         .iter()
         .filter(|o| matches!(o, Outcome::Known(_)))

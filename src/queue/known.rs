@@ -336,20 +336,56 @@ pub fn load_to_read(root: &Root, config: &Config) -> Option<Index<KnownTask>> {
     StateDir::open(root.path()).ok().map(|s| load(&s, config))
 }
 
+/// One pass over the shared folder with the owner's index: what was found, each task's
+/// outcome, the index the pass used (`None`: every task read) and the output folders as the
+/// outcomes resolved them (for [`remember`]).
+pub struct Pass {
+    /// The index (loaded while the folders were listed).
+    pub index: Option<Index<KnownTask>>,
+    /// The task files and the files not run.
+    pub found: crate::queue::discover::Found,
+    /// Each task's outcome, in the order of `found.tasks`.
+    pub outcomes: Vec<Outcome>,
+    /// The output folders as resolved for the outcomes.
+    pub folders: FolderCache,
+}
+
+/// Discovers the tasks of `root` and gives each its outcome ([`outcomes`]), with the index
+/// that `load` gives (loaded on one core while the folders are listed on the other): a task
+/// it knows in its present version is neither read nor validated again.
+pub fn pass(
+    root: &Root,
+    config: &Config,
+    load: impl FnOnce() -> Option<Index<KnownTask>> + Send,
+) -> std::io::Result<Pass> {
+    let (index, walked) = rayon::join(load, || walk(root, config));
+    let walked = walked?;
+    let knows =
+        |rel: &str, stamp: &FileStamp| index.as_ref().is_some_and(|i| i.get(rel, stamp).is_some());
+    let known: Option<Known<'_>> = index.is_some().then_some(&knows);
+    let mut found = walked.read(known);
+    let folders = FolderCache::default();
+    let outcomes = outcomes(&mut found.tasks, root, config, index.as_ref(), &folders);
+    Ok(Pass {
+        index,
+        found,
+        outcomes,
+        folders,
+    })
+}
+
 /// Discovers and validates every task of `root` as [`crate::queue::plan::plan`] plans them:
-/// with the owner's index ([`load_to_read`], loaded while the folders are listed), a task
-/// known in its present version is neither read nor validated again.
+/// with the owner's index ([`load_to_read`]), a task known in its present version is
+/// neither read nor validated again.
 pub fn discover_checked(
     root: &Root,
     config: &Config,
 ) -> std::io::Result<(crate::queue::discover::Found, Vec<Checked>)> {
-    let (index, walked) = rayon::join(|| load_to_read(root, config), || walk(root, config));
-    let index = index.as_ref();
-    let knows = |rel: &str, stamp: &FileStamp| index.is_some_and(|i| i.get(rel, stamp).is_some());
-    let known: Option<Known<'_>> = index.is_some().then_some(&knows);
-    let mut found = walked?.read(known);
-    let folders = FolderCache::default();
-    let outcomes = outcomes(&mut found.tasks, root, config, index, &folders);
+    let Pass {
+        mut found,
+        outcomes,
+        ..
+    } = pass(root, config, || load_to_read(root, config))?;
     let checked = into_checked(&mut found.tasks, outcomes, root, config);
     let unread = found.tasks.iter().filter(|f| f.reused).count();
     tracing::debug!(

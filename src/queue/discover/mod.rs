@@ -345,29 +345,13 @@ fn shown(path: &Path) -> String {
     crate::process::text::escape(&path.display().to_string())
 }
 
-/// Finds the task files of `root` as `config` sets it up (its priority folder, its gallery,
-/// which is not walked), in processing order, and the files where a task could be that are
-/// not run, with the reason.
-pub fn discover_all(root: &Root, config: &crate::config::Config) -> std::io::Result<Found> {
-    discover_known(root, config, None)
-}
-
-/// [`discover_all`], leaving unread the task files that `known` knows in their present
-/// version ([`TaskFile::reused`]).
-pub fn discover_known(
-    root: &Root,
-    config: &crate::config::Config,
-    known: Option<Known<'_>>,
-) -> std::io::Result<Found> {
-    Ok(walk(root, config)?.read(known))
-}
-
 /// The shared folder walked, its task files not read yet: what [`walk`] gives, so that a
 /// caller can load what it knows of them meanwhile.
 pub struct Walked<'a>(Walk<'a>);
 
-/// Lists the folders of `root` as [`discover_all`] does, without reading a task file
-/// ([`Walked::read`] reads them).
+/// Finds the task files of `root` as `config` sets it up (its priority folder, its gallery,
+/// which is not walked), without reading them yet: [`Walked::read`] reads them and gives
+/// them in processing order, with the files where a task could be that are not run and why.
 pub fn walk<'a>(root: &'a Root, config: &'a crate::config::Config) -> std::io::Result<Walked<'a>> {
     let mut walk = Walk {
         root,
