@@ -16,7 +16,7 @@ pub type Checked = Result<Validated, Vec<TaskError>>;
 /// `check` and `run`): its read problem, or its contents in its place in the root.
 pub fn check_task(file: &TaskFile, root: &Root, config: &Config, folders: &FolderCache) -> Checked {
     if let Some(problem) = &file.problem {
-        return Err(vec![problem.clone()]);
+        return Err(vec![(**problem).clone()]);
     }
     let ctx = TaskContext {
         root,

@@ -171,12 +171,12 @@ pub fn outcomes(
     index: Option<&Index<KnownTask>>,
     folders: &FolderCache,
 ) -> Vec<Outcome> {
-    // Each reused task's entry, looked up once.
-    let known: Vec<Option<&KnownTask>> = files
-        .iter()
+    // Each reused task's entry, decoded once (each is this pass's own: no copy is kept).
+    let known: Vec<Option<KnownTask>> = files
+        .par_iter()
         .map(|file| {
             let (index, stamp) = index.zip(file.stamp).filter(|_| file.reused)?;
-            index.get(&file.rel, &stamp)
+            index.value(&file.rel, &stamp)
         })
         .collect();
     // Whether each output folder named by a known task still resolves as it did: once per
@@ -187,24 +187,25 @@ pub fn outcomes(
             .entry(folder)
             .or_insert_with(|| resolution(folders, root, &folder.0) == folder.1);
     }
+    let still: Vec<bool> = known
+        .iter()
+        .map(|k| {
+            k.as_ref()
+                .is_some_and(|k| k.out_folder.as_ref().is_none_or(|f| resolves[f]))
+        })
+        .collect();
     files
         .par_iter_mut()
         .zip(known)
-        .map(|(file, known)| {
+        .zip(still)
+        .map(|((file, known), still)| {
             if file.reused {
-                if let Some(known) = known
-                    && known.out_folder.as_ref().is_none_or(|f| resolves[f])
-                {
-                    file.known_sha256 = Some(known.sha256.clone());
-                    return Outcome::Known(known.clone());
-                }
                 // Known, but its output folder changed meanwhile: validated again. A file
                 // gone this very moment keeps its verdict (the next pass no longer finds it).
-                if file.reread().is_err()
-                    && let Some(known) = known
-                {
+                let gone = !still && file.reread().is_err();
+                if let Some(known) = known.filter(|_| still || gone) {
                     file.known_sha256 = Some(known.sha256.clone());
-                    return Outcome::Known(known.clone());
+                    return Outcome::Known(known);
                 }
             }
             let checked = check_task(file, root, config, folders);
@@ -360,8 +361,7 @@ pub fn pass(
 ) -> std::io::Result<Pass> {
     let (index, walked) = rayon::join(load, || walk(root, config));
     let walked = walked?;
-    let knows =
-        |rel: &str, stamp: &FileStamp| index.as_ref().is_some_and(|i| i.get(rel, stamp).is_some());
+    let knows = |rel: &str, stamp: &FileStamp| index.as_ref().is_some_and(|i| i.knows(rel, stamp));
     let known: Option<Known<'_>> = index.is_some().then_some(&knows);
     let mut found = walked.read(known);
     let folders = FolderCache::default();

@@ -190,11 +190,13 @@ impl<'a> Planner<'a> {
     /// Plans task files already validated (`checked`, one result per file, as [`check_all`]
     /// gives them), named one after another (numbers handed to one task are not handed to
     /// the next). Only tasks of the same output folder and `out_file` share numbers: each
-    /// such group is named in order, the groups side by side.
+    /// such group is named in order, the groups side by side. The list has room for `more`
+    /// entries after them (the files not run, which a plan lists last).
     pub fn plan_checked(
         &mut self,
         files: Vec<TaskFile>,
         checked: Vec<Checked>,
+        more: usize,
     ) -> Vec<PlannedTask> {
         let hashes: Vec<String> = files.par_iter().map(TaskFile::sha256).collect();
         let groups = Groups::of(&checked);
@@ -246,6 +248,7 @@ impl<'a> Planner<'a> {
         for (i, n) in named {
             by_task[i] = Some(n);
         }
+        let mut planned = Vec::with_capacity(files.len() + more);
         files
             .into_par_iter()
             .zip(hashes)
@@ -255,7 +258,8 @@ impl<'a> Planner<'a> {
                 verdict: verdict_of(&file, sha256, checked, named),
                 file,
             })
-            .collect()
+            .collect_into_vec(&mut planned);
+        planned
     }
 
     fn verdict(&mut self, file: &TaskFile) -> Verdict {
@@ -376,7 +380,7 @@ pub fn plan_found(
     checked: Vec<Checked>,
 ) -> Vec<PlannedTask> {
     let mut planner = Planner::new(root, config);
-    let mut planned = planner.plan_checked(found.tasks, checked);
+    let mut planned = planner.plan_checked(found.tasks, checked, found.skipped.len());
     planned.extend(found.skipped.iter().map(skipped_entry));
     planned
 }

@@ -200,6 +200,21 @@ impl<V: Serialize + DeserializeOwned> Index<V> {
         value.as_deref()
     }
 
+    /// Whether an entry is stored for `rel` with its file's stamp still `stamp` (and marks it
+    /// as used, like [`Index::get`]); decodes nothing.
+    pub fn knows(&self, rel: &str, stamp: &FileStamp) -> bool {
+        self.entry(rel, stamp).is_some()
+    }
+
+    /// The value stored for `rel` when its file's stamp is still `stamp`, decoded into a value
+    /// of the caller's own, not kept in the index (for a pass that takes each entry once);
+    /// marks the entry as used and misses as [`Index::get`] does.
+    pub fn value(&self, rel: &str, stamp: &FileStamp) -> Option<V> {
+        let entry = self.entry(rel, stamp)?;
+        let (value, rest) = postcard::take_from_bytes::<V>(&self.bytes[entry.at.clone()]).ok()?;
+        rest.is_empty().then_some(value)
+    }
+
     /// The first part of the value stored for `rel` when its file's stamp is still `stamp`,
     /// decoded as `H`, whose encoding must begin every encoding of `V`: `Result<(), E>` of a
     /// `Result<T, E>` (whether it is `Ok`, without decoding the `T`), the first fields of a

@@ -300,7 +300,7 @@ fn candidate(
         error_modified,
         has_warnings_file,
         bytes: bytes.into(),
-        problem,
+        problem: problem.map(Box::new),
         stamp,
         reused,
         known_sha256: None,
@@ -414,12 +414,19 @@ impl Walked<'_> {
 
 /// Orders tasks as they wait: the priority folder first, then the rest, each oldest first.
 pub fn waiting_order(tasks: Vec<TaskFile>) -> Vec<TaskFile> {
-    let mut tasks = tasks;
-    // Paths are unique, so the order is total and an unstable sort gives the same one.
-    tasks.sort_unstable_by(|a, b| {
-        (!a.priority, a.modified, &a.rel).cmp(&(!b.priority, b.modified, &b.rel))
+    // Paths are unique, so the order is total and an unstable sort gives the same one. The
+    // places are sorted, then each file moved once (not moved around by the sort).
+    let key = |t: &TaskFile| (!t.priority, t.modified);
+    let mut order: Vec<usize> = (0..tasks.len()).collect();
+    order.sort_unstable_by(|&a, &b| {
+        let (a, b) = (&tasks[a], &tasks[b]);
+        key(a).cmp(&key(b)).then_with(|| a.rel.cmp(&b.rel))
     });
-    tasks
+    let mut tasks: Vec<Option<TaskFile>> = tasks.into_iter().map(Some).collect();
+    order
+        .into_iter()
+        .map(|i| tasks[i].take().expect("each place once"))
+        .collect()
 }
 
 #[cfg(test)]

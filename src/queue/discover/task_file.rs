@@ -32,7 +32,7 @@ pub struct TaskFile {
     pub bytes: Arc<[u8]>,
     /// Why the file cannot be a task although it is where a task would be (a folder, a fifo,
     /// unreadable, a link out of the root, a bad name); it gets an `_ERROR.txt` saying so.
-    pub problem: Option<TaskError>,
+    pub problem: Option<Box<TaskError>>,
     /// The stamp of the version read (of the opened file), or of the version known unread
     /// (`reused`); `None` when it was not read.
     pub stamp: Option<FileStamp>,
@@ -107,7 +107,7 @@ impl TaskFile {
             Err(ReadProblem::Task(p)) => {
                 self.bytes = Arc::from(&b""[..]);
                 self.stamp = None;
-                self.problem = Some(p);
+                self.problem = Some(Box::new(p));
             }
         }
         self.error_modified = crate::shared_folder::confined::modified(
