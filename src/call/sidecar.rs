@@ -14,6 +14,9 @@ use thiserror::Error;
 use crate::call::job::Job;
 use crate::call::options::{self, GenOption, Kind, OPTIONS, Slot, Value};
 
+mod provenance;
+pub use provenance::{Origin, provenance_lines};
+
 /// A sidecar that cannot be written or read.
 #[derive(Debug, Error)]
 pub enum SidecarError {
@@ -216,6 +219,12 @@ impl GenerateCall {
         shlex::try_join(words.iter().map(String::as_str)).map_err(|_| SidecarError::Nul)
     }
 
+    /// Parses a generate call as written in a sidecar (its first part, see [`parts`]).
+    pub fn parse(call: &str) -> Result<GenerateCall, SidecarError> {
+        let words = shlex::split(call).ok_or(SidecarError::Unterminated)?;
+        GenerateCall::from_words(&words)
+    }
+
     /// Parses a generate call from its words (after shell splitting).
     pub fn from_words(words: &[String]) -> Result<GenerateCall, SidecarError> {
         let not_call = || SidecarError::NotAGenerateCall {
@@ -263,6 +272,21 @@ impl GenerateCall {
     }
 }
 
+/// A sidecar's text in its two parts, neither read yet: the generate call as written (a
+/// byte order mark and leading blank space skipped, up to the first unquoted line break)
+/// and the provenance lines after it. [`Sidecar::parse`] reads both; a reader that needs
+/// only the provenance reads the second ([`Origin`]) and the first when it must know that
+/// the call is one ([`GenerateCall::parse`]).
+pub fn parts(text: &str) -> Result<(&str, &str), SidecarError> {
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+    let text = text.trim_start();
+    if text.is_empty() {
+        return Err(SidecarError::Empty);
+    }
+    let (call, rest) = split_call(text)?;
+    Ok((call.strip_suffix('\r').unwrap_or(call), rest))
+}
+
 /// Splits a sidecar's text into the generate call (up to the first unquoted line break) and
 /// the rest.
 pub fn split_call(text: &str) -> Result<(&str, &str), SidecarError> {
@@ -293,68 +317,6 @@ pub fn split_call(text: &str) -> Result<(&str, &str), SidecarError> {
     }
 }
 
-impl Provenance {
-    fn lines(&self) -> Vec<(String, String)> {
-        let mut out = Vec::new();
-        let mut add = |k: &str, v: Option<String>| {
-            if let Some(v) = v {
-                out.push((k.to_string(), v));
-            }
-        };
-        add("runvqgan", self.runvqgan.clone());
-        add("task", self.task.clone());
-        add("task-sha256", self.task_sha256.clone());
-        add(
-            "image",
-            self.image.map(|i| format!("{} of {}", i.index, i.total)),
-        );
-        add("model-set", self.model_set.clone());
-        add("device", self.device.clone());
-        add("started", self.started.clone());
-        add("seconds", self.seconds.map(|s| format!("{s:.1}")));
-        add("final-loss", self.final_loss.map(|l| format!("{l}")));
-        add("root", self.root.clone());
-        out.extend(self.extra.iter().cloned());
-        out
-    }
-
-    /// Reads the `# key: value` lines that follow the call; other lines are ignored.
-    pub fn parse(rest: &str) -> Provenance {
-        let mut p = Provenance::default();
-        for line in rest.lines() {
-            let Some(kv) = line.trim_end_matches('\r').strip_prefix('#') else {
-                continue;
-            };
-            let Some((k, v)) = kv.split_once(':') else {
-                continue;
-            };
-            let (k, v) = (k.trim(), v.trim().to_string());
-            match k {
-                "runvqgan" => p.runvqgan = Some(v),
-                "task" => p.task = Some(v),
-                "task-sha256" => p.task_sha256 = Some(v),
-                "image" => p.image = parse_image(&v),
-                "model-set" => p.model_set = Some(v),
-                "device" => p.device = Some(v),
-                "started" => p.started = Some(v),
-                "seconds" => p.seconds = v.parse().ok(),
-                "final-loss" => p.final_loss = v.parse().ok(),
-                "root" => p.root = Some(v),
-                _ => p.extra.push((k.to_string(), v)),
-            }
-        }
-        p
-    }
-}
-
-fn parse_image(v: &str) -> Option<ImageIndex> {
-    let (k, n) = v.split_once(" of ")?;
-    Some(ImageIndex {
-        index: k.trim().parse().ok()?,
-        total: n.trim().parse().ok()?,
-    })
-}
-
 fn one_line(v: &str) -> String {
     v.chars()
         .map(|c| if c.is_control() { ' ' } else { c })
@@ -374,16 +336,9 @@ impl Sidecar {
 
     /// Parses a sidecar's text (a runvqgan one, or an R runner one without provenance).
     pub fn parse(text: &str) -> Result<Sidecar, SidecarError> {
-        let text = text.strip_prefix('\u{feff}').unwrap_or(text);
-        let text = text.trim_start();
-        if text.is_empty() {
-            return Err(SidecarError::Empty);
-        }
-        let (call, rest) = split_call(text)?;
-        let call = call.strip_suffix('\r').unwrap_or(call);
-        let words = shlex::split(call).ok_or(SidecarError::Unterminated)?;
+        let (call, rest) = parts(text)?;
         Ok(Sidecar {
-            call: GenerateCall::from_words(&words)?,
+            call: GenerateCall::parse(call)?,
             provenance: Provenance::parse(rest),
         })
     }

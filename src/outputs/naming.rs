@@ -22,11 +22,13 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
-use std::time::SystemTime;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
+use crate::shared_folder::confined::{self, Dir};
 use crate::shared_folder::files::{OUTPUT_EXTENSIONS, PENDING_SUFFIX, VIDEO_EXTENSION};
 
 mod base;
@@ -76,12 +78,18 @@ impl Pending {
     /// Reads a marker; `None` when it cannot be read or parsed, or is not a regular file of
     /// at most [`crate::shared_folder::confined::MAX_SMALL_FILE`] bytes (a link, a fifo, a folder).
     pub fn read(path: &Path) -> Option<Pending> {
-        let file = crate::shared_folder::confined::read_nofollow(
-            path,
-            crate::shared_folder::confined::MAX_SMALL_FILE,
-        )
-        .ok()?;
-        if file.bytes.len() as u64 > crate::shared_folder::confined::MAX_SMALL_FILE {
+        Pending::of(confined::read_nofollow(path, confined::MAX_SMALL_FILE))
+    }
+
+    /// [`Pending::read`] of the marker `name` in the folder `dir`.
+    fn read_in(dir: &Dir, name: &str) -> Option<Pending> {
+        Pending::of(dir.read(std::ffi::OsStr::new(name), confined::MAX_SMALL_FILE))
+    }
+
+    /// The marker in `file` (read with a cap of [`confined::MAX_SMALL_FILE`]).
+    fn of(file: std::io::Result<confined::Untrusted>) -> Option<Pending> {
+        let file = file.ok()?;
+        if file.bytes.len() as u64 > confined::MAX_SMALL_FILE {
             return None;
         }
         serde_json::from_slice(&file.bytes).ok()
@@ -207,8 +215,21 @@ pub fn output_names(base: &str, n: u32) -> (String, String) {
 /// Appends the file name of image `n` of `base` with the extension `ext` (`png`, `txt`),
 /// `base_n.ext`, to `out`.
 pub fn push_output_name(out: &mut String, base: &str, n: u32, ext: &str) {
-    use std::fmt::Write;
-    write!(out, "{base}_{n}.{ext}").expect("a String takes any text");
+    // a plan writes hundreds of thousands of names: the digits without `fmt`
+    let (mut digits, mut at, mut rest) = ([0u8; 10], 10, n);
+    loop {
+        at -= 1;
+        digits[at] = b'0' + (rest % 10) as u8;
+        rest /= 10;
+        if rest == 0 {
+            break;
+        }
+    }
+    out.push_str(base);
+    out.push('_');
+    out.push_str(std::str::from_utf8(&digits[at..]).expect("ASCII digits"));
+    out.push('.');
+    out.push_str(ext);
 }
 
 /// Splits `base_n.png` / `base_n.txt` into (`base`, n, is_png). Other names give `None`.
@@ -232,22 +253,23 @@ pub fn parse_output_name(file_name: &str) -> Option<(&str, u32, bool)> {
 pub(crate) struct Slot {
     pub(crate) png: bool,
     pub(crate) txt: bool,
-    reserved: bool,
     pending: bool,
 }
-
-/// A finished image's provenance: (task, task-sha256, k, request, when its sidecar was
-/// written).
-type MadeImage = (String, String, u32, u32, SystemTime);
 
 /// One `out_file` in one folder: its numbers, and what was read of its files.
 #[derive(Debug, Default)]
 pub struct BaseIndex {
     slots: BTreeMap<u32, Slot>,
+    /// The highest number handed out ([`BaseIndex::allocate`]; 0: none): numbers are handed
+    /// out after every one taken, so all up to it are taken.
+    top: u32,
     /// Provenance of finished images (`png` and `txt` present), read on first use:
-    made: Option<Vec<MadeImage>>,
+    made: Option<Vec<made::Made>>,
     /// Pending markers, read on first use: (n, marker or `None` when unreadable).
     pending: Option<Vec<(u32, Option<Pending>)>>,
+    /// The folder, as opened to list it, kept to read its sidecars and markers through
+    /// (instead of opening it again for each `out_file`) until they are read.
+    dir: Option<Arc<Dir>>,
 }
 
 /// The listing of output folders, read once each, with the numbers handed out so far.
@@ -264,7 +286,7 @@ impl OutputIndex {
 
     fn base(&mut self, folder: &Path, base: &str) -> std::io::Result<&mut BaseIndex> {
         if !self.folders.contains_key(folder) {
-            let bases = list_folder(folder)?;
+            let bases = list_folder(folder, None)?;
             self.folders.insert(folder.to_path_buf(), bases);
         }
         Ok(self
@@ -277,7 +299,7 @@ impl OutputIndex {
 
     /// Hands out `count` new numbers after the highest taken one, and reserves them.
     pub fn allocate(&mut self, folder: &Path, base: &str, count: u32) -> std::io::Result<Vec<u32>> {
-        Ok(self.base(folder, base)?.allocate(count))
+        Ok(self.base(folder, base)?.allocate(count).collect())
     }
 
     /// Forgets the pending marker of number `n` (after it was removed from disk); the number
@@ -316,12 +338,15 @@ impl OutputIndex {
     /// parallel the folders not listed yet), to hand out their numbers elsewhere (on other
     /// threads: the `out_file`s of a plan are independent of each other);
     /// [`OutputIndex::put_folder`] gives each back. One result per folder, in order.
+    /// The folders listed here are kept open ([`KEEP_OPEN`] at most) until they are given
+    /// back, to read their sidecars and markers through.
     pub fn take_folders(&mut self, folders: &[&Path]) -> Vec<std::io::Result<FolderBases>> {
+        let kept = AtomicUsize::new(0);
         let listed: Vec<_> = folders
             .par_iter()
             .map(|folder| match self.folders.contains_key(*folder) {
                 true => None,
-                false => Some(list_folder(folder)),
+                false => Some(list_folder(folder, Some(&kept))),
             })
             .collect();
         folders
@@ -335,7 +360,11 @@ impl OutputIndex {
     }
 
     /// Gives back what [`OutputIndex::take_folders`] took of `folder`.
-    pub fn put_folder(&mut self, folder: &Path, bases: FolderBases) {
+    /// The folder is no longer kept open.
+    pub fn put_folder(&mut self, folder: &Path, mut bases: FolderBases) {
+        for base in bases.values_mut() {
+            base.dir = None;
+        }
         self.folders.insert(folder.to_path_buf(), bases);
     }
 }
@@ -343,10 +372,19 @@ impl OutputIndex {
 /// The `out_file`s of one output folder, by name.
 pub type FolderBases = HashMap<String, BaseIndex>;
 
+/// The most output folders [`OutputIndex::take_folders`] keeps open at once (far below the
+/// usual limit of 1024 open files).
+pub const KEEP_OPEN: usize = 256;
+
 /// The numbers taken in `folder` by `.png`s, `.txt`s and pending markers, by `out_file`.
-fn list_folder(folder: &Path) -> std::io::Result<FolderBases> {
+/// With `kept` (how many folders are kept open so far), the folder stays open in its
+/// `out_file`s when it has sidecars or markers to read and fewer than [`KEEP_OPEN`] are.
+fn list_folder(folder: &Path, kept: Option<&AtomicUsize>) -> std::io::Result<FolderBases> {
     let mut bases = FolderBases::new();
-    for (name, _) in crate::shared_folder::confined::open_dir(folder)?.entries()? {
+    let dir = confined::open_dir(folder)?;
+    // whether a finished image (`.png` and `.txt`) or a marker is there, to read
+    let mut to_read = false;
+    for (name, _) in dir.entries()? {
         let Some(name) = name.to_str() else { continue };
         let (b, n, kind) = if let Some((b, n)) = parse_pending_name(name) {
             (b, n, None)
@@ -368,6 +406,13 @@ fn list_folder(folder: &Path) -> std::io::Result<FolderBases> {
             None => slot.pending = true,
             Some(true) => slot.png = true,
             Some(false) => slot.txt = true,
+        }
+        to_read |= slot.pending || (slot.png && slot.txt);
+    }
+    if to_read && kept.is_some_and(|k| k.fetch_add(1, Ordering::Relaxed) < KEEP_OPEN) {
+        let dir = Arc::new(dir);
+        for base in bases.values_mut() {
+            base.dir = Some(Arc::clone(&dir));
         }
     }
     Ok(bases)

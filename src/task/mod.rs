@@ -18,7 +18,7 @@ use thiserror::Error;
 use crate::shared_folder::files::TASKS_DIR;
 use crate::shared_folder::root::PathProblem;
 
-pub use expand::{ImageSpec, expand};
+pub use expand::{ImageSpec, by_style, expand, seed_of};
 pub use paths::out_folder_value;
 pub use schema::RawTask;
 pub use validate::{TaskContext, TaskSpec, Validated, validate};

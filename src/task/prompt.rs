@@ -152,15 +152,26 @@ pub const STYLE_JOIN: &str = " in the style of ";
 
 impl Segment {
     fn render(&self, style: Option<&str>) -> String {
-        let mut out = match style {
-            Some(s) => format!("{}{STYLE_JOIN}{s}", self.text.trim_end()),
-            None => self.text.clone(),
-        };
+        let mut out = String::new();
+        self.render_into(style, &mut out);
+        out
+    }
+
+    /// Appends the prompt to `out`: its text (with ` in the style of STYLE` when `style`),
+    /// then its weight and stop as written.
+    fn render_into(&self, style: Option<&str>, out: &mut String) {
+        match style {
+            Some(s) => {
+                out.push_str(self.text.trim_end());
+                out.push_str(STYLE_JOIN);
+                out.push_str(s);
+            }
+            None => out.push_str(&self.text),
+        }
         for part in [&self.weight, &self.stop].into_iter().flatten() {
             out.push(':');
             out.push_str(part);
         }
-        out
     }
 }
 
@@ -171,18 +182,31 @@ impl Prompt {
     /// style the text comes back exactly as written.
     pub fn render(&self, style: &str) -> String {
         let style = style.trim();
-        self.phrases
-            .iter()
-            .map(|phrase| {
-                phrase
-                    .iter()
-                    .enumerate()
-                    .map(|(i, seg)| seg.render((i == 0 && !style.is_empty()).then_some(style)))
-                    .collect::<Vec<_>>()
-                    .join("|")
-            })
-            .collect::<Vec<_>>()
-            .join("^")
+        // one allocation: room for every text, weight, stop, separator and style
+        let styled = if style.is_empty() {
+            0
+        } else {
+            STYLE_JOIN.len() + style.len()
+        };
+        let room = self.phrases.iter().map(|phrase| {
+            let parts = phrase
+                .iter()
+                .flat_map(|s| [Some(&s.text), s.weight.as_ref(), s.stop.as_ref()]);
+            styled + parts.flatten().map(|t| t.len() + 1).sum::<usize>()
+        });
+        let mut out = String::with_capacity(room.sum());
+        for (p, phrase) in self.phrases.iter().enumerate() {
+            if p > 0 {
+                out.push('^');
+            }
+            for (i, seg) in phrase.iter().enumerate() {
+                if i > 0 {
+                    out.push('|');
+                }
+                seg.render_into((i == 0 && !style.is_empty()).then_some(style), &mut out);
+            }
+        }
+        out
     }
 }
 

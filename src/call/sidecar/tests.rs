@@ -46,3 +46,36 @@ fn recognises_generate_calls_cheaply() {
         b"{\"text\": \"python generate\"}"
     ));
 }
+
+#[test]
+fn the_origin_reads_what_the_whole_provenance_reads() {
+    // repeated lines (the last task counts, the first `request`), blank space, CRLF
+    let rest = "# task: a.txt\r\n#task-sha256:  ab \n# image: 2 of 4\n# request: 3 (rerun)\n\
+                not a line\n# task: b.txt\n# request: 5\n# image: x of 4\n# device: cuda:0\n";
+    let whole = Provenance::parse(rest);
+    let origin = Origin::parse(rest, "request");
+    assert_eq!(origin.task, whole.task.as_deref());
+    assert_eq!(origin.task, Some("b.txt"));
+    assert_eq!(origin.task_sha256, whole.task_sha256.as_deref());
+    assert_eq!(origin.image, whole.image);
+    assert_eq!(origin.image, None);
+    let first = whole.extra.iter().find(|(k, _)| k == "request");
+    assert_eq!(origin.extra, first.map(|(_, v)| v.as_str()));
+    assert_eq!(origin.extra, Some("3 (rerun)"));
+}
+
+#[test]
+fn a_sidecar_in_parts_parses_as_a_whole() {
+    let text = "\u{feff}\n python generate.py -p 'a\nb' -i 1\r\n# task: x\n";
+    let (call, rest) = parts(text).unwrap();
+    assert_eq!(call, "python generate.py -p 'a\nb' -i 1");
+    let whole = Sidecar::parse(text).unwrap();
+    assert_eq!(GenerateCall::parse(call).unwrap(), whole.call);
+    assert_eq!(Provenance::parse(rest), whole.provenance);
+    assert!(matches!(parts(" \n"), Err(SidecarError::Empty)));
+    assert!(matches!(
+        parts("python 'x\n"),
+        Err(SidecarError::Unterminated)
+    ));
+    assert!(GenerateCall::parse("cat generate.py").is_err());
+}

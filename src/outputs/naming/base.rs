@@ -7,6 +7,7 @@ use std::time::SystemTime;
 
 use super::made::read_made;
 use super::{BaseIndex, Pending, pending_name};
+use crate::shared_folder::confined;
 
 /// The images already made for a task, by request: the indices k made for it, and when the
 /// newest of their sidecars was written.
@@ -15,7 +16,8 @@ pub type MadeByRequest = BTreeMap<u32, (BTreeSet<u32>, SystemTime)>;
 impl BaseIndex {
     /// The highest number taken by a `.png`, a `.txt` or a reservation (0 when none).
     pub fn highest(&self) -> u32 {
-        self.slots.keys().next_back().copied().unwrap_or(0)
+        let listed = self.slots.keys().next_back().copied().unwrap_or(0);
+        listed.max(self.top)
     }
 
     /// Whether number `n` has a sidecar `.txt` (or a file of that name).
@@ -24,27 +26,45 @@ impl BaseIndex {
     }
 
     /// Hands out `count` new numbers after the highest taken one, and reserves them.
-    pub fn allocate(&mut self, count: u32) -> Vec<u32> {
+    pub fn allocate(&mut self, count: u32) -> std::ops::Range<u32> {
         let start = self.highest() + 1;
-        let numbers: Vec<u32> = (start..start + count).collect();
-        for n in &numbers {
-            self.slots.entry(*n).or_default().reserved = true;
+        if count > 0 {
+            self.top = start + count - 1;
         }
-        numbers
+        start..start + count
     }
 
-    /// The pending markers of this `base` in `folder` (read on first use).
-    pub fn pending(&mut self, folder: &Path, base: &str) -> Vec<(u32, Option<Pending>)> {
+    /// The pending markers read ([`BaseIndex::read_pending`]; none before): (n, the marker,
+    /// or `None` when it cannot be read).
+    pub fn pending(&self) -> &[(u32, Option<Pending>)] {
+        self.pending.as_deref().unwrap_or_default()
+    }
+
+    /// Reads the pending markers of this `base` in `folder` (the first time only).
+    pub fn read_pending(&mut self, folder: &Path, base: &str) {
         if self.pending.is_none() {
-            let list = self
-                .slots
-                .iter()
-                .filter(|(_, s)| s.pending)
-                .map(|(n, _)| (*n, Pending::read(&folder.join(pending_name(base, *n)))))
+            let mut marked = self.slots.iter().filter(|(_, s)| s.pending).peekable();
+            let opened = match (&self.dir, marked.peek()) {
+                (None, Some(_)) => confined::open_dir(folder).ok(),
+                _ => None,
+            };
+            let dir = self.dir.as_deref().or(opened.as_ref());
+            let list = marked
+                .map(|(n, _)| {
+                    let marker = dir.and_then(|d| Pending::read_in(d, &pending_name(base, *n)));
+                    (*n, marker)
+                })
                 .collect();
             self.pending = Some(list);
+            self.release_dir();
         }
-        self.pending.clone().expect("filled above")
+    }
+
+    /// Closes the folder kept open once its sidecars and markers are read.
+    fn release_dir(&mut self) {
+        if self.made.is_some() && self.pending.is_some() {
+            self.dir = None;
+        }
     }
 
     /// The expansion indices (k) of images already made for this task (same task path and
@@ -59,16 +79,18 @@ impl BaseIndex {
         task_sha256: &str,
     ) -> MadeByRequest {
         if self.made.is_none() {
-            self.made = Some(read_made(folder, base, &self.slots));
+            let made = read_made(self.dir.as_deref(), folder, base, &self.slots);
+            self.made = Some(made);
+            self.release_dir();
         }
         let mut by_request = MadeByRequest::new();
-        for (t, s, k, r, written) in self.made.as_ref().expect("filled above") {
-            if t == task_rel && s == task_sha256 {
+        for made in self.made.as_ref().expect("filled above") {
+            if made.is_of(task_rel, task_sha256) {
                 let entry = by_request
-                    .entry(*r)
+                    .entry(made.request)
                     .or_insert_with(|| (BTreeSet::new(), SystemTime::UNIX_EPOCH));
-                entry.0.insert(*k);
-                entry.1 = entry.1.max(*written);
+                entry.0.insert(made.image);
+                entry.1 = entry.1.max(made.written);
             }
         }
         by_request

@@ -1,5 +1,5 @@
 //! One image a plan will make ([`PlannedImage`]). A plan of many tasks holds hundreds of
-//! thousands of them, so an image keeps only what is its own (its numbers, seed and name);
+//! thousands of them, so an image keeps only what is its own (its numbers and name);
 //! what all images of a task share (the output folder, the prompts of its styles, the
 //! engine settings) is held once per task ([`TaskImages`]), and the engine job, the
 //! absolute paths and the sidecar are made from both where they are used.
@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 use crate::call::job::{EngineOptions, Job};
 use crate::outputs::naming::output_names;
-use crate::task::TaskSpec;
+use crate::task::{TaskSpec, seed_of};
 
 /// What every image of one task shares.
 #[derive(Debug, PartialEq)]
@@ -22,6 +22,8 @@ pub(super) struct TaskImages {
     styles: Vec<(String, String)>,
     /// The engine settings of every image: no prompt, seed or output.
     job: Job,
+    /// The task's base seed, if it gives one (an image's is [`seed_of`] it).
+    seed: Option<u64>,
 }
 
 impl TaskImages {
@@ -31,7 +33,7 @@ impl TaskImages {
         TaskImages {
             folder: spec.out_folder.clone(),
             base: spec.out_file.clone(),
-            styles: Vec::new(),
+            styles: Vec::with_capacity(spec.styles.len()),
             job: Job {
                 image_prompts: spec.in_file.iter().cloned().collect(),
                 iterations: Some(spec.iterations),
@@ -40,18 +42,19 @@ impl TaskImages {
                 options: spec.options.clone(),
                 ..Job::default()
             },
+            seed: spec.seed,
         }
     }
 
     /// The slot of (`style`, `prompt`) among the task's styles: the last one when it is the
     /// same (images of one style follow each other in an expansion), else a new one.
-    pub(super) fn style_of(&mut self, style: String, prompt: String) -> u32 {
+    pub(super) fn style_of(&mut self, style: &str, prompt: String) -> u32 {
         if self
             .styles
             .last()
             .is_none_or(|(s, p)| *s != style || *p != prompt)
         {
-            self.styles.push((style, prompt));
+            self.styles.push((style.to_string(), prompt));
         }
         self.styles.len() as u32 - 1
     }
@@ -71,8 +74,6 @@ pub struct PlannedImage {
     /// Whether a pending marker left by an earlier, interrupted run already reserves this
     /// number for this image (see [`crate::outputs::naming`]).
     pub reserved: bool,
-    /// `seed + k - 1` when the task gives a seed, else `None` (the engine picks one).
-    seed: Option<u64>,
     /// Its (style, prompt) among `task.styles`.
     style: u32,
     task: Arc<TaskImages>,
@@ -85,7 +86,6 @@ impl PlannedImage {
         task: &Arc<TaskImages>,
         (index, total, number): (u32, u32, u32),
         style: u32,
-        seed: Option<u64>,
         output_rel: String,
         reserved: bool,
     ) -> PlannedImage {
@@ -95,7 +95,6 @@ impl PlannedImage {
             number,
             output_rel,
             reserved,
-            seed,
             style,
             task: Arc::clone(task),
         }
@@ -114,7 +113,7 @@ impl PlannedImage {
     /// The seed the job asks for: `seed + k - 1` when the task gives a seed, else `None`
     /// (the engine picks one).
     pub fn seed(&self) -> Option<u64> {
-        self.seed
+        seed_of(self.task.seed, self.index)
     }
 
     /// Iterations.
@@ -142,7 +141,7 @@ impl PlannedImage {
     pub fn job(&self) -> Job {
         Job {
             prompts: Some(self.prompt().to_string()),
-            seed: self.seed,
+            seed: self.seed(),
             output: Some(self.output_rel.clone()),
             ..self.task.job.clone()
         }

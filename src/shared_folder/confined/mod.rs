@@ -20,7 +20,7 @@
 //! refused rather than used unconfined.
 
 use std::ffi::{OsStr, OsString};
-use std::io::{Read, Write};
+use std::io::Write;
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
@@ -112,6 +112,8 @@ mod own;
 pub use own::read_own_file;
 mod times;
 pub use times::{ctime_of, mtime_of};
+mod read;
+use read::read_fd;
 pub mod nofollow;
 
 /// A folder under the root, opened beneath the root's handle; names given to its methods
@@ -215,20 +217,6 @@ pub fn modified(path: &Path) -> Option<std::time::SystemTime> {
 
 fn read_flags() -> OFlags {
     OFlags::RDONLY | OFlags::NONBLOCK | OFlags::NOCTTY
-}
-
-/// Checks that `fd` is a regular file and reads at most `cap` + 1 bytes of it.
-fn read_fd(fd: OwnedFd, cap: u64) -> std::io::Result<Untrusted> {
-    let stat = rustix::fs::fstat(&fd).map_err(errno)?;
-    let kind = FileType::from_raw_mode(stat.st_mode);
-    if kind != FileType::RegularFile {
-        return Err(not_regular(kind));
-    }
-    let mut bytes = Vec::with_capacity((stat.st_size.max(0) as u64).min(cap + 1) as usize);
-    std::fs::File::from(fd)
-        .take(cap + 1)
-        .read_to_end(&mut bytes)?;
-    Ok(Untrusted { bytes, stat })
 }
 
 /// What a file of type `kind` is, in words ("a named pipe (fifo)").
