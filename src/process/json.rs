@@ -1,16 +1,19 @@
-//! JSON for a terminal: pretty-printed as serde_json prints it, streamed into the writer
-//! (a plan of 100,000 tasks is never held in memory as one string, nor copied to be made
-//! safe), with every control character that serde_json leaves raw written as a `\u` escape.
+//! JSON for a terminal: pretty-printed as serde_json prints it, with every control character
+//! that serde_json leaves raw written as a `\u` escape; a long list (a plan of 100,000 tasks)
+//! streamed into the writer a piece at a time, never held in memory as one string.
 //!
 //! serde_json escapes U+0000..U+001F itself, and its structural whitespace is only line
 //! feeds and spaces, so DEL and the C1 controls U+0080..U+009F (such as the one-character
 //! CSI U+009B) can only stand inside a string, where `\u009b` means the same character: the
-//! JSON is equal, and no escape sequence reaches a terminal.
+//! JSON is equal, and no escape sequence reaches a terminal. The text is written by a
+//! serializer of this module's ([`pretty`]), which escapes those too as it writes a string.
 
 use std::io::Write;
 
 use serde::Serialize;
-use serde_json::ser::{Formatter, PrettyFormatter};
+
+mod pretty;
+mod string;
 
 /// Writes `value` as pretty JSON onto `out`, control characters escaped (see the module
 /// docs), without a final line feed.
@@ -18,8 +21,9 @@ pub fn write_pretty<T: Serialize + ?Sized, W: Write + ?Sized>(
     value: &T,
     out: &mut W,
 ) -> std::io::Result<()> {
-    let mut ser = serde_json::Serializer::with_formatter(out, Safe(PrettyFormatter::new()));
-    value.serialize(&mut ser).map_err(std::io::Error::other)
+    let mut text = Vec::new();
+    pretty::write(value, &mut text).map_err(std::io::Error::other)?;
+    out.write_all(&text)
 }
 
 /// Writes the list `items` as [`write_pretty`] writes it (the same bytes): see
@@ -76,21 +80,11 @@ where
 }
 
 /// Writes `piece` as [`write_pretty`] writes it into `text` (emptied first), which it
-/// returns. Serialised with serde_json's own pretty formatter, then made safe as a whole
-/// ([`push_safe`]), which is the same: outside strings, serde_json writes no control character
-/// but line feeds. A fragment at a time, the test for control characters would be a call per
-/// string of the plan's millions; over the whole piece, it is one scan.
+/// returns.
 fn write_piece(piece: impl Serialize, mut text: Vec<u8>) -> std::io::Result<Vec<u8>> {
     text.clear();
-    let mut ser = serde_json::Serializer::with_formatter(&mut text, PrettyFormatter::new());
-    piece.serialize(&mut ser).map_err(std::io::Error::other)?;
-    if !control_in(&text, b"\n") {
-        return Ok(text);
-    }
-    let json = std::str::from_utf8(&text).map_err(std::io::Error::other)?;
-    let mut safe = Vec::with_capacity(text.len() + 64);
-    push_safe(&mut safe, json)?;
-    Ok(safe)
+    pretty::write(&piece, &mut text).map_err(std::io::Error::other)?;
+    Ok(text)
 }
 
 /// The items `range` of a list, `item(i)` the `i`-th, serialised as a list.
@@ -135,7 +129,8 @@ pub fn json_safe(json: &str) -> String {
 
 /// Whether `text` holds a control character other than a line feed: a byte below 0x20,
 /// DEL, or a C1 control (UTF-8 `C2 80`..`C2 9F`). Most text holds none, and the whole of a
-/// plan's JSON passes here: a first scan, 32 bytes at a time and without branches (the
+/// command's output passes here (the terminal guard, [`crate::process::text::TerminalSafe`]):
+/// a first scan, 32 bytes at a time and without branches (the
 /// compiler makes it vector code), looks for a byte that may start one; only a block that
 /// holds such a byte is looked at byte by byte.
 pub fn has_control(text: &str, keep: &[u8]) -> bool {
@@ -184,179 +179,7 @@ fn push_safe<W: Write + ?Sized>(out: &mut W, text: &str) -> std::io::Result<()> 
     Ok(())
 }
 
-/// serde_json's pretty formatter with the strings' raw parts made safe.
-struct Safe<'a>(PrettyFormatter<'a>);
-
-impl Formatter for Safe<'_> {
-    fn write_string_fragment<W: ?Sized + Write>(
-        &mut self,
-        writer: &mut W,
-        fragment: &str,
-    ) -> std::io::Result<()> {
-        push_safe(writer, fragment)
-    }
-    fn begin_array<W: ?Sized + Write>(&mut self, w: &mut W) -> std::io::Result<()> {
-        self.0.begin_array(w)
-    }
-    fn end_array<W: ?Sized + Write>(&mut self, w: &mut W) -> std::io::Result<()> {
-        self.0.end_array(w)
-    }
-    fn begin_array_value<W: ?Sized + Write>(
-        &mut self,
-        w: &mut W,
-        first: bool,
-    ) -> std::io::Result<()> {
-        self.0.begin_array_value(w, first)
-    }
-    fn end_array_value<W: ?Sized + Write>(&mut self, w: &mut W) -> std::io::Result<()> {
-        self.0.end_array_value(w)
-    }
-    fn begin_object<W: ?Sized + Write>(&mut self, w: &mut W) -> std::io::Result<()> {
-        self.0.begin_object(w)
-    }
-    fn end_object<W: ?Sized + Write>(&mut self, w: &mut W) -> std::io::Result<()> {
-        self.0.end_object(w)
-    }
-    fn begin_object_key<W: ?Sized + Write>(
-        &mut self,
-        w: &mut W,
-        first: bool,
-    ) -> std::io::Result<()> {
-        self.0.begin_object_key(w, first)
-    }
-    fn begin_object_value<W: ?Sized + Write>(&mut self, w: &mut W) -> std::io::Result<()> {
-        self.0.begin_object_value(w)
-    }
-    fn end_object_value<W: ?Sized + Write>(&mut self, w: &mut W) -> std::io::Result<()> {
-        self.0.end_object_value(w)
-    }
-}
-
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn json_made_safe_means_the_same() {
-        let value = serde_json::json!({"name": "a\u{1b}b\u{7f}c\u{9b}d\ne", "n": [1, 2]});
-        let json = json_safe(&serde_json::to_string_pretty(&value).unwrap());
-        assert!(!json.chars().any(|c| c.is_control() && c != '\n'), "{json}");
-        assert_eq!(
-            serde_json::from_str::<serde_json::Value>(&json).unwrap(),
-            value
-        );
-    }
-
-    #[test]
-    fn streamed_json_is_serde_jsons_pretty_print_made_safe() {
-        let value = serde_json::json!([{"a": "x\u{9b}[2J", "b": [1, {"c": null}], "d": {}}, []]);
-        let mut streamed = Vec::new();
-        write_pretty(&value, &mut streamed).unwrap();
-        let streamed = String::from_utf8(streamed).unwrap();
-        assert_eq!(
-            streamed,
-            json_safe(&serde_json::to_string_pretty(&value).unwrap())
-        );
-        assert!(streamed.contains("x\\u009b[2J"), "{streamed}");
-    }
-
-    #[test]
-    fn a_list_written_in_parallel_pieces_is_the_same_text() {
-        for n in [0, 1, 2, 255, 256, 257, 600, 20_000] {
-            let items: Vec<serde_json::Value> = (0..n)
-                .map(|i| serde_json::json!({"i": i, "s": "x\u{9b}", "l": [i, [], {}], "o": {"a": [1]}}))
-                .collect();
-            let (mut whole, mut pieces) = (Vec::new(), Vec::new());
-            write_pretty(&items, &mut whole).unwrap();
-            write_pretty_list(&items, &mut pieces).unwrap();
-            assert!(whole == pieces, "{n} items differ");
-        }
-    }
-
-    #[test]
-    fn pieces_with_and_without_control_characters_join_to_the_same_text() {
-        // One C1 control, one DEL, in two pieces of many; the rest plain.
-        let items: Vec<serde_json::Value> = (0..1000)
-            .map(|i| match i {
-                300 => serde_json::json!({"s": "a\u{9b}[2J", "t": "\u{1b}"}),
-                777 => serde_json::json!(["\u{7f}", "é\u{a0}"]),
-                _ => serde_json::json!({"i": i, "s": "plain"}),
-            })
-            .collect();
-        let (mut whole, mut pieces) = (Vec::new(), Vec::new());
-        write_pretty(&items, &mut whole).unwrap();
-        write_pretty_list(&items, &mut pieces).unwrap();
-        assert!(whole == pieces);
-        let text = String::from_utf8(pieces).unwrap();
-        assert!(
-            text.contains("a\\u009b[2J") && text.contains("\\u007f"),
-            "{text}"
-        );
-        assert!(!has_control(&text, b"\n"));
-    }
-
-    #[test]
-    fn a_failing_writer_or_item_stops_the_list_with_its_error() {
-        struct Full(usize);
-        impl Write for Full {
-            fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-                if self.0 == 0 {
-                    return Err(std::io::Error::other("disk full"));
-                }
-                self.0 -= 1;
-                Ok(buf.len())
-            }
-            fn flush(&mut self) -> std::io::Result<()> {
-                Ok(())
-            }
-        }
-        let items: Vec<u32> = (0..100_000).collect();
-        let err = write_pretty_list(&items, &mut Full(3)).unwrap_err();
-        assert_eq!(err.to_string(), "disk full");
-        // A map with a key that is not a string cannot be JSON.
-        let bad = |i: usize| std::collections::BTreeMap::from([(vec![i], 1)]);
-        let err = write_pretty_items(50_000, bad, &mut Vec::new()).unwrap_err();
-        assert!(err.to_string().contains("key must be a string"), "{err}");
-    }
-
-    #[test]
-    fn control_scan_finds_each_control_at_every_place_in_a_block() {
-        for len in [1, 31, 32, 33, 64, 100] {
-            for at in 0..len {
-                let plain = "a".repeat(len);
-                for (c, keep) in [("\u{1}", &b"\n"[..]), ("\t", b"\n"), ("\r", b"\n\t")] {
-                    let text = format!("{}{c}{}", &plain[..at], &plain[at + 1..]);
-                    assert!(has_control(&text, keep), "{text:?} {keep:?}");
-                }
-                for (c, found) in [("\u{7f}", true), ("\u{9b}", true), ("\u{9f}", true)]
-                    .into_iter()
-                    .chain([
-                        ("\u{a0}", false),
-                        ("\u{c0}", false),
-                        ("\n", false),
-                        ("\t", false),
-                    ])
-                {
-                    // A two-byte character may straddle two blocks.
-                    let text = format!("{}{c}{}", &plain[..at], &plain[at + 1..]);
-                    let keep = if c == "\t" { &b"\n\t"[..] } else { b"\n" };
-                    assert_eq!(has_control(&text, keep), found, "{text:?}");
-                }
-            }
-        }
-        assert!(!has_control("", b""));
-        assert!(
-            !has_control("x\ry", b"\r"),
-            "any kept byte, not only line feed and tab"
-        );
-    }
-
-    #[test]
-    fn control_scan_finds_c1_and_del_but_not_other_latin() {
-        assert!(has_control("a\u{9b}", b""));
-        assert!(has_control("a\u{7f}", b""));
-        assert!(has_control("a\tb", b"\n"));
-        assert!(!has_control("a\tb\n", b"\n\t"));
-        assert!(!has_control("café ÿ \u{a0} €", b""));
-    }
-}
+mod pretty_tests;
+#[cfg(test)]
+mod tests;

@@ -123,23 +123,28 @@ impl Tonight {
         by
     }
 
-    /// For each of `tasks` planned tasks, each image's position (1-based) in tonight's order
-    /// and estimated start (images made together share a turn); `None` for an image with no
-    /// turn.
-    pub fn image_turns(&self, tasks: usize) -> Vec<Vec<Option<(usize, f64)>>> {
-        let mut out: Vec<Vec<Option<(usize, f64)>>> = vec![Vec::new(); tasks];
+    /// Each image of the planned tasks, `images` the number of each one's images (in the
+    /// plan's order), with its turn in tonight's order: one pass over the order into one list
+    /// for all the images (no list per task).
+    pub fn image_turns(&self, images: impl ExactSizeIterator<Item = usize>) -> ImageTurns<'_> {
+        let mut first = Vec::with_capacity(images.len() + 1);
+        first.push(0);
+        for n in images {
+            first.push(first[first.len() - 1] + n);
+        }
+        let mut turn = vec![0; first[first.len() - 1]];
         for (n, t) in self.turns.iter().enumerate() {
-            let Some(images) = out.get_mut(t.task) else {
+            let Some(&[start, end]) = first.get(t.task..t.task + 2) else {
                 continue;
             };
-            if images.len() < t.images.end {
-                images.resize(t.images.end, None);
-            }
-            for i in t.images.clone() {
-                images[i] = Some((n + 1, t.start));
-            }
+            let from = (start + t.images.start).min(end);
+            turn[from..(start + t.images.end).clamp(from, end)].fill(n + 1);
         }
-        out
+        ImageTurns {
+            tonight: self,
+            first,
+            turn,
+        }
     }
 
     /// Each member's share, in the order of their first turn.
@@ -161,6 +166,25 @@ impl Tonight {
             out[i].finish = out[i].finish.max(t.end);
         }
         out
+    }
+}
+
+/// Each planned image's turn in tonight's order ([`Tonight::image_turns`]).
+pub struct ImageTurns<'a> {
+    tonight: &'a Tonight,
+    /// Where each task's images start in `turn` (and, last, the number of images).
+    first: Vec<usize>,
+    /// Each image's turn, 1-based (0: none), task after task.
+    turn: Vec<usize>,
+}
+
+impl ImageTurns<'_> {
+    /// Image `k` (0-based) of task `task`: its position (1-based) in tonight's order and
+    /// its turn there (images made together share one); `None` for an image with no turn.
+    pub fn get(&self, task: usize, k: usize) -> Option<(usize, &Turn)> {
+        let at = self.first.get(task)? + k;
+        let n = *self.turn[..*self.first.get(task + 1)?].get(at)?;
+        (n > 0).then(|| (n, &self.tonight.turns[n - 1]))
     }
 }
 
@@ -218,10 +242,14 @@ mod tests {
             device: None,
         };
         assert_eq!(order.by_task(4), [vec![1], vec![0, 2], vec![3], vec![]]);
-        let images = order.image_turns(4);
-        assert_eq!(images[0], [Some((2, 2.0))]);
-        assert_eq!(images[1], [Some((1, 0.0)), Some((1, 0.0)), Some((3, 3.0))]);
-        assert!(images[2].is_empty() && images[3].is_empty());
+        let turns = order.image_turns([1, 3, 0, 0].into_iter());
+        let of = |task, k| turns.get(task, k).map(|(n, turn)| (n, turn.start));
+        assert_eq!([of(0, 0), of(0, 1)], [Some((2, 2.0)), None]);
+        assert_eq!(
+            [of(1, 0), of(1, 1), of(1, 2), of(1, 3)],
+            [Some((1, 0.0)), Some((1, 0.0)), Some((3, 3.0)), None]
+        );
+        assert_eq!([of(2, 0), of(3, 0), of(4, 0)], [None, None, None]);
     }
 
     #[test]
