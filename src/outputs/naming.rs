@@ -336,10 +336,9 @@ impl OutputIndex {
 impl OutputIndex {
     /// Takes the `out_file`s of each of `folders` out of the index, by name (listing in
     /// parallel the folders not listed yet), to hand out their numbers elsewhere (on other
-    /// threads: the `out_file`s of a plan are independent of each other);
-    /// [`OutputIndex::put_folder`] gives each back. One result per folder, in order.
-    /// The folders listed here are kept open ([`KEEP_OPEN`] at most) until they are given
-    /// back, to read their sidecars and markers through.
+    /// threads: the `out_file`s of a plan are independent of each other), for good. One
+    /// result per folder, in order. The folders listed here are kept open ([`KEEP_OPEN`] at
+    /// most) while their `out_file`s are, to read their sidecars and markers through.
     pub fn take_folders(&mut self, folders: &[&Path]) -> Vec<std::io::Result<FolderBases>> {
         let kept = AtomicUsize::new(0);
         let listed: Vec<_> = folders
@@ -357,15 +356,6 @@ impl OutputIndex {
                 None => Ok(self.folders.remove(*folder).expect("listed")),
             })
             .collect()
-    }
-
-    /// Gives back what [`OutputIndex::take_folders`] took of `folder`.
-    /// The folder is no longer kept open.
-    pub fn put_folder(&mut self, folder: &Path, mut bases: FolderBases) {
-        for base in bases.values_mut() {
-            base.dir = None;
-        }
-        self.folders.insert(folder.to_path_buf(), bases);
     }
 }
 

@@ -17,9 +17,9 @@ use std::ops::Range;
 
 /// One valid task waiting tonight, in waiting order (priority first, then oldest first).
 #[derive(Debug, Clone, PartialEq)]
-pub struct Waiting {
+pub struct Waiting<'a> {
     /// Who it belongs to (`tasks` for the shared folder).
-    pub member: String,
+    pub member: &'a str,
     /// In the priority folder.
     pub priority: bool,
     /// The estimated seconds of each image still to make, in the order they will be made.
@@ -64,7 +64,7 @@ pub fn batch_size(configured: Option<u32>, device: &str) -> usize {
 }
 
 /// The night's turns, in order (see the module docs).
-pub fn turns(waiting: &[Waiting], shape: Shape) -> Vec<Turn> {
+pub fn turns(waiting: &[Waiting<'_>], shape: Shape) -> Vec<Turn> {
     let part = shape.part.max(1);
     let mut out: Vec<Turn> = Vec::new();
     let any = waiting.iter().any(|w| !w.costs.is_empty());
@@ -108,7 +108,7 @@ pub fn turns(waiting: &[Waiting], shape: Shape) -> Vec<Turn> {
         match members.iter_mut().find(|m| m.name == w.member) {
             Some(m) => m.tasks.push_back((i, 0)),
             None => members.push(Member {
-                name: &w.member,
+                name: w.member,
                 used: 0.0,
                 tasks: VecDeque::from([(i, 0)]),
             }),
@@ -137,9 +137,9 @@ pub fn turns(waiting: &[Waiting], shape: Shape) -> Vec<Turn> {
 mod tests {
     use super::*;
 
-    fn w(member: &str, priority: bool, costs: &[f64]) -> Waiting {
+    fn w<'a>(member: &'a str, priority: bool, costs: &[f64]) -> Waiting<'a> {
         Waiting {
-            member: member.into(),
+            member,
             priority,
             costs: costs.to_vec(),
         }

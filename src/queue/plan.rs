@@ -3,6 +3,7 @@
 //! a run would do and by `run` to do it.
 
 use std::collections::HashMap;
+use std::ops::Range;
 use std::path::Path;
 
 use rayon::prelude::*;
@@ -191,9 +192,10 @@ impl<'a> Planner<'a> {
     /// gives them), named one after another (numbers handed to one task are not handed to
     /// the next). Only tasks of the same output folder and `out_file` share numbers: each
     /// such group is named in order, the groups side by side. The list has room for `more`
-    /// entries after them (the files not run, which a plan lists last).
+    /// entries after them (the files not run, which a plan lists last). The planner is used
+    /// up: the numbers it knows are not given back to it.
     pub fn plan_checked(
-        &mut self,
+        mut self,
         files: Vec<TaskFile>,
         checked: Vec<Checked>,
         more: usize,
@@ -204,13 +206,13 @@ impl<'a> Planner<'a> {
         // each `out_file` with its numbers and its tasks, in order
         let mut named_groups: Vec<_> = groups
             .members
-            .into_iter()
-            .map(|((at, base), tasks)| {
-                let index = match &mut listed[at] {
-                    Ok(bases) => Ok(bases.remove_entry(base)),
+            .iter()
+            .map(|(at, base, tasks)| {
+                let index = match &mut listed[*at] {
+                    Ok(bases) => Ok(bases.remove_entry(*base)),
                     Err(e) => Err(e.to_string()),
                 };
-                (at, base, index, tasks)
+                (*at, *base, index, &groups.tasks[tasks.clone()])
             })
             .collect();
         let root = self.root;
@@ -234,16 +236,8 @@ impl<'a> Planner<'a> {
                 out
             })
             .collect();
-        for (at, _, index, _) in named_groups {
-            if let (Ok(bases), Ok(Some((base, index)))) = (&mut listed[at], index) {
-                bases.insert(base, index);
-            }
-        }
-        for (folder, bases) in groups.folders.iter().zip(listed) {
-            if let Ok(bases) = bases {
-                self.index.put_folder(folder, bases);
-            }
-        }
+        // Freed before the verdicts are made: a lower peak of memory.
+        drop((named_groups, listed));
         let mut by_task: Vec<Option<Result<Named, String>>> = files.iter().map(|_| None).collect();
         for (i, n) in named {
             by_task[i] = Some(n);
@@ -283,34 +277,69 @@ impl<'a> Planner<'a> {
 struct Groups<'c> {
     /// Each output folder once.
     folders: Vec<&'c Path>,
-    /// (the folder's place in `folders`, `out_file`) -> its tasks, in order.
-    members: HashMap<(usize, &'c str), Vec<usize>>,
+    /// The valid tasks' places, group after group, each group's in order.
+    tasks: Vec<usize>,
+    /// Each group: its folder's place in `folders`, its `out_file` and its tasks (a range of
+    /// `tasks`).
+    members: Vec<(usize, &'c str, Range<usize>)>,
 }
 
 impl<'c> Groups<'c> {
     fn of(checked: &'c [Checked]) -> Groups<'c> {
-        let mut groups = Groups {
-            folders: Vec::new(),
-            members: HashMap::new(),
-        };
+        // What each valid task names, gathered on all cores (each task is far from the next
+        // in memory), then grouped in one pass.
+        let named: Vec<(&Path, &str, usize)> = checked
+            .par_iter()
+            .enumerate()
+            .filter_map(|(i, c)| {
+                let v = c.as_ref().ok()?;
+                Some((v.spec.out_folder.as_path(), v.spec.out_file.as_str(), i))
+            })
+            .collect();
+        let mut folders: Vec<&Path> = Vec::new();
         let mut places: HashMap<&Path, usize> = HashMap::new();
-        // tasks one after another mostly share their folder: asked of `places` only when not
+        let mut ids: HashMap<(usize, &str), usize> = HashMap::with_capacity(named.len());
+        let mut members: Vec<(usize, &str, Range<usize>)> = Vec::new();
+        // Each task's group; tasks one after another mostly share their folder, so `places`
+        // is asked only when the folder changes.
         let mut last: Option<(&Path, usize)> = None;
-        for (i, c) in checked.iter().enumerate() {
-            let Ok(v) = c else { continue };
-            let folder = v.spec.out_folder.as_path();
-            let at = match last {
-                Some((f, at)) if f == folder => at,
-                _ => *places.entry(folder).or_insert_with(|| {
-                    groups.folders.push(folder);
-                    groups.folders.len() - 1
-                }),
-            };
-            last = Some((folder, at));
-            let key = (at, v.spec.out_file.as_str());
-            groups.members.entry(key).or_default().push(i);
+        let group: Vec<usize> = named
+            .iter()
+            .map(|&(folder, base, _)| {
+                let at = match last {
+                    Some((f, at)) if f == folder => at,
+                    _ => *places.entry(folder).or_insert_with(|| {
+                        folders.push(folder);
+                        folders.len() - 1
+                    }),
+                };
+                last = Some((folder, at));
+                let id = *ids.entry((at, base)).or_insert_with(|| {
+                    members.push((at, base, 0..0));
+                    members.len() - 1
+                });
+                members[id].2.end += 1;
+                id
+            })
+            .collect();
+        // Each group's range, then its tasks put in place in order.
+        let mut next = 0;
+        for (_, _, range) in &mut members {
+            let len = range.end;
+            *range = next..next;
+            next += len;
         }
-        groups
+        let mut tasks = vec![0; named.len()];
+        for (&(_, _, i), id) in named.iter().zip(group) {
+            let range = &mut members[id].2;
+            tasks[range.end] = i;
+            range.end += 1;
+        }
+        Groups {
+            folders,
+            tasks,
+            members,
+        }
     }
 }
 
@@ -379,8 +408,8 @@ pub fn plan_found(
     found: Found,
     checked: Vec<Checked>,
 ) -> Vec<PlannedTask> {
-    let mut planner = Planner::new(root, config);
-    let mut planned = planner.plan_checked(found.tasks, checked, found.skipped.len());
+    let mut planned =
+        Planner::new(root, config).plan_checked(found.tasks, checked, found.skipped.len());
     planned.extend(found.skipped.iter().map(skipped_entry));
     planned
 }

@@ -5,6 +5,8 @@
 use std::collections::BTreeMap;
 use std::time::{Duration, SystemTime};
 
+use rayon::prelude::*;
+
 use crate::config::Config;
 use crate::queue::fair::{self, Shape, Turn, Waiting};
 use crate::queue::plan::{PlannedTask, Verdict};
@@ -42,6 +44,7 @@ pub fn tonight(tasks: &[PlannedTask], config: &Config, speeds: &Speeds) -> Tonig
     // A run that names no device uses the GPU when there is one: the nights are made for it.
     let dev = device.as_deref().unwrap_or("cuda:0");
     let ready: Vec<usize> = (0..tasks.len())
+        .into_par_iter()
         .filter(|i| matches!(tasks[*i].verdict, Verdict::Ready(_)))
         .collect();
     let measured = |size, iterations| {
@@ -49,7 +52,7 @@ pub fn tonight(tasks: &[PlannedTask], config: &Config, speeds: &Speeds) -> Tonig
             .as_deref()
             .and_then(|d| speeds.image_seconds(&config.model, d, size, iterations))
     };
-    let timed = ready.iter().all(|i| {
+    let timed = ready.par_iter().all(|i| {
         tasks[*i]
             .images()
             .iter()
@@ -71,11 +74,11 @@ pub fn tonight(tasks: &[PlannedTask], config: &Config, speeds: &Speeds) -> Tonig
         }
     };
     let waiting: Vec<Waiting> = ready
-        .iter()
+        .par_iter()
         .map(|i| {
             let t = &tasks[*i];
             Waiting {
-                member: t.file.kind.member().to_string(),
+                member: t.file.kind.member(),
                 priority: t.file.priority,
                 costs: t
                     .images()
