@@ -1,5 +1,6 @@
 //! Tests of the skip rules and the fair order.
 use super::*;
+use crate::task::TaskKind;
 use std::sync::Arc;
 use std::time::Duration;
 
