@@ -127,14 +127,14 @@ fn candidate(
     }
     // Looked at through the folder's handle, as the walk found the folder.
     let error_modified = folder
-        .has(stem, ERROR_SUFFIX)
+        .has_near(at, stem, ERROR_SUFFIX)
         .then(|| {
             let error_name = format!("{stem}{ERROR_SUFFIX}");
             folder.handle.stat(OsStr::new(&error_name)).ok()
         })
         .flatten()
         .map(|st| mtime_of(&st));
-    let has_warnings_file = folder.has(stem, WARNINGS_SUFFIX);
+    let has_warnings_file = folder.has_near(at, stem, WARNINGS_SUFFIX);
     let priority = priority.is_some_and(|p| {
         let p = p.trim_end_matches('/');
         rel.starts_with(p) && rel[p.len()..].starts_with('/')

@@ -55,19 +55,28 @@ impl Folder {
 
     /// Whether it holds the name `stem` followed by `suffix`.
     pub fn has(&self, stem: &str, suffix: &str) -> bool {
-        let (stem, suffix) = (stem.as_bytes(), suffix.as_bytes());
         self.entries
-            .binary_search_by(|(n, _)| {
-                let n = n.as_bytes();
-                let k = n.len().min(stem.len());
-                n[..k].cmp(&stem[..k]).then_with(|| {
-                    if n.len() < stem.len() {
-                        std::cmp::Ordering::Less
-                    } else {
-                        n[stem.len()..].cmp(suffix)
-                    }
-                })
-            })
+            .binary_search_by(|(n, _)| joined_cmp(n, stem, suffix))
+            .is_ok()
+    }
+
+    /// [`Folder::has`], looked for from its entry `at` on: a file named after a task lies
+    /// just after it (`task_a.txt`, `task_a_ERROR.txt`), and is found in a few steps.
+    pub fn has_near(&self, at: u32, stem: &str, suffix: &str) -> bool {
+        let (at, len) = (at as usize, self.entries.len());
+        let below = |i: usize| joined_cmp(&self.entries[i].0, stem, suffix).is_lt();
+        if !below(at) {
+            return self.has(stem, suffix);
+        }
+        // Steps of growing length to a name not below the one looked for, then a binary
+        // search back to `at`.
+        let (mut end, mut step) = (at + 1, 1);
+        while end < len && below(end) {
+            step *= 2;
+            end = at + step;
+        }
+        self.entries[at..len.min(end + 1)]
+            .binary_search_by(|(n, _)| joined_cmp(n, stem, suffix))
             .is_ok()
     }
 
@@ -87,6 +96,19 @@ impl Folder {
         rel.push_str(name);
         rel
     }
+}
+
+/// How `name` compares with `stem` followed by `suffix`.
+fn joined_cmp(name: &str, stem: &str, suffix: &str) -> std::cmp::Ordering {
+    let (name, stem) = (name.as_bytes(), stem.as_bytes());
+    let k = name.len().min(stem.len());
+    name[..k].cmp(&stem[..k]).then_with(|| {
+        if name.len() < stem.len() {
+            std::cmp::Ordering::Less
+        } else {
+            name[stem.len()..].cmp(suffix.as_bytes())
+        }
+    })
 }
 
 /// A file where a task would be, found by a listing, read once the walk is over.
