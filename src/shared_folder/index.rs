@@ -206,13 +206,14 @@ impl<V: Serialize + DeserializeOwned> Index<V> {
         self.entry(rel, stamp).is_some()
     }
 
-    /// The value stored for `rel` when its file's stamp is still `stamp`, decoded into a value
-    /// of the caller's own, not kept in the index (for a pass that takes each entry once);
-    /// marks the entry as used and misses as [`Index::get`] does.
-    pub fn value(&self, rel: &str, stamp: &FileStamp) -> Option<V> {
+    /// The value stored for `rel` when its file's stamp is still `stamp`, decoded as `B`, a
+    /// form of `V` that borrows its text from the index (`&str` for a `String`, `&[u8]` for
+    /// bytes) and is not kept in it: for a pass that takes each entry once. `B`'s encoding
+    /// must be `V`'s. Marks the entry as used and misses as [`Index::get`] does.
+    pub fn view<'a, B: Deserialize<'a>>(&'a self, rel: &str, stamp: &FileStamp) -> Option<B> {
         let entry = self.entry(rel, stamp)?;
-        let (value, rest) = postcard::take_from_bytes::<V>(&self.bytes[entry.at.clone()]).ok()?;
-        rest.is_empty().then_some(value)
+        let (view, rest) = postcard::take_from_bytes::<B>(&self.bytes[entry.at.clone()]).ok()?;
+        rest.is_empty().then_some(view)
     }
 
     /// The first part of the value stored for `rel` when its file's stamp is still `stamp`,
