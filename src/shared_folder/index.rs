@@ -36,11 +36,12 @@
 //! gallery's 100,000 sidecars' facts (tens of megabytes) are read back but not decoded, and
 //! an entry kept as it was is written back as the very bytes it was read as.
 
-use std::hash::{BuildHasher, RandomState};
+use std::hash::BuildHasher;
 use std::ops::Range;
 use std::sync::OnceLock;
 use std::sync::atomic::{AtomicBool, Ordering};
 
+use foldhash::fast::RandomState;
 use hashbrown::HashTable;
 use hashbrown::hash_table::Entry as Slot;
 use serde::de::DeserializeOwned;
@@ -149,7 +150,7 @@ pub struct Index<V> {
     bytes: Vec<u8>,
     /// The entries, by their path (kept in `bytes`, not copied out of them).
     entries: HashTable<Entry<V>>,
-    /// The hasher of the paths (seeded anew in each process).
+    /// The hasher of the paths (foldhash: fast on short keys, seeded anew in each process).
     hasher: RandomState,
     /// Whether a valid index file was read.
     loaded: bool,
@@ -167,7 +168,7 @@ impl<V: Serialize + DeserializeOwned> Index<V> {
             context: full_context::<V>(context),
             bytes: Vec::new(),
             entries: HashTable::new(),
-            hasher: RandomState::new(),
+            hasher: RandomState::default(),
             loaded: false,
             inserted: false,
         }
