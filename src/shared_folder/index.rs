@@ -31,10 +31,11 @@
 //!
 //! The file is `postcard` (compact, fast): a header (magic, [`FORMAT`], the context digest)
 //! and the entries, each value's encoding a byte string of its own. Loading reads the paths
-//! and stamps only; a value is decoded when first asked for ([`Index::get`]), or only its
-//! first part ([`Index::get_head`]). A rebuild with nothing new asks for few values: the
-//! gallery's 100,000 sidecars' facts (tens of megabytes) are read back but not decoded, and
-//! an entry kept as it was is written back as the very bytes it was read as.
+//! and stamps only (the paths stay in the file's bytes); a value is decoded when first asked
+//! for ([`Index::get`]), only its first part ([`Index::get_head`]), or read in place by a
+//! pass that takes it once ([`Index::view`]). A rebuild with nothing new asks for few
+//! values: the gallery's 100,000 sidecars' facts (tens of megabytes) are read back but not
+//! decoded, and an entry kept as it was is written back as the very bytes it was read as.
 
 use std::hash::BuildHasher;
 use std::ops::Range;
