@@ -27,13 +27,12 @@ use std::path::PathBuf;
 
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
 
 use crate::config::Config;
 use crate::outputs::lifecycle::error_report;
 use crate::queue::check::{Checked, check_task};
 use crate::queue::classify::holds_json_object;
-use crate::queue::discover::{Known, TaskFile, walk};
+use crate::queue::discover::{Found, Known, TaskFile, walk};
 use crate::queue::notes::Verdict;
 use crate::shared_folder::files::CHECK_INDEX;
 use crate::shared_folder::index::{FileStamp, Index, context_digest};
@@ -41,6 +40,10 @@ use crate::shared_folder::root::Root;
 use crate::shared_folder::state::StateDir;
 use crate::task::validate::FolderCache;
 use crate::task::{Problems, TaskError, TaskSpec, Validated, out_folder_value};
+
+mod view;
+
+use view::{KnownVerdictView, KnownView, resolution, resolution_seen, standing};
 
 /// What a pass of `check` keeps of one version of a task file.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -74,6 +77,30 @@ pub enum KnownVerdict {
         /// The `_ERROR.txt` text.
         report: String,
     },
+}
+
+impl From<&KnownView<'_>> for KnownTask {
+    fn from(view: &KnownView<'_>) -> KnownTask {
+        let verdict = match &view.verdict {
+            KnownVerdictView::Valid {
+                warnings,
+                out_folder,
+                spec,
+            } => KnownVerdict::Valid {
+                warnings: warnings.iter().map(|w| w.to_string()).collect(),
+                out_folder: PathBuf::from(out_folder),
+                spec: spec.to_vec(),
+            },
+            KnownVerdictView::Invalid { report } => KnownVerdict::Invalid {
+                report: report.to_string(),
+            },
+        };
+        KnownTask {
+            sha256: view.sha256.to_string(),
+            out_folder: (view.out_folder).map(|(value, digest)| (value.to_string(), digest)),
+            verdict,
+        }
+    }
 }
 
 /// One task's verdict in a pass: validated now, or known from an earlier pass.
@@ -171,57 +198,22 @@ pub fn outcomes(
     index: Option<&Index<KnownTask>>,
     folders: &FolderCache,
 ) -> Vec<Outcome> {
-    // Each reused task's entry, decoded once (each is this pass's own: no copy is kept).
-    let known: Vec<Option<KnownTask>> = files
-        .par_iter()
-        .map(|file| {
-            let (index, stamp) = index.zip(file.stamp).filter(|_| file.reused)?;
-            index.value(&file.rel, &stamp)
-        })
-        .collect();
-    // Whether each output folder named by a known task still resolves as it did: once per
-    // folder, not once per task.
-    let mut resolves: HashMap<&(String, [u8; 16]), bool> = HashMap::new();
-    for folder in known.iter().flatten().filter_map(|k| k.out_folder.as_ref()) {
-        resolves
-            .entry(folder)
-            .or_insert_with(|| resolution(folders, root, &folder.0) == folder.1);
-    }
-    let still: Vec<bool> = known
-        .iter()
-        .map(|k| {
-            k.as_ref()
-                .is_some_and(|k| k.out_folder.as_ref().is_none_or(|f| resolves[f]))
-        })
-        .collect();
     files
         .par_iter_mut()
-        .zip(known)
-        .zip(still)
-        .map(|((file, known), still)| {
-            if file.reused {
-                // Known, but its output folder changed meanwhile: validated again. A file
-                // gone this very moment keeps its verdict (the next pass no longer finds it).
-                let gone = !still && file.reread().is_err();
-                if let Some(known) = known.filter(|_| still || gone) {
-                    file.known_sha256 = Some(known.sha256.clone());
-                    return Outcome::Known(known);
-                }
+        .map_init(HashMap::new, |seen, file| {
+            let now = |value| resolution_seen(seen, folders, root, value);
+            match standing(file, entry(index, file), now) {
+                Some(known) => Outcome::Known(KnownTask::from(&known)),
+                None => Outcome::checked(file, check_task(file, root, config, folders)),
             }
-            let checked = check_task(file, root, config, folders);
-            Outcome::checked(file, checked)
         })
         .collect()
 }
 
-/// A digest of what the output folder `value` resolves to now (its canonical path, or the
-/// problem).
-fn resolution(folders: &FolderCache, root: &Root, value: &str) -> [u8; 16] {
-    let resolved = format!("{:?}", folders.resolve(root, value));
-    let digest = Sha256::digest(resolved.as_bytes());
-    let mut out = [0; 16];
-    out.copy_from_slice(&digest[..16]);
-    out
+/// The entry of `file` in `index`, read in place, when it was discovered unread.
+fn entry<'i>(index: Option<&'i Index<KnownTask>>, file: &TaskFile) -> Option<KnownView<'i>> {
+    let (index, stamp) = index.zip(file.stamp).filter(|_| file.reused)?;
+    index.view(&file.rel, &stamp)
 }
 
 /// Records in `index` the verdicts of this pass's tasks that were read and may be kept (see
@@ -344,7 +336,7 @@ pub struct Pass {
     /// The index (loaded while the folders were listed).
     pub index: Option<Index<KnownTask>>,
     /// The task files and the files not run.
-    pub found: crate::queue::discover::Found,
+    pub found: Found,
     /// Each task's outcome, in the order of `found.tasks`.
     pub outcomes: Vec<Outcome>,
     /// The output folders as resolved for the outcomes.
@@ -352,18 +344,14 @@ pub struct Pass {
 }
 
 /// Discovers the tasks of `root` and gives each its outcome ([`outcomes`]), with the index
-/// that `load` gives (loaded on one core while the folders are listed on the other): a task
-/// it knows in its present version is neither read nor validated again.
+/// that `load` gives: a task it knows in its present version is neither read nor validated
+/// again.
 pub fn pass(
     root: &Root,
     config: &Config,
     load: impl FnOnce() -> Option<Index<KnownTask>> + Send,
 ) -> std::io::Result<Pass> {
-    let (index, walked) = rayon::join(load, || walk(root, config));
-    let walked = walked?;
-    let knows = |rel: &str, stamp: &FileStamp| index.as_ref().is_some_and(|i| i.knows(rel, stamp));
-    let known: Option<Known<'_>> = index.is_some().then_some(&knows);
-    let mut found = walked.read(known);
+    let (index, mut found) = discover(root, config, load)?;
     let folders = FolderCache::default();
     let outcomes = outcomes(&mut found.tasks, root, config, index.as_ref(), &folders);
     Ok(Pass {
@@ -374,19 +362,47 @@ pub fn pass(
     })
 }
 
-/// Discovers and validates every task of `root` as [`crate::queue::plan::plan`] plans them:
-/// with the owner's index ([`load_to_read`]), a task known in its present version is
-/// neither read nor validated again.
-pub fn discover_checked(
+/// What `root` holds, and the index that `load` gives (loaded on one core while the
+/// folders are listed on the other): a task file that the index knows in its present
+/// version is not read ([`TaskFile::reused`]).
+fn discover(
     root: &Root,
     config: &Config,
-) -> std::io::Result<(crate::queue::discover::Found, Vec<Checked>)> {
-    let Pass {
-        mut found,
-        outcomes,
-        ..
-    } = pass(root, config, || load_to_read(root, config))?;
-    let checked = into_checked(&mut found.tasks, outcomes, root, config);
+    load: impl FnOnce() -> Option<Index<KnownTask>> + Send,
+) -> std::io::Result<(Option<Index<KnownTask>>, Found)> {
+    let (index, walked) = rayon::join(load, || walk(root, config));
+    let walked = walked?;
+    let knows = |rel: &str, stamp: &FileStamp| index.as_ref().is_some_and(|i| i.knows(rel, stamp));
+    let known: Option<Known<'_>> = index.is_some().then_some(&knows);
+    let found = walked.read(known);
+    Ok((index, found))
+}
+
+/// Discovers and validates every task of `root` as [`crate::queue::plan::plan`] plans them:
+/// with the owner's index ([`load_to_read`]), a task known in its present version is
+/// neither read nor validated again. What [`pass`] then [`into_checked`] give, in one pass
+/// over the tasks that reads each known entry once, in place.
+pub fn discover_checked(root: &Root, config: &Config) -> std::io::Result<(Found, Vec<Checked>)> {
+    let (index, mut found) = discover(root, config, || load_to_read(root, config))?;
+    let folders = FolderCache::default();
+    // A known invalid task is validated again as `into_checked` does, with folders of its own.
+    let again = FolderCache::default();
+    let checked = (found.tasks.par_iter_mut())
+        .map_init(HashMap::new, |seen, file| {
+            let now = |value| resolution_seen(seen, &folders, root, value);
+            let Some(known) = standing(file, entry(index.as_ref(), file), now) else {
+                return check_task(file, root, config, &folders);
+            };
+            match known.validated() {
+                Some(validated) => Ok(validated),
+                // Invalid: read and validated now, for its problems one by one.
+                None => {
+                    let _ = file.reread();
+                    check_task(file, root, config, &again)
+                }
+            }
+        })
+        .collect();
     let unread = found.tasks.iter().filter(|f| f.reused).count();
     tracing::debug!(
         "{unread} task file(s) planned as the owner's last check knew them, {} read and validated",
@@ -394,3 +410,6 @@ pub fn discover_checked(
     );
     Ok((found, checked))
 }
+
+#[cfg(test)]
+mod tests;

@@ -31,16 +31,20 @@
 //!
 //! The file is `postcard` (compact, fast): a header (magic, [`FORMAT`], the context digest)
 //! and the entries, each value's encoding a byte string of its own. Loading reads the paths
-//! and stamps only; a value is decoded when first asked for ([`Index::get`]), or only its
-//! first part ([`Index::get_head`]). A rebuild with nothing new asks for few values: the
-//! gallery's 100,000 sidecars' facts (tens of megabytes) are read back but not decoded, and
-//! an entry kept as it was is written back as the very bytes it was read as.
+//! and stamps only (the paths stay in the file's bytes); a value is decoded when first asked
+//! for ([`Index::get`]), only its first part ([`Index::get_head`]), or read in place by a
+//! pass that takes it once ([`Index::view`]). A rebuild with nothing new asks for few
+//! values: the gallery's 100,000 sidecars' facts (tens of megabytes) are read back but not
+//! decoded, and an entry kept as it was is written back as the very bytes it was read as.
 
-use std::collections::HashMap;
+use std::hash::BuildHasher;
 use std::ops::Range;
 use std::sync::OnceLock;
 use std::sync::atomic::{AtomicBool, Ordering};
 
+use foldhash::fast::RandomState;
+use hashbrown::HashTable;
+use hashbrown::hash_table::Entry as Slot;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -115,6 +119,8 @@ pub fn context_digest<'a>(parts: impl IntoIterator<Item = &'a [u8]>) -> String {
 
 #[derive(Debug)]
 struct Entry<V> {
+    /// Where its path lies in [`Index`]'s `bytes`.
+    rel: Range<usize>,
     stamp: FileStamp,
     /// Where the encoding of its value lies in [`Index`]'s `bytes`.
     at: Range<usize>,
@@ -139,10 +145,14 @@ struct Header {
 pub struct Index<V> {
     name: String,
     context: String,
-    /// The encodings of the values: the file as read, then those set since (a value
-    /// replaced leaves its old bytes unused until the next load).
+    /// The file as read (the entries' paths and the encodings of their values), then the
+    /// paths and values set since (a value replaced leaves its old bytes unused until the
+    /// next load).
     bytes: Vec<u8>,
-    entries: HashMap<String, Entry<V>>,
+    /// The entries, by their path (kept in `bytes`, not copied out of them).
+    entries: HashTable<Entry<V>>,
+    /// The hasher of the paths (foldhash: fast on short keys, seeded anew in each process).
+    hasher: RandomState,
     /// Whether a valid index file was read.
     loaded: bool,
     /// Whether an entry was set since loading.
@@ -158,7 +168,8 @@ impl<V: Serialize + DeserializeOwned> Index<V> {
             name: name.to_string(),
             context: full_context::<V>(context),
             bytes: Vec::new(),
-            entries: HashMap::new(),
+            entries: HashTable::new(),
+            hasher: RandomState::default(),
             loaded: false,
             inserted: false,
         }
@@ -176,7 +187,7 @@ impl<V: Serialize + DeserializeOwned> Index<V> {
         if bytes.len() as u64 > MAX_INDEX {
             return index;
         }
-        if let Some(entries) = decode::<V>(&bytes, &index.context) {
+        if let Some(entries) = decode::<V>(&bytes, &index.context, &index.hasher) {
             index.entries = entries;
             index.bytes = bytes;
             index.loaded = true;
@@ -206,13 +217,14 @@ impl<V: Serialize + DeserializeOwned> Index<V> {
         self.entry(rel, stamp).is_some()
     }
 
-    /// The value stored for `rel` when its file's stamp is still `stamp`, decoded into a value
-    /// of the caller's own, not kept in the index (for a pass that takes each entry once);
-    /// marks the entry as used and misses as [`Index::get`] does.
-    pub fn value(&self, rel: &str, stamp: &FileStamp) -> Option<V> {
+    /// The value stored for `rel` when its file's stamp is still `stamp`, decoded as `B`, a
+    /// form of `V` that borrows its text from the index (`&str` for a `String`, `&[u8]` for
+    /// bytes) and is not kept in it: for a pass that takes each entry once. `B`'s encoding
+    /// must be `V`'s. Marks the entry as used and misses as [`Index::get`] does.
+    pub fn view<'a, B: Deserialize<'a>>(&'a self, rel: &str, stamp: &FileStamp) -> Option<B> {
         let entry = self.entry(rel, stamp)?;
-        let (value, rest) = postcard::take_from_bytes::<V>(&self.bytes[entry.at.clone()]).ok()?;
-        rest.is_empty().then_some(value)
+        let (view, rest) = postcard::take_from_bytes::<B>(&self.bytes[entry.at.clone()]).ok()?;
+        rest.is_empty().then_some(view)
     }
 
     /// The first part of the value stored for `rel` when its file's stamp is still `stamp`,
@@ -228,7 +240,8 @@ impl<V: Serialize + DeserializeOwned> Index<V> {
 
     /// The entry of `rel` when its stamp is `stamp`, marked as used.
     fn entry(&self, rel: &str, stamp: &FileStamp) -> Option<&Entry<V>> {
-        let entry = self.entries.get(rel)?;
+        let hash = self.hasher.hash_one(rel.as_bytes());
+        let entry = (self.entries).find(hash, |e| &self.bytes[e.rel.clone()] == rel.as_bytes())?;
         if entry.stamp != *stamp {
             return None;
         }
@@ -236,20 +249,49 @@ impl<V: Serialize + DeserializeOwned> Index<V> {
         Some(entry)
     }
 
+    /// The path of `entry`: text, as it was when it was decoded or set.
+    fn rel(&self, entry: &Entry<V>) -> &str {
+        std::str::from_utf8(&self.bytes[entry.rel.clone()]).expect("an index path is text")
+    }
+
     /// Stores `value`, computed from the file `rel` whose stamp (of the opened file that was
     /// read) is `stamp`, replacing what was there.
-    pub fn insert(&mut self, rel: impl Into<String>, stamp: FileStamp, value: V) {
+    pub fn insert(&mut self, rel: impl AsRef<str>, stamp: FileStamp, value: V) {
+        let rel = rel.as_ref().as_bytes();
         let start = self.bytes.len();
         // Values are plain serde-derived data, which postcard always encodes.
         let encoded = postcard::to_stdvec(&value).expect("an index value always encodes");
         self.bytes.extend_from_slice(&encoded);
-        let entry = Entry {
-            stamp,
-            at: start..self.bytes.len(),
-            value: OnceLock::from(Some(Box::new(value))),
-            used: AtomicBool::new(true),
-        };
-        self.entries.insert(rel.into(), entry);
+        let at = start..self.bytes.len();
+        let value = OnceLock::from(Some(Box::new(value)));
+        let used = AtomicBool::new(true);
+        let Index {
+            bytes,
+            entries,
+            hasher,
+            ..
+        } = self;
+        let hash = hasher.hash_one(rel);
+        let same = |e: &Entry<V>| &bytes[e.rel.clone()] == rel;
+        match entries.entry(hash, same, |e| hasher.hash_one(&bytes[e.rel.clone()])) {
+            Slot::Occupied(mut slot) => {
+                let entry = slot.get_mut();
+                (entry.stamp, entry.at, entry.value, entry.used) = (stamp, at, value, used);
+            }
+            Slot::Vacant(slot) => {
+                let rel_start = bytes.len();
+                bytes.extend_from_slice(rel);
+                let rel = rel_start..bytes.len();
+                let entry = Entry {
+                    rel,
+                    stamp,
+                    at,
+                    value,
+                    used,
+                };
+                slot.insert(entry);
+            }
+        }
         self.inserted = true;
     }
 
@@ -264,9 +306,9 @@ impl<V: Serialize + DeserializeOwned> Index<V> {
             && self
                 .entries
                 .iter()
-                .all(|(rel, e)| stamp_now(rel) == Some(e.stamp));
+                .all(|e| stamp_now(self.rel(e)) == Some(e.stamp));
         if unchanged {
-            (self.entries.values()).for_each(|e| e.used.store(true, Ordering::Relaxed));
+            (self.entries.iter()).for_each(|e| e.used.store(true, Ordering::Relaxed));
         }
         unchanged
     }
@@ -292,10 +334,7 @@ impl<V: Serialize + DeserializeOwned> Index<V> {
     pub fn changed(&self) -> bool {
         !self.loaded
             || self.inserted
-            || self
-                .entries
-                .values()
-                .any(|e| !e.used.load(Ordering::Relaxed))
+            || self.entries.iter().any(|e| !e.used.load(Ordering::Relaxed))
     }
 
     /// Drops the entries not used in this pass and, when anything changed, writes the index
@@ -304,7 +343,7 @@ impl<V: Serialize + DeserializeOwned> Index<V> {
         if !self.changed() {
             return Ok(false);
         }
-        self.entries.retain(|_, e| *e.used.get_mut());
+        self.entries.retain(|e| *e.used.get_mut());
         let header = Header {
             magic: MAGIC,
             format: FORMAT,
@@ -314,7 +353,7 @@ impl<V: Serialize + DeserializeOwned> Index<V> {
         let entries: Vec<(&str, &FileStamp, &[u8])> = self
             .entries
             .iter()
-            .map(|(rel, e)| (rel.as_str(), &e.stamp, &self.bytes[e.at.clone()]))
+            .map(|e| (self.rel(e), &e.stamp, &self.bytes[e.at.clone()]))
             .collect();
         bytes.extend(postcard::to_stdvec(&entries).map_err(std::io::Error::other)?);
         state.write_atomic(&self.name, &bytes, 0o600)?;
@@ -330,33 +369,47 @@ fn full_context<V>(context: &str) -> String {
 }
 
 /// The entries of an index file `bytes` whose header says [`FORMAT`] and `context`, each
-/// with where its value's encoding lies in `bytes` (not decoded).
-fn decode<V>(bytes: &[u8], context: &str) -> Option<HashMap<String, Entry<V>>> {
+/// with where its path and its value's encoding lie in `bytes` (not decoded), by the paths'
+/// hashes from `hasher`. Read entry by entry (the file is a `Vec` of entries: its length,
+/// then each one), without a list of them all in between.
+fn decode<V>(bytes: &[u8], context: &str, hasher: &RandomState) -> Option<HashTable<Entry<V>>> {
     let (header, rest) = postcard::take_from_bytes::<Header>(bytes).ok()?;
     if header.magic != MAGIC || header.format != FORMAT || header.context != context {
         return None;
     }
-    let (entries, rest) = postcard::take_from_bytes::<Vec<(&str, FileStamp, &[u8])>>(rest).ok()?;
-    if !rest.is_empty() {
-        return None;
-    }
-    // Each value is a slice of `bytes`: where it lies is its distance from the start.
+    let (count, mut rest) = postcard::take_from_bytes::<usize>(rest).ok()?;
+    // Each entry takes a byte at least for its path's length, each of the stamp's 7 fields
+    // and its value's length: a damaged count cannot reserve much more than the file holds.
+    let mut entries = HashTable::with_capacity(count.min(rest.len() / 9));
+    // Each path and value is a slice of `bytes`: where it lies is its distance from the start.
     let base = bytes.as_ptr() as usize;
-    Some(
-        entries
-            .into_iter()
-            .map(|(rel, stamp, value)| {
-                let start = value.as_ptr() as usize - base;
-                let entry = Entry {
-                    stamp,
-                    at: start..start + value.len(),
-                    value: OnceLock::new(),
-                    used: AtomicBool::new(false),
-                };
-                (rel.to_string(), entry)
-            })
-            .collect(),
-    )
+    let range = |part: &[u8]| {
+        let start = part.as_ptr() as usize - base;
+        start..start + part.len()
+    };
+    for _ in 0..count {
+        let ((rel, stamp, value), more) =
+            postcard::take_from_bytes::<(&str, FileStamp, &[u8])>(rest).ok()?;
+        rest = more;
+        let rel = rel.as_bytes();
+        let entry = Entry {
+            rel: range(rel),
+            stamp,
+            at: range(value),
+            value: OnceLock::new(),
+            used: AtomicBool::new(false),
+        };
+        let same = |e: &Entry<V>| &bytes[e.rel.clone()] == rel;
+        let hash = |e: &Entry<V>| hasher.hash_one(&bytes[e.rel.clone()]);
+        // A path listed twice (never saved so) is the later entry.
+        match entries.entry(hasher.hash_one(rel), same, hash) {
+            Slot::Occupied(mut slot) => *slot.get_mut() = entry,
+            Slot::Vacant(slot) => {
+                slot.insert(entry);
+            }
+        }
+    }
+    rest.is_empty().then_some(entries)
 }
 
 #[cfg(test)]
