@@ -75,13 +75,9 @@ impl Pending {
         )
     }
 
-    /// Reads a marker; `None` when it cannot be read or parsed, or is not a regular file of
-    /// at most [`crate::shared_folder::confined::MAX_SMALL_FILE`] bytes (a link, a fifo, a folder).
-    pub fn read(path: &Path) -> Option<Pending> {
-        Pending::of(confined::read_nofollow(path, confined::MAX_SMALL_FILE))
-    }
-
-    /// [`Pending::read`] of the marker `name` in the folder `dir`.
+    /// Reads the marker `name` in the folder `dir`; `None` when it cannot be read or parsed,
+    /// or is not a regular file of at most [`confined::MAX_SMALL_FILE`] bytes (a link, a fifo,
+    /// a folder).
     fn read_in(dir: &Dir, name: &str) -> Option<Pending> {
         Pending::of(dir.read(std::ffi::OsStr::new(name), confined::MAX_SMALL_FILE))
     }
